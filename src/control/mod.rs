@@ -1,0 +1,159 @@
+//! The control thread: everything that may block and is not per request.
+//! It watches the config file (inotify on its directory, so editors that
+//! replace the file atomically are seen), re-resolves upstream host names,
+//! and turns SIGINT/SIGTERM into a graceful shutdown. Results reach the
+//! workers as a new [`Snapshot`] through `ServerHandle::reload`.
+
+use crate::runtime::ServerHandle;
+use crate::state::Snapshot;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often upstream host names are re-resolved (a DNS cache TTL).
+pub const DNS_TTL: Duration = Duration::from_secs(60);
+
+/// Pause after a file event before reading, so a writer's several writes land as one reload.
+pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(50);
+
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(_sig: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let b = [1u8];
+        // SAFETY: write(2) is async-signal-safe; fd is our pipe's write end.
+        unsafe {
+            libc::write(fd, b.as_ptr().cast(), 1);
+        }
+    }
+}
+
+fn install_signals() -> std::io::Result<libc::c_int> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the two-element array we own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    SIGNAL_PIPE.store(fds[1], Ordering::Relaxed);
+    // SAFETY: installing a handler that only calls write(2).
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    Ok(fds[0])
+}
+
+fn watch_dir(path: &Path) -> Option<libc::c_int> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: plain syscalls on a path string we own.
+    unsafe {
+        let fd = libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC);
+        if fd < 0 {
+            return None;
+        }
+        let mask = libc::IN_CLOSE_WRITE | libc::IN_MOVED_TO | libc::IN_CREATE | libc::IN_MODIFY;
+        if libc::inotify_add_watch(fd, c.as_ptr(), mask) < 0 {
+            libc::close(fd);
+            return None;
+        }
+        Some(fd)
+    }
+}
+
+fn drain(fd: libc::c_int) {
+    let mut buf = [0u8; 4096];
+    // SAFETY: reading into our own stack buffer from a non-blocking fd.
+    while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+}
+
+fn hash_of(bytes: &[u8]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+/// Loads and validates `path` into a snapshot of generation `gen`.
+pub fn load_snapshot(path: &Path, gen: u64) -> Result<Arc<Snapshot>, String> {
+    let (cfg, warnings) = crate::config::load_file(path).map_err(|e| e.to_string())?;
+    for w in &warnings {
+        crate::log_warn!("config: {}: {}", w.key_path, w.message);
+    }
+    Snapshot::build(cfg, gen).map(Arc::new)
+}
+
+/// Runs the control loop until SIGINT/SIGTERM, then drains and returns the exit code.
+pub fn run(handle: ServerHandle, config_path: PathBuf) -> i32 {
+    let sig_fd = match install_signals() {
+        Ok(fd) => fd,
+        Err(e) => {
+            crate::log_error!("cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    let inotify = watch_dir(&config_path);
+    if inotify.is_none() {
+        crate::log_warn!("cannot watch {}; hot reload disabled", config_path.display());
+    }
+    let mut last_hash = std::fs::read(&config_path).map(|b| hash_of(&b)).unwrap_or(0);
+    let mut next_dns = Instant::now() + DNS_TTL;
+    loop {
+        let mut fds = vec![libc::pollfd { fd: sig_fd, events: libc::POLLIN, revents: 0 }];
+        if let Some(fd) = inotify {
+            fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
+        }
+        let wait = next_dns.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: fds is a valid array of pollfd for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait) };
+        if n > 0 && fds[0].revents != 0 {
+            crate::log_info!("shutdown signal: draining (up to the drain deadline)");
+            let clean = handle.shutdown();
+            if !clean {
+                crate::log_warn!("drain deadline passed with requests still open");
+            }
+            return 0;
+        }
+        if n > 0 && fds.len() > 1 && fds[1].revents != 0 {
+            std::thread::sleep(RELOAD_DEBOUNCE);
+            if let Some(fd) = inotify {
+                drain(fd);
+            }
+            let Ok(bytes) = std::fs::read(&config_path) else {
+                continue;
+            };
+            let h = hash_of(&bytes);
+            if h == last_hash {
+                continue;
+            }
+            last_hash = h;
+            let gen = handle.generation() + 1;
+            match load_snapshot(&config_path, gen) {
+                Ok(snap) => {
+                    crate::log::set_debug(snap.config.debug);
+                    if handle.reload(snap, Duration::from_secs(5)) {
+                        crate::log_info!("config reloaded (generation {gen})");
+                    } else {
+                        crate::log_warn!("config reload: not every worker acknowledged in time");
+                    }
+                }
+                Err(e) => crate::log_error!("config reload rejected, keeping the old config: {e}"),
+            }
+        }
+        if Instant::now() >= next_dns {
+            next_dns = Instant::now() + DNS_TTL;
+            let cur = handle.shared.current.lock().map(|c| c.clone()).ok();
+            if let Some(cur) = cur {
+                if cur.re_resolved().is_some() {
+                    if let Ok(snap) = load_snapshot(&config_path, cur.generation + 1) {
+                        handle.reload(snap, Duration::from_secs(5));
+                        crate::log_info!("upstream addresses changed; refreshed");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Response encoders: status lines, headers, chunk framing.
+
+use std::io::Write;
+
+/// Reason phrase for the statuses cliproxy sends itself.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Status",
+    }
+}
+
+/// Appends `HTTP/1.1 <status> <reason>\r\n`.
+pub fn status_line(out: &mut Vec<u8>, status: u16) {
+    let _ = write!(out, "HTTP/1.1 {status} {}\r\n", reason(status));
+}
+
+/// Appends one header line.
+pub fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `Content-Length: n\r\n`.
+pub fn content_length(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(b"Content-Length: ");
+    let _ = write!(out, "{n}");
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one chunk (`<hex len>\r\n<data>\r\n`). Empty data is skipped, since
+/// an empty chunk would end the body.
+pub fn chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    let _ = write!(out, "{:x}\r\n", data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The terminating chunk of a chunked body.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// A complete response with a JSON body.
+pub fn json_response(out: &mut Vec<u8>, status: u16, body: &[u8], keep_alive: bool, extra: &[(&str, &[u8])]) {
+    status_line(out, status);
+    header(out, "Content-Type", b"application/json");
+    for (n, v) in extra {
+        header(out, n, v);
+    }
+    content_length(out, body.len());
+    if !keep_alive {
+        header(out, "Connection", b"close");
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes() {
+        let mut o = Vec::new();
+        json_response(&mut o, 401, br#"{"error":"Missing API key"}"#, true, &[]);
+        assert_eq!(
+            o,
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"error\":\"Missing API key\"}"
+        );
+        let mut c = Vec::new();
+        chunk(&mut c, b"hello world, hello world");
+        chunk(&mut c, b"");
+        assert_eq!(c, b"18\r\nhello world, hello world\r\n");
+    }
+}

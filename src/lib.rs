@@ -1,0 +1,45 @@
+//! # cliproxy
+//!
+//! A high-throughput LLM API relay and drop-in replacement for CLIProxyAPI:
+//! it reads CLIProxyAPI's `config.yaml`, serves the same routes and answers
+//! with the same status codes and error shapes.
+//!
+//! ## The data path
+//!
+//! ```text
+//! accept (per-core SO_REUSEPORT listener, TCP_NODELAY)          server::accept_loop
+//!   -> h1 parse (httparse, offsets into one owned buffer)        h1::request, server::serve
+//!   -> authenticate client key (constant time)                   pipeline::auth
+//!   -> route: model alias -> (provider, upstream model)          state::Snapshot::routes
+//!   -> pick a credential (rotation on this core)                  pipeline::chat
+//!   -> rewrite only the `model` value (span edit)                json
+//!   -> upstream: per-core pool, DNS off-core, rustls, HTTP/1.1   upstream
+//!   -> relay: upstream bytes -> client, whole SSE events         pipeline::chat::relay
+//! control thread: config reload, DNS refresh, signals -> per-worker inbox   control, runtime
+//! ```
+//!
+//! ## Module map
+//!
+//! - [`runtime`]: worker threads (one monoio runtime per core, io_uring or
+//!   epoll), per-core context, control messages, shutdown and drain.
+//! - [`server`]: accept loop, connection keep-alive loop, owned-buffer I/O.
+//! - [`h1`]: HTTP/1.1 wire code with no I/O: heads, chunked bodies, encoders, limits.
+//! - [`pipeline`]: the request path: routing, authentication, handlers, replies.
+//! - [`upstream`]: endpoints, connection pool, TCP/TLS connect, response bodies.
+//! - [`state`]: the immutable snapshot (config + routes + endpoints) requests read.
+//! - [`config`]: CLIProxyAPI's `config.yaml`, raw shapes and validation.
+//! - [`control`]: the control thread: config watching, DNS refresh, signals.
+//! - [`json`]: span scanning of JSON bodies (edit in place, no re-serialising).
+//! - [`secret`]: keys as a type that never prints.
+
+pub mod config;
+pub mod control;
+pub mod h1;
+pub mod json;
+pub mod log;
+pub mod pipeline;
+pub mod runtime;
+pub mod secret;
+pub mod server;
+pub mod state;
+pub mod upstream;

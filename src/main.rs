@@ -1,0 +1,149 @@
+//! `cliproxy` binary: command line -> config -> workers -> control loop.
+
+use cliproxy::runtime::{self, Driver, Options};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const USAGE: &str = "usage: cliproxy [--config PATH] [--check-config] [--workers N] [--driver auto|uring|epoll]
+                [--drain-seconds N] [--upstream-ca PEM] [--pin-cpu N]
+  --config PATH       CLIProxyAPI-format config.yaml (default ./config.yaml); -config also accepted
+  --check-config      validate the config and exit (0 = valid)
+  --workers N         worker threads (default: available cores)
+  --driver D          io driver: auto (io_uring, else epoll), uring, epoll; env CLIPROXY_DRIVER
+  --drain-seconds N   on SIGINT/SIGTERM, wait up to N s for open requests (default 30)
+  --upstream-ca PEM   extra CA certificates trusted for upstream TLS
+  --pin-cpu N         pin worker i to CPU N+i (benchmarks)";
+
+fn main() {
+    std::process::exit(real_main());
+}
+
+fn real_main() -> i32 {
+    let mut config = PathBuf::from("config.yaml");
+    let mut check = false;
+    let mut opts = Options::default();
+    if let Ok(d) = std::env::var("CLIPROXY_DRIVER") {
+        match Driver::parse(&d) {
+            Some(d) => opts.driver = d,
+            None => {
+                eprintln!("CLIPROXY_DRIVER: unknown driver {d:?}");
+                return 2;
+            }
+        }
+    }
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        // CLIProxyAPI spells flags with one dash; accept both.
+        let flag = a.trim_start_matches('-');
+        let (flag, inline) = match flag.split_once('=') {
+            Some((f, v)) => (f.to_string(), Some(v.to_string())),
+            None => (flag.to_string(), None),
+        };
+        let mut value = |name: &str| -> Result<String, i32> {
+            inline.clone().or_else(|| args.next()).ok_or_else(|| {
+                eprintln!("--{name} needs a value\n{USAGE}");
+                2
+            })
+        };
+        match flag.as_str() {
+            "config" => match value("config") {
+                Ok(v) => config = PathBuf::from(v),
+                Err(c) => return c,
+            },
+            "check-config" => check = true,
+            "workers" => match value("workers").map(|v| v.parse::<usize>()) {
+                Ok(Ok(n)) => opts.workers = n,
+                _ => {
+                    eprintln!("--workers needs a number");
+                    return 2;
+                }
+            },
+            "driver" => match value("driver").map(|v| Driver::parse(&v)) {
+                Ok(Some(d)) => opts.driver = d,
+                _ => {
+                    eprintln!("--driver must be auto, uring or epoll");
+                    return 2;
+                }
+            },
+            "drain-seconds" => match value("drain-seconds").map(|v| v.parse::<u64>()) {
+                Ok(Ok(n)) => opts.drain = Duration::from_secs(n),
+                _ => {
+                    eprintln!("--drain-seconds needs a number");
+                    return 2;
+                }
+            },
+            "pin-cpu" => match value("pin-cpu").map(|v| v.parse::<usize>()) {
+                Ok(Ok(n)) => opts.pin_first_cpu = Some(n),
+                _ => {
+                    eprintln!("--pin-cpu needs a number");
+                    return 2;
+                }
+            },
+            "upstream-ca" => {
+                let path = match value("upstream-ca") {
+                    Ok(v) => v,
+                    Err(c) => return c,
+                };
+                match load_pem(&path) {
+                    Ok(mut certs) => opts.extra_roots.append(&mut certs),
+                    Err(e) => {
+                        eprintln!("--upstream-ca {path}: {e}");
+                        return 2;
+                    }
+                }
+            }
+            "h" | "help" => {
+                println!("{USAGE}");
+                return 0;
+            }
+            _ => {
+                eprintln!("unknown flag {a}\n{USAGE}");
+                return 2;
+            }
+        }
+    }
+    let snap = match cliproxy::control::load_snapshot(&config, 1) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if check {
+        println!("config OK: {}", config.display());
+        return 0;
+    }
+    cliproxy::log::set_debug(snap.config.debug);
+    if let Err(e) = std::fs::create_dir_all(&snap.config.auth_dir) {
+        cliproxy::log_warn!("auth-dir {}: {e}", snap.config.auth_dir.display());
+    }
+    if snap.config.api_keys.is_empty() {
+        cliproxy::log_warn!("api-keys is empty: every request is allowed without a key");
+    }
+    let handle = match runtime::start(snap.clone(), &opts) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return 1;
+        }
+    };
+    cliproxy::log_info!(
+        "cliproxy listening on {} ({} workers, {} driver)",
+        handle.addr,
+        handle.shared.applied.len(),
+        handle.driver.name()
+    );
+    cliproxy::control::run(handle, config)
+}
+
+fn load_pem(path: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let certs: Result<Vec<_>, _> = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| e.to_string())?
+        .collect();
+    let certs = certs.map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no certificates found".into());
+    }
+    Ok(certs)
+}

@@ -1,0 +1,161 @@
+//! Client authentication, as CLIProxyAPI does it: candidates from
+//! `Authorization` (after `Bearer `, else raw), `X-Goog-Api-Key`, `X-Api-Key`,
+//! `?key=`, `?auth_token=`; any candidate equal to a configured key passes.
+//! Comparison is constant-time per key.
+
+use crate::secret::Secret;
+use crate::server::Request;
+
+/// The outcome of authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// A configured key matched, or no keys are configured (open relay).
+    Ok,
+    /// No credential was presented: `401 {"error":"Missing API key"}`.
+    Missing,
+    /// Credentials were presented but none matched: `401 {"error":"Invalid API key"}`.
+    Invalid,
+}
+
+/// Decodes `%XX` and `+` in a query value into `out`.
+pub fn percent_decode(v: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            b'%' if i + 2 < v.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(v[i + 1]), hex(v[i + 2])) {
+                    (Some(a), Some(b)) => {
+                        out.push((a * 16 + b) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+}
+
+/// The raw value of query parameter `name`, if present.
+pub fn query_param<'a>(query: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    query.split(|&c| c == b'&').find_map(|pair| {
+        let (k, v) = match memchr::memchr(b'=', pair) {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, &[][..]),
+        };
+        (k == name.as_bytes()).then_some(v)
+    })
+}
+
+fn matches(keys: &[Secret], candidate: &[u8]) -> bool {
+    // Visit every key so timing does not reveal which one matched.
+    let mut ok = false;
+    for k in keys {
+        ok |= k.ct_eq(candidate);
+    }
+    ok
+}
+
+/// Authenticates `req` against `keys`.
+pub fn authenticate(keys: &[Secret], req: &Request<'_>) -> Auth {
+    if keys.is_empty() {
+        return Auth::Ok;
+    }
+    let mut seen = false;
+    if let Some(v) = req.header("authorization") {
+        let v = crate::h1::trim(v);
+        let token = if v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") {
+            crate::h1::trim(&v[7..])
+        } else {
+            v
+        };
+        if !token.is_empty() {
+            seen = true;
+            if matches(keys, token) {
+                return Auth::Ok;
+            }
+        }
+    }
+    for h in ["x-goog-api-key", "x-api-key"] {
+        if let Some(v) = req.header(h) {
+            let v = crate::h1::trim(v);
+            if !v.is_empty() {
+                seen = true;
+                if matches(keys, v) {
+                    return Auth::Ok;
+                }
+            }
+        }
+    }
+    let q = req.query();
+    if !q.is_empty() {
+        let mut dec = Vec::new();
+        for p in ["key", "auth_token"] {
+            if let Some(v) = query_param(q, p) {
+                percent_decode(v, &mut dec);
+                if !dec.is_empty() {
+                    seen = true;
+                    if matches(keys, &dec) {
+                        return Auth::Ok;
+                    }
+                }
+            }
+        }
+    }
+    if seen {
+        Auth::Invalid
+    } else {
+        Auth::Missing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::h1::{parse_request_head, RequestHead};
+
+    fn check(keys: &[&str], raw: &str) -> Auth {
+        let keys: Vec<Secret> = keys.iter().map(|k| Secret::new(*k)).collect();
+        let mut head = RequestHead::default();
+        parse_request_head(raw.as_bytes(), &mut head).unwrap().unwrap();
+        let req = Request {
+            buf: raw.as_bytes(),
+            head: &head,
+            body_start: head.head_len,
+        };
+        authenticate(&keys, &req)
+    }
+
+    #[test]
+    fn sources_and_outcomes() {
+        let k = &["sk-a", "sk b"];
+        assert_eq!(check(&[], "GET / HTTP/1.1\r\n\r\n"), Auth::Ok);
+        assert_eq!(check(k, "GET / HTTP/1.1\r\n\r\n"), Auth::Missing);
+        assert_eq!(check(k, "GET / HTTP/1.1\r\nAuthorization: Bearer sk-a\r\n\r\n"), Auth::Ok);
+        assert_eq!(check(k, "GET / HTTP/1.1\r\nAuthorization: bearer sk-a\r\n\r\n"), Auth::Ok);
+        assert_eq!(check(k, "GET / HTTP/1.1\r\nAuthorization: sk-a\r\n\r\n"), Auth::Ok);
+        assert_eq!(check(k, "GET / HTTP/1.1\r\nAuthorization: Bearer nope\r\n\r\n"), Auth::Invalid);
+        assert_eq!(check(k, "GET / HTTP/1.1\r\nX-Goog-Api-Key: sk-a\r\n\r\n"), Auth::Ok);
+        assert_eq!(check(k, "GET / HTTP/1.1\r\nX-Api-Key: sk-a\r\n\r\n"), Auth::Ok);
+        assert_eq!(check(k, "GET /?key=sk-a HTTP/1.1\r\n\r\n"), Auth::Ok);
+        assert_eq!(check(k, "GET /?x=1&auth_token=sk%20b HTTP/1.1\r\n\r\n"), Auth::Ok);
+        assert_eq!(check(k, "GET /?key=bad HTTP/1.1\r\n\r\n"), Auth::Invalid);
+        // A wrong bearer does not hide a right x-api-key.
+        assert_eq!(
+            check(k, "GET / HTTP/1.1\r\nAuthorization: Bearer bad\r\nX-Api-Key: sk b\r\n\r\n"),
+            Auth::Ok
+        );
+    }
+
+    #[test]
+    fn decoding() {
+        let mut o = Vec::new();
+        percent_decode(b"a%2Fb+c%zz%4", &mut o);
+        assert_eq!(o, b"a/b c%zz%4");
+    }
+}

@@ -1,0 +1,130 @@
+//! Writing responses cliproxy makes itself: JSON bodies, error shapes, CORS.
+
+use crate::h1::encode;
+
+/// Headers every response carries (CLIProxyAPI's CORS middleware sets them on all routes).
+pub const CORS_ORIGIN: (&str, &[u8]) = ("Access-Control-Allow-Origin", b"*");
+
+/// Writes a complete JSON response into `out`. `head_only` omits the body (HEAD).
+pub fn json(out: &mut Vec<u8>, status: u16, body: &[u8], head_only: bool, extra: &[(&str, &[u8])]) {
+    encode::status_line(out, status);
+    encode::header(out, "Content-Type", b"application/json; charset=utf-8");
+    encode::header(out, CORS_ORIGIN.0, CORS_ORIGIN.1);
+    for (n, v) in extra {
+        encode::header(out, n, v);
+    }
+    encode::content_length(out, body.len());
+    out.extend_from_slice(b"\r\n");
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+}
+
+/// A plain-text response (gin's 404 is `404 page not found`).
+pub fn text(out: &mut Vec<u8>, status: u16, body: &[u8], head_only: bool) {
+    encode::status_line(out, status);
+    encode::header(out, "Content-Type", b"text/plain");
+    encode::header(out, CORS_ORIGIN.0, CORS_ORIGIN.1);
+    encode::content_length(out, body.len());
+    out.extend_from_slice(b"\r\n");
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+}
+
+/// An error answered before a request could be parsed: JSON body, connection closes.
+pub fn error_plain(out: &mut Vec<u8>, status: u16, message: &str) {
+    let mut body = Vec::with_capacity(64 + message.len());
+    openai_error_body(&mut body, status, message);
+    encode::status_line(out, status);
+    encode::header(out, "Content-Type", b"application/json; charset=utf-8");
+    encode::content_length(out, body.len());
+    encode::header(out, "Connection", b"close");
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+}
+
+/// CLIProxyAPI's OpenAI-shaped error body for `status` (reference §1.4):
+/// `{"error":{"message":..,"type":..,"code":..}}`.
+pub fn openai_error_body(out: &mut Vec<u8>, status: u16, message: &str) {
+    let (ty, code) = match status {
+        401 => ("authentication_error", Some("invalid_api_key")),
+        403 => ("permission_error", Some("insufficient_quota")),
+        429 => ("rate_limit_error", Some("rate_limit_exceeded")),
+        404 => ("invalid_request_error", Some("model_not_found")),
+        s if s >= 500 => ("server_error", Some("internal_server_error")),
+        _ => ("invalid_request_error", None),
+    };
+    out.extend_from_slice(b"{\"error\":{\"message\":");
+    crate::json::write_string(out, message);
+    out.extend_from_slice(b",\"type\":\"");
+    out.extend_from_slice(ty.as_bytes());
+    out.push(b'"');
+    if let Some(c) = code {
+        out.extend_from_slice(b",\"code\":\"");
+        out.extend_from_slice(c.as_bytes());
+        out.push(b'"');
+    }
+    out.extend_from_slice(b"}}");
+}
+
+/// An upstream error body as CLIProxyAPI returns it: passed through verbatim
+/// when it is valid JSON, otherwise wrapped in the OpenAI error shape.
+pub fn upstream_error_body(out: &mut Vec<u8>, status: u16, upstream: &[u8]) {
+    let trimmed = crate::h1::trim(upstream);
+    let trimmed = trim_ws(trimmed);
+    if !trimmed.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(trimmed).is_ok() {
+        out.extend_from_slice(trimmed);
+        return;
+    }
+    let text = String::from_utf8_lossy(trimmed);
+    let msg = if text.is_empty() {
+        encode::reason(status).to_string()
+    } else {
+        text.into_owned()
+    };
+    openai_error_body(out, status, &msg);
+}
+
+fn trim_ws(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t' | b'\r' | b'\n', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t' | b'\r' | b'\n'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// The unknown-model answer: `400` with CLIProxyAPI's `model_not_found` body.
+pub fn unknown_model_body(out: &mut Vec<u8>, model: &str) {
+    out.extend_from_slice(b"{\"error\":{\"message\":");
+    crate::json::write_string(out, &format!("unknown provider for model {model}"));
+    out.extend_from_slice(b",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\",\"param\":\"model\"}}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_shapes() {
+        let mut b = Vec::new();
+        openai_error_body(&mut b, 429, "slow down");
+        assert_eq!(b, br#"{"error":{"message":"slow down","type":"rate_limit_error","code":"rate_limit_exceeded"}}"#);
+        b.clear();
+        openai_error_body(&mut b, 400, "bad");
+        assert_eq!(b, br#"{"error":{"message":"bad","type":"invalid_request_error"}}"#);
+        b.clear();
+        upstream_error_body(&mut b, 500, b" {\"x\":1}\n");
+        assert_eq!(b, br#"{"x":1}"#);
+        b.clear();
+        upstream_error_body(&mut b, 502, b"<html>bad gateway</html>");
+        assert_eq!(b, br#"{"error":{"message":"<html>bad gateway</html>","type":"server_error","code":"internal_server_error"}}"#);
+        b.clear();
+        unknown_model_body(&mut b, "m\"x");
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["error"]["message"], "unknown provider for model m\"x");
+        assert_eq!(v["error"]["code"], "model_not_found");
+    }
+}

@@ -1,0 +1,468 @@
+//! Worker threads, driver choice, per-core context, shutdown and drain.
+//!
+//! One worker thread per core, each with its own monoio runtime: io_uring
+//! where the kernel allows it, epoll otherwise. Each worker owns a
+//! `SO_REUSEPORT` listener on the same address, its connections, its upstream
+//! pool and its copy of the current [`Snapshot`]. The control thread talks to
+//! workers only through a per-worker socket pair (one byte per message), so no
+//! lock is taken on the request path.
+
+use crate::state::Snapshot;
+use crate::upstream::Pool;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// Which monoio driver a worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// io_uring if the kernel allows it, else epoll.
+    Auto,
+    /// io_uring; fails to start where unavailable.
+    IoUring,
+    /// epoll (monoio's legacy driver).
+    Legacy,
+}
+
+impl Driver {
+    /// Parses `auto`, `uring`/`io_uring`/`iouring`, `legacy`/`epoll`.
+    pub fn parse(s: &str) -> Option<Driver> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" | "" => Some(Driver::Auto),
+            "uring" | "io_uring" | "iouring" | "io-uring" => Some(Driver::IoUring),
+            "legacy" | "epoll" => Some(Driver::Legacy),
+            _ => None,
+        }
+    }
+
+    /// The concrete driver for this machine (Auto resolved).
+    pub fn resolve(self) -> Driver {
+        match self {
+            Driver::Auto => {
+                if monoio::utils::detect_uring() {
+                    Driver::IoUring
+                } else {
+                    Driver::Legacy
+                }
+            }
+            d => d,
+        }
+    }
+
+    /// Name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Auto => "auto",
+            Driver::IoUring => "io_uring",
+            Driver::Legacy => "epoll",
+        }
+    }
+}
+
+/// Start-up options that are not part of `config.yaml`.
+#[derive(Clone)]
+pub struct Options {
+    /// Worker threads (0 = available cores).
+    pub workers: usize,
+    /// Driver choice.
+    pub driver: Driver,
+    /// How long in-flight requests may run after a shutdown signal.
+    pub drain: Duration,
+    /// Extra trusted CA certificates for upstream TLS.
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Pin worker i to CPU (first_cpu + i) when set (benchmarks).
+    pub pin_first_cpu: Option<usize>,
+    /// Client-side timeouts.
+    pub timeouts: crate::server::Timeouts,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            workers: 0,
+            driver: Driver::Auto,
+            drain: Duration::from_secs(30),
+            extra_roots: Vec::new(),
+            pin_first_cpu: None,
+            timeouts: crate::server::Timeouts::default(),
+        }
+    }
+}
+
+/// A one-shot, core-local shutdown signal that many tasks can await.
+#[derive(Clone, Default)]
+pub struct Shutdown(Rc<ShutdownInner>);
+
+#[derive(Default)]
+struct ShutdownInner {
+    fired: Cell<bool>,
+    wakers: RefCell<Vec<Waker>>,
+}
+
+impl Shutdown {
+    /// Fires the signal, waking every waiter.
+    pub fn fire(&self) {
+        self.0.fired.set(true);
+        for w in self.0.wakers.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    /// True once fired.
+    pub fn is_fired(&self) -> bool {
+        self.0.fired.get()
+    }
+
+    /// Resolves when the signal fires.
+    pub fn wait(&self) -> ShutdownWait {
+        ShutdownWait(self.0.clone())
+    }
+}
+
+/// Future returned by [`Shutdown::wait`].
+pub struct ShutdownWait(Rc<ShutdownInner>);
+
+impl Future for ShutdownWait {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.fired.get() {
+            Poll::Ready(())
+        } else {
+            self.0.wakers.borrow_mut().push(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// State shared by all threads; touched only on control messages, never per request.
+pub struct Shared {
+    /// The snapshot workers load when told to reload.
+    pub current: Mutex<Arc<Snapshot>>,
+    /// Generation each worker has applied.
+    pub applied: Vec<AtomicU64>,
+    /// Upstream connections opened (all workers), for tests and stats.
+    pub upstream_opened: AtomicU64,
+    /// Requests sent on reused upstream connections.
+    pub upstream_reused: AtomicU64,
+    /// Connections currently open (all workers).
+    pub open_connections: AtomicUsize,
+}
+
+/// Everything one worker owns. `!Send`: lives on its thread.
+pub struct Worker {
+    /// Worker index.
+    pub id: usize,
+    /// The snapshot requests use; replaced on reload.
+    pub snap: RefCell<Arc<Snapshot>>,
+    /// Upstream keep-alive pool.
+    pub pool: RefCell<Pool>,
+    /// Upstream TLS configuration.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Round-robin cursor over credentials.
+    pub rr: Cell<u64>,
+    /// Fires on shutdown.
+    pub shutdown: Shutdown,
+    /// Connections open on this worker.
+    pub active: Cell<usize>,
+    /// Cross-thread counters and the reload slot.
+    pub shared: Arc<Shared>,
+    /// Client-side timeouts.
+    pub timeouts: crate::server::Timeouts,
+}
+
+impl Worker {
+    /// The current snapshot (cheap `Arc` clone).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snap.borrow().clone()
+    }
+
+    /// Publishes pool counters to the shared stats.
+    pub fn sync_stats(&self) {
+        let mut p = self.pool.borrow_mut();
+        self.shared.upstream_opened.fetch_add(std::mem::take(&mut p.opened), Ordering::Relaxed);
+        self.shared.upstream_reused.fetch_add(std::mem::take(&mut p.reused), Ordering::Relaxed);
+    }
+}
+
+/// Messages from the control thread (one byte each).
+pub mod msg {
+    /// Load the snapshot in `Shared::current`.
+    pub const RELOAD: u8 = b'R';
+    /// Stop accepting, drain, exit.
+    pub const SHUTDOWN: u8 = b'S';
+}
+
+/// A running server: its address, worker threads and control channels.
+pub struct ServerHandle {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The driver the workers run.
+    pub driver: Driver,
+    /// Shared state.
+    pub shared: Arc<Shared>,
+    inboxes: Vec<std::os::unix::net::UnixStream>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    drain: Duration,
+}
+
+impl ServerHandle {
+    fn broadcast(&self, m: u8) {
+        use std::io::Write;
+        for mut s in &self.inboxes {
+            let _ = s.write_all(&[m]);
+        }
+    }
+
+    /// Installs a new snapshot on every worker. Returns once each worker has
+    /// applied it (or `timeout` passed: then `false`).
+    pub fn reload(&self, snap: Arc<Snapshot>, timeout: Duration) -> bool {
+        let gen = snap.generation;
+        if let Ok(mut cur) = self.shared.current.lock() {
+            *cur = snap;
+        }
+        self.broadcast(msg::RELOAD);
+        self.wait_generation(gen, timeout)
+    }
+
+    /// Waits until every worker applied generation `gen`.
+    pub fn wait_generation(&self, gen: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.shared.applied.iter().all(|a| a.load(Ordering::Acquire) >= gen) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// The generation currently installed.
+    pub fn generation(&self) -> u64 {
+        self.shared.current.lock().map(|c| c.generation).unwrap_or(0)
+    }
+
+    /// Stops accepting, lets in-flight requests finish up to the drain
+    /// deadline, and joins the workers. Returns true if all finished in time.
+    pub fn shutdown(self) -> bool {
+        self.broadcast(msg::SHUTDOWN);
+        let deadline = Instant::now() + self.drain;
+        let mut clean = true;
+        for t in self.threads {
+            while !t.is_finished() {
+                if Instant::now() >= deadline {
+                    clean = false;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+        clean
+    }
+}
+
+fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    sock.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        let _ = sock.set_only_v6(false);
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(4096)?;
+    Ok(sock.into())
+}
+
+/// Resolves the listen address from `host` and `port` (`""` = all addresses).
+pub fn listen_addr(host: &str, port: u16) -> io::Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    if host.is_empty() {
+        return Ok(SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 0], port)));
+    }
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    (h, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("cannot resolve host {host:?}")))
+}
+
+/// Starts the workers with `snap` and returns once every listener is bound.
+pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
+    let driver = opts.driver.resolve();
+    if driver == Driver::IoUring && !monoio::utils::detect_uring() {
+        return Err(io::Error::new(io::ErrorKind::Unsupported, "io_uring is not available on this kernel"));
+    }
+    let workers = if opts.workers == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        opts.workers
+    };
+    let addr = listen_addr(&snap.config.host, snap.config.port)?;
+    let first = bind_listener(addr)?;
+    let bound = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..workers {
+        listeners.push(bind_listener(bound)?);
+    }
+    let tls = crate::upstream::client_tls_config(&opts.extra_roots)?;
+    let shared = Arc::new(Shared {
+        current: Mutex::new(snap.clone()),
+        applied: (0..workers).map(|_| AtomicU64::new(snap.generation)).collect(),
+        upstream_opened: AtomicU64::new(0),
+        upstream_reused: AtomicU64::new(0),
+        open_connections: AtomicUsize::new(0),
+    });
+    let mut inboxes = Vec::new();
+    let mut threads = Vec::new();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
+    for (id, listener) in listeners.into_iter().enumerate() {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        theirs.set_nonblocking(true)?;
+        inboxes.push(ours);
+        let shared = shared.clone();
+        let tls = tls.clone();
+        let snap = snap.clone();
+        let ready = ready_tx.clone();
+        let pin = opts.pin_first_cpu.map(|c| c + id);
+        let timeouts = opts.timeouts;
+        let t = std::thread::Builder::new()
+            .name(format!("cliproxy-w{id}"))
+            .spawn(move || {
+                if let Some(cpu) = pin {
+                    pin_to_cpu(cpu);
+                }
+                let w = Rc::new(Worker {
+                    id,
+                    snap: RefCell::new(snap),
+                    pool: RefCell::new(Pool::default()),
+                    tls,
+                    rr: Cell::new(id as u64),
+                    shutdown: Shutdown::default(),
+                    active: Cell::new(0),
+                    shared,
+                    timeouts,
+                });
+                let fut = worker_main(w, listener, theirs, ready);
+                let res = match driver {
+                    Driver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                        .with_entries(4096)
+                        .enable_timer()
+                        .build()
+                        .map(|mut rt| rt.block_on(fut)),
+                    _ => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+                        .enable_timer()
+                        .build()
+                        .map(|mut rt| rt.block_on(fut)),
+                };
+                if let Err(e) = res {
+                    crate::log_error!("worker {id}: cannot start runtime: {e}");
+                }
+            })?;
+        threads.push(t);
+    }
+    drop(ready_tx);
+    for _ in 0..workers {
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(io::Error::other("worker did not start")),
+        }
+    }
+    Ok(ServerHandle {
+        addr: bound,
+        driver,
+        shared,
+        inboxes,
+        threads,
+        drain: opts.drain,
+    })
+}
+
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: cpu_set_t is plain data; sched_setaffinity only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+async fn worker_main(
+    w: Rc<Worker>,
+    listener: std::net::TcpListener,
+    inbox: std::os::unix::net::UnixStream,
+    ready: std::sync::mpsc::Sender<io::Result<()>>,
+) {
+    let listener = match monoio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let inbox = match monoio::net::UnixStream::from_std(inbox) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    monoio::spawn(control_task(w.clone(), inbox));
+    let _ = ready.send(Ok(()));
+    crate::server::accept_loop(w.clone(), listener).await;
+    // Draining: wait for open connections to finish (bounded by the main thread's deadline).
+    while w.active.get() > 0 {
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+    w.pool.borrow_mut().clear();
+    w.sync_stats();
+}
+
+async fn control_task(w: Rc<Worker>, mut inbox: monoio::net::UnixStream) {
+    use monoio::io::AsyncReadRent;
+    let mut buf = Vec::with_capacity(64);
+    loop {
+        buf.clear();
+        let (r, b) = inbox.read(buf).await;
+        buf = b;
+        match r {
+            Ok(0) | Err(_) => {
+                // The control side is gone: treat as shutdown.
+                w.shutdown.fire();
+                return;
+            }
+            Ok(_) => {}
+        }
+        for &m in buf.iter() {
+            match m {
+                msg::RELOAD => {
+                    let snap = w.shared.current.lock().map(|c| c.clone()).ok();
+                    if let Some(snap) = snap {
+                        let gen = snap.generation;
+                        *w.snap.borrow_mut() = snap;
+                        w.shared.applied[w.id].store(gen, Ordering::Release);
+                    }
+                }
+                msg::SHUTDOWN => {
+                    w.shutdown.fire();
+                    return;
+                }
+                _ => {}
+            }
+        }
+        w.sync_stats();
+    }
+}

@@ -1,0 +1,333 @@
+//! Accept loop and the per-connection keep-alive loop: read a head, read the
+//! body, hand the request to `pipeline`, repeat. Owned buffers belong to the
+//! connection and are reused across requests.
+
+use crate::h1::request::BodyKind;
+use crate::h1::{self, ChunkedDecoder, RequestHead};
+use crate::runtime::Worker;
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::{TcpListener, TcpStream};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// How long a keep-alive connection may sit idle between requests. Matches
+/// nginx's default `keepalive_timeout` (75 s); SDK pools reuse well within it.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// Time allowed to receive a whole request head once its first byte arrived:
+/// the slowloris guard. Real clients send a head in one packet.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest silence allowed while a request body is uploading.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Timeouts in force (tests shorten them).
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// See [`IDLE_TIMEOUT`].
+    pub idle: Duration,
+    /// See [`HEAD_TIMEOUT`].
+    pub head: Duration,
+    /// See [`BODY_TIMEOUT`].
+    pub body: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            idle: IDLE_TIMEOUT,
+            head: HEAD_TIMEOUT,
+            body: BODY_TIMEOUT,
+        }
+    }
+}
+
+/// Accepts connections until shutdown.
+pub async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
+    loop {
+        let accepted = monoio::select! {
+            r = listener.accept() => Some(r),
+            _ = w.shutdown.wait() => None,
+        };
+        match accepted {
+            None => break,
+            Some(Ok((stream, peer))) => {
+                let _ = stream.set_nodelay(true);
+                let w2 = w.clone();
+                w.active.set(w.active.get() + 1);
+                w.shared.open_connections.fetch_add(1, Ordering::Relaxed);
+                monoio::spawn(async move {
+                    serve(&w2, stream, peer).await;
+                    w2.active.set(w2.active.get() - 1);
+                    w2.shared.open_connections.fetch_sub(1, Ordering::Relaxed);
+                });
+            }
+            Some(Err(e)) => {
+                crate::log_warn!("accept: {e}");
+                // Out of descriptors or similar: back off briefly instead of spinning.
+                monoio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// One client connection.
+pub struct Conn {
+    /// The socket.
+    pub stream: TcpStream,
+    /// Peer address.
+    pub peer: SocketAddr,
+    /// Bytes read but not yet consumed (the next request, pipelined or partial).
+    pub buf: Vec<u8>,
+    /// Output buffer, reused.
+    pub out: Vec<u8>,
+}
+
+impl Conn {
+    /// Reads more bytes into `buf`. `Ok(0)` is end of stream.
+    pub async fn read_more(&mut self) -> io::Result<usize> {
+        if self.buf.capacity() - self.buf.len() < 4096 {
+            self.buf.reserve(16 * 1024);
+        }
+        let v = std::mem::take(&mut self.buf);
+        let (len, cap) = (v.len(), v.capacity());
+        let (r, v) = self.stream.read(v.slice_mut(len..cap)).await;
+        self.buf = v.into_inner();
+        r
+    }
+
+    /// Writes `out` fully and clears it.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let v = std::mem::take(&mut self.out);
+        let (r, mut v) = self.stream.write_all(v).await;
+        v.clear();
+        self.out = v;
+        r.map(|_| ())
+    }
+
+    /// Resolves when the client has closed its side (EOF or error). Pipelined
+    /// bytes are left in the socket (peeked, not read); if any arrive this
+    /// never resolves, so the request in progress runs to its end.
+    pub async fn client_gone(&self) {
+        loop {
+            if self.stream.readable(false).await.is_err() {
+                return;
+            }
+            let mut b = [0u8; 1];
+            // SAFETY: recv on our own open socket into a 1-byte stack buffer;
+            // MSG_PEEK leaves data queued, MSG_DONTWAIT never blocks the worker.
+            let n = unsafe {
+                libc::recv(
+                    self.stream.as_raw_fd(),
+                    b.as_mut_ptr().cast(),
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            };
+            if n == 0 {
+                return;
+            }
+            if n > 0 {
+                std::future::pending::<()>().await;
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::WouldBlock && err.kind() != io::ErrorKind::Interrupted {
+                return;
+            }
+            // Spurious readiness: wait again.
+            monoio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// A complete request: head and body bytes in one buffer.
+pub struct Request<'a> {
+    /// Head bytes followed by the (decoded) body.
+    pub buf: &'a [u8],
+    /// Parsed head; spans point into `buf`.
+    pub head: &'a RequestHead,
+    /// Where the body starts in `buf` (it runs to the end).
+    pub body_start: usize,
+}
+
+impl Request<'_> {
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.buf[self.body_start..]
+    }
+    /// Method bytes.
+    pub fn method(&self) -> &[u8] {
+        self.head.method.get(&self.buf)
+    }
+    /// Path (no query).
+    pub fn path(&self) -> &[u8] {
+        self.head.path(&self.buf)
+    }
+    /// Query string (no `?`).
+    pub fn query(&self) -> &[u8] {
+        self.head.query(&self.buf)
+    }
+    /// A header value.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.head.header(&self.buf, name)
+    }
+}
+
+enum HeadOutcome {
+    Ready,
+    Closed,
+    Error(u16, &'static str),
+}
+
+async fn read_head(w: &Worker, conn: &mut Conn, head: &mut RequestHead) -> HeadOutcome {
+    let t = w.timeouts;
+    let mut scanned = 0;
+    let start = std::time::Instant::now();
+    loop {
+        if !conn.buf.is_empty() {
+            if h1::find_head_end(&conn.buf, scanned).is_some() || conn.buf.len() > h1::MAX_HEAD_BYTES {
+                return match h1::parse_request_head(&conn.buf, head) {
+                    Ok(Some(())) => HeadOutcome::Ready,
+                    Ok(None) => HeadOutcome::Error(431, "request header fields too large"),
+                    Err(e) => HeadOutcome::Error(e.status(), e.message()),
+                };
+            }
+            scanned = conn.buf.len();
+        }
+        let idle = conn.buf.is_empty();
+        let limit = if idle {
+            t.idle
+        } else {
+            t.head.saturating_sub(start.elapsed())
+        };
+        let shutdown = w.shutdown.clone();
+        let r = monoio::select! {
+            r = monoio::time::timeout(limit, conn.read_more()) => Some(r),
+            _ = shutdown.wait(), if idle => None,
+        };
+        match r {
+            None => return HeadOutcome::Closed,
+            Some(Err(_)) if idle => return HeadOutcome::Closed,
+            Some(Err(_)) => return HeadOutcome::Error(408, "request head timeout"),
+            Some(Ok(Ok(0))) | Some(Ok(Err(_))) => return HeadOutcome::Closed,
+            Some(Ok(Ok(_))) => {}
+        }
+    }
+}
+
+/// Reads the body into `conn.buf` after the head; returns the bytes of
+/// `conn.buf` the request occupies (head + raw body) and the decoded body.
+async fn read_body(w: &Worker, conn: &mut Conn, head: &RequestHead, limit: usize) -> Result<Vec<u8>, (u16, &'static str)> {
+    let hl = head.head_len;
+    let mut decoded = Vec::new();
+    match head.body {
+        BodyKind::None => {
+            let rest = conn.buf.split_off(hl);
+            let req = std::mem::replace(&mut conn.buf, rest);
+            decoded = req;
+        }
+        BodyKind::Length(n) => {
+            if n > limit as u64 {
+                return Err((413, "request body too large"));
+            }
+            let n = n as usize;
+            if head.expect_continue && conn.buf.len() < hl + n {
+                conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                conn.flush().await.map_err(|_| (400, "write failed"))?;
+            }
+            while conn.buf.len() < hl + n {
+                match monoio::time::timeout(w.timeouts.body, conn.read_more()).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => return Err((400, "connection closed during body")),
+                    Err(_) => return Err((408, "request body timeout")),
+                    Ok(Ok(_)) => {}
+                }
+            }
+            let rest = conn.buf.split_off(hl + n);
+            decoded = std::mem::replace(&mut conn.buf, rest);
+        }
+        BodyKind::Chunked => {
+            if head.expect_continue && conn.buf.len() == hl {
+                conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                conn.flush().await.map_err(|_| (400, "write failed"))?;
+            }
+            decoded.extend_from_slice(&conn.buf[..hl]);
+            let mut dec = ChunkedDecoder::new();
+            let mut pos = hl;
+            loop {
+                if pos < conn.buf.len() {
+                    let p = dec
+                        .feed(&conn.buf[pos..], |d| decoded.extend_from_slice(d))
+                        .map_err(|_| (400, "malformed chunked body"))?;
+                    pos += p.consumed;
+                    if decoded.len() - hl > limit {
+                        return Err((413, "request body too large"));
+                    }
+                    if p.done {
+                        break;
+                    }
+                }
+                match monoio::time::timeout(w.timeouts.body, conn.read_more()).await {
+                    Ok(Ok(0)) | Ok(Err(_)) => return Err((400, "connection closed during body")),
+                    Err(_) => return Err((408, "request body timeout")),
+                    Ok(Ok(_)) => {}
+                }
+            }
+            conn.buf.drain(..pos);
+        }
+    }
+    Ok(decoded)
+}
+
+/// Serves one connection until it closes, errs, or the worker shuts down.
+pub async fn serve(w: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+    let mut conn = Conn {
+        stream,
+        peer,
+        buf: Vec::with_capacity(16 * 1024),
+        out: Vec::with_capacity(16 * 1024),
+    };
+    let mut head = RequestHead::default();
+    loop {
+        match read_head(w, &mut conn, &mut head).await {
+            HeadOutcome::Closed => return,
+            HeadOutcome::Error(status, msg) => {
+                crate::pipeline::reply::error_plain(&mut conn.out, status, msg);
+                let _ = conn.flush().await;
+                return;
+            }
+            HeadOutcome::Ready => {}
+        }
+        let limit = w.snapshot().config.body_limit;
+        let mut buf = match read_body(w, &mut conn, &head, limit).await {
+            Ok(b) => b,
+            Err((status, msg)) => {
+                crate::pipeline::reply::error_plain(&mut conn.out, status, msg);
+                let _ = conn.flush().await;
+                return;
+            }
+        };
+        let req = Request {
+            buf: &buf,
+            body_start: head.head_len,
+            head: &head,
+        };
+        let keep = crate::pipeline::handle(w, &mut conn, &req).await;
+        w.sync_stats();
+        if !keep || !head.keep_alive || w.shutdown.is_fired() {
+            return;
+        }
+        // Reuse the request's allocation as the read buffer when nothing is pipelined.
+        if conn.buf.is_empty() && buf.capacity() > conn.buf.capacity() {
+            buf.clear();
+            conn.buf = buf;
+        }
+    }
+}

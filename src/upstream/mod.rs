@@ -1,0 +1,459 @@
+//! Upstream client: endpoints, a per-core keep-alive pool, TCP and TLS
+//! connects, HTTP/1.1 exchanges whose bodies are read as they arrive.
+//!
+//! Name resolution never happens here: endpoints carry addresses resolved on
+//! the control thread (see `control`), so a worker never blocks on DNS.
+
+pub mod tls;
+
+use crate::h1::{self, ChunkedDecoder, ResponseHead};
+use crate::h1::response::RespBody;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+pub use tls::Stream;
+
+/// Time allowed for TCP connect plus TLS handshake. Provider front ends answer
+/// in well under a second; 10 s covers a congested path without hanging a client.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time allowed from sending a request to the upstream's response head.
+/// Non-streamed reasoning requests legitimately think for minutes before the
+/// head, so this is generous; streams send their head at once.
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Longest silence tolerated inside a response body. Deep-reasoning streams
+/// go quiet for minutes; past this the upstream is treated as dead.
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Idle pooled connections older than this are dropped rather than reused:
+/// providers' load balancers close idle keep-alive connections after ~60-120 s.
+pub const POOL_IDLE: Duration = Duration::from_secs(55);
+
+/// Most idle connections kept per upstream per core.
+pub const POOL_MAX_IDLE: usize = 256;
+
+/// An upstream base URL, parsed once per config load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `https` (true) or `http`.
+    pub tls: bool,
+    /// Host name or IP literal (no brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Path prefix without trailing `/` (e.g. `/v1`).
+    pub base_path: String,
+    /// Value for the `Host` header.
+    pub host_header: String,
+    /// Addresses resolved off the workers; empty if resolution failed.
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl Endpoint {
+    /// Parses `http[s]://host[:port][/path]`.
+    pub fn parse(url: &str) -> Result<Endpoint, String> {
+        let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(format!("base-url {url:?} must start with http:// or https://"));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("base-url {url:?} has no usable host"));
+        }
+        let default_port = if tls { 443 } else { 80 };
+        let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
+            let end = stripped.find(']').ok_or_else(|| format!("base-url {url:?}: bad IPv6 literal"))?;
+            let host = &stripped[..end];
+            let after = &stripped[end + 1..];
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| format!("base-url {url:?}: bad port"))?,
+                None => default_port,
+            };
+            (host.to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("base-url {url:?}: bad port"))?),
+                None => (authority.to_string(), default_port),
+            }
+        };
+        Ok(Endpoint {
+            tls,
+            host,
+            port,
+            base_path: path.trim_end_matches('/').to_string(),
+            host_header: authority.to_string(),
+            addrs: Vec::new(),
+        })
+    }
+
+    /// Resolves the host (blocking: call only off the workers).
+    pub fn resolve(&mut self) {
+        use std::net::ToSocketAddrs;
+        if let Ok(ip) = self.host.parse::<std::net::IpAddr>() {
+            self.addrs = vec![SocketAddr::new(ip, self.port)];
+            return;
+        }
+        self.addrs = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map(|it| it.collect())
+            .unwrap_or_default();
+    }
+}
+
+/// The TLS client configuration: webpki roots plus any extra CA certificates
+/// (`--upstream-ca`, for private upstreams and tests).
+pub fn client_tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> io::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for c in extra_roots {
+        roots
+            .add(c.clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+type PoolKey = (Box<str>, u16, bool);
+
+/// Idle keep-alive connections of one core.
+#[derive(Default)]
+pub struct Pool {
+    idle: HashMap<PoolKey, Vec<(Stream, Instant)>>,
+    /// New connections opened (for tests and stats).
+    pub opened: u64,
+    /// Requests sent over a reused connection.
+    pub reused: u64,
+}
+
+impl Pool {
+    fn take(&mut self, ep: &Endpoint) -> Option<Stream> {
+        let list = self.idle.get_mut(&(ep.host.as_str().into(), ep.port, ep.tls))?;
+        let now = Instant::now();
+        while let Some((s, t)) = list.pop() {
+            if now.duration_since(t) < POOL_IDLE {
+                return Some(s);
+            }
+        }
+        None
+    }
+
+    fn put(&mut self, key: PoolKey, s: Stream) {
+        let list = self.idle.entry(key).or_default();
+        if list.len() < POOL_MAX_IDLE {
+            list.push((s, Instant::now()));
+        }
+    }
+
+    /// Drops every idle connection (shutdown).
+    pub fn clear(&mut self) {
+        self.idle.clear();
+    }
+}
+
+/// Why an upstream exchange failed before a response head arrived.
+#[derive(Debug)]
+pub enum UpstreamError {
+    /// No address, refused, unreachable, TLS failure, timeout.
+    Connect(String),
+    /// The connection broke or the head was malformed.
+    Protocol(String),
+    /// No head within [`FIRST_BYTE_TIMEOUT`].
+    Timeout,
+}
+
+impl std::fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UpstreamError::Connect(m) => write!(f, "upstream connect failed: {m}"),
+            UpstreamError::Protocol(m) => write!(f, "upstream protocol error: {m}"),
+            UpstreamError::Timeout => f.write_str("upstream timed out before responding"),
+        }
+    }
+}
+
+async fn connect(ep: &Endpoint, tls: &Arc<rustls::ClientConfig>) -> Result<Stream, UpstreamError> {
+    if ep.addrs.is_empty() {
+        return Err(UpstreamError::Connect(format!("cannot resolve {}", ep.host)));
+    }
+    let mut last = String::new();
+    for addr in &ep.addrs {
+        let fut = async {
+            let tcp = monoio::net::TcpStream::connect_addr(*addr).await?;
+            tcp.set_nodelay(true)?;
+            if ep.tls {
+                Ok::<_, io::Error>(Stream::Tls(Box::new(tls::TlsStream::connect(tcp, &ep.host, tls.clone()).await?)))
+            } else {
+                Ok(Stream::Plain(tcp))
+            }
+        };
+        match monoio::time::timeout(CONNECT_TIMEOUT, fut).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err(e)) => last = format!("{}:{}: {e}", ep.host, ep.port),
+            Err(_) => last = format!("{}:{}: connect timed out", ep.host, ep.port),
+        }
+    }
+    Err(UpstreamError::Connect(last))
+}
+
+/// An upstream response whose head has arrived; the body is read with [`Response::read_body`].
+pub struct Response {
+    stream: Option<Stream>,
+    key: PoolKey,
+    /// The parsed head; spans point into `head_buf`.
+    pub head: ResponseHead,
+    /// The raw head bytes.
+    pub head_buf: Vec<u8>,
+    raw: Vec<u8>,
+    pos: usize,
+    remaining: u64,
+    decoder: ChunkedDecoder,
+    done: bool,
+}
+
+impl Response {
+    /// Header value by name.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.head.header(&self.head_buf, name)
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.head.status
+    }
+
+    /// True once the body has been read to its end.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Appends the next decoded body bytes to `out`. Returns `Ok(false)` once
+    /// the body is complete (nothing appended), `Ok(true)` after appending.
+    pub async fn read_body(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+        loop {
+            if self.done {
+                return Ok(false);
+            }
+            if self.pos < self.raw.len() {
+                let avail = &self.raw[self.pos..];
+                match self.head.body {
+                    Some(RespBody::Length(_)) => {
+                        let take = (self.remaining.min(avail.len() as u64)) as usize;
+                        out.extend_from_slice(&avail[..take]);
+                        self.pos += take;
+                        self.remaining -= take as u64;
+                        if self.remaining == 0 {
+                            self.done = true;
+                        }
+                        return Ok(true);
+                    }
+                    Some(RespBody::Chunked) => {
+                        let before = out.len();
+                        let p = self
+                            .decoder
+                            .feed(avail, |d| out.extend_from_slice(d))
+                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("upstream chunked body: {e:?}")))?;
+                        self.pos += p.consumed;
+                        if p.done {
+                            self.done = true;
+                        }
+                        if out.len() > before {
+                            return Ok(true);
+                        }
+                        if self.done {
+                            return Ok(false);
+                        }
+                    }
+                    Some(RespBody::Close) => {
+                        out.extend_from_slice(avail);
+                        self.pos = self.raw.len();
+                        return Ok(true);
+                    }
+                    Some(RespBody::Empty) | None => {
+                        self.done = true;
+                        return Ok(false);
+                    }
+                }
+            }
+            if matches!(self.head.body, Some(RespBody::Empty) | None) {
+                self.done = true;
+                return Ok(false);
+            }
+            let Some(stream) = self.stream.as_mut() else {
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "upstream connection gone"));
+            };
+            self.raw.clear();
+            self.pos = 0;
+            let n = match monoio::time::timeout(BODY_IDLE_TIMEOUT, stream.read_into(&mut self.raw)).await {
+                Ok(r) => r?,
+                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "upstream body stalled")),
+            };
+            if n == 0 {
+                if self.head.body == Some(RespBody::Close) {
+                    self.done = true;
+                    return Ok(false);
+                }
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed mid-body"));
+            }
+        }
+    }
+
+    /// Reads the whole remaining body (bounded by `limit`) into `out`.
+    pub async fn read_to_end(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+        while self.read_body(out).await? {
+            if out.len() > limit {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "upstream body too large"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the connection to `pool` if the body was read fully and the
+    /// upstream allows reuse; otherwise drops it.
+    pub fn release(mut self, pool: &RefCell<Pool>) {
+        if self.done && self.head.keep_alive && self.pos >= self.raw.len() {
+            if let Some(s) = self.stream.take() {
+                pool.borrow_mut().put(self.key.clone(), s);
+            }
+        }
+    }
+}
+
+/// Sends `request` (a complete HTTP/1.1 request) to `ep` and waits for the
+/// response head. A pooled connection that fails before any response byte is
+/// retried once on a fresh connection (the upstream closed it while idle).
+pub async fn send(
+    pool: &RefCell<Pool>,
+    tls: &Arc<rustls::ClientConfig>,
+    ep: &Endpoint,
+    request: Vec<u8>,
+    head_request: bool,
+) -> Result<Response, UpstreamError> {
+    let mut request = request;
+    let pooled = pool.borrow_mut().take(ep);
+    let mut attempt = 0;
+    let mut stream_opt = pooled;
+    loop {
+        let reused = stream_opt.is_some();
+        let mut stream = match stream_opt.take() {
+            Some(s) => s,
+            None => {
+                let s = connect(ep, tls).await?;
+                pool.borrow_mut().opened += 1;
+                s
+            }
+        };
+        if reused {
+            pool.borrow_mut().reused += 1;
+        }
+        let (w, req_back) = stream.write_all(request).await;
+        request = req_back;
+        let failure = match w {
+            Err(e) => (true, UpstreamError::Protocol(e.to_string())),
+            Ok(()) => match monoio::time::timeout(FIRST_BYTE_TIMEOUT, read_head(&mut stream, head_request)).await {
+                Err(_) => (false, UpstreamError::Timeout),
+                Ok(Err(f)) => f,
+                Ok(Ok((head, head_buf, raw))) => {
+                    let remaining = match head.body {
+                        Some(RespBody::Length(n)) => n,
+                        _ => 0,
+                    };
+                    let done = matches!(head.body, Some(RespBody::Empty));
+                    return Ok(Response {
+                        stream: Some(stream),
+                        key: (ep.host.as_str().into(), ep.port, ep.tls),
+                        head,
+                        head_buf,
+                        raw,
+                        pos: 0,
+                        remaining,
+                        decoder: ChunkedDecoder::new(),
+                        done,
+                    });
+                }
+            },
+        };
+        match failure {
+            (true, _) if reused && attempt == 0 => {
+                attempt += 1;
+                continue;
+            }
+            (_, e) => return Err(e),
+        }
+    }
+}
+
+/// Reads a response head. Errors carry whether no byte at all was received.
+async fn read_head(
+    stream: &mut Stream,
+    head_request: bool,
+) -> Result<(ResponseHead, Vec<u8>, Vec<u8>), (bool, UpstreamError)> {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    let mut head = ResponseHead::default();
+    loop {
+        let n = stream
+            .read_into(&mut buf)
+            .await
+            .map_err(|e| (buf.is_empty(), UpstreamError::Protocol(e.to_string())))?;
+        if n == 0 {
+            return Err((
+                buf.is_empty(),
+                UpstreamError::Protocol("upstream closed the connection before responding".into()),
+            ));
+        }
+        match h1::parse_response_head(&buf, head_request, &mut head) {
+            Ok(Some(())) => {
+                // Skip interim 1xx responses (e.g. 100 Continue).
+                if (100..200).contains(&head.status) {
+                    buf.drain(..head.head_len);
+                    if !buf.is_empty() {
+                        if let Ok(Some(())) = h1::parse_response_head(&buf, head_request, &mut head) {
+                            if !(100..200).contains(&head.status) {
+                                let raw = buf.split_off(head.head_len);
+                                return Ok((head, buf, raw));
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let raw = buf.split_off(head.head_len);
+                return Ok((head, buf, raw));
+            }
+            Ok(None) => continue,
+            Err(m) => return Err((false, UpstreamError::Protocol(m.into()))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_endpoints() {
+        let e = Endpoint::parse("https://api.example.com/v1/").unwrap();
+        assert_eq!((e.tls, e.host.as_str(), e.port, e.base_path.as_str()), (true, "api.example.com", 443, "/v1"));
+        let e = Endpoint::parse("http://127.0.0.1:8318/v1").unwrap();
+        assert_eq!((e.tls, e.host.as_str(), e.port, e.host_header.as_str()), (false, "127.0.0.1", 8318, "127.0.0.1:8318"));
+        let e = Endpoint::parse("http://[::1]:9/x").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("::1", 9));
+        assert!(Endpoint::parse("ftp://x").is_err());
+        assert!(Endpoint::parse("http://h:notaport").is_err());
+    }
+}

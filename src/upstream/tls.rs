@@ -1,0 +1,171 @@
+//! TLS client streams on monoio's owned-buffer I/O, driven by rustls.
+//!
+//! rustls does no I/O itself: ciphertext moves between its buffers and the
+//! socket here, with the socket's owned buffers reused across reads.
+
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::buf::IoBufMut;
+use monoio::net::TcpStream;
+use rustls::pki_types::ServerName;
+use rustls::ClientConnection;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+/// Size of one socket read: one maximal TLS record plus header.
+const TLS_READ: usize = 17 * 1024;
+
+/// A TLS client connection over TCP.
+pub struct TlsStream {
+    tcp: TcpStream,
+    conn: ClientConnection,
+    /// Ciphertext read from the socket; `rpos..` not yet given to rustls.
+    rbuf: Vec<u8>,
+    rpos: usize,
+    wbuf: Vec<u8>,
+}
+
+fn tls_err(e: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
+}
+
+impl TlsStream {
+    /// Runs the handshake for `host` (SNI and certificate name) over `tcp`.
+    pub async fn connect(tcp: TcpStream, host: &str, config: Arc<rustls::ClientConfig>) -> io::Result<TlsStream> {
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "invalid TLS server name"))?;
+        let mut conn = ClientConnection::new(config, name).map_err(tls_err)?;
+        conn.set_buffer_limit(None);
+        let mut s = TlsStream {
+            tcp,
+            conn,
+            rbuf: Vec::with_capacity(TLS_READ),
+            rpos: 0,
+            wbuf: Vec::with_capacity(TLS_READ),
+        };
+        while s.conn.is_handshaking() {
+            s.flush().await?;
+            if s.conn.wants_read() {
+                s.feed_pending()?;
+                if s.rpos >= s.rbuf.len() && s.conn.is_handshaking() && s.read_socket().await? == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "TLS handshake: connection closed"));
+                }
+                s.feed_pending()?;
+            }
+        }
+        s.flush().await?;
+        Ok(s)
+    }
+
+    /// Writes pending TLS records to the socket.
+    async fn flush(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            self.wbuf.clear();
+            self.conn.write_tls(&mut self.wbuf)?;
+            let buf = std::mem::take(&mut self.wbuf);
+            let (r, buf) = self.tcp.write_all(buf).await;
+            self.wbuf = buf;
+            r?;
+        }
+        Ok(())
+    }
+
+    async fn read_socket(&mut self) -> io::Result<usize> {
+        let mut buf = std::mem::take(&mut self.rbuf);
+        buf.clear();
+        self.rpos = 0;
+        if buf.capacity() < TLS_READ {
+            buf.reserve(TLS_READ);
+        }
+        let (r, b) = self.tcp.read(buf).await;
+        self.rbuf = b;
+        r
+    }
+
+    /// Hands buffered ciphertext to rustls until it is consumed or rustls is full.
+    fn feed_pending(&mut self) -> io::Result<()> {
+        while self.rpos < self.rbuf.len() {
+            let mut sl = &self.rbuf[self.rpos..];
+            match self.conn.read_tls(&mut sl) {
+                Ok(0) => break,
+                Ok(n) => self.rpos += n,
+                // rustls refuses more while its plaintext buffer is full: drain first.
+                Err(e) if e.kind() == io::ErrorKind::Other => break,
+                Err(e) => return Err(e),
+            }
+            self.conn.process_new_packets().map_err(tls_err)?;
+        }
+        Ok(())
+    }
+
+    /// Reads decrypted bytes, appending them to `out`. `Ok(0)` is end of stream.
+    pub async fn read_into(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        let mut tmp = [0u8; 16 * 1024];
+        loop {
+            self.feed_pending()?;
+            match self.conn.reader().read(&mut tmp) {
+                Ok(0) => return Ok(0),
+                Ok(n) => {
+                    out.extend_from_slice(&tmp[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // Peer closed without close_notify: treat as end of stream; body
+                // framing decides whether that was a clean end.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            self.flush().await?;
+            if self.rpos >= self.rbuf.len() && self.read_socket().await? == 0 {
+                return Ok(0);
+            }
+        }
+    }
+
+    /// Encrypts and sends all of `data`.
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.conn.writer().write_all(data)?;
+        self.flush().await
+    }
+}
+
+/// A plain or TLS upstream connection.
+pub enum Stream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream>),
+}
+
+impl Stream {
+    /// Reads what is available, appending to `out`; `Ok(0)` at end of stream.
+    pub async fn read_into(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
+        match self {
+            Stream::Plain(tcp) => {
+                if out.capacity() - out.len() < 8 * 1024 {
+                    out.reserve(16 * 1024);
+                }
+                let v = std::mem::take(out);
+                let len = v.len();
+                let cap = v.capacity();
+                let (r, v) = tcp.read(v.slice_mut(len..cap)).await;
+                *out = v.into_inner();
+                r
+            }
+            Stream::Tls(t) => t.read_into(out).await,
+        }
+    }
+
+    /// Writes all of `data`; the buffer is handed back for reuse.
+    pub async fn write_all(&mut self, data: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        match self {
+            Stream::Plain(tcp) => {
+                let (r, b) = tcp.write_all(data).await;
+                (r.map(|_| ()), b)
+            }
+            Stream::Tls(t) => {
+                let r = t.write_all(&data).await;
+                (r, data)
+            }
+        }
+    }
+}
