@@ -70,13 +70,16 @@ pub fn skip_value(b: &[u8], i: usize) -> Result<usize, JsonError> {
         }
         Some(_) => {
             let mut j = i;
-            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
                 j += 1;
             }
             let lit = &b[i..j];
             let ok = matches!(lit, b"true" | b"false" | b"null")
                 || (!lit.is_empty()
-                    && lit.iter().all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')));
+                    && lit.iter().all(|c| {
+                        c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')
+                    }));
             if ok {
                 Ok(j)
             } else {
@@ -150,13 +153,11 @@ pub fn request_fields(b: &[u8]) -> Result<RequestFields, JsonError> {
     let mut err = None;
     for_each_member(b, |key, s, e| {
         match key {
-            b"model" => {
-                if b[s] == b'"' {
-                    out.model_span = Some((s, e));
-                    out.model = decode_string(&b[s..e]);
-                    if out.model.is_none() {
-                        err = Some(JsonError("invalid model string"));
-                    }
+            b"model" if b[s] == b'"' => {
+                out.model_span = Some((s, e));
+                out.model = decode_string(&b[s..e]);
+                if out.model.is_none() {
+                    err = Some(JsonError("invalid model string"));
                 }
             }
             b"stream" => out.stream = &b[s..e] == b"true",
@@ -250,15 +251,38 @@ mod tests {
             let want: Vec<_> = v.into_iter().collect();
             assert_eq!(keys, want);
         }
-        assert_eq!(request_fields(br#"{"model":"a\u0062c"}"#).unwrap().model.as_deref(), Some("abc"));
+        assert_eq!(
+            request_fields(br#"{"model":"a\u0062c"}"#)
+                .unwrap()
+                .model
+                .as_deref(),
+            Some("abc")
+        );
     }
 
     #[test]
     fn rejects_garbage() {
-        for b in [&b"[1]"[..], b"{", b"{\"a\"", b"{\"a\":}", b"{\"a\":1,}", b"{\"a\":1} x", b"{\"a\":tru}", b"\"s"] {
-            assert!(request_fields(b).is_err(), "{:?}", String::from_utf8_lossy(b));
+        for b in [
+            &b"[1]"[..],
+            b"{",
+            b"{\"a\"",
+            b"{\"a\":}",
+            b"{\"a\":1,}",
+            b"{\"a\":1} x",
+            b"{\"a\":tru}",
+            b"\"s",
+        ] {
+            assert!(
+                request_fields(b).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(b)
+            );
         }
-        let deep = format!("{{\"a\":{}{}}}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        let deep = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
         assert!(request_fields(deep.as_bytes()).is_err());
     }
 }

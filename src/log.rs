@@ -22,7 +22,10 @@ pub fn write(level: &str, args: std::fmt::Arguments<'_>) {
         .unwrap_or_default();
     let secs = now.as_secs();
     let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-    eprintln!("{h:02}:{m:02}:{s:02}.{:03} {level} {args}", now.subsec_millis());
+    eprintln!(
+        "{h:02}:{m:02}:{s:02}.{:03} {level} {args}",
+        now.subsec_millis()
+    );
 }
 
 /// Logs at info level.

@@ -4,7 +4,8 @@ use cliproxy::runtime::{self, Driver, Options};
 use std::path::PathBuf;
 use std::time::Duration;
 
-const USAGE: &str = "usage: cliproxy [--config PATH] [--check-config] [--workers N] [--driver auto|uring|epoll]
+const USAGE: &str =
+    "usage: cliproxy [--config PATH] [--check-config] [--workers N] [--driver auto|uring|epoll]
                 [--drain-seconds N] [--upstream-ca PEM] [--pin-cpu N]
   --config PATH       CLIProxyAPI-format config.yaml (default ./config.yaml); -config also accepted
   --check-config      validate the config and exit (0 = valid)

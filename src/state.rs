@@ -66,23 +66,36 @@ impl Snapshot {
         let mut routes: HashMap<String, Vec<Target>> = HashMap::new();
         let mut models = Vec::new();
         for (i, c) in config.openai_compatibility.iter().enumerate() {
-            let mut endpoint =
-                Endpoint::parse(&c.base_url).map_err(|e| format!("openai-compatibility[{i}].base-url: {e}"))?;
+            let mut endpoint = Endpoint::parse(&c.base_url)
+                .map_err(|e| format!("openai-compatibility[{i}].base-url: {e}"))?;
             endpoint.resolve();
             for (n, v) in &c.headers {
-                if n.is_empty() || n.bytes().any(|b| b <= b' ' || b == b':') || v.bytes().any(|b| b == b'\r' || b == b'\n') {
-                    return Err(format!("openai-compatibility[{i}].headers: invalid header {n:?}"));
+                if n.is_empty()
+                    || n.bytes().any(|b| b <= b' ' || b == b':')
+                    || v.bytes().any(|b| b == b'\r' || b == b'\n')
+                {
+                    return Err(format!(
+                        "openai-compatibility[{i}].headers: invalid header {n:?}"
+                    ));
                 }
             }
             let idx = providers.len();
             providers.push(Provider {
                 name: c.name.clone(),
                 endpoint,
-                keys: c.api_key_entries.iter().map(|e| e.api_key.clone()).collect(),
+                keys: c
+                    .api_key_entries
+                    .iter()
+                    .map(|e| e.api_key.clone())
+                    .collect(),
                 headers: c.headers.clone(),
             });
             for m in &c.models {
-                let visible = if m.alias.is_empty() { &m.name } else { &m.alias };
+                let visible = if m.alias.is_empty() {
+                    &m.name
+                } else {
+                    &m.alias
+                };
                 if visible.is_empty() || crate::config::excluded(&c.excluded_models, visible) {
                     continue;
                 }

@@ -48,7 +48,10 @@ fn install_signals() -> std::io::Result<libc::c_int> {
 }
 
 fn watch_dir(path: &Path) -> Option<libc::c_int> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
     // SAFETY: plain syscalls on a path string we own.
     unsafe {
@@ -97,16 +100,32 @@ pub fn run(handle: ServerHandle, config_path: PathBuf) -> i32 {
     };
     let inotify = watch_dir(&config_path);
     if inotify.is_none() {
-        crate::log_warn!("cannot watch {}; hot reload disabled", config_path.display());
+        crate::log_warn!(
+            "cannot watch {}; hot reload disabled",
+            config_path.display()
+        );
     }
-    let mut last_hash = std::fs::read(&config_path).map(|b| hash_of(&b)).unwrap_or(0);
+    let mut last_hash = std::fs::read(&config_path)
+        .map(|b| hash_of(&b))
+        .unwrap_or(0);
     let mut next_dns = Instant::now() + DNS_TTL;
     loop {
-        let mut fds = vec![libc::pollfd { fd: sig_fd, events: libc::POLLIN, revents: 0 }];
+        let mut fds = vec![libc::pollfd {
+            fd: sig_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
         if let Some(fd) = inotify {
-            fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            });
         }
-        let wait = next_dns.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32;
+        let wait = next_dns
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .min(i32::MAX as u128) as i32;
         // SAFETY: fds is a valid array of pollfd for the duration of the call.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait) };
         if n > 0 && fds[0].revents != 0 {

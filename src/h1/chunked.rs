@@ -280,7 +280,11 @@ mod tests {
             let (want, want_len) = oracle(case).unwrap();
             assert_eq!(run(&[], case), (want.clone(), want_len, true));
             for cut in 0..=case.len() {
-                assert_eq!(run(&[cut], case), (want.clone(), want_len, true), "cut {cut}");
+                assert_eq!(
+                    run(&[cut], case),
+                    (want.clone(), want_len, true),
+                    "cut {cut}"
+                );
             }
             let every: Vec<usize> = (1..case.len()).collect();
             assert_eq!(run(&every, case), (want, want_len, true));
@@ -289,7 +293,12 @@ mod tests {
 
     #[test]
     fn malformed() {
-        let bad: &[&[u8]] = &[b"zz\r\n", b"5\r\nhelloX", b"\r\n", b"fffffffffffffffffff\r\n"];
+        let bad: &[&[u8]] = &[
+            b"zz\r\n",
+            b"5\r\nhelloX",
+            b"\r\n",
+            b"fffffffffffffffffff\r\n",
+        ];
         for b in bad {
             assert!(ChunkedDecoder::new().feed(b, |_| {}).is_err(), "{b:?}");
         }

@@ -61,7 +61,13 @@ pub fn chunk(out: &mut Vec<u8>, data: &[u8]) {
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 /// A complete response with a JSON body.
-pub fn json_response(out: &mut Vec<u8>, status: u16, body: &[u8], keep_alive: bool, extra: &[(&str, &[u8])]) {
+pub fn json_response(
+    out: &mut Vec<u8>,
+    status: u16,
+    body: &[u8],
+    keep_alive: bool,
+    extra: &[(&str, &[u8])],
+) {
     status_line(out, status);
     header(out, "Content-Type", b"application/json");
     for (n, v) in extra {

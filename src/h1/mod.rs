@@ -137,7 +137,11 @@ mod tests {
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0), None);
         let s = b"GET / HTTP/1.1\r\nA: b\r\n\r\n";
         for from in 0..s.len() {
-            assert_eq!(find_head_end(s, from.min(s.len() - 1)), Some(s.len()), "from {from}");
+            assert_eq!(
+                find_head_end(s, from.min(s.len() - 1)),
+                Some(s.len()),
+                "from {from}"
+            );
         }
     }
 

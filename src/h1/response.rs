@@ -70,7 +70,8 @@ pub fn parse_response_head(
     let mut keep_alive = version == 1;
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
-        head.headers.push((Span::of(buf, name), Span::of(buf, h.value)));
+        head.headers
+            .push((Span::of(buf, name), Span::of(buf, h.value)));
         if name_eq(name, "content-length") {
             len = Some(parse_content_length(h.value).ok_or("invalid upstream content-length")?);
         } else if name_eq(name, "transfer-encoding") {
@@ -109,11 +110,36 @@ mod tests {
     #[test]
     fn framing_and_split() {
         let cases: &[(&[u8], u16, RespBody, bool)] = &[
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, RespBody::Length(5), true),
-            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 200, RespBody::Chunked, true),
-            (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n", 200, RespBody::Close, false),
-            (b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", 204, RespBody::Empty, false),
-            (b"HTTP/1.0 429 Too Many\r\nContent-Length: 2\r\n\r\n{}", 429, RespBody::Length(2), false),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+                200,
+                RespBody::Length(5),
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                200,
+                RespBody::Chunked,
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n",
+                200,
+                RespBody::Close,
+                false,
+            ),
+            (
+                b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+                204,
+                RespBody::Empty,
+                false,
+            ),
+            (
+                b"HTTP/1.0 429 Too Many\r\nContent-Length: 2\r\n\r\n{}",
+                429,
+                RespBody::Length(2),
+                false,
+            ),
         ];
         for (bytes, status, body, ka) in cases {
             let end = crate::h1::find_head_end(bytes, 0).unwrap();
@@ -124,7 +150,10 @@ mod tests {
                     assert!(r.is_none());
                 } else {
                     assert!(r.is_some());
-                    assert_eq!((h.status, h.body, h.keep_alive, h.head_len), (*status, Some(*body), *ka, end));
+                    assert_eq!(
+                        (h.status, h.body, h.keep_alive, h.head_len),
+                        (*status, Some(*body), *ka, end)
+                    );
                 }
             }
         }

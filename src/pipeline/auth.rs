@@ -122,7 +122,9 @@ mod tests {
     fn check(keys: &[&str], raw: &str) -> Auth {
         let keys: Vec<Secret> = keys.iter().map(|k| Secret::new(*k)).collect();
         let mut head = RequestHead::default();
-        parse_request_head(raw.as_bytes(), &mut head).unwrap().unwrap();
+        parse_request_head(raw.as_bytes(), &mut head)
+            .unwrap()
+            .unwrap();
         let req = Request {
             buf: raw.as_bytes(),
             head: &head,
@@ -136,18 +138,42 @@ mod tests {
         let k = &["sk-a", "sk b"];
         assert_eq!(check(&[], "GET / HTTP/1.1\r\n\r\n"), Auth::Ok);
         assert_eq!(check(k, "GET / HTTP/1.1\r\n\r\n"), Auth::Missing);
-        assert_eq!(check(k, "GET / HTTP/1.1\r\nAuthorization: Bearer sk-a\r\n\r\n"), Auth::Ok);
-        assert_eq!(check(k, "GET / HTTP/1.1\r\nAuthorization: bearer sk-a\r\n\r\n"), Auth::Ok);
-        assert_eq!(check(k, "GET / HTTP/1.1\r\nAuthorization: sk-a\r\n\r\n"), Auth::Ok);
-        assert_eq!(check(k, "GET / HTTP/1.1\r\nAuthorization: Bearer nope\r\n\r\n"), Auth::Invalid);
-        assert_eq!(check(k, "GET / HTTP/1.1\r\nX-Goog-Api-Key: sk-a\r\n\r\n"), Auth::Ok);
-        assert_eq!(check(k, "GET / HTTP/1.1\r\nX-Api-Key: sk-a\r\n\r\n"), Auth::Ok);
+        assert_eq!(
+            check(k, "GET / HTTP/1.1\r\nAuthorization: Bearer sk-a\r\n\r\n"),
+            Auth::Ok
+        );
+        assert_eq!(
+            check(k, "GET / HTTP/1.1\r\nAuthorization: bearer sk-a\r\n\r\n"),
+            Auth::Ok
+        );
+        assert_eq!(
+            check(k, "GET / HTTP/1.1\r\nAuthorization: sk-a\r\n\r\n"),
+            Auth::Ok
+        );
+        assert_eq!(
+            check(k, "GET / HTTP/1.1\r\nAuthorization: Bearer nope\r\n\r\n"),
+            Auth::Invalid
+        );
+        assert_eq!(
+            check(k, "GET / HTTP/1.1\r\nX-Goog-Api-Key: sk-a\r\n\r\n"),
+            Auth::Ok
+        );
+        assert_eq!(
+            check(k, "GET / HTTP/1.1\r\nX-Api-Key: sk-a\r\n\r\n"),
+            Auth::Ok
+        );
         assert_eq!(check(k, "GET /?key=sk-a HTTP/1.1\r\n\r\n"), Auth::Ok);
-        assert_eq!(check(k, "GET /?x=1&auth_token=sk%20b HTTP/1.1\r\n\r\n"), Auth::Ok);
+        assert_eq!(
+            check(k, "GET /?x=1&auth_token=sk%20b HTTP/1.1\r\n\r\n"),
+            Auth::Ok
+        );
         assert_eq!(check(k, "GET /?key=bad HTTP/1.1\r\n\r\n"), Auth::Invalid);
         // A wrong bearer does not hide a right x-api-key.
         assert_eq!(
-            check(k, "GET / HTTP/1.1\r\nAuthorization: Bearer bad\r\nX-Api-Key: sk b\r\n\r\n"),
+            check(
+                k,
+                "GET / HTTP/1.1\r\nAuthorization: Bearer bad\r\nX-Api-Key: sk b\r\n\r\n"
+            ),
             Auth::Ok
         );
     }

@@ -25,7 +25,11 @@ const MAX_PENDING_EVENT: usize = 256 * 1024;
 /// What the last failed attempt left for the client.
 enum Failure {
     Transport(String),
-    Upstream { status: u16, body: Vec<u8>, retry_after: Option<Vec<u8>> },
+    Upstream {
+        status: u16,
+        body: Vec<u8>,
+        retry_after: Option<Vec<u8>>,
+    },
 }
 
 /// Whether an upstream status means "try the next credential".
@@ -44,7 +48,9 @@ fn retry_elsewhere(status: u16, body: &[u8]) -> bool {
 fn is_request_scoped_404(body: &[u8]) -> bool {
     let lower = body.to_ascii_lowercase();
     let has = |n: &str| memchr::memmem::find(&lower, n.as_bytes()).is_some();
-    has("item with id") && has("not found") && has("items are not persisted when `store` is set to false")
+    has("item with id")
+        && has("not found")
+        && has("items are not persisted when `store` is set to false")
 }
 
 /// Candidate (target, key index) pairs in rotation order starting at `start`.
@@ -87,7 +93,15 @@ fn build_request(
         encode::header(out, "Content-Type", b"application/json");
     }
     if !custom("accept") {
-        encode::header(out, "Accept", if stream { b"text/event-stream" } else { b"application/json" });
+        encode::header(
+            out,
+            "Accept",
+            if stream {
+                b"text/event-stream"
+            } else {
+                b"application/json"
+            },
+        );
     }
     if !custom("user-agent") {
         encode::header(out, "User-Agent", b"cli-proxy-openai-compat");
@@ -122,7 +136,11 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
     };
     let requested = fields.model.clone().unwrap_or_default();
     let model = super::models::uncloak_id(&requested);
-    let Some(targets) = snap.routes.get(&model).or_else(|| snap.routes.get(&requested)) else {
+    let Some(targets) = snap
+        .routes
+        .get(&model)
+        .or_else(|| snap.routes.get(&requested))
+    else {
         let mut b = Vec::new();
         reply::unknown_model_body(&mut b, &requested);
         reply::json(&mut conn.out, 400, &b, false, &[]);
@@ -144,13 +162,18 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
         let key = key_idx.map(|i| &provider.keys[i]);
         let send_body: &[u8] = match fields.model_span {
             Some(span) if target.upstream_model != requested => {
-                upstream_body = crate::json::replace_span_with_string(body, span, &target.upstream_model);
+                upstream_body =
+                    crate::json::replace_span_with_string(body, span, &target.upstream_model);
                 &upstream_body
             }
             _ => body,
         };
         build_request(provider, key, req, send_body, fields.stream, &mut request);
-        crate::log_debug!("chat: model {requested} -> {} via {} (attempt {attempt})", target.upstream_model, provider.name);
+        crate::log_debug!(
+            "chat: model {requested} -> {} via {} (attempt {attempt})",
+            target.upstream_model,
+            provider.name
+        );
         let sent = monoio::select! {
             r = upstream::send(&w.pool, &w.tls, &provider.endpoint, std::mem::take(&mut request), false) => Some(r),
             _ = conn.client_gone() => None,
@@ -181,7 +204,11 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
             }
             crate::log_warn!("upstream {} answered {status}", provider.name);
             let stop = !retry_elsewhere(status, &eb);
-            last = Some(Failure::Upstream { status, body: eb, retry_after });
+            last = Some(Failure::Upstream {
+                status,
+                body: eb,
+                retry_after,
+            });
             if stop {
                 break;
             }
@@ -190,16 +217,27 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
         match relay(w, conn, resp, fields.stream).await {
             Relayed::Done(keep) => return keep,
             Relayed::NoFirstByte(e) => {
-                crate::log_warn!("upstream {} failed before the first byte: {e}", provider.name);
+                crate::log_warn!(
+                    "upstream {} failed before the first byte: {e}",
+                    provider.name
+                );
                 last = Some(Failure::Transport(e));
             }
         }
     }
     let mut b = Vec::new();
     match last {
-        Some(Failure::Upstream { status, body, retry_after }) => {
+        Some(Failure::Upstream {
+            status,
+            body,
+            retry_after,
+        }) => {
             reply::upstream_error_body(&mut b, status, &body);
-            let extra: Vec<(&str, &[u8])> = retry_after.as_deref().map(|v| ("Retry-After", v)).into_iter().collect();
+            let extra: Vec<(&str, &[u8])> = retry_after
+                .as_deref()
+                .map(|v| ("Retry-After", v))
+                .into_iter()
+                .collect();
             reply::json(&mut conn.out, status, &b, false, &extra);
         }
         Some(Failure::Transport(m)) => {
@@ -323,7 +361,8 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
     loop {
         pending.extend_from_slice(&chunk);
         chunk.clear();
-        let cut = last_event_boundary(&pending).or_else(|| (pending.len() > MAX_PENDING_EVENT).then_some(pending.len()));
+        let cut = last_event_boundary(&pending)
+            .or_else(|| (pending.len() > MAX_PENDING_EVENT).then_some(pending.len()));
         if let Some(cut) = cut {
             encode::chunk(&mut conn.out, &pending[..cut]);
             forwarded_done = ends_with_done(&pending[..cut]);
@@ -360,7 +399,11 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
                 crate::log_warn!("upstream stream broke: {e}");
                 let mut ev = Vec::with_capacity(160);
                 ev.extend_from_slice(b"data: ");
-                reply::openai_error_body(&mut ev, 502, &format!("upstream stream interrupted: {e}"));
+                reply::openai_error_body(
+                    &mut ev,
+                    502,
+                    &format!("upstream stream interrupted: {e}"),
+                );
                 ev.extend_from_slice(b"\n\n");
                 encode::chunk(&mut conn.out, &ev);
                 conn.out.extend_from_slice(encode::LAST_CHUNK);

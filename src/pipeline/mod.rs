@@ -27,7 +27,10 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
             crate::h1::encode::status_line(&mut conn.out, 204);
             for (n, v) in [
                 ("Access-Control-Allow-Origin", &b"*"[..]),
-                ("Access-Control-Allow-Methods", b"GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+                (
+                    "Access-Control-Allow-Methods",
+                    b"GET, POST, PUT, PATCH, DELETE, OPTIONS",
+                ),
                 ("Access-Control-Allow-Headers", b"*"),
             ] {
                 crate::h1::encode::header(&mut conn.out, n, v);
@@ -35,7 +38,9 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
             conn.out.extend_from_slice(b"\r\n");
         }
         (_, b"/") if get => reply::json(&mut conn.out, 200, BANNER, head_only, &[]),
-        (_, b"/healthz") if get => reply::json(&mut conn.out, 200, br#"{"status":"ok"}"#, head_only, &[]),
+        (_, b"/healthz") if get => {
+            reply::json(&mut conn.out, 200, br#"{"status":"ok"}"#, head_only, &[])
+        }
         (_, b"/v1/models") if get => {
             if !authorized(w, conn, req, head_only) {
                 return flush(conn).await;
@@ -69,11 +74,23 @@ fn authorized(w: &Worker, conn: &mut Conn, req: &Request<'_>, head_only: bool) -
     match auth::authenticate(&snap.config.api_keys, req) {
         auth::Auth::Ok => true,
         auth::Auth::Missing => {
-            reply::json(&mut conn.out, 401, br#"{"error":"Missing API key"}"#, head_only, &[]);
+            reply::json(
+                &mut conn.out,
+                401,
+                br#"{"error":"Missing API key"}"#,
+                head_only,
+                &[],
+            );
             false
         }
         auth::Auth::Invalid => {
-            reply::json(&mut conn.out, 401, br#"{"error":"Invalid API key"}"#, head_only, &[]);
+            reply::json(
+                &mut conn.out,
+                401,
+                br#"{"error":"Invalid API key"}"#,
+                head_only,
+                &[],
+            );
             false
         }
     }

@@ -23,7 +23,11 @@ pub fn openai_list(snap: &Snapshot, out: &mut Vec<u8>) {
         }
         out.extend_from_slice(b"{\"id\":");
         write_string(out, &m.id);
-        let _ = write!(out, ",\"object\":\"model\",\"created\":{},\"owned_by\":", m.created);
+        let _ = write!(
+            out,
+            ",\"object\":\"model\",\"created\":{},\"owned_by\":",
+            m.created
+        );
         write_string(out, &m.owned_by);
         out.push(b'}');
     }
@@ -76,14 +80,22 @@ pub fn rfc3339(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 /// Anthropic list: `{"data":[...],"has_more":false,"first_id","last_id"}`,
 /// sorted by display name then id, with CLIProxyAPI's default token limits.
 pub fn anthropic_list(snap: &Snapshot, out: &mut Vec<u8>) {
-    let mut items: Vec<(&str, String, &crate::state::ModelInfo)> =
-        snap.models.iter().map(|m| (m.id.as_str(), cloak_id(&m.id), m)).collect();
+    let mut items: Vec<(&str, String, &crate::state::ModelInfo)> = snap
+        .models
+        .iter()
+        .map(|m| (m.id.as_str(), cloak_id(&m.id), m))
+        .collect();
     items.sort_by(|a, b| a.0.cmp(b.0).then_with(|| a.1.cmp(&b.1)));
     out.extend_from_slice(b"{\"data\":[");
     for (i, (display, id, m)) in items.iter().enumerate() {

@@ -100,7 +100,9 @@ fn trim_ws(mut s: &[u8]) -> &[u8] {
 pub fn unknown_model_body(out: &mut Vec<u8>, model: &str) {
     out.extend_from_slice(b"{\"error\":{\"message\":");
     crate::json::write_string(out, &format!("unknown provider for model {model}"));
-    out.extend_from_slice(b",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\",\"param\":\"model\"}}");
+    out.extend_from_slice(
+        b",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\",\"param\":\"model\"}}",
+    );
 }
 
 #[cfg(test)]
@@ -114,7 +116,10 @@ mod tests {
         assert_eq!(b, br#"{"error":{"message":"slow down","type":"rate_limit_error","code":"rate_limit_exceeded"}}"#);
         b.clear();
         openai_error_body(&mut b, 400, "bad");
-        assert_eq!(b, br#"{"error":{"message":"bad","type":"invalid_request_error"}}"#);
+        assert_eq!(
+            b,
+            br#"{"error":{"message":"bad","type":"invalid_request_error"}}"#
+        );
         b.clear();
         upstream_error_body(&mut b, 500, b" {\"x\":1}\n");
         assert_eq!(b, br#"{"x":1}"#);

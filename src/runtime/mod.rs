@@ -186,8 +186,12 @@ impl Worker {
     /// Publishes pool counters to the shared stats.
     pub fn sync_stats(&self) {
         let mut p = self.pool.borrow_mut();
-        self.shared.upstream_opened.fetch_add(std::mem::take(&mut p.opened), Ordering::Relaxed);
-        self.shared.upstream_reused.fetch_add(std::mem::take(&mut p.reused), Ordering::Relaxed);
+        self.shared
+            .upstream_opened
+            .fetch_add(std::mem::take(&mut p.opened), Ordering::Relaxed);
+        self.shared
+            .upstream_reused
+            .fetch_add(std::mem::take(&mut p.reused), Ordering::Relaxed);
     }
 }
 
@@ -235,7 +239,12 @@ impl ServerHandle {
     pub fn wait_generation(&self, gen: u64, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.shared.applied.iter().all(|a| a.load(Ordering::Acquire) >= gen) {
+            if self
+                .shared
+                .applied
+                .iter()
+                .all(|a| a.load(Ordering::Acquire) >= gen)
+            {
                 return true;
             }
             if Instant::now() >= deadline {
@@ -247,7 +256,11 @@ impl ServerHandle {
 
     /// The generation currently installed.
     pub fn generation(&self) -> u64 {
-        self.shared.current.lock().map(|c| c.generation).unwrap_or(0)
+        self.shared
+            .current
+            .lock()
+            .map(|c| c.generation)
+            .unwrap_or(0)
     }
 
     /// Stops accepting, lets in-flight requests finish up to the drain
@@ -293,20 +306,27 @@ pub fn listen_addr(host: &str, port: u16) -> io::Result<SocketAddr> {
         return Ok(SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 0], port)));
     }
     let h = host.trim_start_matches('[').trim_end_matches(']');
-    (h, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("cannot resolve host {host:?}")))
+    (h, port).to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot resolve host {host:?}"),
+        )
+    })
 }
 
 /// Starts the workers with `snap` and returns once every listener is bound.
 pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
     let driver = opts.driver.resolve();
     if driver == Driver::IoUring && !monoio::utils::detect_uring() {
-        return Err(io::Error::new(io::ErrorKind::Unsupported, "io_uring is not available on this kernel"));
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "io_uring is not available on this kernel",
+        ));
     }
     let workers = if opts.workers == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         opts.workers
     };
@@ -320,7 +340,9 @@ pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
     let tls = crate::upstream::client_tls_config(&opts.extra_roots)?;
     let shared = Arc::new(Shared {
         current: Mutex::new(snap.clone()),
-        applied: (0..workers).map(|_| AtomicU64::new(snap.generation)).collect(),
+        applied: (0..workers)
+            .map(|_| AtomicU64::new(snap.generation))
+            .collect(),
         upstream_opened: AtomicU64::new(0),
         upstream_reused: AtomicU64::new(0),
         open_connections: AtomicUsize::new(0),

@@ -165,19 +165,19 @@ impl Request<'_> {
     }
     /// Method bytes.
     pub fn method(&self) -> &[u8] {
-        self.head.method.get(&self.buf)
+        self.head.method.get(self.buf)
     }
     /// Path (no query).
     pub fn path(&self) -> &[u8] {
-        self.head.path(&self.buf)
+        self.head.path(self.buf)
     }
     /// Query string (no `?`).
     pub fn query(&self) -> &[u8] {
-        self.head.query(&self.buf)
+        self.head.query(self.buf)
     }
     /// A header value.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.head.header(&self.buf, name)
+        self.head.header(self.buf, name)
     }
 }
 
@@ -193,7 +193,9 @@ async fn read_head(w: &Worker, conn: &mut Conn, head: &mut RequestHead) -> HeadO
     let start = std::time::Instant::now();
     loop {
         if !conn.buf.is_empty() {
-            if h1::find_head_end(&conn.buf, scanned).is_some() || conn.buf.len() > h1::MAX_HEAD_BYTES {
+            if h1::find_head_end(&conn.buf, scanned).is_some()
+                || conn.buf.len() > h1::MAX_HEAD_BYTES
+            {
                 return match h1::parse_request_head(&conn.buf, head) {
                     Ok(Some(())) => HeadOutcome::Ready,
                     Ok(None) => HeadOutcome::Error(431, "request header fields too large"),
@@ -225,7 +227,12 @@ async fn read_head(w: &Worker, conn: &mut Conn, head: &mut RequestHead) -> HeadO
 
 /// Reads the body into `conn.buf` after the head; returns the bytes of
 /// `conn.buf` the request occupies (head + raw body) and the decoded body.
-async fn read_body(w: &Worker, conn: &mut Conn, head: &RequestHead, limit: usize) -> Result<Vec<u8>, (u16, &'static str)> {
+async fn read_body(
+    w: &Worker,
+    conn: &mut Conn,
+    head: &RequestHead,
+    limit: usize,
+) -> Result<Vec<u8>, (u16, &'static str)> {
     let hl = head.head_len;
     let mut decoded = Vec::new();
     match head.body {

@@ -6,8 +6,8 @@
 
 pub mod tls;
 
-use crate::h1::{self, ChunkedDecoder, ResponseHead};
 use crate::h1::response::RespBody;
+use crate::h1::{self, ChunkedDecoder, ResponseHead};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
@@ -61,7 +61,9 @@ impl Endpoint {
         } else if let Some(r) = url.strip_prefix("http://") {
             (false, r)
         } else {
-            return Err(format!("base-url {url:?} must start with http:// or https://"));
+            return Err(format!(
+                "base-url {url:?} must start with http:// or https://"
+            ));
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
@@ -72,17 +74,25 @@ impl Endpoint {
         }
         let default_port = if tls { 443 } else { 80 };
         let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
-            let end = stripped.find(']').ok_or_else(|| format!("base-url {url:?}: bad IPv6 literal"))?;
+            let end = stripped
+                .find(']')
+                .ok_or_else(|| format!("base-url {url:?}: bad IPv6 literal"))?;
             let host = &stripped[..end];
             let after = &stripped[end + 1..];
             let port = match after.strip_prefix(':') {
-                Some(p) => p.parse().map_err(|_| format!("base-url {url:?}: bad port"))?,
+                Some(p) => p
+                    .parse()
+                    .map_err(|_| format!("base-url {url:?}: bad port"))?,
                 None => default_port,
             };
             (host.to_string(), port)
         } else {
             match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), p.parse().map_err(|_| format!("base-url {url:?}: bad port"))?),
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse()
+                        .map_err(|_| format!("base-url {url:?}: bad port"))?,
+                ),
                 None => (authority.to_string(), default_port),
             }
         };
@@ -112,7 +122,9 @@ impl Endpoint {
 
 /// The TLS client configuration: webpki roots plus any extra CA certificates
 /// (`--upstream-ca`, for private upstreams and tests).
-pub fn client_tls_config(extra_roots: &[rustls::pki_types::CertificateDer<'static>]) -> io::Result<Arc<rustls::ClientConfig>> {
+pub fn client_tls_config(
+    extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> io::Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for c in extra_roots {
@@ -144,7 +156,9 @@ pub struct Pool {
 
 impl Pool {
     fn take(&mut self, ep: &Endpoint) -> Option<Stream> {
-        let list = self.idle.get_mut(&(ep.host.as_str().into(), ep.port, ep.tls))?;
+        let list = self
+            .idle
+            .get_mut(&(ep.host.as_str().into(), ep.port, ep.tls))?;
         let now = Instant::now();
         while let Some((s, t)) = list.pop() {
             if now.duration_since(t) < POOL_IDLE {
@@ -190,7 +204,10 @@ impl std::fmt::Display for UpstreamError {
 
 async fn connect(ep: &Endpoint, tls: &Arc<rustls::ClientConfig>) -> Result<Stream, UpstreamError> {
     if ep.addrs.is_empty() {
-        return Err(UpstreamError::Connect(format!("cannot resolve {}", ep.host)));
+        return Err(UpstreamError::Connect(format!(
+            "cannot resolve {}",
+            ep.host
+        )));
     }
     let mut last = String::new();
     for addr in &ep.addrs {
@@ -198,7 +215,9 @@ async fn connect(ep: &Endpoint, tls: &Arc<rustls::ClientConfig>) -> Result<Strea
             let tcp = monoio::net::TcpStream::connect_addr(*addr).await?;
             tcp.set_nodelay(true)?;
             if ep.tls {
-                Ok::<_, io::Error>(Stream::Tls(Box::new(tls::TlsStream::connect(tcp, &ep.host, tls.clone()).await?)))
+                Ok::<_, io::Error>(Stream::Tls(Box::new(
+                    tls::TlsStream::connect(tcp, &ep.host, tls.clone()).await?,
+                )))
             } else {
                 Ok(Stream::Plain(tcp))
             }
@@ -268,7 +287,12 @@ impl Response {
                         let p = self
                             .decoder
                             .feed(avail, |d| out.extend_from_slice(d))
-                            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("upstream chunked body: {e:?}")))?;
+                            .map_err(|e| {
+                                io::Error::new(
+                                    io::ErrorKind::InvalidData,
+                                    format!("upstream chunked body: {e:?}"),
+                                )
+                            })?;
                         self.pos += p.consumed;
                         if p.done {
                             self.done = true;
@@ -296,20 +320,33 @@ impl Response {
                 return Ok(false);
             }
             let Some(stream) = self.stream.as_mut() else {
-                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "upstream connection gone"));
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "upstream connection gone",
+                ));
             };
             self.raw.clear();
             self.pos = 0;
-            let n = match monoio::time::timeout(BODY_IDLE_TIMEOUT, stream.read_into(&mut self.raw)).await {
+            let n = match monoio::time::timeout(BODY_IDLE_TIMEOUT, stream.read_into(&mut self.raw))
+                .await
+            {
                 Ok(r) => r?,
-                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "upstream body stalled")),
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "upstream body stalled",
+                    ))
+                }
             };
             if n == 0 {
                 if self.head.body == Some(RespBody::Close) {
                     self.done = true;
                     return Ok(false);
                 }
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "upstream closed mid-body"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "upstream closed mid-body",
+                ));
             }
         }
     }
@@ -318,7 +355,10 @@ impl Response {
     pub async fn read_to_end(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
         while self.read_body(out).await? {
             if out.len() > limit {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "upstream body too large"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "upstream body too large",
+                ));
             }
         }
         Ok(())
@@ -366,7 +406,12 @@ pub async fn send(
         request = req_back;
         let failure = match w {
             Err(e) => (true, UpstreamError::Protocol(e.to_string())),
-            Ok(()) => match monoio::time::timeout(FIRST_BYTE_TIMEOUT, read_head(&mut stream, head_request)).await {
+            Ok(()) => match monoio::time::timeout(
+                FIRST_BYTE_TIMEOUT,
+                read_head(&mut stream, head_request),
+            )
+            .await
+            {
                 Err(_) => (false, UpstreamError::Timeout),
                 Ok(Err(f)) => f,
                 Ok(Ok((head, head_buf, raw))) => {
@@ -423,7 +468,8 @@ async fn read_head(
                 if (100..200).contains(&head.status) {
                     buf.drain(..head.head_len);
                     if !buf.is_empty() {
-                        if let Ok(Some(())) = h1::parse_response_head(&buf, head_request, &mut head) {
+                        if let Ok(Some(())) = h1::parse_response_head(&buf, head_request, &mut head)
+                        {
                             if !(100..200).contains(&head.status) {
                                 let raw = buf.split_off(head.head_len);
                                 return Ok((head, buf, raw));
@@ -448,9 +494,15 @@ mod tests {
     #[test]
     fn parse_endpoints() {
         let e = Endpoint::parse("https://api.example.com/v1/").unwrap();
-        assert_eq!((e.tls, e.host.as_str(), e.port, e.base_path.as_str()), (true, "api.example.com", 443, "/v1"));
+        assert_eq!(
+            (e.tls, e.host.as_str(), e.port, e.base_path.as_str()),
+            (true, "api.example.com", 443, "/v1")
+        );
         let e = Endpoint::parse("http://127.0.0.1:8318/v1").unwrap();
-        assert_eq!((e.tls, e.host.as_str(), e.port, e.host_header.as_str()), (false, "127.0.0.1", 8318, "127.0.0.1:8318"));
+        assert_eq!(
+            (e.tls, e.host.as_str(), e.port, e.host_header.as_str()),
+            (false, "127.0.0.1", 8318, "127.0.0.1:8318")
+        );
         let e = Endpoint::parse("http://[::1]:9/x").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("::1", 9));
         assert!(Endpoint::parse("ftp://x").is_err());

@@ -3,8 +3,8 @@
 //! rustls does no I/O itself: ciphertext moves between its buffers and the
 //! socket here, with the socket's owned buffers reused across reads.
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use rustls::pki_types::ServerName;
 use rustls::ClientConnection;
@@ -30,7 +30,11 @@ fn tls_err(e: rustls::Error) -> io::Error {
 
 impl TlsStream {
     /// Runs the handshake for `host` (SNI and certificate name) over `tcp`.
-    pub async fn connect(tcp: TcpStream, host: &str, config: Arc<rustls::ClientConfig>) -> io::Result<TlsStream> {
+    pub async fn connect(
+        tcp: TcpStream,
+        host: &str,
+        config: Arc<rustls::ClientConfig>,
+    ) -> io::Result<TlsStream> {
         let name = ServerName::try_from(host.to_string())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "invalid TLS server name"))?;
         let mut conn = ClientConnection::new(config, name).map_err(tls_err)?;
@@ -46,8 +50,12 @@ impl TlsStream {
             s.flush().await?;
             if s.conn.wants_read() {
                 s.feed_pending()?;
-                if s.rpos >= s.rbuf.len() && s.conn.is_handshaking() && s.read_socket().await? == 0 {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "TLS handshake: connection closed"));
+                if s.rpos >= s.rbuf.len() && s.conn.is_handshaking() && s.read_socket().await? == 0
+                {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "TLS handshake: connection closed",
+                    ));
                 }
                 s.feed_pending()?;
             }
