@@ -99,10 +99,17 @@ impl Snapshot {
                 if visible.is_empty() || crate::config::excluded(&c.excluded_models, visible) {
                     continue;
                 }
-                // A prefix adds a `prefix/model` name; the plain name stays routable.
-                let mut ids = vec![visible.clone()];
-                if let Some(p) = c.prefix.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-                    ids.push(format!("{p}/{visible}"));
+                // A prefix adds a `prefix/model` name; the plain name stays
+                // routable unless `force-model-prefix` (or the prefix equals the model).
+                let mut ids = Vec::with_capacity(2);
+                match c.prefix.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+                    Some(p) => {
+                        if !config.force_model_prefix || p == visible.as_str() {
+                            ids.push(visible.clone());
+                        }
+                        ids.push(format!("{p}/{visible}"));
+                    }
+                    None => ids.push(visible.clone()),
                 }
                 for id in ids {
                     let target = Target {

@@ -1,146 +1,563 @@
-//! STUB config (replaced by the full module).
-use crate::secret::Secret;
-use std::path::{Path, PathBuf};
+//! CLIProxyAPI's `config.yaml`, read unchanged, in two layers.
+//!
+//! 1. [`raw`]: one plain struct per YAML mapping, holding every key CLIProxyAPI
+//!    documents (HEAD and the v6.9 legacy keys) with CLIProxyAPI's defaults.
+//!    Decoding records the key path of everything it sees.
+//! 2. [`validate`]: [`Config::from_raw`] checks and normalises the raw shapes into
+//!    the immutable [`Config`] the server runs on.
+//!
+//! Guarantees:
+//! - An unknown key anywhere is a [`Warning`] naming its key path; it never fails
+//!   the load. Free-form mappings (`headers`, `payload.*.params`,
+//!   `plugins.configs.<id>`) have no unknown keys.
+//! - A wrong type or an invalid value is a [`ConfigError`] whose `key_path` names
+//!   the exact key (`port`, `openai-compatibility[0].api-key-entries[2].api-key`,
+//!   `payload.override[0].params`). Key paths join mapping keys with `.` and write
+//!   list indexes as `[i]`; a key that is not `[A-Za-z0-9_-]+` is written as
+//!   `["the key"]`.
+//! - An empty file (or one holding only comments / `null`) gives all defaults.
+//! - Loading never panics, whatever the input.
+//! - Secrets (`api-keys`, every `api-key`, `remote-management.secret-key`,
+//!   `proxy-url` values, provider `headers` values) are [`Secret`]s or are
+//!   redacted: `Debug` of a `Config` prints `****` for them. (Free-form
+//!   `plugins.configs.<id>` subtrees are kept verbatim.)
+//!
+//! cliproxy extensions (keys CLIProxyAPI does not have; it ignores them):
+//! - `body-limit-mb` (integer MiB, default 64, 1..=[`MAX_BODY_LIMIT_MB`]): the
+//!   largest request body cliproxy accepts.
+//! - `excluded-models` on `openai-compatibility` entries (same wildcard rules as
+//!   on the other provider lists).
 
+pub mod de;
+pub mod duration;
+pub mod proxy;
+pub mod raw;
+pub mod validate;
+mod wildcard;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_yaml::Value;
+
+pub use proxy::{ProxyScheme, ProxySetting, ProxyUrl};
+pub use raw::{ImageGenerationMode, RawConfig, RawThinking};
+pub use validate::MAX_BODY_LIMIT_MB;
+pub use wildcard::excluded;
+
+use crate::secret::Secret;
+
+/// The validated, immutable configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Bind address; `""` means all addresses (IPv4 and IPv6).
     pub host: String,
+    /// Listen port (default 8317; 0 lets the OS pick).
     pub port: u16,
+    /// Client API keys: trimmed, empties dropped, de-duplicated, file order.
+    /// Empty means every request is allowed (CLIProxyAPI's open mode).
     pub api_keys: Vec<Secret>,
+    /// Whether `api-keys` holds CLIProxyAPI's template keys `your-api-key-1/2/3`
+    /// (CLIProxyAPI then refuses proxy requests: "safe mode").
+    pub has_example_api_keys: bool,
+    /// Auth-file directory: `~` expanded with `$HOME`, relative paths joined to the
+    /// config file's directory. Default `~/.cli-proxy-api`.
     pub auth_dir: PathBuf,
+    /// Debug logging.
     pub debug: bool,
+    /// Extra credential retry rounds (default 3; a negative value reads as 0).
     pub request_retry: u32,
+    /// Distinct credentials tried per round; 0 = all.
+    pub max_retry_credentials: u32,
+    /// Longest cooldown wait before another round, seconds; <= 0 = never wait.
+    pub max_retry_interval_secs: i64,
+    /// Global upstream proxy; `None` for `""`, `direct` or `none`.
+    pub proxy_url: Option<ProxyUrl>,
+    /// Largest accepted request body in bytes (`body-limit-mb`, default 64 MiB).
     pub body_limit: usize,
+    /// Usable OpenAI-compatible providers (disabled ones and ones without
+    /// `base-url` are dropped with a warning).
     pub openai_compatibility: Vec<OpenAiCompat>,
+    /// HTTPS certificate and key, when `tls.enable`.
+    pub tls: Option<TlsFiles>,
+    /// Credential selection.
+    pub routing: Routing,
+    /// Global cooldown switch (a credential's `disable-cooling` wins).
+    pub disable_cooling: bool,
+    /// Cooldown after 408/5xx; `None` when disabled (`-1`). 0 in the file = 60 s.
+    pub transient_error_cooldown: Option<Duration>,
+    /// SSE `: keep-alive` interval; `None` = off.
+    pub streaming_keepalive: Option<Duration>,
+    /// Re-dispatches allowed before the first byte reaches the client.
+    pub streaming_bootstrap_retries: u32,
+    /// Blank-line keep-alive interval for non-stream responses; `None` = off.
+    pub nonstream_keepalive: Option<Duration>,
+    /// Authenticate `/v1/ws` (default true).
+    pub ws_auth: bool,
+    /// Full per-request logs.
+    pub request_log: bool,
+    /// Forward filtered upstream response headers.
+    pub passthrough_headers: bool,
+    /// Unprefixed model names only route to unprefixed credentials.
+    pub force_model_prefix: bool,
+    /// image_generation tool policy.
+    pub disable_image_generation: ImageGenerationMode,
+    /// Base model of the hosted image tool path (default `gpt-5.4-mini`).
+    pub gpt_image_2_base_model: String,
+    /// Video id -> credential binding lifetime (default 3 h).
+    pub video_result_auth_cache_ttl: Duration,
+    /// `gemini-api-key` (plus migrated `generative-language-api-key`).
+    pub gemini_api_keys: Vec<ProviderKey>,
+    /// `interactions-api-key`.
+    pub interactions_api_keys: Vec<ProviderKey>,
+    /// `codex-api-key` (entries without `base-url` dropped).
+    pub codex_api_keys: Vec<ProviderKey>,
+    /// `xai-api-key` (entries without `base-url` dropped; no alpha-search).
+    pub xai_api_keys: Vec<ProviderKey>,
+    /// `claude-api-key` (cloak / fingerprint settings stay in `raw`).
+    pub claude_api_keys: Vec<ProviderKey>,
+    /// `vertex-api-key` (entries without `api-key` dropped).
+    pub vertex_api_keys: Vec<ProviderKey>,
+    /// `oauth-excluded-models`: lower-cased channel -> normalised patterns.
+    pub oauth_excluded_models: Vec<(String, Vec<String>)>,
+    /// `oauth-model-alias`: lower-cased channel -> aliases.
+    pub oauth_model_alias: Vec<(String, Vec<OAuthAlias>)>,
+    /// `oauth-request-scoped-errors`: lower-cased channel -> rules.
+    pub oauth_request_scoped_errors: Vec<(String, Vec<ScopedErrorRule>)>,
+    /// Every key as parsed (after legacy-key migration), including the ones not
+    /// lifted into fields above (payload rules, codex/claude behaviour, plugins, ...).
+    pub raw: RawConfig,
 }
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+
+/// One OpenAI-compatible provider. `Debug` hides keys and header values.
+#[derive(Clone, PartialEq)]
 pub struct OpenAiCompat {
+    /// Provider name, trimmed.
     pub name: String,
+    /// Endpoint, trimmed, trailing `/` removed; always `http://` or `https://`.
     pub base_url: String,
-    #[serde(default)]
+    /// Keys (legacy `api-keys` merged in); may be empty.
     pub api_key_entries: Vec<ApiKeyEntry>,
-    #[serde(default)]
+    /// Models; repeating an alias over several names builds a pool.
     pub models: Vec<ModelAlias>,
-    #[serde(default, skip)]
+    /// Extra upstream headers (trimmed; empty names/values dropped).
     pub headers: Vec<(String, String)>,
-    #[serde(default)]
+    /// Model namespace (no `/`).
     pub prefix: Option<String>,
-    #[serde(default)]
+    /// Hidden models (cliproxy extension), normalised: trimmed, lower-case, unique.
     pub excluded_models: Vec<String>,
-    #[serde(default)]
+    /// Higher is preferred.
     pub priority: i32,
-    #[serde(default)]
+    /// Always false in a validated config (disabled entries are dropped).
     pub disabled: bool,
+    /// Derive prompt_cache_key for requests.
+    pub support_prompt_cache_key: bool,
+    /// Cooling override (`None` = inherit the global setting).
+    pub disable_cooling: Option<bool>,
+    /// Retry override (`None` = inherit).
+    pub request_retry: Option<u32>,
+    /// Error classification rules.
+    pub request_scoped_errors: Vec<ScopedErrorRule>,
 }
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+
+/// One key of an OpenAI-compatible provider. `Debug` hides the key and the
+/// proxy password.
+#[derive(Clone, PartialEq)]
 pub struct ApiKeyEntry {
+    /// The key (trimmed).
     pub api_key: Secret,
-    #[serde(default)]
+    /// The per-key proxy as written (trimmed); `None` when absent.
     pub proxy_url: Option<String>,
-    #[serde(default)]
+    /// Weighted-round-robin share: omitted = 1, <= 0 = 0 (excluded under WRR),
+    /// at most 1,000,000.
     pub weight: u32,
+    /// `proxy_url` parsed.
+    pub proxy: ProxySetting,
 }
-#[derive(Debug, Clone, serde::Deserialize)]
+
+impl fmt::Debug for ApiKeyEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyEntry")
+            .field("api_key", &self.api_key)
+            .field("weight", &self.weight)
+            .field("proxy", &self.proxy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A configured model.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ModelAlias {
+    /// Upstream model name (trimmed, non-empty).
     pub name: String,
-    #[serde(default)]
+    /// Client-visible alias; `""` if none.
     pub alias: String,
+    /// Catalog display name; `""` if none.
+    pub display_name: String,
+    /// Context window advertised to Codex clients; 0 if unset.
+    pub max_context_length: u64,
+    /// Rewrite response model fields back to the alias.
+    pub force_mapping: bool,
+    /// Callable through /v1/images/* (openai-compatibility only).
+    pub image: bool,
+    /// Declared input modalities.
+    pub input_modalities: Vec<String>,
+    /// Declared output modalities.
+    pub output_modalities: Vec<String>,
+    /// Compatible-upstream thinking handling.
+    pub is_compat: bool,
+    /// Thinking capability; `None` = provider default.
+    pub thinking: Option<RawThinking>,
 }
-#[derive(Debug)]
+
+/// A credential from one of the `*-api-key` lists. `Debug` hides the key and
+/// header values.
+#[derive(Clone, PartialEq)]
+pub struct ProviderKey {
+    /// The key (trimmed; may be empty for gemini entries that only set base-url).
+    pub api_key: Secret,
+    /// Endpoint, trimmed, trailing `/` removed; `""` = provider default.
+    pub base_url: String,
+    /// Per-key proxy.
+    pub proxy: ProxySetting,
+    /// Model namespace (no `/`).
+    pub prefix: Option<String>,
+    /// Higher is preferred.
+    pub priority: i32,
+    /// Weighted-round-robin share (see [`ApiKeyEntry::weight`]).
+    pub weight: u32,
+    /// Extra upstream headers.
+    pub headers: Vec<(String, String)>,
+    /// Models.
+    pub models: Vec<ModelAlias>,
+    /// Hidden models, normalised.
+    pub excluded_models: Vec<String>,
+    /// Cooling override.
+    pub disable_cooling: Option<bool>,
+    /// Retry override (`None` = inherit; negative in the file = inherit).
+    pub request_retry: Option<u32>,
+    /// Error classification rules.
+    pub request_scoped_errors: Vec<ScopedErrorRule>,
+    /// Websocket transport (codex/xai).
+    pub websockets: bool,
+    /// Serve /v1/alpha/search (codex only).
+    pub alpha_search: bool,
+}
+
+/// Debug view of headers: names only (values may be credentials).
+struct RedactedHeaders<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, _)| (k, "****")))
+            .finish()
+    }
+}
+
+impl fmt::Debug for OpenAiCompat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiCompat")
+            .field("name", &self.name)
+            .field("base_url", &self.base_url)
+            .field("api_key_entries", &self.api_key_entries)
+            .field("models", &self.models)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("prefix", &self.prefix)
+            .field("excluded_models", &self.excluded_models)
+            .field("priority", &self.priority)
+            .field("disabled", &self.disabled)
+            .field("support_prompt_cache_key", &self.support_prompt_cache_key)
+            .field("disable_cooling", &self.disable_cooling)
+            .field("request_retry", &self.request_retry)
+            .field("request_scoped_errors", &self.request_scoped_errors)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ProviderKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderKey")
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("proxy", &self.proxy)
+            .field("prefix", &self.prefix)
+            .field("priority", &self.priority)
+            .field("weight", &self.weight)
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("models", &self.models)
+            .field("excluded_models", &self.excluded_models)
+            .field("disable_cooling", &self.disable_cooling)
+            .field("request_retry", &self.request_retry)
+            .field("request_scoped_errors", &self.request_scoped_errors)
+            .field("websockets", &self.websockets)
+            .field("alpha_search", &self.alpha_search)
+            .finish()
+    }
+}
+
+/// A request-scoped error rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedErrorRule {
+    /// Upstream status (100..=599).
+    pub status: u16,
+    /// Body substrings (any matches).
+    pub matches: Vec<String>,
+    /// Body regular expressions, as written (not compiled here).
+    pub match_regexr: Vec<String>,
+    /// What to do on a match.
+    pub action: ScopedErrorAction,
+}
+
+/// `action` of a request-scoped error rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopedErrorAction {
+    /// Return the error, no cooling.
+    Stop,
+    /// Return the error and cool the credential down.
+    StopAndCooldown,
+    /// Try the next credential, no cooling.
+    Continue,
+    /// Try the next credential and cool this one down.
+    ContinueAndCooldown,
+}
+
+/// An `oauth-model-alias` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthAlias {
+    /// Upstream model.
+    pub name: String,
+    /// Client-visible alias (unique per channel, case-insensitive).
+    pub alias: String,
+    /// Keep the original model visible too.
+    pub fork: bool,
+    /// Catalog display name; `""` if none.
+    pub display_name: String,
+    /// Rewrite response model fields back to the alias.
+    pub force_mapping: bool,
+}
+
+/// TLS certificate and key paths (relative paths joined to the config directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Private key (PEM).
+    pub key: PathBuf,
+}
+
+/// Credential selection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    /// Strategy.
+    pub strategy: RoutingStrategy,
+    /// Sticky sessions.
+    pub session_affinity: bool,
+    /// Binding lifetime (default 1 h).
+    pub session_affinity_ttl: Duration,
+}
+
+/// `routing.strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RoutingStrategy {
+    /// `round-robin` (also `roundrobin`, `rr`, empty).
+    #[default]
+    RoundRobin,
+    /// `fill-first` (also `fillfirst`, `ff`).
+    FillFirst,
+    /// `weighted-round-robin` (also `weightedroundrobin`, `wrr`).
+    WeightedRoundRobin,
+}
+
+impl RoutingStrategy {
+    /// Parses a strategy name or alias (trimmed, case-insensitive).
+    pub fn parse(s: &str) -> Option<RoutingStrategy> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "round-robin" | "roundrobin" | "rr" => Some(RoutingStrategy::RoundRobin),
+            "fill-first" | "fillfirst" | "ff" => Some(RoutingStrategy::FillFirst),
+            "weighted-round-robin" | "weightedroundrobin" | "wrr" => {
+                Some(RoutingStrategy::WeightedRoundRobin)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A load failure: the key path (`""` for the file as a whole) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// Where, e.g. `openai-compatibility[1].base-url`; `""` for the whole file.
     pub key_path: String,
+    /// What is wrong.
     pub message: String,
 }
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+
+impl ConfigError {
+    /// A new error at `key_path`.
+    pub fn new(key_path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            key_path: key_path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "config: {}: {}", self.key_path, self.message)
     }
 }
-#[derive(Debug)]
+
+impl std::error::Error for ConfigError {}
+
+/// Something worth telling the operator that does not stop the load.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// Where.
     pub key_path: String,
+    /// What.
     pub message: String,
 }
 
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "kebab-case", default)]
-struct Raw {
-    host: String,
-    port: Option<u16>,
-    api_keys: Vec<String>,
-    auth_dir: Option<String>,
-    debug: bool,
-    request_retry: Option<u32>,
-    openai_compatibility: Vec<OpenAiCompat>,
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config: {}: {}", self.key_path, self.message)
+    }
 }
 
-pub fn parse_str(yaml: &str, base_dir: &Path) -> Result<(Config, Vec<Warning>), ConfigError> {
-    let raw: Raw = if yaml.trim().is_empty() {
-        Raw::default()
+/// Parses YAML text into the raw layer, with unknown-key warnings.
+pub fn parse_raw(yaml: &str) -> Result<(RawConfig, Vec<Warning>), ConfigError> {
+    if yaml.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::new(
+            "",
+            format!("file is larger than {MAX_CONFIG_BYTES} bytes"),
+        ));
+    }
+    check_flow_depth(yaml)?;
+    let mut value: Value = if yaml.trim().is_empty() {
+        Value::Null
     } else {
-        serde_yaml::from_str(yaml).map_err(|e| ConfigError {
-            key_path: String::new(),
-            message: e.to_string(),
-        })?
+        serde_yaml::from_str(yaml).map_err(yaml_error)?
     };
-    let auth_dir = raw.auth_dir.unwrap_or_else(|| "~/.cli-proxy-api".into());
-    let auth_dir = if let Some(rest) = auth_dir.strip_prefix("~") {
-        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest.trim_start_matches('/'))
-    } else {
-        let p = PathBuf::from(auth_dir);
-        if p.is_relative() {
-            base_dir.join(p)
-        } else {
-            p
+    value
+        .apply_merge()
+        .map_err(|e| ConfigError::new("", format!("invalid YAML merge key: {e}")))?;
+    let mut cx = de::Cx::default();
+    let raw = match de::untag(&value) {
+        Value::Null => RawConfig::default(),
+        Value::Mapping(_) => <RawConfig as de::FromYaml>::from_yaml(&value, "", &mut cx)?,
+        other => return Err(de::type_error("", "a mapping at the top level", other)),
+    };
+    Ok((raw, cx.warnings))
+}
+
+/// Largest config text accepted: 16 MiB. Real files are a few KiB; even
+/// thousands of credential entries stay far below this, and the bound keeps a
+/// mistaken path (a log file, a disk image) from being parsed at length.
+pub const MAX_CONFIG_BYTES: usize = 16 << 20;
+
+/// Deepest `[`/`{` flow nesting accepted. serde_yaml rejects documents nested
+/// deeper than 128 anyway, but the YAML scanner underneath is quadratic in flow
+/// depth before it gets there (80,000 `[` take ~40 s), so floods are refused
+/// up front.
+pub const MAX_FLOW_DEPTH: usize = 128;
+
+/// Lexical pre-check of flow nesting: skips comments and quoted scalars (a quote
+/// only opens a scalar after `:`, `-`, `[`, `{`, `,`, `?`, or at a line start),
+/// counts `[`/`{` up and `]`/`}` down. Best effort: it counts brackets in block
+/// scalars too (over-counting, harmless below 128).
+fn check_flow_depth(text: &str) -> Result<(), ConfigError> {
+    let b = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    // Last non-blank byte on the current line (None at line start).
+    let mut prev: Option<u8> = None;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\n' => prev = None,
+            b'#' if i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'\n' | b'\r') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' | b'\''
+                if matches!(prev, None | Some(b':' | b'-' | b'[' | b'{' | b',' | b'?')) =>
+            {
+                i += 1;
+                while i < b.len() && b[i] != c {
+                    if c == b'"' && b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                prev = Some(c);
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Err(ConfigError::new(
+                        "",
+                        format!("[ and {{ are nested more than {MAX_FLOW_DEPTH} deep"),
+                    ));
+                }
+                prev = Some(c);
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                prev = Some(c);
+            }
+            b' ' | b'\t' | b'\r' => {}
+            _ => prev = Some(c),
         }
-    };
-    let mut keys: Vec<Secret> = vec![];
-    for k in raw.api_keys {
-        let k = k.trim();
-        if !k.is_empty() && !keys.iter().any(|s| s.expose() == k) {
-            keys.push(Secret::new(k));
+        i += 1;
+    }
+    Ok(())
+}
+
+/// A YAML-level error. serde_yaml prefixes some messages with the key path
+/// (`a[0].c: invalid type ...`) or names a duplicated key; that is lifted into
+/// `key_path` (best effort), otherwise the path is `""`.
+fn yaml_error(e: serde_yaml::Error) -> ConfigError {
+    let text = e.to_string();
+    if let Some((head, rest)) = text.split_once(": ") {
+        let path_like = !head.is_empty()
+            && head.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'[' | b']' | b'"')
+            });
+        if path_like {
+            return ConfigError::new(head, format!("invalid YAML: {rest}"));
         }
     }
-    Ok((
-        Config {
-            host: raw.host,
-            port: raw.port.unwrap_or(8317),
-            api_keys: keys,
-            auth_dir,
-            debug: raw.debug,
-            request_retry: raw.request_retry.unwrap_or(3),
-            body_limit: crate::h1::DEFAULT_BODY_LIMIT,
-            openai_compatibility: raw
-                .openai_compatibility
-                .into_iter()
-                .filter(|c| !c.disabled && !c.base_url.is_empty())
-                .map(|mut c| {
-                    c.base_url = c.base_url.trim_end_matches('/').to_string();
-                    c
-                })
-                .collect(),
-        },
-        vec![],
-    ))
-}
-pub fn load_file(path: &Path) -> Result<(Config, Vec<Warning>), ConfigError> {
-    let s = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        key_path: String::new(),
-        message: format!("cannot read {}: {e}", path.display()),
-    })?;
-    parse_str(&s, path.parent().unwrap_or(Path::new(".")))
-}
-pub fn excluded(patterns: &[String], model: &str) -> bool {
-    let m = model.to_ascii_lowercase();
-    patterns.iter().any(|p| {
-        let p = p.to_ascii_lowercase();
-        match (p.starts_with('*'), p.ends_with('*') && p.len() > 1) {
-            (true, true) => m.contains(&p[1..p.len() - 1]),
-            (true, false) => m.ends_with(&p[1..]),
-            (false, true) => m.starts_with(&p[..p.len() - 1]),
-            _ => m == p,
+    if let Some(rest) = text.strip_prefix("duplicate entry with key \"") {
+        if let Some((key, _)) = rest.split_once('"') {
+            return ConfigError::new(de::join_key("", key), format!("invalid YAML: {text}"));
         }
-    })
+    }
+    ConfigError::new("", format!("invalid YAML: {text}"))
+}
+
+/// Parses and validates YAML text. Relative paths in it are joined to `base_dir`.
+pub fn parse_str(yaml: &str, base_dir: &Path) -> Result<(Config, Vec<Warning>), ConfigError> {
+    let (raw, mut warnings) = parse_raw(yaml)?;
+    let (config, more) = Config::from_raw(raw, base_dir)?;
+    warnings.extend(more);
+    Ok((config, warnings))
+}
+
+/// Reads, parses and validates a config file; relative paths in it are joined to
+/// the file's directory. A missing or unreadable file is an error with key path `""`.
+pub fn load_file(path: &Path) -> Result<(Config, Vec<Warning>), ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
+    let base_dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    parse_str(&text, base_dir)
 }

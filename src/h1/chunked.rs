@@ -97,24 +97,37 @@ impl ChunkedDecoder {
                         done: true,
                     })
                 }
-                State::Size => {
-                    self.line_len += 1;
-                    if self.line_len > MAX_CHUNK_LINE {
-                        return Err(ChunkError::BadSize);
-                    }
-                    match c {
-                        b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                            let d = (c as char).to_digit(16).unwrap_or(0) as u64;
-                            if self.size > (u64::MAX >> 4) {
+                State::Size if self.line_len == 0 => {
+                    // Fast path: a whole `<hex>\r\n` size line is in the input.
+                    let rest = &input[i..];
+                    let line_end = rest.iter().take(18).position(|&b| b == b'\r');
+                    match line_end {
+                        Some(e)
+                            if e > 0
+                                && rest.get(e + 1) == Some(&b'\n')
+                                && rest[..e].iter().all(u8::is_ascii_hexdigit) =>
+                        {
+                            if e > 16 {
                                 return Err(ChunkError::BadSize);
                             }
-                            self.size = self.size * 16 + d;
+                            let mut n: u64 = 0;
+                            for &c in &rest[..e] {
+                                n = (n << 4) | u64::from((c as char).to_digit(16).unwrap_or(0));
+                            }
+                            self.size = n;
+                            self.end_size_line();
+                            i += e + 2;
                         }
-                        b';' | b' ' | b'\t' if self.line_len > 1 => self.state = State::Ext,
-                        b'\r' if self.line_len > 1 => self.state = State::SizeLf,
-                        b'\n' if self.line_len > 1 => self.end_size_line(),
-                        _ => return Err(ChunkError::BadSize),
+                        _ => {
+                            // Slow path, byte by byte.
+                            self.line_len = 0;
+                            self.step_size(c)?;
+                            i += 1;
+                        }
                     }
+                }
+                State::Size => {
+                    self.step_size(c)?;
                     i += 1;
                 }
                 State::Ext => {
@@ -147,6 +160,10 @@ impl ChunkedDecoder {
                     } else {
                         State::Data(left)
                     };
+                }
+                State::DataCr if input.get(i + 1) == Some(&b'\n') && c == b'\r' => {
+                    self.start_size();
+                    i += 2;
                 }
                 State::DataCr => {
                     match c {
@@ -192,6 +209,28 @@ impl ChunkedDecoder {
             consumed: i,
             done: self.state == State::Done,
         })
+    }
+
+    /// One byte of a chunk-size line (slow path).
+    fn step_size(&mut self, c: u8) -> Result<(), ChunkError> {
+        self.line_len += 1;
+        if self.line_len > MAX_CHUNK_LINE {
+            return Err(ChunkError::BadSize);
+        }
+        match c {
+            b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                let d = u64::from((c as char).to_digit(16).unwrap_or(0));
+                if self.size > (u64::MAX >> 4) {
+                    return Err(ChunkError::BadSize);
+                }
+                self.size = self.size * 16 + d;
+            }
+            b';' | b' ' | b'\t' if self.line_len > 1 => self.state = State::Ext,
+            b'\r' if self.line_len > 1 => self.state = State::SizeLf,
+            b'\n' if self.line_len > 1 => self.end_size_line(),
+            _ => return Err(ChunkError::BadSize),
+        }
+        Ok(())
     }
 
     fn bump_trailer(&mut self) -> Result<(), ChunkError> {

@@ -150,32 +150,39 @@ pub fn parse_request_head(buf: &[u8], head: &mut RequestHead) -> Result<Option<(
         let name = h.name.as_bytes();
         head.headers
             .push((Span::of(buf, name), Span::of(buf, h.value)));
-        if name_eq(name, "content-length") {
-            let Some(n) = parse_content_length(h.value) else {
-                return Err(HeadError::Invalid("invalid content-length"));
-            };
-            if content_length.is_some_and(|c| c != n) {
-                return Err(HeadError::Invalid("conflicting content-length"));
+        // Dispatch on length first: most headers match none of the four.
+        match name.len() {
+            14 if name_eq(name, "content-length") => {
+                let Some(n) = parse_content_length(h.value) else {
+                    return Err(HeadError::Invalid("invalid content-length"));
+                };
+                if content_length.is_some_and(|c| c != n) {
+                    return Err(HeadError::Invalid("conflicting content-length"));
+                }
+                content_length = Some(n);
             }
-            content_length = Some(n);
-        } else if name_eq(name, "transfer-encoding") {
-            // Only a final `chunked` is supported; anything else cannot be framed.
-            let last = h.value.rsplit(|&c| c == b',').next().unwrap_or(&[]);
-            if super::trim(last).eq_ignore_ascii_case(b"chunked") {
-                chunked = true;
-            } else {
-                return Err(HeadError::UnsupportedEncoding);
+            17 if name_eq(name, "transfer-encoding") => {
+                // Only a final `chunked` is supported; anything else cannot be framed.
+                let last = h.value.rsplit(|&c| c == b',').next().unwrap_or(&[]);
+                if super::trim(last).eq_ignore_ascii_case(b"chunked") {
+                    chunked = true;
+                } else {
+                    return Err(HeadError::UnsupportedEncoding);
+                }
             }
-        } else if name_eq(name, "connection") {
-            if has_token(h.value, "close") {
-                keep_alive = false;
-            } else if has_token(h.value, "keep-alive") {
-                keep_alive = true;
+            10 if name_eq(name, "connection") => {
+                if has_token(h.value, "close") {
+                    keep_alive = false;
+                } else if has_token(h.value, "keep-alive") {
+                    keep_alive = true;
+                }
             }
-        } else if name_eq(name, "expect")
-            && super::trim(h.value).eq_ignore_ascii_case(b"100-continue")
-        {
-            expect_continue = version == 1;
+            6 if name_eq(name, "expect")
+                && super::trim(h.value).eq_ignore_ascii_case(b"100-continue") =>
+            {
+                expect_continue = version == 1;
+            }
+            _ => {}
         }
     }
     if chunked && content_length.is_some() {
