@@ -34,6 +34,7 @@
 
 pub mod config;
 pub mod control;
+pub mod credentials;
 pub mod h1;
 pub mod json;
 pub mod log;

@@ -3,6 +3,7 @@
 //! thread (it resolves DNS), swapped into each worker by message.
 
 use crate::config::Config;
+use crate::credentials::{CredentialSpec, Rule, RuleAction, Settings, Strategy};
 use crate::secret::Secret;
 use crate::upstream::Endpoint;
 use std::collections::HashMap;
@@ -18,6 +19,8 @@ pub struct Provider {
     pub keys: Vec<Secret>,
     /// Extra headers sent upstream, pre-validated.
     pub headers: Vec<(String, String)>,
+    /// Scheduler provider key: `openai-compatible-<lower-case name>`.
+    pub sched_provider: String,
 }
 
 /// Where a client-visible model name can be served.
@@ -53,6 +56,12 @@ pub struct Snapshot {
     pub routes: HashMap<String, Vec<Target>>,
     /// Models in listing order.
     pub models: Vec<ModelInfo>,
+    /// Scheduler provider keys serving each client model id, in config order.
+    pub route_providers: HashMap<String, Vec<String>>,
+    /// Credential id -> (provider index, key index).
+    pub credentials: HashMap<String, (usize, usize)>,
+    /// Credentials as the scheduler sees them.
+    pub specs: Vec<CredentialSpec>,
 }
 
 impl Snapshot {
@@ -65,6 +74,9 @@ impl Snapshot {
         let mut providers = Vec::new();
         let mut routes: HashMap<String, Vec<Target>> = HashMap::new();
         let mut models = Vec::new();
+        let mut route_providers: HashMap<String, Vec<String>> = HashMap::new();
+        let mut credentials = HashMap::new();
+        let mut specs = Vec::new();
         for (i, c) in config.openai_compatibility.iter().enumerate() {
             let mut endpoint = Endpoint::parse(&c.base_url)
                 .map_err(|e| format!("openai-compatibility[{i}].base-url: {e}"))?;
@@ -80,6 +92,8 @@ impl Snapshot {
                 }
             }
             let idx = providers.len();
+            let sched_provider =
+                format!("openai-compatible-{}", c.name.trim().to_ascii_lowercase());
             providers.push(Provider {
                 name: c.name.clone(),
                 endpoint,
@@ -89,7 +103,9 @@ impl Snapshot {
                     .map(|e| e.api_key.clone())
                     .collect(),
                 headers: c.headers.clone(),
+                sched_provider: sched_provider.clone(),
             });
+            let mut served = Vec::new();
             for m in &c.models {
                 let visible = if m.alias.is_empty() {
                     &m.name
@@ -116,6 +132,13 @@ impl Snapshot {
                         provider: idx,
                         upstream_model: m.name.clone(),
                     };
+                    let provs = route_providers.entry(id.clone()).or_default();
+                    if !provs.contains(&sched_provider) {
+                        provs.push(sched_provider.clone());
+                    }
+                    if !served.contains(&id) {
+                        served.push(id.clone());
+                    }
                     let list = routes.entry(id.clone()).or_default();
                     if list.is_empty() {
                         models.push(ModelInfo {
@@ -127,6 +150,49 @@ impl Snapshot {
                     list.push(target);
                 }
             }
+            let rules: Vec<Rule> = c
+                .request_scoped_errors
+                .iter()
+                .map(|r| Rule {
+                    status: r.status,
+                    matches: r.matches.clone(),
+                    match_regexr: r.match_regexr.clone(),
+                    action: match r.action {
+                        crate::config::ScopedErrorAction::Stop => RuleAction::Stop,
+                        crate::config::ScopedErrorAction::StopAndCooldown => {
+                            RuleAction::StopAndCooldown
+                        }
+                        crate::config::ScopedErrorAction::Continue => RuleAction::Continue,
+                        crate::config::ScopedErrorAction::ContinueAndCooldown => {
+                            RuleAction::ContinueAndCooldown
+                        }
+                    },
+                })
+                .collect();
+            // An entry without keys still serves, unauthenticated, as one credential.
+            let keyless = [None];
+            let entries: Vec<Option<&crate::config::ApiKeyEntry>> = if c.api_key_entries.is_empty()
+            {
+                keyless.to_vec()
+            } else {
+                c.api_key_entries.iter().map(Some).collect()
+            };
+            for (k, e) in entries.into_iter().enumerate() {
+                let key = e.map(|e| e.api_key.expose()).unwrap_or("");
+                let id = credential_id("openai-compatibility", &c.name, &c.base_url, key, k);
+                credentials.insert(id.clone(), (idx, if e.is_some() { k } else { usize::MAX }));
+                specs.push(CredentialSpec {
+                    id,
+                    provider: sched_provider.clone(),
+                    priority: c.priority,
+                    weight: e.map(|e| e.weight).unwrap_or(1),
+                    models: served.clone(),
+                    disable_cooling: c.disable_cooling,
+                    request_retry: c.request_retry.map(|r| r as i32),
+                    request_scoped_errors: rules.clone(),
+                    disabled: false,
+                });
+            }
         }
         Ok(Snapshot {
             generation,
@@ -134,7 +200,35 @@ impl Snapshot {
             providers,
             routes,
             models,
+            route_providers,
+            credentials,
+            specs,
         })
+    }
+
+    /// Scheduler settings from the config.
+    pub fn sched_settings(&self) -> Settings {
+        let c = &self.config;
+        Settings {
+            strategy: match c.routing.strategy {
+                crate::config::RoutingStrategy::RoundRobin => Strategy::RoundRobin,
+                crate::config::RoutingStrategy::FillFirst => Strategy::FillFirst,
+                crate::config::RoutingStrategy::WeightedRoundRobin => Strategy::WeightedRoundRobin,
+            },
+            session_affinity: c.routing.session_affinity,
+            session_affinity_ttl: c.routing.session_affinity_ttl,
+            request_retry: c.request_retry as i32,
+            max_retry_credentials: c.max_retry_credentials,
+            max_retry_interval: std::time::Duration::from_secs(
+                c.max_retry_interval_secs.max(0) as u64
+            ),
+            disable_cooling: c.disable_cooling,
+            transient_error_cooldown_seconds: match c.transient_error_cooldown {
+                None => -1,
+                Some(d) => d.as_secs() as i64,
+            },
+            ..Settings::default()
+        }
     }
 
     /// Re-resolves every endpoint; `None` if nothing changed.
@@ -154,4 +248,16 @@ impl Snapshot {
             .collect();
         changed.then_some(eps)
     }
+}
+
+/// A stable credential id for a config entry: kind, name and a hash of the
+/// entry's identity (key and base URL), plus its position to keep duplicate
+/// keys apart. The key itself never appears.
+pub fn credential_id(kind: &str, name: &str, base_url: &str, key: &str, index: usize) -> String {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: deterministic across runs (ids survive restarts
+    // for save-cooldown-status).
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (kind, name, base_url, key).hash(&mut h);
+    format!("{kind}:{name}:{:016x}:{index}", h.finish())
 }

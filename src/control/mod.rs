@@ -164,6 +164,7 @@ pub fn run(handle: ServerHandle, config_path: PathBuf) -> i32 {
         }
         if Instant::now() >= next_dns {
             next_dns = Instant::now() + DNS_TTL;
+            crate::runtime::save_cooldowns(&handle.shared);
             let cur = handle.shared.current.lock().map(|c| c.clone()).ok();
             if let Some(cur) = cur {
                 if cur.re_resolved().is_some() {

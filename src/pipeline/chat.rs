@@ -8,10 +8,11 @@
 //! event in the client's format.
 
 use super::reply;
+use crate::credentials::{extract_session_id, ErrorAnswer, Next, Outcome, RetryPlan};
 use crate::h1::encode;
 use crate::runtime::Worker;
 use crate::server::{Conn, Request};
-use crate::state::{Provider, Snapshot, Target};
+use crate::state::Provider;
 use crate::upstream::{self, Response};
 use std::rc::Rc;
 
@@ -30,41 +31,6 @@ enum Failure {
         body: Vec<u8>,
         retry_after: Option<Vec<u8>>,
     },
-}
-
-/// Whether an upstream status means "try the next credential".
-/// Request-invalid answers (400, 409, 413, 422) stop: another key cannot fix the request.
-fn retry_elsewhere(status: u16, body: &[u8]) -> bool {
-    if matches!(status, 400 | 409 | 413 | 422) {
-        return false;
-    }
-    if status == 404 && is_request_scoped_404(body) {
-        return false;
-    }
-    true
-}
-
-/// OpenAI Responses' "item with id … not found … store is false" 404 (v6.9 #3).
-fn is_request_scoped_404(body: &[u8]) -> bool {
-    let lower = body.to_ascii_lowercase();
-    let has = |n: &str| memchr::memmem::find(&lower, n.as_bytes()).is_some();
-    has("item with id")
-        && has("not found")
-        && has("items are not persisted when `store` is set to false")
-}
-
-/// Candidate (target, key index) pairs in rotation order starting at `start`.
-fn candidate(snap: &Snapshot, targets: &[Target], n: usize) -> (usize, Option<usize>) {
-    let mut n = n;
-    for (ti, t) in targets.iter().enumerate() {
-        let keys = snap.providers[t.provider].keys.len();
-        let slots = keys.max(1);
-        if n < slots {
-            return (ti, (keys > 0).then_some(n));
-        }
-        n -= slots;
-    }
-    (0, None)
 }
 
 /// Builds the upstream request: head plus body with `model` rewritten.
@@ -146,20 +112,78 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
         reply::json(&mut conn.out, 400, &b, false, &[]);
         return conn.flush().await.is_ok();
     };
-    let total: usize = targets
-        .iter()
-        .map(|t| snap.providers[t.provider].keys.len().max(1))
-        .sum();
-    let start = w.rr.get();
-    w.rr.set(start.wrapping_add(1));
+    let providers: Vec<&str> = snap
+        .route_providers
+        .get(&model)
+        .or_else(|| snap.route_providers.get(&requested))
+        .map(|v| v.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let route_model = if snap.routes.contains_key(&model) {
+        &model
+    } else {
+        &requested
+    };
+    let route = w.shard.borrow_mut().route(route_model, &providers);
+    let Some(route) = route else {
+        let a = ErrorAnswer::auth_not_found(&providers, route_model);
+        return answer(conn, &a).await;
+    };
+    let session = {
+        let shard = w.shard.borrow();
+        if shard.settings().session_affinity {
+            let hs: Vec<(&str, &[u8])> = req
+                .head
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        std::str::from_utf8(n.get(req.buf)).unwrap_or(""),
+                        v.get(req.buf),
+                    )
+                })
+                .collect();
+            extract_session_id(&hs, body).map(|s| s.key())
+        } else {
+            None
+        }
+    };
+    let mut plan = RetryPlan::new(&w.shard.borrow(), route, session);
     let mut last: Option<Failure> = None;
     let mut upstream_body;
     let mut request = Vec::with_capacity(body.len() + 512);
-    for attempt in 0..total {
-        let (ti, key_idx) = candidate(&snap, targets, ((start as usize) + attempt) % total);
-        let target = &targets[ti];
-        let provider = &snap.providers[target.provider];
-        let key = key_idx.map(|i| &provider.keys[i]);
+    loop {
+        let next = {
+            let mut shard = w.shard.borrow_mut();
+            let now = shard.now_ms();
+            plan.next(&mut shard, now)
+        };
+        let lease = match next {
+            Next::Try(lease) => lease,
+            Next::Wait(d) => {
+                let gone = monoio::select! {
+                    _ = monoio::time::sleep(d) => false,
+                    _ = conn.client_gone() => true,
+                };
+                if gone {
+                    return false;
+                }
+                continue;
+            }
+            Next::GiveUp(a) => return answer(conn, &a).await,
+            Next::ReturnUpstream | Next::Done => break,
+        };
+        let cred = w.shard.borrow().credential_id(&lease).to_string();
+        let Some(&(pi, ki)) = snap.credentials.get(&cred) else {
+            // Added by a reload this worker has not applied yet: skip, no cooldown.
+            report(w, &mut plan, lease, &Outcome::failure(499, b""));
+            continue;
+        };
+        let provider = &snap.providers[pi];
+        let Some(target) = targets.iter().find(|t| t.provider == pi) else {
+            report(w, &mut plan, lease, &Outcome::failure(499, b""));
+            continue;
+        };
+        let key = provider.keys.get(ki);
         let send_body: &[u8] = match fields.model_span {
             Some(span) if target.upstream_model != requested => {
                 upstream_body =
@@ -170,7 +194,7 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
         };
         build_request(provider, key, req, send_body, fields.stream, &mut request);
         crate::log_debug!(
-            "chat: model {requested} -> {} via {} (attempt {attempt})",
+            "chat: model {requested} -> {} via {} ({cred})",
             target.upstream_model,
             provider.name
         );
@@ -179,12 +203,14 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
             _ = conn.client_gone() => None,
         };
         let Some(sent) = sent else {
+            report(w, &mut plan, lease, &Outcome::failure(499, b""));
             return false;
         };
         let mut resp = match sent {
             Ok(r) => r,
             Err(e) => {
                 crate::log_warn!("upstream {}: {e}", provider.name);
+                report(w, &mut plan, lease, &Outcome::failure(0, b""));
                 last = Some(Failure::Transport(e.to_string()));
                 continue;
             }
@@ -198,29 +224,52 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
                 _ = conn.client_gone() => None,
             };
             match read {
-                None => return false,
+                None => {
+                    report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                    return false;
+                }
                 Some(Ok(())) => resp.release(&w.pool),
                 Some(Err(_)) => {}
             }
             crate::log_warn!("upstream {} answered {status}", provider.name);
-            let stop = !retry_elsewhere(status, &eb);
+            let ra = retry_after
+                .as_deref()
+                .and_then(|v| std::str::from_utf8(v).ok());
+            let outcome = Outcome {
+                retry_after: ra,
+                ..Outcome::failure(status, &eb)
+            };
+            report(w, &mut plan, lease, &outcome);
             last = Some(Failure::Upstream {
                 status,
                 body: eb,
                 retry_after,
             });
-            if stop {
-                break;
-            }
             continue;
         }
         match relay(w, conn, resp, fields.stream).await {
-            Relayed::Done(keep) => return keep,
+            Relayed::Done(keep, broken) => {
+                let outcome = if broken {
+                    Outcome {
+                        first_byte_sent: true,
+                        ..Outcome::failure(502, b"")
+                    }
+                } else {
+                    Outcome::success()
+                };
+                report(w, &mut plan, lease, &outcome);
+                return keep;
+            }
+            Relayed::ClientGone => {
+                report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                return false;
+            }
             Relayed::NoFirstByte(e) => {
                 crate::log_warn!(
                     "upstream {} failed before the first byte: {e}",
                     provider.name
                 );
+                report(w, &mut plan, lease, &Outcome::failure(0, b""));
                 last = Some(Failure::Transport(e));
             }
         }
@@ -252,9 +301,35 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
     conn.flush().await.is_ok()
 }
 
+fn report(
+    w: &Worker,
+    plan: &mut RetryPlan,
+    lease: crate::credentials::Lease,
+    outcome: &Outcome<'_>,
+) {
+    let mut shard = w.shard.borrow_mut();
+    let now = shard.now_ms();
+    plan.report(&mut shard, lease, outcome, now);
+}
+
+/// Writes a scheduler-made answer (cooldown 429, auth-not-found 503).
+async fn answer(conn: &mut Conn, a: &ErrorAnswer) -> bool {
+    let ra = a.retry_after.map(|s| s.to_string());
+    let extra: Vec<(&str, &[u8])> = ra
+        .as_deref()
+        .map(|v| ("Retry-After", v.as_bytes()))
+        .into_iter()
+        .collect();
+    reply::json(&mut conn.out, a.status, a.body.as_bytes(), false, &extra);
+    conn.flush().await.is_ok()
+}
+
 enum Relayed {
-    /// The answer was written (or the client left); keep-alive verdict.
-    Done(bool),
+    /// The answer was written; keep-alive verdict, and whether the upstream
+    /// broke after the first byte.
+    Done(bool, bool),
+    /// The client went away.
+    ClientGone,
     /// The upstream failed before producing a body byte; nothing was written.
     NoFirstByte(String),
 }
@@ -291,7 +366,7 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
         _ = conn.client_gone() => None,
     };
     let has_body = match first {
-        None => return Relayed::Done(false),
+        None => return Relayed::ClientGone,
         Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
         Some(Ok(more)) => more,
     };
@@ -333,21 +408,21 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
                 }
                 let ok = conn.flush().await.is_ok();
                 resp.release(&w.pool);
-                return Relayed::Done(ok);
+                return Relayed::Done(ok, false);
             }
             if conn.flush().await.is_err() {
-                return Relayed::Done(false);
+                return Relayed::ClientGone;
             }
             let r = monoio::select! {
                 r = resp.read_body(&mut chunk) => Some(r),
                 _ = conn.client_gone() => None,
             };
             match r {
-                None => return Relayed::Done(false),
+                None => return Relayed::ClientGone,
                 // Truncated upstream body: close so the client sees it incomplete.
                 Some(Err(_)) => {
                     let _ = conn.flush().await;
-                    return Relayed::Done(false);
+                    return Relayed::Done(false, true);
                 }
                 Some(Ok(m)) => more = m,
             }
@@ -381,17 +456,17 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
             conn.out.extend_from_slice(encode::LAST_CHUNK);
             let ok = conn.flush().await.is_ok();
             resp.release(&w.pool);
-            return Relayed::Done(ok);
+            return Relayed::Done(ok, false);
         }
         if !conn.out.is_empty() && conn.flush().await.is_err() {
-            return Relayed::Done(false);
+            return Relayed::ClientGone;
         }
         let r = monoio::select! {
             r = resp.read_body(&mut chunk) => Some(r),
             _ = conn.client_gone() => None,
         };
         match r {
-            None => return Relayed::Done(false),
+            None => return Relayed::ClientGone,
             Some(Ok(m)) => more = m,
             Some(Err(e)) => {
                 // After the first byte: end the stream with an error event
@@ -407,7 +482,7 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
                 ev.extend_from_slice(b"\n\n");
                 encode::chunk(&mut conn.out, &ev);
                 conn.out.extend_from_slice(encode::LAST_CHUNK);
-                return Relayed::Done(conn.flush().await.is_ok());
+                return Relayed::Done(conn.flush().await.is_ok(), true);
             }
         }
     }
@@ -425,15 +500,5 @@ mod tests {
         assert_eq!(last_event_boundary(b"data: a\n\ndata: b\n\n"), Some(18));
         assert!(ends_with_done(b"data: x\n\ndata: [DONE]\n\n"));
         assert!(!ends_with_done(b"data: {\"t\":\"[DONE]x\"}\n\n"));
-    }
-
-    #[test]
-    fn request_scoped() {
-        assert!(is_request_scoped_404(
-            b"{\"error\":{\"message\":\"Item with id 'rs_1' not found. Items are not persisted when `store` is set to false.\"}}"
-        ));
-        assert!(!is_request_scoped_404(b"model not found"));
-        assert!(!retry_elsewhere(422, b""));
-        assert!(retry_elsewhere(429, b""));
     }
 }

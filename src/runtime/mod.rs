@@ -153,6 +153,8 @@ pub struct Shared {
     pub upstream_reused: AtomicU64,
     /// Connections currently open (all workers).
     pub open_connections: AtomicUsize,
+    /// The credential scheduler; each worker holds a shard of it.
+    pub scheduler: crate::credentials::Scheduler,
 }
 
 /// Everything one worker owns. `!Send`: lives on its thread.
@@ -175,6 +177,8 @@ pub struct Worker {
     pub shared: Arc<Shared>,
     /// Client-side timeouts.
     pub timeouts: crate::server::Timeouts,
+    /// This core's scheduler shard. Borrowed only between awaits.
+    pub shard: RefCell<crate::credentials::Shard>,
 }
 
 impl Worker {
@@ -228,6 +232,9 @@ impl ServerHandle {
     /// applied it (or `timeout` passed: then `false`).
     pub fn reload(&self, snap: Arc<Snapshot>, timeout: Duration) -> bool {
         let gen = snap.generation;
+        self.shared
+            .scheduler
+            .reload(snap.sched_settings(), &snap.specs);
         if let Ok(mut cur) = self.shared.current.lock() {
             *cur = snap;
         }
@@ -281,6 +288,7 @@ impl ServerHandle {
                 let _ = t.join();
             }
         }
+        save_cooldowns(&self.shared);
         clean
     }
 }
@@ -312,6 +320,25 @@ pub fn listen_addr(host: &str, port: u16) -> io::Result<SocketAddr> {
             format!("cannot resolve host {host:?}"),
         )
     })
+}
+
+/// Where `save-cooldown-status` keeps cooldown state: next to the auth files.
+pub fn cooldown_file(snap: &Snapshot) -> std::path::PathBuf {
+    snap.config.auth_dir.join(".cliproxy-cooldowns.json")
+}
+
+/// Writes cooldown state if `save-cooldown-status` is on.
+pub fn save_cooldowns(shared: &Shared) {
+    let snap = match shared.current.lock() {
+        Ok(c) => c.clone(),
+        Err(_) => return,
+    };
+    if snap.config.raw.save_cooldown_status {
+        let path = cooldown_file(&snap);
+        if let Err(e) = shared.scheduler.save_to(&path) {
+            crate::log_warn!("cannot save cooldowns to {}: {e}", path.display());
+        }
+    }
 }
 
 /// Starts the workers with `snap` and returns once every listener is bound.
@@ -346,7 +373,16 @@ pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
         upstream_opened: AtomicU64::new(0),
         upstream_reused: AtomicU64::new(0),
         open_connections: AtomicUsize::new(0),
+        scheduler: crate::credentials::Scheduler::new(snap.sched_settings(), &snap.specs),
     });
+    if snap.config.raw.save_cooldown_status {
+        let path = cooldown_file(&snap);
+        match shared.scheduler.load_from(&path) {
+            Ok(n) if n > 0 => crate::log_info!("restored {n} cooldowns from {}", path.display()),
+            Ok(_) => {}
+            Err(e) => crate::log_warn!("cannot restore cooldowns from {}: {e}", path.display()),
+        }
+    }
     let mut inboxes = Vec::new();
     let mut threads = Vec::new();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
@@ -366,6 +402,7 @@ pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
                 if let Some(cpu) = pin {
                     pin_to_cpu(cpu);
                 }
+                let shard = shared.scheduler.shard();
                 let w = Rc::new(Worker {
                     id,
                     snap: RefCell::new(snap),
@@ -376,6 +413,7 @@ pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
                     active: Cell::new(0),
                     shared,
                     timeouts,
+                    shard: RefCell::new(shard),
                 });
                 let fut = worker_main(w, listener, theirs, ready);
                 let res = match driver {
