@@ -11,7 +11,7 @@ use super::reply;
 use crate::credentials::{extract_session_id, ErrorAnswer, Next, Outcome, RetryPlan};
 use crate::h1::encode;
 use crate::runtime::Worker;
-use crate::server::{Conn, Request};
+use crate::server::{Conn, Request, CLIENT_WATCH_DELAY};
 use crate::state::Provider;
 use crate::upstream::{self, Response};
 use std::rc::Rc;
@@ -39,6 +39,7 @@ fn build_request(
     key: Option<&crate::secret::Secret>,
     req: &Request<'_>,
     body: &[u8],
+    model: Option<((usize, usize), &str)>,
     stream: bool,
     out: &mut Vec<u8>,
 ) {
@@ -82,9 +83,23 @@ fn build_request(
             encode::header(out, n, v.as_bytes());
         }
     }
-    encode::content_length(out, body.len());
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
+    match model {
+        // Only the `model` value changes; every other byte is forwarded as sent.
+        Some(((start, end), name)) => {
+            let mut lit = Vec::with_capacity(name.len() + 2);
+            crate::json::write_string(&mut lit, name);
+            encode::content_length(out, body.len() - (end - start) + lit.len());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&body[..start]);
+            out.extend_from_slice(&lit);
+            out.extend_from_slice(&body[end..]);
+        }
+        None => {
+            encode::content_length(out, body.len());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(body);
+        }
+    }
 }
 
 /// Handles a chat completion request.
@@ -149,8 +164,7 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
     };
     let mut plan = RetryPlan::new(&w.shard.borrow(), route, session);
     let mut last: Option<Failure> = None;
-    let mut upstream_body;
-    let mut request = Vec::with_capacity(body.len() + 512);
+    let mut request = w.pool.borrow_mut().buf();
     loop {
         let next = {
             let mut shard = w.shard.borrow_mut();
@@ -162,7 +176,7 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
             Next::Wait(d) => {
                 let gone = monoio::select! {
                     _ = monoio::time::sleep(d) => false,
-                    _ = conn.client_gone() => true,
+                    _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => true,
                 };
                 if gone {
                     return false;
@@ -184,15 +198,24 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
             continue;
         };
         let key = provider.keys.get(ki);
-        let send_body: &[u8] = match fields.model_span {
+        let rewrite = match fields.model_span {
             Some(span) if target.upstream_model != requested => {
-                upstream_body =
-                    crate::json::replace_span_with_string(body, span, &target.upstream_model);
-                &upstream_body
+                Some((span, target.upstream_model.as_str()))
             }
-            _ => body,
+            _ => None,
         };
-        build_request(provider, key, req, send_body, fields.stream, &mut request);
+        if request.capacity() == 0 {
+            request = w.pool.borrow_mut().buf();
+        }
+        build_request(
+            provider,
+            key,
+            req,
+            body,
+            rewrite,
+            fields.stream,
+            &mut request,
+        );
         crate::log_debug!(
             "chat: model {requested} -> {} via {} ({cred})",
             target.upstream_model,
@@ -200,7 +223,7 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
         );
         let sent = monoio::select! {
             r = upstream::send(&w.pool, &w.tls, &provider.endpoint, std::mem::take(&mut request), false) => Some(r),
-            _ = conn.client_gone() => None,
+            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
         };
         let Some(sent) = sent else {
             report(w, &mut plan, lease, &Outcome::failure(499, b""));
@@ -221,7 +244,7 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
             let mut eb = Vec::new();
             let read = monoio::select! {
                 r = resp.read_to_end(&mut eb, MAX_ERROR_BODY) => Some(r),
-                _ = conn.client_gone() => None,
+                _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
             };
             match read {
                 None => {
@@ -359,11 +382,11 @@ fn ends_with_done(b: &[u8]) -> bool {
 }
 
 async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool) -> Relayed {
-    let mut chunk = Vec::with_capacity(16 * 1024);
+    let mut chunk = w.pool.borrow_mut().buf();
     // Wait for the first body bytes before committing a status to the client.
     let first = monoio::select! {
         r = resp.read_body(&mut chunk) => Some(r),
-        _ = conn.client_gone() => None,
+        _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
     };
     let has_body = match first {
         None => return Relayed::ClientGone,
@@ -408,14 +431,15 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
                 }
                 let ok = conn.flush().await.is_ok();
                 resp.release(&w.pool);
+                w.pool.borrow_mut().give(chunk);
                 return Relayed::Done(ok, false);
             }
-            if conn.flush().await.is_err() {
+            if !resp.is_done() && conn.flush().await.is_err() {
                 return Relayed::ClientGone;
             }
             let r = monoio::select! {
                 r = resp.read_body(&mut chunk) => Some(r),
-                _ = conn.client_gone() => None,
+                _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
             };
             match r {
                 None => return Relayed::ClientGone,
@@ -430,7 +454,7 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
     }
     // SSE relay: forward whole events only, so an error event can always be
     // appended cleanly and every write is one or more complete events.
-    let mut pending: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut pending: Vec<u8> = w.pool.borrow_mut().buf();
     let mut forwarded_done = false;
     let mut more = has_body;
     loop {
@@ -456,14 +480,18 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
             conn.out.extend_from_slice(encode::LAST_CHUNK);
             let ok = conn.flush().await.is_ok();
             resp.release(&w.pool);
+            let mut p = w.pool.borrow_mut();
+            p.give(chunk);
+            p.give(pending);
             return Relayed::Done(ok, false);
         }
-        if !conn.out.is_empty() && conn.flush().await.is_err() {
+        // When the body is complete the end of stream follows at once: one write for both.
+        if !conn.out.is_empty() && !resp.is_done() && conn.flush().await.is_err() {
             return Relayed::ClientGone;
         }
         let r = monoio::select! {
             r = resp.read_body(&mut chunk) => Some(r),
-            _ = conn.client_gone() => None,
+            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
         };
         match r {
             None => return Relayed::ClientGone,

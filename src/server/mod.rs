@@ -26,6 +26,11 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest silence allowed while a request body is uploading.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Delay before a waiting request starts watching its client for a
+/// disconnect: shorter than any human-visible wait, longer than a fast
+/// upstream round trip (which then needs no watch at all).
+pub const CLIENT_WATCH_DELAY: Duration = Duration::from_millis(50);
+
 /// Timeouts in force (tests shorten them).
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
@@ -111,6 +116,15 @@ impl Conn {
         v.clear();
         self.out = v;
         r.map(|_| ())
+    }
+
+    /// Like [`Conn::client_gone`], but only starts watching after `delay`.
+    /// Fast exchanges then cost no readiness operation at all; a client that
+    /// leaves during a slow one is still noticed within `delay` of leaving
+    /// (or at the next write, whichever comes first).
+    pub async fn client_gone_after(&self, delay: Duration) {
+        monoio::time::sleep(delay).await;
+        self.client_gone().await
     }
 
     /// Resolves when the client has closed its side (EOF or error). Pipelined

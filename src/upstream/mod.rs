@@ -144,10 +144,18 @@ pub fn client_tls_config(
 
 type PoolKey = (Box<str>, u16, bool);
 
-/// Idle keep-alive connections of one core.
+/// Buffers kept for reuse per core, and the largest one kept: a worker
+/// reuses its I/O buffers instead of allocating per request.
+const MAX_FREE_BUFS: usize = 64;
+const MAX_KEPT_BUF: usize = 1024 * 1024;
+/// Capacity of a fresh I/O buffer.
+pub const BUF_SIZE: usize = 16 * 1024;
+
+/// Idle keep-alive connections of one core, and its free I/O buffers.
 #[derive(Default)]
 pub struct Pool {
     idle: HashMap<PoolKey, Vec<(Stream, Instant)>>,
+    bufs: Vec<Vec<u8>>,
     /// New connections opened (for tests and stats).
     pub opened: u64,
     /// Requests sent over a reused connection.
@@ -155,10 +163,30 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// An empty buffer, reused when one is free.
+    pub fn buf(&mut self) -> Vec<u8> {
+        self.bufs
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BUF_SIZE))
+    }
+
+    /// Returns a buffer for reuse.
+    pub fn give(&mut self, mut b: Vec<u8>) {
+        if self.bufs.len() < MAX_FREE_BUFS
+            && b.capacity() <= MAX_KEPT_BUF
+            && b.capacity() >= BUF_SIZE
+        {
+            b.clear();
+            self.bufs.push(b);
+        }
+    }
+
     fn take(&mut self, ep: &Endpoint) -> Option<Stream> {
         let list = self
             .idle
-            .get_mut(&(ep.host.as_str().into(), ep.port, ep.tls))?;
+            .iter_mut()
+            .find(|(k, _)| k.1 == ep.port && k.2 == ep.tls && *k.0 == *ep.host)
+            .map(|(_, v)| v)?;
         let now = Instant::now();
         while let Some((s, t)) = list.pop() {
             if now.duration_since(t) < POOL_IDLE {
@@ -168,8 +196,15 @@ impl Pool {
         None
     }
 
-    fn put(&mut self, key: PoolKey, s: Stream) {
-        let list = self.idle.entry(key).or_default();
+    fn put(&mut self, ep: (&str, u16, bool), s: Stream) {
+        let list = match self
+            .idle
+            .iter_mut()
+            .find(|(k, _)| k.1 == ep.1 && k.2 == ep.2 && *k.0 == *ep.0)
+        {
+            Some((_, v)) => v,
+            None => self.idle.entry((ep.0.into(), ep.1, ep.2)).or_default(),
+        };
         if list.len() < POOL_MAX_IDLE {
             list.push((s, Instant::now()));
         }
@@ -234,12 +269,14 @@ async fn connect(ep: &Endpoint, tls: &Arc<rustls::ClientConfig>) -> Result<Strea
 /// An upstream response whose head has arrived; the body is read with [`Response::read_body`].
 pub struct Response {
     stream: Option<Stream>,
-    key: PoolKey,
-    /// The parsed head; spans point into `head_buf`.
+    /// Pool slot this connection returns to.
+    host: Box<str>,
+    port: u16,
+    tls: bool,
+    /// The parsed head; spans point into `buf`.
     pub head: ResponseHead,
-    /// The raw head bytes.
-    pub head_buf: Vec<u8>,
-    raw: Vec<u8>,
+    /// Head bytes, then body bytes read but not yet decoded (`pos..`).
+    buf: Vec<u8>,
     pos: usize,
     remaining: u64,
     decoder: ChunkedDecoder,
@@ -249,7 +286,7 @@ pub struct Response {
 impl Response {
     /// Header value by name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.head.header(&self.head_buf, name)
+        self.head.header(&self.buf[..self.head.head_len], name)
     }
 
     /// The status code.
@@ -269,8 +306,8 @@ impl Response {
             if self.done {
                 return Ok(false);
             }
-            if self.pos < self.raw.len() {
-                let avail = &self.raw[self.pos..];
+            if self.pos < self.buf.len() {
+                let avail = &self.buf[self.pos..];
                 match self.head.body {
                     Some(RespBody::Length(_)) => {
                         let take = (self.remaining.min(avail.len() as u64)) as usize;
@@ -306,7 +343,7 @@ impl Response {
                     }
                     Some(RespBody::Close) => {
                         out.extend_from_slice(avail);
-                        self.pos = self.raw.len();
+                        self.pos = self.buf.len();
                         return Ok(true);
                     }
                     Some(RespBody::Empty) | None => {
@@ -325,9 +362,10 @@ impl Response {
                     "upstream connection gone",
                 ));
             };
-            self.raw.clear();
-            self.pos = 0;
-            let n = match monoio::time::timeout(BODY_IDLE_TIMEOUT, stream.read_into(&mut self.raw))
+            // Keep the head (its spans stay valid); reuse the space after it.
+            self.buf.truncate(self.head.head_len);
+            self.pos = self.head.head_len;
+            let n = match monoio::time::timeout(BODY_IDLE_TIMEOUT, stream.read_into(&mut self.buf))
                 .await
             {
                 Ok(r) => r?,
@@ -367,11 +405,13 @@ impl Response {
     /// Returns the connection to `pool` if the body was read fully and the
     /// upstream allows reuse; otherwise drops it.
     pub fn release(mut self, pool: &RefCell<Pool>) {
-        if self.done && self.head.keep_alive && self.pos >= self.raw.len() {
+        let mut p = pool.borrow_mut();
+        if self.done && self.head.keep_alive && self.pos >= self.buf.len() {
             if let Some(s) = self.stream.take() {
-                pool.borrow_mut().put(self.key.clone(), s);
+                p.put((&self.host, self.port, self.tls), s);
             }
         }
+        p.give(std::mem::take(&mut self.buf));
     }
 }
 
@@ -404,29 +444,33 @@ pub async fn send(
         }
         let (w, req_back) = stream.write_all(request).await;
         request = req_back;
+        let head_buf = pool.borrow_mut().buf();
         let failure = match w {
             Err(e) => (true, UpstreamError::Protocol(e.to_string())),
             Ok(()) => match monoio::time::timeout(
                 FIRST_BYTE_TIMEOUT,
-                read_head(&mut stream, head_request),
+                read_head(&mut stream, head_request, head_buf),
             )
             .await
             {
                 Err(_) => (false, UpstreamError::Timeout),
                 Ok(Err(f)) => f,
-                Ok(Ok((head, head_buf, raw))) => {
+                Ok(Ok((head, buf))) => {
                     let remaining = match head.body {
                         Some(RespBody::Length(n)) => n,
                         _ => 0,
                     };
                     let done = matches!(head.body, Some(RespBody::Empty));
+                    pool.borrow_mut().give(request);
+                    let pos = head.head_len;
                     return Ok(Response {
                         stream: Some(stream),
-                        key: (ep.host.as_str().into(), ep.port, ep.tls),
+                        host: ep.host.as_str().into(),
+                        port: ep.port,
+                        tls: ep.tls,
                         head,
-                        head_buf,
-                        raw,
-                        pos: 0,
+                        buf,
+                        pos,
                         remaining,
                         decoder: ChunkedDecoder::new(),
                         done,
@@ -448,8 +492,8 @@ pub async fn send(
 async fn read_head(
     stream: &mut Stream,
     head_request: bool,
-) -> Result<(ResponseHead, Vec<u8>, Vec<u8>), (bool, UpstreamError)> {
-    let mut buf = Vec::with_capacity(16 * 1024);
+    mut buf: Vec<u8>,
+) -> Result<(ResponseHead, Vec<u8>), (bool, UpstreamError)> {
     let mut head = ResponseHead::default();
     loop {
         let n = stream
@@ -471,15 +515,13 @@ async fn read_head(
                         if let Ok(Some(())) = h1::parse_response_head(&buf, head_request, &mut head)
                         {
                             if !(100..200).contains(&head.status) {
-                                let raw = buf.split_off(head.head_len);
-                                return Ok((head, buf, raw));
+                                return Ok((head, buf));
                             }
                         }
                     }
                     continue;
                 }
-                let raw = buf.split_off(head.head_len);
-                return Ok((head, buf, raw));
+                return Ok((head, buf));
             }
             Ok(None) => continue,
             Err(m) => return Err((false, UpstreamError::Protocol(m.into()))),

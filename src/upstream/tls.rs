@@ -105,22 +105,30 @@ impl TlsStream {
         Ok(())
     }
 
+    /// Moves buffered plaintext into `out`. `Some(0)` is a clean end of
+    /// stream, `None` means rustls needs more ciphertext. Kept out of the async
+    /// fn so its stack buffer is not part of every enclosing future.
+    fn take_plaintext(&mut self, out: &mut Vec<u8>) -> io::Result<Option<usize>> {
+        self.feed_pending()?;
+        let mut tmp = [0u8; 16 * 1024];
+        match self.conn.reader().read(&mut tmp) {
+            Ok(n) => {
+                out.extend_from_slice(&tmp[..n]);
+                Ok(Some(n))
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            // Peer closed without close_notify: treat as end of stream; body
+            // framing decides whether that was a clean end.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(Some(0)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reads decrypted bytes, appending them to `out`. `Ok(0)` is end of stream.
     pub async fn read_into(&mut self, out: &mut Vec<u8>) -> io::Result<usize> {
-        let mut tmp = [0u8; 16 * 1024];
         loop {
-            self.feed_pending()?;
-            match self.conn.reader().read(&mut tmp) {
-                Ok(0) => return Ok(0),
-                Ok(n) => {
-                    out.extend_from_slice(&tmp[..n]);
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // Peer closed without close_notify: treat as end of stream; body
-                // framing decides whether that was a clean end.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
-                Err(e) => return Err(e),
+            if let Some(n) = self.take_plaintext(out)? {
+                return Ok(n);
             }
             self.flush().await?;
             if self.rpos >= self.rbuf.len() && self.read_socket().await? == 0 {

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# End-to-end throughput: wrk against the upstream directly, against nginx
+# proxy_pass (upstream keepalive, one worker) and against cliproxy (one
+# worker), proxies pinned to CPU 0, wrk and the upstream on CPU 1.
+# Prints requests/s, latency percentiles and the cliproxy/nginx ratios.
+#
+# Usage: benches/wrk/run.sh [duration=10s] [connections=64]
+# Needs: wrk, nginx (Debian packages), a release build (cargo build --release).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DUR=${1:-10s}
+CONNS=${2:-64}
+BIN=target/release/cliproxy
+[ -x "$BIN" ] || cargo build --release --bins
+W=$(mktemp -d /tmp/cliproxy-wrk.XXXXXX)
+UP=18401; NGX=18402; CP=18403
+trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; kill ${CP_PID:-} 2>/dev/null || true; rm -rf $W' EXIT
+
+BODY='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"upstream-bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! This is a zero-delay upstream answering a benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":12,"total_tokens":24}}'
+SSE='data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"upstream-bench","choices":[{"index":0,"delta":{"content":"Hello!"}}]}\n\ndata: {"id":"c","object":"chat.completion.chunk","created":1,"model":"upstream-bench","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+
+cat > $W/upstream.conf <<NGINX
+worker_processes 1;
+pid $W/upstream.pid;
+error_log $W/upstream.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$UP;
+    location /v1/chat/completions { default_type application/json; return 200 '$BODY'; }
+    location /sse/chat/completions { default_type text/event-stream; return 200 '$SSE'; }
+  }
+}
+NGINX
+
+cat > $W/proxy.conf <<NGINX
+worker_processes 1;
+pid $W/proxy.pid;
+error_log $W/proxy.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:$UP; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NGX;
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+
+cat > $W/config.yaml <<YAML
+host: 127.0.0.1
+port: $CP
+auth-dir: $W/auths
+api-keys: ["sk-bench"]
+openai-compatibility:
+  - name: bench
+    base-url: "http://127.0.0.1:$UP/v1"
+    api-key-entries:
+      - api-key: "sk-upstream"
+    models:
+      - name: upstream-bench
+        alias: gpt-bench
+  - name: bench-sse
+    base-url: "http://127.0.0.1:$UP/sse"
+    api-key-entries:
+      - api-key: "sk-upstream"
+    models:
+      - name: upstream-bench
+        alias: gpt-bench-sse
+YAML
+
+taskset -c 1 nginx -c $W/upstream.conf
+taskset -c 0 nginx -c $W/proxy.conf
+taskset -c 0 $BIN --config $W/config.yaml --workers 1 ${CLIPROXY_ARGS:-} 2>$W/cliproxy.log &
+CP_PID=$!
+for p in $UP $NGX $CP; do
+  for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.05; done
+done
+
+run() { # name port script connections [path]
+  local out
+  out=$(taskset -c 1 wrk -t1 -c"$4" -d"$DUR" --latency -s "benches/wrk/$3" "http://127.0.0.1:$2${5:-/v1/chat/completions}")
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  local errs
+  errs=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
+  printf '%-22s %10s req/s   p50 %8s   p99 %8s  %s\n' "$1" "$rps" "$p50" "$p99" "$errs" >&2
+  echo "$rps $p99"
+}
+to_us() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v} else if (v ~ /ms$/) {sub(/ms/,"",v); print v*1000} else if (v ~ /s$/) {sub(/s/,"",v); print v*1000000} else print v }'; }
+
+echo "== $CONNS connections, $DUR, non-stream ==" >&2
+read -r UP_RPS _ < <(run upstream-direct $UP post.lua "$CONNS")
+read -r NGX_RPS _ < <(run nginx-proxy_pass $NGX post.lua "$CONNS")
+read -r CP_RPS _ < <(run cliproxy $CP post.lua "$CONNS")
+echo "== $CONNS connections, $DUR, stream ==" >&2
+read -r NGX_S _ < <(run nginx-proxy_pass $NGX post_stream.lua "$CONNS" /sse/chat/completions)
+read -r CP_S _ < <(run cliproxy $CP post_stream.lua "$CONNS")
+echo "== 1 connection, $DUR, non-stream (latency) ==" >&2
+read -r UP1 UP1_P99 < <(run upstream-direct $UP post.lua 1)
+read -r NGX1 NGX1_P99 < <(run nginx-proxy_pass $NGX post.lua 1)
+read -r CP1 CP1_P99 < <(run cliproxy $CP post.lua 1)
+
+U=$(to_us "$UP1_P99"); N=$(to_us "$NGX1_P99"); C=$(to_us "$CP1_P99")
+CONNS=$CONNS awk -v c="$CP_RPS" -v n="$NGX_RPS" -v cs="$CP_S" -v ns="$NGX_S" -v u="$U" -v nn="$N" -v cc="$C" 'BEGIN {
+  printf "throughput cliproxy/nginx (non-stream, %s conns): %.2fx\n", ENVIRON["CONNS"], c/n;
+  printf "throughput cliproxy/nginx (stream): %.2fx\n", cs/ns;
+  an = nn-u; ac = cc-u; if (an < 1) an = 1;
+  printf "p99 at 1 connection: upstream %dus, nginx %dus (+%dus), cliproxy %dus (+%dus); added-latency ratio %.2fx\n", u, nn, nn-u, cc, cc-u, ac/an;
+}'
+echo "== time to first byte, 1000 sequential streamed requests (cliproxy) ==" >&2
+taskset -c 1 python3 benches/wrk/ttfb.py 127.0.0.1:$CP 1000 5
