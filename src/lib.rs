@@ -42,5 +42,7 @@ pub mod pipeline;
 pub mod runtime;
 pub mod secret;
 pub mod server;
+pub mod sse;
 pub mod state;
+pub mod translate;
 pub mod upstream;

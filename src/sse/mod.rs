@@ -1,0 +1,32 @@
+//! Server-Sent Events: an incremental scanner ([`scan`]) and a frame writer ([`mod@write`]).
+//!
+//! Both do no I/O: the scanner takes reads as they come and reports spans; the writer
+//! appends frames to a caller-owned, reused `Vec<u8>`.
+pub mod scan;
+pub mod write;
+
+pub use scan::{Event, Item, ScanError, Scanner};
+
+/// A tiny deterministic PRNG (xorshift64*) for randomised unit tests.
+#[cfg(test)]
+pub(crate) mod test_rng {
+    pub struct Rng(pub u64);
+    impl Rng {
+        pub fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            self.0 = x;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        /// Uniform-ish in `0..n` (0 when n is 0).
+        pub fn below(&mut self, n: usize) -> usize {
+            if n == 0 {
+                0
+            } else {
+                (self.next() % n as u64) as usize
+            }
+        }
+    }
+}

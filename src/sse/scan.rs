@@ -1,0 +1,572 @@
+//! Incremental Server-Sent Events scanner.
+//!
+//! Guarantees:
+//! - Feeding a stream in any split (down to one byte per call) yields exactly the same
+//!   sequence of items as feeding it whole.
+//! - Line ends are LF, CRLF or CR; a CR at the end of one read followed by LF at the start
+//!   of the next read is one line end.
+//! - A leading UTF-8 BOM (even split across reads) is ignored.
+//! - Field parsing follows the WHATWG rules: `field:value`, one optional space after the
+//!   colon is removed, a line without a colon is a field with an empty value, lines starting
+//!   with `:` are comments, several `data:` lines are joined with `\n`, an event is
+//!   dispatched on a blank line and only if at least one `data` field was seen (an empty
+//!   `data:` dispatches an event with empty data).
+//! - `id` reports the `id` field given inside the event's own block (ids containing NUL are
+//!   ignored, as the spec says); it is not the spec's persistent "last event id".
+//! - **EOF deviation from WHATWG:** [`Scanner::finish`] dispatches a pending event that has
+//!   data even without the closing blank line (and treats an unterminated last line as a
+//!   complete line). Upstreams sometimes omit the final blank line; dropping that event would
+//!   lose the end of the stream (often the usage/stop event). CLIProxyAPI handles each
+//!   `data:` line as a chunk, so this matches its observable behaviour.
+//! - No allocation per event: a single `data:` line that lies inside the current read is
+//!   handed out as a span of the caller's buffer; anything that crosses a read boundary or
+//!   spans several lines lives in reusable buffers owned by the scanner (they keep their
+//!   capacity, so steady state does not allocate).
+//! - Memory is bounded by [`MAX_EVENT_BYTES`].
+
+use memchr::memchr2;
+
+/// Upper bound on one event's buffered bytes (a partial line plus joined data).
+///
+/// Large enough for any realistic single SSE event (tool arguments or base64 image chunks
+/// of a few MiB); small enough that a hostile or broken upstream that never sends a line
+/// end cannot make one stream hold unbounded memory.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// One dispatched SSE event. All slices are valid only during the callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// The `event:` field, if any was given in this event's block.
+    pub event: Option<&'a [u8]>,
+    /// The joined `data:` lines (without the final line end).
+    pub data: &'a [u8],
+    /// The `id:` field, if any was given in this event's block.
+    pub id: Option<&'a [u8]>,
+    /// The `retry:` field when it was all ASCII digits (and fits in u64).
+    pub retry: Option<u64>,
+}
+
+/// What the scanner reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Item<'a> {
+    /// A complete event.
+    Event(Event<'a>),
+    /// A comment line (text after the leading `:`, e.g. ` keep-alive`).
+    Comment(&'a [u8]),
+}
+
+/// The scanner refused the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanError {
+    /// One event grew beyond [`MAX_EVENT_BYTES`]. The scanner stays in this state.
+    EventTooLarge,
+}
+
+/// Incremental SSE scanner; see the module docs.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    /// Partial line carried across reads (content without line end).
+    carry: Vec<u8>,
+    /// Joined data when it cannot be a span of the current read.
+    data: Vec<u8>,
+    /// `Some((start, end))`: the only data line so far lies in the current read.
+    data_span: Option<(usize, usize)>,
+    has_data: bool,
+    event: Vec<u8>,
+    has_event: bool,
+    id: Vec<u8>,
+    has_id: bool,
+    retry: Option<u64>,
+    /// The previous read ended in CR: a leading LF of the next read is part of that line end.
+    pending_cr: bool,
+    /// Number of BOM bytes matched at the stream start; 3 or `bom_done` ends the check.
+    bom_matched: u8,
+    bom_done: bool,
+    failed: bool,
+}
+
+impl Scanner {
+    /// A scanner at the start of a stream.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forget all state (keeps buffer capacity) so the scanner can serve a new stream.
+    pub fn reset(&mut self) {
+        self.carry.clear();
+        self.data.clear();
+        self.data_span = None;
+        self.has_data = false;
+        self.event.clear();
+        self.has_event = false;
+        self.id.clear();
+        self.has_id = false;
+        self.retry = None;
+        self.pending_cr = false;
+        self.bom_matched = 0;
+        self.bom_done = false;
+        self.failed = false;
+    }
+
+    /// Scan one read. `f` is called for each complete item.
+    pub fn feed<F>(&mut self, chunk: &[u8], mut f: F) -> Result<(), ScanError>
+    where
+        F: FnMut(Item<'_>),
+    {
+        if self.failed {
+            return Err(ScanError::EventTooLarge);
+        }
+        let mut pos = 0usize;
+        if !self.bom_done {
+            while pos < chunk.len() {
+                let b = chunk[pos];
+                if b == BOM[self.bom_matched as usize] {
+                    self.bom_matched += 1;
+                    pos += 1;
+                    if self.bom_matched == 3 {
+                        self.bom_done = true;
+                        break;
+                    }
+                } else {
+                    // Not a BOM: the bytes held so far are ordinary line content.
+                    self.bom_done = true;
+                    let held = self.bom_matched as usize;
+                    self.carry.extend_from_slice(&BOM[..held]);
+                    break;
+                }
+            }
+            if !self.bom_done {
+                return Ok(());
+            }
+        }
+        if self.pending_cr && pos < chunk.len() {
+            self.pending_cr = false;
+            if chunk[pos] == b'\n' {
+                pos += 1;
+            }
+        }
+        while pos < chunk.len() {
+            match memchr2(b'\n', b'\r', &chunk[pos..]) {
+                Some(off) => {
+                    let end = pos + off;
+                    let next = if chunk[end] == b'\r' {
+                        if end + 1 < chunk.len() {
+                            if chunk[end + 1] == b'\n' {
+                                end + 2
+                            } else {
+                                end + 1
+                            }
+                        } else {
+                            self.pending_cr = true;
+                            end + 1
+                        }
+                    } else {
+                        end + 1
+                    };
+                    if self.carry.is_empty() {
+                        self.line_from_chunk(chunk, pos, end, &mut f);
+                    } else {
+                        self.carry.extend_from_slice(&chunk[pos..end]);
+                        self.line_from_carry(chunk, &mut f);
+                        self.carry.clear();
+                    }
+                    pos = next;
+                }
+                None => {
+                    self.carry.extend_from_slice(&chunk[pos..]);
+                    pos = chunk.len();
+                }
+            }
+        }
+        // A data span into this read cannot outlive the call.
+        if let Some((s, e)) = self.data_span.take() {
+            self.data.extend_from_slice(&chunk[s..e]);
+        }
+        if self.carry.len() + self.data.len() > MAX_EVENT_BYTES {
+            self.failed = true;
+            return Err(ScanError::EventTooLarge);
+        }
+        Ok(())
+    }
+
+    /// End of stream: treat an unterminated last line as complete and dispatch a pending
+    /// event that has data (see the module docs for why this deviates from WHATWG).
+    pub fn finish<F>(&mut self, mut f: F) -> Result<(), ScanError>
+    where
+        F: FnMut(Item<'_>),
+    {
+        if self.failed {
+            return Err(ScanError::EventTooLarge);
+        }
+        if !self.bom_done {
+            self.bom_done = true;
+            let held = self.bom_matched as usize;
+            if held < 3 {
+                self.carry.extend_from_slice(&BOM[..held]);
+            }
+        }
+        if !self.carry.is_empty() {
+            self.line_from_carry(&[], &mut f);
+            self.carry.clear();
+        }
+        self.dispatch(&[], &mut f);
+        self.pending_cr = false;
+        Ok(())
+    }
+
+    fn line_from_chunk<F: FnMut(Item<'_>)>(
+        &mut self,
+        chunk: &[u8],
+        start: usize,
+        end: usize,
+        f: &mut F,
+    ) {
+        let line = &chunk[start..end];
+        if line.is_empty() {
+            self.dispatch(chunk, f);
+            return;
+        }
+        if line[0] == b':' {
+            f(Item::Comment(&line[1..]));
+            return;
+        }
+        let (name, value_off) = split_field(line);
+        if name == b"data" {
+            let vs = start + value_off;
+            if !self.has_data {
+                self.has_data = true;
+                self.data_span = Some((vs, end));
+            } else {
+                if let Some((s, e)) = self.data_span.take() {
+                    self.data.extend_from_slice(&chunk[s..e]);
+                }
+                self.data.push(b'\n');
+                self.data.extend_from_slice(&chunk[vs..end]);
+            }
+        } else {
+            self.other_field(name, &line[value_off..]);
+        }
+    }
+
+    fn line_from_carry<F: FnMut(Item<'_>)>(&mut self, chunk: &[u8], f: &mut F) {
+        if self.carry.is_empty() {
+            self.dispatch(chunk, f);
+            return;
+        }
+        if self.carry[0] == b':' {
+            f(Item::Comment(&self.carry[1..]));
+            return;
+        }
+        let line = std::mem::take(&mut self.carry);
+        let (name, value_off) = split_field(&line);
+        if name == b"data" {
+            if let Some((s, e)) = self.data_span.take() {
+                self.data.extend_from_slice(&chunk[s..e]);
+            }
+            if self.has_data {
+                self.data.push(b'\n');
+            }
+            self.has_data = true;
+            self.data.extend_from_slice(&line[value_off..]);
+        } else {
+            self.other_field(name, &line[value_off..]);
+        }
+        // Give the buffer (and its capacity) back.
+        self.carry = line;
+    }
+
+    fn other_field(&mut self, name: &[u8], value: &[u8]) {
+        match name {
+            b"event" => {
+                self.event.clear();
+                self.event.extend_from_slice(value);
+                self.has_event = true;
+            }
+            b"id" if !value.contains(&0) => {
+                self.id.clear();
+                self.id.extend_from_slice(value);
+                self.has_id = true;
+            }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                // Too many digits for u64: ignore the field, like any other invalid value.
+                let parsed = value.iter().try_fold(0u64, |n, &d| {
+                    n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                });
+                if parsed.is_some() {
+                    self.retry = parsed;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn dispatch<F: FnMut(Item<'_>)>(&mut self, chunk: &[u8], f: &mut F) {
+        if self.has_data {
+            let data: &[u8] = match self.data_span {
+                Some((s, e)) => &chunk[s..e],
+                None => &self.data,
+            };
+            f(Item::Event(Event {
+                event: if self.has_event && !self.event.is_empty() {
+                    Some(&self.event)
+                } else {
+                    None
+                },
+                data,
+                id: if self.has_id { Some(&self.id) } else { None },
+                retry: self.retry,
+            }));
+        }
+        self.data.clear();
+        self.data_span = None;
+        self.has_data = false;
+        self.event.clear();
+        self.has_event = false;
+        self.id.clear();
+        self.has_id = false;
+        self.retry = None;
+    }
+}
+
+/// Split a non-empty, non-comment line into field name and the offset of its value.
+fn split_field(line: &[u8]) -> (&[u8], usize) {
+    match memchr::memchr(b':', line) {
+        Some(c) => {
+            let mut v = c + 1;
+            if line.get(v) == Some(&b' ') {
+                v += 1;
+            }
+            (&line[..c], v)
+        }
+        None => (line, line.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An owned item for comparisons.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Owned {
+        Event(Option<Vec<u8>>, Vec<u8>, Option<Vec<u8>>, Option<u64>),
+        Comment(Vec<u8>),
+    }
+
+    fn own(i: Item<'_>) -> Owned {
+        match i {
+            Item::Event(e) => Owned::Event(
+                e.event.map(<[u8]>::to_vec),
+                e.data.to_vec(),
+                e.id.map(<[u8]>::to_vec),
+                e.retry,
+            ),
+            Item::Comment(c) => Owned::Comment(c.to_vec()),
+        }
+    }
+
+    fn scan_split(input: &[u8], cuts: &[usize]) -> Vec<Owned> {
+        let mut s = Scanner::new();
+        let mut out = Vec::new();
+        let mut prev = 0;
+        for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+            s.feed(&input[prev..c], |i| out.push(own(i))).unwrap();
+            prev = c;
+        }
+        s.finish(|i| out.push(own(i))).unwrap();
+        out
+    }
+
+    /// Naive reference: whole input, String-free byte line splitting, spec field rules.
+    fn oracle(input: &[u8]) -> Vec<Owned> {
+        let input = input.strip_prefix(&BOM[..]).unwrap_or(input);
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        let mut cur = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            match input[i] {
+                b'\r' => {
+                    lines.push(std::mem::take(&mut cur));
+                    if input.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    }
+                }
+                b'\n' => lines.push(std::mem::take(&mut cur)),
+                b => cur.push(b),
+            }
+            i += 1;
+        }
+        if !cur.is_empty() {
+            lines.push(cur);
+        }
+        lines.push(Vec::new()); // EOF dispatch (documented deviation)
+        let mut out = Vec::new();
+        let (mut data, mut has_data) = (Vec::new(), false);
+        let (mut ev, mut id, mut retry) = (None::<Vec<u8>>, None::<Vec<u8>>, None);
+        for l in lines {
+            if l.is_empty() {
+                if has_data {
+                    out.push(Owned::Event(
+                        ev.clone().filter(|e| !e.is_empty()),
+                        data.clone(),
+                        id.clone(),
+                        retry,
+                    ));
+                }
+                data.clear();
+                has_data = false;
+                ev = None;
+                id = None;
+                retry = None;
+                continue;
+            }
+            if l[0] == b':' {
+                out.push(Owned::Comment(l[1..].to_vec()));
+                continue;
+            }
+            let (name, mut value) = match l.iter().position(|&b| b == b':') {
+                Some(c) => (l[..c].to_vec(), l[c + 1..].to_vec()),
+                None => (l.clone(), Vec::new()),
+            };
+            if value.first() == Some(&b' ') {
+                value.remove(0);
+            }
+            match &name[..] {
+                b"data" => {
+                    if has_data {
+                        data.push(b'\n');
+                    }
+                    has_data = true;
+                    data.extend_from_slice(&value);
+                }
+                b"event" => ev = Some(value),
+                b"id" if !value.contains(&0) => id = Some(value),
+                b"retry" if !value.is_empty() && value.iter().all(|b| b.is_ascii_digit()) => {
+                    if let Ok(n) = std::str::from_utf8(&value).unwrap().parse::<u64>() {
+                        retry = Some(n);
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    const CASES: &[&[u8]] = &[
+        b"data: hello\n\n",
+        b"data:hello\r\n\r\ndata: x\rdata: y\r\r",
+        b"\xEF\xBB\xBFdata: bom\n\n",
+        b"\xEF\xBBdata: not a bom\n\n",
+        b"event: message_start\ndata: {\"a\":1}\n\nevent: ping\ndata: {}\n\n",
+        b": keep-alive\n\ndata: a\ndata: b\ndata:\n\n",
+        b"data:\n\ndata\n\nid: 7\nretry: 1500\ndata: x\n\n",
+        b"id: a\0b\nretry: 12x\nevent:\ndata: z\n\n",
+        b"data: last event without blank line",
+        b"data: a\n\ndata: tail\n",
+        b"event: only-event\n\n\n\n",
+        b"\r\n\r\ndata: after blank lines\r\n\r\n",
+        b"data: caf\xC3\xA9\n\nretry: 99999999999999999999999\ndata: big\n\n",
+        b"",
+        b"\xEF",
+        b"\xEF\xBB\xBF",
+    ];
+
+    #[test]
+    fn whole_matches_oracle() {
+        for c in CASES {
+            assert_eq!(
+                scan_split(c, &[]),
+                oracle(c),
+                "case {:?}",
+                String::from_utf8_lossy(c)
+            );
+        }
+    }
+
+    #[test]
+    fn split_at_every_byte_and_pair_matches_whole() {
+        for c in CASES {
+            let whole = scan_split(c, &[]);
+            for i in 0..=c.len() {
+                assert_eq!(scan_split(c, &[i]), whole, "cut {i} in {:?}", c);
+                for j in i..=c.len() {
+                    assert_eq!(scan_split(c, &[i, j]), whole);
+                }
+            }
+            let every: Vec<usize> = (1..c.len()).collect();
+            assert_eq!(scan_split(c, &every), whole);
+        }
+    }
+
+    #[test]
+    fn cr_then_lf_across_reads_is_one_line_end() {
+        let got = scan_split(b"data: a\r\n\r\n", &[8]);
+        assert_eq!(got, vec![Owned::Event(None, b"a".to_vec(), None, None)]);
+        // CR alone then a new line starting in the next read: two line ends.
+        let got = scan_split(b"data: a\r\rdata: b\n\n", &[8]);
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn random_inputs_match_oracle_in_random_splits() {
+        let mut rng = crate::sse::test_rng::Rng(0x5eed_1234);
+        let alphabet: &[&[u8]] = &[
+            b"data",
+            b"data:",
+            b"data: ",
+            b"event:",
+            b"id: ",
+            b"retry: 5",
+            b":",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"x",
+            b"{\"a\":1}",
+            b" ",
+            b"\xEF\xBB\xBF",
+            b"\0",
+        ];
+        for _ in 0..3000 {
+            let mut input = Vec::new();
+            for _ in 0..rng.below(30) {
+                input.extend_from_slice(alphabet[rng.below(alphabet.len())]);
+            }
+            let expected = oracle(&input);
+            assert_eq!(scan_split(&input, &[]), expected, "{:?}", input);
+            let mut cuts: Vec<usize> = (0..rng.below(6))
+                .map(|_| rng.below(input.len() + 1))
+                .collect();
+            cuts.sort_unstable();
+            assert_eq!(
+                scan_split(&input, &cuts),
+                expected,
+                "{:?} {:?}",
+                input,
+                cuts
+            );
+        }
+    }
+
+    #[test]
+    fn oversized_event_is_refused() {
+        let mut s = Scanner::new();
+        let big = vec![b'x'; 1024 * 1024];
+        let mut r = Ok(());
+        s.feed(b"data: ", |_| {}).unwrap();
+        for _ in 0..(MAX_EVENT_BYTES / big.len() + 1) {
+            r = s.feed(&big, |_| {});
+            if r.is_err() {
+                break;
+            }
+        }
+        assert_eq!(r, Err(ScanError::EventTooLarge));
+        assert_eq!(s.feed(b"\n\n", |_| {}), Err(ScanError::EventTooLarge));
+        s.reset();
+        let mut n = 0;
+        s.feed(b"data: ok\n\n", |_| n += 1).unwrap();
+        assert_eq!(n, 1);
+    }
+}

@@ -1,0 +1,107 @@
+//! SSE frame writer: appends `event:` / `data:` frames to a reused output buffer.
+//!
+//! Guarantees: every frame written is a complete SSE event (terminated by a blank line);
+//! data containing line ends is split into several `data:` lines so it round-trips through
+//! any conforming scanner; the writer never allocates except when `out` must grow.
+
+/// Append `event: <name>\ndata: <data>\n\n` (no `event:` line when `event` is `None`).
+pub fn write_event(out: &mut Vec<u8>, event: Option<&[u8]>, data: &[u8]) {
+    if let Some(e) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(e);
+        out.push(b'\n');
+    }
+    let mut rest = data;
+    loop {
+        out.extend_from_slice(b"data: ");
+        match memchr::memchr2(b'\n', b'\r', rest) {
+            Some(i) => {
+                out.extend_from_slice(&rest[..i]);
+                out.push(b'\n');
+                let skip = if rest[i] == b'\r' && rest.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                rest = &rest[i + skip..];
+            }
+            None => {
+                out.extend_from_slice(rest);
+                out.extend_from_slice(b"\n\n");
+                return;
+            }
+        }
+    }
+}
+
+/// Begin a frame whose single-line data the caller appends next; close it with [`end`].
+/// The caller must not write CR or LF between `begin` and `end`.
+pub fn begin(out: &mut Vec<u8>, event: Option<&[u8]>) {
+    if let Some(e) = event {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(e);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+}
+
+/// Finish a frame opened with [`begin`].
+pub fn end(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Append a comment frame `: <text>\n\n` (keep-alive). `text` must not contain CR/LF;
+/// such bytes are replaced by spaces.
+pub fn write_comment(out: &mut Vec<u8>, text: &[u8]) {
+    out.extend_from_slice(b": ");
+    for &b in text {
+        out.push(if b == b'\n' || b == b'\r' { b' ' } else { b });
+    }
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Append the OpenAI terminator `data: [DONE]\n\n`.
+pub fn write_done(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"data: [DONE]\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::{Item, Scanner};
+
+    fn events(bytes: &[u8]) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+        let mut s = Scanner::new();
+        let mut v = Vec::new();
+        let mut f = |i: Item<'_>| {
+            if let Item::Event(e) = i {
+                v.push((e.event.map(<[u8]>::to_vec), e.data.to_vec()))
+            }
+        };
+        s.feed(bytes, &mut f).unwrap();
+        s.finish(&mut f).unwrap();
+        v
+    }
+
+    #[test]
+    fn frames_round_trip_through_scanner() {
+        let mut out = Vec::new();
+        write_event(&mut out, Some(b"message_start"), b"{\"a\":1}");
+        write_event(&mut out, None, b"line1\nline2\r\nline3");
+        write_comment(&mut out, b"keep-alive\nx");
+        begin(&mut out, Some(b"e"));
+        out.extend_from_slice(b"{}");
+        end(&mut out);
+        write_done(&mut out);
+        assert_eq!(
+            events(&out),
+            vec![
+                (Some(b"message_start".to_vec()), b"{\"a\":1}".to_vec()),
+                (None, b"line1\nline2\nline3".to_vec()),
+                (Some(b"e".to_vec()), b"{}".to_vec()),
+                (None, b"[DONE]".to_vec()),
+            ]
+        );
+        assert!(out.starts_with(b"event: message_start\ndata: {\"a\":1}\n\n"));
+    }
+}

@@ -1,0 +1,16 @@
+//! Wire formats cliproxy speaks, on either side.
+
+/// An API format: what a request body, a response body and an SSE stream look like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// OpenAI Chat Completions (`/v1/chat/completions`).
+    OpenAiChat,
+    /// OpenAI Responses (`/v1/responses`).
+    OpenAiResponses,
+    /// Anthropic Messages (`/v1/messages`).
+    Claude,
+    /// Google Gemini (`generateContent` / `streamGenerateContent`).
+    Gemini,
+    /// The Codex flavour of OpenAI Responses (`chatgpt.com/backend-api/codex/responses`).
+    Codex,
+}

@@ -1,0 +1,227 @@
+//! The format-neutral request shape every parser fills and every emitter reads.
+//!
+//! All text borrows from the input body. Text that came from a JSON string is
+//! kept escaped ([`Text::J`]) so emitters can copy it without re-escaping;
+//! this is how thinking signatures and long prompts cross formats byte for byte.
+
+use super::json::{JStr, Writer};
+use crate::translate::format::Format;
+use crate::translate::thinking::Thinking;
+use std::borrow::Cow;
+
+/// A piece of text: an input JSON string (escaped) or a decoded/owned string.
+#[derive(Clone, Debug)]
+pub enum Text<'a> {
+    J(JStr<'a>),
+    S(Cow<'a, str>),
+}
+
+impl<'a> Text<'a> {
+    pub fn get(&self) -> Cow<'a, str> {
+        match self {
+            Text::J(j) => j.get(),
+            Text::S(s) => s.clone(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Text::J(j) => j.raw.is_empty(),
+            Text::S(s) => s.is_empty(),
+        }
+    }
+    /// Write as a JSON string value.
+    pub fn write(&self, w: &mut Writer<'_>) {
+        match self {
+            Text::J(j) => {
+                w.jstr(*j);
+            }
+            Text::S(s) => {
+                w.str(s);
+            }
+        }
+    }
+    pub fn lit(s: &'a str) -> Text<'a> {
+        Text::S(Cow::Borrowed(s))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+/// Where media bytes are.
+#[derive(Clone, Debug)]
+pub enum Src<'a> {
+    /// Base64 data.
+    B64(Text<'a>),
+    /// A URL (http(s) or a provider file URI).
+    Url(Text<'a>),
+}
+
+/// Tool-call arguments.
+#[derive(Clone, Debug)]
+pub enum Args<'a> {
+    /// A raw JSON value from the input (Claude `input`, Gemini `args`).
+    Json(&'a str),
+    /// A JSON string whose content is JSON text (OpenAI `arguments`).
+    Str(JStr<'a>),
+}
+
+#[derive(Clone, Debug)]
+pub enum Part<'a> {
+    Text(Text<'a>),
+    Image {
+        mime: Cow<'a, str>,
+        src: Src<'a>,
+    },
+    File {
+        mime: Cow<'a, str>,
+        src: Src<'a>,
+        filename: Option<Text<'a>>,
+    },
+    /// Reasoning. `sig` is the provider signature / encrypted content, valid only
+    /// for the `origin` family; emitters drop foreign signatures.
+    Thinking {
+        text: Text<'a>,
+        sig: Option<Text<'a>>,
+        origin: Format,
+    },
+    ToolCall {
+        id: Cow<'a, str>,
+        name: Text<'a>,
+        args: Args<'a>,
+        /// Gemini `thoughtSignature` attached to a function-call part.
+        sig: Option<Text<'a>>,
+    },
+    ToolResult {
+        id: Cow<'a, str>,
+        /// Function name when the source carries it (Gemini).
+        name: Option<Text<'a>>,
+        content: Vec<Part<'a>>,
+        is_error: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Msg<'a> {
+    pub role: Role,
+    pub parts: Vec<Part<'a>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tool<'a> {
+    pub name: Text<'a>,
+    pub description: Option<Text<'a>>,
+    /// Raw JSON Schema of the parameters.
+    pub params: Option<Cow<'a, str>>,
+    pub strict: Option<bool>,
+    /// Raw Anthropic `cache_control` object to attach (OpenAI clients send it).
+    pub cache: Option<&'a str>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ToolChoice<'a> {
+    Auto,
+    None,
+    /// The model must call some tool.
+    Required,
+    /// The model must call this tool.
+    Tool(Text<'a>),
+}
+
+#[derive(Clone, Debug)]
+pub enum RespFormat<'a> {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: Option<Text<'a>>,
+        schema: Option<&'a str>,
+        strict: Option<bool>,
+    },
+}
+
+/// A request in neutral form.
+#[derive(Clone, Debug, Default)]
+pub struct Req<'a> {
+    pub system: Vec<Text<'a>>,
+    pub msgs: Vec<Msg<'a>>,
+    pub tools: Vec<Tool<'a>>,
+    pub tool_choice: Option<ToolChoice<'a>>,
+    pub parallel_tool_calls: Option<bool>,
+    pub max_tokens: Option<i64>,
+    /// Numbers kept as written.
+    pub temperature: Option<&'a str>,
+    pub top_p: Option<&'a str>,
+    pub top_k: Option<&'a str>,
+    pub seed: Option<&'a str>,
+    pub n: Option<i64>,
+    pub stop: Vec<Text<'a>>,
+    pub thinking: Option<Thinking>,
+    pub response_format: Option<RespFormat<'a>>,
+    /// End-user id (`user`, `metadata.user_id`).
+    pub user: Option<Text<'a>>,
+    /// Session seed for Claude's derived `metadata.user_id` (see
+    /// `parse::session_seed`).
+    pub session_seed: Option<String>,
+    /// The client's `model` field (for suffix detection).
+    pub client_model: Option<Cow<'a, str>>,
+    /// Raw `cache_control` objects for parts: (message index, part index, raw).
+    /// Only the Claude emitter uses them.
+    pub part_cache: Vec<(usize, usize, &'a str)>,
+    /// Raw `cache_control` objects for system texts: (index, raw).
+    pub system_cache: Vec<(usize, &'a str)>,
+}
+
+impl<'a> Req<'a> {
+    /// Append parts to the last message if it has `role`, else start a new one.
+    pub fn push(&mut self, role: Role, part: Part<'a>) {
+        match self.msgs.last_mut() {
+            Some(m) if m.role == role => m.parts.push(part),
+            _ => self.msgs.push(Msg {
+                role,
+                parts: vec![part],
+            }),
+        }
+    }
+    /// Start a new message (even when the previous one has the same role).
+    pub fn push_msg(&mut self, role: Role, parts: Vec<Part<'a>>) {
+        self.msgs.push(Msg { role, parts });
+    }
+    /// Record cache markers for the parts of the message just pushed or
+    /// extended: `marks` are (index in `parts` relative to `base`, raw).
+    pub fn mark_cache(&mut self, base: usize, marks: &[(usize, &'a str)]) {
+        let mi = self.msgs.len().saturating_sub(1);
+        for (pi, raw) in marks {
+            self.part_cache.push((mi, base + pi, raw));
+        }
+    }
+    /// The cache marker of part (mi, pi), if any.
+    pub fn cache_of(&self, mi: usize, pi: usize) -> Option<&'a str> {
+        self.part_cache
+            .iter()
+            .rev()
+            .find(|(m, p, _)| *m == mi && *p == pi)
+            .map(|c| c.2)
+    }
+}
+
+/// Split a `data:` URL into (mime, base64 data). `None` if not a base64 data URL.
+pub fn split_data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let comma = rest.find(',')?;
+    let (meta, data) = (&rest[..comma], &rest[comma + 1..]);
+    let mime = meta.split(';').next().unwrap_or("");
+    if !meta.ends_with(";base64") {
+        return None;
+    }
+    Some((
+        if mime.is_empty() {
+            "application/octet-stream"
+        } else {
+            mime
+        },
+        data,
+    ))
+}

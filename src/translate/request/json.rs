@@ -1,0 +1,691 @@
+//! A small borrowed JSON DOM and a hand-written JSON writer.
+//!
+//! Guarantees:
+//! - [`parse`] accepts exactly RFC 8259 JSON (UTF-8, no trailing garbage besides
+//!   whitespace) and never panics; depth is bounded by [`MAX_DEPTH`].
+//! - Every node keeps its raw byte span, so sub-trees (schemas, tool arguments,
+//!   thinking signatures) can be copied to the output byte for byte.
+//! - Strings are kept escaped as they appeared in the input; because the parser
+//!   validated them, the raw escaped text is valid JSON string content and can be
+//!   copied verbatim into output strings ([`Writer::jstr`]).
+//! - Object member order is preserved.
+
+use std::borrow::Cow;
+
+/// Maximum nesting depth. Real LLM payloads nest < 64 levels (JSON Schemas are the
+/// deepest part); 256 keeps recursion far from stack limits on small worker stacks.
+pub const MAX_DEPTH: usize = 256;
+
+/// A JSON string as written in the input, without the quotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JStr<'a> {
+    /// Escaped content between the quotes (valid JSON string content).
+    pub raw: &'a str,
+    /// Whether `raw` contains a backslash escape.
+    pub escaped: bool,
+}
+
+impl<'a> JStr<'a> {
+    /// The decoded string.
+    pub fn get(&self) -> Cow<'a, str> {
+        if !self.escaped {
+            return Cow::Borrowed(self.raw);
+        }
+        Cow::Owned(unescape(self.raw))
+    }
+    /// Compare the decoded value with `s`.
+    pub fn is(&self, s: &str) -> bool {
+        if !self.escaped {
+            return self.raw == s;
+        }
+        unescape(self.raw) == s
+    }
+}
+
+/// A parsed JSON value.
+#[derive(Clone, Debug)]
+pub enum Kind<'a> {
+    Null,
+    Bool(bool),
+    /// A number, as written.
+    Num(&'a str),
+    Str(JStr<'a>),
+    Arr(Vec<Node<'a>>),
+    Obj(Vec<(JStr<'a>, Node<'a>)>),
+}
+
+/// A parsed JSON value with its raw span in the input.
+#[derive(Clone, Debug)]
+pub struct Node<'a> {
+    /// The value's exact bytes in the input.
+    pub raw: &'a str,
+    pub kind: Kind<'a>,
+}
+
+static NULL_NODE: Node<'static> = Node {
+    raw: "null",
+    kind: Kind::Null,
+};
+
+impl<'a> Node<'a> {
+    /// Member `key` of an object, if this is an object and has it (first match).
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
+        match &self.kind {
+            Kind::Obj(m) => m.iter().find(|(k, _)| k.is(key)).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    /// Like [`Node::get`] but returns a `null` node when missing.
+    pub fn at(&self, key: &str) -> &Node<'a> {
+        self.get(key).unwrap_or(&NULL_NODE)
+    }
+    /// Follow a dotted path of object keys.
+    pub fn path(&self, p: &str) -> Option<&Node<'a>> {
+        let mut cur = self;
+        for k in p.split('.') {
+            cur = cur.get(k)?;
+        }
+        Some(cur)
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self.kind, Kind::Null)
+    }
+    pub fn jstr(&self) -> Option<JStr<'a>> {
+        match self.kind {
+            Kind::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// Decoded string value, if a string.
+    pub fn str(&self) -> Option<Cow<'a, str>> {
+        self.jstr().map(|s| s.get())
+    }
+    /// Decoded string value, or "" when not a string.
+    pub fn s(&self) -> Cow<'a, str> {
+        self.str().unwrap_or(Cow::Borrowed(""))
+    }
+    pub fn arr(&self) -> &[Node<'a>] {
+        match &self.kind {
+            Kind::Arr(a) => a,
+            _ => &[],
+        }
+    }
+    pub fn is_arr(&self) -> bool {
+        matches!(self.kind, Kind::Arr(_))
+    }
+    pub fn obj(&self) -> &[(JStr<'a>, Node<'a>)] {
+        match &self.kind {
+            Kind::Obj(o) => o,
+            _ => &[],
+        }
+    }
+    pub fn is_obj(&self) -> bool {
+        matches!(self.kind, Kind::Obj(_))
+    }
+    pub fn num(&self) -> Option<&'a str> {
+        match self.kind {
+            Kind::Num(n) => Some(n),
+            _ => None,
+        }
+    }
+    pub fn f64(&self) -> Option<f64> {
+        self.num().and_then(|n| n.parse().ok())
+    }
+    pub fn i64(&self) -> Option<i64> {
+        let n = self.num()?;
+        n.parse::<i64>().ok().or_else(|| {
+            n.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite() && f.abs() < 9.0e18)
+                .map(|f| f as i64)
+        })
+    }
+    pub fn bool(&self) -> Option<bool> {
+        match self.kind {
+            Kind::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// Parse error with a byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub offset: usize,
+    pub what: &'static str,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid JSON at byte {}: {}", self.offset, self.what)
+    }
+}
+
+/// Parse a whole JSON document.
+pub fn parse(input: &[u8]) -> Result<Node<'_>, ParseError> {
+    let s = std::str::from_utf8(input).map_err(|e| ParseError {
+        offset: e.valid_up_to(),
+        what: "invalid UTF-8",
+    })?;
+    parse_str(s)
+}
+
+/// Parse a whole JSON document from a `&str`.
+pub fn parse_str(s: &str) -> Result<Node<'_>, ParseError> {
+    let mut p = Parser {
+        s,
+        b: s.as_bytes(),
+        i: 0,
+    };
+    p.ws();
+    let v = p.value(0)?;
+    p.ws();
+    if p.i != p.b.len() {
+        return Err(p.err("trailing characters"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, what: &'static str) -> ParseError {
+        ParseError {
+            offset: self.i,
+            what,
+        }
+    }
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(&c) = self.b.get(self.i) {
+            if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
+                self.i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        // Indices always fall on ASCII delimiters, hence on char boundaries.
+        self.s.get(start..end).unwrap_or("")
+    }
+    fn value(&mut self, depth: usize) -> Result<Node<'a>, ParseError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        let start = self.i;
+        let c = *self
+            .b
+            .get(self.i)
+            .ok_or_else(|| self.err("unexpected end"))?;
+        let kind = match c {
+            b'{' => {
+                self.i += 1;
+                let mut members = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        if self.b.get(self.i) != Some(&b'"') {
+                            return Err(self.err("expected object key"));
+                        }
+                        let k = self.string()?;
+                        self.ws();
+                        if self.b.get(self.i) != Some(&b':') {
+                            return Err(self.err("expected ':'"));
+                        }
+                        self.i += 1;
+                        self.ws();
+                        let v = self.value(depth + 1)?;
+                        members.push((k, v));
+                        self.ws();
+                        match self.b.get(self.i) {
+                            Some(b',') => self.i += 1,
+                            Some(b'}') => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return Err(self.err("expected ',' or '}'")),
+                        }
+                    }
+                }
+                Kind::Obj(members)
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.b.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        items.push(self.value(depth + 1)?);
+                        self.ws();
+                        match self.b.get(self.i) {
+                            Some(b',') => self.i += 1,
+                            Some(b']') => {
+                                self.i += 1;
+                                break;
+                            }
+                            _ => return Err(self.err("expected ',' or ']'")),
+                        }
+                    }
+                }
+                Kind::Arr(items)
+            }
+            b'"' => Kind::Str(self.string()?),
+            b't' => self.lit("true", Kind::Bool(true))?,
+            b'f' => self.lit("false", Kind::Bool(false))?,
+            b'n' => self.lit("null", Kind::Null)?,
+            b'-' | b'0'..=b'9' => {
+                self.number()?;
+                Kind::Num(self.slice(start, self.i))
+            }
+            _ => return Err(self.err("unexpected character")),
+        };
+        Ok(Node {
+            raw: self.slice(start, self.i),
+            kind,
+        })
+    }
+    fn lit(&mut self, word: &'static str, k: Kind<'a>) -> Result<Kind<'a>, ParseError> {
+        if self.b[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(k)
+        } else {
+            Err(self.err("invalid literal"))
+        }
+    }
+    fn digits(&mut self) -> usize {
+        let s = self.i;
+        while matches!(self.b.get(self.i), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        self.i - s
+    }
+    fn number(&mut self) -> Result<(), ParseError> {
+        if self.b.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        match self.b.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.err("invalid number")),
+        }
+        if self.b.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.err("invalid number"));
+            }
+        }
+        Ok(())
+    }
+    /// Parse a string starting at the opening quote.
+    fn string(&mut self) -> Result<JStr<'a>, ParseError> {
+        let b = self.b;
+        let start = self.i + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            // Skip clean 8-byte words, then look at one byte.
+            while i + 8 <= b.len() && !word_has_special(&b[i..i + 8]) {
+                i += 8;
+            }
+            let Some(&c) = b.get(i) else {
+                self.i = b.len();
+                return Err(self.err("unterminated string"));
+            };
+            match c {
+                b'"' => {
+                    self.i = i + 1;
+                    return Ok(JStr {
+                        raw: self.slice(start, i),
+                        escaped,
+                    });
+                }
+                b'\\' => {
+                    escaped = true;
+                    match b.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                        Some(b'u') => {
+                            let ok = b
+                                .get(i + 2..i + 6)
+                                .is_some_and(|h| h.iter().all(|c| c.is_ascii_hexdigit()));
+                            if !ok {
+                                self.i = i;
+                                return Err(self.err("bad \\u escape"));
+                            }
+                            i += 6;
+                        }
+                        _ => {
+                            self.i = i;
+                            return Err(self.err("bad escape"));
+                        }
+                    }
+                }
+                0..=0x1f => {
+                    self.i = i;
+                    return Err(self.err("control character in string"));
+                }
+                _ => i += 1,
+            }
+        }
+    }
+}
+
+/// Whether an 8-byte word holds a `"`, `\\` or control byte (< 0x20); SWAR, so
+/// clean runs of string content are skipped a word at a time.
+#[inline(always)]
+fn word_has_special(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(b);
+    let x = u64::from_le_bytes(w);
+    let q = x ^ (LO * b'"' as u64);
+    let bs = x ^ (LO * b'\\' as u64);
+    // A zero byte in q/bs, or a byte below 0x20 in x (the has-less trick; exact
+    // as an existence test).
+    ((q.wrapping_sub(LO) & !q) | (bs.wrapping_sub(LO) & !bs) | (x.wrapping_sub(LO * 0x20) & !x))
+        & HI
+        != 0
+}
+
+/// Index of the first `"`, `\\` or control byte in `b` (reference for tests).
+#[cfg(test)]
+fn find_special(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= b.len() && !word_has_special(&b[i..i + 8]) {
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| p + i)
+}
+
+fn hex4(b: &[u8]) -> Option<u32> {
+    let s = std::str::from_utf8(b.get(..4)?).ok()?;
+    u32::from_str_radix(s, 16).ok()
+}
+
+/// Decode validated JSON string content. Lone surrogates become U+FFFD.
+pub fn unescape(raw: &str) -> String {
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < b.len() {
+        let Some(off) = memchr::memchr(b'\\', &b[i..]) else {
+            out.push_str(&raw[i..]);
+            break;
+        };
+        out.push_str(&raw[i..i + off]);
+        i += off + 1;
+        let Some(&c) = b.get(i) else { break };
+        i += 1;
+        match c {
+            b'n' => out.push('\n'),
+            b't' => out.push('\t'),
+            b'r' => out.push('\r'),
+            b'b' => out.push('\u{8}'),
+            b'f' => out.push('\u{c}'),
+            b'u' => {
+                let hi = hex4(&b[i..]).unwrap_or(0xFFFD);
+                i += 4;
+                if (0xD800..0xDC00).contains(&hi) {
+                    if b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
+                        if let Some(lo) = hex4(b.get(i + 2..).unwrap_or(&[])) {
+                            if (0xDC00..0xE000).contains(&lo) {
+                                i += 6;
+                                let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                                out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
+                                continue;
+                            }
+                        }
+                    }
+                    out.push('\u{FFFD}');
+                } else {
+                    out.push(char::from_u32(hi).unwrap_or('\u{FFFD}'));
+                }
+            }
+            other => out.push(other as char),
+        }
+    }
+    out
+}
+
+/// Append `s` to `out` as JSON string content (no quotes).
+pub fn escape_into(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&b[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(c >> 4) as usize]);
+                out.push(HEX[(c & 15) as usize]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&b[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&b[start..]);
+}
+
+/// A JSON writer appending to a byte vector; inserts commas automatically.
+pub struct Writer<'o> {
+    pub out: &'o mut Vec<u8>,
+    /// One entry per open container: whether it already has an item.
+    stack: Vec<bool>,
+    after_key: bool,
+}
+
+impl<'o> Writer<'o> {
+    pub fn new(out: &'o mut Vec<u8>) -> Self {
+        Writer {
+            out,
+            stack: Vec::with_capacity(16),
+            after_key: false,
+        }
+    }
+    #[inline]
+    fn pre(&mut self) {
+        if self.after_key {
+            self.after_key = false;
+            return;
+        }
+        if let Some(top) = self.stack.last_mut() {
+            if *top {
+                self.out.push(b',');
+            }
+            *top = true;
+        }
+    }
+    pub fn key(&mut self, k: &str) -> &mut Self {
+        self.pre();
+        self.out.push(b'"');
+        escape_into(self.out, k);
+        self.out.extend_from_slice(b"\":");
+        self.after_key = true;
+        self
+    }
+    /// A key that is already valid JSON string content (e.g. an input key).
+    pub fn key_j(&mut self, k: JStr<'_>) -> &mut Self {
+        self.pre();
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.raw.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.after_key = true;
+        self
+    }
+    pub fn obj(&mut self) -> &mut Self {
+        self.pre();
+        self.out.push(b'{');
+        self.stack.push(false);
+        self
+    }
+    pub fn end_obj(&mut self) -> &mut Self {
+        self.stack.pop();
+        self.out.push(b'}');
+        self
+    }
+    pub fn arr(&mut self) -> &mut Self {
+        self.pre();
+        self.out.push(b'[');
+        self.stack.push(false);
+        self
+    }
+    pub fn end_arr(&mut self) -> &mut Self {
+        self.stack.pop();
+        self.out.push(b']');
+        self
+    }
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.pre();
+        self.out.push(b'"');
+        escape_into(self.out, s);
+        self.out.push(b'"');
+        self
+    }
+    /// A string value from input string content, copied without re-escaping.
+    pub fn jstr(&mut self, s: JStr<'_>) -> &mut Self {
+        self.pre();
+        self.out.push(b'"');
+        self.out.extend_from_slice(s.raw.as_bytes());
+        self.out.push(b'"');
+        self
+    }
+    /// A raw JSON value (must be valid JSON).
+    pub fn raw(&mut self, r: &str) -> &mut Self {
+        self.pre();
+        self.out.extend_from_slice(r.as_bytes());
+        self
+    }
+    pub fn int(&mut self, v: i64) -> &mut Self {
+        self.pre();
+        self.out.extend_from_slice(v.to_string().as_bytes());
+        self
+    }
+    pub fn uint(&mut self, v: u64) -> &mut Self {
+        self.pre();
+        self.out.extend_from_slice(v.to_string().as_bytes());
+        self
+    }
+    pub fn bool(&mut self, v: bool) -> &mut Self {
+        self.raw(if v { "true" } else { "false" })
+    }
+    pub fn null(&mut self) -> &mut Self {
+        self.raw("null")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_keeps_spans() {
+        let src = br#" {"a": [1, -2.5e3, "x\"y", true, null], "b": {"c": "\u00e9\ud83d\ude00"}} "#;
+        let v = parse(src).unwrap();
+        assert_eq!(v.at("a").arr().len(), 5);
+        assert_eq!(v.at("a").arr()[1].raw, "-2.5e3");
+        assert_eq!(v.at("a").arr()[2].s(), "x\"y");
+        assert_eq!(v.path("b.c").unwrap().s(), "é😀");
+        assert_eq!(v.at("b").raw, r#"{"c": "\u00e9\ud83d\ude00"}"#);
+    }
+
+    #[test]
+    fn rejects_invalid() {
+        for bad in [
+            &b"{"[..],
+            b"[1,]",
+            b"{\"a\" 1}",
+            b"01",
+            b"1.",
+            b"\"\x01\"",
+            b"\"\\x\"",
+            b"nul",
+            b"[] x",
+            b"\"\xff\"",
+        ] {
+            assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let deep = "[".repeat(MAX_DEPTH + 5);
+        assert!(parse(deep.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn escape_roundtrip_matches_serde() {
+        let s = "a\"b\\c\nd\u{1}e\u{1f}é😀";
+        let mut out = Vec::new();
+        Writer::new(&mut out).str(s);
+        let back: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, s);
+        let v = parse(&out).unwrap();
+        assert_eq!(v.s(), s);
+    }
+
+    #[test]
+    fn find_special_matches_naive() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for len in 0..80 {
+            for _ in 0..50 {
+                let v: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        [b'a', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xff, b'z'][(x % 9) as usize]
+                    })
+                    .collect();
+                let naive = v.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+                assert_eq!(find_special(&v), naive, "{v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn writer_commas() {
+        let mut out = Vec::new();
+        let mut w = Writer::new(&mut out);
+        w.obj()
+            .key("a")
+            .arr()
+            .int(1)
+            .int(2)
+            .obj()
+            .end_obj()
+            .end_arr();
+        w.key("b").str("x").end_obj();
+        assert_eq!(out, br#"{"a":[1,2,{}],"b":"x"}"#);
+    }
+}

@@ -1,0 +1,422 @@
+//! Whole-body request translation between client and upstream formats.
+//!
+//! Guarantees:
+//! - [`translate_request`] never panics; on success `out` holds one valid JSON
+//!   document; on error `out` is left as it was and the error message is fit
+//!   for a 400 in the client's format ([`TranslateError::write_body`]).
+//! - Same format: the body is copied with only `model` replaced (plus a
+//!   thinking edit when the model carries a `(…)` suffix, and Claude's
+//!   `max_tokens` default); every other byte of every other member is kept.
+//! - OpenAI Responses → Codex edits the top level in place (CLIProxyAPI's
+//!   native Codex clean-up); every other pair goes through a neutral
+//!   [`ir::Req`] and a format emitter.
+//! - Strings move between formats without re-escaping where possible; thinking
+//!   signatures are copied byte for byte and only to their own provider family.
+
+pub mod emit;
+pub mod ir;
+pub mod json;
+pub mod parse;
+pub mod schema;
+
+use crate::translate::format::Format;
+use crate::translate::thinking::{parse_suffix, Thinking};
+use json::{Node, Writer};
+
+/// Options for one request translation.
+#[derive(Clone, Copy, Debug)]
+pub struct ReqOpts<'m> {
+    /// Upstream model name; a `(…)` thinking suffix is honoured and stripped.
+    pub upstream_model: &'m str,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// `max_tokens` for a Claude upstream when the client gave none: the
+    /// registry's value for the model. `None` → 32000 when translating from
+    /// another format; for Claude → Claude `None` leaves the body alone.
+    pub claude_default_max_tokens: Option<u32>,
+}
+
+/// A request that cannot be translated (not JSON, or not a JSON object).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TranslateError {
+    pub message: String,
+}
+
+impl TranslateError {
+    fn new(message: impl Into<String>) -> Self {
+        TranslateError {
+            message: message.into(),
+        }
+    }
+    /// HTTP status for this error (always 400: the request is invalid).
+    pub fn status(&self) -> u16 {
+        400
+    }
+    /// Write this error as `client`'s error body.
+    pub fn write_body(&self, client: Format, out: &mut Vec<u8>) {
+        crate::translate::response::error_body(client, self.status(), &self.message, out);
+    }
+}
+
+impl std::fmt::Display for TranslateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TranslateError {}
+
+/// Parse a request body into its root object.
+fn parse_root(body: &[u8]) -> Result<Node<'_>, TranslateError> {
+    let root =
+        json::parse(body).map_err(|e| TranslateError::new(format!("invalid request body: {e}")))?;
+    if !root.is_obj() {
+        return Err(TranslateError::new(
+            "invalid request body: expected a JSON object",
+        ));
+    }
+    Ok(root)
+}
+
+/// Translate a `from` (client) request body into a `to` (upstream) body,
+/// appending to `out`.
+pub fn translate_request(
+    from: Format,
+    to: Format,
+    body: &[u8],
+    opts: &ReqOpts<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(), TranslateError> {
+    let root = parse_root(body)?;
+    let from = if from == Format::Codex {
+        Format::OpenAiResponses
+    } else {
+        from
+    };
+    let suffix = parse_suffix(opts.upstream_model);
+    let model = suffix.base;
+    let mut thinking = suffix.thinking;
+    if thinking.is_none() && !suffix.has_suffix {
+        if let Some(m) = root.get("model").and_then(|m| m.str()) {
+            thinking = parse_suffix(&m).thinking;
+        }
+    }
+    let start = out.len();
+    match (from, to) {
+        (a, b) if a == b => same_format(a, &root, model, thinking, opts, out),
+        (Format::OpenAiResponses, Format::Codex) => codex_native(&root, model, thinking, out),
+        _ => {
+            let mut req = match from {
+                Format::OpenAiChat => parse::chat(&root),
+                Format::OpenAiResponses | Format::Codex => parse::responses(&root),
+                Format::Claude => parse::claude(&root),
+                Format::Gemini => parse::gemini(&root),
+            };
+            if thinking.is_some() {
+                req.thinking = thinking;
+            }
+            if to == Format::Claude {
+                req.session_seed = parse::session_seed(&root);
+            }
+            let eo = emit::EmitOpts {
+                model,
+                stream: opts.stream,
+                claude_default_max_tokens: opts.claude_default_max_tokens,
+            };
+            match to {
+                Format::Claude => emit::claude(&req, &eo, out),
+                Format::Gemini => emit::gemini(&req, &eo, out),
+                Format::OpenAiChat => emit::chat(&req, &eo, out),
+                Format::OpenAiResponses => emit::responses(&req, &eo, false, out),
+                Format::Codex => emit::responses(&req, &eo, true, out),
+            }
+        }
+    }
+    debug_assert!(json::parse(&out[start..]).is_ok());
+    Ok(())
+}
+
+/// A top-level member edit: replace (or insert) `key` with a raw JSON value, or
+/// delete it (`None`).
+struct Edit {
+    key: &'static str,
+    val: Option<String>,
+    /// Insert when missing (replacements only).
+    insert: bool,
+    done: bool,
+}
+
+fn set(key: &'static str, val: String) -> Edit {
+    Edit {
+        key,
+        val: Some(val),
+        insert: true,
+        done: false,
+    }
+}
+
+fn replace_only(key: &'static str, val: String) -> Edit {
+    Edit {
+        insert: false,
+        ..set(key, val)
+    }
+}
+
+fn del(key: &'static str) -> Edit {
+    Edit {
+        key,
+        val: None,
+        insert: false,
+        done: false,
+    }
+}
+
+/// Copy object `obj` to `w` applying `edits`; untouched members are copied as
+/// raw bytes.
+fn edit_object(obj: &Node<'_>, edits: &mut [Edit], w: &mut Writer<'_>) {
+    w.obj();
+    for (k, v) in obj.obj() {
+        match edits.iter_mut().find(|e| k.is(e.key)) {
+            Some(e) => {
+                if !e.done {
+                    if let Some(val) = &e.val {
+                        w.key_j(*k).raw(val);
+                    }
+                }
+                e.done = true;
+            }
+            None => {
+                w.key_j(*k).raw(v.raw);
+            }
+        }
+    }
+    for e in edits.iter_mut().filter(|e| !e.done && e.insert) {
+        if let Some(val) = &e.val {
+            w.key(e.key).raw(val);
+        }
+        e.done = true;
+    }
+    w.end_obj();
+}
+
+fn json_str(s: &str) -> String {
+    let mut v = Vec::with_capacity(s.len() + 2);
+    Writer::new(&mut v).str(s);
+    String::from_utf8(v).unwrap_or_default()
+}
+
+fn same_format(
+    f: Format,
+    root: &Node<'_>,
+    model: &str,
+    thinking: Option<Thinking>,
+    opts: &ReqOpts<'_>,
+    out: &mut Vec<u8>,
+) {
+    let mut edits: Vec<Edit> = Vec::new();
+    match f {
+        Format::Gemini => edits.push(replace_only("model", json_str(model))),
+        _ => edits.push(set("model", json_str(model))),
+    }
+    match (f, thinking) {
+        (Format::OpenAiChat, Some(t)) => {
+            edits.push(set("reasoning_effort", json_str(t.effort())));
+        }
+        (Format::OpenAiResponses | Format::Codex, Some(t)) => {
+            let mut v = Vec::new();
+            let mut w = Writer::new(&mut v);
+            let mut e = [set("effort", json_str(t.effort()))];
+            match root.get("reasoning").filter(|r| r.is_obj()) {
+                Some(r) => edit_object(r, &mut e, &mut w),
+                None => edit_object(
+                    &Node {
+                        raw: "{}",
+                        kind: json::Kind::Obj(Vec::new()),
+                    },
+                    &mut e,
+                    &mut w,
+                ),
+            }
+            edits.push(set("reasoning", String::from_utf8(v).unwrap_or_default()));
+        }
+        (Format::Claude, Some(t)) => {
+            let max = root.at("max_tokens").i64().unwrap_or(
+                opts.claude_default_max_tokens
+                    .unwrap_or(emit::CLAUDE_DEFAULT_MAX_TOKENS) as i64,
+            );
+            let req = ir::Req {
+                thinking: Some(t),
+                max_tokens: Some(max),
+                ..ir::Req::default()
+            };
+            let mut tmp = Vec::new();
+            emit::claude(
+                &req,
+                &emit::EmitOpts {
+                    model,
+                    stream: false,
+                    claude_default_max_tokens: None,
+                },
+                &mut tmp,
+            );
+            if let Some(th) = json::parse(&tmp)
+                .ok()
+                .and_then(|n| n.get("thinking").map(|t| t.raw.to_string()))
+            {
+                edits.push(set("thinking", th));
+            }
+        }
+        (Format::Gemini, Some(t)) => {
+            let req = ir::Req {
+                thinking: Some(t),
+                ..ir::Req::default()
+            };
+            let mut tmp = Vec::new();
+            emit::gemini(
+                &req,
+                &emit::EmitOpts {
+                    model,
+                    stream: false,
+                    claude_default_max_tokens: None,
+                },
+                &mut tmp,
+            );
+            let tc = json::parse(&tmp).ok().and_then(|n| {
+                n.path("generationConfig.thinkingConfig")
+                    .map(|t| t.raw.to_string())
+            });
+            if let Some(tc) = tc {
+                let mut v = Vec::new();
+                let mut w = Writer::new(&mut v);
+                let mut e = [set("thinkingConfig", tc)];
+                match root.get("generationConfig").filter(|g| g.is_obj()) {
+                    Some(g) => edit_object(g, &mut e, &mut w),
+                    None => edit_object(
+                        &Node {
+                            raw: "{}",
+                            kind: json::Kind::Obj(Vec::new()),
+                        },
+                        &mut e,
+                        &mut w,
+                    ),
+                }
+                edits.push(set(
+                    "generationConfig",
+                    String::from_utf8(v).unwrap_or_default(),
+                ));
+            }
+        }
+        _ => {}
+    }
+    if f == Format::Claude && root.get("max_tokens").is_none() {
+        if let Some(m) = opts.claude_default_max_tokens {
+            edits.push(set("max_tokens", m.to_string()));
+        }
+    }
+    // Only the model changes: splice it into the original bytes, keeping every
+    // other byte (whitespace included).
+    if let [only] = edits.as_slice() {
+        let dup = root.obj().iter().filter(|(k, _)| k.is("model")).count() > 1;
+        if let (Some(val), Some(old), false) = (&only.val, root.get("model"), dup) {
+            let base = root.raw.as_ptr() as usize;
+            let start = old.raw.as_ptr() as usize - base;
+            let end = start + old.raw.len();
+            out.extend_from_slice(&root.raw.as_bytes()[..start]);
+            out.extend_from_slice(val.as_bytes());
+            out.extend_from_slice(&root.raw.as_bytes()[end..]);
+            return;
+        }
+        if only.val.is_none() || f == Format::Gemini {
+            out.extend_from_slice(root.raw.as_bytes());
+            return;
+        }
+    }
+    edit_object(root, &mut edits, &mut Writer::new(out));
+}
+
+/// OpenAI Responses → Codex: CLIProxyAPI's native clean-up, as top-level edits.
+fn codex_native(root: &Node<'_>, model: &str, thinking: Option<Thinking>, out: &mut Vec<u8>) {
+    let mut edits = vec![
+        set("model", json_str(model)),
+        set("stream", "true".into()),
+        set("store", "false".into()),
+        set("parallel_tool_calls", "true".into()),
+        set("include", r#"["reasoning.encrypted_content"]"#.into()),
+        del("max_output_tokens"),
+        del("max_completion_tokens"),
+        del("temperature"),
+        del("top_p"),
+        del("truncation"),
+        del("prompt_cache_options"),
+        del("prompt_cache_retention"),
+        del("user"),
+        del("stream_options"),
+        del("previous_response_id"),
+        del("safety_identifier"),
+    ];
+    if !root
+        .at("service_tier")
+        .jstr()
+        .is_some_and(|s| s.is("priority"))
+    {
+        edits.push(del("service_tier"));
+    }
+    if root.get("instructions").is_none_or(|i| i.is_null()) {
+        edits.push(set("instructions", "\"\"".into()));
+    }
+    // input: a string becomes one user message; system roles become developer.
+    let input = root.at("input");
+    if let Some(j) = input.jstr() {
+        let mut v = Vec::new();
+        let mut w = Writer::new(&mut v);
+        w.arr()
+            .obj()
+            .key("type")
+            .str("message")
+            .key("role")
+            .str("user");
+        w.key("content")
+            .arr()
+            .obj()
+            .key("type")
+            .str("input_text")
+            .key("text");
+        w.jstr(j).end_obj().end_arr().end_obj().end_arr();
+        edits.push(set("input", String::from_utf8(v).unwrap_or_default()));
+    } else if input
+        .arr()
+        .iter()
+        .any(|it| it.at("role").jstr().is_some_and(|r| r.is("system")))
+    {
+        let mut v = Vec::new();
+        let mut w = Writer::new(&mut v);
+        w.arr();
+        for it in input.arr() {
+            if it.at("role").jstr().is_some_and(|r| r.is("system")) {
+                edit_object(it, &mut [set("role", "\"developer\"".into())], &mut w);
+            } else {
+                w.raw(it.raw);
+            }
+        }
+        w.end_arr();
+        edits.push(set("input", String::from_utf8(v).unwrap_or_default()));
+    }
+    if let Some(t) = thinking {
+        let mut v = Vec::new();
+        let mut w = Writer::new(&mut v);
+        let mut e = [set("effort", json_str(t.effort()))];
+        match root.get("reasoning").filter(|r| r.is_obj()) {
+            Some(r) => edit_object(r, &mut e, &mut w),
+            None => edit_object(
+                &Node {
+                    raw: "{}",
+                    kind: json::Kind::Obj(Vec::new()),
+                },
+                &mut e,
+                &mut w,
+            ),
+        }
+        edits.push(set("reasoning", String::from_utf8(v).unwrap_or_default()));
+    }
+    edit_object(root, &mut edits, &mut Writer::new(out));
+}

@@ -1,0 +1,292 @@
+//! Stream translation: upstream SSE bytes in one format -> client SSE bytes in another.
+//!
+//! Shape: `Scanner` (SSE framing) -> upstream *decoder* (one per format, in [`decode`]) ->
+//! a small borrowed event vocabulary ([`StreamEvent`]) -> client *encoder* (one per format,
+//! in [`encode`]) -> bytes appended to the caller's output buffer. When both sides speak
+//! the same format (Codex and OpenAI Responses count as the same stream format) the bytes
+//! pass through untouched.
+//!
+//! Guarantees:
+//! - No I/O, no panics on any input. An event a decoder does not know is skipped; empty or
+//!   non-JSON upstream `data:` frames are dropped, never forwarded to a translating client.
+//! - Every translated output is valid SSE whose `data:` payloads are single-line valid JSON
+//!   (except OpenAI Chat's `[DONE]`). Strings are copied from upstream only as validated,
+//!   already-escaped spans ([`json::str_content`]); numbers are re-printed.
+//! - Thinking signatures are copied byte for byte, never decoded and re-encoded.
+//! - Output does not depend on how the upstream bytes were split into reads (up to frame
+//!   boundaries inside `out`, which the caller flushes as it likes).
+//! - State lives in per-translator buffers that keep their capacity across
+//!   [`StreamTranslator::reset`], so a reused translator does not allocate in steady state.
+//! - Tool-call ordering for Responses clients follows CLIProxyAPI v6.9 behaviour #11: each
+//!   call (keyed by choice and tool index) is its own `function_call` item with its own
+//!   `output_index`, allocated in order of first appearance; `*.done` events and the
+//!   `response.completed` output list are in ascending `output_index` order.
+//!
+//! Policies worth knowing (each has a test):
+//! - Terminal events (`[DONE]`, `message_stop`, `response.completed`, Gemini's
+//!   `finishReason` chunk) are written when the upstream ends cleanly or at
+//!   [`StreamTranslator::finish`]; the finish reason and usage are held until then, so a
+//!   usage-only chunk after the finish reason (OpenAI) still lands in them. OpenAI Chat
+//!   clients get `finish_reason` plus `native_finish_reason` (the upstream's own reason,
+//!   lower-cased) and `usage` in the last chunk before `[DONE]`.
+//! - After an upstream error event (or [`StreamTranslator::error`]) the client gets one
+//!   error event in its format and nothing else (no `[DONE]`).
+//! - Upstream keep-alives (Claude `ping`, SSE comments) become the client's keep-alive
+//!   (`: keep-alive`, or Claude `ping` once `message_start` was sent).
+//! - Signatures: a thinking signature reaches a Claude client as `signature_delta` when a
+//!   thinking block is open (Gemini `thoughtSignature` on a thought part, Claude's own);
+//!   other formats have no place for a foreign signature, so it is dropped there.
+//! - Gemini clients need whole `functionCall.args` objects: argument fragments are
+//!   collected and the calls are written in the final chunk (invalid JSON becomes `{}`).
+//! - Claude clients: content blocks are sequential; argument fragments that arrive for an
+//!   earlier, already stopped tool block (interleaved parallel calls) are still sent with
+//!   that block's index, which the Anthropic SDKs accumulate by index.
+//! - OpenAI Chat: only choice 0's finish reason is reported (multi-choice streams are rare
+//!   and no other client format has choices).
+//! - Gemini upstreams are read as `alt=sse` streams (a bare JSON array is not decoded).
+//! - Per-stream tables are capped ([`encode::MAX_TOOL_CALLS`], [`encode::MAX_OUTPUT_ITEMS`]);
+//!   events beyond a cap are dropped. One SSE event is capped by
+//!   [`crate::sse::scan::MAX_EVENT_BYTES`]; a larger one ends the stream with an error.
+//!
+//! Token accounting in the vocabulary follows OpenAI semantics: `input` counts every
+//! prompt token including cached ones, `output` counts every generated token including
+//! reasoning. Decoders normalise into this (Claude: `input_tokens + cache_read +
+//! cache_creation`; Gemini: `candidates + thoughts`), encoders split back out.
+
+pub mod decode;
+pub mod encode;
+pub mod json;
+#[doc(hidden)]
+pub mod testgen;
+
+use crate::sse::{Item, Scanner};
+use crate::translate::format::Format;
+use decode::Decoder;
+use encode::Encoder;
+
+/// Why generation stopped, in a provider-neutral form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinishReason {
+    /// Natural end or stop sequence.
+    Stop,
+    /// Output token limit.
+    Length,
+    /// The model asked for tool calls.
+    ToolCalls,
+    /// Blocked by a safety / content filter.
+    ContentFilter,
+}
+
+/// Token usage, OpenAI semantics (see module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// All prompt tokens, cached ones included.
+    pub input: u64,
+    /// All generated tokens, reasoning included.
+    pub output: u64,
+    /// Prompt tokens served from cache (part of `input`).
+    pub cached: u64,
+    /// Reasoning tokens (part of `output`).
+    pub reasoning: u64,
+}
+
+/// Tool-call argument fragment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Args<'a> {
+    /// Escaped JSON-string content holding a fragment of the arguments JSON text.
+    Escaped(&'a [u8]),
+    /// A complete raw JSON value (Gemini's `functionCall.args`).
+    Raw(&'a [u8]),
+}
+
+/// The borrowed event vocabulary between decoders and encoders. All `&[u8]` text fields
+/// are validated, escaped JSON-string content (safe to paste between quotes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamEvent<'a> {
+    /// Upstream message/response started; `id` may be empty.
+    Start { id: &'a [u8] },
+    /// Visible text for choice `choice`.
+    Text { choice: u32, text: &'a [u8] },
+    /// Reasoning / thinking text.
+    Reasoning { choice: u32, text: &'a [u8] },
+    /// Signature of the current thinking block, byte-exact escaped content.
+    ReasoningSignature { choice: u32, sig: &'a [u8] },
+    /// A tool call begins; `index` is the upstream's key for it (unique per choice).
+    ToolCallStart {
+        choice: u32,
+        index: u32,
+        id: &'a [u8],
+        name: &'a [u8],
+    },
+    /// More argument text for the tool call keyed `(choice, index)`.
+    ToolArgs {
+        choice: u32,
+        index: u32,
+        args: Args<'a>,
+    },
+    /// Latest usage totals (later events replace earlier ones).
+    Usage(Usage),
+    /// The choice finished; `native` is the upstream's own reason string (escaped).
+    Finish {
+        choice: u32,
+        reason: FinishReason,
+        native: &'a [u8],
+    },
+    /// Upstream reported an error; `status` is an HTTP status when known (else 0).
+    Error {
+        status: u16,
+        kind: &'a [u8],
+        message: &'a [u8],
+    },
+    /// Upstream keep-alive (ping, comment).
+    KeepAlive,
+    /// Upstream finished the stream cleanly.
+    Done,
+}
+
+/// Per-request context for a translator.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamCtx<'a> {
+    /// Model name the client asked for (written into every chunk that names a model).
+    pub model: &'a str,
+    /// Unix seconds for `created` / `created_at` fields.
+    pub created: u64,
+    /// Seed for synthesised ids (`chatcmpl-…`, `msg_…`, `resp_…`, `call_…`).
+    pub id_seed: u64,
+}
+
+/// Translates one upstream SSE stream into the client's format; see module docs.
+pub struct StreamTranslator {
+    kind: Kind,
+    scratch: Vec<u8>,
+}
+
+enum Kind {
+    /// Same format on both sides: bytes are copied unchanged; `enc` only writes errors.
+    Passthrough { enc: Encoder },
+    Translate {
+        scanner: Scanner,
+        dec: Decoder,
+        enc: Encoder,
+        failed: bool,
+    },
+}
+
+/// Streams of these formats are the same on the wire.
+fn stream_family(f: Format) -> Format {
+    match f {
+        Format::Codex => Format::OpenAiResponses,
+        other => other,
+    }
+}
+
+/// Create a translator from upstream format `from` to client format `to`.
+pub fn new_stream_translator(from: Format, to: Format, ctx: StreamCtx<'_>) -> StreamTranslator {
+    let enc = Encoder::new(stream_family(to), &ctx);
+    let kind = if stream_family(from) == stream_family(to) {
+        Kind::Passthrough { enc }
+    } else {
+        Kind::Translate {
+            scanner: Scanner::new(),
+            dec: Decoder::new(stream_family(from), ctx.id_seed),
+            enc,
+            failed: false,
+        }
+    };
+    StreamTranslator {
+        kind,
+        scratch: Vec::new(),
+    }
+}
+
+impl StreamTranslator {
+    /// Whether this translator copies bytes unchanged.
+    pub fn is_passthrough(&self) -> bool {
+        matches!(self.kind, Kind::Passthrough { .. })
+    }
+
+    /// Prepare for a new stream with the same formats, keeping every buffer's capacity.
+    pub fn reset(&mut self, ctx: StreamCtx<'_>) {
+        match &mut self.kind {
+            Kind::Passthrough { enc, .. } => enc.reset(&ctx),
+            Kind::Translate {
+                scanner,
+                dec,
+                enc,
+                failed,
+            } => {
+                scanner.reset();
+                dec.reset(ctx.id_seed);
+                enc.reset(&ctx);
+                *failed = false;
+            }
+        }
+    }
+
+    /// Translate one upstream read, appending client bytes to `out`.
+    pub fn feed(&mut self, upstream: &[u8], out: &mut Vec<u8>) {
+        match &mut self.kind {
+            Kind::Passthrough { .. } => out.extend_from_slice(upstream),
+            Kind::Translate {
+                scanner,
+                dec,
+                enc,
+                failed,
+            } => {
+                if *failed {
+                    return;
+                }
+                let r = scanner.feed(upstream, |item| on_item(item, dec, enc, out));
+                if r.is_err() {
+                    *failed = true;
+                    enc.error(502, b"upstream_error", b"upstream SSE event too large", out);
+                }
+            }
+        }
+    }
+
+    /// Upstream ended: flush a final unterminated event and emit the client's terminal
+    /// events (e.g. `message_stop`, `response.completed`, `[DONE]`) unless already sent.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        match &mut self.kind {
+            Kind::Passthrough { .. } => {}
+            Kind::Translate {
+                scanner,
+                dec,
+                enc,
+                failed,
+            } => {
+                if *failed {
+                    return;
+                }
+                let _ = scanner.finish(|item| on_item(item, dec, enc, out));
+                enc.finish(out);
+            }
+        }
+    }
+
+    /// Write an in-stream error event in the client's format (after which the stream
+    /// should be closed; for OpenAI Chat no `[DONE]` follows).
+    pub fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
+        self.scratch.clear();
+        json::escape_into(&mut self.scratch, message.as_bytes());
+        let enc = match &mut self.kind {
+            Kind::Passthrough { enc } => enc,
+            Kind::Translate { enc, failed, .. } => {
+                *failed = true;
+                enc
+            }
+        };
+        enc.error(status, b"", &self.scratch, out);
+    }
+}
+
+fn on_item(item: Item<'_>, dec: &mut Decoder, enc: &mut Encoder, out: &mut Vec<u8>) {
+    match item {
+        Item::Comment(_) => enc.event(StreamEvent::KeepAlive, out),
+        Item::Event(ev) => dec.decode(ev.event, ev.data, &mut |e| enc.event(e, out)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,254 @@
+//! Randomised properties (a proptest-free mirror of the fuzz target): arbitrary bytes and
+//! mutated fixtures, in arbitrary chunkings, into every pair never panic, produce valid SSE
+//! with JSON data lines, and do not depend on the chunking.
+
+use super::testgen::long_stream;
+use super::*;
+use crate::sse::test_rng::Rng;
+
+const ALL: [Format; 5] = [
+    Format::OpenAiChat,
+    Format::OpenAiResponses,
+    Format::Claude,
+    Format::Gemini,
+    Format::Codex,
+];
+
+fn ctx() -> StreamCtx<'static> {
+    StreamCtx {
+        model: "m\"odel\n",
+        created: 1,
+        id_seed: 7,
+    }
+}
+
+fn run(from: Format, to: Format, input: &[u8], cuts: &[usize]) -> Vec<u8> {
+    let mut t = new_stream_translator(from, to, ctx());
+    let mut out = Vec::new();
+    let mut prev = 0;
+    for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+        t.feed(&input[prev..c], &mut out);
+        prev = c;
+    }
+    t.finish(&mut out);
+    out
+}
+
+/// Validate framing and JSON; return (event, parsed data) pairs.
+fn frames(out: &[u8]) -> Vec<(Option<String>, Option<serde_json::Value>)> {
+    let text = std::str::from_utf8(out).expect("utf8");
+    assert!(text.is_empty() || text.ends_with("\n\n"));
+    let mut v = Vec::new();
+    for block in text.split_terminator("\n\n") {
+        if block.starts_with(": ") && !block.contains('\n') {
+            v.push((None, None));
+            continue;
+        }
+        let mut ev = None;
+        let mut data = None;
+        for line in block.split('\n') {
+            if let Some(e) = line.strip_prefix("event: ") {
+                assert!(ev.is_none() && data.is_none(), "{block:?}");
+                ev = Some(e.to_string());
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                assert!(data.is_none(), "{block:?}");
+                data = Some(if d == "[DONE]" {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON {d:?}: {e}"))
+                });
+            } else {
+                panic!("bad line {line:?}");
+            }
+        }
+        assert!(data.is_some(), "{block:?}");
+        v.push((ev, data));
+    }
+    v
+}
+
+fn seeds() -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    for f in [
+        Format::OpenAiChat,
+        Format::OpenAiResponses,
+        Format::Claude,
+        Format::Gemini,
+    ] {
+        v.push(long_stream(f, 20));
+    }
+    v
+}
+
+#[test]
+fn random_streams_into_every_pair_are_valid_and_split_independent() {
+    let mut rng = Rng(0xfeed_beef);
+    let seeds = seeds();
+    let tokens: &[&[u8]] = &[
+        b"data: ",
+        b"event: ",
+        b"\n",
+        b"\n\n",
+        b"\r\n",
+        b"{",
+        b"}",
+        b"\"",
+        b"\\",
+        b"\\u00",
+        b"[DONE]",
+        b":",
+        b"\"type\":\"content_block_delta\"",
+        b"\"delta\":",
+        b"\xff",
+        b"\x00",
+        b"[",
+        b"]",
+        b",",
+        b"\"text\":\"x\"",
+        b"\"choices\":[{",
+        b"\"tool_calls\":[{\"index\":1,",
+        b"\"functionCall\":{",
+    ];
+    for round in 0..600 {
+        let mut input = seeds[rng.below(seeds.len())].clone();
+        for _ in 0..rng.below(8) {
+            let at = rng.below(input.len() + 1);
+            match rng.below(3) {
+                0 => {
+                    let t = tokens[rng.below(tokens.len())];
+                    input.splice(at..at, t.iter().copied());
+                }
+                1 => {
+                    let end = (at + rng.below(40)).min(input.len());
+                    input.drain(at..end);
+                }
+                _ => {
+                    if at < input.len() {
+                        input[at] = rng.next() as u8;
+                    }
+                }
+            }
+        }
+        if round % 5 == 0 {
+            input = (0..rng.below(300))
+                .map(|_| tokens[rng.below(tokens.len())][0])
+                .collect();
+        }
+        for from in ALL {
+            for to in ALL {
+                let whole = run(from, to, &input, &[]);
+                let mut cuts: Vec<usize> = (0..rng.below(10))
+                    .map(|_| rng.below(input.len() + 1))
+                    .collect();
+                cuts.sort_unstable();
+                let split = run(from, to, &input, &cuts);
+                let t = new_stream_translator(from, to, ctx());
+                if t.is_passthrough() {
+                    assert_eq!(split, input);
+                    continue;
+                }
+                assert_eq!(
+                    frames(&split),
+                    frames(&whole),
+                    "{from:?}->{to:?} round {round}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn error_writes_client_shaped_event_and_stops_the_stream() {
+    for to in ALL {
+        for from in ALL {
+            let mut t = new_stream_translator(from, to, ctx());
+            let mut out = Vec::new();
+            t.error(429, "slow \"down\"\n", &mut out);
+            let before = out.len();
+            if !t.is_passthrough() {
+                t.feed(&long_stream(from, 3), &mut out);
+                t.finish(&mut out);
+                assert_eq!(
+                    out.len(),
+                    before,
+                    "{from:?}->{to:?}: nothing after an error"
+                );
+            }
+            let f = frames(&out[..before]);
+            assert_eq!(f.len(), 1);
+            let (ev, data) = &f[0];
+            let data = data.as_ref().unwrap();
+            match to {
+                Format::OpenAiChat => {
+                    assert_eq!(*ev, None);
+                    assert_eq!(data["error"]["message"], "slow \"down\"\n");
+                    assert_eq!(data["error"]["type"], "rate_limit_error");
+                    assert!(!String::from_utf8_lossy(&out).contains("[DONE]"));
+                }
+                Format::Claude => {
+                    assert_eq!(ev.as_deref(), Some("error"));
+                    assert_eq!(data["type"], "error");
+                    assert_eq!(data["error"]["type"], "rate_limit_error");
+                }
+                Format::OpenAiResponses | Format::Codex => {
+                    assert_eq!(ev.as_deref(), Some("error"));
+                    assert_eq!(data["type"], "error");
+                    assert_eq!(data["code"], "rate_limit_exceeded");
+                    assert_eq!(data["message"], "slow \"down\"\n");
+                }
+                Format::Gemini => {
+                    assert_eq!(ev.as_deref(), Some("error"));
+                    assert_eq!(data["error"]["code"], 429);
+                    assert_eq!(data["error"]["status"], "RESOURCE_EXHAUSTED");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn reset_reproduces_the_same_output() {
+    for from in ALL {
+        for to in ALL {
+            let input = long_stream(from, 30);
+            let mut t = new_stream_translator(from, to, ctx());
+            let mut a = Vec::new();
+            t.feed(&input, &mut a);
+            t.finish(&mut a);
+            t.reset(ctx());
+            let mut b = Vec::new();
+            t.feed(&input, &mut b);
+            t.finish(&mut b);
+            assert_eq!(a, b, "{from:?}->{to:?}");
+        }
+    }
+}
+
+#[test]
+fn tool_call_tables_are_bounded() {
+    // A hostile upstream opening many thousands of calls: the output stays valid and the
+    // number of calls reaching the client is capped.
+    let mut input = Vec::new();
+    for i in 0..(encode::MAX_TOOL_CALLS + 50) {
+        input.extend_from_slice(format!("event: content_block_start\ndata: {{\"type\":\"content_block_start\",\"index\":{i},\"content_block\":{{\"type\":\"tool_use\",\"id\":\"t{i}\",\"name\":\"f\",\"input\":{{}}}}}}\n\n").as_bytes());
+    }
+    for to in [Format::OpenAiChat, Format::OpenAiResponses, Format::Gemini] {
+        let out = run(Format::Claude, to, &input, &[]);
+        frames(&out);
+        let text = String::from_utf8(out).unwrap();
+        let starts = match to {
+            Format::OpenAiChat => text.matches("\"type\":\"function\"").count(),
+            Format::OpenAiResponses => text
+                .matches("\"type\":\"response.output_item.added\"")
+                .count(),
+            _ => text.matches("\"functionCall\"").count(),
+        };
+        // Responses is bounded by its (larger) item cap instead.
+        let want = if to == Format::OpenAiResponses {
+            (encode::MAX_TOOL_CALLS + 50).min(encode::MAX_OUTPUT_ITEMS)
+        } else {
+            encode::MAX_TOOL_CALLS
+        };
+        assert_eq!(starts, want, "{to:?}");
+    }
+}

@@ -1,0 +1,275 @@
+//! Thinking / reasoning settings shared by every format.
+//!
+//! - Model-name suffixes `model(8192)`, `model(high)`, `model(none)`, `model(auto)`
+//!   / `model(-1)` (the last `(`…`)` of the name) are parsed by [`parse_suffix`].
+//! - Levels map to budgets and back with CLIProxyAPI's fixed tables
+//!   ([`level_to_budget`], [`budget_to_level`]).
+//!
+//! A suffix always beats the thinking settings found in the request body.
+
+/// A reasoning effort level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Minimal,
+    Low,
+    Medium,
+    High,
+    XHigh,
+    Max,
+}
+
+impl Level {
+    /// Parse a level name (case-insensitive, trimmed).
+    pub fn parse(s: &str) -> Option<Level> {
+        let s = s.trim();
+        Some(match () {
+            _ if s.eq_ignore_ascii_case("minimal") => Level::Minimal,
+            _ if s.eq_ignore_ascii_case("low") => Level::Low,
+            _ if s.eq_ignore_ascii_case("medium") => Level::Medium,
+            _ if s.eq_ignore_ascii_case("high") => Level::High,
+            _ if s.eq_ignore_ascii_case("xhigh") => Level::XHigh,
+            _ if s.eq_ignore_ascii_case("max") => Level::Max,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Minimal => "minimal",
+            Level::Low => "low",
+            Level::Medium => "medium",
+            Level::High => "high",
+            Level::XHigh => "xhigh",
+            Level::Max => "max",
+        }
+    }
+}
+
+/// A thinking configuration, independent of format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Thinking {
+    /// Thinking disabled.
+    None,
+    /// Provider decides (dynamic budget).
+    Auto,
+    /// An explicit token budget (> 0).
+    Budget(u32),
+    /// An effort level.
+    Level(Level),
+}
+
+/// Budget for a level: minimal 512, low 1024, medium 8192, high 24576, xhigh 32768,
+/// max 128000 (CLIProxyAPI's table).
+pub fn level_to_budget(l: Level) -> u32 {
+    match l {
+        Level::Minimal => 512,
+        Level::Low => 1024,
+        Level::Medium => 8192,
+        Level::High => 24576,
+        Level::XHigh => 32768,
+        Level::Max => 128000,
+    }
+}
+
+/// Level for a positive budget: ≤512 minimal, ≤1024 low, ≤8192 medium,
+/// ≤24576 high, else xhigh.
+pub fn budget_to_level(b: u32) -> Level {
+    match b {
+        0..=512 => Level::Minimal,
+        513..=1024 => Level::Low,
+        1025..=8192 => Level::Medium,
+        8193..=24576 => Level::High,
+        _ => Level::XHigh,
+    }
+}
+
+impl Thinking {
+    /// Parse an effort word (`none`, `auto`, or a level) as sent in
+    /// `reasoning_effort` / `reasoning.effort` / `thinkingLevel`.
+    pub fn from_effort(s: &str) -> Option<Thinking> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("none") {
+            Some(Thinking::None)
+        } else if t.eq_ignore_ascii_case("auto") {
+            Some(Thinking::Auto)
+        } else {
+            Level::parse(t).map(Thinking::Level)
+        }
+    }
+    /// From a numeric budget: 0 → none, -1 → auto, > 0 → budget; others invalid.
+    pub fn from_budget(b: i64) -> Option<Thinking> {
+        match b {
+            0 => Some(Thinking::None),
+            -1 => Some(Thinking::Auto),
+            1..=0xFFFF_FFFF => Some(Thinking::Budget(b as u32)),
+            _ => None,
+        }
+    }
+    /// The budget form: none 0, auto -1, level via the table.
+    pub fn budget(self) -> i64 {
+        match self {
+            Thinking::None => 0,
+            Thinking::Auto => -1,
+            Thinking::Budget(b) => b as i64,
+            Thinking::Level(l) => level_to_budget(l) as i64,
+        }
+    }
+    /// The effort-word form for level-only providers (OpenAI, Codex): budgets map
+    /// through the thresholds, `auto` becomes `medium` (OpenAI has no auto level),
+    /// `max` becomes `xhigh` (the highest OpenAI level).
+    pub fn effort(self) -> &'static str {
+        match self {
+            Thinking::None => "none",
+            Thinking::Auto => "medium",
+            Thinking::Budget(b) => budget_to_level(b).as_str(),
+            Thinking::Level(Level::Max) => "xhigh",
+            Thinking::Level(l) => l.as_str(),
+        }
+    }
+}
+
+/// A model name split into its base name and an optional thinking suffix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Suffixed<'a> {
+    pub base: &'a str,
+    /// The parsed suffix, when present and recognised.
+    pub thinking: Option<Thinking>,
+    /// Whether a `(...)` suffix was present at all (recognised or not).
+    pub has_suffix: bool,
+}
+
+/// Split `model(value)` into base and thinking config. The last `(` opens the
+/// suffix, which must run to a final `)`. Unrecognised suffix values leave
+/// `thinking` empty but still strip the suffix from `base`.
+pub fn parse_suffix(model: &str) -> Suffixed<'_> {
+    let plain = Suffixed {
+        base: model,
+        thinking: None,
+        has_suffix: false,
+    };
+    let Some(open) = model.rfind('(') else {
+        return plain;
+    };
+    if !model.ends_with(')') || open + 1 > model.len() - 1 {
+        return plain;
+    }
+    let raw = &model[open + 1..model.len() - 1];
+    let thinking = if raw.is_empty() {
+        None
+    } else if raw.eq_ignore_ascii_case("none") {
+        Some(Thinking::None)
+    } else if raw.eq_ignore_ascii_case("auto") || raw == "-1" {
+        Some(Thinking::Auto)
+    } else if let Ok(n) = raw.parse::<u32>() {
+        Some(if n == 0 {
+            Thinking::None
+        } else {
+            Thinking::Budget(n)
+        })
+    } else {
+        Level::parse(raw).map(Thinking::Level)
+    };
+    Suffixed {
+        base: &model[..open],
+        thinking,
+        has_suffix: true,
+    }
+}
+
+/// Whether a Gemini model takes `thinkingLevel` (Gemini 3 family) rather than a
+/// `thinkingBudget`. Without a registry this is decided by name.
+pub fn gemini_uses_levels(model: &str) -> bool {
+    model.contains("gemini-3")
+}
+
+/// Largest `thinkingBudget` Gemini 2.5 Flash / Flash-Lite accept.
+const GEMINI_FLASH_MAX_BUDGET: i64 = 24576;
+/// Largest `thinkingBudget` Gemini 2.5 Pro accepts.
+const GEMINI_PRO_MAX_BUDGET: i64 = 32768;
+/// Smallest budget Gemini 2.5 Pro accepts (it cannot turn thinking off).
+const GEMINI_PRO_MIN_BUDGET: i64 = 128;
+
+/// The `thinkingBudget` to send to a budget-style Gemini model: -1 (dynamic)
+/// and in-range values pass; others are clamped to the model family's range
+/// (by name, in lieu of registry data), and Pro's "off" becomes its minimum.
+pub fn gemini_budget(model: &str, t: Thinking) -> i64 {
+    let b = t.budget();
+    if b < 0 {
+        return -1;
+    }
+    let pro = model.contains("pro");
+    let max = if pro {
+        GEMINI_PRO_MAX_BUDGET
+    } else {
+        GEMINI_FLASH_MAX_BUDGET
+    };
+    if b == 0 && pro {
+        return GEMINI_PRO_MIN_BUDGET;
+    }
+    b.min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suffixes() {
+        let s = parse_suffix("gemini-2.5-pro(8192)");
+        assert_eq!(s.base, "gemini-2.5-pro");
+        assert_eq!(s.thinking, Some(Thinking::Budget(8192)));
+        assert_eq!(
+            parse_suffix("claude(HIGH)").thinking,
+            Some(Thinking::Level(Level::High))
+        );
+        assert_eq!(parse_suffix("m(none)").thinking, Some(Thinking::None));
+        assert_eq!(parse_suffix("m(-1)").thinking, Some(Thinking::Auto));
+        assert_eq!(parse_suffix("m(auto)").thinking, Some(Thinking::Auto));
+        let u = parse_suffix("m(weird)");
+        assert_eq!((u.base, u.thinking, u.has_suffix), ("m", None, true));
+        assert!(!parse_suffix("m(x").has_suffix);
+        assert_eq!(parse_suffix("a(b)(low)").base, "a(b)");
+        assert!(!parse_suffix(")").has_suffix);
+        assert_eq!(parse_suffix("()").thinking, None);
+    }
+
+    #[test]
+    fn gemini_budgets() {
+        assert_eq!(
+            gemini_budget("gemini-2.5-pro", Thinking::Level(Level::Max)),
+            32768
+        );
+        assert_eq!(
+            gemini_budget("gemini-2.5-flash", Thinking::Level(Level::XHigh)),
+            24576
+        );
+        assert_eq!(gemini_budget("gemini-2.5-pro", Thinking::None), 128);
+        assert_eq!(gemini_budget("gemini-2.5-flash", Thinking::None), 0);
+        assert_eq!(gemini_budget("gemini-2.5-flash", Thinking::Auto), -1);
+        assert_eq!(
+            gemini_budget("gemini-2.5-flash", Thinking::Budget(2048)),
+            2048
+        );
+    }
+
+    #[test]
+    fn tables() {
+        assert_eq!(level_to_budget(Level::Medium), 8192);
+        assert_eq!(level_to_budget(Level::Max), 128000);
+        assert_eq!(budget_to_level(512), Level::Minimal);
+        assert_eq!(budget_to_level(513), Level::Low);
+        assert_eq!(budget_to_level(8192), Level::Medium);
+        assert_eq!(budget_to_level(24577), Level::XHigh);
+        for l in [
+            Level::Minimal,
+            Level::Low,
+            Level::Medium,
+            Level::High,
+            Level::XHigh,
+        ] {
+            assert_eq!(budget_to_level(level_to_budget(l)), l);
+        }
+        assert_eq!(Thinking::Budget(20000).effort(), "high");
+        assert_eq!(Thinking::from_budget(-1), Some(Thinking::Auto));
+        assert_eq!(Thinking::from_budget(-2), None);
+    }
+}
