@@ -121,6 +121,13 @@ fn real_main() -> i32 {
     if snap.config.api_keys.is_empty() {
         cliproxy::log_warn!("api-keys is empty: every request is allowed without a key");
     }
+    let sig_fd = match cliproxy::control::install_signals() {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
     let handle = match runtime::start(snap.clone(), &opts) {
         Ok(h) => h,
         Err(e) => {
@@ -134,7 +141,7 @@ fn real_main() -> i32 {
         handle.shared.applied.len(),
         handle.driver.name()
     );
-    cliproxy::control::run(handle, config)
+    cliproxy::control::run(handle, config, sig_fd)
 }
 
 fn load_pem(path: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {

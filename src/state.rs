@@ -8,18 +8,74 @@ use crate::secret::Secret;
 use crate::upstream::Endpoint;
 use std::collections::HashMap;
 
-/// One `openai-compatibility` upstream, ready to use.
+/// What kind of upstream an entry is: decides paths, auth headers and the
+/// wire format spoken (reference §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `openai-compatibility`: OpenAI Chat at `{base}/chat/completions`, Bearer.
+    OpenAiCompat,
+    /// `claude-api-key`: `{base}/v1/messages?beta=true`; `x-api-key` on the
+    /// default host, Bearer on a custom base URL.
+    Claude,
+    /// `gemini-api-key`: `{base}/v1beta/models/{m}:{action}`, `x-goog-api-key`.
+    Gemini,
+    /// `vertex-api-key`: `{base}/v1/publishers/google/models/{m}:{action}`, `x-goog-api-key`.
+    Vertex,
+    /// `codex-api-key`: Responses at `{base}/responses`, Bearer, always streamed.
+    Codex,
+}
+
+impl Kind {
+    /// The wire format this upstream speaks.
+    pub fn format(self) -> crate::translate::format::Format {
+        use crate::translate::format::Format;
+        match self {
+            Kind::OpenAiCompat => Format::OpenAiChat,
+            Kind::Claude => Format::Claude,
+            Kind::Gemini | Kind::Vertex => Format::Gemini,
+            Kind::Codex => Format::Codex,
+        }
+    }
+
+    /// Config key of the entry list.
+    pub fn config_key(self) -> &'static str {
+        match self {
+            Kind::OpenAiCompat => "openai-compatibility",
+            Kind::Claude => "claude-api-key",
+            Kind::Gemini => "gemini-api-key",
+            Kind::Vertex => "vertex-api-key",
+            Kind::Codex => "codex-api-key",
+        }
+    }
+
+    /// Default base URL when an entry gives none.
+    pub fn default_base(self) -> &'static str {
+        match self {
+            Kind::Claude => "https://api.anthropic.com",
+            Kind::Gemini => "https://generativelanguage.googleapis.com",
+            Kind::Vertex => "https://aiplatform.googleapis.com",
+            Kind::OpenAiCompat | Kind::Codex => "",
+        }
+    }
+}
+
+/// One upstream entry, ready to use.
 #[derive(Debug)]
 pub struct Provider {
-    /// `name` from config.
+    /// What it is.
+    pub kind: Kind,
+    /// `name` (openai-compatibility) or the provider key (`claude`, ...).
     pub name: String,
-    /// Parsed `base-url` with resolved addresses.
+    /// Parsed base URL with resolved addresses.
     pub endpoint: Endpoint,
+    /// True when `base-url` was left at the provider's default.
+    pub default_host: bool,
     /// Credentials to rotate over.
     pub keys: Vec<Secret>,
     /// Extra headers sent upstream, pre-validated.
     pub headers: Vec<(String, String)>,
-    /// Scheduler provider key: `openai-compatible-<lower-case name>`.
+    /// Scheduler provider key: `claude`, `gemini`, `vertex`, `codex` or
+    /// `openai-compatible-<lower-case name>`.
     pub sched_provider: String,
 }
 
@@ -77,48 +133,125 @@ impl Snapshot {
         let mut route_providers: HashMap<String, Vec<String>> = HashMap::new();
         let mut credentials = HashMap::new();
         let mut specs = Vec::new();
+        // Every provider list, normalised to one shape.
+        struct Entry<'c> {
+            kind: Kind,
+            path: String,
+            name: String,
+            base_url: &'c str,
+            keys: Vec<(&'c Secret, u32)>,
+            headers: &'c [(String, String)],
+            models: &'c [crate::config::ModelAlias],
+            prefix: Option<&'c str>,
+            excluded: &'c [String],
+            priority: i32,
+            disable_cooling: Option<bool>,
+            request_retry: Option<u32>,
+            rules: &'c [crate::config::ScopedErrorRule],
+        }
+        let mut entries: Vec<Entry<'_>> = Vec::new();
         for (i, c) in config.openai_compatibility.iter().enumerate() {
-            let mut endpoint = Endpoint::parse(&c.base_url)
-                .map_err(|e| format!("openai-compatibility[{i}].base-url: {e}"))?;
+            entries.push(Entry {
+                kind: Kind::OpenAiCompat,
+                path: format!("openai-compatibility[{i}]"),
+                name: c.name.clone(),
+                base_url: &c.base_url,
+                keys: c
+                    .api_key_entries
+                    .iter()
+                    .map(|e| (&e.api_key, e.weight))
+                    .collect(),
+                headers: &c.headers,
+                models: &c.models,
+                prefix: c.prefix.as_deref(),
+                excluded: &c.excluded_models,
+                priority: c.priority,
+                disable_cooling: c.disable_cooling,
+                request_retry: c.request_retry,
+                rules: &c.request_scoped_errors,
+            });
+        }
+        for (kind, list) in [
+            (Kind::Claude, &config.claude_api_keys),
+            (Kind::Gemini, &config.gemini_api_keys),
+            (Kind::Vertex, &config.vertex_api_keys),
+            (Kind::Codex, &config.codex_api_keys),
+        ] {
+            for (i, k) in list.iter().enumerate() {
+                entries.push(Entry {
+                    kind,
+                    path: format!("{}[{i}]", kind.config_key()),
+                    name: match kind {
+                        Kind::Claude => "claude",
+                        Kind::Gemini => "gemini",
+                        Kind::Vertex => "vertex",
+                        _ => "codex",
+                    }
+                    .to_string(),
+                    base_url: &k.base_url,
+                    keys: if k.api_key.expose().is_empty() {
+                        vec![]
+                    } else {
+                        vec![(&k.api_key, k.weight)]
+                    },
+                    headers: &k.headers,
+                    models: &k.models,
+                    prefix: k.prefix.as_deref(),
+                    excluded: &k.excluded_models,
+                    priority: k.priority,
+                    disable_cooling: k.disable_cooling,
+                    request_retry: k.request_retry,
+                    rules: &k.request_scoped_errors,
+                });
+            }
+        }
+        for c in &entries {
+            let (base, default_host) = if c.base_url.is_empty() {
+                (c.kind.default_base(), true)
+            } else {
+                (c.base_url, false)
+            };
+            let mut endpoint =
+                Endpoint::parse(base).map_err(|e| format!("{}.base-url: {e}", c.path))?;
             endpoint.resolve();
-            for (n, v) in &c.headers {
+            for (n, v) in c.headers {
                 if n.is_empty()
                     || n.bytes().any(|b| b <= b' ' || b == b':')
                     || v.bytes().any(|b| b == b'\r' || b == b'\n')
                 {
-                    return Err(format!(
-                        "openai-compatibility[{i}].headers: invalid header {n:?}"
-                    ));
+                    return Err(format!("{}.headers: invalid header {n:?}", c.path));
                 }
             }
             let idx = providers.len();
-            let sched_provider =
-                format!("openai-compatible-{}", c.name.trim().to_ascii_lowercase());
+            let sched_provider = match c.kind {
+                Kind::OpenAiCompat => {
+                    format!("openai-compatible-{}", c.name.trim().to_ascii_lowercase())
+                }
+                _ => c.name.clone(),
+            };
             providers.push(Provider {
+                kind: c.kind,
                 name: c.name.clone(),
                 endpoint,
-                keys: c
-                    .api_key_entries
-                    .iter()
-                    .map(|e| e.api_key.clone())
-                    .collect(),
-                headers: c.headers.clone(),
+                default_host,
+                keys: c.keys.iter().map(|(k, _)| (*k).clone()).collect(),
+                headers: c.headers.to_vec(),
                 sched_provider: sched_provider.clone(),
             });
             let mut served = Vec::new();
-            for m in &c.models {
+            for m in c.models {
                 let visible = if m.alias.is_empty() {
                     &m.name
                 } else {
                     &m.alias
                 };
-                if visible.is_empty() || crate::config::excluded(&c.excluded_models, visible) {
+                if visible.is_empty() || crate::config::excluded(c.excluded, visible) {
                     continue;
                 }
                 // A prefix adds a `prefix/model` name; the plain name stays
                 // routable unless `force-model-prefix` (or the prefix equals the model).
                 let mut ids = Vec::with_capacity(2);
-                match c.prefix.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+                match c.prefix.map(str::trim).filter(|p| !p.is_empty()) {
                     Some(p) => {
                         if !config.force_model_prefix || p == visible.as_str() {
                             ids.push(visible.clone());
@@ -151,7 +284,7 @@ impl Snapshot {
                 }
             }
             let rules: Vec<Rule> = c
-                .request_scoped_errors
+                .rules
                 .iter()
                 .map(|r| Rule {
                     status: r.status,
@@ -170,22 +303,29 @@ impl Snapshot {
                 })
                 .collect();
             // An entry without keys still serves, unauthenticated, as one credential.
-            let keyless = [None];
-            let entries: Vec<Option<&crate::config::ApiKeyEntry>> = if c.api_key_entries.is_empty()
-            {
+            let keyless: [(Option<&Secret>, u32); 1] = [(None, 1)];
+            let creds: Vec<(Option<&Secret>, u32)> = if c.keys.is_empty() {
                 keyless.to_vec()
             } else {
-                c.api_key_entries.iter().map(Some).collect()
+                c.keys.iter().map(|(k, w)| (Some(*k), *w)).collect()
             };
-            for (k, e) in entries.into_iter().enumerate() {
-                let key = e.map(|e| e.api_key.expose()).unwrap_or("");
-                let id = credential_id("openai-compatibility", &c.name, &c.base_url, key, k);
-                credentials.insert(id.clone(), (idx, if e.is_some() { k } else { usize::MAX }));
+            for (k, (key, weight)) in creds.into_iter().enumerate() {
+                let id = credential_id(
+                    c.kind.config_key(),
+                    &c.name,
+                    base,
+                    key.map(|k| k.expose()).unwrap_or(""),
+                    idx * 1_000_000 + k,
+                );
+                credentials.insert(
+                    id.clone(),
+                    (idx, if key.is_some() { k } else { usize::MAX }),
+                );
                 specs.push(CredentialSpec {
                     id,
                     provider: sched_provider.clone(),
                     priority: c.priority,
-                    weight: e.map(|e| e.weight).unwrap_or(1),
+                    weight,
                     models: served.clone(),
                     disable_cooling: c.disable_cooling,
                     request_retry: c.request_retry.map(|r| r as i32),

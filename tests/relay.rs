@@ -503,6 +503,14 @@ both_drivers!(hot_reload_api_keys, |driver| {
             == 200
     });
     assert!(applied, "new key never accepted: {}", srv.log_text());
+    // The reload is logged once every worker acknowledged it.
+    assert!(
+        eventually(Duration::from_secs(10), || srv
+            .log_text()
+            .contains("config reloaded")),
+        "{}",
+        srv.log_text()
+    );
     assert_eq!(
         srv.request(
             "GET",
@@ -574,7 +582,7 @@ both_drivers!(graceful_shutdown_finishes_open_stream, |driver| {
     }));
     gate_tx.send(()).unwrap();
     let mut rest = Vec::new();
-    while let Some(c) = read_chunk(&mut r).unwrap() {
+    while let Some(c) = read_chunk(&mut r).unwrap_or_else(|e| panic!("{e}: {}", srv.log_text())) {
         rest.extend(c);
     }
     let text = String::from_utf8_lossy(&rest);

@@ -31,6 +31,14 @@ http {
     listen 127.0.0.1:$UP;
     location /v1/chat/completions { default_type application/json; return 200 '$BODY'; }
     location /sse/chat/completions { default_type text/event-stream; return 200 '$SSE'; }
+    location /churn/chat/completions {
+      if (\$http_authorization ~ "churn") {
+        add_header Retry-After 1 always;
+        return 429 '{"error":{"message":"rate limited","type":"rate_limit_error"}}';
+      }
+      default_type application/json;
+      return 200 '$BODY';
+    }
   }
 }
 NGINX
@@ -76,6 +84,14 @@ openai-compatibility:
     models:
       - name: upstream-bench
         alias: gpt-bench-sse
+  - name: bench-churn
+    base-url: "http://127.0.0.1:$UP/churn"
+    api-key-entries:
+$(for i in 0 1 2 3 4 5 6 7 8 9; do echo "      - api-key: \"churn-$i\""; done)
+      - api-key: "good"
+    models:
+      - name: upstream-bench
+        alias: gpt-bench-churn
 YAML
 
 taskset -c 1 nginx -c $W/upstream.conf
@@ -104,6 +120,7 @@ echo "== $CONNS connections, $DUR, non-stream ==" >&2
 read -r UP_RPS _ < <(run upstream-direct $UP post.lua "$CONNS")
 read -r NGX_RPS _ < <(run nginx-proxy_pass $NGX post.lua "$CONNS")
 read -r CP_RPS _ < <(run cliproxy $CP post.lua "$CONNS")
+read -r CH_RPS _ < <(run cliproxy-cooldown-churn $CP post_churn.lua "$CONNS")
 echo "== $CONNS connections, $DUR, stream ==" >&2
 read -r NGX_S _ < <(run nginx-proxy_pass $NGX post_stream.lua "$CONNS" /sse/chat/completions)
 read -r CP_S _ < <(run cliproxy $CP post_stream.lua "$CONNS")
@@ -113,9 +130,10 @@ read -r NGX1 NGX1_P99 < <(run nginx-proxy_pass $NGX post.lua 1)
 read -r CP1 CP1_P99 < <(run cliproxy $CP post.lua 1)
 
 U=$(to_us "$UP1_P99"); N=$(to_us "$NGX1_P99"); C=$(to_us "$CP1_P99")
-CONNS=$CONNS awk -v c="$CP_RPS" -v n="$NGX_RPS" -v cs="$CP_S" -v ns="$NGX_S" -v u="$U" -v nn="$N" -v cc="$C" 'BEGIN {
+CONNS=$CONNS awk -v c="$CP_RPS" -v n="$NGX_RPS" -v cs="$CP_S" -v ch="$CH_RPS" -v ns="$NGX_S" -v u="$U" -v nn="$N" -v cc="$C" 'BEGIN {
   printf "throughput cliproxy/nginx (non-stream, %s conns): %.2fx\n", ENVIRON["CONNS"], c/n;
   printf "throughput cliproxy/nginx (stream): %.2fx\n", cs/ns;
+  printf "cooldown churn (10 of 11 keys answering 429, Retry-After 1): %.2fx of plain pass-through\n", ch/c;
   an = nn-u; ac = cc-u; if (an < 1) an = 1;
   printf "p99 at 1 connection: upstream %dus, nginx %dus (+%dus), cliproxy %dus (+%dus); added-latency ratio %.2fx\n", u, nn, nn-u, cc, cc-u, ac/an;
 }'

@@ -15,6 +15,15 @@ use std::time::{Duration, Instant};
 /// How often upstream host names are re-resolved (a DNS cache TTL).
 pub const DNS_TTL: Duration = Duration::from_secs(60);
 
+/// How often the config file is stat-ed in case inotify missed a change.
+pub const STAT_INTERVAL: Duration = Duration::from_secs(1);
+
+fn file_stamp(path: &Path) -> Option<(std::time::SystemTime, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len(), m.ino()))
+}
+
 /// Pause after a file event before reading, so a writer's several writes land as one reload.
 pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(50);
 
@@ -31,7 +40,9 @@ extern "C" fn on_signal(_sig: libc::c_int) {
     }
 }
 
-fn install_signals() -> std::io::Result<libc::c_int> {
+/// Routes SIGINT/SIGTERM to a pipe the control loop polls; call before the
+/// server announces itself, so an early signal is a graceful shutdown too.
+pub fn install_signals() -> std::io::Result<libc::c_int> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: pipe2 fills the two-element array we own.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
@@ -90,14 +101,7 @@ pub fn load_snapshot(path: &Path, gen: u64) -> Result<Arc<Snapshot>, String> {
 }
 
 /// Runs the control loop until SIGINT/SIGTERM, then drains and returns the exit code.
-pub fn run(handle: ServerHandle, config_path: PathBuf) -> i32 {
-    let sig_fd = match install_signals() {
-        Ok(fd) => fd,
-        Err(e) => {
-            crate::log_error!("cannot install signal handlers: {e}");
-            return 1;
-        }
-    };
+pub fn run(handle: ServerHandle, config_path: PathBuf, sig_fd: libc::c_int) -> i32 {
     let inotify = watch_dir(&config_path);
     if inotify.is_none() {
         crate::log_warn!(
@@ -109,6 +113,7 @@ pub fn run(handle: ServerHandle, config_path: PathBuf) -> i32 {
         .map(|b| hash_of(&b))
         .unwrap_or(0);
     let mut next_dns = Instant::now() + DNS_TTL;
+    let mut last_stamp = file_stamp(&config_path);
     loop {
         let mut fds = vec![libc::pollfd {
             fd: sig_fd,
@@ -124,8 +129,8 @@ pub fn run(handle: ServerHandle, config_path: PathBuf) -> i32 {
         }
         let wait = next_dns
             .saturating_duration_since(Instant::now())
-            .as_millis()
-            .min(i32::MAX as u128) as i32;
+            .min(STAT_INTERVAL)
+            .as_millis() as i32;
         // SAFETY: fds is a valid array of pollfd for the duration of the call.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait) };
         if n > 0 && fds[0].revents != 0 {
@@ -136,7 +141,12 @@ pub fn run(handle: ServerHandle, config_path: PathBuf) -> i32 {
             }
             return 0;
         }
-        if n > 0 && fds.len() > 1 && fds[1].revents != 0 {
+        // inotify is the fast path; a periodic stat catches anything it missed
+        // (events coalesced while reading, watch limits, network filesystems).
+        let stamp = file_stamp(&config_path);
+        let event = n > 0 && fds.len() > 1 && fds[1].revents != 0;
+        if event || stamp != last_stamp {
+            last_stamp = stamp;
             std::thread::sleep(RELOAD_DEBOUNCE);
             if let Some(fd) = inotify {
                 drain(fd);

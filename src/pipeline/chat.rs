@@ -1,6 +1,7 @@
-//! `POST /v1/chat/completions` to `openai-compatibility` upstreams: pick a
-//! target and key, rewrite only the `model` value, forward, relay the answer
-//! as it arrives.
+//! Forwarding for every inference route: pick a target and credential,
+//! translate the request once (or, when client and upstream speak the same
+//! format, rewrite only the `model` value), send it to the upstream kind's
+//! endpoint, and relay the answer as it arrives, translated when needed.
 //!
 //! First-byte commit: nothing is written to the client until the upstream
 //! has produced its first body bytes. A failure before that is an HTTP error
@@ -12,7 +13,11 @@ use crate::credentials::{extract_session_id, ErrorAnswer, Next, Outcome, RetryPl
 use crate::h1::encode;
 use crate::runtime::Worker;
 use crate::server::{Conn, Request, CLIENT_WATCH_DELAY};
-use crate::state::Provider;
+use crate::state::{Kind, Provider};
+use crate::translate::format::Format;
+use crate::translate::request::{translate_request, ReqOpts};
+use crate::translate::response::{error_body, translate_response, RespCtx};
+use crate::translate::stream::{new_stream_translator, StreamCtx};
 use crate::upstream::{self, Response};
 use std::rc::Rc;
 
@@ -33,44 +38,119 @@ enum Failure {
     },
 }
 
-/// Builds the upstream request: head plus body with `model` rewritten.
+/// What a client asked for, after route parsing.
+pub struct Call<'a> {
+    /// The client's wire format.
+    pub client: Format,
+    /// Model as requested (body `model`, or the Gemini URL segment).
+    pub model: String,
+    /// Span of the `model` value in `body`, if it is there.
+    pub model_span: Option<(usize, usize)>,
+    /// The client wants a stream.
+    pub stream: bool,
+    /// A token-count request (`/v1/messages/count_tokens`, `:countTokens`).
+    pub count_tokens: bool,
+    /// The request body.
+    pub body: &'a [u8],
+}
+
+/// Appends `s` percent-encoded for a URL path segment.
+fn push_segment(out: &mut Vec<u8>, s: &str) {
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@') {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+}
+
+/// Writes the upstream request line and headers for provider `p` (reference
+/// §3.1), then the body: `model` rewritten in place, or `body` as given.
+#[allow(clippy::too_many_arguments)]
 fn build_request(
     p: &Provider,
     key: Option<&crate::secret::Secret>,
     req: &Request<'_>,
     body: &[u8],
     model: Option<((usize, usize), &str)>,
+    upstream_model: &str,
     stream: bool,
+    count: bool,
     out: &mut Vec<u8>,
 ) {
     out.clear();
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(p.endpoint.base_path.as_bytes());
-    out.extend_from_slice(b"/chat/completions HTTP/1.1\r\n");
+    let action = if count {
+        "countTokens"
+    } else if stream {
+        "streamGenerateContent?alt=sse"
+    } else {
+        "generateContent"
+    };
+    match p.kind {
+        Kind::OpenAiCompat => out.extend_from_slice(b"/chat/completions"),
+        Kind::Claude if count => out.extend_from_slice(b"/v1/messages/count_tokens?beta=true"),
+        Kind::Claude => out.extend_from_slice(b"/v1/messages?beta=true"),
+        Kind::Gemini | Kind::Vertex => {
+            out.extend_from_slice(if p.kind == Kind::Gemini {
+                &b"/v1beta/models/"[..]
+            } else {
+                &b"/v1/publishers/google/models/"[..]
+            });
+            push_segment(out, upstream_model);
+            out.push(b':');
+            out.extend_from_slice(action.as_bytes());
+        }
+        Kind::Codex => out.extend_from_slice(b"/responses"),
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, "Host", p.endpoint.host_header.as_bytes());
     let custom = |name: &str| p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
     if let Some(k) = key {
-        if !custom("authorization") {
-            out.extend_from_slice(b"Authorization: Bearer ");
+        let (name, bearer) = match p.kind {
+            Kind::Claude if p.default_host => ("x-api-key", false),
+            Kind::Gemini | Kind::Vertex => ("x-goog-api-key", false),
+            _ => ("Authorization", true),
+        };
+        if !custom(name) {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(if bearer {
+                &b": Bearer "[..]
+            } else {
+                &b": "[..]
+            });
             out.extend_from_slice(k.expose().as_bytes());
             out.extend_from_slice(b"\r\n");
+        }
+    }
+    if p.kind == Kind::Claude {
+        if !custom("anthropic-version") {
+            encode::header(out, "Anthropic-Version", b"2023-06-01");
+        }
+        if let Some(beta) = req.header("anthropic-beta") {
+            if !custom("anthropic-beta") {
+                encode::header(out, "Anthropic-Beta", beta);
+            }
         }
     }
     if !custom("content-type") {
         encode::header(out, "Content-Type", b"application/json");
     }
+    let sse = stream || p.kind == Kind::Codex;
     if !custom("accept") {
         encode::header(
             out,
             "Accept",
-            if stream {
+            if sse {
                 b"text/event-stream"
             } else {
                 b"application/json"
             },
         );
     }
-    if !custom("user-agent") {
+    if p.kind == Kind::OpenAiCompat && !custom("user-agent") {
         encode::header(out, "User-Agent", b"cli-proxy-openai-compat");
     }
     for (n, v) in &p.headers {
@@ -102,20 +182,46 @@ fn build_request(
     }
 }
 
-/// Handles a chat completion request.
-pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
-    let snap = w.snapshot();
+/// Writes an error in the client's format.
+pub async fn client_error(conn: &mut Conn, client: Format, status: u16, message: &str) -> bool {
+    let mut b = Vec::new();
+    error_body(client, status, message, &mut b);
+    reply::json(&mut conn.out, status, &b, false, &[]);
+    conn.flush().await.is_ok()
+}
+
+/// Handles a request whose body names its model and stream flag (OpenAI
+/// Chat, OpenAI Responses, Claude Messages).
+pub async fn body_routed(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    req: &Request<'_>,
+    client: Format,
+    count_tokens: bool,
+) -> bool {
     let body = req.body();
     let fields = match crate::json::request_fields(body) {
         Ok(f) => f,
         Err(e) => {
-            let mut b = Vec::new();
-            reply::openai_error_body(&mut b, 400, &format!("invalid request body: {}", e.0));
-            reply::json(&mut conn.out, 400, &b, false, &[]);
-            return conn.flush().await.is_ok();
+            return client_error(conn, client, 400, &format!("invalid request body: {}", e.0)).await
         }
     };
-    let requested = fields.model.clone().unwrap_or_default();
+    let call = Call {
+        client,
+        model: fields.model.unwrap_or_default(),
+        model_span: fields.model_span,
+        stream: fields.stream && !count_tokens,
+        count_tokens,
+        body,
+    };
+    proxy(w, conn, req, call).await
+}
+
+/// Forwards `call` with failover across credentials.
+pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Call<'_>) -> bool {
+    let snap = w.snapshot();
+    let body = call.body;
+    let requested = call.model.clone();
     let model = super::models::uncloak_id(&requested);
     let Some(targets) = snap
         .routes
@@ -198,11 +304,42 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
             continue;
         };
         let key = provider.keys.get(ki);
-        let rewrite = match fields.model_span {
-            Some(span) if target.upstream_model != requested => {
+        let upstream_fmt = provider.kind.format();
+        // Same format: forward the client's bytes with only `model` rewritten.
+        // Otherwise translate once into a buffer.
+        let same = upstream_fmt == call.client && upstream_fmt != Format::Codex;
+        let rewrite = match call.model_span {
+            Some(span) if same && target.upstream_model != requested => {
                 Some((span, target.upstream_model.as_str()))
             }
             _ => None,
+        };
+        if call.count_tokens && !same {
+            report(w, &mut plan, lease, &Outcome::failure(499, b""));
+            return client_error(
+                conn,
+                call.client,
+                400,
+                "token counting is only available when the model's upstream speaks the client's format",
+            )
+            .await;
+        }
+        let mut translated = Vec::new();
+        let send_body: &[u8] = if same || call.count_tokens {
+            body
+        } else {
+            let opts = ReqOpts {
+                upstream_model: &target.upstream_model,
+                stream: call.stream || provider.kind == Kind::Codex,
+                claude_default_max_tokens: None,
+            };
+            if let Err(e) =
+                translate_request(call.client, upstream_fmt, body, &opts, &mut translated)
+            {
+                report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                return client_error(conn, call.client, e.status(), &e.message).await;
+            }
+            &translated
         };
         if request.capacity() == 0 {
             request = w.pool.borrow_mut().buf();
@@ -211,9 +348,11 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
             provider,
             key,
             req,
-            body,
+            send_body,
             rewrite,
-            fields.stream,
+            &target.upstream_model,
+            call.stream,
+            call.count_tokens,
             &mut request,
         );
         crate::log_debug!(
@@ -270,7 +409,12 @@ pub async fn chat_completions(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>
             });
             continue;
         }
-        match relay(w, conn, resp, fields.stream).await {
+        let relayed = if same || call.count_tokens {
+            relay(w, conn, resp, call.stream, call.client).await
+        } else {
+            relay_translated(w, conn, resp, upstream_fmt, &call, &requested).await
+        };
+        match relayed {
             Relayed::Done(keep, broken) => {
                 let outcome = if broken {
                     Outcome {
@@ -381,7 +525,13 @@ fn ends_with_done(b: &[u8]) -> bool {
     t.ends_with(b"data: [DONE]") || t.ends_with(b"data:[DONE]")
 }
 
-async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool) -> Relayed {
+async fn relay(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    mut resp: Response,
+    stream: bool,
+    client: Format,
+) -> Relayed {
     let mut chunk = w.pool.borrow_mut().buf();
     // Wait for the first body bytes before committing a status to the client.
     let first = monoio::select! {
@@ -474,7 +624,7 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
                 encode::chunk(&mut conn.out, &pending);
                 forwarded_done = ends_with_done(&pending);
             }
-            if !forwarded_done {
+            if !forwarded_done && client == Format::OpenAiChat {
                 encode::chunk(&mut conn.out, b"data: [DONE]\n\n");
             }
             conn.out.extend_from_slice(encode::LAST_CHUNK);
@@ -497,18 +647,174 @@ async fn relay(w: &Rc<Worker>, conn: &mut Conn, mut resp: Response, stream: bool
             None => return Relayed::ClientGone,
             Some(Ok(m)) => more = m,
             Some(Err(e)) => {
-                // After the first byte: end the stream with an error event
-                // (OpenAI chat shape, no [DONE]); a partial event is dropped.
+                // After the first byte: end the stream with an error event in
+                // the client's format (OpenAI chat: no [DONE]); a partial event is dropped.
                 crate::log_warn!("upstream stream broke: {e}");
-                let mut ev = Vec::with_capacity(160);
-                ev.extend_from_slice(b"data: ");
-                reply::openai_error_body(
-                    &mut ev,
-                    502,
-                    &format!("upstream stream interrupted: {e}"),
+                let mut ev = Vec::with_capacity(192);
+                let mut tr = new_stream_translator(
+                    client,
+                    client,
+                    StreamCtx {
+                        model: "",
+                        created: 0,
+                        id_seed: 0,
+                    },
                 );
-                ev.extend_from_slice(b"\n\n");
+                tr.error(502, &format!("upstream stream interrupted: {e}"), &mut ev);
                 encode::chunk(&mut conn.out, &ev);
+                conn.out.extend_from_slice(encode::LAST_CHUNK);
+                return Relayed::Done(conn.flush().await.is_ok(), true);
+            }
+        }
+    }
+}
+
+/// Most bytes of a non-streamed upstream answer buffered for translation.
+const MAX_TRANSLATED_BODY: usize = 64 * 1024 * 1024;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The `response` JSON of a Codex/Responses stream's `response.completed`
+/// event (the whole event data; the response translator unwraps it).
+pub fn completed_event(stream: &[u8]) -> Option<Vec<u8>> {
+    let mut scanner = crate::sse::Scanner::new();
+    let mut found = None;
+    let mut take = |item: crate::sse::Item<'_>| {
+        if let crate::sse::Item::Event(ev) = item {
+            let named = ev.event == Some(&b"response.completed"[..]);
+            if named || memchr::memmem::find(ev.data, b"\"response.completed\"").is_some() {
+                found = Some(ev.data.to_vec());
+            }
+        }
+    };
+    scanner.feed(stream, &mut take).ok()?;
+    scanner.finish(&mut take).ok()?;
+    found
+}
+
+/// Relays an upstream answer in another format, translating it: whole for
+/// non-stream clients (a Codex stream is aggregated), event by event for
+/// streams. Nothing reaches the client before the translator produced output.
+async fn relay_translated(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    mut resp: Response,
+    from: Format,
+    call: &Call<'_>,
+    model: &str,
+) -> Relayed {
+    let created = unix_now();
+    let status = resp.status();
+    if !call.stream {
+        let mut body = w.pool.borrow_mut().buf();
+        let read = monoio::select! {
+            r = resp.read_to_end(&mut body, MAX_TRANSLATED_BODY) => Some(r),
+            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+        };
+        match read {
+            None => return Relayed::ClientGone,
+            Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
+            Some(Ok(())) => resp.release(&w.pool),
+        }
+        let data = if from == Format::Codex {
+            match completed_event(&body) {
+                Some(d) => d,
+                None => {
+                    return Relayed::NoFirstByte(
+                        "upstream stream ended without response.completed".into(),
+                    )
+                }
+            }
+        } else {
+            std::mem::take(&mut body)
+        };
+        let mut out = Vec::with_capacity(data.len() + 256);
+        let ctx = RespCtx {
+            client_model: model,
+            created,
+        };
+        if let Err(e) = translate_response(from, call.client, &data, &ctx, &mut out) {
+            return Relayed::NoFirstByte(format!("untranslatable upstream answer: {}", e.message));
+        }
+        reply::json(&mut conn.out, status, &out, false, &[]);
+        w.pool.borrow_mut().give(body);
+        return Relayed::Done(conn.flush().await.is_ok(), false);
+    }
+    let ctx = StreamCtx {
+        model,
+        created,
+        id_seed: created ^ (w.rr.get() << 20),
+    };
+    let mut tr = new_stream_translator(from, call.client, ctx);
+    let mut chunk = w.pool.borrow_mut().buf();
+    let mut out = w.pool.borrow_mut().buf();
+    // First-byte commit: read until the translator produced client bytes.
+    let mut more = true;
+    while out.is_empty() {
+        let r = monoio::select! {
+            r = resp.read_body(&mut chunk) => Some(r),
+            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+        };
+        match r {
+            None => return Relayed::ClientGone,
+            Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
+            Some(Ok(true)) => {
+                tr.feed(&chunk, &mut out);
+                chunk.clear();
+            }
+            Some(Ok(false)) => {
+                tr.finish(&mut out);
+                more = false;
+                break;
+            }
+        }
+    }
+    let o = &mut conn.out;
+    encode::status_line(o, 200);
+    encode::header(o, "Content-Type", b"text/event-stream");
+    encode::header(o, "Cache-Control", b"no-cache");
+    encode::header(o, "Connection", b"keep-alive");
+    encode::header(o, reply::CORS_ORIGIN.0, reply::CORS_ORIGIN.1);
+    encode::header(o, "Transfer-Encoding", b"chunked");
+    o.extend_from_slice(b"\r\n");
+    loop {
+        encode::chunk(&mut conn.out, &out);
+        out.clear();
+        if !more {
+            conn.out.extend_from_slice(encode::LAST_CHUNK);
+            let ok = conn.flush().await.is_ok();
+            resp.release(&w.pool);
+            let mut p = w.pool.borrow_mut();
+            p.give(chunk);
+            p.give(out);
+            return Relayed::Done(ok, false);
+        }
+        if !resp.is_done() && conn.flush().await.is_err() {
+            return Relayed::ClientGone;
+        }
+        let r = monoio::select! {
+            r = resp.read_body(&mut chunk) => Some(r),
+            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+        };
+        match r {
+            None => return Relayed::ClientGone,
+            Some(Ok(true)) => {
+                tr.feed(&chunk, &mut out);
+                chunk.clear();
+            }
+            Some(Ok(false)) => {
+                tr.finish(&mut out);
+                more = false;
+            }
+            Some(Err(e)) => {
+                crate::log_warn!("upstream stream broke: {e}");
+                tr.error(502, &format!("upstream stream interrupted: {e}"), &mut out);
+                encode::chunk(&mut conn.out, &out);
                 conn.out.extend_from_slice(encode::LAST_CHUNK);
                 return Relayed::Done(conn.flush().await.is_ok(), true);
             }

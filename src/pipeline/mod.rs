@@ -10,16 +10,38 @@ pub mod reply;
 
 use crate::runtime::Worker;
 use crate::server::{Conn, Request};
+use crate::translate::format::Format;
 use std::rc::Rc;
 
 /// CLIProxyAPI's banner for `GET /`.
 pub const BANNER: &[u8] =
     br#"{"message":"CLI Proxy API Server","endpoints":["POST /v1/chat/completions","POST /v1/completions","GET /v1/models"]}"#;
 
+/// `/api/provider/{provider}/...` aliases (v6.9-behaviours #16): the provider
+/// segment selects the list format for `models`; inference still routes by
+/// model. Returns (provider, path to route).
+fn provider_alias(path: &[u8]) -> Option<(&[u8], Vec<u8>)> {
+    let rest = path.strip_prefix(b"/api/provider/")?;
+    let (provider, tail) = match memchr::memchr(b'/', rest) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, &b""[..]),
+    };
+    let mut p = Vec::with_capacity(tail.len() + 3);
+    if !(tail.starts_with(b"/v1/") || tail == b"/v1" || tail.starts_with(b"/v1beta")) {
+        p.extend_from_slice(b"/v1");
+    }
+    p.extend_from_slice(tail);
+    Some((provider, p))
+}
+
 /// Handles one request; returns whether the connection may serve another.
 pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
     let method = req.method();
-    let path = req.path();
+    let aliased = provider_alias(req.path());
+    let (provider, path): (Option<&[u8]>, &[u8]) = match &aliased {
+        Some((p, path)) => (Some(p), path.as_slice()),
+        None => (None, req.path()),
+    };
     let head_only = method == b"HEAD";
     let get = method == b"GET" || head_only;
     match (method, path) {
@@ -41,13 +63,20 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
         (_, b"/healthz") if get => {
             reply::json(&mut conn.out, 200, br#"{"status":"ok"}"#, head_only, &[])
         }
-        (_, b"/v1/models") if get => {
+        (_, b"/v1/models") | (_, b"/v1beta/models") if get => {
             if !authorized(w, conn, req, head_only) {
                 return flush(conn).await;
             }
             let snap = w.snapshot();
-            let mut body = Vec::with_capacity(256 + snap.models.len() * 96);
-            if models::wants_anthropic(req) {
+            let mut body = Vec::with_capacity(256 + snap.models.len() * 160);
+            let by_provider = |names: &[&[u8]]| {
+                provider.is_some_and(|p| names.iter().any(|n| p.eq_ignore_ascii_case(n)))
+            };
+            if path == b"/v1beta/models" || by_provider(&[b"google", b"gemini"]) {
+                models::gemini_list(&snap, &mut body);
+            } else if by_provider(&[b"anthropic", b"claude"])
+                || (provider.is_none() && models::wants_anthropic(req))
+            {
                 models::anthropic_list(&snap, &mut body);
             } else {
                 models::openai_list(&snap, &mut body);
@@ -55,14 +84,82 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
             reply::json(&mut conn.out, 200, &body, head_only, &[]);
         }
         (b"POST", b"/v1/chat/completions") => {
-            if !authorized(w, conn, req, false) {
-                return flush(conn).await;
+            return inference(w, conn, req, Format::OpenAiChat, false).await
+        }
+        (b"POST", b"/v1/responses") => {
+            return inference(w, conn, req, Format::OpenAiResponses, false).await
+        }
+        (b"POST", b"/v1/messages") => return inference(w, conn, req, Format::Claude, false).await,
+        (b"POST", b"/v1/messages/count_tokens") => {
+            return inference(w, conn, req, Format::Claude, true).await
+        }
+        (m, p) if p.starts_with(b"/v1beta/models/") => {
+            let rest = &p[b"/v1beta/models/".len()..];
+            match (m, memchr::memrchr(b':', rest)) {
+                (b"POST", Some(i)) => {
+                    let model = String::from_utf8_lossy(&rest[..i]).into_owned();
+                    let (stream, count) = match &rest[i + 1..] {
+                        b"generateContent" => (false, false),
+                        b"streamGenerateContent" => (true, false),
+                        b"countTokens" => (false, true),
+                        _ => {
+                            reply::text(&mut conn.out, 404, b"404 page not found", false);
+                            return flush(conn).await;
+                        }
+                    };
+                    if !authorized(w, conn, req, false) {
+                        return flush(conn).await;
+                    }
+                    let call = chat::Call {
+                        client: Format::Gemini,
+                        model,
+                        model_span: None,
+                        stream,
+                        count_tokens: count,
+                        body: req.body(),
+                    };
+                    return chat::proxy(w, conn, req, call).await;
+                }
+                (m, None) if m == b"GET" || m == b"HEAD" => {
+                    if !authorized(w, conn, req, head_only) {
+                        return flush(conn).await;
+                    }
+                    let snap = w.snapshot();
+                    let id = String::from_utf8_lossy(rest.strip_prefix(b"models/").unwrap_or(rest))
+                        .into_owned();
+                    let mut body = Vec::new();
+                    if models::gemini_model(&snap, &id, &mut body) {
+                        reply::json(&mut conn.out, 200, &body, head_only, &[]);
+                    } else {
+                        let mut b = Vec::new();
+                        crate::translate::response::error_body(
+                            Format::Gemini,
+                            404,
+                            &format!("model {id} not found"),
+                            &mut b,
+                        );
+                        reply::json(&mut conn.out, 404, &b, head_only, &[]);
+                    }
+                }
+                _ => reply::text(&mut conn.out, 404, b"404 page not found", head_only),
             }
-            return chat::chat_completions(w, conn, req).await;
         }
         _ => reply::text(&mut conn.out, 404, b"404 page not found", head_only),
     }
     flush(conn).await
+}
+
+async fn inference(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    req: &Request<'_>,
+    client: Format,
+    count: bool,
+) -> bool {
+    if !authorized(w, conn, req, false) {
+        return flush(conn).await;
+    }
+    chat::body_routed(w, conn, req, client, count).await
 }
 
 async fn flush(conn: &mut Conn) -> bool {

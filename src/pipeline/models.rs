@@ -119,6 +119,41 @@ pub fn anthropic_list(snap: &Snapshot, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// Gemini `GET /v1beta/models`: `{"models":[{"name":"models/<id>",...}]}`.
+pub fn gemini_list(snap: &Snapshot, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"models\":[");
+    for (i, m) in snap.models.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        gemini_entry(m, out);
+    }
+    out.extend_from_slice(b"]}");
+}
+
+fn gemini_entry(m: &crate::state::ModelInfo, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"name\":");
+    write_string(out, &format!("models/{}", m.id));
+    out.extend_from_slice(b",\"displayName\":");
+    write_string(out, &m.id);
+    out.extend_from_slice(b",\"description\":");
+    write_string(out, &m.id);
+    out.extend_from_slice(
+        b",\"supportedGenerationMethods\":[\"generateContent\",\"streamGenerateContent\",\"countTokens\"]}",
+    );
+}
+
+/// Gemini `GET /v1beta/models/{id}`; false if the model is unknown.
+pub fn gemini_model(snap: &Snapshot, id: &str, out: &mut Vec<u8>) -> bool {
+    match snap.models.iter().find(|m| m.id == id) {
+        Some(m) => {
+            gemini_entry(m, out);
+            true
+        }
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
