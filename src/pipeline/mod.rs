@@ -93,33 +93,15 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
         (b"POST", b"/v1/messages/count_tokens") => {
             return inference(w, conn, req, Format::Claude, true).await
         }
+        // google-genai with a custom base URL and no api_version posts to
+        // /v1/models/{model}:{action}; serve it as the Gemini route too.
+        (b"POST", p) if p.starts_with(b"/v1/models/") && memchr::memchr(b':', p).is_some() => {
+            return gemini_action(w, conn, req, &p[b"/v1/models/".len()..]).await;
+        }
         (m, p) if p.starts_with(b"/v1beta/models/") => {
             let rest = &p[b"/v1beta/models/".len()..];
             match (m, memchr::memrchr(b':', rest)) {
-                (b"POST", Some(i)) => {
-                    let model = String::from_utf8_lossy(&rest[..i]).into_owned();
-                    let (stream, count) = match &rest[i + 1..] {
-                        b"generateContent" => (false, false),
-                        b"streamGenerateContent" => (true, false),
-                        b"countTokens" => (false, true),
-                        _ => {
-                            reply::text(&mut conn.out, 404, b"404 page not found", false);
-                            return flush(conn).await;
-                        }
-                    };
-                    if !authorized(w, conn, req, false) {
-                        return flush(conn).await;
-                    }
-                    let call = chat::Call {
-                        client: Format::Gemini,
-                        model,
-                        model_span: None,
-                        stream,
-                        count_tokens: count,
-                        body: req.body(),
-                    };
-                    return chat::proxy(w, conn, req, call).await;
-                }
+                (b"POST", Some(_)) => return gemini_action(w, conn, req, rest).await,
                 (m, None) if m == b"GET" || m == b"HEAD" => {
                     if !authorized(w, conn, req, head_only) {
                         return flush(conn).await;
@@ -147,6 +129,36 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
         _ => reply::text(&mut conn.out, 404, b"404 page not found", head_only),
     }
     flush(conn).await
+}
+
+/// `POST .../models/{model}:{action}` for Gemini clients.
+async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest: &[u8]) -> bool {
+    let Some(i) = memchr::memrchr(b':', rest) else {
+        reply::text(&mut conn.out, 404, b"404 page not found", false);
+        return flush(conn).await;
+    };
+    let model = String::from_utf8_lossy(&rest[..i]).into_owned();
+    let (stream, count) = match &rest[i + 1..] {
+        b"generateContent" => (false, false),
+        b"streamGenerateContent" => (true, false),
+        b"countTokens" => (false, true),
+        _ => {
+            reply::text(&mut conn.out, 404, b"404 page not found", false);
+            return flush(conn).await;
+        }
+    };
+    if !authorized(w, conn, req, false) {
+        return flush(conn).await;
+    }
+    let call = chat::Call {
+        client: Format::Gemini,
+        model,
+        model_span: None,
+        stream,
+        count_tokens: count,
+        body: req.body(),
+    };
+    chat::proxy(w, conn, req, call).await
 }
 
 async fn inference(
