@@ -38,6 +38,7 @@ pub mod credentials;
 pub mod h1;
 pub mod json;
 pub mod log;
+pub mod models;
 pub mod pipeline;
 pub mod runtime;
 pub mod secret;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 /// What kind of upstream an entry is: decides paths, auth headers and the
 /// wire format spoken (reference §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// `openai-compatibility`: OpenAI Chat at `{base}/chat/completions`, Bearer.
     OpenAiCompat,
@@ -104,6 +104,8 @@ pub struct ModelInfo {
 pub struct Snapshot {
     /// Increases by one with every successful (re)load.
     pub generation: u64,
+    /// The model registry (ids, aliases, provider defaults, listings).
+    pub registry: crate::models::Registry,
     /// The validated config.
     pub config: Config,
     /// Upstreams.
@@ -141,9 +143,6 @@ impl Snapshot {
             base_url: &'c str,
             keys: Vec<(&'c Secret, u32)>,
             headers: &'c [(String, String)],
-            models: &'c [crate::config::ModelAlias],
-            prefix: Option<&'c str>,
-            excluded: &'c [String],
             priority: i32,
             disable_cooling: Option<bool>,
             request_retry: Option<u32>,
@@ -162,9 +161,6 @@ impl Snapshot {
                     .map(|e| (&e.api_key, e.weight))
                     .collect(),
                 headers: &c.headers,
-                models: &c.models,
-                prefix: c.prefix.as_deref(),
-                excluded: &c.excluded_models,
                 priority: c.priority,
                 disable_cooling: c.disable_cooling,
                 request_retry: c.request_retry,
@@ -195,9 +191,6 @@ impl Snapshot {
                         vec![(&k.api_key, k.weight)]
                     },
                     headers: &k.headers,
-                    models: &k.models,
-                    prefix: k.prefix.as_deref(),
-                    excluded: &k.excluded_models,
                     priority: k.priority,
                     disable_cooling: k.disable_cooling,
                     request_retry: k.request_retry,
@@ -205,7 +198,14 @@ impl Snapshot {
                 });
             }
         }
+        // (kind, index in its config list) -> provider index.
+        let mut by_entry: HashMap<(Kind, usize), usize> = HashMap::new();
+        let mut per_kind: HashMap<Kind, usize> = HashMap::new();
+        let mut spec_provider: Vec<usize> = Vec::new();
         for c in &entries {
+            let n = per_kind.entry(c.kind).or_insert(0);
+            by_entry.insert((c.kind, *n), providers.len());
+            *n += 1;
             let (base, default_host) = if c.base_url.is_empty() {
                 (c.kind.default_base(), true)
             } else {
@@ -238,51 +238,6 @@ impl Snapshot {
                 headers: c.headers.to_vec(),
                 sched_provider: sched_provider.clone(),
             });
-            let mut served = Vec::new();
-            for m in c.models {
-                let visible = if m.alias.is_empty() {
-                    &m.name
-                } else {
-                    &m.alias
-                };
-                if visible.is_empty() || crate::config::excluded(c.excluded, visible) {
-                    continue;
-                }
-                // A prefix adds a `prefix/model` name; the plain name stays
-                // routable unless `force-model-prefix` (or the prefix equals the model).
-                let mut ids = Vec::with_capacity(2);
-                match c.prefix.map(str::trim).filter(|p| !p.is_empty()) {
-                    Some(p) => {
-                        if !config.force_model_prefix || p == visible.as_str() {
-                            ids.push(visible.clone());
-                        }
-                        ids.push(format!("{p}/{visible}"));
-                    }
-                    None => ids.push(visible.clone()),
-                }
-                for id in ids {
-                    let target = Target {
-                        provider: idx,
-                        upstream_model: m.name.clone(),
-                    };
-                    let provs = route_providers.entry(id.clone()).or_default();
-                    if !provs.contains(&sched_provider) {
-                        provs.push(sched_provider.clone());
-                    }
-                    if !served.contains(&id) {
-                        served.push(id.clone());
-                    }
-                    let list = routes.entry(id.clone()).or_default();
-                    if list.is_empty() {
-                        models.push(ModelInfo {
-                            id,
-                            owned_by: c.name.clone(),
-                            created,
-                        });
-                    }
-                    list.push(target);
-                }
-            }
             let rules: Vec<Rule> = c
                 .rules
                 .iter()
@@ -321,12 +276,14 @@ impl Snapshot {
                     id.clone(),
                     (idx, if key.is_some() { k } else { usize::MAX }),
                 );
+                spec_provider.push(idx);
                 specs.push(CredentialSpec {
                     id,
                     provider: sched_provider.clone(),
                     priority: c.priority,
                     weight,
-                    models: served.clone(),
+                    // Filled from the registry below.
+                    models: Vec::new(),
                     disable_cooling: c.disable_cooling,
                     request_retry: c.request_retry.map(|r| r as i32),
                     request_scoped_errors: rules.clone(),
@@ -334,8 +291,51 @@ impl Snapshot {
                 });
             }
         }
+        // Model ids, aliases, prefixes, exclusions and provider defaults come
+        // from the registry; targets point at the providers built above.
+        let registry = crate::models::Registry::build(&config);
+        let mut served: Vec<Vec<String>> = vec![Vec::new(); providers.len()];
+        for id in registry.ids() {
+            let Some(ts) = registry.targets(id) else {
+                continue;
+            };
+            for t in ts {
+                let kind = match t.kind {
+                    crate::models::ProviderKind::OpenAiCompat => Kind::OpenAiCompat,
+                    crate::models::ProviderKind::Claude => Kind::Claude,
+                    crate::models::ProviderKind::Gemini => Kind::Gemini,
+                    crate::models::ProviderKind::Vertex => Kind::Vertex,
+                    crate::models::ProviderKind::Codex => Kind::Codex,
+                };
+                let Some(&pi) = by_entry.get(&(kind, t.entry)) else {
+                    continue;
+                };
+                routes.entry(id.to_string()).or_default().push(Target {
+                    provider: pi,
+                    upstream_model: t.upstream.clone(),
+                });
+                let provs = route_providers.entry(id.to_string()).or_default();
+                if !provs.contains(&providers[pi].sched_provider) {
+                    provs.push(providers[pi].sched_provider.clone());
+                }
+                if !served[pi].iter().any(|s| s == id) {
+                    served[pi].push(id.to_string());
+                }
+            }
+            if let Some(info) = registry.info(id) {
+                models.push(ModelInfo {
+                    id: id.to_string(),
+                    owned_by: info.owned_by.clone(),
+                    created: u64::try_from(info.created).unwrap_or(created),
+                });
+            }
+        }
+        for (spec, &pi) in specs.iter_mut().zip(&spec_provider) {
+            spec.models = served[pi].clone();
+        }
         Ok(Snapshot {
             generation,
+            registry,
             config,
             providers,
             routes,

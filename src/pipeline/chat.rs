@@ -222,12 +222,16 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
     let snap = w.snapshot();
     let body = call.body;
     let requested = call.model.clone();
-    let model = super::models::uncloak_id(&requested);
-    let Some(targets) = snap
-        .routes
-        .get(&model)
-        .or_else(|| snap.routes.get(&requested))
-    else {
+    // Registry lookup: exact id, `model(suffix)`, Anthropic-list cloak, `auto`.
+    let Some(resolved) = snap.registry.resolve(&requested) else {
+        let mut b = Vec::new();
+        reply::unknown_model_body(&mut b, &requested);
+        reply::json(&mut conn.out, 400, &b, false, &[]);
+        return conn.flush().await.is_ok();
+    };
+    let route_model = resolved.id;
+    let suffix = resolved.thinking_suffix;
+    let Some(targets) = snap.routes.get(route_model) else {
         let mut b = Vec::new();
         reply::unknown_model_body(&mut b, &requested);
         reply::json(&mut conn.out, 400, &b, false, &[]);
@@ -235,15 +239,9 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
     };
     let providers: Vec<&str> = snap
         .route_providers
-        .get(&model)
-        .or_else(|| snap.route_providers.get(&requested))
+        .get(route_model)
         .map(|v| v.iter().map(String::as_str).collect())
         .unwrap_or_default();
-    let route_model = if snap.routes.contains_key(&model) {
-        &model
-    } else {
-        &requested
-    };
     let route = w.shard.borrow_mut().route(route_model, &providers);
     let Some(route) = route else {
         let a = ErrorAnswer::auth_not_found(&providers, route_model);
@@ -307,14 +305,30 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
         let upstream_fmt = provider.kind.format();
         // Same format: forward the client's bytes with only `model` rewritten.
         // Otherwise translate once into a buffer.
-        let same = upstream_fmt == call.client && upstream_fmt != Format::Codex;
+        let claude_default = if provider.kind == Kind::Claude {
+            snap.registry
+                .claude_default_max_tokens(route_model)
+                .or_else(|| {
+                    snap.registry
+                        .claude_default_max_tokens(&target.upstream_model)
+                })
+        } else {
+            None
+        };
+        // Claude -> Claude without max_tokens gets the registry default (v6.9 #7),
+        // which needs the translator's edit; so does a thinking suffix.
+        let needs_edit = suffix.is_some()
+            || (claude_default.is_some()
+                && call.client == Format::Claude
+                && memchr::memmem::find(body, b"\"max_tokens\"").is_none());
+        let same = upstream_fmt == call.client && upstream_fmt != Format::Codex && !needs_edit;
         let rewrite = match call.model_span {
             Some(span) if same && target.upstream_model != requested => {
                 Some((span, target.upstream_model.as_str()))
             }
             _ => None,
         };
-        if call.count_tokens && !same {
+        if call.count_tokens && upstream_fmt != call.client {
             report(w, &mut plan, lease, &Outcome::failure(499, b""));
             return client_error(
                 conn,
@@ -328,10 +342,18 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
         let send_body: &[u8] = if same || call.count_tokens {
             body
         } else {
+            let with_suffix;
+            let upstream_model: &str = match suffix {
+                Some(sfx) => {
+                    with_suffix = format!("{}({sfx})", target.upstream_model);
+                    &with_suffix
+                }
+                None => &target.upstream_model,
+            };
             let opts = ReqOpts {
-                upstream_model: &target.upstream_model,
+                upstream_model,
                 stream: call.stream || provider.kind == Kind::Codex,
-                claude_default_max_tokens: None,
+                claude_default_max_tokens: claude_default,
             };
             if let Err(e) =
                 translate_request(call.client, upstream_fmt, body, &opts, &mut translated)
@@ -409,7 +431,8 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             });
             continue;
         }
-        let relayed = if same || call.count_tokens {
+        let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
+        let relayed = if passthrough || call.count_tokens {
             relay(w, conn, resp, call.stream, call.client).await
         } else {
             relay_translated(w, conn, resp, upstream_fmt, &call, &requested).await

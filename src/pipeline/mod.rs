@@ -73,13 +73,14 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
                 provider.is_some_and(|p| names.iter().any(|n| p.eq_ignore_ascii_case(n)))
             };
             if path == b"/v1beta/models" || by_provider(&[b"google", b"gemini"]) {
-                models::gemini_list(&snap, &mut body);
+                snap.registry.write_gemini_list(&mut body);
             } else if by_provider(&[b"anthropic", b"claude"])
                 || (provider.is_none() && models::wants_anthropic(req))
             {
-                models::anthropic_list(&snap, &mut body);
+                let no_cloak = snap.config.raw.claude_code.disable_cloaking_model_list;
+                snap.registry.write_anthropic_list(no_cloak, &mut body);
             } else {
-                models::openai_list(&snap, &mut body);
+                snap.registry.write_openai_list(&mut body);
             }
             reply::json(&mut conn.out, 200, &body, head_only, &[]);
         }
@@ -110,7 +111,7 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
                     let id = String::from_utf8_lossy(rest.strip_prefix(b"models/").unwrap_or(rest))
                         .into_owned();
                     let mut body = Vec::new();
-                    if models::gemini_model(&snap, &id, &mut body) {
+                    if snap.registry.write_gemini_model(&id, &mut body) {
                         reply::json(&mut conn.out, 200, &body, head_only, &[]);
                     } else {
                         let mut b = Vec::new();

@@ -1,0 +1,154 @@
+//! Provider rules through the real server: catalog defaults, the Claude
+//! max_tokens rule (v6.9 #7), thinking suffixes, Codex request clean-up
+//! (v6.9 #8) and Codex capacity errors as rate limits (v6.9 #9).
+
+mod common;
+use common::*;
+use serde_json::json;
+
+const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
+
+fn claude_ok(r: &Recorded) -> Reply {
+    let m = r.json()["model"].as_str().unwrap_or("").to_string();
+    json_reply(200, &json!({"id":"msg_1","type":"message","role":"assistant","model":m,"content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}).to_string())
+}
+
+#[test]
+fn claude_entry_without_models_serves_the_catalog_and_max_tokens_rule() {
+    let mock = Mock::start(claude_ok);
+    let base = format!("http://{}", mock.addr);
+    let yaml = format!(
+        "api-keys: [\"sk-client-1\"]\nclaude-api-key:\n  - api-key: \"a\"\n    base-url: \"{base}\"\n  - api-key: \"b\"\n    base-url: \"{base}\"\n    prefix: team\n    models: [{{name: claude-custom-upstream, alias: my-claude}}]\n"
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let list = srv.request("GET", "/v1/models", &[AUTH], "").json();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"claude-sonnet-4-6"), "{ids:?}");
+    assert!(
+        ids.contains(&"team/my-claude") && ids.contains(&"my-claude"),
+        "{ids:?}"
+    );
+
+    // Catalog model, no max_tokens from an OpenAI client: the registry's value.
+    let r = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[AUTH],
+        r#"{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = mock.requests().last().unwrap().json();
+    assert_eq!(sent["model"], "claude-sonnet-4-6");
+    assert_eq!(sent["max_tokens"], 64000);
+
+    // Claude client, catalog model, no max_tokens: set to the registered value.
+    let r = srv.request(
+        "POST",
+        "/v1/messages",
+        &[AUTH],
+        r#"{"model":"claude-sonnet-4-6","messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(mock.requests().last().unwrap().json()["max_tokens"], 64000);
+
+    // Configured (non-catalog) model registered for claude: 1024.
+    let r = srv.request(
+        "POST",
+        "/v1/messages",
+        &[AUTH],
+        r#"{"model":"team/my-claude","messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = mock.requests().last().unwrap().json();
+    assert_eq!(
+        (sent["model"].as_str(), sent["max_tokens"].as_u64()),
+        (Some("claude-custom-upstream"), Some(1024))
+    );
+
+    // An explicit max_tokens is never changed, and the body passes untouched but for the model.
+    let body =
+        r#"{"model":"my-claude","max_tokens":77,"messages":[{"role":"user","content":"hi"}]}"#;
+    srv.request("POST", "/v1/messages", &[AUTH], body);
+    let rec = mock.requests().last().unwrap().clone();
+    assert_eq!(
+        String::from_utf8(rec.body).unwrap(),
+        body.replace("my-claude", "claude-custom-upstream")
+    );
+
+    // A thinking suffix becomes the upstream's thinking budget.
+    srv.request("POST", "/v1/chat/completions", &[AUTH], r#"{"model":"claude-sonnet-4-6(8192)","max_tokens":20000,"messages":[{"role":"user","content":"hi"}]}"#);
+    let sent = mock.requests().last().unwrap().json();
+    assert_eq!(sent["model"], "claude-sonnet-4-6");
+    assert_eq!(sent["thinking"]["budget_tokens"], 8192, "{sent}");
+}
+
+fn codex_stream(text: &str) -> Reply {
+    let resp = json!({"id":"resp_1","object":"response","created_at":1,"status":"completed","model":"c","output":[{"type":"message","id":"m1","role":"assistant","status":"completed","content":[{"type":"output_text","text":text,"annotations":[]}]}],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}});
+    Reply::Sse {
+        events: vec![format!(
+            "event: response.completed\ndata: {}\n\n",
+            json!({"type":"response.completed","response":resp})
+        )],
+        gate_at: None,
+        gate: None,
+        end: SseEnd::Clean,
+    }
+}
+
+#[test]
+fn codex_clean_up_and_capacity_errors() {
+    let mock = Mock::start(|r| {
+        if r.header("authorization") == Some("Bearer busy") {
+            // v6.9 #9: treated as 429 whatever the status.
+            json_reply(
+                500,
+                r#"{"error":{"message":"Selected model is at capacity. Please try a different model."}}"#,
+            )
+        } else {
+            codex_stream("codex says hi")
+        }
+    });
+    let base = format!("http://{}/backend", mock.addr);
+    let yaml = format!(
+        "api-keys: [\"sk-client-1\"]\ncodex-api-key:\n  - api-key: \"busy\"\n    base-url: \"{base}\"\n    models: [{{name: gpt-up, alias: cx}}]\n  - api-key: \"free\"\n    base-url: \"{base}\"\n    models: [{{name: gpt-up, alias: cx}}]\n  - api-key: \"ignored-no-base-url\"\n"
+    );
+    let srv = Server::start("uring", 1, &yaml, &[]);
+    let body = json!({"model":"cx","input":"hi","stream_options":{"include_usage":true},"previous_response_id":"resp_0","prompt_cache_retention":"24h","safety_identifier":"u1"});
+    for _ in 0..3 {
+        let r = srv.request("POST", "/v1/responses", &[AUTH], &body.to_string());
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["output"][0]["content"][0]["text"], "codex says hi");
+    }
+    let reqs = mock.requests();
+    for rec in &reqs {
+        assert_eq!(rec.path, "/backend/responses");
+        let b = rec.json();
+        for gone in [
+            "stream_options",
+            "previous_response_id",
+            "prompt_cache_retention",
+            "safety_identifier",
+        ] {
+            assert!(b.get(gone).is_none(), "{gone} was forwarded: {b}");
+        }
+        assert_eq!(b["instructions"], "");
+        assert_eq!(b["stream"], true);
+    }
+    // The capacity error cooled the busy key like a 429: it was tried once.
+    assert_eq!(
+        reqs.iter()
+            .filter(|r| r.header("authorization") == Some("Bearer busy"))
+            .count(),
+        1
+    );
+    assert!(
+        srv.log_text().contains("codex-api-key") || srv.log_text().contains("base-url"),
+        "no warning for the entry without base-url: {}",
+        srv.log_text()
+    );
+}
