@@ -39,6 +39,7 @@ pub mod h1;
 pub mod json;
 pub mod log;
 pub mod models;
+pub mod payload;
 pub mod pipeline;
 pub mod runtime;
 pub mod secret;

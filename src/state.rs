@@ -106,6 +106,8 @@ pub struct Snapshot {
     pub generation: u64,
     /// The model registry (ids, aliases, provider defaults, listings).
     pub registry: crate::models::Registry,
+    /// Compiled `payload` rules.
+    pub payload: crate::payload::PayloadRules,
     /// The validated config.
     pub config: Config,
     /// Upstreams.
@@ -333,9 +335,15 @@ impl Snapshot {
         for (spec, &pi) in specs.iter_mut().zip(&spec_provider) {
             spec.models = served[pi].clone();
         }
+        let (payload, payload_warnings) =
+            crate::payload::PayloadRules::compile(&config.raw.payload);
+        for w in payload_warnings {
+            crate::log_warn!("config: {}: {}", w.key_path, w.message);
+        }
         Ok(Snapshot {
             generation,
             registry,
+            payload,
             config,
             providers,
             routes,

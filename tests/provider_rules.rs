@@ -152,3 +152,59 @@ fn codex_clean_up_and_capacity_errors() {
         srv.log_text()
     );
 }
+
+#[test]
+fn payload_rules_edit_the_upstream_body() {
+    let mock = Mock::start(|r| {
+        json_reply(
+            200,
+            &completion(r.json()["model"].as_str().unwrap_or(""), "ok"),
+        )
+    });
+    let yaml = format!(
+        r#"api-keys: ["sk-client-1"]
+openai-compatibility:
+  - name: c
+    base-url: "http://{}/v1"
+    api-key-entries: [{{api-key: k}}]
+    models: [{{name: up-model, alias: m-a}}, {{name: other-up, alias: m-b}}]
+payload:
+  default:
+    - models: [{{name: "up-*", protocol: openai}}]
+      params:
+        "max_tokens": 100
+        "temperature": 0.9
+  override:
+    - models: [{{name: "m-a"}}]
+      params:
+        "metadata.tier": "gold"
+  filter:
+    - models: [{{name: "up-model"}}]
+      params: ["user"]
+"#,
+        mock.addr
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let r = srv.request("POST", "/v1/chat/completions", &[AUTH], r#"{"model":"m-a","temperature":0.1,"user":"u-1","messages":[{"role":"user","content":"hi"}]}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = mock.requests().last().unwrap().json();
+    assert_eq!(sent["model"], "up-model");
+    assert_eq!(sent["max_tokens"], 100, "default fills a missing path");
+    assert_eq!(
+        sent["temperature"], 0.1,
+        "default keeps what the client sent"
+    );
+    assert_eq!(
+        sent["metadata"]["tier"], "gold",
+        "override matches the client alias"
+    );
+    assert!(sent.get("user").is_none(), "filter removes the path");
+    // Another model: no rule matches, the body goes out byte for byte but for the model.
+    let body = r#"{"model":"m-b","user":"u-1","messages":[{"role":"user","content":"hi"}]}"#;
+    srv.request("POST", "/v1/chat/completions", &[AUTH], body);
+    let rec = mock.requests().last().unwrap().clone();
+    assert_eq!(
+        String::from_utf8(rec.body).unwrap(),
+        body.replace("m-b", "other-up")
+    );
+}

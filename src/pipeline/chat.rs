@@ -182,6 +182,26 @@ fn build_request(
     }
 }
 
+/// `payload` rule `protocol` names (the upstream side).
+fn protocol_name(f: Format, kind: Kind) -> &'static str {
+    match (f, kind) {
+        (_, Kind::Codex) => "codex",
+        (Format::Claude, _) => "claude",
+        (Format::Gemini, _) => "gemini",
+        _ => "openai",
+    }
+}
+
+/// `payload` rule `from-protocol` names (the client side).
+fn from_protocol_name(f: Format) -> &'static str {
+    match f {
+        Format::OpenAiChat => "openai",
+        Format::OpenAiResponses | Format::Codex => "responses",
+        Format::Claude => "claude",
+        Format::Gemini => "gemini",
+    }
+}
+
 /// Writes an error in the client's format.
 pub async fn client_error(conn: &mut Conn, client: Format, status: u16, message: &str) -> bool {
     let mut b = Vec::new();
@@ -362,6 +382,44 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
                 return client_error(conn, call.client, e.status(), &e.message).await;
             }
             &translated
+        };
+        // `payload` rules edit the body about to be sent, once, as span edits.
+        let mut edited = Vec::new();
+        let (send_body, rewrite) = if snap.payload.is_empty() {
+            (send_body, rewrite)
+        } else {
+            edited.reserve(send_body.len() + 64);
+            match rewrite {
+                Some(((s, e), name)) => {
+                    edited.extend_from_slice(&send_body[..s]);
+                    crate::json::write_string(&mut edited, name);
+                    edited.extend_from_slice(&send_body[e..]);
+                }
+                None => edited.extend_from_slice(send_body),
+            }
+            let hs: Vec<(&str, &[u8])> = req
+                .head
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        std::str::from_utf8(n.get(req.buf)).unwrap_or(""),
+                        v.get(req.buf),
+                    )
+                })
+                .collect();
+            let ctx = crate::payload::PayloadCtx {
+                upstream_model: &target.upstream_model,
+                requested_model: &requested,
+                protocol: protocol_name(upstream_fmt, provider.kind),
+                from_protocol: from_protocol_name(call.client),
+                headers: &hs,
+                root: "",
+            };
+            if let Err(e) = snap.payload.apply(&ctx, &[], &mut edited) {
+                crate::log_warn!("payload rules skipped: {e}");
+            }
+            (&edited[..], None)
         };
         if request.capacity() == 0 {
             request = w.pool.borrow_mut().buf();

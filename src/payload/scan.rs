@@ -1,0 +1,410 @@
+//! A validating JSON span scanner: finds where values start and end without
+//! building them.
+//!
+//! Guarantees: never panics and never reads out of bounds, whatever the input;
+//! structure (brackets, commas, colons, literals, number grammar, string
+//! termination) is validated; string contents (escape sequences, raw control
+//! characters, UTF-8) are not checked: they are copied through unchanged. Nesting deeper than
+//! [`MAX_DEPTH`] is an error, so recursion is bounded.
+
+use super::PayloadError;
+
+/// Deepest nesting accepted. 128 is serde_json's default recursion limit, so a
+/// body serde_json can parse is never rejected here, and the recursive scanner
+/// cannot overflow the stack.
+pub const MAX_DEPTH: usize = 128;
+
+type R<T> = Result<T, PayloadError>;
+
+fn bad(at: usize) -> PayloadError {
+    PayloadError::InvalidJson { offset: at }
+}
+
+/// First non-whitespace position at or after `i`.
+#[inline]
+pub(crate) fn ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// End (exclusive) of the value starting exactly at `i`.
+pub(crate) fn skip_value(b: &[u8], i: usize, depth: usize) -> R<usize> {
+    match b.get(i) {
+        Some(b'"') => skip_string(b, i),
+        Some(b'{') => {
+            let mut m = Members::new(b, i, depth)?;
+            while let Some(mem) = m.next()? {
+                let end = skip_value(b, mem.val_start, depth + 1)?;
+                m.value_done(end);
+            }
+            m.finish()
+        }
+        Some(b'[') => {
+            let mut e = Elements::new(b, i, depth)?;
+            while let Some(start) = e.next()? {
+                let end = skip_value(b, start, depth + 1)?;
+                e.value_done(end);
+            }
+            e.finish()
+        }
+        Some(b't') => literal(b, i, b"true"),
+        Some(b'f') => literal(b, i, b"false"),
+        Some(b'n') => literal(b, i, b"null"),
+        Some(b'-' | b'0'..=b'9') => skip_number(b, i),
+        _ => Err(bad(i)),
+    }
+}
+
+fn literal(b: &[u8], i: usize, lit: &[u8]) -> R<usize> {
+    if b.get(i..i + lit.len()) == Some(lit) {
+        Ok(i + lit.len())
+    } else {
+        Err(bad(i))
+    }
+}
+
+fn digits(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
+fn skip_number(b: &[u8], mut i: usize) -> R<usize> {
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(b, i),
+        _ => return Err(bad(i)),
+    }
+    if b.get(i) == Some(&b'.') {
+        let j = digits(b, i + 1);
+        if j == i + 1 {
+            return Err(bad(i));
+        }
+        i = j;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let j = digits(b, i);
+        if j == i {
+            return Err(bad(i));
+        }
+        i = j;
+    }
+    Ok(i)
+}
+
+/// End (exclusive, after the closing quote) of the string starting at `i`.
+///
+/// Jumps from quote to quote with `memchr` and counts the backslashes before
+/// each: an odd count means the quote is escaped. Escape sequences are not
+/// otherwise validated (they are copied through unchanged), which keeps the
+/// scan at memchr speed on escape-heavy text such as code.
+pub(crate) fn skip_string(b: &[u8], i: usize) -> R<usize> {
+    let mut j = i + 1;
+    loop {
+        let Some(off) = memchr::memchr(b'"', b.get(j..).unwrap_or(&[])) else {
+            return Err(bad(i));
+        };
+        let q = j + off;
+        let backslashes = b[j..q].iter().rev().take_while(|&&c| c == b'\\').count();
+        if backslashes.is_multiple_of(2) {
+            return Ok(q + 1);
+        }
+        j = q + 1;
+    }
+}
+
+/// One object member: `key_start..key_end` is the quoted key, the value
+/// starts at `val_start`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Member {
+    pub(crate) key_start: usize,
+    pub(crate) key_end: usize,
+    pub(crate) val_start: usize,
+}
+
+/// Walks an object's members. After each [`Members::next`] the caller must
+/// consume the value and report its end with [`Members::value_done`].
+pub(crate) struct Members<'a> {
+    b: &'a [u8],
+    pos: usize,
+    depth: usize,
+    first: bool,
+    done: bool,
+}
+
+impl<'a> Members<'a> {
+    /// `i` is the position of `{`.
+    pub(crate) fn new(b: &'a [u8], i: usize, depth: usize) -> R<Self> {
+        if depth >= MAX_DEPTH {
+            return Err(PayloadError::TooDeep);
+        }
+        if b.get(i) != Some(&b'{') {
+            return Err(bad(i));
+        }
+        Ok(Members {
+            b,
+            pos: i + 1,
+            depth,
+            first: true,
+            done: false,
+        })
+    }
+
+    pub(crate) fn next(&mut self) -> R<Option<Member>> {
+        if self.done {
+            return Ok(None);
+        }
+        let b = self.b;
+        let mut i = ws(b, self.pos);
+        if self.first {
+            self.first = false;
+            if b.get(i) == Some(&b'}') {
+                self.pos = i + 1;
+                self.done = true;
+                return Ok(None);
+            }
+        } else {
+            match b.get(i) {
+                Some(b',') => i = ws(b, i + 1),
+                Some(b'}') => {
+                    self.pos = i + 1;
+                    self.done = true;
+                    return Ok(None);
+                }
+                _ => return Err(bad(i)),
+            }
+        }
+        if b.get(i) != Some(&b'"') {
+            return Err(bad(i));
+        }
+        let key_end = skip_string(b, i)?;
+        let colon = ws(b, key_end);
+        if b.get(colon) != Some(&b':') {
+            return Err(bad(colon));
+        }
+        let val_start = ws(b, colon + 1);
+        self.pos = val_start;
+        Ok(Some(Member {
+            key_start: i,
+            key_end,
+            val_start,
+        }))
+    }
+
+    pub(crate) fn value_done(&mut self, end: usize) {
+        self.pos = end;
+    }
+
+    /// Position after the closing `}`; reads remaining members if needed.
+    pub(crate) fn finish(mut self) -> R<usize> {
+        while let Some(m) = self.next()? {
+            let end = skip_value(self.b, m.val_start, self.depth + 1)?;
+            self.value_done(end);
+        }
+        Ok(self.pos)
+    }
+}
+
+/// Walks an array's elements; same protocol as [`Members`].
+pub(crate) struct Elements<'a> {
+    b: &'a [u8],
+    pos: usize,
+    depth: usize,
+    first: bool,
+    done: bool,
+}
+
+impl<'a> Elements<'a> {
+    /// `i` is the position of `[`.
+    pub(crate) fn new(b: &'a [u8], i: usize, depth: usize) -> R<Self> {
+        if depth >= MAX_DEPTH {
+            return Err(PayloadError::TooDeep);
+        }
+        if b.get(i) != Some(&b'[') {
+            return Err(bad(i));
+        }
+        Ok(Elements {
+            b,
+            pos: i + 1,
+            depth,
+            first: true,
+            done: false,
+        })
+    }
+
+    /// Start of the next element, or `None` after `]`.
+    pub(crate) fn next(&mut self) -> R<Option<usize>> {
+        if self.done {
+            return Ok(None);
+        }
+        let b = self.b;
+        let mut i = ws(b, self.pos);
+        if self.first {
+            self.first = false;
+            if b.get(i) == Some(&b']') {
+                self.pos = i + 1;
+                self.done = true;
+                return Ok(None);
+            }
+        } else {
+            match b.get(i) {
+                Some(b',') => i = ws(b, i + 1),
+                Some(b']') => {
+                    self.pos = i + 1;
+                    self.done = true;
+                    return Ok(None);
+                }
+                _ => return Err(bad(i)),
+            }
+        }
+        self.pos = i;
+        Ok(Some(i))
+    }
+
+    pub(crate) fn value_done(&mut self, end: usize) {
+        self.pos = end;
+    }
+
+    pub(crate) fn finish(mut self) -> R<usize> {
+        while let Some(s) = self.next()? {
+            let end = skip_value(self.b, s, self.depth + 1)?;
+            self.value_done(end);
+        }
+        Ok(self.pos)
+    }
+}
+
+/// Whether the quoted key `raw` (including quotes) equals `key`.
+pub(crate) fn key_eq(raw: &[u8], key: &str) -> bool {
+    let inner = &raw[1..raw.len() - 1];
+    if memchr::memchr(b'\\', inner).is_none() {
+        return inner == key.as_bytes();
+    }
+    serde_json::from_slice::<String>(raw).is_ok_and(|s| s == key)
+}
+
+/// Span of the value at `path` (keys; digit keys index arrays) inside the value
+/// starting at `i`, or `None` when absent.
+pub(crate) fn lookup<S: AsRef<str>>(b: &[u8], i: usize, path: &[S]) -> R<Option<(usize, usize)>> {
+    let i = ws(b, i);
+    let Some((first, rest)) = path.split_first() else {
+        let end = skip_value(b, i, 0)?;
+        return Ok(Some((i, end)));
+    };
+    let seg = first.as_ref();
+    match b.get(i) {
+        Some(b'{') => {
+            let mut m = Members::new(b, i, 0)?;
+            while let Some(mem) = m.next()? {
+                if key_eq(&b[mem.key_start..mem.key_end], seg) {
+                    return lookup(b, mem.val_start, rest);
+                }
+                let end = skip_value(b, mem.val_start, 1)?;
+                m.value_done(end);
+            }
+            Ok(None)
+        }
+        Some(b'[') => {
+            let Some(want) = super::path::index_of(seg) else {
+                return Ok(None);
+            };
+            let mut e = Elements::new(b, i, 0)?;
+            let mut n = 0usize;
+            while let Some(s) = e.next()? {
+                if n == want {
+                    return lookup(b, s, rest);
+                }
+                let end = skip_value(b, s, 1)?;
+                e.value_done(end);
+                n += 1;
+            }
+            Ok(None)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Marks in `found` which of `paths` exist in the document `b`, in one pass
+/// (however many paths). On invalid JSON the paths seen before the error stay
+/// marked and the error is returned.
+pub(crate) fn exists_many<P: AsRef<[S]>, S: AsRef<str>>(
+    b: &[u8],
+    paths: &[P],
+    found: &mut [bool],
+) -> R<()> {
+    let mut active = Vec::new();
+    for (p, path) in paths.iter().enumerate() {
+        if path.as_ref().is_empty() {
+            found[p] = true;
+        } else {
+            active.push(p);
+        }
+    }
+    if active.is_empty() {
+        return Ok(());
+    }
+    walk(b, ws(b, 0), paths, &active, 0, found, 0).map(|_| ())
+}
+
+/// Scans the value at `i` for the `active` paths (all longer than `level`),
+/// descending only into members some path names. Returns the value's end.
+fn walk<P: AsRef<[S]>, S: AsRef<str>>(
+    b: &[u8],
+    i: usize,
+    paths: &[P],
+    active: &[usize],
+    level: usize,
+    found: &mut [bool],
+    depth: usize,
+) -> R<usize> {
+    let mut step = |seg_matches: &dyn Fn(&str) -> bool, start: usize| -> R<usize> {
+        let mut deeper = Vec::new();
+        for &p in active {
+            let path = paths[p].as_ref();
+            if seg_matches(path[level].as_ref()) {
+                if path.len() == level + 1 {
+                    found[p] = true;
+                } else {
+                    deeper.push(p);
+                }
+            }
+        }
+        if deeper.is_empty() {
+            skip_value(b, start, depth + 1)
+        } else {
+            walk(b, start, paths, &deeper, level + 1, found, depth + 1)
+        }
+    };
+    match b.get(i) {
+        Some(b'{') => {
+            let mut m = Members::new(b, i, depth)?;
+            while let Some(mem) = m.next()? {
+                let raw = &b[mem.key_start..mem.key_end];
+                let end = step(&|seg| key_eq(raw, seg), mem.val_start)?;
+                m.value_done(end);
+            }
+            m.finish()
+        }
+        Some(b'[') => {
+            let mut e = Elements::new(b, i, depth)?;
+            let mut n = 0usize;
+            while let Some(start) = e.next()? {
+                let end = step(&|seg| super::path::index_of(seg) == Some(n), start)?;
+                e.value_done(end);
+                n += 1;
+            }
+            e.finish()
+        }
+        _ => skip_value(b, i, depth),
+    }
+}
