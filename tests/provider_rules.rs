@@ -208,3 +208,48 @@ payload:
         body.replace("m-b", "other-up")
     );
 }
+
+#[test]
+fn sse_keepalive_comments_fill_upstream_silence() {
+    use std::io::{BufReader, Write};
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(Some(gate_rx));
+    let mock = Mock::start(move |_| Reply::Sse {
+        events: chunks("m", &["before ", "after"]),
+        gate_at: Some(1),
+        gate: gate.lock().unwrap().take(),
+        end: SseEnd::Clean,
+    });
+    let mut yaml = compat_config(&mock.base_url(), &["sk-client-1"], &["k"]);
+    yaml.push_str("streaming:\n  keepalive-seconds: 1\n");
+    for driver in ["epoll"] {
+        let srv = Server::start(driver, 1, &yaml, &[]);
+        let mut s = srv.connect();
+        s.write_all(&raw_request(
+            "POST",
+            "/v1/chat/completions",
+            &[AUTH],
+            r#"{"model":"gpt-test","stream":true,"messages":[]}"#,
+        ))
+        .unwrap();
+        let mut r = BufReader::new(s);
+        assert_eq!(read_head(&mut r).unwrap().0, 200);
+        let mut seen = Vec::new();
+        // Read until a keep-alive comment arrives while the upstream is silent.
+        loop {
+            let c = read_chunk(&mut r).unwrap().expect("stream ended early");
+            let text = String::from_utf8(c).unwrap();
+            seen.push(text.clone());
+            if text == ": keep-alive\n\n" {
+                break;
+            }
+        }
+        gate_tx.send(()).unwrap();
+        while let Some(c) = read_chunk(&mut r).unwrap() {
+            seen.push(String::from_utf8(c).unwrap());
+        }
+        let body = seen.concat();
+        assert_eq!(stream_text(body.as_bytes()), "before after");
+        assert!(body.ends_with("data: [DONE]\n\n"));
+    }
+}

@@ -685,6 +685,7 @@ async fn relay(
     }
     // SSE relay: forward whole events only, so an error event can always be
     // appended cleanly and every write is one or more complete events.
+    let keepalive = w.snapshot().config.streaming_keepalive;
     let mut pending: Vec<u8> = w.pool.borrow_mut().buf();
     let mut forwarded_done = false;
     let mut more = has_body;
@@ -720,10 +721,7 @@ async fn relay(
         if !conn.out.is_empty() && !resp.is_done() && conn.flush().await.is_err() {
             return Relayed::ClientGone;
         }
-        let r = monoio::select! {
-            r = resp.read_body(&mut chunk) => Some(r),
-            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
-        };
+        let r = next_event_bytes(&mut resp, &mut chunk, conn, keepalive).await;
         match r {
             None => return Relayed::ClientGone,
             Some(Ok(m)) => more = m,
@@ -745,6 +743,42 @@ async fn relay(
                 encode::chunk(&mut conn.out, &ev);
                 conn.out.extend_from_slice(encode::LAST_CHUNK);
                 return Relayed::Done(conn.flush().await.is_ok(), true);
+            }
+        }
+    }
+}
+
+enum Wake {
+    Read(std::io::Result<bool>),
+    Gone,
+    Tick,
+}
+
+/// Reads the next upstream body bytes of a stream while watching the client
+/// and, when `keepalive` is set, writing `: keep-alive` comments during
+/// silences (`streaming.keepalive-seconds`). The pending read is never
+/// cancelled by a tick, so no upstream byte is lost. `None`: the client left.
+async fn next_event_bytes(
+    resp: &mut Response,
+    chunk: &mut Vec<u8>,
+    conn: &mut Conn,
+    keepalive: Option<std::time::Duration>,
+) -> Option<std::io::Result<bool>> {
+    let mut read = std::pin::pin!(resp.read_body(chunk));
+    loop {
+        let wake = monoio::select! {
+            r = &mut read => Wake::Read(r),
+            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => Wake::Gone,
+            _ = monoio::time::sleep(keepalive.unwrap_or(std::time::Duration::MAX)), if keepalive.is_some() => Wake::Tick,
+        };
+        match wake {
+            Wake::Read(r) => return Some(r),
+            Wake::Gone => return None,
+            Wake::Tick => {
+                encode::chunk(&mut conn.out, b": keep-alive\n\n");
+                if conn.flush().await.is_err() {
+                    return None;
+                }
             }
         }
     }
@@ -826,6 +860,7 @@ async fn relay_translated(
         w.pool.borrow_mut().give(body);
         return Relayed::Done(conn.flush().await.is_ok(), false);
     }
+    let keepalive = w.snapshot().config.streaming_keepalive;
     let ctx = StreamCtx {
         model,
         created,
@@ -837,10 +872,7 @@ async fn relay_translated(
     // First-byte commit: read until the translator produced client bytes.
     let mut more = true;
     while out.is_empty() {
-        let r = monoio::select! {
-            r = resp.read_body(&mut chunk) => Some(r),
-            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
-        };
+        let r = next_event_bytes(&mut resp, &mut chunk, conn, None).await;
         match r {
             None => return Relayed::ClientGone,
             Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
@@ -878,10 +910,7 @@ async fn relay_translated(
         if !resp.is_done() && conn.flush().await.is_err() {
             return Relayed::ClientGone;
         }
-        let r = monoio::select! {
-            r = resp.read_body(&mut chunk) => Some(r),
-            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
-        };
+        let r = next_event_bytes(&mut resp, &mut chunk, conn, keepalive).await;
         match r {
             None => return Relayed::ClientGone,
             Some(Ok(true)) => {
