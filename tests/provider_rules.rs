@@ -253,3 +253,71 @@ fn sse_keepalive_comments_fill_upstream_silence() {
         assert!(body.ends_with("data: [DONE]\n\n"));
     }
 }
+
+#[test]
+fn legacy_completions_go_through_chat() {
+    let mock = Mock::start(|r| {
+        let b = r.json();
+        if r.path == "/v1/messages?beta=true" {
+            return claude_ok(r);
+        }
+        assert_eq!(
+            b["messages"][0]["content"], "Say ünï",
+            "prompt became the user message"
+        );
+        if b["stream"] == true {
+            Reply::Sse {
+                events: chunks("m", &["Hel", "lö"]),
+                gate_at: None,
+                gate: None,
+                end: SseEnd::Clean,
+            }
+        } else {
+            json_reply(200, &completion("m", "Hello"))
+        }
+    });
+    let mut yaml = compat_config(&mock.base_url(), &["sk-client-1"], &["k"]);
+    yaml.push_str(&format!("claude-api-key:\n  - api-key: c\n    base-url: \"http://{}\"\n    models: [{{name: cl, alias: m-claude}}]\n", mock.addr));
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let r = srv.request(
+        "POST",
+        "/v1/completions",
+        &[AUTH],
+        r#"{"model":"gpt-test","prompt":"Say ünï","max_tokens":5}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(
+        (v["object"].as_str(), v["choices"][0]["text"].as_str()),
+        (Some("text_completion"), Some("Hello"))
+    );
+    let r = srv.request(
+        "POST",
+        "/v1/completions",
+        &[AUTH],
+        r#"{"model":"gpt-test","prompt":"Say ünï","stream":true}"#,
+    );
+    let data = sse_data(&r.body);
+    let text: String = data
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap())
+        .inspect(|v| assert_eq!(v["object"], "text_completion"))
+        .filter_map(|v| v["choices"][0]["text"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, "Hellö");
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    // Through a translated upstream too.
+    let r = srv.request(
+        "POST",
+        "/v1/completions",
+        &[AUTH],
+        r#"{"model":"m-claude","prompt":"Say ünï","max_tokens":5}"#,
+    );
+    assert_eq!(r.json()["choices"][0]["text"], "ok", "{}", r.text());
+    assert_eq!(
+        srv.request("POST", "/v1/completions", &[AUTH], "[1]")
+            .status,
+        400
+    );
+}

@@ -52,6 +52,8 @@ pub struct Call<'a> {
     pub count_tokens: bool,
     /// The request body.
     pub body: &'a [u8],
+    /// Legacy `/v1/completions`: the body was converted to chat; convert the answer back.
+    pub legacy_completions: bool,
 }
 
 /// Appends `s` percent-encoded for a URL path segment.
@@ -233,6 +235,7 @@ pub async fn body_routed(
         stream: fields.stream && !count_tokens,
         count_tokens,
         body,
+        legacy_completions: false,
     };
     proxy(w, conn, req, call).await
 }
@@ -490,7 +493,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             continue;
         }
         let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
-        let relayed = if passthrough || call.count_tokens {
+        let relayed = if (passthrough || call.count_tokens) && !call.legacy_completions {
             relay(w, conn, resp, call.stream, call.client).await
         } else {
             relay_translated(w, conn, resp, upstream_fmt, &call, &requested).await
@@ -856,6 +859,9 @@ async fn relay_translated(
         if let Err(e) = translate_response(from, call.client, &data, &ctx, &mut out) {
             return Relayed::NoFirstByte(format!("untranslatable upstream answer: {}", e.message));
         }
+        if call.legacy_completions {
+            out = crate::translate::completions::response_from_chat(&out);
+        }
         reply::json(&mut conn.out, status, &out, false, &[]);
         w.pool.borrow_mut().give(body);
         return Relayed::Done(conn.flush().await.is_ok(), false);
@@ -895,7 +901,18 @@ async fn relay_translated(
     encode::header(o, reply::CORS_ORIGIN.0, reply::CORS_ORIGIN.1);
     encode::header(o, "Transfer-Encoding", b"chunked");
     o.extend_from_slice(b"\r\n");
+    let mut legacy = call
+        .legacy_completions
+        .then(crate::translate::completions::LegacyStream::default);
     loop {
+        if let Some(ls) = legacy.as_mut() {
+            let mut conv = Vec::with_capacity(out.len() + 64);
+            ls.feed(&out, &mut conv);
+            if !more {
+                ls.finish(&mut conv);
+            }
+            out = conv;
+        }
         encode::chunk(&mut conn.out, &out);
         out.clear();
         if !more {

@@ -87,6 +87,29 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
         (b"POST", b"/v1/chat/completions") => {
             return inference(w, conn, req, Format::OpenAiChat, false).await
         }
+        (b"POST", b"/v1/completions") => {
+            if !authorized(w, conn, req, false) {
+                return flush(conn).await;
+            }
+            let converted = match crate::translate::completions::request_to_chat(req.body()) {
+                Ok(b) => b,
+                Err(m) => return chat::client_error(conn, Format::OpenAiChat, 400, &m).await,
+            };
+            let fields = match crate::json::request_fields(&converted) {
+                Ok(f) => f,
+                Err(e) => return chat::client_error(conn, Format::OpenAiChat, 400, e.0).await,
+            };
+            let call = chat::Call {
+                client: Format::OpenAiChat,
+                model: fields.model.unwrap_or_default(),
+                model_span: fields.model_span,
+                stream: fields.stream,
+                count_tokens: false,
+                body: &converted,
+                legacy_completions: true,
+            };
+            return chat::proxy(w, conn, req, call).await;
+        }
         (b"POST", b"/v1/responses") => {
             return inference(w, conn, req, Format::OpenAiResponses, false).await
         }
@@ -158,6 +181,7 @@ async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest:
         stream,
         count_tokens: count,
         body: req.body(),
+        legacy_completions: false,
     };
     chat::proxy(w, conn, req, call).await
 }
