@@ -25,7 +25,8 @@
 //! - [`server`]: accept loop, connection keep-alive loop, owned-buffer I/O.
 //! - [`h1`]: HTTP/1.1 wire code with no I/O: heads, chunked bodies, encoders, limits.
 //! - [`pipeline`]: the request path: routing, authentication, handlers, replies.
-//! - [`upstream`]: endpoints, connection pool, TCP/TLS connect, response bodies.
+//! - [`upstream`]: endpoints, connection pool, TCP/TLS connect, proxies
+//!   (HTTP(S) CONNECT, SOCKS5), response bodies.
 //! - [`state`]: the immutable snapshot (config + routes + endpoints) requests read.
 //! - [`config`]: CLIProxyAPI's `config.yaml`, raw shapes and validation.
 //! - [`control`]: the control thread: config watching, DNS refresh, signals.

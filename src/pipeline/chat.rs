@@ -444,7 +444,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             provider.name
         );
         let sent = monoio::select! {
-            r = upstream::send(&w.pool, &w.tls, &provider.endpoint, std::mem::take(&mut request), false) => Some(r),
+            r = upstream::send(&w.pool, &w.tls, &provider.endpoint, None, std::mem::take(&mut request), false) => Some(r),
             _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
         };
         let Some(sent) = sent else {

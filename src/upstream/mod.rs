@@ -3,11 +3,15 @@
 //!
 //! Name resolution never happens here: endpoints carry addresses resolved on
 //! the control thread (see `control`), so a worker never blocks on DNS.
+//! Connections through a `proxy-url` ([`proxy`]) get the same timeouts and
+//! pooling; the pool keys them by proxy too, so they never mix with direct ones.
 
+pub mod proxy;
 pub mod tls;
 
 use crate::h1::response::RespBody;
 use crate::h1::{self, ChunkedDecoder, ResponseHead};
+pub use proxy::Proxy;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
@@ -142,7 +146,33 @@ pub fn client_tls_config(
     Ok(Arc::new(cfg))
 }
 
-type PoolKey = (Box<str>, u16, bool);
+/// Which idle connections may serve a request: same upstream, same scheme,
+/// same proxy (`None`: direct).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    host: Box<str>,
+    port: u16,
+    tls: bool,
+    proxy: Option<Arc<str>>,
+}
+
+impl PoolKey {
+    fn new(ep: &Endpoint, proxy: Option<&Proxy>) -> PoolKey {
+        PoolKey {
+            host: ep.host.as_str().into(),
+            port: ep.port,
+            tls: ep.tls,
+            proxy: proxy.map(|p| p.key().clone()),
+        }
+    }
+
+    fn matches(&self, ep: &Endpoint, proxy: Option<&Proxy>) -> bool {
+        self.port == ep.port
+            && self.tls == ep.tls
+            && *self.host == *ep.host
+            && self.proxy.as_deref() == proxy.map(|p| &**p.key())
+    }
+}
 
 /// Buffers kept for reuse per core, and the largest one kept: a worker
 /// reuses its I/O buffers instead of allocating per request.
@@ -181,11 +211,11 @@ impl Pool {
         }
     }
 
-    fn take(&mut self, ep: &Endpoint) -> Option<Stream> {
+    fn take(&mut self, ep: &Endpoint, proxy: Option<&Proxy>) -> Option<Stream> {
         let list = self
             .idle
             .iter_mut()
-            .find(|(k, _)| k.1 == ep.port && k.2 == ep.tls && *k.0 == *ep.host)
+            .find(|(k, _)| k.matches(ep, proxy))
             .map(|(_, v)| v)?;
         let now = Instant::now();
         while let Some((s, t)) = list.pop() {
@@ -196,15 +226,8 @@ impl Pool {
         None
     }
 
-    fn put(&mut self, ep: (&str, u16, bool), s: Stream) {
-        let list = match self
-            .idle
-            .iter_mut()
-            .find(|(k, _)| k.1 == ep.1 && k.2 == ep.2 && *k.0 == *ep.0)
-        {
-            Some((_, v)) => v,
-            None => self.idle.entry((ep.0.into(), ep.1, ep.2)).or_default(),
-        };
+    fn put(&mut self, key: PoolKey, s: Stream) {
+        let list = self.idle.entry(key).or_default();
         if list.len() < POOL_MAX_IDLE {
             list.push((s, Instant::now()));
         }
@@ -237,7 +260,14 @@ impl std::fmt::Display for UpstreamError {
     }
 }
 
-async fn connect(ep: &Endpoint, tls: &Arc<rustls::ClientConfig>) -> Result<Stream, UpstreamError> {
+async fn connect(
+    ep: &Endpoint,
+    proxy: Option<&Proxy>,
+    tls: &Arc<rustls::ClientConfig>,
+) -> Result<Stream, UpstreamError> {
+    if let Some(p) = proxy {
+        return proxy::connect(ep, p, tls).await;
+    }
     if ep.addrs.is_empty() {
         return Err(UpstreamError::Connect(format!(
             "cannot resolve {}",
@@ -270,9 +300,7 @@ async fn connect(ep: &Endpoint, tls: &Arc<rustls::ClientConfig>) -> Result<Strea
 pub struct Response {
     stream: Option<Stream>,
     /// Pool slot this connection returns to.
-    host: Box<str>,
-    port: u16,
-    tls: bool,
+    key: PoolKey,
     /// The parsed head; spans point into `buf`.
     pub head: ResponseHead,
     /// Head bytes, then body bytes read but not yet decoded (`pos..`).
@@ -404,29 +432,30 @@ impl Response {
 
     /// Returns the connection to `pool` if the body was read fully and the
     /// upstream allows reuse; otherwise drops it.
-    pub fn release(mut self, pool: &RefCell<Pool>) {
+    pub fn release(self, pool: &RefCell<Pool>) {
         let mut p = pool.borrow_mut();
-        if self.done && self.head.keep_alive && self.pos >= self.buf.len() {
-            if let Some(s) = self.stream.take() {
-                p.put((&self.host, self.port, self.tls), s);
-            }
+        let reusable = self.done && self.head.keep_alive && self.pos >= self.buf.len();
+        if let (true, Some(s)) = (reusable, self.stream) {
+            p.put(self.key, s);
         }
-        p.give(std::mem::take(&mut self.buf));
+        p.give(self.buf);
     }
 }
 
-/// Sends `request` (a complete HTTP/1.1 request) to `ep` and waits for the
-/// response head. A pooled connection that fails before any response byte is
-/// retried once on a fresh connection (the upstream closed it while idle).
+/// Sends `request` (a complete HTTP/1.1 request) to `ep`, directly or through
+/// `proxy`, and waits for the response head. A pooled connection that fails
+/// before any response byte is retried once on a fresh connection (the
+/// upstream or proxy closed it while idle).
 pub async fn send(
     pool: &RefCell<Pool>,
     tls: &Arc<rustls::ClientConfig>,
     ep: &Endpoint,
+    proxy: Option<&Proxy>,
     request: Vec<u8>,
     head_request: bool,
 ) -> Result<Response, UpstreamError> {
     let mut request = request;
-    let pooled = pool.borrow_mut().take(ep);
+    let pooled = pool.borrow_mut().take(ep, proxy);
     let mut attempt = 0;
     let mut stream_opt = pooled;
     loop {
@@ -434,7 +463,7 @@ pub async fn send(
         let mut stream = match stream_opt.take() {
             Some(s) => s,
             None => {
-                let s = connect(ep, tls).await?;
+                let s = connect(ep, proxy, tls).await?;
                 pool.borrow_mut().opened += 1;
                 s
             }
@@ -465,9 +494,7 @@ pub async fn send(
                     let pos = head.head_len;
                     return Ok(Response {
                         stream: Some(stream),
-                        host: ep.host.as_str().into(),
-                        port: ep.port,
-                        tls: ep.tls,
+                        key: PoolKey::new(ep, proxy),
                         head,
                         buf,
                         pos,

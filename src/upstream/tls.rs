@@ -8,15 +8,50 @@ use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use rustls::pki_types::ServerName;
 use rustls::ClientConnection;
+use std::future::Future;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
 /// Size of one socket read: one maximal TLS record plus header.
 const TLS_READ: usize = 17 * 1024;
 
-/// A TLS client connection over TCP.
-pub struct TlsStream {
-    tcp: TcpStream,
+/// The byte stream a TLS session runs over: TCP, or (for an `https://` proxy
+/// tunnel) another TLS session. Buffers are owned and handed back.
+pub trait Transport {
+    /// Replaces `buf`'s contents with the next bytes read; `Ok(0)` at end of stream.
+    fn read_raw(&mut self, buf: Vec<u8>) -> impl Future<Output = (io::Result<usize>, Vec<u8>)>;
+    /// Writes all of `buf`.
+    fn write_raw(&mut self, buf: Vec<u8>) -> impl Future<Output = (io::Result<()>, Vec<u8>)>;
+}
+
+impl Transport for TcpStream {
+    async fn read_raw(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        buf.clear();
+        self.read(buf).await
+    }
+
+    async fn write_raw(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        let (r, b) = self.write_all(buf).await;
+        (r.map(|_| ()), b)
+    }
+}
+
+impl Transport for TlsStream<TcpStream> {
+    async fn read_raw(&mut self, mut buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        buf.clear();
+        let r = self.read_into(&mut buf).await;
+        (r, buf)
+    }
+
+    async fn write_raw(&mut self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        let r = self.write_all(&buf).await;
+        (r, buf)
+    }
+}
+
+/// A TLS client connection over TCP (or over a proxy's TLS session).
+pub struct TlsStream<T = TcpStream> {
+    tcp: T,
     conn: ClientConnection,
     /// Ciphertext read from the socket; `rpos..` not yet given to rustls.
     rbuf: Vec<u8>,
@@ -28,21 +63,34 @@ fn tls_err(e: rustls::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
-impl TlsStream {
+impl<T: Transport> TlsStream<T> {
     /// Runs the handshake for `host` (SNI and certificate name) over `tcp`.
     pub async fn connect(
-        tcp: TcpStream,
+        tcp: T,
         host: &str,
         config: Arc<rustls::ClientConfig>,
-    ) -> io::Result<TlsStream> {
+    ) -> io::Result<TlsStream<T>> {
+        Self::connect_with(tcp, Vec::new(), host, config).await
+    }
+
+    /// As [`TlsStream::connect`], with `early` bytes already read from
+    /// `tcp` (e.g. received behind a proxy's reply) handed to rustls first.
+    pub async fn connect_with(
+        tcp: T,
+        early: Vec<u8>,
+        host: &str,
+        config: Arc<rustls::ClientConfig>,
+    ) -> io::Result<TlsStream<T>> {
         let name = ServerName::try_from(host.to_string())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "invalid TLS server name"))?;
         let mut conn = ClientConnection::new(config, name).map_err(tls_err)?;
         conn.set_buffer_limit(None);
+        let mut rbuf = early;
+        rbuf.reserve(TLS_READ);
         let mut s = TlsStream {
             tcp,
             conn,
-            rbuf: Vec::with_capacity(TLS_READ),
+            rbuf,
             rpos: 0,
             wbuf: Vec::with_capacity(TLS_READ),
         };
@@ -70,7 +118,7 @@ impl TlsStream {
             self.wbuf.clear();
             self.conn.write_tls(&mut self.wbuf)?;
             let buf = std::mem::take(&mut self.wbuf);
-            let (r, buf) = self.tcp.write_all(buf).await;
+            let (r, buf) = self.tcp.write_raw(buf).await;
             self.wbuf = buf;
             r?;
         }
@@ -84,7 +132,7 @@ impl TlsStream {
         if buf.capacity() < TLS_READ {
             buf.reserve(TLS_READ);
         }
-        let (r, b) = self.tcp.read(buf).await;
+        let (r, b) = self.tcp.read_raw(buf).await;
         self.rbuf = b;
         r
     }
@@ -150,6 +198,8 @@ pub enum Stream {
     Plain(TcpStream),
     /// TLS over TCP.
     Tls(Box<TlsStream>),
+    /// TLS to the upstream inside a TLS session with an `https://` proxy.
+    TlsInTls(Box<TlsStream<TlsStream>>),
 }
 
 impl Stream {
@@ -168,6 +218,7 @@ impl Stream {
                 r
             }
             Stream::Tls(t) => t.read_into(out).await,
+            Stream::TlsInTls(t) => t.read_into(out).await,
         }
     }
 
@@ -179,6 +230,10 @@ impl Stream {
                 (r.map(|_| ()), b)
             }
             Stream::Tls(t) => {
+                let r = t.write_all(&data).await;
+                (r, data)
+            }
+            Stream::TlsInTls(t) => {
                 let r = t.write_all(&data).await;
                 (r, data)
             }
