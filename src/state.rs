@@ -72,6 +72,9 @@ pub struct Provider {
     pub default_host: bool,
     /// Credentials to rotate over.
     pub keys: Vec<Secret>,
+    /// Upstream proxy per key (index as `keys`; one entry for a keyless
+    /// provider), resolved on the control thread. `None` = direct.
+    pub proxies: Vec<Option<std::sync::Arc<crate::upstream::Proxy>>>,
     /// Extra headers sent upstream, pre-validated.
     pub headers: Vec<(String, String)>,
     /// Scheduler provider key: `claude`, `gemini`, `vertex`, `codex` or
@@ -143,7 +146,9 @@ impl Snapshot {
             path: String,
             name: String,
             base_url: &'c str,
-            keys: Vec<(&'c Secret, u32)>,
+            keys: Vec<(&'c Secret, u32, &'c crate::config::ProxySetting)>,
+            /// The entry-level proxy (gemini/claude/... entries carry one).
+            entry_proxy: Option<&'c crate::config::ProxySetting>,
             headers: &'c [(String, String)],
             priority: i32,
             disable_cooling: Option<bool>,
@@ -160,8 +165,9 @@ impl Snapshot {
                 keys: c
                     .api_key_entries
                     .iter()
-                    .map(|e| (&e.api_key, e.weight))
+                    .map(|e| (&e.api_key, e.weight, &e.proxy))
                     .collect(),
+                entry_proxy: None,
                 headers: &c.headers,
                 priority: c.priority,
                 disable_cooling: c.disable_cooling,
@@ -190,8 +196,9 @@ impl Snapshot {
                     keys: if k.api_key.expose().is_empty() {
                         vec![]
                     } else {
-                        vec![(&k.api_key, k.weight)]
+                        vec![(&k.api_key, k.weight, &k.proxy)]
                     },
+                    entry_proxy: Some(&k.proxy),
                     headers: &k.headers,
                     priority: k.priority,
                     disable_cooling: k.disable_cooling,
@@ -236,7 +243,24 @@ impl Snapshot {
                 name: c.name.clone(),
                 endpoint,
                 default_host,
-                keys: c.keys.iter().map(|(k, _)| (*k).clone()).collect(),
+                keys: c.keys.iter().map(|(k, _, _)| (*k).clone()).collect(),
+                // Per-credential proxy-url wins over the global one;
+                // `direct`/`none` bypass both (reference §3.2).
+                proxies: {
+                    let pick = |p: Option<&crate::config::ProxySetting>| match p {
+                        Some(crate::config::ProxySetting::Direct) => None,
+                        Some(crate::config::ProxySetting::Proxy(u)) => Some(u.clone()),
+                        _ => config.proxy_url.clone(),
+                    };
+                    let list: Vec<Option<crate::config::ProxyUrl>> = if c.keys.is_empty() {
+                        vec![pick(c.entry_proxy)]
+                    } else {
+                        c.keys.iter().map(|(_, _, p)| pick(Some(p))).collect()
+                    };
+                    list.into_iter()
+                        .map(|u| u.map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u))))
+                        .collect()
+                },
                 headers: c.headers.to_vec(),
                 sched_provider: sched_provider.clone(),
             });
@@ -264,7 +288,7 @@ impl Snapshot {
             let creds: Vec<(Option<&Secret>, u32)> = if c.keys.is_empty() {
                 keyless.to_vec()
             } else {
-                c.keys.iter().map(|(k, w)| (Some(*k), *w)).collect()
+                c.keys.iter().map(|(k, w, _)| (Some(*k), *w)).collect()
             };
             for (k, (key, weight)) in creds.into_iter().enumerate() {
                 let id = credential_id(

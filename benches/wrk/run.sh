@@ -19,6 +19,9 @@ trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; kill ${CP_PID:-} 2>/
 BODY='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"upstream-bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! This is a zero-delay upstream answering a benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":12,"total_tokens":24}}'
 SSE='data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"upstream-bench","choices":[{"index":0,"delta":{"content":"Hello!"}}]}\n\ndata: {"id":"c","object":"chat.completion.chunk","created":1,"model":"upstream-bench","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
 
+CLAUDE='{"id":"msg_bench","type":"message","role":"assistant","model":"claude-bench","content":[{"type":"text","text":"Hello! This is a zero-delay upstream answering a benchmark."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":12,"output_tokens":12}}'
+CLAUDE_SSE='event: message_start\ndata: {"type":"message_start","message":{"id":"msg_bench","type":"message","role":"assistant","content":[],"model":"claude-bench","stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}\n\nevent: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\nevent: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello!"}}\n\nevent: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\nevent: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":12}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'
+
 cat > $W/upstream.conf <<NGINX
 worker_processes 1;
 pid $W/upstream.pid;
@@ -31,6 +34,12 @@ http {
     listen 127.0.0.1:$UP;
     location /v1/chat/completions { default_type application/json; return 200 '$BODY'; }
     location /sse/chat/completions { default_type text/event-stream; return 200 '$SSE'; }
+    location /claude/v1/messages {
+      if (\$http_accept ~ "event-stream") { rewrite ^ /claude-sse last; }
+      default_type application/json;
+      return 200 '$CLAUDE';
+    }
+    location /claude-sse { internal; default_type text/event-stream; return 200 '$CLAUDE_SSE'; }
     location /churn/chat/completions {
       if (\$http_authorization ~ "churn") {
         add_header Retry-After 1 always;
@@ -92,6 +101,12 @@ $(for i in 0 1 2 3 4 5 6 7 8 9; do echo "      - api-key: \"churn-$i\""; done)
     models:
       - name: upstream-bench
         alias: gpt-bench-churn
+claude-api-key:
+  - api-key: "sk-upstream"
+    base-url: "http://127.0.0.1:$UP/claude"
+    models:
+      - name: claude-bench
+        alias: gpt-bench-claude
 YAML
 
 taskset -c 1 nginx -c $W/upstream.conf
@@ -121,6 +136,22 @@ read -r UP_RPS _ < <(run upstream-direct $UP post.lua "$CONNS")
 read -r NGX_RPS _ < <(run nginx-proxy_pass $NGX post.lua "$CONNS")
 read -r CP_RPS _ < <(run cliproxy $CP post.lua "$CONNS")
 read -r CH_RPS _ < <(run cliproxy-cooldown-churn $CP post_churn.lua "$CONNS")
+# CPU per request of cliproxy (utime+stime ticks of the process / requests).
+cpu_ticks() { awk '{print $14+$15}' /proc/$CP_PID/stat; }
+cpu_run() { # name script
+  local t0 t1 out reqs
+  t0=$(cpu_ticks)
+  out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" -s "benches/wrk/$2" "http://127.0.0.1:$CP/v1/chat/completions")
+  t1=$(cpu_ticks)
+  reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+  awk -v n="$1" -v t="$((t1-t0))" -v r="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%-34s %8d requests  %6.1f us CPU/request\n", n, r, t/hz*1e6/r }' >&2
+  awk -v t="$((t1-t0))" -v r="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f\n", t/hz*1e6/r }'
+}
+echo "== cliproxy CPU per request: pass-through vs translated (OpenAI client, Claude upstream) ==" >&2
+PT_CPU=$(cpu_run "pass-through non-stream" post.lua)
+TR_CPU=$(cpu_run "translated non-stream" post_translate.lua)
+PTS_CPU=$(cpu_run "pass-through stream" post_stream.lua)
+TRS_CPU=$(cpu_run "translated stream" post_translate_stream.lua)
 echo "== $CONNS connections, $DUR, stream ==" >&2
 read -r NGX_S _ < <(run nginx-proxy_pass $NGX post_stream.lua "$CONNS" /sse/chat/completions)
 read -r CP_S _ < <(run cliproxy $CP post_stream.lua "$CONNS")
@@ -130,9 +161,10 @@ read -r NGX1 NGX1_P99 < <(run nginx-proxy_pass $NGX post.lua 1)
 read -r CP1 CP1_P99 < <(run cliproxy $CP post.lua 1)
 
 U=$(to_us "$UP1_P99"); N=$(to_us "$NGX1_P99"); C=$(to_us "$CP1_P99")
-CONNS=$CONNS awk -v c="$CP_RPS" -v n="$NGX_RPS" -v cs="$CP_S" -v ch="$CH_RPS" -v ns="$NGX_S" -v u="$U" -v nn="$N" -v cc="$C" 'BEGIN {
+CONNS=$CONNS PT_CPU=$PT_CPU TR_CPU=$TR_CPU PTS_CPU=$PTS_CPU TRS_CPU=$TRS_CPU awk -v c="$CP_RPS" -v n="$NGX_RPS" -v cs="$CP_S" -v ch="$CH_RPS" -v ns="$NGX_S" -v u="$U" -v nn="$N" -v cc="$C" 'BEGIN {
   printf "throughput cliproxy/nginx (non-stream, %s conns): %.2fx\n", ENVIRON["CONNS"], c/n;
   printf "throughput cliproxy/nginx (stream): %.2fx\n", cs/ns;
+  printf "translated/pass-through CPU per request: non-stream %.2fx, stream %.2fx\n", ENVIRON["TR_CPU"]/ENVIRON["PT_CPU"], ENVIRON["TRS_CPU"]/ENVIRON["PTS_CPU"];
   printf "cooldown churn (10 of 11 keys answering 429, Retry-After 1): %.2fx of plain pass-through\n", ch/c;
   an = nn-u; ac = cc-u; if (an < 1) an = 1;
   printf "p99 at 1 connection: upstream %dus, nginx %dus (+%dus), cliproxy %dus (+%dus); added-latency ratio %.2fx\n", u, nn, nn-u, cc, cc-u, ac/an;

@@ -443,8 +443,12 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             target.upstream_model,
             provider.name
         );
+        let proxy = provider
+            .proxies
+            .get(if ki == usize::MAX { 0 } else { ki })
+            .and_then(|p| p.as_deref());
         let sent = monoio::select! {
-            r = upstream::send(&w.pool, &w.tls, &provider.endpoint, None, std::mem::take(&mut request), false) => Some(r),
+            r = upstream::send(&w.pool, &w.tls, &provider.endpoint, proxy, std::mem::take(&mut request), false) => Some(r),
             _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
         };
         let Some(sent) = sent else {
