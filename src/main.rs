@@ -103,6 +103,7 @@ fn real_main() -> i32 {
             }
         }
     }
+    let baseline = cliproxy::control::Baseline::of(&config);
     let snap = match cliproxy::control::load_snapshot(&config, 1) {
         Ok(s) => s,
         Err(e) => {
@@ -141,7 +142,7 @@ fn real_main() -> i32 {
         handle.shared.applied.len(),
         handle.driver.name()
     );
-    cliproxy::control::run(handle, config, sig_fd)
+    cliproxy::control::run(handle, config, sig_fd, baseline)
 }
 
 fn load_pem(path: &str) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {

@@ -100,8 +100,31 @@ pub fn load_snapshot(path: &Path, gen: u64) -> Result<Arc<Snapshot>, String> {
     Snapshot::build(cfg, gen).map(Arc::new)
 }
 
+/// What the config file looked like when it was loaded: taken before the
+/// load, so an edit made while the server starts is still seen as a change.
+#[derive(Clone, Copy, Debug)]
+pub struct Baseline {
+    hash: u64,
+    stamp: Option<(std::time::SystemTime, u64, u64)>,
+}
+
+impl Baseline {
+    /// Reads the file's current content hash and stamp.
+    pub fn of(path: &Path) -> Baseline {
+        Baseline {
+            stamp: file_stamp(path),
+            hash: std::fs::read(path).map(|b| hash_of(&b)).unwrap_or(0),
+        }
+    }
+}
+
 /// Runs the control loop until SIGINT/SIGTERM, then drains and returns the exit code.
-pub fn run(handle: ServerHandle, config_path: PathBuf, sig_fd: libc::c_int) -> i32 {
+pub fn run(
+    handle: ServerHandle,
+    config_path: PathBuf,
+    sig_fd: libc::c_int,
+    baseline: Baseline,
+) -> i32 {
     let inotify = watch_dir(&config_path);
     if inotify.is_none() {
         crate::log_warn!(
@@ -109,11 +132,9 @@ pub fn run(handle: ServerHandle, config_path: PathBuf, sig_fd: libc::c_int) -> i
             config_path.display()
         );
     }
-    let mut last_hash = std::fs::read(&config_path)
-        .map(|b| hash_of(&b))
-        .unwrap_or(0);
+    let mut last_hash = baseline.hash;
     let mut next_dns = Instant::now() + DNS_TTL;
-    let mut last_stamp = file_stamp(&config_path);
+    let mut last_stamp = baseline.stamp;
     loop {
         let mut fds = vec![libc::pollfd {
             fd: sig_fd,

@@ -361,7 +361,11 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             )
             .await;
         }
-        let mut translated = Vec::new();
+        let mut translated = if same || call.count_tokens {
+            Vec::new()
+        } else {
+            w.pool.borrow_mut().buf()
+        };
         let send_body: &[u8] = if same || call.count_tokens {
             body
         } else {
@@ -438,6 +442,11 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             call.count_tokens,
             &mut request,
         );
+        {
+            let mut p = w.pool.borrow_mut();
+            p.give(translated);
+            p.give(edited);
+        }
         crate::log_debug!(
             "chat: model {requested} -> {} via {} ({cred})",
             target.upstream_model,
@@ -843,9 +852,13 @@ async fn relay_translated(
             Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
             Some(Ok(())) => resp.release(&w.pool),
         }
-        let data = if from == Format::Codex {
+        let completed;
+        let data: &[u8] = if from == Format::Codex {
             match completed_event(&body) {
-                Some(d) => d,
+                Some(d) => {
+                    completed = d;
+                    &completed
+                }
                 None => {
                     return Relayed::NoFirstByte(
                         "upstream stream ended without response.completed".into(),
@@ -853,21 +866,24 @@ async fn relay_translated(
                 }
             }
         } else {
-            std::mem::take(&mut body)
+            &body
         };
-        let mut out = Vec::with_capacity(data.len() + 256);
+        let mut out = w.pool.borrow_mut().buf();
         let ctx = RespCtx {
             client_model: model,
             created,
         };
-        if let Err(e) = translate_response(from, call.client, &data, &ctx, &mut out) {
+        if let Err(e) = translate_response(from, call.client, data, &ctx, &mut out) {
             return Relayed::NoFirstByte(format!("untranslatable upstream answer: {}", e.message));
         }
         if call.legacy_completions {
             out = crate::translate::completions::response_from_chat(&out);
         }
         reply::json(&mut conn.out, status, &out, false, &[]);
-        w.pool.borrow_mut().give(body);
+        let mut p = w.pool.borrow_mut();
+        p.give(body);
+        p.give(out);
+        drop(p);
         return Relayed::Done(conn.flush().await.is_ok(), false);
     }
     let keepalive = w.snapshot().config.streaming_keepalive;
@@ -876,7 +892,21 @@ async fn relay_translated(
         created,
         id_seed: created ^ (w.rr.get() << 20),
     };
-    let mut tr = new_stream_translator(from, call.client, ctx);
+    // Reuse this core's translator for the pair: its buffers are warm.
+    let cached = {
+        let mut cache = w.translators.borrow_mut();
+        cache
+            .iter()
+            .position(|(k, _)| *k == (from, call.client))
+            .map(|i| cache.swap_remove(i).1)
+    };
+    let mut tr = match cached {
+        Some(mut t) => {
+            t.reset(ctx);
+            t
+        }
+        None => new_stream_translator(from, call.client, ctx),
+    };
     let mut chunk = w.pool.borrow_mut().buf();
     let mut out = w.pool.borrow_mut().buf();
     // First-byte commit: read until the translator produced client bytes.
@@ -926,6 +956,10 @@ async fn relay_translated(
             let mut p = w.pool.borrow_mut();
             p.give(chunk);
             p.give(out);
+            let mut cache = w.translators.borrow_mut();
+            if cache.len() < 32 {
+                cache.push(((from, call.client), tr));
+            }
             return Relayed::Done(ok, false);
         }
         if !resp.is_done() && conn.flush().await.is_err() {

@@ -179,6 +179,17 @@ pub struct Worker {
     pub timeouts: crate::server::Timeouts,
     /// This core's scheduler shard. Borrowed only between awaits.
     pub shard: RefCell<crate::credentials::Shard>,
+    /// Idle stream translators by (upstream, client) format, reused across streams.
+    #[allow(clippy::type_complexity)]
+    pub translators: RefCell<
+        Vec<(
+            (
+                crate::translate::format::Format,
+                crate::translate::format::Format,
+            ),
+            crate::translate::stream::StreamTranslator,
+        )>,
+    >,
 }
 
 impl Worker {
@@ -414,6 +425,7 @@ pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
                     shared,
                     timeouts,
                     shard: RefCell::new(shard),
+                    translators: RefCell::new(Vec::new()),
                 });
                 let fut = worker_main(w, listener, theirs, ready);
                 let res = match driver {
