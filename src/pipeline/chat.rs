@@ -880,10 +880,11 @@ async fn relay_translated(
             out = crate::translate::completions::response_from_chat(&out);
         }
         reply::json(&mut conn.out, status, &out, false, &[]);
-        let mut p = w.pool.borrow_mut();
-        p.give(body);
-        p.give(out);
-        drop(p);
+        {
+            let mut p = w.pool.borrow_mut();
+            p.give(body);
+            p.give(out);
+        }
         return Relayed::Done(conn.flush().await.is_ok(), false);
     }
     let keepalive = w.snapshot().config.streaming_keepalive;
