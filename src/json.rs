@@ -183,25 +183,40 @@ pub fn decode_string(lit: &[u8]) -> Option<String> {
     serde_json::from_slice::<String>(lit).ok()
 }
 
-/// Appends `s` as a JSON string literal.
-pub fn write_string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    for &c in s.as_bytes() {
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            c if c < 0x20 => {
+/// Appends `s` as JSON string content (no quotes), copying unescaped runs
+/// whole. The one escaper of the crate: translators and error bodies use it.
+pub fn escape_into(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&b[start..i]);
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[(c >> 4) as usize]);
                 out.push(HEX[(c & 15) as usize]);
+                start = i + 1;
+                continue;
             }
-            c => out.push(c),
-        }
+            _ => continue,
+        };
+        out.extend_from_slice(&b[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
     }
+    out.extend_from_slice(&b[start..]);
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    escape_into(out, s);
     out.push(b'"');
 }
 

@@ -47,25 +47,12 @@ pub fn error_plain(out: &mut Vec<u8>, status: u16, message: &str) {
 /// CLIProxyAPI's OpenAI-shaped error body for `status` (reference §1.4):
 /// `{"error":{"message":..,"type":..,"code":..}}`.
 pub fn openai_error_body(out: &mut Vec<u8>, status: u16, message: &str) {
-    let (ty, code) = match status {
-        401 => ("authentication_error", Some("invalid_api_key")),
-        403 => ("permission_error", Some("insufficient_quota")),
-        429 => ("rate_limit_error", Some("rate_limit_exceeded")),
-        404 => ("invalid_request_error", Some("model_not_found")),
-        s if s >= 500 => ("server_error", Some("internal_server_error")),
-        _ => ("invalid_request_error", None),
-    };
-    out.extend_from_slice(b"{\"error\":{\"message\":");
-    crate::json::write_string(out, message);
-    out.extend_from_slice(b",\"type\":\"");
-    out.extend_from_slice(ty.as_bytes());
-    out.push(b'"');
-    if let Some(c) = code {
-        out.extend_from_slice(b",\"code\":\"");
-        out.extend_from_slice(c.as_bytes());
-        out.push(b'"');
-    }
-    out.extend_from_slice(b"}}");
+    crate::translate::response::error_body(
+        crate::translate::format::Format::OpenAiChat,
+        status,
+        message,
+        out,
+    );
 }
 
 /// An upstream error body as CLIProxyAPI returns it: passed through verbatim

@@ -472,34 +472,7 @@ pub fn unescape(raw: &str) -> String {
     out
 }
 
-/// Append `s` to `out` as JSON string content (no quotes).
-pub fn escape_into(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => {
-                out.extend_from_slice(&b[start..i]);
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(c >> 4) as usize]);
-                out.push(HEX[(c & 15) as usize]);
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
-        out.extend_from_slice(&b[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    out.extend_from_slice(&b[start..]);
-}
+pub use crate::json::escape_into;
 
 /// A JSON writer appending to a byte vector; inserts commas automatically.
 pub struct Writer<'o> {

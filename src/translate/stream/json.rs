@@ -412,22 +412,7 @@ pub fn get_str<'a>(obj: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
 /// content.
 pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
     for chunk in raw.utf8_chunks() {
-        for &b in chunk.valid().as_bytes() {
-            match b {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                b if b < 0x20 => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[(b >> 4) as usize]);
-                    out.push(HEX[(b & 15) as usize]);
-                }
-                b => out.push(b),
-            }
-        }
+        crate::json::escape_into(out, chunk.valid());
         if !chunk.invalid().is_empty() {
             out.extend_from_slice("\u{FFFD}".as_bytes());
         }
