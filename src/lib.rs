@@ -10,11 +10,13 @@
 //! accept (per-core SO_REUSEPORT listener, TCP_NODELAY)          server::accept_loop
 //!   -> h1 parse (httparse, offsets into one owned buffer)        h1::request, server::serve
 //!   -> authenticate client key (constant time)                   pipeline::auth
-//!   -> route: model alias -> (provider, upstream model)          state::Snapshot::routes
-//!   -> pick a credential (rotation on this core)                  pipeline::chat
-//!   -> rewrite only the `model` value (span edit)                json
-//!   -> upstream: per-core pool, DNS off-core, rustls, HTTP/1.1   upstream
-//!   -> relay: upstream bytes -> client, whole SSE events         pipeline::chat::relay
+//!   -> route: model alias -> (provider, upstream model)          models::Registry, state
+//!   -> schedule: lease a credential from this core's shard        credentials::Shard
+//!   -> translate once, or rewrite only `model` (span edit)       translate::request, json
+//!   -> payload rules (one-pass span edits)                       payload
+//!   -> upstream: per-core pool, DNS off-core, rustls, proxies    upstream
+//!   -> relay: whole SSE events, or translated event by event     pipeline::forward, translate::stream
+//!   -> release the lease with the outcome (cooldown, next try)   credentials::RetryPlan
 //! control thread: config reload, DNS refresh, signals -> per-worker inbox   control, runtime
 //! ```
 //!
@@ -30,6 +32,12 @@
 //! - [`state`]: the immutable snapshot (config + routes + endpoints) requests read.
 //! - [`config`]: CLIProxyAPI's `config.yaml`, raw shapes and validation.
 //! - [`control`]: the control thread: config watching, DNS refresh, signals.
+//! - [`credentials`]: the scheduler: per-core shards over a shared atomic
+//!   cooldown table, selection strategies, retry plan, session affinity.
+//! - [`models`]: the model registry: catalog defaults, aliases, prefixes, listings.
+//! - [`translate`]: request, response and stream translators between formats.
+//! - [`sse`]: incremental SSE scanner and writer.
+//! - [`payload`]: `payload` rules as one-pass span edits.
 //! - [`json`]: span scanning of JSON bodies (edit in place, no re-serialising).
 //! - [`secret`]: keys as a type that never prints.
 

@@ -30,7 +30,9 @@ mod spec;
 mod state;
 mod topology;
 
-pub use affinity::{extract_session_id, normalize_session_id, SessionId, SessionKey};
+pub use affinity::{
+    extract_session_id, normalize_session_id, SessionId, SessionKey, MAX_SESSION_ID_LEN,
+};
 pub use answer::ErrorAnswer;
 pub use classify::{
     classify, is_request_invalid, parse_http_date, parse_retry_after, retry_hint, Classified,

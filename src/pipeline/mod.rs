@@ -4,7 +4,7 @@
 //! be reused.
 
 pub mod auth;
-pub mod chat;
+pub mod forward;
 pub mod models;
 pub mod reply;
 
@@ -93,13 +93,13 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
             }
             let converted = match crate::translate::completions::request_to_chat(req.body()) {
                 Ok(b) => b,
-                Err(m) => return chat::client_error(conn, Format::OpenAiChat, 400, &m).await,
+                Err(m) => return forward::client_error(conn, Format::OpenAiChat, 400, &m).await,
             };
             let fields = match crate::json::request_fields(&converted) {
                 Ok(f) => f,
-                Err(e) => return chat::client_error(conn, Format::OpenAiChat, 400, e.0).await,
+                Err(e) => return forward::client_error(conn, Format::OpenAiChat, 400, e.0).await,
             };
-            let call = chat::Call {
+            let call = forward::Call {
                 client: Format::OpenAiChat,
                 model: fields.model.unwrap_or_default(),
                 model_span: fields.model_span,
@@ -108,7 +108,7 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
                 body: &converted,
                 legacy_completions: true,
             };
-            return chat::proxy(w, conn, req, call).await;
+            return forward::proxy(w, conn, req, call).await;
         }
         (b"POST", b"/v1/responses") => {
             return inference(w, conn, req, Format::OpenAiResponses, false).await
@@ -174,7 +174,7 @@ async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest:
     if !authorized(w, conn, req, false) {
         return flush(conn).await;
     }
-    let call = chat::Call {
+    let call = forward::Call {
         client: Format::Gemini,
         model,
         model_span: None,
@@ -183,7 +183,7 @@ async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest:
         body: req.body(),
         legacy_completions: false,
     };
-    chat::proxy(w, conn, req, call).await
+    forward::proxy(w, conn, req, call).await
 }
 
 async fn inference(
@@ -196,7 +196,7 @@ async fn inference(
     if !authorized(w, conn, req, false) {
         return flush(conn).await;
     }
-    chat::body_routed(w, conn, req, client, count).await
+    forward::body_routed(w, conn, req, client, count).await
 }
 
 async fn flush(conn: &mut Conn) -> bool {
