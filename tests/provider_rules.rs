@@ -321,3 +321,45 @@ fn legacy_completions_go_through_chat() {
         400
     );
 }
+
+#[test]
+fn vertex_api_key_entries_use_the_publisher_path() {
+    let mock = Mock::start(|r| {
+        assert!(
+            r.path
+                .starts_with("/v1/publishers/google/models/gemini-up:"),
+            "{}",
+            r.path
+        );
+        json_reply(
+            200,
+            r#"{"candidates":[{"content":{"role":"model","parts":[{"text":"from vertex"}]},"finishReason":"STOP","index":0}]}"#,
+        )
+    });
+    let yaml = format!(
+        "api-keys: [\"sk-client-1\"]\nvertex-api-key:\n  - api-key: \"vx\"\n    base-url: \"http://{}\"\n    models: [{{name: gemini-up, alias: vx-model}}]\n",
+        mock.addr
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let r = srv.request(
+        "POST",
+        "/v1beta/models/vx-model:generateContent",
+        &[AUTH],
+        r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["candidates"][0]["content"]["parts"][0]["text"],
+        "from vertex"
+    );
+    let r = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[AUTH],
+        r#"{"model":"vx-model","messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "from vertex");
+    let rec = mock.requests();
+    assert_eq!(rec[0].header("x-goog-api-key"), Some("vx"));
+    assert!(rec[0].path.ends_with(":generateContent"));
+}
