@@ -7,13 +7,16 @@ use std::time::Duration;
 const USAGE: &str =
     "usage: cliproxy [--config PATH] [--check-config] [--workers N] [--driver auto|uring|epoll]
                 [--drain-seconds N] [--upstream-ca PEM] [--pin-cpu N]
+                [--head-timeout S] [--idle-timeout S]
   --config PATH       CLIProxyAPI-format config.yaml (default ./config.yaml); -config also accepted
   --check-config      validate the config and exit (0 = valid)
   --workers N         worker threads (default: available cores)
   --driver D          io driver: auto (io_uring, else epoll), uring, epoll; env CLIPROXY_DRIVER
   --drain-seconds N   on SIGINT/SIGTERM, wait up to N s for open requests (default 30)
   --upstream-ca PEM   extra CA certificates trusted for upstream TLS
-  --pin-cpu N         pin worker i to CPU N+i (benchmarks)";
+  --pin-cpu N         pin worker i to CPU N+i (benchmarks)
+  --head-timeout S    seconds to receive a request head once it started (default 30)
+  --idle-timeout S    seconds a keep-alive connection may sit idle (default 75)";
 
 fn main() {
     std::process::exit(real_main());
@@ -73,6 +76,23 @@ fn real_main() -> i32 {
                     return 2;
                 }
             },
+            "head-timeout" | "idle-timeout" => {
+                let name = flag.clone();
+                match value(&name).map(|v| v.parse::<f64>()) {
+                    Ok(Ok(secs)) if secs > 0.0 && secs.is_finite() => {
+                        let d = Duration::from_secs_f64(secs);
+                        if name == "head-timeout" {
+                            opts.timeouts.head = d;
+                        } else {
+                            opts.timeouts.idle = d;
+                        }
+                    }
+                    _ => {
+                        eprintln!("--{name} needs a positive number of seconds");
+                        return 2;
+                    }
+                }
+            }
             "pin-cpu" => match value("pin-cpu").map(|v| v.parse::<usize>()) {
                 Ok(Ok(n)) => opts.pin_first_cpu = Some(n),
                 _ => {

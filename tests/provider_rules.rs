@@ -363,3 +363,47 @@ fn vertex_api_key_entries_use_the_publisher_path() {
     assert_eq!(rec[0].header("x-goog-api-key"), Some("vx"));
     assert!(rec[0].path.ends_with(":generateContent"));
 }
+
+#[test]
+fn nonstream_keepalive_newlines_while_the_upstream_thinks() {
+    use std::io::{BufReader, Write};
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate_rx);
+    let mock = Mock::start(move |_| {
+        // Hold the answer until the test saw a keep-alive.
+        let _ = gate
+            .lock()
+            .unwrap()
+            .recv_timeout(std::time::Duration::from_secs(20));
+        json_reply(200, &completion("m", "thought long"))
+    });
+    let mut yaml = compat_config(&mock.base_url(), &["sk-client-1"], &["k"]);
+    yaml.push_str("nonstream-keepalive-interval: 1\n");
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let mut s = srv.connect();
+    s.write_all(&raw_request(
+        "POST",
+        "/v1/chat/completions",
+        &[AUTH],
+        r#"{"model":"gpt-test","messages":[]}"#,
+    ))
+    .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let (status, headers) = read_head(&mut r).unwrap();
+    assert_eq!(status, 200);
+    assert!(headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v == "chunked"));
+    assert_eq!(read_chunk(&mut r).unwrap().unwrap(), b"\n");
+    gate_tx.send(()).unwrap();
+    let mut body = Vec::new();
+    while let Some(c) = read_chunk(&mut r).unwrap() {
+        body.extend(c);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["choices"][0]["message"]["content"], "thought long");
+    // The connection stays usable for the next request.
+    s.write_all(&raw_request("GET", "/healthz", &[], ""))
+        .unwrap();
+    assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+}

@@ -456,9 +456,37 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             .proxies
             .get(if ki == usize::MAX { 0 } else { ki })
             .and_then(|p| p.as_deref());
-        let sent = monoio::select! {
-            r = upstream::send(&w.pool, &w.tls, &provider.endpoint, proxy, std::mem::take(&mut request), false) => Some(r),
-            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+        let ticks = if call.stream {
+            None
+        } else {
+            snap.config.nonstream_keepalive
+        };
+        let sent = {
+            let mut send = std::pin::pin!(upstream::send(
+                &w.pool,
+                &w.tls,
+                &provider.endpoint,
+                proxy,
+                std::mem::take(&mut request),
+                false
+            ));
+            loop {
+                let wake = monoio::select! {
+                    r = &mut send => Some(Some(r)),
+                    _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => Some(None),
+                    _ = monoio::time::sleep(ticks.unwrap_or(std::time::Duration::MAX)), if ticks.is_some() => None,
+                };
+                match wake {
+                    Some(r) => break r,
+                    // `nonstream-keepalive-interval`: commit 200 and send a
+                    // newline (valid leading JSON whitespace) while waiting.
+                    None => {
+                        if conn.keepalive_newline().await.is_err() {
+                            break None;
+                        }
+                    }
+                }
+            }
         };
         let Some(sent) = sent else {
             report(w, &mut plan, lease, &Outcome::failure(499, b""));
@@ -506,7 +534,11 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             continue;
         }
         let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
-        let relayed = if (passthrough || call.count_tokens) && !call.legacy_completions {
+        // Once a keep-alive committed the status, the answer must arrive whole.
+        let relayed = if (passthrough || call.count_tokens)
+            && !call.legacy_completions
+            && !conn.committed_early
+        {
             relay(w, conn, resp, call.stream, call.client).await
         } else {
             relay_translated(w, conn, resp, upstream_fmt, &call, &requested).await

@@ -91,6 +91,9 @@ pub struct Conn {
     pub buf: Vec<u8>,
     /// Output buffer, reused.
     pub out: Vec<u8>,
+    /// A `nonstream-keepalive-interval` newline already committed a `200`
+    /// chunked head: the next complete response is sent as its body.
+    pub committed_early: bool,
 }
 
 impl Conn {
@@ -106,8 +109,48 @@ impl Conn {
         r
     }
 
+    /// Commits a `200` chunked JSON response (once) and writes one `\n` chunk.
+    pub async fn keepalive_newline(&mut self) -> io::Result<()> {
+        let mut v = Vec::with_capacity(160);
+        if !self.committed_early {
+            crate::h1::encode::status_line(&mut v, 200);
+            crate::h1::encode::header(&mut v, "Content-Type", b"application/json; charset=utf-8");
+            crate::h1::encode::header(&mut v, "Access-Control-Allow-Origin", b"*");
+            crate::h1::encode::header(&mut v, "Transfer-Encoding", b"chunked");
+            v.extend_from_slice(b"\r\n");
+            self.committed_early = true;
+        }
+        crate::h1::encode::chunk(&mut v, b"\n");
+        let (r, _) = self.stream.write_all(v).await;
+        r.map(|_| ())
+    }
+
+    /// After an early commit, a complete response in `out` becomes the body
+    /// of the committed one: its head is dropped (its status can no longer
+    /// be sent) and its body goes out as the final chunks.
+    fn rewrite_after_commit(&mut self) {
+        if !self.committed_early || !self.out.starts_with(b"HTTP/1.1 ") {
+            return;
+        }
+        let Some(end) = crate::h1::find_head_end(&self.out, 0) else {
+            return;
+        };
+        let chunked =
+            memchr::memmem::find(&self.out[..end], b"Transfer-Encoding: chunked").is_some();
+        let mut v = Vec::with_capacity(self.out.len() - end + 32);
+        if chunked {
+            v.extend_from_slice(&self.out[end..]);
+        } else {
+            crate::h1::encode::chunk(&mut v, &self.out[end..]);
+            v.extend_from_slice(crate::h1::encode::LAST_CHUNK);
+        }
+        self.out = v;
+        self.committed_early = false;
+    }
+
     /// Writes `out` fully and clears it.
     pub async fn flush(&mut self) -> io::Result<()> {
+        self.rewrite_after_commit();
         if self.out.is_empty() {
             return Ok(());
         }
@@ -314,6 +357,7 @@ pub async fn serve(w: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
         peer,
         buf: Vec::with_capacity(16 * 1024),
         out: Vec::with_capacity(16 * 1024),
+        committed_early: false,
     };
     let mut head = RequestHead::default();
     loop {
