@@ -107,11 +107,12 @@ impl ChunkedDecoder {
                                 && rest.get(e + 1) == Some(&b'\n')
                                 && rest[..e].iter().all(u8::is_ascii_hexdigit) =>
                         {
-                            if e > 16 {
-                                return Err(ChunkError::BadSize);
-                            }
+                            // Same overflow rule as the slow path (leading zeros are fine).
                             let mut n: u64 = 0;
                             for &c in &rest[..e] {
+                                if n > (u64::MAX >> 4) {
+                                    return Err(ChunkError::BadSize);
+                                }
                                 n = (n << 4) | u64::from((c as char).to_digit(16).unwrap_or(0));
                             }
                             self.size = n;
@@ -328,6 +329,32 @@ mod tests {
             let every: Vec<usize> = (1..case.len()).collect();
             assert_eq!(run(&every, case), (want, want_len, true));
         }
+    }
+
+    /// Found by the `h1_request` fuzz target: 17 hex digits with leading zeros
+    /// were refused whole but accepted byte by byte.
+    #[test]
+    fn long_size_lines_agree_whole_and_split() {
+        let input: &[u8] = b"00333333333333AA5\r\n\n}\0\0\rk\n\n05";
+        let whole = ChunkedDecoder::new().feed(input, |_| {});
+        for cut in 0..=input.len() {
+            let mut d = ChunkedDecoder::new();
+            let a = d.feed(&input[..cut], |_| {});
+            let r = a.and_then(|p| {
+                d.feed(&input[cut..], |_| {})
+                    .map(|q| p.consumed + q.consumed)
+            });
+            assert_eq!(whole.map(|p| p.consumed).is_ok(), r.is_ok(), "cut {cut}");
+        }
+        let mut ok = ChunkedDecoder::new();
+        assert!(
+            ok.feed(b"0000000000000000000005\r\nhello\r\n0\r\n\r\n", |_| {})
+                .unwrap()
+                .done
+        );
+        assert!(ChunkedDecoder::new()
+            .feed(b"1ffffffffffffffff\r\n", |_| {})
+            .is_err());
     }
 
     #[test]
