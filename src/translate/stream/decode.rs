@@ -464,10 +464,12 @@ impl ClaudeDec {
             return;
         }
         // The `type` inside the data is authoritative; the `event:` line repeats it.
-        let Some(ty) = get_str(data, b"type") else {
+        // One pass finds the members every event kind needs.
+        let [ty, idx, delta_v] = get_many(data, [b"type", b"index", b"delta"]);
+        let Some(ty) = ty.and_then(json::str_content) else {
             return;
         };
-        let index = || get_u64(data, b"index").unwrap_or(0) as u32;
+        let index = || idx.and_then(json::as_u64).unwrap_or(0) as u32;
         match ty {
             b"message_start" => {
                 let msg = get(data, b"message").unwrap_or(b"{}");
@@ -503,7 +505,7 @@ impl ClaudeDec {
                 }
             }
             b"content_block_delta" => {
-                let Some(delta) = get(data, b"delta") else {
+                let Some(delta) = delta_v else {
                     return;
                 };
                 let [dty, dtext] = get_many(delta, [b"type", b"text"]);
