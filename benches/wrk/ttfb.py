@@ -4,6 +4,7 @@ connection: the Nagle / delayed-ACK guard (a stall shows up as ~40 ms).
 Usage: python3 ttfb.py HOST:PORT [N=1000] [limit_ms=5]
 Exits 1 if any request's first SSE byte took longer than limit_ms.
 """
+import gc
 import socket
 import sys
 import time
@@ -15,6 +16,8 @@ body = b'{"model":"gpt-bench-sse","messages":[{"role":"user","content":"hi"}],"s
 req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer sk-bench\r\n"
        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
 
+# The client's own pauses must not count against the server.
+gc.disable()
 s = socket.create_connection((host, int(port)))
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 ttfb, total = [], []
