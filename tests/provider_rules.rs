@@ -407,3 +407,68 @@ fn nonstream_keepalive_newlines_while_the_upstream_thinks() {
         .unwrap();
     assert_eq!(read_response(&mut r, false).unwrap().status, 200);
 }
+
+#[test]
+fn gemini_raw_alt_streams_json_chunks() {
+    let mock = Mock::start(|r| {
+        if r.path.starts_with("/v1beta/models/") {
+            let ev = |t: &str| {
+                format!(
+                    "data: {}\n\n",
+                    json!({"candidates":[{"content":{"role":"model","parts":[{"text":t}]},"index":0}]})
+                )
+            };
+            Reply::Sse {
+                events: vec![ev("raw "), ev("chunks")],
+                gate_at: None,
+                gate: None,
+                end: SseEnd::Clean,
+            }
+        } else {
+            Reply::Sse {
+                events: chunks("m", &["raw ", "chunks"]),
+                gate_at: None,
+                gate: None,
+                end: SseEnd::Clean,
+            }
+        }
+    });
+    let mut yaml = compat_config(&mock.base_url(), &["sk-client-1"], &["k"]);
+    yaml.push_str(&format!("gemini-api-key:\n  - api-key: g\n    base-url: \"http://{}\"\n    models: [{{name: g-up, alias: m-gemini}}]\n", mock.addr));
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    for model in ["m-gemini", "gpt-test"] {
+        for q in ["alt=json", "$alt=json"] {
+            let r = srv.request(
+                "POST",
+                &format!("/v1beta/models/{model}:streamGenerateContent?{q}"),
+                &[AUTH],
+                r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
+            );
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert!(
+                !r.text().contains("data:"),
+                "{model} {q}: SSE framing in a raw stream: {}",
+                r.text()
+            );
+            let text: String = serde_json::Deserializer::from_slice(&r.body)
+                .into_iter::<serde_json::Value>()
+                .map(|v| v.unwrap())
+                .flat_map(|v| {
+                    v["candidates"][0]["content"]["parts"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter_map(|p| p["text"].as_str().map(str::to_string))
+                .collect();
+            assert_eq!(text, "raw chunks", "{model} {q}");
+        }
+        let sse = srv.request(
+            "POST",
+            &format!("/v1beta/models/{model}:streamGenerateContent?alt=sse"),
+            &[AUTH],
+            r#"{"contents":[]}"#,
+        );
+        assert!(sse.text().starts_with("data: "), "{}", sse.text());
+    }
+}

@@ -54,6 +54,8 @@ pub struct Call<'a> {
     pub body: &'a [u8],
     /// Legacy `/v1/completions`: the body was converted to chat; convert the answer back.
     pub legacy_completions: bool,
+    /// Gemini client with an `alt` other than `sse`: stream raw JSON chunks.
+    pub gemini_raw: bool,
 }
 
 /// Appends `s` percent-encoded for a URL path segment.
@@ -236,6 +238,7 @@ pub async fn body_routed(
         count_tokens,
         body,
         legacy_completions: false,
+        gemini_raw: false,
     };
     proxy(w, conn, req, call).await
 }
@@ -537,6 +540,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
         // Once a keep-alive committed the status, the answer must arrive whole.
         let relayed = if (passthrough || call.count_tokens)
             && !call.legacy_completions
+            && !(call.gemini_raw && call.stream)
             && !conn.committed_early
         {
             relay(w, conn, resp, call.stream, call.client).await
@@ -832,6 +836,48 @@ async fn next_event_bytes(
     }
 }
 
+/// Reshapes translated client SSE for routes that want something else.
+enum Shaper {
+    None,
+    /// Legacy `/v1/completions` chunks.
+    Legacy(crate::translate::completions::LegacyStream),
+    /// Gemini non-SSE `alt`: raw JSON chunks.
+    Raw(crate::sse::DataOnly),
+}
+
+impl Shaper {
+    fn for_call(call: &Call<'_>) -> Shaper {
+        if call.legacy_completions {
+            Shaper::Legacy(Default::default())
+        } else if call.gemini_raw {
+            Shaper::Raw(Default::default())
+        } else {
+            Shaper::None
+        }
+    }
+
+    /// Rewrites `out` in place; `last` flushes any held partial event.
+    fn apply(&mut self, out: &mut Vec<u8>, last: bool) {
+        let mut conv = Vec::with_capacity(out.len() + 64);
+        match self {
+            Shaper::None => return,
+            Shaper::Legacy(ls) => {
+                ls.feed(out, &mut conv);
+                if last {
+                    ls.finish(&mut conv);
+                }
+            }
+            Shaper::Raw(d) => {
+                d.feed(out, &mut conv);
+                if last {
+                    d.finish(&mut conv);
+                }
+            }
+        }
+        *out = conv;
+    }
+}
+
 /// Most bytes of a non-streamed upstream answer buffered for translation.
 const MAX_TRANSLATED_BODY: usize = 64 * 1024 * 1024;
 
@@ -962,24 +1008,19 @@ async fn relay_translated(
     }
     let o = &mut conn.out;
     encode::status_line(o, 200);
-    encode::header(o, "Content-Type", b"text/event-stream");
-    encode::header(o, "Cache-Control", b"no-cache");
-    encode::header(o, "Connection", b"keep-alive");
+    if call.gemini_raw {
+        encode::header(o, "Content-Type", b"application/json");
+    } else {
+        encode::header(o, "Content-Type", b"text/event-stream");
+        encode::header(o, "Cache-Control", b"no-cache");
+        encode::header(o, "Connection", b"keep-alive");
+    }
     encode::header(o, reply::CORS_ORIGIN.0, reply::CORS_ORIGIN.1);
     encode::header(o, "Transfer-Encoding", b"chunked");
     o.extend_from_slice(b"\r\n");
-    let mut legacy = call
-        .legacy_completions
-        .then(crate::translate::completions::LegacyStream::default);
+    let mut shaper = Shaper::for_call(call);
     loop {
-        if let Some(ls) = legacy.as_mut() {
-            let mut conv = Vec::with_capacity(out.len() + 64);
-            ls.feed(&out, &mut conv);
-            if !more {
-                ls.finish(&mut conv);
-            }
-            out = conv;
-        }
+        shaper.apply(&mut out, !more);
         encode::chunk(&mut conn.out, &out);
         out.clear();
         if !more {
@@ -1012,6 +1053,7 @@ async fn relay_translated(
             Some(Err(e)) => {
                 crate::log_warn!("upstream stream broke: {e}");
                 tr.error(502, &format!("upstream stream interrupted: {e}"), &mut out);
+                shaper.apply(&mut out, true);
                 encode::chunk(&mut conn.out, &out);
                 conn.out.extend_from_slice(encode::LAST_CHUNK);
                 return Relayed::Done(conn.flush().await.is_ok(), true);

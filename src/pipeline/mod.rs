@@ -107,6 +107,7 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
                 count_tokens: false,
                 body: &converted,
                 legacy_completions: true,
+                gemini_raw: false,
             };
             return forward::proxy(w, conn, req, call).await;
         }
@@ -182,6 +183,11 @@ async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest:
         count_tokens: count,
         body: req.body(),
         legacy_completions: false,
+        gemini_raw: {
+            let q = req.query();
+            let alt = auth::query_param(q, "alt").or_else(|| auth::query_param(q, "$alt"));
+            alt.is_some_and(|a| a != b"sse")
+        },
     };
     forward::proxy(w, conn, req, call).await
 }

@@ -30,3 +30,34 @@ pub(crate) mod test_rng {
         }
     }
 }
+
+/// Re-emits an SSE stream as its `data:` payloads back to back, for Gemini
+/// clients that asked for a non-SSE `alt` (CLIProxyAPI writes each chunk's
+/// JSON as is). Comments and `[DONE]` are dropped.
+#[derive(Default)]
+pub struct DataOnly {
+    scanner: Scanner,
+}
+
+impl DataOnly {
+    fn take(out: &mut Vec<u8>) -> impl FnMut(Item<'_>) + '_ {
+        move |item| {
+            if let Item::Event(ev) = item {
+                if !ev.data.is_empty() && ev.data != b"[DONE]" {
+                    out.extend_from_slice(ev.data);
+                }
+            }
+        }
+    }
+
+    /// Converts the complete events in `sse` (partial ones wait).
+    pub fn feed(&mut self, sse: &[u8], out: &mut Vec<u8>) {
+        // An over-long event is dropped rather than forwarded half-framed.
+        let _ = self.scanner.feed(sse, Self::take(out));
+    }
+
+    /// Flushes a final event that lacked its blank line.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let _ = self.scanner.finish(Self::take(out));
+    }
+}
