@@ -472,3 +472,45 @@ fn gemini_raw_alt_streams_json_chunks() {
         assert!(sse.text().starts_with("data: "), "{}", sse.text());
     }
 }
+
+#[test]
+fn token_counts_cross_claude_and_gemini() {
+    let mock = Mock::start(|r| {
+        let b = r.json();
+        if r.path.ends_with(":countTokens") {
+            assert!(b["generateContentRequest"]["contents"].is_array(), "{b}");
+            assert_eq!(b["generateContentRequest"]["model"], "models/g-up");
+            json_reply(200, r#"{"totalTokens":17}"#)
+        } else if r.path == "/v1/messages/count_tokens?beta=true" {
+            assert!(
+                b["messages"].is_array() && b.get("max_tokens").is_none(),
+                "{b}"
+            );
+            assert_eq!(b["model"], "c-up");
+            json_reply(200, r#"{"input_tokens":23}"#)
+        } else {
+            json_reply(404, "{}")
+        }
+    });
+    let base = format!("http://{}", mock.addr);
+    let yaml = format!(
+        "api-keys: [\"sk-client-1\"]\ngemini-api-key: [{{api-key: g, base-url: \"{base}\", models: [{{name: g-up, alias: m-gemini}}]}}]\nclaude-api-key: [{{api-key: c, base-url: \"{base}\", models: [{{name: c-up, alias: m-claude}}]}}]\n"
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let r = srv.request(
+        "POST",
+        "/v1/messages/count_tokens",
+        &[AUTH],
+        r#"{"model":"m-gemini","messages":[{"role":"user","content":"count me"}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!({"input_tokens":17}));
+    let r = srv.request(
+        "POST",
+        "/v1beta/models/m-claude:countTokens",
+        &[AUTH],
+        r#"{"contents":[{"role":"user","parts":[{"text":"count me"}]}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!({"totalTokens":23}));
+}

@@ -354,7 +354,15 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             }
             _ => None,
         };
-        if call.count_tokens && upstream_fmt != call.client {
+        // Token counts across Claude and Gemini are translated (request and
+        // answer); other upstreams have no count endpoint.
+        let cross_count = call.count_tokens && upstream_fmt != call.client;
+        let count_body = if cross_count {
+            count_request(call.client, upstream_fmt, body, &target.upstream_model)
+        } else {
+            None
+        };
+        if cross_count && count_body.is_none() {
             report(w, &mut plan, lease, &Outcome::failure(499, b""));
             return client_error(
                 conn,
@@ -369,7 +377,9 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
         } else {
             w.pool.borrow_mut().buf()
         };
-        let send_body: &[u8] = if same || call.count_tokens {
+        let send_body: &[u8] = if let Some(cb) = count_body.as_deref() {
+            cb
+        } else if same || call.count_tokens {
             body
         } else {
             let with_suffix;
@@ -538,7 +548,9 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
         }
         let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
         // Once a keep-alive committed the status, the answer must arrive whole.
-        let relayed = if (passthrough || call.count_tokens)
+        let relayed = if cross_count {
+            relay_count(w, conn, resp, call.client).await
+        } else if (passthrough || call.count_tokens)
             && !call.legacy_completions
             && !(call.gemini_raw && call.stream)
             && !conn.committed_early
@@ -834,6 +846,81 @@ async fn next_event_bytes(
             }
         }
     }
+}
+
+/// A token-count request for another format's count endpoint: Claude
+/// `count_tokens` <-> Gemini `countTokens`. `None` for other pairs or a body
+/// that does not translate.
+fn count_request(client: Format, upstream: Format, body: &[u8], model: &str) -> Option<Vec<u8>> {
+    use serde_json::{json, Value};
+    let opts = ReqOpts {
+        upstream_model: model,
+        stream: false,
+        claude_default_max_tokens: None,
+    };
+    let mut out = Vec::new();
+    match (client, upstream) {
+        (Format::Claude, Format::Gemini) => {
+            translate_request(Format::Claude, Format::Gemini, body, &opts, &mut out).ok()?;
+            let mut req: Value = serde_json::from_slice(&out).ok()?;
+            if let Some(m) = req.as_object_mut() {
+                m.insert("model".into(), json!(format!("models/{model}")));
+                m.remove("generationConfig");
+                m.remove("safetySettings");
+            }
+            serde_json::to_vec(&json!({ "generateContentRequest": req })).ok()
+        }
+        (Format::Gemini, Format::Claude) => {
+            // countTokens takes `contents` or a whole `generateContentRequest`.
+            let v: Value = serde_json::from_slice(body).ok()?;
+            let inner = v.get("generateContentRequest").cloned().unwrap_or(v);
+            let inner = serde_json::to_vec(&inner).ok()?;
+            translate_request(Format::Gemini, Format::Claude, &inner, &opts, &mut out).ok()?;
+            let mut req: Value = serde_json::from_slice(&out).ok()?;
+            // count_tokens accepts only these members.
+            if let Some(m) = req.as_object_mut() {
+                m.retain(|k, _| {
+                    matches!(
+                        k.as_str(),
+                        "model" | "messages" | "system" | "tools" | "tool_choice" | "thinking"
+                    )
+                });
+            }
+            serde_json::to_vec(&req).ok()
+        }
+        _ => None,
+    }
+}
+
+/// Relays a translated token count: `{"totalTokens":n}` <-> `{"input_tokens":n}`.
+async fn relay_count(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    mut resp: Response,
+    client: Format,
+) -> Relayed {
+    let mut body = Vec::new();
+    let read = monoio::select! {
+        r = resp.read_to_end(&mut body, MAX_ERROR_BODY) => Some(r),
+        _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+    };
+    match read {
+        None => return Relayed::ClientGone,
+        Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
+        Some(Ok(())) => resp.release(&w.pool),
+    }
+    let v: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => return Relayed::NoFirstByte("unparsable token count from upstream".into()),
+    };
+    let out = match client {
+        Format::Claude => {
+            serde_json::json!({ "input_tokens": v["totalTokens"].as_u64().unwrap_or(0) })
+        }
+        _ => serde_json::json!({ "totalTokens": v["input_tokens"].as_u64().unwrap_or(0) }),
+    };
+    reply::json(&mut conn.out, 200, out.to_string().as_bytes(), false, &[]);
+    Relayed::Done(conn.flush().await.is_ok(), false)
 }
 
 /// Reshapes translated client SSE for routes that want something else.
