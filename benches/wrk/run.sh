@@ -138,19 +138,21 @@ read -r CP_RPS _ < <(run cliproxy $CP post.lua "$CONNS")
 read -r CH_RPS _ < <(run cliproxy-cooldown-churn $CP post_churn.lua "$CONNS")
 # CPU per request of cliproxy (utime+stime ticks of the process / requests).
 cpu_ticks() { awk '{print $14+$15}' /proc/$CP_PID/stat; }
-cpu_run() { # name script
+cpu_run() { # name script [path]
   local t0 t1 out reqs
   t0=$(cpu_ticks)
-  out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" -s "benches/wrk/$2" "http://127.0.0.1:$CP/v1/chat/completions")
+  out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"$DUR" -s "benches/wrk/$2" "http://127.0.0.1:$CP${3:-/v1/chat/completions}")
   t1=$(cpu_ticks)
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
   awk -v n="$1" -v t="$((t1-t0))" -v r="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%-34s %8d requests  %6.1f us CPU/request\n", n, r, t/hz*1e6/r }' >&2
   awk -v t="$((t1-t0))" -v r="$reqs" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f\n", t/hz*1e6/r }'
 }
-echo "== cliproxy CPU per request: pass-through vs translated (OpenAI client, Claude upstream) ==" >&2
-PT_CPU=$(cpu_run "pass-through non-stream" post.lua)
+# Same Claude upstream and the same upstream bytes: an Anthropic client (pass-through)
+# against an OpenAI client (request and answer translated).
+echo "== cliproxy CPU per request, Claude upstream: Anthropic client (pass-through) vs OpenAI client (translated) ==" >&2
+PT_CPU=$(cpu_run "pass-through non-stream" post_claude.lua /v1/messages)
 TR_CPU=$(cpu_run "translated non-stream" post_translate.lua)
-PTS_CPU=$(cpu_run "pass-through stream" post_stream.lua)
+PTS_CPU=$(cpu_run "pass-through stream" post_claude_stream.lua /v1/messages)
 TRS_CPU=$(cpu_run "translated stream" post_translate_stream.lua)
 echo "== $CONNS connections, $DUR, stream ==" >&2
 read -r NGX_S _ < <(run nginx-proxy_pass $NGX post_stream.lua "$CONNS" /sse/chat/completions)
