@@ -5,6 +5,8 @@
 pub mod scan;
 pub mod write;
 
+#[doc(hidden)]
+pub mod oracle;
 pub use scan::{Event, Item, ScanError, Scanner};
 
 /// A tiny deterministic PRNG (xorshift64*) for randomised unit tests.

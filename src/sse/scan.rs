@@ -33,7 +33,7 @@ use memchr::memchr2;
 /// end cannot make one stream hold unbounded memory.
 pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
-const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+pub(crate) const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 /// One dispatched SSE event. All slices are valid only during the callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -348,111 +348,7 @@ fn split_field(line: &[u8]) -> (&[u8], usize) {
 mod tests {
     use super::*;
 
-    /// An owned item for comparisons.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub enum Owned {
-        Event(Option<Vec<u8>>, Vec<u8>, Option<Vec<u8>>, Option<u64>),
-        Comment(Vec<u8>),
-    }
-
-    fn own(i: Item<'_>) -> Owned {
-        match i {
-            Item::Event(e) => Owned::Event(
-                e.event.map(<[u8]>::to_vec),
-                e.data.to_vec(),
-                e.id.map(<[u8]>::to_vec),
-                e.retry,
-            ),
-            Item::Comment(c) => Owned::Comment(c.to_vec()),
-        }
-    }
-
-    fn scan_split(input: &[u8], cuts: &[usize]) -> Vec<Owned> {
-        let mut s = Scanner::new();
-        let mut out = Vec::new();
-        let mut prev = 0;
-        for &c in cuts.iter().chain(std::iter::once(&input.len())) {
-            s.feed(&input[prev..c], |i| out.push(own(i))).unwrap();
-            prev = c;
-        }
-        s.finish(|i| out.push(own(i))).unwrap();
-        out
-    }
-
-    /// Naive reference: whole input, String-free byte line splitting, spec field rules.
-    fn oracle(input: &[u8]) -> Vec<Owned> {
-        let input = input.strip_prefix(&BOM[..]).unwrap_or(input);
-        let mut lines: Vec<Vec<u8>> = Vec::new();
-        let mut cur = Vec::new();
-        let mut i = 0;
-        while i < input.len() {
-            match input[i] {
-                b'\r' => {
-                    lines.push(std::mem::take(&mut cur));
-                    if input.get(i + 1) == Some(&b'\n') {
-                        i += 1;
-                    }
-                }
-                b'\n' => lines.push(std::mem::take(&mut cur)),
-                b => cur.push(b),
-            }
-            i += 1;
-        }
-        if !cur.is_empty() {
-            lines.push(cur);
-        }
-        lines.push(Vec::new()); // EOF dispatch (documented deviation)
-        let mut out = Vec::new();
-        let (mut data, mut has_data) = (Vec::new(), false);
-        let (mut ev, mut id, mut retry) = (None::<Vec<u8>>, None::<Vec<u8>>, None);
-        for l in lines {
-            if l.is_empty() {
-                if has_data {
-                    out.push(Owned::Event(
-                        ev.clone().filter(|e| !e.is_empty()),
-                        data.clone(),
-                        id.clone(),
-                        retry,
-                    ));
-                }
-                data.clear();
-                has_data = false;
-                ev = None;
-                id = None;
-                retry = None;
-                continue;
-            }
-            if l[0] == b':' {
-                out.push(Owned::Comment(l[1..].to_vec()));
-                continue;
-            }
-            let (name, mut value) = match l.iter().position(|&b| b == b':') {
-                Some(c) => (l[..c].to_vec(), l[c + 1..].to_vec()),
-                None => (l.clone(), Vec::new()),
-            };
-            if value.first() == Some(&b' ') {
-                value.remove(0);
-            }
-            match &name[..] {
-                b"data" => {
-                    if has_data {
-                        data.push(b'\n');
-                    }
-                    has_data = true;
-                    data.extend_from_slice(&value);
-                }
-                b"event" => ev = Some(value),
-                b"id" if !value.contains(&0) => id = Some(value),
-                b"retry" if !value.is_empty() && value.iter().all(|b| b.is_ascii_digit()) => {
-                    if let Ok(n) = std::str::from_utf8(&value).unwrap().parse::<u64>() {
-                        retry = Some(n);
-                    }
-                }
-                _ => {}
-            }
-        }
-        out
-    }
+    use crate::sse::oracle::{oracle, scan_split, Owned};
 
     const CASES: &[&[u8]] = &[
         b"data: hello\n\n",
