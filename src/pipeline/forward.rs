@@ -436,8 +436,17 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
                 headers: &hs,
                 root: "",
             };
+            // Fail closed: a rule may apply to this request but the body
+            // cannot be read, so it must not go upstream unedited.
             if let Err(e) = snap.payload.apply(&ctx, &[], &mut edited) {
-                crate::log_warn!("payload rules skipped: {e}");
+                report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                return client_error(
+                    conn,
+                    call.client,
+                    400,
+                    &format!("invalid request body: {e}"),
+                )
+                .await;
             }
             (&edited[..], None)
         };
