@@ -344,6 +344,12 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             let more = member + 1 < pool_len;
             let key = provider.keys.get(ki);
             let upstream_fmt = provider.kind.format();
+            // OpenAI-compatible and Codex upstreams have no count endpoint:
+            // the count is estimated locally, as CLIProxyAPI does.
+            if call.count_tokens && matches!(provider.kind, Kind::OpenAiCompat | Kind::Codex) {
+                report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                return local_count(conn, &call, provider.kind, &target.upstream_model).await;
+            }
             // Same format: forward the client's bytes with only `model` rewritten.
             // Otherwise translate once into a buffer.
             let claude_default = if provider.kind == Kind::Claude {
@@ -930,6 +936,55 @@ fn count_request(client: Format, upstream: Format, body: &[u8], model: &str) -> 
         }
         _ => None,
     }
+}
+
+/// Answers a token-count request locally ([`crate::tokens`]): the body is
+/// translated to the upstream's format (OpenAI Chat or Responses), its text
+/// counted with the model's tiktoken encoding, and the count written in the
+/// client's shape: Claude `{"input_tokens":n}`, Gemini
+/// `{"totalTokens":n,"promptTokensDetails":[{"modality":"TEXT","tokenCount":n}]}`.
+async fn local_count(conn: &mut Conn, call: &Call<'_>, kind: Kind, upstream_model: &str) -> bool {
+    use crate::tokens;
+    let model = crate::models::split_suffix(upstream_model.trim()).0;
+    let (to, counter) = match kind {
+        Kind::Codex => (Format::Codex, tokens::codex_counter(model)),
+        _ => (Format::OpenAiChat, tokens::compat_counter(model)),
+    };
+    // Gemini `countTokens` takes `contents` or a whole `generateContentRequest`.
+    let parsed = crate::translate::request::json::parse(call.body);
+    let inner: &[u8] = match &parsed {
+        Ok(root) if call.client == Format::Gemini => root
+            .get("generateContentRequest")
+            .map_or(call.body, |n| n.raw.as_bytes()),
+        _ => call.body,
+    };
+    let opts = ReqOpts {
+        upstream_model: model,
+        stream: false,
+        claude_default_max_tokens: None,
+    };
+    let mut out = Vec::new();
+    if let Err(e) = translate_request(call.client, to, inner, &opts, &mut out) {
+        return client_error(conn, call.client, e.status(), &e.message).await;
+    }
+    let text = match kind {
+        Kind::Codex => tokens::codex_text(&out),
+        _ => tokens::chat_text(&out),
+    };
+    let Some(n) = text.ok().and_then(|t| tokens::count_text(counter, &t)) else {
+        return client_error(conn, call.client, 500, "token counting failed").await;
+    };
+    let body = match call.client {
+        Format::Claude => format!(r#"{{"input_tokens":{n}}}"#),
+        Format::Gemini => format!(
+            r#"{{"totalTokens":{n},"promptTokensDetails":[{{"modality":"TEXT","tokenCount":{n}}}]}}"#
+        ),
+        _ => format!(
+            r#"{{"usage":{{"prompt_tokens":{n},"completion_tokens":0,"total_tokens":{n}}}}}"#
+        ),
+    };
+    reply::json(&mut conn.out, 200, body.as_bytes(), false, &[]);
+    conn.flush().await.is_ok()
 }
 
 /// Relays a translated token count: `{"totalTokens":n}` <-> `{"input_tokens":n}`.
