@@ -15,11 +15,17 @@ const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 const TEXT: &str = "Grüße aus Zürich! Let's count tokens: fn main() { println!(\"ok\"); } 東京 🚀";
 
 fn o200k(text: &str) -> u64 {
-    tiktoken_rs::o200k_base().unwrap().encode_ordinary(text).len() as u64
+    tiktoken_rs::o200k_base()
+        .unwrap()
+        .encode_ordinary(text)
+        .len() as u64
 }
 
 fn cl100k(text: &str) -> u64 {
-    tiktoken_rs::cl100k_base().unwrap().encode_ordinary(text).len() as u64
+    tiktoken_rs::cl100k_base()
+        .unwrap()
+        .encode_ordinary(text)
+        .len() as u64
 }
 
 fn server(mock: &Mock) -> Server {
@@ -42,7 +48,12 @@ codex-api-key:
 
 fn claude_count(srv: &Server, model: &str) -> u64 {
     let body = json!({"model": model, "messages": [{"role": "user", "content": TEXT}]});
-    let r = srv.request("POST", "/v1/messages/count_tokens", &[AUTH], &body.to_string());
+    let r = srv.request(
+        "POST",
+        "/v1/messages/count_tokens",
+        &[AUTH],
+        &body.to_string(),
+    );
     assert_eq!(r.status, 200, "{model}: {}", r.text());
     let v = r.json();
     assert_eq!(v.as_object().map(|o| o.len()), Some(1), "{v}");
