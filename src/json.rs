@@ -6,9 +6,18 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonError(pub &'static str);
 
-/// Deepest nesting accepted: deeper bodies are refused rather than risking
-/// unbounded work on hostile input. Real conversations nest < 20 levels.
-pub const MAX_DEPTH: usize = 512;
+/// Deepest nesting (objects and arrays, the outermost one counted) that any
+/// JSON reader of this crate accepts: this scanner, the request translator's
+/// reader, the stream translator's lookups and the `payload` rule scanner all
+/// use this one constant, so a body one of them accepts is never refused by
+/// another for its depth.
+///
+/// 256: twice serde_json's default recursion limit (128), so any body an
+/// SDK built on serde_json or Go's encoding/json produces in practice passes;
+/// real conversations nest < 20 levels and JSON Schemas < 64. The request
+/// translator and the payload scanner recurse once per level, and 256 small
+/// frames stay far from the worker stack's limit.
+pub const MAX_DEPTH: usize = 256;
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {

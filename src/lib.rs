@@ -55,5 +55,6 @@ pub mod secret;
 pub mod server;
 pub mod sse;
 pub mod state;
+pub mod tokens;
 pub mod translate;
 pub mod upstream;

@@ -80,6 +80,9 @@ pub struct Provider {
     /// Scheduler provider key: `claude`, `gemini`, `vertex`, `codex` or
     /// `openai-compatible-<lower-case name>`.
     pub sched_provider: String,
+    /// The entry's `request-scoped-errors` rules (also in its credentials'
+    /// specs); consulted when a model pool moves to its next model.
+    pub rules: Vec<Rule>,
 }
 
 /// Where a client-visible model name can be served.
@@ -89,6 +92,47 @@ pub struct Target {
     pub provider: usize,
     /// Model name sent upstream.
     pub upstream_model: String,
+    /// Index into [`Snapshot::pools`]: every target of one route id and one
+    /// provider shares it (a model pool when there are several).
+    pub pool: usize,
+}
+
+/// Rotation state of one model pool: the targets of one route id served by
+/// one provider entry (an alias repeated over several upstream `name`s).
+///
+/// Like CLIProxyAPI (`nextModelPoolOffset`, keyed by credential, provider and
+/// model), each credential of the entry has its own counter: the n-th request
+/// a credential serves for the id starts at pool member `n % len`, then fails
+/// over to the following members in order. Counters are atomics shared by
+/// every worker: picking is lock-free and allocates nothing.
+#[derive(Debug)]
+pub struct Pool {
+    counters: Box<[std::sync::atomic::AtomicU32]>,
+}
+
+impl Pool {
+    fn new(credentials: usize) -> Pool {
+        Pool {
+            counters: (0..credentials.max(1))
+                .map(|_| std::sync::atomic::AtomicU32::new(0))
+                .collect(),
+        }
+    }
+
+    /// The member to start at for the next request on credential `key`
+    /// (key index; `usize::MAX` for a keyless entry) of a pool of `len`.
+    pub fn start(&self, key: usize, len: usize) -> usize {
+        if len <= 1 {
+            return 0;
+        }
+        let c = self
+            .counters
+            .get(key)
+            .or_else(|| self.counters.first())
+            .map(|c| c.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or(0);
+        c as usize % len
+    }
 }
 
 /// A listed model.
@@ -117,6 +161,8 @@ pub struct Snapshot {
     pub providers: Vec<Provider>,
     /// Client model id → targets, in config order.
     pub routes: HashMap<String, Vec<Target>>,
+    /// Model pool rotation state ([`Target::pool`]).
+    pub pools: Vec<Pool>,
     /// Models in listing order.
     pub models: Vec<ModelInfo>,
     /// Scheduler provider keys serving each client model id, in config order.
@@ -263,6 +309,7 @@ impl Snapshot {
                 },
                 headers: c.headers.to_vec(),
                 sched_provider: sched_provider.clone(),
+                rules: Vec::new(),
             });
             let rules: Vec<Rule> = c
                 .rules
@@ -283,6 +330,7 @@ impl Snapshot {
                     },
                 })
                 .collect();
+            providers[idx].rules = rules.clone();
             // An entry without keys still serves, unauthenticated, as one credential.
             let keyless: [(Option<&Secret>, u32); 1] = [(None, 1)];
             let creds: Vec<(Option<&Secret>, u32)> = if c.keys.is_empty() {
@@ -321,6 +369,7 @@ impl Snapshot {
         // from the registry; targets point at the providers built above.
         let registry = crate::models::Registry::build(&config);
         let mut served: Vec<Vec<String>> = vec![Vec::new(); providers.len()];
+        let mut pools: Vec<Pool> = Vec::new();
         for id in registry.ids() {
             let Some(ts) = registry.targets(id) else {
                 continue;
@@ -336,9 +385,18 @@ impl Snapshot {
                 let Some(&pi) = by_entry.get(&(kind, t.entry)) else {
                     continue;
                 };
-                routes.entry(id.to_string()).or_default().push(Target {
+                let route = routes.entry(id.to_string()).or_default();
+                let pool = match route.iter().find(|r| r.provider == pi) {
+                    Some(r) => r.pool,
+                    None => {
+                        pools.push(Pool::new(providers[pi].keys.len()));
+                        pools.len() - 1
+                    }
+                };
+                route.push(Target {
                     provider: pi,
                     upstream_model: t.upstream.clone(),
+                    pool,
                 });
                 let provs = route_providers.entry(id.to_string()).or_default();
                 if !provs.contains(&providers[pi].sched_provider) {
@@ -371,6 +429,7 @@ impl Snapshot {
             config,
             providers,
             routes,
+            pools,
             models,
             route_providers,
             credentials,

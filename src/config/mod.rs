@@ -30,6 +30,7 @@
 
 pub mod de;
 pub mod duration;
+pub mod inactive;
 pub mod proxy;
 pub mod raw;
 pub mod validate;

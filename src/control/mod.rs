@@ -97,6 +97,13 @@ pub fn load_snapshot(path: &Path, gen: u64) -> Result<Arc<Snapshot>, String> {
     for w in &warnings {
         crate::log_warn!("config: {}: {}", w.key_path, w.message);
     }
+    let inactive = crate::config::inactive::inactive_keys(&cfg);
+    if !inactive.is_empty() {
+        crate::log_warn!(
+            "config: parsed but not acted on yet (no effect): {}",
+            inactive.join(", ")
+        );
+    }
     Snapshot::build(cfg, gen).map(Arc::new)
 }
 

@@ -9,10 +9,9 @@
 
 use super::PayloadError;
 
-/// Deepest nesting accepted. 128 is serde_json's default recursion limit, so a
-/// body serde_json can parse is never rejected here, and the recursive scanner
-/// cannot overflow the stack.
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting accepted: the crate-wide limit [`crate::json::MAX_DEPTH`],
+/// so a body the router accepts is never refused here for its depth.
+pub const MAX_DEPTH: usize = crate::json::MAX_DEPTH;
 
 type R<T> = Result<T, PayloadError>;
 

@@ -295,7 +295,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
     let mut plan = RetryPlan::new(&w.shard.borrow(), route, session);
     let mut last: Option<Failure> = None;
     let mut request = w.pool.borrow_mut().buf();
-    loop {
+    'lease: loop {
         let next = {
             let mut shard = w.shard.borrow_mut();
             let now = shard.now_ms();
@@ -323,266 +323,312 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             continue;
         };
         let provider = &snap.providers[pi];
-        let Some(target) = targets.iter().find(|t| t.provider == pi) else {
+        // A model pool: every target of this id on this provider entry. Start
+        // at the credential's next rotation offset; a failure before output
+        // moves to the next member (CLIProxyAPI `executionModelCandidates`).
+        let members = || targets.iter().filter(|t| t.provider == pi);
+        let pool_len = members().count();
+        let Some(first) = members().next() else {
             report(w, &mut plan, lease, &Outcome::failure(499, b""));
             continue;
         };
-        let key = provider.keys.get(ki);
-        let upstream_fmt = provider.kind.format();
-        // Same format: forward the client's bytes with only `model` rewritten.
-        // Otherwise translate once into a buffer.
-        let claude_default = if provider.kind == Kind::Claude {
-            snap.registry
-                .claude_default_max_tokens(route_model)
-                .or_else(|| {
-                    snap.registry
-                        .claude_default_max_tokens(&target.upstream_model)
-                })
-        } else {
-            None
-        };
-        // Claude -> Claude without max_tokens gets the registry default (v6.9 #7),
-        // which needs the translator's edit; so does a thinking suffix.
-        let needs_edit = suffix.is_some()
-            || (claude_default.is_some()
-                && call.client == Format::Claude
-                && memchr::memmem::find(body, b"\"max_tokens\"").is_none());
-        let same = upstream_fmt == call.client && upstream_fmt != Format::Codex && !needs_edit;
-        let rewrite = match call.model_span {
-            Some(span) if same && target.upstream_model != requested => {
-                Some((span, target.upstream_model.as_str()))
+        let pool_start = snap
+            .pools
+            .get(first.pool)
+            .map_or(0, |p| p.start(ki, pool_len));
+        for member in 0..pool_len {
+            let Some(target) = members().nth((pool_start + member) % pool_len) else {
+                break;
+            };
+            // Whether a failure here may move on to another model of the pool.
+            let more = member + 1 < pool_len;
+            let key = provider.keys.get(ki);
+            let upstream_fmt = provider.kind.format();
+            // OpenAI-compatible and Codex upstreams have no count endpoint:
+            // the count is estimated locally, as CLIProxyAPI does.
+            if call.count_tokens && matches!(provider.kind, Kind::OpenAiCompat | Kind::Codex) {
+                report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                return local_count(conn, &call, provider.kind, &target.upstream_model).await;
             }
-            _ => None,
-        };
-        // Token counts across Claude and Gemini are translated (request and
-        // answer); other upstreams have no count endpoint.
-        let cross_count = call.count_tokens && upstream_fmt != call.client;
-        let count_body = if cross_count {
-            count_request(call.client, upstream_fmt, body, &target.upstream_model)
-        } else {
-            None
-        };
-        if cross_count && count_body.is_none() {
-            report(w, &mut plan, lease, &Outcome::failure(499, b""));
-            return client_error(
+            // Same format: forward the client's bytes with only `model` rewritten.
+            // Otherwise translate once into a buffer.
+            let claude_default = if provider.kind == Kind::Claude {
+                snap.registry
+                    .claude_default_max_tokens(route_model)
+                    .or_else(|| {
+                        snap.registry
+                            .claude_default_max_tokens(&target.upstream_model)
+                    })
+            } else {
+                None
+            };
+            // Claude -> Claude without max_tokens gets the registry default (v6.9 #7),
+            // which needs the translator's edit; so does a thinking suffix.
+            let needs_edit = suffix.is_some()
+                || (claude_default.is_some()
+                    && call.client == Format::Claude
+                    && memchr::memmem::find(body, b"\"max_tokens\"").is_none());
+            let same = upstream_fmt == call.client && upstream_fmt != Format::Codex && !needs_edit;
+            let rewrite = match call.model_span {
+                Some(span) if same && target.upstream_model != requested => {
+                    Some((span, target.upstream_model.as_str()))
+                }
+                _ => None,
+            };
+            // Token counts across Claude and Gemini are translated (request and
+            // answer); other upstreams have no count endpoint.
+            let cross_count = call.count_tokens && upstream_fmt != call.client;
+            let count_body = if cross_count {
+                count_request(call.client, upstream_fmt, body, &target.upstream_model)
+            } else {
+                None
+            };
+            if cross_count && count_body.is_none() {
+                report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                return client_error(
                 conn,
                 call.client,
                 400,
                 "token counting is only available when the model's upstream speaks the client's format",
             )
             .await;
-        }
-        let mut translated = if same || call.count_tokens {
-            Vec::new()
-        } else {
-            w.pool.borrow_mut().buf()
-        };
-        let send_body: &[u8] = if let Some(cb) = count_body.as_deref() {
-            cb
-        } else if same || call.count_tokens {
-            body
-        } else {
-            let with_suffix;
-            let upstream_model: &str = match suffix {
-                Some(sfx) => {
-                    with_suffix = format!("{}({sfx})", target.upstream_model);
-                    &with_suffix
-                }
-                None => &target.upstream_model,
-            };
-            let opts = ReqOpts {
-                upstream_model,
-                stream: call.stream || provider.kind == Kind::Codex,
-                claude_default_max_tokens: claude_default,
-            };
-            if let Err(e) =
-                translate_request(call.client, upstream_fmt, body, &opts, &mut translated)
-            {
-                report(w, &mut plan, lease, &Outcome::failure(499, b""));
-                return client_error(conn, call.client, e.status(), &e.message).await;
             }
-            &translated
-        };
-        // `payload` rules edit the body about to be sent, once, as span edits.
-        let mut edited = Vec::new();
-        let (send_body, rewrite) = if snap.payload.is_empty() {
-            (send_body, rewrite)
-        } else {
-            edited.reserve(send_body.len() + 64);
-            match rewrite {
-                Some(((s, e), name)) => {
-                    edited.extend_from_slice(&send_body[..s]);
-                    crate::json::write_string(&mut edited, name);
-                    edited.extend_from_slice(&send_body[e..]);
-                }
-                None => edited.extend_from_slice(send_body),
-            }
-            let hs: Vec<(&str, &[u8])> = req
-                .head
-                .headers
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        std::str::from_utf8(n.get(req.buf)).unwrap_or(""),
-                        v.get(req.buf),
-                    )
-                })
-                .collect();
-            let ctx = crate::payload::PayloadCtx {
-                upstream_model: &target.upstream_model,
-                requested_model: &requested,
-                protocol: protocol_name(upstream_fmt, provider.kind),
-                from_protocol: from_protocol_name(call.client),
-                headers: &hs,
-                root: "",
+            let mut translated = if same || call.count_tokens {
+                Vec::new()
+            } else {
+                w.pool.borrow_mut().buf()
             };
-            if let Err(e) = snap.payload.apply(&ctx, &[], &mut edited) {
-                crate::log_warn!("payload rules skipped: {e}");
-            }
-            (&edited[..], None)
-        };
-        if request.capacity() == 0 {
-            request = w.pool.borrow_mut().buf();
-        }
-        build_request(
-            provider,
-            key,
-            req,
-            send_body,
-            rewrite,
-            &target.upstream_model,
-            call.stream,
-            call.count_tokens,
-            &mut request,
-        );
-        {
-            let mut p = w.pool.borrow_mut();
-            p.give(translated);
-            p.give(edited);
-        }
-        crate::log_debug!(
-            "chat: model {requested} -> {} via {} ({cred})",
-            target.upstream_model,
-            provider.name
-        );
-        let proxy = provider
-            .proxies
-            .get(if ki == usize::MAX { 0 } else { ki })
-            .and_then(|p| p.as_deref());
-        let ticks = if call.stream {
-            None
-        } else {
-            snap.config.nonstream_keepalive
-        };
-        let sent = {
-            let mut send = std::pin::pin!(upstream::send(
-                &w.pool,
-                &w.tls,
-                &provider.endpoint,
-                proxy,
-                std::mem::take(&mut request),
-                false
-            ));
-            loop {
-                let wake = monoio::select! {
-                    r = &mut send => Some(Some(r)),
-                    _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => Some(None),
-                    _ = monoio::time::sleep(ticks.unwrap_or(std::time::Duration::MAX)), if ticks.is_some() => None,
+            let send_body: &[u8] = if let Some(cb) = count_body.as_deref() {
+                cb
+            } else if same || call.count_tokens {
+                body
+            } else {
+                let with_suffix;
+                let upstream_model: &str = match suffix {
+                    Some(sfx) => {
+                        with_suffix = format!("{}({sfx})", target.upstream_model);
+                        &with_suffix
+                    }
+                    None => &target.upstream_model,
                 };
-                match wake {
-                    Some(r) => break r,
-                    // `nonstream-keepalive-interval`: commit 200 and send a
-                    // newline (valid leading JSON whitespace) while waiting.
-                    None => {
-                        if conn.keepalive_newline().await.is_err() {
-                            break None;
+                let opts = ReqOpts {
+                    upstream_model,
+                    stream: call.stream || provider.kind == Kind::Codex,
+                    claude_default_max_tokens: claude_default,
+                };
+                if let Err(e) =
+                    translate_request(call.client, upstream_fmt, body, &opts, &mut translated)
+                {
+                    report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                    return client_error(conn, call.client, e.status(), &e.message).await;
+                }
+                &translated
+            };
+            // `payload` rules edit the body about to be sent, once, as span edits.
+            let mut edited = Vec::new();
+            let (send_body, rewrite) = if snap.payload.is_empty() {
+                (send_body, rewrite)
+            } else {
+                edited.reserve(send_body.len() + 64);
+                match rewrite {
+                    Some(((s, e), name)) => {
+                        edited.extend_from_slice(&send_body[..s]);
+                        crate::json::write_string(&mut edited, name);
+                        edited.extend_from_slice(&send_body[e..]);
+                    }
+                    None => edited.extend_from_slice(send_body),
+                }
+                let hs: Vec<(&str, &[u8])> = req
+                    .head
+                    .headers
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            std::str::from_utf8(n.get(req.buf)).unwrap_or(""),
+                            v.get(req.buf),
+                        )
+                    })
+                    .collect();
+                let ctx = crate::payload::PayloadCtx {
+                    upstream_model: &target.upstream_model,
+                    requested_model: &requested,
+                    protocol: protocol_name(upstream_fmt, provider.kind),
+                    from_protocol: from_protocol_name(call.client),
+                    headers: &hs,
+                    root: "",
+                };
+                // Fail closed: a rule may apply to this request but the body
+                // cannot be read, so it must not go upstream unedited.
+                if let Err(e) = snap.payload.apply(&ctx, &[], &mut edited) {
+                    report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                    return client_error(
+                        conn,
+                        call.client,
+                        400,
+                        &format!("invalid request body: {e}"),
+                    )
+                    .await;
+                }
+                (&edited[..], None)
+            };
+            if request.capacity() == 0 {
+                request = w.pool.borrow_mut().buf();
+            }
+            build_request(
+                provider,
+                key,
+                req,
+                send_body,
+                rewrite,
+                &target.upstream_model,
+                call.stream,
+                call.count_tokens,
+                &mut request,
+            );
+            {
+                let mut p = w.pool.borrow_mut();
+                p.give(translated);
+                p.give(edited);
+            }
+            crate::log_debug!(
+                "chat: model {requested} -> {} via {} ({cred})",
+                target.upstream_model,
+                provider.name
+            );
+            let proxy = provider
+                .proxies
+                .get(if ki == usize::MAX { 0 } else { ki })
+                .and_then(|p| p.as_deref());
+            let ticks = if call.stream {
+                None
+            } else {
+                snap.config.nonstream_keepalive
+            };
+            let sent = {
+                let mut send = std::pin::pin!(upstream::send(
+                    &w.pool,
+                    &w.tls,
+                    &provider.endpoint,
+                    proxy,
+                    std::mem::take(&mut request),
+                    false
+                ));
+                loop {
+                    let wake = monoio::select! {
+                        r = &mut send => Some(Some(r)),
+                        _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => Some(None),
+                        _ = monoio::time::sleep(ticks.unwrap_or(std::time::Duration::MAX)), if ticks.is_some() => None,
+                    };
+                    match wake {
+                        Some(r) => break r,
+                        // `nonstream-keepalive-interval`: commit 200 and send a
+                        // newline (valid leading JSON whitespace) while waiting.
+                        None => {
+                            if conn.keepalive_newline().await.is_err() {
+                                break None;
+                            }
                         }
                     }
                 }
-            }
-        };
-        let Some(sent) = sent else {
-            report(w, &mut plan, lease, &Outcome::failure(499, b""));
-            return false;
-        };
-        let mut resp = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                crate::log_warn!("upstream {}: {e}", provider.name);
-                report(w, &mut plan, lease, &Outcome::failure(0, b""));
-                last = Some(Failure::Transport(e.to_string()));
-                continue;
-            }
-        };
-        let status = resp.status();
-        if !(200..300).contains(&status) {
-            let retry_after = resp.header("retry-after").map(<[u8]>::to_vec);
-            let mut eb = Vec::new();
-            let read = monoio::select! {
-                r = resp.read_to_end(&mut eb, MAX_ERROR_BODY) => Some(r),
-                _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
             };
-            match read {
-                None => {
+            let Some(sent) = sent else {
+                report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                return false;
+            };
+            let mut resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    crate::log_warn!("upstream {}: {e}", provider.name);
+                    last = Some(Failure::Transport(e.to_string()));
+                    if more {
+                        continue;
+                    }
+                    report(w, &mut plan, lease, &Outcome::failure(0, b""));
+                    continue 'lease;
+                }
+            };
+            let status = resp.status();
+            if !(200..300).contains(&status) {
+                let retry_after = resp.header("retry-after").map(<[u8]>::to_vec);
+                let mut eb = Vec::new();
+                let read = monoio::select! {
+                    r = resp.read_to_end(&mut eb, MAX_ERROR_BODY) => Some(r),
+                    _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+                };
+                match read {
+                    None => {
+                        report(w, &mut plan, lease, &Outcome::failure(499, b""));
+                        return false;
+                    }
+                    Some(Ok(())) => resp.release(&w.pool),
+                    Some(Err(_)) => {}
+                }
+                crate::log_warn!("upstream {} answered {status}", provider.name);
+                // A request fault (or a `stop` rule) ends the request on any
+                // model; other failures try the pool's next model first.
+                if more && !crate::credentials::classify(status, &eb, &provider.rules).stop {
+                    last = Some(Failure::Upstream {
+                        status,
+                        body: eb,
+                        retry_after,
+                    });
+                    continue;
+                }
+                let ra = retry_after
+                    .as_deref()
+                    .and_then(|v| std::str::from_utf8(v).ok());
+                let outcome = Outcome {
+                    retry_after: ra,
+                    ..Outcome::failure(status, &eb)
+                };
+                report(w, &mut plan, lease, &outcome);
+                last = Some(Failure::Upstream {
+                    status,
+                    body: eb,
+                    retry_after,
+                });
+                continue 'lease;
+            }
+            let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
+            // Once a keep-alive committed the status, the answer must arrive whole.
+            let relayed = if cross_count {
+                relay_count(w, conn, resp, call.client).await
+            } else if (passthrough || call.count_tokens)
+                && !call.legacy_completions
+                && !(call.gemini_raw && call.stream)
+                && !conn.committed_early
+            {
+                relay(w, conn, resp, call.stream, call.client).await
+            } else {
+                relay_translated(w, conn, resp, upstream_fmt, &call, &requested).await
+            };
+            match relayed {
+                Relayed::Done(keep, broken) => {
+                    let outcome = if broken {
+                        Outcome {
+                            first_byte_sent: true,
+                            ..Outcome::failure(502, b"")
+                        }
+                    } else {
+                        Outcome::success()
+                    };
+                    report(w, &mut plan, lease, &outcome);
+                    return keep;
+                }
+                Relayed::ClientGone => {
                     report(w, &mut plan, lease, &Outcome::failure(499, b""));
                     return false;
                 }
-                Some(Ok(())) => resp.release(&w.pool),
-                Some(Err(_)) => {}
-            }
-            crate::log_warn!("upstream {} answered {status}", provider.name);
-            let ra = retry_after
-                .as_deref()
-                .and_then(|v| std::str::from_utf8(v).ok());
-            let outcome = Outcome {
-                retry_after: ra,
-                ..Outcome::failure(status, &eb)
-            };
-            report(w, &mut plan, lease, &outcome);
-            last = Some(Failure::Upstream {
-                status,
-                body: eb,
-                retry_after,
-            });
-            continue;
-        }
-        let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
-        // Once a keep-alive committed the status, the answer must arrive whole.
-        let relayed = if cross_count {
-            relay_count(w, conn, resp, call.client).await
-        } else if (passthrough || call.count_tokens)
-            && !call.legacy_completions
-            && !(call.gemini_raw && call.stream)
-            && !conn.committed_early
-        {
-            relay(w, conn, resp, call.stream, call.client).await
-        } else {
-            relay_translated(w, conn, resp, upstream_fmt, &call, &requested).await
-        };
-        match relayed {
-            Relayed::Done(keep, broken) => {
-                let outcome = if broken {
-                    Outcome {
-                        first_byte_sent: true,
-                        ..Outcome::failure(502, b"")
+                Relayed::NoFirstByte(e) => {
+                    crate::log_warn!(
+                        "upstream {} failed before the first byte: {e}",
+                        provider.name
+                    );
+                    last = Some(Failure::Transport(e));
+                    if !more {
+                        report(w, &mut plan, lease, &Outcome::failure(0, b""));
                     }
-                } else {
-                    Outcome::success()
-                };
-                report(w, &mut plan, lease, &outcome);
-                return keep;
-            }
-            Relayed::ClientGone => {
-                report(w, &mut plan, lease, &Outcome::failure(499, b""));
-                return false;
-            }
-            Relayed::NoFirstByte(e) => {
-                crate::log_warn!(
-                    "upstream {} failed before the first byte: {e}",
-                    provider.name
-                );
-                report(w, &mut plan, lease, &Outcome::failure(0, b""));
-                last = Some(Failure::Transport(e));
+                }
             }
         }
     }
@@ -890,6 +936,55 @@ fn count_request(client: Format, upstream: Format, body: &[u8], model: &str) -> 
         }
         _ => None,
     }
+}
+
+/// Answers a token-count request locally ([`crate::tokens`]): the body is
+/// translated to the upstream's format (OpenAI Chat or Responses), its text
+/// counted with the model's tiktoken encoding, and the count written in the
+/// client's shape: Claude `{"input_tokens":n}`, Gemini
+/// `{"totalTokens":n,"promptTokensDetails":[{"modality":"TEXT","tokenCount":n}]}`.
+async fn local_count(conn: &mut Conn, call: &Call<'_>, kind: Kind, upstream_model: &str) -> bool {
+    use crate::tokens;
+    let model = crate::models::split_suffix(upstream_model.trim()).0;
+    let (to, counter) = match kind {
+        Kind::Codex => (Format::Codex, tokens::codex_counter(model)),
+        _ => (Format::OpenAiChat, tokens::compat_counter(model)),
+    };
+    // Gemini `countTokens` takes `contents` or a whole `generateContentRequest`.
+    let parsed = crate::translate::request::json::parse(call.body);
+    let inner: &[u8] = match &parsed {
+        Ok(root) if call.client == Format::Gemini => root
+            .get("generateContentRequest")
+            .map_or(call.body, |n| n.raw.as_bytes()),
+        _ => call.body,
+    };
+    let opts = ReqOpts {
+        upstream_model: model,
+        stream: false,
+        claude_default_max_tokens: None,
+    };
+    let mut out = Vec::new();
+    if let Err(e) = translate_request(call.client, to, inner, &opts, &mut out) {
+        return client_error(conn, call.client, e.status(), &e.message).await;
+    }
+    let text = match kind {
+        Kind::Codex => tokens::codex_text(&out),
+        _ => tokens::chat_text(&out),
+    };
+    let Some(n) = text.ok().and_then(|t| tokens::count_text(counter, &t)) else {
+        return client_error(conn, call.client, 500, "token counting failed").await;
+    };
+    let body = match call.client {
+        Format::Claude => format!(r#"{{"input_tokens":{n}}}"#),
+        Format::Gemini => format!(
+            r#"{{"totalTokens":{n},"promptTokensDetails":[{{"modality":"TEXT","tokenCount":{n}}}]}}"#
+        ),
+        _ => format!(
+            r#"{{"usage":{{"prompt_tokens":{n},"completion_tokens":0,"total_tokens":{n}}}}}"#
+        ),
+    };
+    reply::json(&mut conn.out, 200, body.as_bytes(), false, &[]);
+    conn.flush().await.is_ok()
 }
 
 /// Relays a translated token count: `{"totalTokens":n}` <-> `{"input_tokens":n}`.

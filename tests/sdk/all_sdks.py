@@ -241,6 +241,15 @@ codex-api-key: [{{api-key: "up-codex", base-url: "{base}/codex", models: [{{name
     add("genai default api_version (/v1/models/...) m-gemini", lambda: assert_eq(gg_default.models.generate_content(model="m-gemini", contents="hi").text, TEXT))
     add("anthropic count_tokens m-claude", lambda: assert_eq(an_root.messages.count_tokens(model="m-claude", messages=user).input_tokens, 42))
 
+    # OpenAI-compatible and Codex upstreams have no count endpoint: cliproxy
+    # estimates locally; the same text counts the same through both SDKs.
+    def local_count(m):
+        n = an_root.messages.count_tokens(model=m, messages=user).input_tokens
+        assert n > 0, n
+        assert_eq(gg.models.count_tokens(model=m, contents="weather?").total_tokens, n)
+    for model in ["m-compat", "m-codex"]:
+        add(f"anthropic+genai local count_tokens {model}", lambda m=model: local_count(m))
+
     passed = failed = 0
     try:
         for name, fn in checks:

@@ -12,9 +12,8 @@
 
 use std::borrow::Cow;
 
-/// Maximum nesting depth. Real LLM payloads nest < 64 levels (JSON Schemas are the
-/// deepest part); 256 keeps recursion far from stack limits on small worker stacks.
-pub const MAX_DEPTH: usize = 256;
+/// Maximum nesting depth: the crate-wide limit [`crate::json::MAX_DEPTH`].
+pub const MAX_DEPTH: usize = crate::json::MAX_DEPTH;
 
 /// A JSON string as written in the input, without the quotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

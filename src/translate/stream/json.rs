@@ -9,9 +9,8 @@
 //!
 //! Nesting is bounded by [`MAX_DEPTH`]; deeper input makes lookups fail (returns `None`).
 
-/// Deepest nesting [`skip_value`] follows. Real provider events nest < 10 levels; the bound
-/// keeps hostile input from costing more than a linear scan (there is no recursion).
-pub const MAX_DEPTH: usize = 512;
+/// Deepest nesting [`skip_value`] follows: the crate-wide limit [`crate::json::MAX_DEPTH`].
+pub const MAX_DEPTH: usize = crate::json::MAX_DEPTH;
 
 #[inline]
 fn ws(b: &[u8], mut i: usize) -> usize {
