@@ -180,6 +180,9 @@ fn codex_cli_request_reaches_every_upstream_kind() {
             json!(["owner", "repo", "number"]),
             "{case}"
         );
+        // The freeform instruction would contradict the `input` argument.
+        assert!(!text.contains("do not wrap the patch in JSON"), "{case}");
+        assert!(text.contains("can be used to edit files."), "{case}");
         // Hosted tools and the grammar are left out.
         for gone in ["local_shell", "web_search", "lark", "external_web_access"] {
             assert!(!text.contains(gone), "{gone} leaked: {case}");
@@ -650,4 +653,45 @@ fn reset_clears_client_tools() {
         !s.contains("custom_tool_call") && !s.contains("\"namespace\""),
         "{s}"
     );
+}
+
+/// An OpenAI Chat client's `system` message in the middle of the conversation
+/// stays in place for Chat and Responses upstreams and joins the top-level
+/// system for Claude and Gemini.
+#[test]
+fn chat_mid_conversation_system_is_kept() {
+    let body = json!({"model":"m","messages":[
+        {"role":"system","content":"S0"},
+        {"role":"user","content":"U1"},
+        {"role":"assistant","content":"A1"},
+        {"role":"system","content":"S-mid"},
+        {"role":"user","content":"U2"}]})
+    .to_string();
+    let b = tr(Format::OpenAiChat, Format::OpenAiResponses, body.as_bytes());
+    assert_eq!(b["instructions"], "S0", "{b}");
+    let input = b["input"].as_array().unwrap();
+    let roles: Vec<&str> = input
+        .iter()
+        .map(|i| i["role"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "developer", "user"], "{b}");
+    assert_eq!(input[2]["content"][0]["text"], "S-mid");
+    let b = tr(Format::OpenAiChat, Format::Codex, body.as_bytes());
+    let roles: Vec<&str> = b["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["role"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        roles,
+        ["developer", "user", "assistant", "developer", "user"],
+        "{b}"
+    );
+    let b = tr(Format::OpenAiChat, Format::Claude, body.as_bytes());
+    assert_eq!(b["system"].to_string().matches("S-mid").count(), 1, "{b}");
+    assert_eq!(b["messages"].as_array().unwrap().len(), 3, "{b}");
+    let b = tr(Format::OpenAiChat, Format::Gemini, body.as_bytes());
+    assert!(b["systemInstruction"].to_string().contains("S-mid"), "{b}");
+    assert!(b["systemInstruction"].to_string().contains("S0"), "{b}");
 }

@@ -37,6 +37,20 @@ pub fn qualify(ns: &str, child: &str) -> String {
     }
 }
 
+/// The description a `custom` tool keeps as a function tool: Codex's
+/// "This is a FREEFORM tool, so do not wrap the patch in JSON." would now
+/// contradict the `input` argument the model must fill, so that sentence is
+/// removed (as CLIProxyAPI does); anything else is kept.
+pub fn custom_description(d: &str) -> Option<String> {
+    const FREEFORM: &str = "This is a FREEFORM tool, so do not wrap the patch in JSON.";
+    if !d.contains(FREEFORM) {
+        return None;
+    }
+    let s = d.replace(FREEFORM, "");
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(s)
+}
+
 /// Client-side names the answer translators map back (escaped JSON-string
 /// content, as stream events carry names).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -168,6 +182,18 @@ mod tests {
                 .is_none()
         );
         assert!(ClientTools::from_responses_body(b"not json \"custom\"").is_none());
+    }
+
+    #[test]
+    fn freeform_sentence_is_dropped() {
+        assert_eq!(
+            custom_description(
+                "The `apply_patch` tool can be used to edit files. This is a FREEFORM tool, so do not wrap the patch in JSON. Keep hunks small."
+            )
+            .as_deref(),
+            Some("The `apply_patch` tool can be used to edit files. Keep hunks small.")
+        );
+        assert_eq!(custom_description("Edit files."), None);
     }
 
     #[test]

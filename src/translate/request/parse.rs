@@ -462,9 +462,15 @@ fn responses_tool<'a>(t: &Node<'a>, ns: Option<&str>, req: &mut Req<'a>) {
         }
         "custom" => {
             let Some(name) = name() else { return };
+            let description = t.get("description").and_then(text_of).map(|d| {
+                match crate::translate::tools::custom_description(&d.get()) {
+                    Some(owned) => Text::S(Cow::Owned(owned)),
+                    None => d,
+                }
+            });
             req.tools.push(Tool {
                 name,
-                description: t.get("description").and_then(text_of),
+                description,
                 params: Some(Cow::Borrowed(crate::translate::tools::CUSTOM_INPUT_SCHEMA)),
                 strict: None,
                 cache: None,
