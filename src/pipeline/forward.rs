@@ -16,8 +16,9 @@ use crate::server::{Conn, Request, CLIENT_WATCH_DELAY};
 use crate::state::{Kind, Provider};
 use crate::translate::format::Format;
 use crate::translate::request::{translate_request, ReqOpts};
-use crate::translate::response::{error_body, translate_response, RespCtx};
+use crate::translate::response::{error_body, translate_response_tools, RespCtx};
 use crate::translate::stream::{new_stream_translator, StreamCtx};
+use crate::translate::tools::ClientTools;
 use crate::upstream::{self, Response};
 use std::rc::Rc;
 
@@ -1088,6 +1089,16 @@ pub fn completed_event(stream: &[u8]) -> Option<Vec<u8>> {
     found
 }
 
+/// The `custom` / `namespace` tools of a Responses client's request, when the
+/// upstream is not Responses-shaped (their calls must be mapped back).
+fn client_tools(call: &Call<'_>, from: Format) -> Option<ClientTools> {
+    let responses = |f: Format| matches!(f, Format::OpenAiResponses | Format::Codex);
+    if !responses(call.client) || responses(from) {
+        return None;
+    }
+    ClientTools::from_responses_body(call.body)
+}
+
 /// Relays an upstream answer in another format, translating it: whole for
 /// non-stream clients (a Codex stream is aggregated), event by event for
 /// streams. Nothing reaches the client before the translator produced output.
@@ -1133,7 +1144,10 @@ async fn relay_translated(
             client_model: model,
             created,
         };
-        if let Err(e) = translate_response(from, call.client, data, &ctx, &mut out) {
+        let tools = client_tools(call, from);
+        if let Err(e) =
+            translate_response_tools(from, call.client, data, &ctx, tools.as_ref(), &mut out)
+        {
             return Relayed::NoFirstByte(format!("untranslatable upstream answer: {}", e.message));
         }
         if call.legacy_completions {
@@ -1168,6 +1182,7 @@ async fn relay_translated(
         }
         None => new_stream_translator(from, call.client, ctx),
     };
+    tr.set_client_tools(client_tools(call, from));
     let mut chunk = w.pool.borrow_mut().buf();
     let mut out = w.pool.borrow_mut().buf();
     // First-byte commit: read until the translator produced client bytes.

@@ -49,6 +49,9 @@ fn args_obj(w: &mut Writer<'_>, a: &Args<'_>) {
                 }
             }
         }
+        Args::Input(j) => {
+            w.obj().key("input").jstr(*j).end_obj();
+        }
     }
 }
 
@@ -59,6 +62,11 @@ fn args_str(w: &mut Writer<'_>, a: &Args<'_>) {
         }
         Args::Json(raw) => {
             w.str(raw);
+        }
+        Args::Input(_) => {
+            let mut v = Vec::new();
+            args_obj(&mut Writer::new(&mut v), a);
+            w.str(&String::from_utf8_lossy(&v));
         }
     }
 }
@@ -897,6 +905,32 @@ fn is_media(p: &Part<'_>) -> bool {
     matches!(p, Part::Image { .. } | Part::File { .. })
 }
 
+/// In-place system texts that precede message `mi`: Chat `system` messages or
+/// Responses `developer` items.
+fn mid_system(w: &mut Writer<'_>, req: &Req<'_>, mi: usize, responses: bool) {
+    for (_, t) in req.mid_system.iter().filter(|(at, _)| *at == mi) {
+        if responses {
+            w.obj()
+                .key("type")
+                .str("message")
+                .key("role")
+                .str("developer");
+            w.key("content")
+                .arr()
+                .obj()
+                .key("type")
+                .str("input_text")
+                .key("text");
+            t.write(w);
+            w.end_obj().end_arr().end_obj();
+        } else {
+            w.obj().key("role").str("system").key("content");
+            t.write(w);
+            w.end_obj();
+        }
+    }
+}
+
 /// OpenAI Chat Completions body.
 pub fn chat(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
     let mut w = Writer::new(out);
@@ -919,7 +953,8 @@ pub fn chat(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
             w.end_arr().end_obj();
         }
     }
-    for m in &req.msgs {
+    for (mi, m) in req.msgs.iter().enumerate() {
+        mid_system(&mut w, req, mi, false);
         match m.role {
             Role::User => {
                 let mut extra_media: Vec<&Part<'_>> = Vec::new();
@@ -1001,6 +1036,7 @@ pub fn chat(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
             }
         }
     }
+    mid_system(&mut w, req, req.msgs.len(), false);
     w.end_arr();
     w.key("stream").bool(o.stream);
     if o.stream {
@@ -1198,7 +1234,8 @@ pub fn responses(req: &Req<'_>, o: &EmitOpts<'_>, codex: bool, out: &mut Vec<u8>
         }
         w.end_arr().end_obj();
     }
-    for m in &req.msgs {
+    for (mi, m) in req.msgs.iter().enumerate() {
+        mid_system(&mut w, req, mi, true);
         match m.role {
             Role::User => {
                 for p in &m.parts {
@@ -1290,6 +1327,7 @@ pub fn responses(req: &Req<'_>, o: &EmitOpts<'_>, codex: bool, out: &mut Vec<u8>
             }
         }
     }
+    mid_system(&mut w, req, req.msgs.len(), true);
     w.end_arr();
     if !req.tools.is_empty() {
         w.key("tools").arr();

@@ -67,6 +67,9 @@ pub enum Args<'a> {
     Json(&'a str),
     /// A JSON string whose content is JSON text (OpenAI `arguments`).
     Str(JStr<'a>),
+    /// A Responses `custom_tool_call`'s freeform `input` string: the function
+    /// arguments are `{"input": <this string>}` (see `translate::tools`).
+    Input(JStr<'a>),
 }
 
 #[derive(Clone, Debug)]
@@ -172,9 +175,29 @@ pub struct Req<'a> {
     pub part_cache: Vec<(usize, usize, &'a str)>,
     /// Raw `cache_control` objects for system texts: (index, raw).
     pub system_cache: Vec<(usize, &'a str)>,
+    /// System / developer texts that came after the conversation started:
+    /// (index of the message they precede, text). Chat and Responses
+    /// emitters keep them in place; Claude and Gemini (top-level system only)
+    /// get them appended to `system` (see `Req::hoist_mid_system`).
+    pub mid_system: Vec<(usize, Text<'a>)>,
 }
 
 impl<'a> Req<'a> {
+    /// Record system texts: top-level while no message was seen, else in place.
+    pub fn push_system(&mut self, texts: impl IntoIterator<Item = Text<'a>>) {
+        if self.msgs.is_empty() {
+            self.system.extend(texts);
+        } else {
+            let at = self.msgs.len();
+            self.mid_system.extend(texts.into_iter().map(|t| (at, t)));
+        }
+    }
+    /// Move in-place system texts to the top-level system (formats that have
+    /// only one).
+    pub fn hoist_mid_system(&mut self) {
+        let mid = std::mem::take(&mut self.mid_system);
+        self.system.extend(mid.into_iter().map(|(_, t)| t));
+    }
     /// Append parts to the last message if it has `role`, else start a new one.
     pub fn push(&mut self, role: Role, part: Part<'a>) {
         match self.msgs.last_mut() {

@@ -556,6 +556,15 @@ impl<'o> Writer<'o> {
         self.out.push(b'"');
         self
     }
+    /// A string value from already-escaped JSON-string content (e.g. a
+    /// stream event span), copied as is.
+    pub fn raw_str(&mut self, content: &[u8]) -> &mut Self {
+        self.pre();
+        self.out.push(b'"');
+        self.out.extend_from_slice(content);
+        self.out.push(b'"');
+        self
+    }
     /// A raw JSON value (must be valid JSON).
     pub fn raw(&mut self, r: &str) -> &mut Self {
         self.pre();

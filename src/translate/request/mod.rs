@@ -118,6 +118,9 @@ pub fn translate_request(
             if to == Format::Claude {
                 req.session_seed = parse::session_seed(&root);
             }
+            if matches!(to, Format::Claude | Format::Gemini) {
+                req.hoist_mid_system();
+            }
             let eo = emit::EmitOpts {
                 model,
                 stream: opts.stream,

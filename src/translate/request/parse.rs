@@ -260,6 +260,11 @@ pub fn chat<'a>(root: &Node<'a>) -> Req<'a> {
         let role = m.at("role").s();
         let content = m.at("content");
         match role.as_ref() {
+            "system" | "developer" if !req.msgs.is_empty() => {
+                let mut texts = Vec::new();
+                system_texts(content, &mut texts);
+                req.push_system(texts);
+            }
             "system" | "developer" => {
                 let before = req.system.len();
                 system_texts(content, &mut req.system);
@@ -425,6 +430,66 @@ fn responses_content<'a>(c: &Node<'a>, out: &mut Vec<Part<'a>>) {
     }
 }
 
+/// One Responses tool declaration → function tools (see `translate::tools`):
+/// `function` as is, `custom` as a function with one string `input`,
+/// `namespace` children flattened under their qualified names; hosted tools
+/// (`web_search`, `local_shell`, `file_search`, ...) are left out.
+fn responses_tool<'a>(t: &Node<'a>, ns: Option<&str>, req: &mut Req<'a>) {
+    let ty = t.at("type").s();
+    let name = || -> Option<Text<'a>> {
+        let n = t.get("name").and_then(text_of)?;
+        match ns {
+            Some(ns) => Some(Text::S(Cow::Owned(crate::translate::tools::qualify(
+                ns,
+                &n.get(),
+            )))),
+            None => Some(n),
+        }
+    };
+    match ty.as_ref() {
+        "function" | "" => {
+            let Some(name) = name() else { return };
+            req.tools.push(Tool {
+                name,
+                description: t.get("description").and_then(text_of),
+                params: t
+                    .get("parameters")
+                    .filter(|p| p.is_obj())
+                    .map(|p| Cow::Borrowed(p.raw)),
+                strict: t.get("strict").and_then(|s| s.bool()),
+                cache: None,
+            });
+        }
+        "custom" => {
+            let Some(name) = name() else { return };
+            let description = t.get("description").and_then(text_of).map(|d| {
+                match crate::translate::tools::custom_description(&d.get()) {
+                    Some(owned) => Text::S(Cow::Owned(owned)),
+                    None => d,
+                }
+            });
+            req.tools.push(Tool {
+                name,
+                description,
+                params: Some(Cow::Borrowed(crate::translate::tools::CUSTOM_INPUT_SCHEMA)),
+                strict: None,
+                cache: None,
+            });
+        }
+        "namespace" if ns.is_none() => {
+            let ns = t.at("name").s();
+            for child in t.at("tools").arr() {
+                responses_tool(child, Some(&ns), req);
+            }
+        }
+        other => {
+            crate::log_debug!(
+                "responses tool of type {other:?} has no upstream equivalent; left out"
+            );
+        }
+    }
+}
+
 /// OpenAI Responses request (also the Codex flavour).
 pub fn responses<'a>(root: &Node<'a>) -> Req<'a> {
     let mut req = Req {
@@ -445,15 +510,24 @@ pub fn responses<'a>(root: &Node<'a>) -> Req<'a> {
         let role = it.at("role").s();
         match ty.as_ref() {
             "function_call" | "custom_tool_call" => {
-                let Some(name) = it.get("name").and_then(text_of) else {
+                let Some(mut name) = it.get("name").and_then(text_of) else {
                     continue;
                 };
-                let args = it
-                    .get("arguments")
-                    .or_else(|| it.get("input"))
-                    .and_then(|a| a.jstr())
-                    .map(Args::Str)
-                    .unwrap_or(Args::Json("{}"));
+                // A namespaced call goes upstream under its flattened name.
+                if let Some(ns) = it.get("namespace").and_then(|n| n.str()) {
+                    let q = crate::translate::tools::qualify(&ns, &name.get());
+                    if q != name.get() {
+                        name = Text::S(Cow::Owned(q));
+                    }
+                }
+                let args = match (ty.as_ref(), it.get("input").and_then(|a| a.jstr())) {
+                    ("custom_tool_call", Some(j)) => Args::Input(j),
+                    _ => it
+                        .get("arguments")
+                        .and_then(|a| a.jstr())
+                        .map(Args::Str)
+                        .unwrap_or(Args::Json("{}")),
+                };
                 let id = it
                     .get("call_id")
                     .or_else(|| it.get("id"))
@@ -506,7 +580,7 @@ pub fn responses<'a>(root: &Node<'a>) -> Req<'a> {
                 "system" | "developer" => {
                     let mut parts = Vec::new();
                     responses_content(it.at("content"), &mut parts);
-                    req.system.extend(parts.into_iter().filter_map(|p| match p {
+                    req.push_system(parts.into_iter().filter_map(|p| match p {
                         Part::Text(t) => Some(t),
                         _ => None,
                     }));
@@ -529,22 +603,7 @@ pub fn responses<'a>(root: &Node<'a>) -> Req<'a> {
         }
     }
     for t in root.at("tools").arr() {
-        if !t.at("type").jstr().is_some_and(|s| s.is("function")) {
-            continue;
-        }
-        let Some(name) = t.get("name").and_then(text_of) else {
-            continue;
-        };
-        req.tools.push(Tool {
-            name,
-            description: t.get("description").and_then(text_of),
-            params: t
-                .get("parameters")
-                .filter(|p| p.is_obj())
-                .map(|p| Cow::Borrowed(p.raw)),
-            strict: t.get("strict").and_then(|s| s.bool()),
-            cache: None,
-        });
+        responses_tool(t, None, &mut req);
     }
     req.tool_choice = root.get("tool_choice").and_then(chat_tool_choice);
     req.parallel_tool_calls = root.get("parallel_tool_calls").and_then(|b| b.bool());

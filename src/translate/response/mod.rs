@@ -16,6 +16,7 @@ use crate::translate::request::emit::sanitize_claude_id;
 use crate::translate::request::ir::{Args, Text};
 use crate::translate::request::json::{self, Node, Writer};
 use crate::translate::request::TranslateError;
+use crate::translate::tools::{custom_input, ClientTools};
 use std::borrow::Cow;
 
 /// Context for one response translation.
@@ -382,6 +383,11 @@ fn args_str(w: &mut Writer<'_>, a: &Args<'_>) {
         Args::Json(raw) => {
             w.str(raw);
         }
+        Args::Input(j) => {
+            let mut v = Vec::new();
+            Writer::new(&mut v).obj().key("input").jstr(*j).end_obj();
+            w.str(&String::from_utf8_lossy(&v));
+        }
     }
 }
 
@@ -396,6 +402,9 @@ fn args_obj(w: &mut Writer<'_>, a: &Args<'_>) {
                 Ok(v) if v.is_obj() => w.raw(&s),
                 _ => w.raw("{}"),
             };
+        }
+        Args::Input(j) => {
+            w.obj().key("input").jstr(*j).end_obj();
         }
     }
 }
@@ -622,7 +631,7 @@ fn to_gemini(r: &Resp<'_>, ctx: &RespCtx<'_>, w: &mut Writer<'_>) {
     w.end_obj();
 }
 
-fn to_responses(r: &Resp<'_>, ctx: &RespCtx<'_>, w: &mut Writer<'_>) {
+fn to_responses(r: &Resp<'_>, ctx: &RespCtx<'_>, tools: Option<&ClientTools>, w: &mut Writer<'_>) {
     let id = id_or(&r.id, "resp_", ctx.created);
     w.obj().key("id").str(&id).key("object").str("response");
     w.key("created_at").uint(ctx.created);
@@ -681,6 +690,12 @@ fn to_responses(r: &Resp<'_>, ctx: &RespCtx<'_>, w: &mut Writer<'_>) {
                 name,
                 args,
             } => {
+                if let Some(t) = tools {
+                    if client_tool_call(t, cid, name, args, &format!("{id}_{item}"), w) {
+                        k += 1;
+                        continue;
+                    }
+                }
                 w.obj().key("id").str(&format!("fc_{id}_{item}"));
                 w.key("type")
                     .str("function_call")
@@ -722,6 +737,20 @@ pub fn translate_response(
     ctx: &RespCtx<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), TranslateError> {
+    translate_response_tools(from, to, body, ctx, None, out)
+}
+
+/// [`translate_response`] for a Responses client that declared `custom` or
+/// `namespace` tools: their calls come back as `custom_tool_call` items /
+/// `function_call` items with a `namespace` (see `translate::tools`).
+pub fn translate_response_tools(
+    from: Format,
+    to: Format,
+    body: &[u8],
+    ctx: &RespCtx<'_>,
+    tools: Option<&ClientTools>,
+    out: &mut Vec<u8>,
+) -> Result<(), TranslateError> {
     let root = json::parse(body).map_err(|e| TranslateError {
         message: format!("invalid upstream response: {e}"),
     })?;
@@ -757,9 +786,81 @@ pub fn translate_response(
         Format::OpenAiChat => to_chat(&resp, ctx, &mut w),
         Format::Claude => to_claude(&resp, ctx, &mut w),
         Format::Gemini => to_gemini(&resp, ctx, &mut w),
-        Format::OpenAiResponses | Format::Codex => to_responses(&resp, ctx, &mut w),
+        Format::OpenAiResponses | Format::Codex => to_responses(&resp, ctx, tools, &mut w),
     }
     Ok(())
+}
+
+/// A call to a client `custom` or namespaced tool as the Responses item the
+/// client declared it as (see `translate::tools`); false when `name` is a
+/// plain function.
+fn client_tool_call(
+    t: &ClientTools,
+    call_id: &str,
+    name: &Text<'_>,
+    args: &Args<'_>,
+    suffix: &str,
+    w: &mut Writer<'_>,
+) -> bool {
+    let esc_name: Cow<'_, [u8]> = match name {
+        Text::J(j) => Cow::Borrowed(j.raw.as_bytes()),
+        Text::S(s) => {
+            let mut v = Vec::new();
+            crate::translate::stream::json::escape_into(&mut v, s.as_bytes());
+            Cow::Owned(v)
+        }
+    };
+    let split = t.split(&esc_name);
+    if t.is_custom(&esc_name) {
+        let text: Cow<'_, str> = match args {
+            Args::Str(j) => j.get(),
+            Args::Json(raw) => Cow::Borrowed(raw),
+            Args::Input(j) => {
+                w.obj().key("id").str(&format!("ctc_{suffix}"));
+                w.key("type")
+                    .str("custom_tool_call")
+                    .key("status")
+                    .str("completed");
+                w.key("call_id").str(call_id);
+                w.key("name")
+                    .raw_str(split.map(|s| s.1).unwrap_or(&esc_name));
+                if let Some((ns, _)) = split {
+                    w.key("namespace").raw_str(ns);
+                }
+                w.key("input").jstr(*j).end_obj();
+                return true;
+            }
+        };
+        let mut input = Vec::new();
+        custom_input(&text, &mut input);
+        w.obj().key("id").str(&format!("ctc_{suffix}"));
+        w.key("type")
+            .str("custom_tool_call")
+            .key("status")
+            .str("completed");
+        w.key("call_id").str(call_id);
+        w.key("name")
+            .raw_str(split.map(|s| s.1).unwrap_or(&esc_name));
+        if let Some((ns, _)) = split {
+            w.key("namespace").raw_str(ns);
+        }
+        w.key("input").raw_str(&input).end_obj();
+        return true;
+    }
+    let Some((ns, child)) = split else {
+        return false;
+    };
+    w.obj().key("id").str(&format!("fc_{suffix}"));
+    w.key("type")
+        .str("function_call")
+        .key("status")
+        .str("completed");
+    w.key("call_id").str(call_id);
+    w.key("name").raw_str(child).key("namespace").raw_str(ns);
+    w.key("arguments");
+    args_str(w, args);
+    w.end_obj();
+    true
 }
 
 fn status_text(status: u16) -> &'static str {

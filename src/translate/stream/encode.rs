@@ -9,6 +9,7 @@ use super::json::{escape_into, is_valid, unescape_into, write_hex, write_u64};
 use super::{Args, FinishReason, StreamCtx, StreamEvent, Usage};
 use crate::sse::write::{begin, end, write_comment, write_done};
 use crate::translate::format::Format;
+use crate::translate::tools::ClientTools;
 
 /// Fields every encoder needs.
 #[derive(Debug, Default)]
@@ -882,6 +883,12 @@ struct RItem {
     buf: Vec<u8>,
     /// Pre-rendered `,"item_id":"<id>","output_index":<i>` (written on every delta).
     item_ref: Vec<u8>,
+    /// A call to a client `custom` tool: a `custom_tool_call` item whose
+    /// escaped `input` is unwrapped from `buf` when the call closes.
+    custom: bool,
+    input: Vec<u8>,
+    /// Escaped namespace of a call to a namespaced client tool (else empty).
+    ns: Vec<u8>,
 }
 
 /// OpenAI Responses encoder state (items are reused across streams to keep capacity).
@@ -891,6 +898,10 @@ pub struct RespEnc {
     seq: u64,
     items: Vec<RItem>,
     n_items: usize,
+    /// The client's custom / namespace tools for this stream.
+    tools: Option<ClientTools>,
+    /// Scratch for unescaping custom-tool arguments.
+    scratch: Vec<u8>,
 }
 
 impl RespEnc {
@@ -898,6 +909,25 @@ impl RespEnc {
         self.c.reset(ctx);
         self.seq = 0;
         self.n_items = 0;
+        self.tools = None;
+    }
+
+    /// Map calls to the client's custom / namespace tools back (see
+    /// `translate::tools`); cleared by `reset`.
+    pub fn set_client_tools(&mut self, tools: Option<ClientTools>) {
+        self.tools = tools;
+    }
+
+    /// Unwrap a custom call's freeform input from its escaped arguments.
+    fn unwrap_custom(&mut self, i: usize) {
+        self.scratch.clear();
+        unescape_into(&mut self.scratch, &self.items[i].buf);
+        let it = &mut self.items[i];
+        it.input.clear();
+        crate::translate::tools::custom_input(
+            &String::from_utf8_lossy(&self.scratch),
+            &mut it.input,
+        );
     }
 
     /// `event: <ty>` + `data: {"type":"<ty>","sequence_number":n`
@@ -962,6 +992,9 @@ impl RespEnc {
         it.call_id.clear();
         it.name.clear();
         it.buf.clear();
+        it.custom = false;
+        it.input.clear();
+        it.ns.clear();
         it.item_ref.clear();
         it.item_ref.extend_from_slice(b",\"item_id\":\"");
         it.item_ref.extend_from_slice(&it.id);
@@ -1014,6 +1047,23 @@ impl RespEnc {
                 }
                 out.extend_from_slice(b"]}");
             }
+            ItemKind::Call if it.custom => {
+                out.extend_from_slice(b"\",\"type\":\"custom_tool_call\",\"status\":\"");
+                out.extend_from_slice(if done { b"completed" } else { b"in_progress" });
+                out.extend_from_slice(b"\",\"call_id\":\"");
+                out.extend_from_slice(&it.call_id);
+                out.extend_from_slice(b"\",\"name\":\"");
+                out.extend_from_slice(&it.name);
+                if !it.ns.is_empty() {
+                    out.extend_from_slice(b"\",\"namespace\":\"");
+                    out.extend_from_slice(&it.ns);
+                }
+                out.extend_from_slice(b"\",\"input\":\"");
+                if done {
+                    out.extend_from_slice(&it.input);
+                }
+                out.extend_from_slice(b"\"}");
+            }
             ItemKind::Call => {
                 out.extend_from_slice(b"\",\"type\":\"function_call\",\"status\":\"");
                 out.extend_from_slice(if done { b"completed" } else { b"in_progress" });
@@ -1025,6 +1075,10 @@ impl RespEnc {
                 out.extend_from_slice(&it.call_id);
                 out.extend_from_slice(b"\",\"name\":\"");
                 out.extend_from_slice(&it.name);
+                if !it.ns.is_empty() {
+                    out.extend_from_slice(b"\",\"namespace\":\"");
+                    out.extend_from_slice(&it.ns);
+                }
                 out.extend_from_slice(b"\"}");
             }
         }
@@ -1097,6 +1151,26 @@ impl RespEnc {
                 out.extend_from_slice(b"\"}}");
                 end(out);
             }
+            ItemKind::Call if self.items[i].custom => {
+                // The input is known only once the `{"input": ...}` wrapper is
+                // complete: one delta with all of it, then done.
+                self.unwrap_custom(i);
+                let input = std::mem::take(&mut self.items[i].input);
+                self.delta(
+                    i,
+                    b"response.custom_tool_call_input.delta",
+                    b"",
+                    &input,
+                    out,
+                );
+                self.ev_open(b"response.custom_tool_call_input.done", out);
+                self.item_ref(i, out);
+                out.extend_from_slice(b",\"input\":\"");
+                out.extend_from_slice(&input);
+                out.extend_from_slice(b"\"}");
+                end(out);
+                self.items[i].input = input;
+            }
             ItemKind::Call => {
                 self.ev_open(b"response.function_call_arguments.done", out);
                 self.item_ref(i, out);
@@ -1166,6 +1240,14 @@ impl RespEnc {
             it.call_id.extend_from_slice(id);
         }
         it.name.extend_from_slice(name);
+        if let Some(t) = &self.tools {
+            it.custom = t.is_custom(name);
+            if let Some((ns, child)) = t.split(name) {
+                it.ns.extend_from_slice(ns);
+                it.name.clear();
+                it.name.extend_from_slice(child);
+            }
+        }
         self.item_added(i, out);
         i
     }
@@ -1266,6 +1348,11 @@ impl RespEnc {
                 match args {
                     Args::Escaped(a) => self.items[i].buf.extend_from_slice(a),
                     Args::Raw(a) => escape_into(&mut self.items[i].buf, a),
+                }
+                if self.items[i].custom {
+                    // Fragments of the `{"input": ...}` wrapper are not the
+                    // client's input; it is sent whole when the call closes.
+                    return;
                 }
                 // Emit from the item buffer (split borrow via a temporary take).
                 let buf = std::mem::take(&mut self.items[i].buf);

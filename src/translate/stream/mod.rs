@@ -223,6 +223,21 @@ impl StreamTranslator {
         }
     }
 
+    /// For an OpenAI Responses client whose request declared `custom` or
+    /// `namespace` tools: calls to them come back as `custom_tool_call` items
+    /// (input events `response.custom_tool_call_input.delta/done`) and as
+    /// `function_call` items with a `namespace` (see `translate::tools`).
+    /// Applies to the current stream; [`StreamTranslator::reset`] clears it.
+    pub fn set_client_tools(&mut self, tools: Option<crate::translate::tools::ClientTools>) {
+        if let Kind::Translate {
+            enc: Encoder::Responses(e),
+            ..
+        } = &mut self.kind
+        {
+            e.set_client_tools(tools);
+        }
+    }
+
     /// Translate one upstream read, appending client bytes to `out`.
     pub fn feed(&mut self, upstream: &[u8], out: &mut Vec<u8>) {
         match &mut self.kind {
