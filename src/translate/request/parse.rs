@@ -212,7 +212,10 @@ fn response_format_chat<'a>(rf: &Node<'a>) -> Option<RespFormat<'a>> {
             let js = rf.get("json_schema").unwrap_or(rf);
             Some(RespFormat::JsonSchema {
                 name: js.get("name").and_then(text_of),
-                schema: js.get("schema").filter(|s| s.is_obj()).map(|s| s.raw),
+                schema: js
+                    .get("schema")
+                    .filter(|s| s.is_obj())
+                    .map(|s| Cow::Borrowed(s.raw)),
                 strict: js.get("strict").and_then(|s| s.bool()),
             })
         }
@@ -883,7 +886,7 @@ pub fn gemini<'a>(root: &Node<'a>) -> Req<'a> {
             .get("responseJsonSchema")
             .or_else(|| gc.get("responseSchema"))
             .filter(|s| s.is_obj())
-            .map(|s| s.raw);
+            .map(super::schema::lowercase_types);
         req.response_format = Some(match schema {
             Some(s) => RespFormat::JsonSchema {
                 name: None,
