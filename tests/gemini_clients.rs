@@ -257,6 +257,8 @@ fn gemini_schemas_reach_every_upstream_kind() {
     for (field, resp_field, s) in [
         ("parametersJsonSchema", "responseJsonSchema", schema()),
         ("parameters", "responseSchema", upper(&schema())),
+        // What google-genai (Python) sends: snake-case JSON-schema fields.
+        ("parameters_json_schema", "response_json_schema", schema()),
     ] {
         for model in ["m-compat", "m-claude", "m-gemini", "m-codex"] {
             for stream in [false, true] {

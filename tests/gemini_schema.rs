@@ -145,6 +145,13 @@ fn gemini_tool_schemas_reach_every_upstream_whole() {
     for (field, resp_field, schema) in [
         ("parametersJsonSchema", "responseJsonSchema", json_schema()),
         ("parameters", "responseSchema", openapi_schema()),
+        // google-genai (Python) writes these two in snake case.
+        (
+            "parameters_json_schema",
+            "response_json_schema",
+            json_schema(),
+        ),
+        ("parameters", "response_schema", openapi_schema()),
     ] {
         let body = gemini_body(field, schema, resp_field);
         for to in [
