@@ -32,7 +32,14 @@
 //! - After an upstream error event (or [`StreamTranslator::error`]) the client gets one
 //!   error event in its format and nothing else (no `[DONE]`).
 //! - Upstream keep-alives (Claude `ping`, SSE comments) become the client's keep-alive
-//!   (`: keep-alive`, or Claude `ping` once `message_start` was sent).
+//!   (`: keep-alive`, or Claude `ping` once `message_start` was sent). Gemini clients get
+//!   none: their SDKs parse every non-blank line as `data: <json>`, so a Gemini stream
+//!   carries `data:` lines only (errors too: no `event:` line).
+//! - An upstream error inside the stream (`response.failed`, `error`, Claude `error`, ...)
+//!   is remembered with the HTTP status it stands for ([`StreamTranslator::upstream_error`],
+//!   Responses codes mapped by [`decode::status_for_code`]) so the caller can apply the
+//!   matching cooldown; passthrough Responses-family streams are watched for it too.
+//!   `response.incomplete` is a normal end (the client's "length" finish), not an error.
 //! - Signatures: a thinking signature reaches a Claude client as `signature_delta` when a
 //!   thinking block is open (Gemini `thoughtSignature` on a thought part, Claude's own);
 //!   other formats have no place for a foreign signature, so it is dropped there.
