@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anthropic
@@ -70,6 +71,11 @@ class Upstream(BaseHTTPRequestHandler):
             return self.compat(body, stream)
         if p == "/v1/messages?beta=true":
             return self.claude(body, stream)
+        if p.startswith("/v1beta/models/gemini-slow:"):
+            # Slower than nonstream-keepalive-interval: cliproxy sends
+            # keep-alive newlines before the JSON body.
+            time.sleep(2.5)
+            return self.gemini(stream)
         if p.startswith("/v1beta/models/"):
             return self.gemini(stream)
         if p == "/codex/responses":
@@ -199,6 +205,7 @@ def main():
 port: 0
 auth-dir: ./auths
 api-keys: ["{KEY}"]
+nonstream-keepalive-interval: 1
 streaming:
   keepalive-seconds: 1
 openai-compatibility:
@@ -207,7 +214,7 @@ openai-compatibility:
     api-key-entries: [{{api-key: "up-compat"}}]
     models: [{{name: compat-up, alias: m-compat}}]
 claude-api-key: [{{api-key: "up-claude", base-url: "{base}", models: [{{name: claude-up, alias: m-claude}}]}}]
-gemini-api-key: [{{api-key: "up-gemini", base-url: "{base}", models: [{{name: gemini-up, alias: m-gemini}}]}}]
+gemini-api-key: [{{api-key: "up-gemini", base-url: "{base}", models: [{{name: gemini-up, alias: m-gemini}}, {{name: gemini-slow, alias: m-slow}}]}}]
 codex-api-key:
   - {{api-key: "up-codex", base-url: "{base}/codex", models: [{{name: codex-up, alias: m-codex}}, {{name: codex-inc, alias: m-inc}}, {fail_models}]}}
 """)
@@ -263,6 +270,9 @@ codex-api-key:
                     if path != "/v1/messages?beta=true":
                         assert_whole(rs, f"{m} {form} response schema")
                 add(f"genai {form} schema {'stream ' if stream else ''}{model}", gg_schema)
+
+    # google-genai accepts nonstream-keepalive-interval's leading newlines.
+    add("genai non-stream with keep-alive newlines (slow upstream)", lambda: assert_eq(json.loads(gg.models.generate_content(model="m-slow", contents="hi").text), json.loads(ANSWER)))
 
     # 2. Codex endings.
     def chat_inc(stream):
