@@ -5,6 +5,7 @@
 
 #[path = "stream_support/mod.rs"]
 mod common;
+use cliproxy::translate::format::Format;
 use common::*;
 
 fn expected_path(from: &str, to: &str, case: &str) -> std::path::PathBuf {
@@ -69,6 +70,28 @@ fn split_at_every_byte_matches_whole() {
                 assert_eq!(got, input, "passthrough is byte for byte");
             } else {
                 assert_eq!(parse_output(&got), whole_frames);
+            }
+        }
+    }
+}
+
+/// google-genai and Gemini CLI parse every non-blank line of a stream as `data: <json>`:
+/// whatever the upstream sends (Claude `ping`, SSE comments, errors), a Gemini client's
+/// stream has no other line, whole or split anywhere.
+#[test]
+fn gemini_client_streams_are_data_lines_only() {
+    for (from, from_name, case, input) in fixtures() {
+        if from == Format::Gemini {
+            continue;
+        }
+        for i in 0..=input.len() {
+            let got = translate(from, Format::Gemini, &input, &[i]);
+            let text = String::from_utf8(got).unwrap();
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                let data = line.strip_prefix("data: ").unwrap_or_else(|| {
+                    panic!("{from_name}/{case} cut {i}: non-data line {line:?}")
+                });
+                serde_json::from_str::<serde_json::Value>(data).unwrap();
             }
         }
     }

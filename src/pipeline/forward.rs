@@ -630,6 +630,55 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
                         report(w, &mut plan, lease, &Outcome::failure(0, b""));
                     }
                 }
+                Relayed::DoneWithError(keep, status, body) => {
+                    crate::log_warn!(
+                        "upstream {} reported an error in its stream ({status})",
+                        provider.name
+                    );
+                    let outcome = Outcome {
+                        first_byte_sent: true,
+                        ..Outcome::failure(status, &body)
+                    };
+                    report(w, &mut plan, lease, &outcome);
+                    return keep;
+                }
+                Relayed::UpstreamError { status, body } => {
+                    crate::log_warn!(
+                        "upstream {} answered with an error event ({status})",
+                        provider.name
+                    );
+                    let message = crate::translate::stream::json::get_str(
+                        crate::translate::stream::json::get(&body, b"error").unwrap_or(b"{}"),
+                        b"message",
+                    )
+                    .map(|m| {
+                        let mut u = Vec::with_capacity(m.len());
+                        crate::translate::stream::json::unescape_into(&mut u, m);
+                        String::from_utf8_lossy(&u).into_owned()
+                    })
+                    .unwrap_or_default();
+                    let mut client_body = Vec::new();
+                    crate::translate::response::error_body(
+                        call.client,
+                        status,
+                        &message,
+                        &mut client_body,
+                    );
+                    // Nothing reached the client yet: like an HTTP error, a
+                    // request fault ends the request, anything else tries the
+                    // pool's next model first.
+                    let stop = crate::credentials::classify(status, &body, &provider.rules).stop;
+                    last = Some(Failure::Upstream {
+                        status,
+                        body: client_body,
+                        retry_after: None,
+                    });
+                    if more && !stop {
+                        continue;
+                    }
+                    report(w, &mut plan, lease, &Outcome::failure(status, &body));
+                    continue 'lease;
+                }
             }
         }
     }
@@ -687,6 +736,13 @@ enum Relayed {
     /// The answer was written; keep-alive verdict, and whether the upstream
     /// broke after the first byte.
     Done(bool, bool),
+    /// A stream was written whole but the upstream reported an error inside
+    /// it (`response.failed`, `error`): keep-alive verdict, the status it
+    /// stands for and an OpenAI-shaped body to classify.
+    DoneWithError(bool, u16, Vec<u8>),
+    /// Nothing was written; the upstream's 2xx answer was an error event
+    /// (Codex `response.failed` / `error`): status and OpenAI-shaped body.
+    UpstreamError { status: u16, body: Vec<u8> },
     /// The client went away.
     ClientGone,
     /// The upstream failed before producing a body byte; nothing was written.
@@ -796,7 +852,7 @@ async fn relay(
     }
     // SSE relay: forward whole events only, so an error event can always be
     // appended cleanly and every write is one or more complete events.
-    let keepalive = w.snapshot().config.streaming_keepalive;
+    let keepalive = stream_keepalive(w, client);
     let mut pending: Vec<u8> = w.pool.borrow_mut().buf();
     let mut forwarded_done = false;
     let mut more = has_body;
@@ -856,6 +912,17 @@ async fn relay(
                 return Relayed::Done(conn.flush().await.is_ok(), true);
             }
         }
+    }
+}
+
+/// `streaming.keepalive-seconds` for a client: none for Gemini clients,
+/// whose SDKs (google-genai, Gemini CLI) accept only `data:` lines and treat
+/// a comment or stray blank line as a broken stream.
+fn stream_keepalive(w: &Worker, client: Format) -> Option<std::time::Duration> {
+    if client == Format::Gemini {
+        None
+    } else {
+        w.snapshot().config.streaming_keepalive
     }
 }
 
@@ -1071,17 +1138,58 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// The `response` JSON of a Codex/Responses stream's `response.completed`
-/// event (the whole event data; the response translator unwraps it).
-pub fn completed_event(stream: &[u8]) -> Option<Vec<u8>> {
+/// How a Codex/Responses stream ended, for a non-stream client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Terminal {
+    /// `response.completed` or `response.incomplete` (a normal end, e.g.
+    /// `max_output_tokens`): the whole event data (the response translator
+    /// unwraps `response`).
+    Answer(Vec<u8>),
+    /// `response.failed` or `error`: the HTTP status the error stands for and
+    /// an OpenAI-shaped error body (`{"error":{"message","type","code"}}`).
+    Failed { status: u16, body: Vec<u8> },
+}
+
+/// The terminal event of a Codex/Responses stream; `None` if the stream
+/// stopped before any.
+pub fn terminal_event(stream: &[u8]) -> Option<Terminal> {
     let mut scanner = crate::sse::Scanner::new();
     let mut found = None;
     let mut take = |item: crate::sse::Item<'_>| {
-        if let crate::sse::Item::Event(ev) = item {
-            let named = ev.event == Some(&b"response.completed"[..]);
-            if named || memchr::memmem::find(ev.data, b"\"response.completed\"").is_some() {
-                found = Some(ev.data.to_vec());
+        let crate::sse::Item::Event(ev) = item else {
+            return;
+        };
+        if matches!(found, Some(Terminal::Failed { .. })) {
+            return;
+        }
+        let ty = crate::translate::stream::json::get_str(ev.data, b"type").or(ev.event);
+        match ty {
+            Some(b"response.completed") | Some(b"response.incomplete") => {
+                found = Some(Terminal::Answer(ev.data.to_vec()));
             }
+            Some(b"response.failed") | Some(b"error") => {
+                // The stream decoder knows how these map to a status.
+                let mut tr = new_stream_translator(
+                    Format::Codex,
+                    Format::OpenAiChat,
+                    StreamCtx {
+                        model: "",
+                        created: 0,
+                        id_seed: 0,
+                    },
+                );
+                let mut sink = Vec::new();
+                let mut one = Vec::with_capacity(ev.data.len() + 16);
+                crate::sse::write::write_event(&mut one, ev.event, ev.data);
+                tr.feed(&one, &mut sink);
+                if let Some((status, body)) = tr.upstream_error() {
+                    found = Some(Terminal::Failed {
+                        status,
+                        body: body.to_vec(),
+                    });
+                }
+            }
+            _ => {}
         }
     };
     scanner.feed(stream, &mut take).ok()?;
@@ -1125,10 +1233,13 @@ async fn relay_translated(
         }
         let completed;
         let data: &[u8] = if from == Format::Codex {
-            match completed_event(&body) {
-                Some(d) => {
+            match terminal_event(&body) {
+                Some(Terminal::Answer(d)) => {
                     completed = d;
                     &completed
+                }
+                Some(Terminal::Failed { status, body }) => {
+                    return Relayed::UpstreamError { status, body };
                 }
                 None => {
                     return Relayed::NoFirstByte(
@@ -1161,7 +1272,7 @@ async fn relay_translated(
         }
         return Relayed::Done(conn.flush().await.is_ok(), false);
     }
-    let keepalive = w.snapshot().config.streaming_keepalive;
+    let keepalive = stream_keepalive(w, call.client);
     let ctx = StreamCtx {
         model,
         created,
@@ -1227,11 +1338,15 @@ async fn relay_translated(
             let mut p = w.pool.borrow_mut();
             p.give(chunk);
             p.give(out);
+            let failed = tr.upstream_error().map(|(s, b)| (s, b.to_vec()));
             let mut cache = w.translators.borrow_mut();
             if cache.len() < 32 {
                 cache.push(((from, call.client), tr));
             }
-            return Relayed::Done(ok, false);
+            return match failed {
+                Some((status, body)) => Relayed::DoneWithError(ok, status, body),
+                None => Relayed::Done(ok, false),
+            };
         }
         if !resp.is_done() && conn.flush().await.is_err() {
             return Relayed::ClientGone;
@@ -1262,6 +1377,40 @@ async fn relay_translated(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codex_terminal_events() {
+        let created = "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\"}}\n\n";
+        let inc = "event: response.incomplete\ndata: {\"type\":\"response.incomplete\",\"response\":{\"status\":\"incomplete\"}}\n\n";
+        let failed = "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"error\":{\"code\":\"insufficient_quota\",\"message\":\"m\"}}}\n\n";
+        let error =
+            "data: {\"type\":\"error\",\"code\":\"invalid_prompt\",\"message\":\"bad\"}\n\n";
+        match terminal_event(format!("{created}{inc}").as_bytes()) {
+            Some(Terminal::Answer(d)) => {
+                assert!(d.starts_with(b"{\"type\":\"response.incomplete\""))
+            }
+            other => panic!("{other:?}"),
+        }
+        let status = |s: String| match terminal_event(s.as_bytes()) {
+            Some(Terminal::Failed { status, body }) => {
+                let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                (
+                    status,
+                    v["error"]["code"].as_str().unwrap_or("").to_string(),
+                )
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            status(format!("{created}{failed}")),
+            (429, "insufficient_quota".into())
+        );
+        assert_eq!(
+            status(format!("{created}{error}")),
+            (400, "invalid_prompt".into())
+        );
+        assert_eq!(terminal_event(created.as_bytes()), None);
+    }
 
     #[test]
     fn boundaries() {

@@ -140,7 +140,8 @@ pub enum RespFormat<'a> {
     JsonObject,
     JsonSchema {
         name: Option<Text<'a>>,
-        schema: Option<&'a str>,
+        /// Raw JSON Schema (Gemini's upper-case OpenAPI types lower-cased).
+        schema: Option<Cow<'a, str>>,
         strict: Option<bool>,
     },
 }

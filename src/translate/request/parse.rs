@@ -212,7 +212,10 @@ fn response_format_chat<'a>(rf: &Node<'a>) -> Option<RespFormat<'a>> {
             let js = rf.get("json_schema").unwrap_or(rf);
             Some(RespFormat::JsonSchema {
                 name: js.get("name").and_then(text_of),
-                schema: js.get("schema").filter(|s| s.is_obj()).map(|s| s.raw),
+                schema: js
+                    .get("schema")
+                    .filter(|s| s.is_obj())
+                    .map(|s| Cow::Borrowed(s.raw)),
                 strict: js.get("strict").and_then(|s| s.bool()),
             })
         }
@@ -936,13 +939,16 @@ pub fn gemini<'a>(root: &Node<'a>) -> Req<'a> {
     }
     if gc
         .get("responseMimeType")
+        .or_else(|| gc.get("response_mime_type"))
         .is_some_and(|m| m.jstr().is_some_and(|s| s.is("application/json")))
     {
         let schema = gc
             .get("responseJsonSchema")
+            .or_else(|| gc.get("response_json_schema"))
             .or_else(|| gc.get("responseSchema"))
+            .or_else(|| gc.get("response_schema"))
             .filter(|s| s.is_obj())
-            .map(|s| s.raw);
+            .map(super::schema::lowercase_types);
         req.response_format = Some(match schema {
             Some(s) => RespFormat::JsonSchema {
                 name: None,
@@ -963,8 +969,10 @@ pub fn gemini<'a>(root: &Node<'a>) -> Req<'a> {
             req.tools.push(Tool {
                 name,
                 description: d.get("description").and_then(text_of),
+                // google-genai writes `parameters_json_schema` in snake case.
                 params: d
                     .get("parametersJsonSchema")
+                    .or_else(|| d.get("parameters_json_schema"))
                     .or_else(|| d.get("parameters"))
                     .filter(|p| p.is_obj())
                     .map(|p| super::schema::lowercase_types(p)),

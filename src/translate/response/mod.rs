@@ -356,6 +356,7 @@ fn from_responses<'a>(root: &Node<'a>) -> Resp<'a> {
         (_, _) if has_calls => (Finish::ToolCalls, status.clone()),
         ("incomplete", Some(r)) if r == "content_filter" => (Finish::ContentFilter, r),
         ("incomplete", Some(r)) => (Finish::Length, r),
+        ("incomplete", None) => (Finish::Length, Cow::Borrowed("max_output_tokens")),
         _ => (Finish::Stop, status.clone()),
     };
     let usage = root.get("usage").filter(|u| u.is_obj()).map(|u| Usage {

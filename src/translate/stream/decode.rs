@@ -121,16 +121,65 @@ fn str_or_empty<'a>(obj: &'a [u8], key: &[u8]) -> &'a [u8] {
     get_str(obj, key).unwrap_or(b"")
 }
 
+/// The HTTP status an OpenAI Responses / Codex error `code` or `type` stands
+/// for (`response.failed`, `error` events carry no status): rate limits and
+/// quotas 429, overload 503, request faults 400, auth 401/403, missing 404.
+/// `None` for an unknown code (the caller's hint applies).
+pub fn status_for_code(code: &[u8]) -> Option<u16> {
+    if code.is_empty() {
+        return None;
+    }
+    let has = |n: &str| {
+        code.windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+    };
+    Some(
+        if has("rate_limit")
+            || has("usage_limit")
+            || has("quota")
+            || has("resource_exhausted")
+            || has("too_many_requests")
+        {
+            429
+        } else if has("overloaded") || has("slow_down") || has("unavailable") {
+            503
+        } else if has("context_length")
+            || has("invalid_prompt")
+            || has("invalid_request")
+            || has("bad_request")
+            || has("invalid_value")
+            || has("unsupported_value")
+            || has("string_above_max_length")
+            || has("message_too_big")
+        {
+            400
+        } else if has("authentication") || has("invalid_api_key") || has("unauthenticated") {
+            401
+        } else if has("permission") {
+            403
+        } else if has("not_found") {
+            404
+        } else if has("server_error") || has("internal") {
+            500
+        } else {
+            return None;
+        },
+    )
+}
+
 /// Upstream error object `{"message":..,"type":..,"code":..}` -> Error event.
 fn emit_error(err: &[u8], status_hint: u16, f: &mut dyn FnMut(StreamEvent<'_>)) {
     let message = get_str(err, b"message").unwrap_or(b"upstream error");
     let kind = get_str(err, b"type")
+        .filter(|t| *t != b"error")
         .or_else(|| get_str(err, b"status"))
         .or_else(|| get_str(err, b"code"))
         .unwrap_or(b"");
     let status = get_u64(err, b"code")
         .and_then(|c| u16::try_from(c).ok())
         .filter(|c| (100..600).contains(c))
+        .or_else(|| status_for_code(get_str(err, b"code").unwrap_or(b"")))
+        .or_else(|| status_for_code(get_str(err, b"type").unwrap_or(b"")))
         .unwrap_or(status_hint);
     f(StreamEvent::Error {
         status,

@@ -782,7 +782,9 @@ impl GeminiEnc {
             }
             StreamEvent::Usage(u) => self.c.usage = Some(u),
             StreamEvent::Finish { reason, native, .. } => self.c.record_finish(reason, native),
-            StreamEvent::KeepAlive => write_comment(out, b"keep-alive"),
+            // Gemini streams carry `data:` lines only: google-genai parses any
+            // other line (comments included) as JSON and aborts.
+            StreamEvent::KeepAlive => {}
             StreamEvent::Done => {
                 self.c.closed = true;
                 Self::chunk_open(out, 0);
@@ -842,7 +844,9 @@ impl GeminiEnc {
             } => {
                 self.c.closed = true;
                 let status = if status == 0 { 500 } else { status };
-                begin(out, Some(b"error"));
+                // No `event:` line (data only, see KeepAlive); google-genai
+                // raises an APIError for a `{"error":..}` chunk.
+                begin(out, None);
                 out.extend_from_slice(b"{\"error\":{\"code\":");
                 write_u64(out, u64::from(status));
                 out.extend_from_slice(b",\"message\":\"");

@@ -32,7 +32,14 @@
 //! - After an upstream error event (or [`StreamTranslator::error`]) the client gets one
 //!   error event in its format and nothing else (no `[DONE]`).
 //! - Upstream keep-alives (Claude `ping`, SSE comments) become the client's keep-alive
-//!   (`: keep-alive`, or Claude `ping` once `message_start` was sent).
+//!   (`: keep-alive`, or Claude `ping` once `message_start` was sent). Gemini clients get
+//!   none: their SDKs parse every non-blank line as `data: <json>`, so a Gemini stream
+//!   carries `data:` lines only (errors too: no `event:` line).
+//! - An upstream error inside the stream (`response.failed`, `error`, Claude `error`, ...)
+//!   is remembered with the HTTP status it stands for ([`StreamTranslator::upstream_error`],
+//!   Responses codes mapped by [`decode::status_for_code`]) so the caller can apply the
+//!   matching cooldown; passthrough Responses-family streams are watched for it too.
+//!   `response.incomplete` is a normal end (the client's "length" finish), not an error.
 //! - Signatures: a thinking signature reaches a Claude client as `signature_delta` when a
 //!   thinking block is open (Gemini `thoughtSignature` on a thought part, Claude's own);
 //!   other formats have no place for a foreign signature, so it is dropped there.
@@ -159,11 +166,51 @@ pub struct StreamCtx<'a> {
 pub struct StreamTranslator {
     kind: Kind,
     scratch: Vec<u8>,
+    seen: Seen,
+}
+
+/// The first error event the upstream sent inside its stream, kept so the
+/// caller can classify it (cooldown) once the stream is over.
+#[derive(Debug, Default)]
+struct Seen {
+    /// HTTP status the error stands for; 0 = no error seen.
+    status: u16,
+    /// `{"error":{"message","type","code"}}` built from the upstream event.
+    body: Vec<u8>,
+}
+
+impl Seen {
+    fn record(&mut self, ev: &StreamEvent<'_>) {
+        if let StreamEvent::Error {
+            status,
+            kind,
+            message,
+        } = *ev
+        {
+            if self.status != 0 {
+                return;
+            }
+            self.status = if status == 0 { 500 } else { status };
+            self.body.clear();
+            self.body.extend_from_slice(b"{\"error\":{\"message\":\"");
+            self.body.extend_from_slice(message);
+            self.body.extend_from_slice(b"\",\"type\":\"");
+            self.body.extend_from_slice(kind);
+            self.body.extend_from_slice(b"\",\"code\":\"");
+            self.body.extend_from_slice(kind);
+            self.body.extend_from_slice(b"\"}}");
+        }
+    }
 }
 
 enum Kind {
     /// Same format on both sides: bytes are copied unchanged; `enc` only writes errors.
-    Passthrough { enc: Encoder },
+    /// `watch` (Responses-family streams) looks for `response.failed` / `error`
+    /// events so they can be classified; it never changes the bytes.
+    Passthrough {
+        enc: Encoder,
+        watch: Option<(Scanner, Decoder)>,
+    },
     Translate {
         scanner: Scanner,
         dec: Decoder,
@@ -184,7 +231,13 @@ fn stream_family(f: Format) -> Format {
 pub fn new_stream_translator(from: Format, to: Format, ctx: StreamCtx<'_>) -> StreamTranslator {
     let enc = Encoder::new(stream_family(to), &ctx);
     let kind = if stream_family(from) == stream_family(to) {
-        Kind::Passthrough { enc }
+        let watch = (stream_family(from) == Format::OpenAiResponses).then(|| {
+            (
+                Scanner::new(),
+                Decoder::new(Format::OpenAiResponses, ctx.id_seed),
+            )
+        });
+        Kind::Passthrough { enc, watch }
     } else {
         Kind::Translate {
             scanner: Scanner::new(),
@@ -196,6 +249,7 @@ pub fn new_stream_translator(from: Format, to: Format, ctx: StreamCtx<'_>) -> St
     StreamTranslator {
         kind,
         scratch: Vec::new(),
+        seen: Seen::default(),
     }
 }
 
@@ -205,10 +259,24 @@ impl StreamTranslator {
         matches!(self.kind, Kind::Passthrough { .. })
     }
 
+    /// The upstream's in-stream error (`response.failed`, `error`, ...), if one
+    /// was seen: (HTTP status it stands for, an OpenAI-shaped error body for
+    /// classification).
+    pub fn upstream_error(&self) -> Option<(u16, &[u8])> {
+        (self.seen.status != 0).then_some((self.seen.status, &self.seen.body[..]))
+    }
+
     /// Prepare for a new stream with the same formats, keeping every buffer's capacity.
     pub fn reset(&mut self, ctx: StreamCtx<'_>) {
+        self.seen.status = 0;
         match &mut self.kind {
-            Kind::Passthrough { enc, .. } => enc.reset(&ctx),
+            Kind::Passthrough { enc, watch } => {
+                enc.reset(&ctx);
+                if let Some((sc, dec)) = watch {
+                    sc.reset();
+                    dec.reset(ctx.id_seed);
+                }
+            }
             Kind::Translate {
                 scanner,
                 dec,
@@ -240,8 +308,19 @@ impl StreamTranslator {
 
     /// Translate one upstream read, appending client bytes to `out`.
     pub fn feed(&mut self, upstream: &[u8], out: &mut Vec<u8>) {
+        let seen = &mut self.seen;
         match &mut self.kind {
-            Kind::Passthrough { .. } => out.extend_from_slice(upstream),
+            Kind::Passthrough { watch, .. } => {
+                out.extend_from_slice(upstream);
+                if let Some((sc, dec)) = watch {
+                    if sc
+                        .feed(upstream, |item| watch_item(item, dec, seen))
+                        .is_err()
+                    {
+                        *watch = None;
+                    }
+                }
+            }
             Kind::Translate {
                 scanner,
                 dec,
@@ -251,7 +330,7 @@ impl StreamTranslator {
                 if *failed {
                     return;
                 }
-                let r = scanner.feed(upstream, |item| on_item(item, dec, enc, out));
+                let r = scanner.feed(upstream, |item| on_item(item, dec, enc, seen, out));
                 if r.is_err() {
                     *failed = true;
                     enc.error(502, b"upstream_error", b"upstream SSE event too large", out);
@@ -263,8 +342,13 @@ impl StreamTranslator {
     /// Upstream ended: flush a final unterminated event and emit the client's terminal
     /// events (e.g. `message_stop`, `response.completed`, `[DONE]`) unless already sent.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let seen = &mut self.seen;
         match &mut self.kind {
-            Kind::Passthrough { .. } => {}
+            Kind::Passthrough { watch, .. } => {
+                if let Some((sc, dec)) = watch {
+                    let _ = sc.finish(|item| watch_item(item, dec, seen));
+                }
+            }
             Kind::Translate {
                 scanner,
                 dec,
@@ -274,7 +358,7 @@ impl StreamTranslator {
                 if *failed {
                     return;
                 }
-                let _ = scanner.finish(|item| on_item(item, dec, enc, out));
+                let _ = scanner.finish(|item| on_item(item, dec, enc, seen, out));
                 enc.finish(out);
             }
         }
@@ -286,7 +370,7 @@ impl StreamTranslator {
         self.scratch.clear();
         json::escape_into(&mut self.scratch, message.as_bytes());
         let enc = match &mut self.kind {
-            Kind::Passthrough { enc } => enc,
+            Kind::Passthrough { enc, .. } => enc,
             Kind::Translate { enc, failed, .. } => {
                 *failed = true;
                 enc
@@ -296,10 +380,33 @@ impl StreamTranslator {
     }
 }
 
-fn on_item(item: Item<'_>, dec: &mut Decoder, enc: &mut Encoder, out: &mut Vec<u8>) {
+fn on_item(
+    item: Item<'_>,
+    dec: &mut Decoder,
+    enc: &mut Encoder,
+    seen: &mut Seen,
+    out: &mut Vec<u8>,
+) {
     match item {
         Item::Comment(_) => enc.event(StreamEvent::KeepAlive, out),
-        Item::Event(ev) => dec.decode(ev.event, ev.data, &mut |e| enc.event(e, out)),
+        Item::Event(ev) => dec.decode(ev.event, ev.data, &mut |e| {
+            seen.record(&e);
+            enc.event(e, out)
+        }),
+    }
+}
+
+/// Passthrough of a Responses-family stream: decode only the error events.
+fn watch_item(item: Item<'_>, dec: &mut Decoder, seen: &mut Seen) {
+    let Item::Event(ev) = item else {
+        return;
+    };
+    let head = &ev.data[..ev.data.len().min(48)];
+    let named = matches!(ev.event, Some(b"response.failed") | Some(b"error"));
+    let typed = memchr::memmem::find(head, b"\"response.failed\"").is_some()
+        || memchr::memmem::find(head, b"\"type\":\"error\"").is_some();
+    if named || typed {
+        dec.decode(ev.event, ev.data, &mut |e| seen.record(&e));
     }
 }
 

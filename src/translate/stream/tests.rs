@@ -197,7 +197,7 @@ fn error_writes_client_shaped_event_and_stops_the_stream() {
                     assert_eq!(data["message"], "slow \"down\"\n");
                 }
                 Format::Gemini => {
-                    assert_eq!(ev.as_deref(), Some("error"));
+                    assert_eq!(*ev, None, "Gemini streams carry data lines only");
                     assert_eq!(data["error"]["code"], 429);
                     assert_eq!(data["error"]["status"], "RESOURCE_EXHAUSTED");
                 }
@@ -250,5 +250,68 @@ fn tool_call_tables_are_bounded() {
             encode::MAX_TOOL_CALLS
         };
         assert_eq!(starts, want, "{to:?}");
+    }
+}
+
+/// `response.failed` / `error` events are remembered (status + an OpenAI-shaped body for
+/// classification) whatever the client format, passthrough included, and however the
+/// upstream bytes were split; a `response.incomplete` end is not an error.
+#[test]
+fn upstream_error_is_seen_whole_and_split() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/stream/openai_responses/"
+    );
+    let cases: [(&str, Option<(u16, &str)>); 4] = [
+        ("failed.sse", Some((500, "server_error"))),
+        ("error_event.sse", Some((429, "rate_limit_exceeded"))),
+        ("incomplete.sse", None),
+        ("text.sse", None),
+    ];
+    for (file, want) in cases {
+        let input = std::fs::read(format!("{dir}{file}")).unwrap();
+        for to in ALL {
+            for cut in 0..=input.len() {
+                let mut t = new_stream_translator(Format::Codex, to, ctx());
+                let mut out = Vec::new();
+                t.feed(&input[..cut], &mut out);
+                t.feed(&input[cut..], &mut out);
+                t.finish(&mut out);
+                let got = t.upstream_error().map(|(s, b)| {
+                    let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+                    (s, v["error"]["code"].as_str().unwrap_or("").to_string())
+                });
+                assert_eq!(
+                    got,
+                    want.map(|(s, c)| (s, c.to_string())),
+                    "{file} -> {to:?} cut {cut}"
+                );
+                if to == Format::Codex || to == Format::OpenAiResponses {
+                    assert_eq!(out, input, "passthrough stays byte for byte");
+                }
+                // A reused translator starts clean.
+                t.reset(ctx());
+                assert!(t.upstream_error().is_none());
+            }
+        }
+    }
+}
+
+#[test]
+fn responses_error_codes_map_to_statuses() {
+    use super::decode::status_for_code;
+    for (code, want) in [
+        ("rate_limit_exceeded", Some(429)),
+        ("insufficient_quota", Some(429)),
+        ("usage_limit_reached", Some(429)),
+        ("server_is_overloaded", Some(503)),
+        ("context_length_exceeded", Some(400)),
+        ("invalid_prompt", Some(400)),
+        ("invalid_api_key", Some(401)),
+        ("server_error", Some(500)),
+        ("", None),
+        ("something_new", None),
+    ] {
+        assert_eq!(status_for_code(code.as_bytes()), want, "{code}");
     }
 }
