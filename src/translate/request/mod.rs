@@ -240,13 +240,9 @@ fn same_format(
             edits.push(set("reasoning", String::from_utf8(v).unwrap_or_default()));
         }
         (Format::Claude, Some(t)) => {
-            let max = root.at("max_tokens").i64().unwrap_or(
-                opts.claude_default_max_tokens
-                    .unwrap_or(emit::CLAUDE_DEFAULT_MAX_TOKENS) as i64,
-            );
             let req = ir::Req {
                 thinking: Some(t),
-                max_tokens: Some(max),
+                max_tokens: root.at("max_tokens").i64(),
                 ..ir::Req::default()
             };
             let mut tmp = Vec::new();
@@ -255,15 +251,22 @@ fn same_format(
                 &emit::EmitOpts {
                     model,
                     stream: false,
-                    claude_default_max_tokens: None,
+                    claude_default_max_tokens: opts.claude_default_max_tokens,
                 },
                 &mut tmp,
             );
-            if let Some(th) = json::parse(&tmp)
-                .ok()
-                .and_then(|n| n.get("thinking").map(|t| t.raw.to_string()))
-            {
-                edits.push(set("thinking", th));
+            if let Ok(n) = json::parse(&tmp) {
+                match n.get("thinking") {
+                    Some(th) => edits.push(set("thinking", th.raw.to_string())),
+                    // Too small a max_tokens for thinking: drop the client's.
+                    None => edits.push(del("thinking")),
+                }
+                // A defaulted max_tokens may have been raised above the budget.
+                if root.get("max_tokens").is_none() {
+                    if let Some(m) = n.get("max_tokens") {
+                        edits.push(set("max_tokens", m.raw.to_string()));
+                    }
+                }
             }
         }
         (Format::Gemini, Some(t)) => {
@@ -308,7 +311,10 @@ fn same_format(
         }
         _ => {}
     }
-    if f == Format::Claude && root.get("max_tokens").is_none() {
+    if f == Format::Claude
+        && root.get("max_tokens").is_none()
+        && !edits.iter().any(|e| e.key == "max_tokens")
+    {
         if let Some(m) = opts.claude_default_max_tokens {
             edits.push(set("max_tokens", m.to_string()));
         }
@@ -401,10 +407,26 @@ fn codex_native(root: &Node<'_>, model: &str, thinking: Option<Thinking>, out: &
         w.end_arr();
         edits.push(set("input", String::from_utf8(v).unwrap_or_default()));
     }
+    // Reasoning: the suffix's effort wins; a client that asks for reasoning
+    // without saying whether to summarise it gets `summary: "auto"` so the
+    // reasoning is visible (CLIProxyAPI's Codex translators always ask).
+    let body_effort = root
+        .path("reasoning.effort")
+        .and_then(|e| e.str())
+        .and_then(|e| Thinking::from_effort(&e));
+    let wants = thinking
+        .or(body_effort)
+        .is_some_and(|t| t != Thinking::None);
+    let mut e = Vec::new();
     if let Some(t) = thinking {
+        e.push(set("effort", json_str(t.effort())));
+    }
+    if wants && root.path("reasoning.summary").is_none() {
+        e.push(set("summary", json_str("auto")));
+    }
+    if !e.is_empty() {
         let mut v = Vec::new();
         let mut w = Writer::new(&mut v);
-        let mut e = [set("effort", json_str(t.effort()))];
         match root.get("reasoning").filter(|r| r.is_obj()) {
             Some(r) => edit_object(r, &mut e, &mut w),
             None => edit_object(
