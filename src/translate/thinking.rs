@@ -248,7 +248,7 @@ impl Summary {
 /// The `reasoning.summary` to send to a Responses-style upstream: the client's
 /// explicit choice, else `auto` whenever thinking is on (so the reasoning can
 /// be shown in any client format), else `auto` for Codex, which CLIProxyAPI's
-/// translators always ask for.
+/// translators always ask for, unless thinking is off (`effort: none`).
 pub fn responses_summary(
     t: Option<Thinking>,
     s: Option<Summary>,
@@ -256,7 +256,8 @@ pub fn responses_summary(
 ) -> Option<&'static str> {
     match s {
         Some(s) => s.word(),
-        None if codex || t.is_some_and(|t| t != Thinking::None) => Some("auto"),
+        None if t == Some(Thinking::None) => None,
+        None if codex || t.is_some() => Some("auto"),
         None => None,
     }
 }
@@ -405,6 +406,7 @@ mod tests {
         assert_eq!(responses_summary(None, None, false), None);
         assert_eq!(responses_summary(Some(Thinking::None), None, false), None);
         assert_eq!(responses_summary(None, None, true), Some("auto"));
+        assert_eq!(responses_summary(Some(Thinking::None), None, true), None);
     }
 
     #[test]
