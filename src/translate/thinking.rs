@@ -5,6 +5,11 @@
 //! - Levels map to budgets and back with CLIProxyAPI's fixed tables
 //!   ([`level_to_budget`], [`budget_to_level`]).
 //!
+//! - Whether the reasoning should be shown ([`Summary`]) and what a
+//!   Responses-style upstream is asked for ([`responses_summary`]).
+//! - Claude's constraints (budget ≥ 1024, `max_tokens` > budget) in
+//!   [`claude_plan`].
+//!
 //! A suffix always beats the thinking settings found in the request body.
 
 /// A reasoning effort level.
