@@ -478,3 +478,51 @@ fn reasoning_every_client_every_upstream_epoll() {
 fn reasoning_every_client_every_upstream_uring() {
     matrix("uring");
 }
+
+/// The model suffix beats the body through the real server, and a client that
+/// asks for nothing gets no thinking fields (Codex keeps CLIProxyAPI's default
+/// medium effort with a visible summary).
+#[test]
+fn suffix_wins_and_no_intent_sends_nothing() {
+    let mock = Mock::start(upstream);
+    let srv = Server::start("uring", 1, &config(&mock), &[]);
+    let chat = |model: &str, extra: Value| {
+        let mut b = json!({"model":model,"messages":[{"role":"user","content":"hi"}]});
+        if let (Some(o), Some(e)) = (b.as_object_mut(), extra.as_object()) {
+            o.extend(e.clone());
+        }
+        let before = mock.requests().len();
+        let r = srv.request("POST", "/v1/chat/completions", &[AUTH], &b.to_string());
+        assert_eq!(r.status, 200, "{}", r.text());
+        mock.requests()[before].json()
+    };
+    let high = json!({"reasoning_effort":"high"});
+    assert_eq!(
+        chat("m-compat(low)", high.clone())["reasoning_effort"],
+        "low"
+    );
+    assert_eq!(
+        chat("m-claude(low)", high.clone())["thinking"],
+        json!({"type":"enabled","budget_tokens":1024})
+    );
+    assert_eq!(
+        chat("m-gemini(none)", high.clone())["generationConfig"]["thinkingConfig"],
+        json!({"thinkingBudget":0,"includeThoughts":false})
+    );
+    assert_eq!(
+        chat("m-codex(low)", high)["reasoning"],
+        json!({"effort":"low","summary":"auto"})
+    );
+    let none = json!({});
+    assert!(chat("m-compat", none.clone())
+        .get("reasoning_effort")
+        .is_none());
+    assert!(chat("m-claude", none.clone()).get("thinking").is_none());
+    assert!(chat("m-gemini", none.clone())["generationConfig"]
+        .get("thinkingConfig")
+        .is_none());
+    assert_eq!(
+        chat("m-codex", none)["reasoning"],
+        json!({"effort":"medium","summary":"auto"})
+    );
+}

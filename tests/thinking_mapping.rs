@@ -451,3 +451,43 @@ fn claude_constraints_when_emitting_to_claude() {
         (json!(25600), json!(24576))
     );
 }
+
+#[test]
+fn suffix_decides_visibility_too() {
+    // Suffix off over a body that asked for reasoning: nothing shown.
+    let v = tr(
+        Format::OpenAiChat,
+        Format::Gemini,
+        &chat(json!({"reasoning_effort":"high"})),
+        "gemini-2.5-flash(none)",
+    );
+    assert_eq!(
+        v["generationConfig"]["thinkingConfig"],
+        json!({"thinkingBudget":0,"includeThoughts":false})
+    );
+    let v = tr(
+        Format::OpenAiChat,
+        Format::OpenAiResponses,
+        &chat(json!({"reasoning_effort":"high"})),
+        "gpt-5(none)",
+    );
+    assert_eq!(v["reasoning"], json!({"effort":"none"}));
+    // Suffix on over a body that turned it off: shown.
+    let v = tr(
+        Format::OpenAiChat,
+        Format::Gemini,
+        &chat(json!({"reasoning_effort":"none"})),
+        "gemini-2.5-flash(high)",
+    );
+    assert_eq!(
+        v["generationConfig"]["thinkingConfig"],
+        json!({"thinkingBudget":24576,"includeThoughts":true})
+    );
+    let v = tr(
+        Format::OpenAiChat,
+        Format::Codex,
+        &chat(json!({"reasoning_effort":"none"})),
+        "gpt-5-codex(high)",
+    );
+    assert_eq!(v["reasoning"], json!({"effort":"high","summary":"auto"}));
+}

@@ -20,7 +20,7 @@ pub mod parse;
 pub mod schema;
 
 use crate::translate::format::Format;
-use crate::translate::thinking::{parse_suffix, Thinking};
+use crate::translate::thinking::{parse_suffix, Summary, Thinking};
 use json::{Node, Writer};
 
 /// Options for one request translation.
@@ -112,8 +112,16 @@ pub fn translate_request(
                 Format::Claude => parse::claude(&root),
                 Format::Gemini => parse::gemini(&root),
             };
-            if thinking.is_some() {
-                req.thinking = thinking;
+            if let Some(t) = thinking {
+                req.thinking = Some(t);
+                // The suffix decides visibility too: off when it turns thinking
+                // off; otherwise a body "off" (often implied by a body effort of
+                // none) no longer applies.
+                req.summary = match (t, req.summary) {
+                    (Thinking::None, _) => Some(Summary::Off),
+                    (_, Some(Summary::Off)) => None,
+                    (_, s) => s,
+                };
             }
             if to == Format::Claude {
                 req.session_seed = parse::session_seed(&root);
