@@ -491,3 +491,87 @@ fn suffix_decides_visibility_too() {
     );
     assert_eq!(v["reasoning"], json!({"effort":"high","summary":"auto"}));
 }
+
+#[test]
+fn adaptive_claude_models_get_adaptive_thinking_and_an_effort() {
+    // Catalog models with effort levels (4.6 and later) take adaptive thinking.
+    let v = tr(
+        Format::OpenAiChat,
+        Format::Claude,
+        &chat(json!({"reasoning_effort":"high","temperature":0.5,"max_tokens":2000})),
+        "claude-opus-4-6",
+    );
+    assert_eq!(v["thinking"], json!({"type":"adaptive"}));
+    assert_eq!(v["output_config"], json!({"effort":"high"}));
+    assert_eq!(
+        v["max_tokens"], 2000,
+        "no budget, so max_tokens is kept as is"
+    );
+    assert!(v.get("temperature").is_none());
+    // xhigh is not an opus-4-6 level: max; budgets go through the table.
+    let v = tr(
+        Format::OpenAiChat,
+        Format::Claude,
+        &chat(json!({"reasoning_effort":"xhigh"})),
+        "claude-opus-4-6",
+    );
+    assert_eq!(v["output_config"]["effort"], "max");
+    // An explicit budget stays a budget on models that take both ...
+    let v = tr(
+        Format::Gemini,
+        Format::Claude,
+        &gemini(json!({"thinkingBudget":2000,"includeThoughts":true})),
+        "claude-sonnet-4-6",
+    );
+    assert_eq!(
+        v["thinking"],
+        json!({"type":"enabled","budget_tokens":2000})
+    );
+    assert!(v.get("output_config").is_none());
+    // ... and becomes a level on adaptive-only ones.
+    let v = tr(
+        Format::Gemini,
+        Format::Claude,
+        &gemini(json!({"thinkingBudget":2000,"includeThoughts":true})),
+        "claude-opus-5",
+    );
+    assert_eq!(
+        (v["thinking"].clone(), v["output_config"].clone()),
+        (json!({"type":"adaptive"}), json!({"effort":"medium"}))
+    );
+    // Off stays disabled; older models keep budgets.
+    let v = tr(
+        Format::OpenAiChat,
+        Format::Claude,
+        &chat(json!({"reasoning_effort":"none"})),
+        "claude-opus-4-6",
+    );
+    assert_eq!(v["thinking"], json!({"type":"disabled"}));
+    assert!(v.get("output_config").is_none());
+    let v = tr(
+        Format::OpenAiChat,
+        Format::Claude,
+        &chat(json!({"reasoning_effort":"high"})),
+        "claude-sonnet-4-5-20250929",
+    );
+    assert_eq!(
+        v["thinking"],
+        json!({"type":"enabled","budget_tokens":24576})
+    );
+    // Claude -> Claude with a suffix on an adaptive model: the client's other
+    // output_config members stay.
+    let v = tr(
+        Format::Claude,
+        Format::Claude,
+        &claude(
+            json!({"max_tokens":100,"thinking":{"type":"enabled","budget_tokens":5000},
+            "output_config":{"format":{"type":"json_schema"}}}),
+        ),
+        "claude-opus-4-6(low)",
+    );
+    assert_eq!(v["thinking"], json!({"type":"adaptive"}));
+    assert_eq!(
+        v["output_config"],
+        json!({"format":{"type":"json_schema"},"effort":"low"})
+    );
+}

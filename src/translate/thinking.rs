@@ -325,6 +325,54 @@ pub fn claude_plan(t: Option<Thinking>, max_tokens: Option<i64>, default: i64) -
     }
 }
 
+/// The effort levels of a Claude model that takes adaptive thinking
+/// (`thinking: {"type":"adaptive"}` + `output_config.effort`) for intent `t`:
+/// catalog Claude models that list levels (Opus/Sonnet 4.6 and later). Those
+/// that also accept budgets keep an explicit budget (a numeric suffix, Claude
+/// or Gemini budget) as `budget_tokens`, as CLIProxyAPI does; level-only ones
+/// (no budget range) always get adaptive. `None`: send a budget.
+pub fn claude_adaptive_levels(model: &str, t: Thinking) -> Option<&'static [String]> {
+    let th = crate::models::catalog::defaults(crate::models::ProviderKind::Claude)
+        .iter()
+        .find(|m| m.id == model)
+        .and_then(|m| m.thinking.as_ref())
+        .filter(|th| !th.levels.is_empty())?;
+    match t {
+        Thinking::None => None,
+        Thinking::Budget(_) if th.max > 0 => None,
+        _ => Some(th.levels.as_slice()),
+    }
+}
+
+/// `output_config.effort` for adaptive thinking `t` on a model with `levels`:
+/// levels as asked, budgets through the table, auto as `high` (CLIProxyAPI);
+/// a level the model lacks moves to the nearest it has (xhigh ↔ max, minimal →
+/// the lowest).
+pub fn claude_adaptive_effort(t: Thinking, levels: &[String]) -> &'static str {
+    let want = match t {
+        Thinking::Level(l) => l,
+        Thinking::Budget(b) => budget_to_level(b),
+        Thinking::Auto | Thinking::None => Level::High,
+    };
+    let has = |l: Level| levels.iter().any(|x| x.eq_ignore_ascii_case(l.as_str()));
+    if has(want) {
+        return want.as_str();
+    }
+    let fallback = match want {
+        Level::XHigh => [Level::Max, Level::High],
+        Level::Max => [Level::XHigh, Level::High],
+        Level::Minimal => [Level::Low, Level::Medium],
+        Level::Low => [Level::Medium, Level::High],
+        Level::Medium => [Level::High, Level::Low],
+        Level::High => [Level::Medium, Level::Max],
+    };
+    fallback
+        .into_iter()
+        .find(|l| has(*l))
+        .unwrap_or(want)
+        .as_str()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,5 +495,45 @@ mod tests {
         assert_eq!(plan(Some(Thinking::Auto), None, 32000).1, Some(Some(8192)));
         assert_eq!(plan(Some(Thinking::None), None, 1024), (1024, Some(None)));
         assert_eq!(plan(None, Some(7), 1024), (7, None));
+    }
+
+    #[test]
+    fn claude_adaptive() {
+        let high = Thinking::Level(Level::High);
+        let four6 = claude_adaptive_levels("claude-opus-4-6", high).unwrap_or(&[]);
+        assert!(!four6.is_empty());
+        // Hybrid models keep explicit budgets; level-only ones never do.
+        assert_eq!(
+            claude_adaptive_levels("claude-opus-4-6", Thinking::Budget(8192)),
+            None
+        );
+        assert!(claude_adaptive_levels("claude-opus-5", Thinking::Budget(8192)).is_some());
+        assert!(claude_adaptive_levels("claude-opus-4-6", Thinking::Auto).is_some());
+        assert_eq!(
+            claude_adaptive_levels("claude-opus-4-6", Thinking::None),
+            None
+        );
+        assert_eq!(
+            claude_adaptive_levels("claude-sonnet-4-5-20250929", high),
+            None
+        );
+        assert_eq!(claude_adaptive_levels("my-claude", high), None);
+        let e = |t| claude_adaptive_effort(t, four6);
+        // opus-4-6: low, medium, high, max.
+        assert_eq!(e(Thinking::Level(Level::High)), "high");
+        assert_eq!(e(Thinking::Level(Level::XHigh)), "max");
+        assert_eq!(e(Thinking::Level(Level::Minimal)), "low");
+        assert_eq!(e(Thinking::Budget(2000)), "medium");
+        assert_eq!(e(Thinking::Budget(100_000)), "max");
+        assert_eq!(e(Thinking::Auto), "high");
+        let five = claude_adaptive_levels("claude-opus-5", high).unwrap_or(&[]);
+        assert_eq!(
+            claude_adaptive_effort(Thinking::Level(Level::XHigh), five),
+            "xhigh"
+        );
+        assert_eq!(
+            claude_adaptive_effort(Thinking::Budget(2000), five),
+            "medium"
+        );
     }
 }

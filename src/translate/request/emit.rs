@@ -6,7 +6,8 @@ use super::json::{parse_str, Writer};
 use super::schema;
 use crate::translate::format::Format;
 use crate::translate::thinking::{
-    claude_plan, gemini_budget, gemini_uses_levels, responses_summary, Summary, Thinking,
+    claude_adaptive_effort, claude_adaptive_levels, claude_plan, gemini_budget, gemini_uses_levels,
+    responses_summary, ClaudePlan, Summary, Thinking,
 };
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -373,13 +374,24 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
                     .find(|p| claude_keeps(p))
                     .is_some_and(|p| matches!(p, Part::Thinking { .. }))
         });
-    let plan = claude_plan(
-        req.thinking
-            .filter(|t| *t == Thinking::None || (!forced && !unsigned_tool_turn)),
-        req.max_tokens,
-        o.claude_default_max_tokens
-            .unwrap_or(CLAUDE_DEFAULT_MAX_TOKENS) as i64,
-    );
+    let wanted = req
+        .thinking
+        .filter(|t| *t == Thinking::None || (!forced && !unsigned_tool_turn));
+    let default_max = o
+        .claude_default_max_tokens
+        .unwrap_or(CLAUDE_DEFAULT_MAX_TOKENS) as i64;
+    // Models that take adaptive thinking get `adaptive` + an effort level (no
+    // budget, so no max_tokens constraint); the others a budget.
+    let adaptive = wanted.and_then(|t| {
+        claude_adaptive_levels(o.model, t).map(|levels| claude_adaptive_effort(t, levels))
+    });
+    let plan = match adaptive {
+        Some(_) => ClaudePlan {
+            max_tokens: req.max_tokens.unwrap_or(default_max),
+            thinking: None,
+        },
+        None => claude_plan(wanted, req.max_tokens, default_max),
+    };
     let thinking = plan.thinking;
     w.obj().key("model").str(o.model);
     w.key("max_tokens").int(plan.max_tokens);
@@ -454,7 +466,7 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
     claude_user_id(req, &mut w);
     w.end_obj();
     w.key("stream").bool(o.stream);
-    let thinking_on = matches!(thinking, Some(Some(_)));
+    let thinking_on = matches!(thinking, Some(Some(_))) || adaptive.is_some();
     if !thinking_on {
         if let Some(t) = req.temperature {
             w.key("temperature").raw(t);
@@ -465,6 +477,18 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
         if let Some(t) = req.top_k {
             w.key("top_k").raw(t);
         }
+    }
+    if let Some(effort) = adaptive {
+        w.key("thinking")
+            .obj()
+            .key("type")
+            .str("adaptive")
+            .end_obj();
+        w.key("output_config")
+            .obj()
+            .key("effort")
+            .str(effort)
+            .end_obj();
     }
     match thinking {
         Some(Some(b)) => {

@@ -269,6 +269,28 @@ fn same_format(
                     // Too small a max_tokens for thinking: drop the client's.
                     None => edits.push(del("thinking")),
                 }
+                // Adaptive models: the effort goes in output_config (the
+                // client's other output_config members are kept).
+                if let Some(eff) = n.path("output_config.effort") {
+                    let mut v = Vec::new();
+                    let mut w = Writer::new(&mut v);
+                    let mut e = [set("effort", eff.raw.to_string())];
+                    match root.get("output_config").filter(|o| o.is_obj()) {
+                        Some(o) => edit_object(o, &mut e, &mut w),
+                        None => edit_object(
+                            &Node {
+                                raw: "{}",
+                                kind: json::Kind::Obj(Vec::new()),
+                            },
+                            &mut e,
+                            &mut w,
+                        ),
+                    }
+                    edits.push(set(
+                        "output_config",
+                        String::from_utf8(v).unwrap_or_default(),
+                    ));
+                }
                 // A defaulted max_tokens may have been raised above the budget.
                 if root.get("max_tokens").is_none() {
                     if let Some(m) = n.get("max_tokens") {
