@@ -4,7 +4,7 @@
 //! the test asserts (1) the upstream request carries that upstream's thinking
 //! fields at the level the client asked for, and (2) the upstream's reasoning
 //! text reaches the client in the client's own reasoning shape, with Claude
-//! signatures byte-exact.
+//! signatures (and Codex encrypted reasoning, as a Claude signature) byte-exact.
 
 mod common;
 use common::*;
@@ -14,6 +14,8 @@ const THOUGHT: [&str; 2] = ["Weighing \"both\" options — ", "ünïcödé\nthen
 const TEXT: &str = "The answer.";
 const CLAUDE_SIG: &str = "EqQBCkYIBRgCKkD+/sig_Claude==";
 const GEMINI_SIG: &str = "Cg0IAhIJZ2VtaW5pLXNpZw==";
+/// Codex reasoning `encrypted_content` (a Fernet token), a Claude client's signature.
+const CODEX_ENC: &str = "gAAAAABp-codex+reasoning/blob==";
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
 fn thought() -> String {
@@ -128,7 +130,7 @@ fn upstream(r: &Recorded) -> Reply {
         return sse(&ev);
     }
     if r.path == "/codex/responses" {
-        let rs = json!({"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":thought()}],"encrypted_content":"enc-blob"});
+        let rs = json!({"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":thought()}],"encrypted_content":CODEX_ENC});
         let msg = json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":TEXT,"annotations":[]}]});
         let mut ev = vec![
             (
@@ -452,6 +454,7 @@ fn matrix(driver: &str) {
                 // Signatures reach the client only in their own family.
                 let want_sig = match (client, model) {
                     (Client::Claude, "m-claude") => CLAUDE_SIG,
+                    (Client::Claude, "m-codex") => CODEX_ENC,
                     (Client::Gemini, "m-gemini") => GEMINI_SIG,
                     _ => "",
                 };
@@ -524,5 +527,49 @@ fn suffix_wins_and_no_intent_sends_nothing() {
     assert_eq!(
         chat("m-codex", none)["reasoning"],
         json!({"effort":"medium","summary":"auto"})
+    );
+}
+
+/// A Claude client (Claude Code) on a Codex upstream gets the reasoning item's
+/// encrypted content as its thinking signature and sends it back: it returns to
+/// Codex as the reasoning item's `encrypted_content`, and is never sent to a
+/// Claude upstream (which would reject a foreign signature).
+#[test]
+fn codex_encrypted_reasoning_round_trips_through_a_claude_client() {
+    let mock = Mock::start(upstream);
+    let srv = Server::start("epoll", 1, &config(&mock), &[]);
+    let ask = |model: &str, sig: &str| {
+        let body = json!({"model":model,"max_tokens":32000,"thinking":{"type":"enabled","budget_tokens":24576},
+            "messages":[{"role":"user","content":"q1"},
+                {"role":"assistant","content":[{"type":"thinking","thinking":thought(),"signature":sig},{"type":"text","text":TEXT}]},
+                {"role":"user","content":"q2"}]});
+        let before = mock.requests().len();
+        let r = srv.request(
+            "POST",
+            "/v1/messages",
+            &[
+                ("x-api-key", "sk-client-1"),
+                ("anthropic-version", "2023-06-01"),
+            ],
+            &body.to_string(),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        mock.requests()[before].json()
+    };
+    let sent = ask("m-codex", CODEX_ENC);
+    let items: Vec<&Value> = sent["input"]
+        .as_array()
+        .map(|a| a.iter().filter(|i| i["type"] == "reasoning").collect())
+        .unwrap_or_default();
+    assert_eq!(items.len(), 1, "{sent}");
+    assert_eq!(items[0]["encrypted_content"], CODEX_ENC);
+    assert_eq!(items[0]["summary"][0]["text"], thought());
+    // A Claude signature is not Codex's to read: no reasoning item.
+    let sent = ask("m-codex", CLAUDE_SIG);
+    assert!(
+        !sent["input"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|i| i["type"] == "reasoning")),
+        "{sent}"
     );
 }

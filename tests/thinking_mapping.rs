@@ -575,3 +575,49 @@ fn adaptive_claude_models_get_adaptive_thinking_and_an_effort() {
         json!({"format":{"type":"json_schema"},"effort":"low"})
     );
 }
+
+#[test]
+fn claude_signatures_go_back_only_to_their_own_provider() {
+    let with_sig = |sig: &str| {
+        claude(json!({"messages":[{"role":"user","content":"q"},
+            {"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":sig},{"type":"text","text":"a"}]},
+            {"role":"user","content":"q2"}]}))
+    };
+    let codex_enc = "gAAAAABp-enc==";
+    let reasoning_items = |v: &Value| -> Vec<Value> {
+        v["input"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|i| i["type"] == "reasoning")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Codex's encrypted reasoning goes back to Codex ...
+    let v = tr(
+        Format::Claude,
+        Format::Codex,
+        &with_sig(codex_enc),
+        "gpt-5-codex",
+    );
+    let items = reasoning_items(&v);
+    assert_eq!(items.len(), 1, "{v}");
+    assert_eq!(items[0]["encrypted_content"], codex_enc);
+    // ... but a Claude signature does not, and neither reaches Gemini.
+    let v = tr(
+        Format::Claude,
+        Format::Codex,
+        &with_sig("EqQBCkYIBRgC"),
+        "gpt-5-codex",
+    );
+    assert!(reasoning_items(&v).is_empty(), "{v}");
+    let v = tr(
+        Format::Claude,
+        Format::Gemini,
+        &with_sig(codex_enc),
+        "gemini-2.5-flash",
+    );
+    assert!(!v.to_string().contains(codex_enc), "{v}");
+}

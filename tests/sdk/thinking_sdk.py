@@ -7,7 +7,8 @@ Every SDK asks for reasoning in its own terms ("high" / a 24576-token budget),
 stream and not, against every upstream kind. Each check asserts that the
 upstream request carried that upstream's thinking fields, and that the
 upstream's reasoning text (and, within a provider family, its signature) comes
-back through the SDK's own types. Prints 'N passed, N failed'; exits non-zero
+back through the SDK's own types (a Codex reasoning item's encrypted content
+reaches Anthropic clients as the thinking signature). Prints 'N passed, N failed'; exits non-zero
 on any failure.
 """
 import base64
@@ -30,6 +31,7 @@ REASONING = "".join(THOUGHT)
 TEXT = "The answer."
 CLAUDE_SIG = "EqQBCkYIBRgCKkD+/sig_Claude=="
 GEMINI_SIG = base64.b64encode(b"gemini thought signature").decode()
+CODEX_ENC = "gAAAAABp-codex+reasoning/blob=="  # Codex encrypted reasoning: a Claude client's signature
 KEY = "sk-sdk-think"
 SEEN = []
 
@@ -124,7 +126,7 @@ class Upstream(BaseHTTPRequestHandler):
         self.json({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage})
 
     def codex(self):
-        rs = {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": REASONING}], "encrypted_content": "enc-blob"}
+        rs = {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": REASONING}], "encrypted_content": CODEX_ENC}
         msg = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": [{"type": "output_text", "text": TEXT, "annotations": []}]}
         evs = [("response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": {"type": "reasoning", "id": "rs_1", "summary": []}}),
                ("response.reasoning_summary_part.added", {"type": "response.reasoning_summary_part.added", "item_id": "rs_1", "output_index": 0, "summary_index": 0, "part": {"type": "summary_text", "text": ""}})]
@@ -252,8 +254,8 @@ codex-api-key: [{{api-key: "up-codex", base-url: "{base}/codex", models: [{{name
             r = an.messages.create(model=m, max_tokens=32000, messages=user, thinking={"type": "enabled", "budget_tokens": 24576})
             th = [b for b in r.content if b.type == "thinking"]
             assert_eq(("".join(b.thinking for b in th), "".join(b.text for b in r.content if b.type == "text")), (REASONING, TEXT))
-            if same_family(m, "m-claude"):
-                assert_eq(th[0].signature, CLAUDE_SIG)
+            if same_family(m, "m-claude") or same_family(m, "m-codex"):
+                assert_eq(th[0].signature, CLAUDE_SIG if same_family(m, "m-claude") else CODEX_ENC)
         add(f"anthropic messages {model}", model, messages)
 
         def messages_stream(m=model):
@@ -265,8 +267,8 @@ codex-api-key: [{{api-key: "up-codex", base-url: "{base}/codex", models: [{{name
                 final = s.get_final_message()
             th = [b for b in final.content if b.type == "thinking"]
             assert_eq((thinking, "".join(b.thinking for b in th), "".join(b.text for b in final.content if b.type == "text")), (REASONING, REASONING, TEXT))
-            if same_family(m, "m-claude"):
-                assert_eq(th[0].signature, CLAUDE_SIG)
+            if same_family(m, "m-claude") or same_family(m, "m-codex"):
+                assert_eq(th[0].signature, CLAUDE_SIG if same_family(m, "m-claude") else CODEX_ENC)
         add(f"anthropic messages stream {model}", model, messages_stream)
 
         # google-genai: thinkingConfig in, thought parts out

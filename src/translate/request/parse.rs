@@ -149,6 +149,16 @@ fn system_texts<'a>(c: &Node<'a>, out: &mut Vec<Text<'a>>) {
     }
 }
 
+/// Which provider made a thinking signature a Claude client sends back: Claude's
+/// own (base64 protobuf), or a Responses/Codex `encrypted_content` handed to
+/// the client as a signature (a Fernet token: always starts `gAAAAA`).
+fn claude_sig_origin(sig: Option<&Text<'_>>) -> Format {
+    match sig {
+        Some(s) if s.get().starts_with("gAAAAA") => Format::OpenAiResponses,
+        _ => Format::Claude,
+    }
+}
+
 fn effort_thinking(n: Option<&Node<'_>>) -> Option<Thinking> {
     n.and_then(|n| n.str())
         .and_then(|s| Thinking::from_effort(&s))
@@ -622,10 +632,11 @@ fn claude_blocks<'a>(c: &Node<'a>, out: &mut Vec<Part<'a>>) {
                     }
                     "thinking" => {
                         if let Some(t) = b.get("thinking").and_then(text_of) {
+                            let sig = b.get("signature").and_then(text_of);
                             out.push(Part::Thinking {
                                 text: t,
-                                sig: b.get("signature").and_then(text_of),
-                                origin: Format::Claude,
+                                origin: claude_sig_origin(sig.as_ref()),
+                                sig,
                             });
                         }
                     }

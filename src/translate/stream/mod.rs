@@ -34,7 +34,8 @@
 //! - Upstream keep-alives (Claude `ping`, SSE comments) become the client's keep-alive
 //!   (`: keep-alive`, or Claude `ping` once `message_start` was sent).
 //! - Signatures: a thinking signature reaches a Claude client as `signature_delta` when a
-//!   thinking block is open (Gemini `thoughtSignature` on a thought part, Claude's own);
+//!   thinking block is open (Gemini `thoughtSignature` on a thought part, Claude's own, a
+//!   Responses/Codex reasoning item's `encrypted_content` from its `output_item.done`);
 //!   other formats have no place for a foreign signature, so it is dropped there.
 //! - Gemini clients need whole `functionCall.args` objects: argument fragments are
 //!   collected and the calls are written in the final chunk (invalid JSON becomes `{}`).
