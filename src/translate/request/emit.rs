@@ -357,7 +357,8 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
     );
     // With thinking on, Claude requires the last assistant turn of a tool loop
     // to start with a signed thinking block; foreign or unsigned reasoning is
-    // dropped above, so in that case thinking is left off for this request.
+    // dropped from the messages (`claude_keeps`), so in that case thinking is
+    // left off for this request.
     let unsigned_tool_turn = req
         .msgs
         .iter()
