@@ -5,6 +5,11 @@
 //! - Levels map to budgets and back with CLIProxyAPI's fixed tables
 //!   ([`level_to_budget`], [`budget_to_level`]).
 //!
+//! - Whether the reasoning should be shown ([`Summary`]) and what a
+//!   Responses-style upstream is asked for ([`responses_summary`]).
+//! - Claude's constraints (budget ≥ 1024, `max_tokens` > budget) in
+//!   [`claude_plan`].
+//!
 //! A suffix always beats the thinking settings found in the request body.
 
 /// A reasoning effort level.
@@ -208,6 +213,166 @@ pub fn gemini_budget(model: &str, t: Thinking) -> i64 {
     b.min(max)
 }
 
+/// Whether the client wants its reasoning shown (CLIProxyAPI's summary
+/// intent): Responses `reasoning.summary`, Claude `thinking.display`, Gemini
+/// `includeThoughts`; an OpenAI Chat `reasoning_effort` other than `none`
+/// implies `Auto` (Chat has no summary field of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Summary {
+    /// Reason, but do not show it.
+    Off,
+    Auto,
+    Concise,
+    Detailed,
+}
+
+impl Summary {
+    /// A Responses `reasoning.summary` value; unknown words read as `Auto`
+    /// (the client asked for a summary), `none` as `Off`.
+    pub fn parse(s: &str) -> Summary {
+        let s = s.trim();
+        match () {
+            _ if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("off") => Summary::Off,
+            _ if s.eq_ignore_ascii_case("concise") => Summary::Concise,
+            _ if s.eq_ignore_ascii_case("detailed") => Summary::Detailed,
+            _ => Summary::Auto,
+        }
+    }
+    /// The Responses `reasoning.summary` word; `None` for `Off` (omitting the
+    /// field is how Responses turns summaries off).
+    pub fn word(self) -> Option<&'static str> {
+        match self {
+            Summary::Off => None,
+            Summary::Auto => Some("auto"),
+            Summary::Concise => Some("concise"),
+            Summary::Detailed => Some("detailed"),
+        }
+    }
+}
+
+/// The `reasoning.summary` to send to a Responses-style upstream: the client's
+/// explicit choice, else `auto` whenever thinking is on (so the reasoning can
+/// be shown in any client format), else `auto` for Codex, which CLIProxyAPI's
+/// translators always ask for, unless thinking is off (`effort: none`).
+pub fn responses_summary(
+    t: Option<Thinking>,
+    s: Option<Summary>,
+    codex: bool,
+) -> Option<&'static str> {
+    match s {
+        Some(s) => s.word(),
+        None if t == Some(Thinking::None) => None,
+        None if codex || t.is_some() => Some("auto"),
+        None => None,
+    }
+}
+
+/// Smallest `budget_tokens` Claude accepts.
+pub const CLAUDE_MIN_BUDGET: i64 = 1024;
+
+/// What to send to Claude for thinking `t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaudePlan {
+    /// `max_tokens` to send.
+    pub max_tokens: i64,
+    /// `None`: omit `thinking`; `Some(None)`: `{"type":"disabled"}`;
+    /// `Some(Some(b))`: `{"type":"enabled","budget_tokens":b}`.
+    pub thinking: Option<Option<i64>>,
+}
+
+/// Claude's constraints for thinking `t`: budget ≥ 1024 and `max_tokens` >
+/// budget. `auto` becomes the medium budget (8192), levels use the table.
+/// `max_tokens` is the client's explicit value, or `None` with `default` the
+/// value that would be sent. An explicit `max_tokens` is never changed: the
+/// budget is clamped below it, and when that leaves less than 1024 thinking is
+/// omitted (Claude would reject the request). A defaulted `max_tokens` that
+/// does not exceed the budget is raised to budget + `default`, keeping the
+/// default's room for the answer.
+pub fn claude_plan(t: Option<Thinking>, max_tokens: Option<i64>, default: i64) -> ClaudePlan {
+    let budget = match t {
+        None => {
+            return ClaudePlan {
+                max_tokens: max_tokens.unwrap_or(default),
+                thinking: None,
+            }
+        }
+        Some(Thinking::None) => {
+            return ClaudePlan {
+                max_tokens: max_tokens.unwrap_or(default),
+                thinking: Some(None),
+            }
+        }
+        Some(Thinking::Auto) => level_to_budget(Level::Medium) as i64,
+        Some(other) => other.budget(),
+    }
+    .max(CLAUDE_MIN_BUDGET);
+    match max_tokens {
+        Some(m) => {
+            let b = budget.min(m.saturating_sub(1));
+            ClaudePlan {
+                max_tokens: m,
+                thinking: (b >= CLAUDE_MIN_BUDGET).then_some(Some(b)),
+            }
+        }
+        None => ClaudePlan {
+            max_tokens: if default > budget {
+                default
+            } else {
+                budget.saturating_add(default.max(1))
+            },
+            thinking: Some(Some(budget)),
+        },
+    }
+}
+
+/// The effort levels of a Claude model that takes adaptive thinking
+/// (`thinking: {"type":"adaptive"}` + `output_config.effort`) for intent `t`:
+/// catalog Claude models that list levels (Opus/Sonnet 4.6 and later). Those
+/// that also accept budgets keep an explicit budget (a numeric suffix, Claude
+/// or Gemini budget) as `budget_tokens`, as CLIProxyAPI does; level-only ones
+/// (no budget range) always get adaptive. `None`: send a budget.
+pub fn claude_adaptive_levels(model: &str, t: Thinking) -> Option<&'static [String]> {
+    let th = crate::models::catalog::defaults(crate::models::ProviderKind::Claude)
+        .iter()
+        .find(|m| m.id == model)
+        .and_then(|m| m.thinking.as_ref())
+        .filter(|th| !th.levels.is_empty())?;
+    match t {
+        Thinking::None => None,
+        Thinking::Budget(_) if th.max > 0 => None,
+        _ => Some(th.levels.as_slice()),
+    }
+}
+
+/// `output_config.effort` for adaptive thinking `t` on a model with `levels`:
+/// levels as asked, budgets through the table, auto as `high` (CLIProxyAPI);
+/// a level the model lacks moves to the nearest it has (xhigh ↔ max, minimal →
+/// the lowest).
+pub fn claude_adaptive_effort(t: Thinking, levels: &[String]) -> &'static str {
+    let want = match t {
+        Thinking::Level(l) => l,
+        Thinking::Budget(b) => budget_to_level(b),
+        Thinking::Auto | Thinking::None => Level::High,
+    };
+    let has = |l: Level| levels.iter().any(|x| x.eq_ignore_ascii_case(l.as_str()));
+    if has(want) {
+        return want.as_str();
+    }
+    let fallback = match want {
+        Level::XHigh => [Level::Max, Level::High],
+        Level::Max => [Level::XHigh, Level::High],
+        Level::Minimal => [Level::Low, Level::Medium],
+        Level::Low => [Level::Medium, Level::High],
+        Level::Medium => [Level::High, Level::Low],
+        Level::High => [Level::Medium, Level::Max],
+    };
+    fallback
+        .into_iter()
+        .find(|l| has(*l))
+        .unwrap_or(want)
+        .as_str()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +436,104 @@ mod tests {
         assert_eq!(Thinking::Budget(20000).effort(), "high");
         assert_eq!(Thinking::from_budget(-1), Some(Thinking::Auto));
         assert_eq!(Thinking::from_budget(-2), None);
+    }
+
+    #[test]
+    fn summaries() {
+        assert_eq!(Summary::parse("AUTO"), Summary::Auto);
+        assert_eq!(Summary::parse("detailed"), Summary::Detailed);
+        assert_eq!(Summary::parse("concise"), Summary::Concise);
+        assert_eq!(Summary::parse("none"), Summary::Off);
+        assert_eq!(Summary::Off.word(), None);
+        let high = Some(Thinking::Level(Level::High));
+        // Explicit choice wins, for both kinds of Responses upstream.
+        for codex in [false, true] {
+            assert_eq!(responses_summary(high, Some(Summary::Off), codex), None);
+            assert_eq!(
+                responses_summary(None, Some(Summary::Detailed), codex),
+                Some("detailed")
+            );
+            assert_eq!(responses_summary(high, None, codex), Some("auto"));
+        }
+        // Without one: reasoning on -> auto; Codex always auto.
+        assert_eq!(responses_summary(None, None, false), None);
+        assert_eq!(responses_summary(Some(Thinking::None), None, false), None);
+        assert_eq!(responses_summary(None, None, true), Some("auto"));
+        assert_eq!(responses_summary(Some(Thinking::None), None, true), None);
+    }
+
+    #[test]
+    fn claude_constraints() {
+        let plan = |t, m, d| {
+            let p = claude_plan(t, m, d);
+            (p.max_tokens, p.thinking)
+        };
+        let high = Some(Thinking::Level(Level::High));
+        // Explicit max_tokens: kept; budget clamped below it.
+        assert_eq!(plan(high, Some(50000), 32000), (50000, Some(Some(24576))));
+        assert_eq!(plan(high, Some(4000), 32000), (4000, Some(Some(3999))));
+        assert_eq!(plan(high, Some(1025), 32000), (1025, Some(Some(1024))));
+        // ... and thinking omitted when fewer than 1024 would remain.
+        assert_eq!(plan(high, Some(1024), 32000), (1024, None));
+        // Defaulted max_tokens: raised above the budget.
+        assert_eq!(plan(high, None, 32000), (32000, Some(Some(24576))));
+        assert_eq!(plan(high, None, 1024), (25600, Some(Some(24576))));
+        assert_eq!(
+            plan(Some(Thinking::Level(Level::Max)), None, 32000),
+            (160000, Some(Some(128000)))
+        );
+        // Budgets below Claude's minimum are raised to it.
+        assert_eq!(
+            plan(Some(Thinking::Budget(100)), None, 32000),
+            (32000, Some(Some(1024)))
+        );
+        assert_eq!(
+            plan(Some(Thinking::Level(Level::Minimal)), Some(8000), 1),
+            (8000, Some(Some(1024)))
+        );
+        // Auto is the medium budget; none disables; no intent leaves it out.
+        assert_eq!(plan(Some(Thinking::Auto), None, 32000).1, Some(Some(8192)));
+        assert_eq!(plan(Some(Thinking::None), None, 1024), (1024, Some(None)));
+        assert_eq!(plan(None, Some(7), 1024), (7, None));
+    }
+
+    #[test]
+    fn claude_adaptive() {
+        let high = Thinking::Level(Level::High);
+        let four6 = claude_adaptive_levels("claude-opus-4-6", high).unwrap_or(&[]);
+        assert!(!four6.is_empty());
+        // Hybrid models keep explicit budgets; level-only ones never do.
+        assert_eq!(
+            claude_adaptive_levels("claude-opus-4-6", Thinking::Budget(8192)),
+            None
+        );
+        assert!(claude_adaptive_levels("claude-opus-5", Thinking::Budget(8192)).is_some());
+        assert!(claude_adaptive_levels("claude-opus-4-6", Thinking::Auto).is_some());
+        assert_eq!(
+            claude_adaptive_levels("claude-opus-4-6", Thinking::None),
+            None
+        );
+        assert_eq!(
+            claude_adaptive_levels("claude-sonnet-4-5-20250929", high),
+            None
+        );
+        assert_eq!(claude_adaptive_levels("my-claude", high), None);
+        let e = |t| claude_adaptive_effort(t, four6);
+        // opus-4-6: low, medium, high, max.
+        assert_eq!(e(Thinking::Level(Level::High)), "high");
+        assert_eq!(e(Thinking::Level(Level::XHigh)), "max");
+        assert_eq!(e(Thinking::Level(Level::Minimal)), "low");
+        assert_eq!(e(Thinking::Budget(2000)), "medium");
+        assert_eq!(e(Thinking::Budget(100_000)), "max");
+        assert_eq!(e(Thinking::Auto), "high");
+        let five = claude_adaptive_levels("claude-opus-5", high).unwrap_or(&[]);
+        assert_eq!(
+            claude_adaptive_effort(Thinking::Level(Level::XHigh), five),
+            "xhigh"
+        );
+        assert_eq!(
+            claude_adaptive_effort(Thinking::Budget(2000), five),
+            "medium"
+        );
     }
 }

@@ -6,7 +6,8 @@ use super::json::{parse_str, Writer};
 use super::schema;
 use crate::translate::format::Format;
 use crate::translate::thinking::{
-    gemini_budget, gemini_uses_levels, level_to_budget, Level, Thinking,
+    claude_adaptive_effort, claude_adaptive_levels, claude_plan, gemini_budget, gemini_uses_levels,
+    responses_summary, ClaudePlan, Summary, Thinking,
 };
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -18,8 +19,6 @@ pub struct EmitOpts<'m> {
     pub claude_default_max_tokens: Option<u32>,
 }
 
-/// Claude's minimum `budget_tokens`.
-const CLAUDE_MIN_BUDGET: i64 = 1024;
 /// `max_tokens` for Claude when the client gave none and the caller has no
 /// registry value (CLIProxyAPI's translator default).
 pub const CLAUDE_DEFAULT_MAX_TOKENS: u32 = 32000;
@@ -354,33 +353,57 @@ fn claude_keeps(p: &Part<'_>) -> bool {
     }
 }
 
-/// Claude thinking config for `t` given `max_tokens`; `None` = omit.
-fn claude_thinking(t: Thinking, max_tokens: i64) -> Option<Option<i64>> {
-    let budget = match t {
-        Thinking::None => return Some(None),
-        Thinking::Auto => level_to_budget(Level::Medium) as i64,
-        other => other.budget(),
-    };
-    let mut b = budget.max(CLAUDE_MIN_BUDGET);
-    if b >= max_tokens {
-        b = max_tokens - 1;
-    }
-    if b < CLAUDE_MIN_BUDGET {
-        return None;
-    }
-    Some(Some(b))
-}
-
 /// Anthropic Messages body.
 pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
     let mut w = Writer::new(out);
     let mut gen = 0u32;
-    let max_tokens = req.max_tokens.unwrap_or(
-        o.claude_default_max_tokens
-            .unwrap_or(CLAUDE_DEFAULT_MAX_TOKENS) as i64,
+    // Claude rejects thinking together with a forced tool choice; the tool
+    // choice wins.
+    let forced = matches!(
+        req.tool_choice,
+        Some(ToolChoice::Required | ToolChoice::Tool(_))
     );
+    // With thinking on, Claude requires the last assistant turn of a tool loop
+    // to start with a signed thinking block; foreign or unsigned reasoning is
+    // dropped from the messages (`claude_keeps`), so in that case thinking is
+    // left off for this request.
+    let unsigned_tool_turn = req
+        .msgs
+        .iter()
+        .rposition(|m| m.role == Role::Assistant)
+        .is_some_and(|last| {
+            // The whole merged assistant group ending at `last`.
+            let mut first = last;
+            while first > 0 && req.msgs[first - 1].role == Role::Assistant {
+                first -= 1;
+            }
+            let parts = || req.msgs[first..=last].iter().flat_map(|m| m.parts.iter());
+            parts().any(|p| matches!(p, Part::ToolCall { .. }))
+                && !parts()
+                    .find(|p| claude_keeps(p))
+                    .is_some_and(|p| matches!(p, Part::Thinking { .. }))
+        });
+    let wanted = req
+        .thinking
+        .filter(|t| *t == Thinking::None || (!forced && !unsigned_tool_turn));
+    let default_max = o
+        .claude_default_max_tokens
+        .unwrap_or(CLAUDE_DEFAULT_MAX_TOKENS) as i64;
+    // Models that take adaptive thinking get `adaptive` + an effort level (no
+    // budget, so no max_tokens constraint); the others a budget.
+    let adaptive = wanted.and_then(|t| {
+        claude_adaptive_levels(o.model, t).map(|levels| claude_adaptive_effort(t, levels))
+    });
+    let plan = match adaptive {
+        Some(_) => ClaudePlan {
+            max_tokens: req.max_tokens.unwrap_or(default_max),
+            thinking: None,
+        },
+        None => claude_plan(wanted, req.max_tokens, default_max),
+    };
+    let thinking = plan.thinking;
     w.obj().key("model").str(o.model);
-    w.key("max_tokens").int(max_tokens);
+    w.key("max_tokens").int(plan.max_tokens);
     // Messages: merge consecutive same-role turns; assistant tool_use blocks go
     // last in their turn, user tool_result blocks first.
     w.key("messages").arr();
@@ -452,36 +475,7 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
     claude_user_id(req, &mut w);
     w.end_obj();
     w.key("stream").bool(o.stream);
-    // Claude rejects thinking together with a forced tool choice; the tool
-    // choice wins.
-    let forced = matches!(
-        req.tool_choice,
-        Some(ToolChoice::Required | ToolChoice::Tool(_))
-    );
-    // With thinking on, Claude requires the last assistant turn of a tool loop
-    // to start with a signed thinking block; foreign or unsigned reasoning is
-    // dropped above, so in that case thinking is left off for this request.
-    let unsigned_tool_turn = req
-        .msgs
-        .iter()
-        .rposition(|m| m.role == Role::Assistant)
-        .is_some_and(|last| {
-            // The whole merged assistant group ending at `last`.
-            let mut first = last;
-            while first > 0 && req.msgs[first - 1].role == Role::Assistant {
-                first -= 1;
-            }
-            let parts = || req.msgs[first..=last].iter().flat_map(|m| m.parts.iter());
-            parts().any(|p| matches!(p, Part::ToolCall { .. }))
-                && !parts()
-                    .find(|p| claude_keeps(p))
-                    .is_some_and(|p| matches!(p, Part::Thinking { .. }))
-        });
-    let thinking = req
-        .thinking
-        .filter(|t| *t == Thinking::None || (!forced && !unsigned_tool_turn))
-        .and_then(|t| claude_thinking(t, max_tokens));
-    let thinking_on = matches!(thinking, Some(Some(_)));
+    let thinking_on = matches!(thinking, Some(Some(_))) || adaptive.is_some();
     if !thinking_on {
         if let Some(t) = req.temperature {
             w.key("temperature").raw(t);
@@ -492,6 +486,18 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
         if let Some(t) = req.top_k {
             w.key("top_k").raw(t);
         }
+    }
+    if let Some(effort) = adaptive {
+        w.key("thinking")
+            .obj()
+            .key("type")
+            .str("adaptive")
+            .end_obj();
+        w.key("output_config")
+            .obj()
+            .key("effort")
+            .str(effort)
+            .end_obj();
     }
     match thinking {
         Some(Some(b)) => {
@@ -710,26 +716,33 @@ pub fn gemini(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
         }
         _ => {}
     }
-    if let Some(t) = req.thinking {
+    if req.thinking.is_some() || req.summary.is_some() {
         w.key("thinkingConfig").obj();
         let levels = gemini_uses_levels(o.model);
-        match t {
-            Thinking::None if levels => {
+        match req.thinking {
+            None => {}
+            Some(Thinking::None) if levels => {
                 w.key("thinkingLevel").str("low");
             }
-            Thinking::Auto if levels => {}
-            Thinking::Level(_) | Thinking::Budget(_) if levels => {
+            Some(Thinking::Auto) if levels => {}
+            Some(t @ (Thinking::Level(_) | Thinking::Budget(_))) if levels => {
                 let e = match t.effort() {
                     "xhigh" | "max" => "high",
                     e => e,
                 };
                 w.key("thinkingLevel").str(e);
             }
-            other => {
+            Some(other) => {
                 w.key("thinkingBudget").int(gemini_budget(o.model, other));
             }
         }
-        w.key("includeThoughts").bool(t != Thinking::None);
+        // Thoughts are shown when the client asked for them, or (no explicit
+        // choice) whenever thinking is on.
+        let show = match req.summary {
+            Some(s) => s != Summary::Off,
+            None => req.thinking != Some(Thinking::None),
+        };
+        w.key("includeThoughts").bool(show);
         w.end_obj();
     }
     w.end_obj();
@@ -1369,22 +1382,21 @@ pub fn responses(req: &Req<'_>, o: &EmitOpts<'_>, codex: bool, out: &mut Vec<u8>
     } else if let Some(p) = req.parallel_tool_calls {
         w.key("parallel_tool_calls").bool(p);
     }
-    match (req.thinking, codex) {
-        (Some(t), _) => {
-            w.key("reasoning")
-                .obj()
-                .key("effort")
-                .str(t.effort())
-                .end_obj();
+    let summary = responses_summary(req.thinking, req.summary, codex);
+    let effort = match (req.thinking, codex) {
+        (Some(t), _) => Some(t.effort()),
+        (None, true) => Some("medium"),
+        (None, false) => None,
+    };
+    if effort.is_some() || summary.is_some() {
+        w.key("reasoning").obj();
+        if let Some(e) = effort {
+            w.key("effort").str(e);
         }
-        (None, true) => {
-            w.key("reasoning")
-                .obj()
-                .key("effort")
-                .str("medium")
-                .end_obj();
+        if let Some(s) = summary {
+            w.key("summary").str(s);
         }
-        (None, false) => {}
+        w.end_obj();
     }
     if codex {
         w.key("include")

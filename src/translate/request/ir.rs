@@ -6,7 +6,7 @@
 
 use super::json::{JStr, Writer};
 use crate::translate::format::Format;
-use crate::translate::thinking::Thinking;
+use crate::translate::thinking::{Summary, Thinking};
 use std::borrow::Cow;
 
 /// A piece of text: an input JSON string (escaped) or a decoded/owned string.
@@ -163,6 +163,8 @@ pub struct Req<'a> {
     pub n: Option<i64>,
     pub stop: Vec<Text<'a>>,
     pub thinking: Option<Thinking>,
+    /// Whether the client wants the reasoning shown, when it said so.
+    pub summary: Option<Summary>,
     pub response_format: Option<RespFormat<'a>>,
     /// End-user id (`user`, `metadata.user_id`).
     pub user: Option<Text<'a>>,

@@ -20,7 +20,7 @@ pub mod parse;
 pub mod schema;
 
 use crate::translate::format::Format;
-use crate::translate::thinking::{parse_suffix, Thinking};
+use crate::translate::thinking::{parse_suffix, Summary, Thinking};
 use json::{Node, Writer};
 
 /// Options for one request translation.
@@ -112,8 +112,16 @@ pub fn translate_request(
                 Format::Claude => parse::claude(&root),
                 Format::Gemini => parse::gemini(&root),
             };
-            if thinking.is_some() {
-                req.thinking = thinking;
+            if let Some(t) = thinking {
+                req.thinking = Some(t);
+                // The suffix decides visibility too: off when it turns thinking
+                // off; otherwise a body "off" (often implied by a body effort of
+                // none) no longer applies.
+                req.summary = match (t, req.summary) {
+                    (Thinking::None, _) => Some(Summary::Off),
+                    (_, Some(Summary::Off)) => None,
+                    (_, s) => s,
+                };
             }
             if to == Format::Claude {
                 req.session_seed = parse::session_seed(&root);
@@ -243,13 +251,9 @@ fn same_format(
             edits.push(set("reasoning", String::from_utf8(v).unwrap_or_default()));
         }
         (Format::Claude, Some(t)) => {
-            let max = root.at("max_tokens").i64().unwrap_or(
-                opts.claude_default_max_tokens
-                    .unwrap_or(emit::CLAUDE_DEFAULT_MAX_TOKENS) as i64,
-            );
             let req = ir::Req {
                 thinking: Some(t),
-                max_tokens: Some(max),
+                max_tokens: root.at("max_tokens").i64(),
                 ..ir::Req::default()
             };
             let mut tmp = Vec::new();
@@ -258,15 +262,44 @@ fn same_format(
                 &emit::EmitOpts {
                     model,
                     stream: false,
-                    claude_default_max_tokens: None,
+                    claude_default_max_tokens: opts.claude_default_max_tokens,
                 },
                 &mut tmp,
             );
-            if let Some(th) = json::parse(&tmp)
-                .ok()
-                .and_then(|n| n.get("thinking").map(|t| t.raw.to_string()))
-            {
-                edits.push(set("thinking", th));
+            if let Ok(n) = json::parse(&tmp) {
+                match n.get("thinking") {
+                    Some(th) => edits.push(set("thinking", th.raw.to_string())),
+                    // Too small a max_tokens for thinking: drop the client's.
+                    None => edits.push(del("thinking")),
+                }
+                // Adaptive models: the effort goes in output_config (the
+                // client's other output_config members are kept).
+                if let Some(eff) = n.path("output_config.effort") {
+                    let mut v = Vec::new();
+                    let mut w = Writer::new(&mut v);
+                    let mut e = [set("effort", eff.raw.to_string())];
+                    match root.get("output_config").filter(|o| o.is_obj()) {
+                        Some(o) => edit_object(o, &mut e, &mut w),
+                        None => edit_object(
+                            &Node {
+                                raw: "{}",
+                                kind: json::Kind::Obj(Vec::new()),
+                            },
+                            &mut e,
+                            &mut w,
+                        ),
+                    }
+                    edits.push(set(
+                        "output_config",
+                        String::from_utf8(v).unwrap_or_default(),
+                    ));
+                }
+                // A defaulted max_tokens may have been raised above the budget.
+                if root.get("max_tokens").is_none() {
+                    if let Some(m) = n.get("max_tokens") {
+                        edits.push(set("max_tokens", m.raw.to_string()));
+                    }
+                }
             }
         }
         (Format::Gemini, Some(t)) => {
@@ -311,7 +344,10 @@ fn same_format(
         }
         _ => {}
     }
-    if f == Format::Claude && root.get("max_tokens").is_none() {
+    if f == Format::Claude
+        && root.get("max_tokens").is_none()
+        && !edits.iter().any(|e| e.key == "max_tokens")
+    {
         if let Some(m) = opts.claude_default_max_tokens {
             edits.push(set("max_tokens", m.to_string()));
         }
@@ -404,10 +440,26 @@ fn codex_native(root: &Node<'_>, model: &str, thinking: Option<Thinking>, out: &
         w.end_arr();
         edits.push(set("input", String::from_utf8(v).unwrap_or_default()));
     }
+    // Reasoning: the suffix's effort wins; a client that asks for reasoning
+    // without saying whether to summarise it gets `summary: "auto"` so the
+    // reasoning is visible (CLIProxyAPI's Codex translators always ask).
+    let body_effort = root
+        .path("reasoning.effort")
+        .and_then(|e| e.str())
+        .and_then(|e| Thinking::from_effort(&e));
+    let wants = thinking
+        .or(body_effort)
+        .is_some_and(|t| t != Thinking::None);
+    let mut e = Vec::new();
     if let Some(t) = thinking {
+        e.push(set("effort", json_str(t.effort())));
+    }
+    if wants && root.path("reasoning.summary").is_none() {
+        e.push(set("summary", json_str("auto")));
+    }
+    if !e.is_empty() {
         let mut v = Vec::new();
         let mut w = Writer::new(&mut v);
-        let mut e = [set("effort", json_str(t.effort()))];
         match root.get("reasoning").filter(|r| r.is_obj()) {
             Some(r) => edit_object(r, &mut e, &mut w),
             None => edit_object(

@@ -7,7 +7,7 @@
 use super::ir::*;
 use super::json::{Kind, Node};
 use crate::translate::format::Format;
-use crate::translate::thinking::Thinking;
+use crate::translate::thinking::{Summary, Thinking};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -146,6 +146,16 @@ fn system_texts<'a>(c: &Node<'a>, out: &mut Vec<Text<'a>>) {
             }
         }
         _ => {}
+    }
+}
+
+/// Which provider made a thinking signature a Claude client sends back: Claude's
+/// own (base64 protobuf), or a Responses/Codex `encrypted_content` handed to
+/// the client as a signature (a Fernet token: always starts `gAAAAA`).
+fn claude_sig_origin(sig: Option<&Text<'_>>) -> Format {
+    match sig {
+        Some(s) if s.get().starts_with("gAAAAA") => Format::OpenAiResponses,
+        _ => Format::Claude,
     }
 }
 
@@ -390,6 +400,20 @@ pub fn chat<'a>(root: &Node<'a>) -> Req<'a> {
     stop_list(root.at("stop"), &mut req.stop);
     req.thinking = effort_thinking(root.get("reasoning_effort"))
         .or_else(|| effort_thinking(root.path("reasoning.effort")));
+    // Chat has no summary field: an effort asks for the reasoning to be shown.
+    req.summary = root
+        .path("reasoning.summary")
+        .and_then(|s| s.str())
+        .map(|s| Summary::parse(&s))
+        .or_else(|| {
+            root.get("reasoning_effort").and_then(|e| e.str()).map(|e| {
+                if Thinking::from_effort(&e) == Some(Thinking::None) {
+                    Summary::Off
+                } else {
+                    Summary::Auto
+                }
+            })
+        });
     req.response_format = root.get("response_format").and_then(response_format_chat);
     req.user = root
         .path("metadata.user_id")
@@ -614,6 +638,10 @@ pub fn responses<'a>(root: &Node<'a>) -> Req<'a> {
     req.temperature = num(root.get("temperature"));
     req.top_p = num(root.get("top_p"));
     req.thinking = effort_thinking(root.path("reasoning.effort"));
+    req.summary = root
+        .path("reasoning.summary")
+        .and_then(|s| s.str())
+        .map(|s| Summary::parse(&s));
     req.response_format = root.path("text.format").and_then(response_format_chat);
     req.user = root
         .get("user")
@@ -666,10 +694,11 @@ fn claude_blocks<'a>(c: &Node<'a>, out: &mut Vec<Part<'a>>) {
                     }
                     "thinking" => {
                         if let Some(t) = b.get("thinking").and_then(text_of) {
+                            let sig = b.get("signature").and_then(text_of);
                             out.push(Part::Thinking {
                                 text: t,
-                                sig: b.get("signature").and_then(text_of),
-                                origin: Format::Claude,
+                                origin: claude_sig_origin(sig.as_ref()),
+                                sig,
                             });
                         }
                     }
@@ -776,6 +805,16 @@ pub fn claude<'a>(root: &Node<'a>) -> Req<'a> {
         "disabled" => Some(Thinking::None),
         _ => effort_thinking(root.path("output_config.effort")),
     };
+    // `display` ("summarized" / "omitted") only means something with thinking on.
+    if req.thinking.is_some_and(|t| t != Thinking::None) {
+        req.summary = th.get("display").and_then(|d| d.str()).map(|d| {
+            if d.eq_ignore_ascii_case("omitted") {
+                Summary::Off
+            } else {
+                Summary::Auto
+            }
+        });
+    }
     req.user = root.path("metadata.user_id").and_then(text_of);
     req
 }
@@ -928,15 +967,24 @@ pub fn gemini<'a>(root: &Node<'a>) -> Req<'a> {
     req.seed = num(gc.get("seed"));
     req.n = gc.get("candidateCount").and_then(|n| n.i64());
     stop_list(gc.at("stopSequences"), &mut req.stop);
-    let tc = gc.at("thinkingConfig");
+    let tc = gc
+        .get("thinkingConfig")
+        .or_else(|| gc.get("thinking_config"))
+        .unwrap_or(root.at("__none__"));
     req.thinking = tc
         .get("thinkingBudget")
+        .or_else(|| tc.get("thinking_budget"))
         .and_then(|b| b.i64())
         .and_then(Thinking::from_budget)
-        .or_else(|| effort_thinking(tc.get("thinkingLevel")));
-    if req.thinking.is_none() && tc.at("includeThoughts").bool() == Some(true) {
+        .or_else(|| effort_thinking(tc.get("thinkingLevel").or_else(|| tc.get("thinking_level"))));
+    let include = tc
+        .get("includeThoughts")
+        .or_else(|| tc.get("include_thoughts"))
+        .and_then(|b| b.bool());
+    if req.thinking.is_none() && include == Some(true) {
         req.thinking = Some(Thinking::Auto);
     }
+    req.summary = include.map(|b| if b { Summary::Auto } else { Summary::Off });
     if gc
         .get("responseMimeType")
         .or_else(|| gc.get("response_mime_type"))

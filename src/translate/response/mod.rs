@@ -517,8 +517,12 @@ fn to_claude(r: &Resp<'_>, ctx: &RespCtx<'_>, w: &mut Writer<'_>) {
                 w.obj().key("type").str("thinking").key("thinking");
                 text.write(w);
                 w.key("signature");
+                // Claude's own signature, or a Responses/Codex reasoning
+                // item's encrypted content (recognised on the way back).
                 match (origin, sig) {
-                    (Format::Claude, Some(s)) => s.write(w),
+                    (Format::Claude | Format::OpenAiResponses | Format::Codex, Some(s)) => {
+                        s.write(w)
+                    }
                     _ => {
                         w.str("");
                     }

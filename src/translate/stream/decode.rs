@@ -398,6 +398,19 @@ impl RespDec {
                     });
                 }
             }
+            b"response.output_item.done" => {
+                // A reasoning item's encrypted content is its signature (a
+                // Claude client carries it back as the thinking signature).
+                let Some(item) = get(data, b"item") else {
+                    return;
+                };
+                if get_str(item, b"type") == Some(b"reasoning") {
+                    if let Some(sig) = get_str(item, b"encrypted_content").filter(|s| !s.is_empty())
+                    {
+                        f(StreamEvent::ReasoningSignature { choice: 0, sig });
+                    }
+                }
+            }
             b"response.function_call_arguments.delta" => {
                 if let Some(a) = get_str(data, b"delta").filter(|s| !s.is_empty()) {
                     f(StreamEvent::ToolArgs {

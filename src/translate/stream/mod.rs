@@ -41,7 +41,8 @@
 //!   matching cooldown; passthrough Responses-family streams are watched for it too.
 //!   `response.incomplete` is a normal end (the client's "length" finish), not an error.
 //! - Signatures: a thinking signature reaches a Claude client as `signature_delta` when a
-//!   thinking block is open (Gemini `thoughtSignature` on a thought part, Claude's own);
+//!   thinking block is open (Gemini `thoughtSignature` on a thought part, Claude's own, a
+//!   Responses/Codex reasoning item's `encrypted_content` from its `output_item.done`);
 //!   other formats have no place for a foreign signature, so it is dropped there.
 //! - Gemini clients need whole `functionCall.args` objects: argument fragments are
 //!   collected and the calls are written in the final chunk (invalid JSON becomes `{}`).
