@@ -36,6 +36,7 @@
 //!   cooldown table, selection strategies, retry plan, session affinity.
 //! - [`models`]: the model registry: catalog defaults, aliases, prefixes, listings.
 //! - [`translate`]: request, response and stream translators between formats.
+//! - [`tls`]: rustls sessions over monoio owned-buffer I/O (upstream client and HTTPS listener).
 //! - [`sse`]: incremental SSE scanner and writer.
 //! - [`payload`]: `payload` rules as one-pass span edits.
 //! - [`json`]: span scanning of JSON bodies (edit in place, no re-serialising).
@@ -55,5 +56,6 @@ pub mod secret;
 pub mod server;
 pub mod sse;
 pub mod state;
+pub mod tls;
 pub mod translate;
 pub mod upstream;

@@ -100,6 +100,17 @@ pub fn load_snapshot(path: &Path, gen: u64) -> Result<Arc<Snapshot>, String> {
     Snapshot::build(cfg, gen).map(Arc::new)
 }
 
+/// A reload cannot move the listener between HTTP and HTTPS: say so.
+fn warn_tls_toggle(listener_tls: bool, config_tls: bool) {
+    if listener_tls && !config_tls {
+        crate::log_warn!(
+            "tls.enable turned off: the listener keeps serving HTTPS with the last certificate until restart"
+        );
+    } else if !listener_tls && config_tls {
+        crate::log_warn!("tls.enable turned on: the listener stays plain HTTP until restart");
+    }
+}
+
 /// What the config file looked like when it was loaded: taken before the
 /// load, so an edit made while the server starts is still seen as a change.
 #[derive(Clone, Copy, Debug)]
@@ -132,6 +143,13 @@ pub fn run(
             config_path.display()
         );
     }
+    // The listener's mode is fixed at start; reloads only swap certificates.
+    let listener_tls = handle
+        .shared
+        .current
+        .lock()
+        .map(|c| c.server_tls.is_some())
+        .unwrap_or(false);
     let mut last_hash = baseline.hash;
     let mut next_dns = Instant::now() + DNS_TTL;
     let mut last_stamp = baseline.stamp;
@@ -184,6 +202,7 @@ pub fn run(
             match load_snapshot(&config_path, gen) {
                 Ok(snap) => {
                     crate::log::set_debug(snap.config.debug);
+                    warn_tls_toggle(listener_tls, snap.server_tls.is_some());
                     if handle.reload(snap, Duration::from_secs(5)) {
                         crate::log_info!("config reloaded (generation {gen})");
                     } else {
