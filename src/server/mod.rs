@@ -13,7 +13,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a keep-alive connection may sit idle between requests. Matches
@@ -57,7 +56,7 @@ impl Default for Timeouts {
 /// start-up config enabled TLS; reloads swap the certificate for new
 /// handshakes but cannot switch the listener between plain and TLS.
 pub async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
-    let mut tls = w.snapshot().server_tls.clone();
+    let tls = w.snapshot().server_tls.clone();
     loop {
         let accepted = monoio::select! {
             r = listener.accept() => Some(r),
@@ -68,14 +67,11 @@ pub async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
             Some(Ok((stream, peer))) => {
                 let _ = stream.set_nodelay(true);
                 let w2 = w.clone();
-                if let Some(cur) = tls.as_mut() {
-                    if let Some(new) = &w.snapshot().server_tls {
-                        if !Arc::ptr_eq(cur, new) {
-                            *cur = new.clone();
-                        }
-                    }
-                }
-                let tls = tls.clone();
+                let tls = match tls {
+                    // The reloaded certificate, if any (see control::keep_listener_tls).
+                    Some(_) => w.snapshot().server_tls.clone().or_else(|| tls.clone()),
+                    None => None,
+                };
                 w.active.set(w.active.get() + 1);
                 w.shared.open_connections.fetch_add(1, Ordering::Relaxed);
                 monoio::spawn(async move {

@@ -215,3 +215,100 @@ async fn plain_gone(tcp: &TcpStream) {
         monoio::time::sleep(Duration::from_millis(1)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn dir() -> PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let d = std::env::temp_dir().join(format!(
+            "cliproxy-tls-unit-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A self-signed `localhost` certificate and its key, as PEM.
+    fn pair() -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+    }
+
+    fn files(d: &Path, cert: &str, key: &str) -> TlsFiles {
+        std::fs::write(d.join("cert.pem"), cert).unwrap();
+        std::fs::write(d.join("key.pem"), key).unwrap();
+        TlsFiles {
+            cert: d.join("cert.pem"),
+            key: d.join("key.pem"),
+        }
+    }
+
+    #[test]
+    fn loads_a_matching_pair_offering_http1_only() {
+        let d = dir();
+        let (cert, key) = pair();
+        let cfg = load(&files(&d, &cert, &key)).unwrap();
+        assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
+    }
+
+    #[test]
+    fn load_errors_name_the_key_and_the_file() {
+        let d = dir();
+        let (cert, key) = pair();
+        let (_, other_key) = pair();
+        let f = files(&d, &cert, &key);
+        let missing = TlsFiles {
+            cert: d.join("nope.pem"),
+            key: f.key.clone(),
+        };
+        let e = load(&missing).unwrap_err();
+        assert!(e.starts_with("tls.cert: ") && e.contains("nope.pem"), "{e}");
+        let missing = TlsFiles {
+            cert: f.cert.clone(),
+            key: d.join("nokey.pem"),
+        };
+        let e = load(&missing).unwrap_err();
+        assert!(e.starts_with("tls.key: ") && e.contains("nokey.pem"), "{e}");
+
+        let f = files(&d, &cert, &other_key);
+        let e = load(&f).unwrap_err();
+        assert!(e.contains("does not match"), "{e}");
+        assert!(
+            e.contains("tls.key") && e.contains(&*f.key.to_string_lossy()),
+            "{e}"
+        );
+        assert!(
+            e.contains("tls.cert") && e.contains(&*f.cert.to_string_lossy()),
+            "{e}"
+        );
+
+        // A key where the certificate should be: no CERTIFICATE block.
+        let f = files(&d, &key, &key);
+        let e = load(&f).unwrap_err();
+        assert!(
+            e.starts_with("tls.cert: ") && e.contains("no CERTIFICATE"),
+            "{e}"
+        );
+        // A certificate where the key should be.
+        let f = files(&d, &cert, &cert);
+        let e = load(&f).unwrap_err();
+        assert!(e.starts_with("tls.key: ") && e.contains("key.pem"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn alpn_picks_the_handler() {
+        assert_eq!(Protocol::from_alpn(None), Some(Protocol::Http1));
+        assert_eq!(
+            Protocol::from_alpn(Some(b"http/1.1")),
+            Some(Protocol::Http1)
+        );
+        assert_eq!(Protocol::from_alpn(Some(b"h2")), None);
+    }
+}
