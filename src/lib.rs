@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! accept (per-core SO_REUSEPORT listener, TCP_NODELAY)          server::accept_loop
+//!   -> TLS handshake when `tls.enable` (ALPN picks the handler)  server::tls, tls
 //!   -> h1 parse (httparse, offsets into one owned buffer)        h1::request, server::serve
 //!   -> authenticate client key (constant time)                   pipeline::auth
 //!   -> route: model alias -> (provider, upstream model)          models::Registry, state
