@@ -57,6 +57,14 @@ fn tls_yaml(base_url: &str, cert: &Path, key: &Path, enable: bool) -> String {
 }
 
 fn client_config(ca_pem: &str, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+    client_config_versions(ca_pem, alpn, rustls::DEFAULT_VERSIONS)
+}
+
+fn client_config_versions(
+    ca_pem: &str,
+    alpn: &[&[u8]],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -64,7 +72,7 @@ fn client_config(ca_pem: &str, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
@@ -169,6 +177,15 @@ both_drivers!(https_keep_alive_and_pipelining, |driver| {
     // A client offering no ALPN at all speaks HTTP/1.1 too.
     let mut c2 = tls_connect(&srv, &client_config(&parts.ca_pem, &[])).unwrap();
     assert_eq!(chat_text(&chat(&mut c2, false)), "Hello there");
+    // TLS 1.2 and 1.3 are both served.
+    for v in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let cfg = client_config_versions(&parts.ca_pem, &[b"http/1.1"], &[v]);
+        let mut c3 = tls_connect(&srv, &cfg).unwrap();
+        assert_eq!(c3.get_ref().conn.protocol_version(), Some(v.version));
+        for _ in 0..2 {
+            assert_eq!(chat_text(&chat(&mut c3, false)), "Hello there");
+        }
+    }
 });
 
 both_drivers!(https_streams_sse, |driver| {
