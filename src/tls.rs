@@ -274,6 +274,40 @@ impl<S: Session> TlsStream<TcpStream, S> {
         }
     }
 
+    /// Sends close_notify (and anything else rustls still holds) with
+    /// non-blocking writes, without awaiting: for a connection about to be
+    /// closed, so the peer sees a clean end rather than a truncation. Best
+    /// effort: a full socket buffer or a gone peer just drops it.
+    pub fn close_notify_now(&mut self) {
+        self.conn.send_close_notify();
+        let mut out = std::mem::take(&mut self.wbuf);
+        out.clear();
+        while self.conn.wants_write() {
+            if self.conn.write_tls(&mut out).is_err() {
+                return;
+            }
+        }
+        let mut sent = 0;
+        while sent < out.len() {
+            let rest = &out[sent..];
+            // SAFETY: send from our own buffer on our own open socket;
+            // MSG_DONTWAIT never blocks, MSG_NOSIGNAL never raises SIGPIPE.
+            let n = unsafe {
+                libc::send(
+                    self.tcp.as_raw_fd(),
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n <= 0 {
+                return;
+            }
+            sent += n as usize;
+        }
+        self.wbuf = out;
+    }
+
     /// One non-blocking `recv` appended to the ciphertext buffer.
     fn recv_now(&mut self) -> io::Result<usize> {
         if self.rpos >= self.rbuf.len() {

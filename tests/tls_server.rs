@@ -174,6 +174,15 @@ both_drivers!(https_keep_alive_and_pipelining, |driver| {
     let resp = read_response(&mut c, false).unwrap();
     assert_eq!(chat_text(&resp), "Hello there");
     assert_eq!(mock.requests().len(), 4);
+    // `Connection: close`: the answer, then a clean TLS end (close_notify;
+    // rustls reports a bare TCP close as an UnexpectedEof error instead).
+    send(
+        &mut c,
+        &raw_request("GET", "/healthz", &[("Connection", "close")], ""),
+    );
+    assert_eq!(read_response(&mut c, false).unwrap().status, 200);
+    let mut rest = Vec::new();
+    assert_eq!(c.read_to_end(&mut rest).unwrap(), 0);
     // A client offering no ALPN at all speaks HTTP/1.1 too.
     let mut c2 = tls_connect(&srv, &client_config(&parts.ca_pem, &[])).unwrap();
     assert_eq!(chat_text(&chat(&mut c2, false)), "Hello there");

@@ -185,6 +185,16 @@ impl ClientStream {
     }
 }
 
+impl Drop for ClientStream {
+    /// A TLS connection ends with close_notify whoever closes it (idle or
+    /// head timeout, `Connection: close`, shutdown, errors).
+    fn drop(&mut self) {
+        if let ClientStream::Tls(t) = self {
+            t.close_notify_now();
+        }
+    }
+}
+
 async fn plain_gone(tcp: &TcpStream) {
     loop {
         if tcp.readable(false).await.is_err() {
