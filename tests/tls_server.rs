@@ -548,3 +548,32 @@ both_drivers!(
         assert_eq!(next.status, 200, "{}", next.text());
     }
 );
+
+both_drivers!(shutdown_closes_idle_and_handshaking_connections, |driver| {
+    let mock = hello_mock();
+    let parts = tls_parts();
+    let (mut srv, _dir) = start_tls(driver, &mock, &parts, &[]);
+    let cfg = client_config(&parts.ca_pem, &[b"http/1.1"]);
+    let mut idle = tls_connect(&srv, &cfg).unwrap();
+    assert_eq!(chat_text(&chat(&mut idle, false)), "Hello there");
+    // Half a ClientHello, read by the server: it waits in the handshake.
+    let mut handshaking = srv.connect();
+    handshaking.write_all(b"\x16\x03\x01\x02\x00\x01").unwrap();
+    assert!(eventually(Duration::from_secs(10), || server_rx_queue(
+        &srv,
+        &handshaking
+    ) == Some(0)));
+    let started = Instant::now();
+    srv.sigterm();
+    assert_eq!(
+        srv.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        srv.log_text()
+    );
+    // Neither waited for the 10 s drain deadline or the 30 s head timeout.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let mut rest = Vec::new();
+    assert_eq!(idle.read_to_end(&mut rest).unwrap(), 0);
+    assert!(read_until_closed(&mut handshaking).unwrap().is_empty());
+});
