@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! accept (per-core SO_REUSEPORT listener, TCP_NODELAY)          server::accept_loop
+//!   -> TLS handshake when `tls.enable` (ALPN picks the handler)  server::tls, tls
 //!   -> h1 parse (httparse, offsets into one owned buffer)        h1::request, server::serve
 //!   -> authenticate client key (constant time)                   pipeline::auth
 //!   -> route: model alias -> (provider, upstream model)          models::Registry, state
@@ -36,6 +37,7 @@
 //!   cooldown table, selection strategies, retry plan, session affinity.
 //! - [`models`]: the model registry: catalog defaults, aliases, prefixes, listings.
 //! - [`translate`]: request, response and stream translators between formats.
+//! - [`tls`]: rustls sessions over monoio owned-buffer I/O (upstream client and HTTPS listener).
 //! - [`sse`]: incremental SSE scanner and writer.
 //! - [`payload`]: `payload` rules as one-pass span edits.
 //! - [`json`]: span scanning of JSON bodies (edit in place, no re-serialising).
@@ -55,6 +57,7 @@ pub mod secret;
 pub mod server;
 pub mod sse;
 pub mod state;
+pub mod tls;
 pub mod tokens;
 pub mod translate;
 pub mod upstream;

@@ -171,6 +171,8 @@ pub struct Snapshot {
     pub credentials: HashMap<String, (usize, usize)>,
     /// Credentials as the scheduler sees them.
     pub specs: Vec<CredentialSpec>,
+    /// The HTTPS listener's certificate and settings (`tls.enable`).
+    pub server_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
 impl Snapshot {
@@ -422,7 +424,12 @@ impl Snapshot {
         for w in payload_warnings {
             crate::log_warn!("config: {}: {}", w.key_path, w.message);
         }
+        let server_tls = match &config.tls {
+            Some(files) => Some(crate::server::tls::load(files)?),
+            None => None,
+        };
         Ok(Snapshot {
+            server_tls,
             generation,
             registry,
             payload,

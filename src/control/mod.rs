@@ -107,6 +107,34 @@ pub fn load_snapshot(path: &Path, gen: u64) -> Result<Arc<Snapshot>, String> {
     Snapshot::build(cfg, gen).map(Arc::new)
 }
 
+/// A reload cannot move the listener between HTTP and HTTPS: say so.
+fn warn_tls_toggle(listener_tls: bool, config_tls: bool) {
+    if listener_tls && !config_tls {
+        crate::log_warn!(
+            "tls.enable turned off: the listener keeps serving HTTPS with the last certificate until restart"
+        );
+    } else if !listener_tls && config_tls {
+        crate::log_warn!("tls.enable turned on: the listener stays plain HTTP until restart");
+    }
+}
+
+/// An HTTPS listener whose config turned TLS off keeps its last
+/// certificate: every worker then serves the same one until restart.
+fn keep_listener_tls(handle: &ServerHandle, snap: &mut Arc<Snapshot>, listener_tls: bool) {
+    if !listener_tls || snap.server_tls.is_some() {
+        return;
+    }
+    let last = handle
+        .shared
+        .current
+        .lock()
+        .ok()
+        .and_then(|c| c.server_tls.clone());
+    if let Some(s) = Arc::get_mut(snap) {
+        s.server_tls = last;
+    }
+}
+
 /// What the config file looked like when it was loaded: taken before the
 /// load, so an edit made while the server starts is still seen as a change.
 #[derive(Clone, Copy, Debug)]
@@ -139,6 +167,13 @@ pub fn run(
             config_path.display()
         );
     }
+    // The listener's mode is fixed at start; reloads only swap certificates.
+    let listener_tls = handle
+        .shared
+        .current
+        .lock()
+        .map(|c| c.server_tls.is_some())
+        .unwrap_or(false);
     let mut last_hash = baseline.hash;
     let mut next_dns = Instant::now() + DNS_TTL;
     let mut last_stamp = baseline.stamp;
@@ -189,8 +224,10 @@ pub fn run(
             last_hash = h;
             let gen = handle.generation() + 1;
             match load_snapshot(&config_path, gen) {
-                Ok(snap) => {
+                Ok(mut snap) => {
                     crate::log::set_debug(snap.config.debug);
+                    warn_tls_toggle(listener_tls, snap.server_tls.is_some());
+                    keep_listener_tls(&handle, &mut snap, listener_tls);
                     if handle.reload(snap, Duration::from_secs(5)) {
                         crate::log_info!("config reloaded (generation {gen})");
                     } else {
@@ -206,7 +243,8 @@ pub fn run(
             let cur = handle.shared.current.lock().map(|c| c.clone()).ok();
             if let Some(cur) = cur {
                 if cur.re_resolved().is_some() {
-                    if let Ok(snap) = load_snapshot(&config_path, cur.generation + 1) {
+                    if let Ok(mut snap) = load_snapshot(&config_path, cur.generation + 1) {
+                        keep_listener_tls(&handle, &mut snap, listener_tls);
                         handle.reload(snap, Duration::from_secs(5));
                         crate::log_info!("upstream addresses changed; refreshed");
                     }

@@ -1,16 +1,16 @@
 //! Accept loop and the per-connection keep-alive loop: read a head, read the
 //! body, hand the request to `pipeline`, repeat. Owned buffers belong to the
-//! connection and are reused across requests.
+//! connection and are reused across requests. The bytes run over plain TCP
+//! or TLS ([`tls`]).
+
+pub mod tls;
 
 use crate::h1::request::BodyKind;
 use crate::h1::{self, ChunkedDecoder, RequestHead};
 use crate::runtime::Worker;
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::{TcpListener, TcpStream};
+use monoio::net::TcpListener;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -52,8 +52,11 @@ impl Default for Timeouts {
     }
 }
 
-/// Accepts connections until shutdown.
+/// Accepts connections until shutdown. The listener is HTTPS when the
+/// start-up config enabled TLS; reloads swap the certificate for new
+/// handshakes but cannot switch the listener between plain and TLS.
 pub async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
+    let tls = w.snapshot().server_tls.clone();
     loop {
         let accepted = monoio::select! {
             r = listener.accept() => Some(r),
@@ -64,10 +67,15 @@ pub async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
             Some(Ok((stream, peer))) => {
                 let _ = stream.set_nodelay(true);
                 let w2 = w.clone();
+                let tls = match tls {
+                    // The reloaded certificate, if any (see control::keep_listener_tls).
+                    Some(_) => w.snapshot().server_tls.clone().or_else(|| tls.clone()),
+                    None => None,
+                };
                 w.active.set(w.active.get() + 1);
                 w.shared.open_connections.fetch_add(1, Ordering::Relaxed);
                 monoio::spawn(async move {
-                    serve(&w2, stream, peer).await;
+                    tls::serve_accepted(&w2, stream, peer, tls).await;
                     w2.active.set(w2.active.get() - 1);
                     w2.shared.open_connections.fetch_sub(1, Ordering::Relaxed);
                 });
@@ -83,8 +91,8 @@ pub async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
 
 /// One client connection.
 pub struct Conn {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The socket, plain or TLS.
+    pub stream: tls::ClientStream,
     /// Peer address.
     pub peer: SocketAddr,
     /// Bytes read but not yet consumed (the next request, pipelined or partial).
@@ -99,14 +107,7 @@ pub struct Conn {
 impl Conn {
     /// Reads more bytes into `buf`. `Ok(0)` is end of stream.
     pub async fn read_more(&mut self) -> io::Result<usize> {
-        if self.buf.capacity() - self.buf.len() < 4096 {
-            self.buf.reserve(16 * 1024);
-        }
-        let v = std::mem::take(&mut self.buf);
-        let (len, cap) = (v.len(), v.capacity());
-        let (r, v) = self.stream.read(v.slice_mut(len..cap)).await;
-        self.buf = v.into_inner();
-        r
+        self.stream.read_more(&mut self.buf).await
     }
 
     /// Commits a `200` chunked JSON response (once) and writes one `\n` chunk.
@@ -121,8 +122,7 @@ impl Conn {
             self.committed_early = true;
         }
         crate::h1::encode::chunk(&mut v, b"\n");
-        let (r, _) = self.stream.write_all(v).await;
-        r.map(|_| ())
+        self.stream.write_all(v).await.0
     }
 
     /// After an early commit, a complete response in `out` becomes the body
@@ -158,50 +158,23 @@ impl Conn {
         let (r, mut v) = self.stream.write_all(v).await;
         v.clear();
         self.out = v;
-        r.map(|_| ())
+        r
     }
 
     /// Like [`Conn::client_gone`], but only starts watching after `delay`.
     /// Fast exchanges then cost no readiness operation at all; a client that
     /// leaves during a slow one is still noticed within `delay` of leaving
     /// (or at the next write, whichever comes first).
-    pub async fn client_gone_after(&self, delay: Duration) {
+    pub async fn client_gone_after(&mut self, delay: Duration) {
         monoio::time::sleep(delay).await;
         self.client_gone().await
     }
 
-    /// Resolves when the client has closed its side (EOF or error). Pipelined
-    /// bytes are left in the socket (peeked, not read); if any arrive this
-    /// never resolves, so the request in progress runs to its end.
-    pub async fn client_gone(&self) {
-        loop {
-            if self.stream.readable(false).await.is_err() {
-                return;
-            }
-            let mut b = [0u8; 1];
-            // SAFETY: recv on our own open socket into a 1-byte stack buffer;
-            // MSG_PEEK leaves data queued, MSG_DONTWAIT never blocks the worker.
-            let n = unsafe {
-                libc::recv(
-                    self.stream.as_raw_fd(),
-                    b.as_mut_ptr().cast(),
-                    1,
-                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
-                )
-            };
-            if n == 0 {
-                return;
-            }
-            if n > 0 {
-                std::future::pending::<()>().await;
-            }
-            let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::WouldBlock && err.kind() != io::ErrorKind::Interrupted {
-                return;
-            }
-            // Spurious readiness: wait again.
-            monoio::time::sleep(Duration::from_millis(1)).await;
-        }
+    /// Resolves when the client has closed its side (EOF, error, TLS
+    /// close_notify). Pipelined bytes are kept for the next read; if any
+    /// arrive this never resolves, so the request in progress runs to its end.
+    pub async fn client_gone(&mut self) {
+        self.stream.client_gone().await
     }
 }
 
@@ -351,7 +324,7 @@ async fn read_body(
 }
 
 /// Serves one connection until it closes, errs, or the worker shuts down.
-pub async fn serve(w: &Rc<Worker>, stream: TcpStream, peer: SocketAddr) {
+pub async fn serve(w: &Rc<Worker>, stream: tls::ClientStream, peer: SocketAddr) {
     let mut conn = Conn {
         stream,
         peer,

@@ -103,6 +103,10 @@ pub struct Mock {
 pub struct TlsParts {
     pub config: Arc<rustls::ServerConfig>,
     pub ca_pem: String,
+    /// The `localhost` leaf then the CA, as PEM (a `tls.cert` file).
+    pub cert_pem: String,
+    /// The leaf's private key, as PEM (a `tls.key` file).
+    pub key_pem: String,
 }
 
 pub fn tls_parts() -> TlsParts {
@@ -130,6 +134,8 @@ pub fn tls_parts() -> TlsParts {
     TlsParts {
         config: Arc::new(cfg),
         ca_pem: ca.pem(),
+        cert_pem: format!("{}{}", leaf.pem(), ca.pem()),
+        key_pem: leaf_key.serialize_pem(),
     }
 }
 
