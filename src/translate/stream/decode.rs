@@ -58,7 +58,7 @@ impl Decoder {
                 d.started.0.clear();
                 d.began = false;
             }
-            Decoder::Responses(d) => d.any_tool = false,
+            Decoder::Responses(d) => *d = RespDec::default(),
             Decoder::Claude(d) => *d = ClaudeDec::default(),
             Decoder::Gemini(d) => {
                 d.id_seed = id_seed;
@@ -356,6 +356,17 @@ impl ChatDec {
 #[derive(Debug, Default)]
 pub struct RespDec {
     any_tool: bool,
+    /// Output indexes (below 64) whose function call was announced by
+    /// `output_item.added` / got argument deltas. Upstreams that send only
+    /// `output_item.done` for a call (some Responses-compatible servers do)
+    /// get the call and its arguments from the done item instead.
+    started: u64,
+    args_seen: u64,
+}
+
+/// The bit of a tracked output index; `None` past 63 (assume announced).
+fn index_bit(index: u32) -> Option<u64> {
+    1u64.checked_shl(index).filter(|_| index < 64)
 }
 
 impl RespDec {
@@ -390,6 +401,9 @@ impl RespDec {
                 };
                 if get_str(item, b"type") == Some(b"function_call") {
                     self.any_tool = true;
+                    if let Some(bit) = index_bit(out_index()) {
+                        self.started |= bit;
+                    }
                     f(StreamEvent::ToolCallStart {
                         choice: 0,
                         index: out_index(),
@@ -404,15 +418,48 @@ impl RespDec {
                 let Some(item) = get(data, b"item") else {
                     return;
                 };
-                if get_str(item, b"type") == Some(b"reasoning") {
-                    if let Some(sig) = get_str(item, b"encrypted_content").filter(|s| !s.is_empty())
-                    {
-                        f(StreamEvent::ReasoningSignature { choice: 0, sig });
+                match get_str(item, b"type") {
+                    Some(b"reasoning") => {
+                        if let Some(sig) =
+                            get_str(item, b"encrypted_content").filter(|s| !s.is_empty())
+                        {
+                            f(StreamEvent::ReasoningSignature { choice: 0, sig });
+                        }
                     }
+                    Some(b"function_call") => {
+                        let index = out_index();
+                        let Some(bit) = index_bit(index) else {
+                            return;
+                        };
+                        if self.started & bit == 0 {
+                            self.started |= bit;
+                            self.any_tool = true;
+                            f(StreamEvent::ToolCallStart {
+                                choice: 0,
+                                index,
+                                id: str_or_empty(item, b"call_id"),
+                                name: str_or_empty(item, b"name"),
+                            });
+                        }
+                        if self.args_seen & bit == 0 {
+                            self.args_seen |= bit;
+                            if let Some(a) = get_str(item, b"arguments").filter(|s| !s.is_empty()) {
+                                f(StreamEvent::ToolArgs {
+                                    choice: 0,
+                                    index,
+                                    args: Args::Escaped(a),
+                                });
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
             b"response.function_call_arguments.delta" => {
                 if let Some(a) = get_str(data, b"delta").filter(|s| !s.is_empty()) {
+                    if let Some(bit) = index_bit(out_index()) {
+                        self.args_seen |= bit;
+                    }
                     f(StreamEvent::ToolArgs {
                         choice: 0,
                         index: out_index(),
