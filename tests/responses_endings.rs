@@ -32,6 +32,9 @@ const CLIENTS: [Client; 4] = [
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum End {
     Completed,
+    /// `output_item.done` for the message, then `response.completed` with an
+    /// empty `output` (as the Codex backend sends it).
+    CompletedEmptyOutput,
     Incomplete,
     /// `response.failed` with this error code.
     Failed(&'static str),
@@ -71,6 +74,10 @@ fn codex_reply(end: End) -> Reply {
     let item = json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Once upon","annotations":[]}]});
     let usage = json!({"input_tokens":11,"output_tokens":16,"total_tokens":27});
     match end {
+        End::CompletedEmptyOutput => {
+            v.push(ev("response.output_item.done", json!({"type":"response.output_item.done","sequence_number":3,"output_index":0,"item":item})));
+            v.push(ev("response.completed", json!({"type":"response.completed","sequence_number":4,"response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":"codex-up","output":[],"usage":usage}})));
+        }
         End::Completed => v.push(ev("response.completed", json!({"type":"response.completed","sequence_number":3,"response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":"codex-up","output":[item],"usage":usage}}))),
         End::Incomplete => v.push(ev("response.incomplete", json!({"type":"response.incomplete","sequence_number":3,"response":{"id":"resp_1","object":"response","created_at":1,"status":"incomplete","incomplete_details":{"reason":"max_output_tokens"},"model":"codex-up","output":[item],"usage":usage}}))),
         End::Failed(code) => v.push(ev("response.failed", json!({"type":"response.failed","sequence_number":3,"response":{"id":"resp_1","object":"response","created_at":1,"status":"failed","error":{"code":code,"message":message(code)},"model":"codex-up","output":[]}}))),
@@ -344,4 +351,24 @@ fn failed_request_fault_is_a_400_without_cooldown_and_server_error_a_500() {
     let r = ask(&srv, Client::Chat, false);
     assert_eq!(r.status, 500, "{}", r.text());
     assert_eq!(r.json()["error"]["type"], "server_error");
+}
+
+/// A non-stream answer whose `response.completed` has an empty `output`
+/// still carries the text: the output is rebuilt from `output_item.done`.
+#[test]
+fn empty_completed_output_is_rebuilt_from_done_items() {
+    let (_mock, srv, next) = setup();
+    *next.lock().unwrap() = End::CompletedEmptyOutput;
+    for client in CLIENTS {
+        let r = ask(&srv, client, false);
+        assert_eq!(r.status, 200, "{client:?}: {}", r.text());
+        let v = r.json();
+        let text = match client {
+            Client::Chat => &v["choices"][0]["message"]["content"],
+            Client::Responses => &v["output"][0]["content"][0]["text"],
+            Client::Claude => &v["content"][0]["text"],
+            Client::Gemini => &v["candidates"][0]["content"]["parts"][0]["text"],
+        };
+        assert_eq!(text, "Once upon", "{client:?}: {v}");
+    }
 }

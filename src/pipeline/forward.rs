@@ -1155,6 +1155,9 @@ pub enum Terminal {
 pub fn terminal_event(stream: &[u8]) -> Option<Terminal> {
     let mut scanner = crate::sse::Scanner::new();
     let mut found = None;
+    // `output_item.done` items by output index (then those without one), for
+    // a terminal event whose `response.output` came back empty.
+    let mut items: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut take = |item: crate::sse::Item<'_>| {
         let crate::sse::Item::Event(ev) = item else {
             return;
@@ -1164,8 +1167,22 @@ pub fn terminal_event(stream: &[u8]) -> Option<Terminal> {
         }
         let ty = crate::translate::stream::json::get_str(ev.data, b"type").or(ev.event);
         match ty {
+            Some(b"response.output_item.done") => {
+                use crate::translate::stream::json;
+                if let Some(item) = json::get(ev.data, b"item").filter(|i| i.first() == Some(&b'{'))
+                {
+                    let index = json::get_u64(ev.data, b"output_index").unwrap_or(u64::MAX);
+                    match items
+                        .iter_mut()
+                        .find(|(i, _)| *i == index && index != u64::MAX)
+                    {
+                        Some(slot) => slot.1 = item.to_vec(),
+                        None => items.push((index, item.to_vec())),
+                    }
+                }
+            }
             Some(b"response.completed") | Some(b"response.incomplete") => {
-                found = Some(Terminal::Answer(ev.data.to_vec()));
+                found = Some(Terminal::Answer(with_collected_output(ev.data, &mut items)));
             }
             Some(b"response.failed") | Some(b"error") => {
                 // The stream decoder knows how these map to a status.
@@ -1195,6 +1212,37 @@ pub fn terminal_event(stream: &[u8]) -> Option<Terminal> {
     scanner.feed(stream, &mut take).ok()?;
     scanner.finish(&mut take).ok()?;
     found
+}
+
+/// The terminal event `data`, with `response.output` rebuilt from the
+/// collected `output_item.done` items when the upstream left it empty (the
+/// Codex backend does; CLIProxyAPI patches it the same way).
+fn with_collected_output(data: &[u8], items: &mut [(u64, Vec<u8>)]) -> Vec<u8> {
+    use crate::translate::stream::json;
+    let output = json::path(data, &[b"response", b"output"]);
+    let empty = output.is_some_and(|o| {
+        o.first() == Some(&b'[') && o[1..].iter().all(|c| c.is_ascii_whitespace() || *c == b']')
+    });
+    let (Some(output), true, false) = (output, empty, items.is_empty()) else {
+        return data.to_vec();
+    };
+    // `output` is a sub-slice of `data`: its offset is where the edit goes.
+    let start = output.as_ptr() as usize - data.as_ptr() as usize;
+    let end = start + output.len();
+    items.sort_by_key(|(i, _)| *i);
+    let len = items.iter().map(|(_, v)| v.len() + 1).sum::<usize>();
+    let mut out = Vec::with_capacity(data.len() + len + 2);
+    out.extend_from_slice(&data[..start]);
+    out.push(b'[');
+    for (n, (_, item)) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    out.push(b']');
+    out.extend_from_slice(&data[end..]);
+    out
 }
 
 /// The `custom` / `namespace` tools of a Responses client's request, when the
