@@ -174,10 +174,15 @@ impl PoolKey {
     }
 }
 
-/// Buffers kept for reuse per core, and the largest one kept: a worker
-/// reuses its I/O buffers instead of allocating per request.
-const MAX_FREE_BUFS: usize = 64;
-const MAX_KEPT_BUF: usize = 1024 * 1024;
+/// Free I/O buffers kept per core, the largest one kept, and the most bytes
+/// the free list may hold in all. A buffer grown past [`MAX_KEPT_BUF`] by one
+/// large request or response is freed rather than parked forever, so the
+/// free list stays at most [`MAX_FREE_BYTES`] whatever the traffic was.
+pub const MAX_FREE_BUFS: usize = 64;
+/// See [`MAX_FREE_BUFS`].
+pub const MAX_KEPT_BUF: usize = 64 * 1024;
+/// See [`MAX_FREE_BUFS`].
+pub const MAX_FREE_BYTES: usize = 2 * 1024 * 1024;
 /// Capacity of a fresh I/O buffer.
 pub const BUF_SIZE: usize = 16 * 1024;
 
@@ -186,6 +191,8 @@ pub const BUF_SIZE: usize = 16 * 1024;
 pub struct Pool {
     idle: HashMap<PoolKey, Vec<(Stream, Instant)>>,
     bufs: Vec<Vec<u8>>,
+    /// Sum of the capacities in `bufs`.
+    free_bytes: usize,
     /// New connections opened (for tests and stats).
     pub opened: u64,
     /// Requests sent over a reused connection.
@@ -195,41 +202,68 @@ pub struct Pool {
 impl Pool {
     /// An empty buffer, reused when one is free.
     pub fn buf(&mut self) -> Vec<u8> {
-        self.bufs
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(BUF_SIZE))
+        match self.bufs.pop() {
+            Some(b) => {
+                self.free_bytes -= b.capacity();
+                b
+            }
+            None => Vec::with_capacity(BUF_SIZE),
+        }
     }
 
-    /// Returns a buffer for reuse.
+    /// Returns a buffer for reuse (dropped if oversized or the list is full).
     pub fn give(&mut self, mut b: Vec<u8>) {
+        let cap = b.capacity();
         if self.bufs.len() < MAX_FREE_BUFS
-            && b.capacity() <= MAX_KEPT_BUF
-            && b.capacity() >= BUF_SIZE
+            && (BUF_SIZE..=MAX_KEPT_BUF).contains(&cap)
+            && self.free_bytes + cap <= MAX_FREE_BYTES
         {
             b.clear();
+            self.free_bytes += cap;
             self.bufs.push(b);
         }
     }
 
+    /// Buffers and bytes parked in the free list (tests, diagnostics).
+    pub fn free_bufs(&self) -> (usize, usize) {
+        (self.bufs.len(), self.free_bytes)
+    }
+
+    /// Idle connections parked, over all upstreams (tests, diagnostics).
+    pub fn idle_conns(&self) -> usize {
+        self.idle.values().map(Vec::len).sum()
+    }
+
     fn take(&mut self, ep: &Endpoint, proxy: Option<&Proxy>) -> Option<Stream> {
-        let list = self
-            .idle
-            .iter_mut()
-            .find(|(k, _)| k.matches(ep, proxy))
-            .map(|(_, v)| v)?;
+        let (key, list) = self.idle.iter_mut().find(|(k, _)| k.matches(ep, proxy))?;
         let now = Instant::now();
+        let mut found = None;
         while let Some((s, t)) = list.pop() {
             if now.duration_since(t) < POOL_IDLE {
-                return Some(s);
+                found = Some(s);
+                break;
             }
         }
-        None
+        if list.is_empty() {
+            // No empty lists left behind for upstreams a reload removed.
+            let key = key.clone();
+            self.idle.remove(&key);
+        }
+        found
     }
 
     fn put(&mut self, key: PoolKey, s: Stream) {
+        let now = Instant::now();
         let list = self.idle.entry(key).or_default();
+        // Oldest first: connections past POOL_IDLE would never be reused
+        // (`take` pops the newest), so close them instead of parking them.
+        let stale = list
+            .iter()
+            .take_while(|(_, t)| now.duration_since(*t) >= POOL_IDLE)
+            .count();
+        list.drain(..stale);
         if list.len() < POOL_MAX_IDLE {
-            list.push((s, Instant::now()));
+            list.push((s, now));
         }
     }
 
