@@ -822,6 +822,16 @@ enum Wake {
 /// and, when `keepalive` is set, writing `: keep-alive` comments during
 /// silences (`streaming.keepalive-seconds`). The pending read is never
 /// cancelled by a tick, so no upstream byte is lost. `None`: the client left.
+/// Idle stream translators a core keeps for reuse.
+const MAX_CACHED_TRANSLATORS: usize = 32;
+
+/// A translator that relayed more upstream bytes than this may hold buffers
+/// sized for one huge event (a long tool-call argument, say); it is dropped
+/// after its stream instead of cached, so the cache keeps at most
+/// `MAX_CACHED_TRANSLATORS` translators of ordinary size. Longer streams pay
+/// a fresh translator, which is small against their own length.
+const MAX_CACHED_TRANSLATOR_INPUT: usize = 256 * 1024;
+
 async fn next_event_bytes(
     resp: &mut Response,
     chunk: &mut Vec<u8>,
@@ -1073,6 +1083,9 @@ async fn relay_translated(
         }
         None => new_stream_translator(from, call.client, ctx),
     };
+    // Upstream bytes fed: a translator's buffers grow with the largest event
+    // it saw, never more than this, so it bounds what a cached one keeps.
+    let mut fed = 0usize;
     let mut chunk = w.pool.borrow_mut().buf();
     let mut out = w.pool.borrow_mut().buf();
     // First-byte commit: read until the translator produced client bytes.
@@ -1083,6 +1096,7 @@ async fn relay_translated(
             None => return Relayed::ClientGone,
             Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
             Some(Ok(true)) => {
+                fed += chunk.len();
                 tr.feed(&chunk, &mut out);
                 chunk.clear();
             }
@@ -1118,7 +1132,7 @@ async fn relay_translated(
             p.give(chunk);
             p.give(out);
             let mut cache = w.translators.borrow_mut();
-            if cache.len() < 32 {
+            if cache.len() < MAX_CACHED_TRANSLATORS && fed <= MAX_CACHED_TRANSLATOR_INPUT {
                 cache.push(((from, call.client), tr));
             }
             return Relayed::Done(ok, false);
@@ -1130,6 +1144,7 @@ async fn relay_translated(
         match r {
             None => return Relayed::ClientGone,
             Some(Ok(true)) => {
+                fed += chunk.len();
                 tr.feed(&chunk, &mut out);
                 chunk.clear();
             }
