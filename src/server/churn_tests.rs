@@ -89,19 +89,83 @@ async fn upstream(listener: TcpListener) {
     while let Ok((mut s, _)) = listener.accept().await {
         monoio::spawn(async move {
             let mut buf = Vec::with_capacity(8192);
-            while read_message(&mut s, &mut buf).await.is_some() {
+            while let Some(req) = read_message(&mut s, &mut buf).await {
+                let (ctype, body) = match stream_events(&req) {
+                    Some(n) => ("text/event-stream", sse_body(n)),
+                    None => ("application/json", UPSTREAM_BODY.to_vec()),
+                };
                 let mut resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                    UPSTREAM_BODY.len()
+                    "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
                 )
                 .into_bytes();
-                resp.extend_from_slice(UPSTREAM_BODY);
+                resp.extend_from_slice(&body);
                 if s.write_all(resp).await.0.is_err() {
                     return;
                 }
             }
         });
     }
+}
+
+/// A streamed request asks for `n` content events with `"content":"events=n"`.
+fn stream_events(req: &[u8]) -> Option<usize> {
+    memchr::memmem::find(req, br#""stream":true"#)?;
+    let at = memchr::memmem::find(req, b"events=")? + 7;
+    let digits = req[at..].iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&req[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// An OpenAI chat stream of `n` content events (~120 bytes each).
+fn sse_body(n: usize) -> Vec<u8> {
+    let mut b = Vec::new();
+    for _ in 0..n {
+        b.extend_from_slice(
+            br#"data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"up-model","choices":[{"index":0,"delta":{"content":"hello world "}}]}"#,
+        );
+        b.extend_from_slice(b"\n\n");
+    }
+    b.extend_from_slice(
+        br#"data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"up-model","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+    );
+    b.extend_from_slice(b"\n\ndata: [DONE]\n\n");
+    b
+}
+
+/// An Anthropic Messages stream (translated from the OpenAI upstream) of
+/// `events` upstream events; returns once the server closed the connection.
+async fn claude_stream(addr: SocketAddr, events: usize) {
+    let body = format!(
+        r#"{{"model":"churn-model","max_tokens":16,"stream":true,"messages":[{{"role":"user","content":"events={events}"}}]}}"#
+    );
+    let req = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: sk-client\r\n\
+         Content-Type: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    let (r, _) = s.write_all(req.into_bytes()).await;
+    r.expect("write");
+    let mut got = Vec::new();
+    loop {
+        got.reserve(16 * 1024);
+        let (len, cap) = (got.len(), got.capacity());
+        let (r, v) = s.read(got.slice_mut(len..cap)).await;
+        got = v.into_inner();
+        match r {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 200 "),
+        "{}",
+        String::from_utf8_lossy(&got[..got.len().min(400)])
+    );
+    assert!(memchr::memmem::find(&got, b"message_stop").is_some());
 }
 
 fn request(close: bool) -> Vec<u8> {
@@ -208,6 +272,49 @@ async fn churn(dir: std::path::PathBuf) {
     w.shutdown.fire();
     server.await;
     assert_eq!(w.shutdown.waiters(), 0);
+}
+
+/// A translator that relayed a huge stream is not cached; ordinary ones are.
+async fn translator_cache(dir: std::path::PathBuf) {
+    let up = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+    let up_port = up.local_addr().expect("addr").port();
+    monoio::spawn(upstream(up));
+    let w = worker(up_port, &dir);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = monoio::spawn(accept_loop(w.clone(), listener));
+    claude_stream(addr, 10).await;
+    quiesce(&w).await;
+    assert_eq!(
+        w.translators.borrow().len(),
+        1,
+        "a small stream's translator is cached"
+    );
+    // ~3,000 events of ~120 bytes: well past 256 KiB of upstream bytes.
+    claude_stream(addr, 3000).await;
+    quiesce(&w).await;
+    assert_eq!(
+        w.translators.borrow().len(),
+        0,
+        "a huge stream's translator is dropped"
+    );
+    claude_stream(addr, 10).await;
+    quiesce(&w).await;
+    assert_eq!(w.translators.borrow().len(), 1);
+    w.shutdown.fire();
+    server.await;
+}
+
+#[test]
+fn translator_cache_keeps_only_ordinary_translators() {
+    let dir = std::env::temp_dir().join(format!("cliproxy-trcache-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .expect("runtime")
+        .block_on(translator_cache(dir.clone()));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn run(driver: crate::runtime::Driver) {
