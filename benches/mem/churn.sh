@@ -100,7 +100,8 @@ phase() { # name requests connections [extra wrk args...]
     "$name" "$done" "$before" "$after" "$((after - before))" "$errs"
 }
 
-echo "binary: $BIN, 1 worker; RSS at start: $(rss_kb) kB"
+DRV=$(grep -o '[a-z_]* driver' $W/cliproxy.log | head -1 || true)
+echo "binary: $BIN, 1 worker, ${DRV:-driver ?}; RSS at start: $(rss_kb) kB"
 phase "warm-up keep-alive" "$WARM_KA" "$KA_CONNS"
 phase "warm-up connection-close" "$WARM_CLOSE" "$CLOSE_CONNS" -H "Connection: close"
 START=$(rss_kb)
