@@ -226,22 +226,21 @@ fn run(driver: cliproxy::runtime::Driver) {
     // A keep-alive connection that carried one large request keeps at most
     // small buffers while it stays open (measured with it still open, after
     // a further small exchange so the server is done with the large one).
-    let s = TcpStream::connect(addr).unwrap();
-    let mut w = s.try_clone().unwrap();
-    let mut r = BufReader::new(s);
-    let mut exchange = |body: &str| {
-        w.write_all(request(false, body).as_bytes()).unwrap();
-        let (status, _) = read_message(&mut r).expect("response");
-        assert!(status.starts_with("HTTP/1.1 200 "), "{status}");
+    let open_delta = {
+        let s = TcpStream::connect(addr).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let mut r = BufReader::new(s);
+        let mut exchange = |body: &str| {
+            w.write_all(request(false, body).as_bytes()).unwrap();
+            let (status, _) = read_message(&mut r).expect("response");
+            assert!(status.starts_with("HTTP/1.1 200 "), "{status}");
+        };
+        exchange(REQUEST_BODY);
+        let base = live();
+        exchange(&big);
+        exchange(REQUEST_BODY);
+        live() - base
     };
-    exchange(REQUEST_BODY);
-    let base = live();
-    exchange(&big);
-    exchange(REQUEST_BODY);
-    let open_delta = live() - base;
-    drop(exchange);
-    drop(r);
-    drop(w);
     quiesce(&h.shared);
 
     eprintln!(
