@@ -936,6 +936,16 @@ enum Wake {
 /// and, when `keepalive` is set, writing `: keep-alive` comments during
 /// silences (`streaming.keepalive-seconds`). The pending read is never
 /// cancelled by a tick, so no upstream byte is lost. `None`: the client left.
+/// Idle stream translators a core keeps for reuse.
+const MAX_CACHED_TRANSLATORS: usize = 32;
+
+/// A translator that relayed more upstream bytes than this may hold buffers
+/// sized for one huge event (a long tool-call argument, say); it is dropped
+/// after its stream instead of cached, so the cache keeps at most
+/// `MAX_CACHED_TRANSLATORS` translators of ordinary size. Longer streams pay
+/// a fresh translator, which is small against their own length.
+const MAX_CACHED_TRANSLATOR_INPUT: usize = 256 * 1024;
+
 async fn next_event_bytes(
     resp: &mut Response,
     chunk: &mut Vec<u8>,
@@ -1342,6 +1352,9 @@ async fn relay_translated(
         None => new_stream_translator(from, call.client, ctx),
     };
     tr.set_client_tools(client_tools(call, from));
+    // Upstream bytes fed: a translator's buffers grow with the largest event
+    // it saw, never more than this, so it bounds what a cached one keeps.
+    let mut fed = 0usize;
     let mut chunk = w.pool.borrow_mut().buf();
     let mut out = w.pool.borrow_mut().buf();
     // First-byte commit: read until the translator produced client bytes.
@@ -1352,6 +1365,7 @@ async fn relay_translated(
             None => return Relayed::ClientGone,
             Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
             Some(Ok(true)) => {
+                fed += chunk.len();
                 tr.feed(&chunk, &mut out);
                 chunk.clear();
             }
@@ -1388,7 +1402,7 @@ async fn relay_translated(
             p.give(out);
             let failed = tr.upstream_error().map(|(s, b)| (s, b.to_vec()));
             let mut cache = w.translators.borrow_mut();
-            if cache.len() < 32 {
+            if cache.len() < MAX_CACHED_TRANSLATORS && fed <= MAX_CACHED_TRANSLATOR_INPUT {
                 cache.push(((from, call.client), tr));
             }
             return match failed {
@@ -1403,6 +1417,7 @@ async fn relay_translated(
         match r {
             None => return Relayed::ClientGone,
             Some(Ok(true)) => {
+                fed += chunk.len();
                 tr.feed(&chunk, &mut out);
                 chunk.clear();
             }

@@ -31,6 +31,9 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 /// upstream round trip (which then needs no watch at all).
 pub const CLIENT_WATCH_DELAY: Duration = Duration::from_millis(50);
 
+/// Largest read or write buffer a connection keeps between requests.
+pub const CONN_KEPT_BUF: usize = 64 * 1024;
+
 /// Timeouts in force (tests shorten them).
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
@@ -362,10 +365,22 @@ pub async fn serve(w: &Rc<Worker>, stream: tls::ClientStream, peer: SocketAddr) 
         if !keep || !head.keep_alive || w.shutdown.is_fired() {
             return;
         }
-        // Reuse the request's allocation as the read buffer when nothing is pipelined.
+        // Reuse the request's allocation as the read buffer when nothing is
+        // pipelined, but never keep more than CONN_KEPT_BUF per idle
+        // connection: one large request or response must not pin its
+        // buffer for the rest of a keep-alive connection's life.
         if conn.buf.is_empty() && buf.capacity() > conn.buf.capacity() {
             buf.clear();
             conn.buf = buf;
         }
+        if conn.buf.is_empty() && conn.buf.capacity() > CONN_KEPT_BUF {
+            conn.buf = Vec::new();
+        }
+        if conn.out.capacity() > CONN_KEPT_BUF {
+            conn.out = Vec::with_capacity(16 * 1024);
+        }
     }
 }
+
+#[cfg(test)]
+mod churn_tests;

@@ -174,10 +174,15 @@ impl PoolKey {
     }
 }
 
-/// Buffers kept for reuse per core, and the largest one kept: a worker
-/// reuses its I/O buffers instead of allocating per request.
-const MAX_FREE_BUFS: usize = 64;
-const MAX_KEPT_BUF: usize = 1024 * 1024;
+/// Free I/O buffers kept per core, the largest one kept, and the most bytes
+/// the free list may hold in all. A buffer grown past [`MAX_KEPT_BUF`] by one
+/// large request or response is freed rather than parked forever, so the
+/// free list stays at most [`MAX_FREE_BYTES`] whatever the traffic was.
+pub const MAX_FREE_BUFS: usize = 64;
+/// See [`MAX_FREE_BUFS`].
+pub const MAX_KEPT_BUF: usize = 64 * 1024;
+/// See [`MAX_FREE_BUFS`].
+pub const MAX_FREE_BYTES: usize = 2 * 1024 * 1024;
 /// Capacity of a fresh I/O buffer.
 pub const BUF_SIZE: usize = 16 * 1024;
 
@@ -186,6 +191,8 @@ pub const BUF_SIZE: usize = 16 * 1024;
 pub struct Pool {
     idle: HashMap<PoolKey, Vec<(Stream, Instant)>>,
     bufs: Vec<Vec<u8>>,
+    /// Sum of the capacities in `bufs`.
+    free_bytes: usize,
     /// New connections opened (for tests and stats).
     pub opened: u64,
     /// Requests sent over a reused connection.
@@ -195,41 +202,71 @@ pub struct Pool {
 impl Pool {
     /// An empty buffer, reused when one is free.
     pub fn buf(&mut self) -> Vec<u8> {
-        self.bufs
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(BUF_SIZE))
+        match self.bufs.pop() {
+            Some(b) => {
+                self.free_bytes -= b.capacity();
+                b
+            }
+            None => Vec::with_capacity(BUF_SIZE),
+        }
     }
 
-    /// Returns a buffer for reuse.
+    /// Returns a buffer for reuse (dropped if oversized or the list is full).
     pub fn give(&mut self, mut b: Vec<u8>) {
+        let cap = b.capacity();
         if self.bufs.len() < MAX_FREE_BUFS
-            && b.capacity() <= MAX_KEPT_BUF
-            && b.capacity() >= BUF_SIZE
+            && (BUF_SIZE..=MAX_KEPT_BUF).contains(&cap)
+            && self.free_bytes + cap <= MAX_FREE_BYTES
         {
             b.clear();
+            self.free_bytes += cap;
             self.bufs.push(b);
         }
     }
 
+    /// Buffers and bytes parked in the free list (tests, diagnostics).
+    pub fn free_bufs(&self) -> (usize, usize) {
+        (self.bufs.len(), self.free_bytes)
+    }
+
+    /// Idle connections parked, over all upstreams (tests, diagnostics).
+    pub fn idle_conns(&self) -> usize {
+        self.idle.values().map(Vec::len).sum()
+    }
+
     fn take(&mut self, ep: &Endpoint, proxy: Option<&Proxy>) -> Option<Stream> {
-        let list = self
-            .idle
-            .iter_mut()
-            .find(|(k, _)| k.matches(ep, proxy))
-            .map(|(_, v)| v)?;
+        let (key, list) = self.idle.iter_mut().find(|(k, _)| k.matches(ep, proxy))?;
         let now = Instant::now();
+        let mut found = None;
         while let Some((s, t)) = list.pop() {
             if now.duration_since(t) < POOL_IDLE {
-                return Some(s);
+                found = Some(s);
+                break;
             }
         }
-        None
+        if list.is_empty() {
+            // No empty lists left behind for upstreams a reload removed.
+            let key = key.clone();
+            self.idle.remove(&key);
+        }
+        found
     }
 
     fn put(&mut self, key: PoolKey, s: Stream) {
+        self.put_at(key, s, Instant::now());
+    }
+
+    fn put_at(&mut self, key: PoolKey, s: Stream, now: Instant) {
         let list = self.idle.entry(key).or_default();
+        // Oldest first: connections past POOL_IDLE would never be reused
+        // (`take` pops the newest), so close them instead of parking them.
+        let stale = list
+            .iter()
+            .take_while(|(_, t)| now.duration_since(*t) >= POOL_IDLE)
+            .count();
+        list.drain(..stale);
         if list.len() < POOL_MAX_IDLE {
-            list.push((s, Instant::now()));
+            list.push((s, now));
         }
     }
 
@@ -559,6 +596,86 @@ async fn read_head(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The free list keeps only ordinary buffers and never more than
+    /// MAX_FREE_BUFS of them or MAX_FREE_BYTES in all.
+    #[test]
+    fn free_list_is_bounded() {
+        let mut p = Pool::default();
+        // Oversized (one large request grew it) and undersized: not kept.
+        p.give(Vec::with_capacity(MAX_KEPT_BUF + 1));
+        p.give(Vec::with_capacity(1024 * 1024));
+        p.give(Vec::with_capacity(BUF_SIZE - 1));
+        assert_eq!(p.free_bufs(), (0, 0));
+        // A kept buffer comes back empty with its capacity.
+        let mut b = Vec::with_capacity(BUF_SIZE);
+        b.extend_from_slice(b"old bytes");
+        p.give(b);
+        assert_eq!(p.free_bufs(), (1, BUF_SIZE));
+        let b = p.buf();
+        assert!(b.is_empty() && b.capacity() >= BUF_SIZE);
+        assert_eq!(p.free_bufs(), (0, 0));
+        // Many largest-kept buffers: capped by total bytes.
+        for _ in 0..1000 {
+            p.give(Vec::with_capacity(MAX_KEPT_BUF));
+        }
+        let (n, bytes) = p.free_bufs();
+        assert!(bytes <= MAX_FREE_BYTES && n == MAX_FREE_BYTES / MAX_KEPT_BUF);
+        // Many small ones: capped by count.
+        let mut p = Pool::default();
+        for _ in 0..1000 {
+            p.give(Vec::with_capacity(BUF_SIZE));
+        }
+        assert_eq!(p.free_bufs().0, MAX_FREE_BUFS);
+        // Taking buffers out keeps the byte count exact.
+        while p.free_bufs().0 > 0 {
+            drop(p.buf());
+        }
+        assert_eq!(p.free_bufs(), (0, 0));
+    }
+
+    /// Idle connections past POOL_IDLE are closed when a newer one is
+    /// parked (take pops the newest, so they would never be reused), and a
+    /// list that runs empty leaves no key behind.
+    #[test]
+    fn stale_idle_connections_are_not_kept() {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .expect("runtime")
+            .block_on(async {
+                let l = monoio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+                let addr = l.local_addr().expect("addr");
+                let ep = Endpoint::parse(&format!("http://{addr}/v1")).expect("endpoint");
+                let key = PoolKey::new(&ep, None);
+                let conn = || async {
+                    Stream::Plain(
+                        monoio::net::TcpStream::connect(addr)
+                            .await
+                            .expect("connect"),
+                    )
+                };
+                let now = Instant::now();
+                let Some(old) = now.checked_sub(POOL_IDLE + Duration::from_secs(1)) else {
+                    return; // uptime shorter than POOL_IDLE: cannot date a connection back
+                };
+                let mut p = Pool::default();
+                for _ in 0..5 {
+                    p.put_at(key.clone(), conn().await, old);
+                }
+                assert_eq!(p.idle_conns(), 5);
+                p.put_at(key.clone(), conn().await, now);
+                assert_eq!(p.idle_conns(), 1, "stale connections closed on put");
+                assert!(p.take(&ep, None).is_some());
+                assert_eq!(p.idle_conns(), 0);
+                assert!(p.idle.is_empty(), "an emptied list leaves no key");
+                p.put_at(key.clone(), conn().await, old);
+                assert!(
+                    p.take(&ep, None).is_none(),
+                    "a stale connection is never reused"
+                );
+                assert!(p.idle.is_empty());
+            });
+    }
 
     #[test]
     fn parse_endpoints() {
