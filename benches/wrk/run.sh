@@ -6,11 +6,12 @@
 #
 # Usage: benches/wrk/run.sh [duration=10s] [connections=64]
 # Needs: wrk, nginx (Debian packages), a release build (cargo build --release).
+# CLIPROXY_BIN=path runs another build (e.g. the base commit) for a before/after.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DUR=${1:-10s}
 CONNS=${2:-64}
-BIN=target/release/cliproxy
+BIN=${CLIPROXY_BIN:-target/release/cliproxy}
 [ -x "$BIN" ] || cargo build --release --bins
 W=$(mktemp -d /tmp/cliproxy-wrk.XXXXXX)
 UP=18401; NGX=18402; CP=18403
