@@ -582,3 +582,198 @@ fn h1_only_origin_still_works() {
     // Keep-alive reuse on the h1 path as before.
     assert_eq!(mock.connections.load(Ordering::SeqCst), 1);
 }
+
+// ------------------------------------------------- in-process (library) tests
+
+use cliproxy::config::ProxyUrl;
+use cliproxy::upstream::{client_tls_config, h2conn, send, Endpoint, Pool, Proxy};
+use std::cell::RefCell;
+
+/// A plain HTTP CONNECT proxy on 127.0.0.1:0 that tunnels to 127.0.0.1
+/// (whatever host was asked); counts tunnels.
+fn connect_proxy() -> (u16, Arc<AtomicUsize>) {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let tunnels = Arc::new(AtomicUsize::new(0));
+    let t = tunnels.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let t = t.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if s.read(&mut b).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let line = String::from_utf8_lossy(&head).into_owned();
+                let Some(target) = line
+                    .strip_prefix("CONNECT ")
+                    .and_then(|r| r.split(' ').next())
+                else {
+                    return;
+                };
+                let port = target.rsplit(':').next().unwrap_or("0").to_string();
+                let Ok(up) = std::net::TcpStream::connect(format!("127.0.0.1:{port}")) else {
+                    return;
+                };
+                t.fetch_add(1, Ordering::SeqCst);
+                s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut a, mut b2) = (s.try_clone().unwrap(), up.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut a, &mut b2);
+                    let _ = b2.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut r, mut w) = (up, s);
+                let _ = std::io::copy(&mut r, &mut w);
+                let _ = w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, tunnels)
+}
+
+fn ca_der(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    vec![rustls::pki_types::CertificateDer::from(b64(&body))]
+}
+
+/// Standard base64 decoding (the test CA's PEM body).
+fn b64(s: &str) -> Vec<u8> {
+    let val = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            _ => 63,
+        }
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= val(c) << (18 - 6 * i);
+        }
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    out
+}
+
+fn h1_request(ep: &Endpoint, body: &str) -> Vec<u8> {
+    format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n{body}",
+        ep.host_header,
+        body.len()
+    )
+    .into_bytes()
+}
+
+fn legacy<F: std::future::Future>(f: F) -> F::Output {
+    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .enable_timer()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn h2_through_a_connect_proxy_and_no_growth_under_churn() {
+    let mock = H2Mock::start(H2_AND_H1, 100, |_| {
+        H2Reply::Json(completion("m", "tunnelled"))
+    });
+    let (pport, tunnels) = connect_proxy();
+    let mut ep = Endpoint::parse(&mock.base_url()).unwrap();
+    ep.resolve();
+    let proxy = Proxy::resolve(ProxyUrl::parse(&format!("http://127.0.0.1:{pport}")).unwrap());
+    let tls = client_tls_config(&ca_der(&mock.ca_pem)).unwrap();
+    let pool = RefCell::new(Pool::default());
+    let body = chat_body(false);
+    legacy(async {
+        // Through the tunnel, h2 is negotiated (the inner TLS offers ALPN)
+        // and several requests share the one tunnel.
+        for _ in 0..3 {
+            let mut r = send(
+                &pool,
+                &tls,
+                &ep,
+                Some(&proxy),
+                h1_request(&ep, &body),
+                false,
+                false,
+            )
+            .await
+            .expect("send");
+            assert!(r.is_h2());
+            assert_eq!(r.status(), 200);
+            let mut out = Vec::new();
+            r.read_to_end(&mut out, 1 << 20).await.unwrap();
+            assert!(String::from_utf8_lossy(&out).contains("tunnelled"));
+            r.release(&pool);
+        }
+        assert_eq!(tunnels.load(Ordering::SeqCst), 1);
+        assert_eq!(pool.borrow().h2_conns(), 1);
+        // Churn: the upstream drops its connections after every answer;
+        // each request then needs a new one (a request that meets a dying
+        // connection fails before its head, as a connect error would).
+        let mut ok = 0;
+        for _ in 0..40 {
+            if let Ok(mut r) = send(
+                &pool,
+                &tls,
+                &ep,
+                Some(&proxy),
+                h1_request(&ep, &body),
+                false,
+                false,
+            )
+            .await
+            {
+                let mut out = Vec::new();
+                if r.read_to_end(&mut out, 1 << 20).await.is_ok() {
+                    ok += 1;
+                }
+                r.release(&pool);
+            }
+            mock.kill.notify_waiters();
+        }
+        assert!(ok >= 20, "only {ok} of 40 churned requests answered");
+        // Every connection task ends and the pool forgets every connection.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            mock.kill.notify_waiters();
+            let gone = h2conn::live_connections() == 0 && {
+                // Ended connections leave the pool at the next pick.
+                pool.borrow().h2_conns() <= 1
+            };
+            if gone {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} h2 connection tasks still alive",
+                h2conn::live_connections()
+            );
+            monoio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert!(mock.seen().iter().all(|s| s.proto == "h2"));
+    let t = tunnels.load(Ordering::SeqCst);
+    assert!(t >= 10, "{t} tunnels: the churn did not happen");
+}
