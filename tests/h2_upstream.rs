@@ -61,6 +61,11 @@ enum H2Reply {
     },
     /// GOAWAY and close the connection without answering.
     GoAway,
+    /// RST_STREAM(REFUSED_STREAM) instead of a response head.
+    Refuse,
+    /// SSE events, then RST_STREAM(INTERNAL_ERROR) on the stream after
+    /// `events.len() - 1` of them.
+    ResetMid(Vec<String>),
 }
 
 type Script = Arc<dyn Fn(&Seen) -> H2Reply + Send + Sync>;
@@ -297,9 +302,25 @@ async fn answer_h2(mut respond: h2::server::SendResponse<Bytes>, reply: H2Reply,
             }
             let _ = s.send_data(Bytes::new(), true);
         }
+        H2Reply::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
+        H2Reply::ResetMid(events) => {
+            let head = http::Response::builder()
+                .status(200)
+                .header("content-type", "text/event-stream")
+                .body(())
+                .unwrap();
+            let Ok(mut s) = respond.send_response(head, false) else {
+                return;
+            };
+            for e in &events[..events.len() - 1] {
+                let _ = s.send_data(Bytes::from(e.clone()), false);
+            }
+            // Let the DATA frames reach the client before the reset.
+            let _ = tokio::time::timeout(Duration::from_secs(5), shared.kill.notified()).await;
+            s.send_reset(h2::Reason::INTERNAL_ERROR);
+        }
         H2Reply::GoAway => {}
     }
-    let _ = shared;
 }
 
 /// A minimal HTTP/1.1 server side (one request per read, Content-Length bodies).
@@ -353,7 +374,7 @@ async fn serve_h1(mut tls: Tls, shared: Arc<Shared>) {
                     body.len()
                 )
             }
-            H2Reply::GoAway => return,
+            H2Reply::GoAway | H2Reply::Refuse | H2Reply::ResetMid(_) => return,
         };
         if tls.write_all(out.as_bytes()).await.is_err() || tls.flush().await.is_err() {
             return;
@@ -501,6 +522,66 @@ both_drivers!(goaway_before_headers_fails_over, |driver| {
     let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
     assert_eq!(resp.status, 200, "{}", resp.text());
 });
+
+both_drivers!(
+    rst_stream_before_head_fails_over_after_first_byte_ends,
+    |driver| {
+        // Credential k1's requests are refused with RST_STREAM before any head:
+        // the request moves to k2 on the same connection. k2 streams are reset
+        // mid-way: the client's stream ends with an error event.
+        let mock = H2Mock::start(H2_AND_H1, 100, |r| {
+            if r.auth == "Bearer k1" {
+                H2Reply::Refuse
+            } else {
+                let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+                if v["stream"] == true {
+                    H2Reply::ResetMid(chunks("m", &["cut"]))
+                } else {
+                    H2Reply::Json(completion("m", "from k2"))
+                }
+            }
+        });
+        let srv = mock.server(
+            driver,
+            1,
+            &compat_config(&mock.base_url(), &[KEY], &["k1", "k2"]),
+        );
+        let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert_eq!(resp.json()["choices"][0]["message"]["content"], "from k2");
+        let auths: Vec<String> = mock.seen().iter().map(|s| s.auth.clone()).collect();
+        assert!(auths.contains(&"Bearer k2".to_string()), "{auths:?}");
+        assert_eq!(
+            mock.connections.load(Ordering::SeqCst),
+            1,
+            "one h2 connection"
+        );
+        // Streamed: whichever credential the rotation picks first, the answer
+        // comes from k2 and is cut by RST_STREAM after "cut".
+        let mut s = srv.connect();
+        s.write_all(&raw_request(
+            "POST",
+            "/v1/chat/completions",
+            &[AUTH],
+            &chat_body(true),
+        ))
+        .unwrap();
+        let mut r = BufReader::new(s);
+        let (status, _) = read_head(&mut r).unwrap();
+        assert_eq!(status, 200);
+        let mut body = read_chunk(&mut r).unwrap().expect("first chunk");
+        assert!(String::from_utf8_lossy(&body).contains("cut"));
+        mock.kill.notify_waiters();
+        while let Some(c) = read_chunk(&mut r).unwrap() {
+            body.extend_from_slice(&c);
+        }
+        let data = sse_data(&body);
+        assert_eq!(stream_text(&body), "cut");
+        let last: serde_json::Value = serde_json::from_str(data.last().unwrap()).unwrap();
+        assert_eq!(last["error"]["type"], "server_error", "{data:?}");
+        assert!(!data.iter().any(|d| d == "[DONE]"));
+    }
+);
 
 both_drivers!(connection_reset_after_first_byte_ends_stream, |driver| {
     let mock = H2Mock::start(H2_AND_H1, 100, |_| H2Reply::Sse {

@@ -127,6 +127,9 @@ impl AsyncRead for H2Io {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         loop {
             match this.tls.reader().read(buf.initialize_unfilled()) {
                 Ok(n) => {
