@@ -858,3 +858,70 @@ fn h2_through_a_connect_proxy_and_no_growth_under_churn() {
     let t = tunnels.load(Ordering::SeqCst);
     assert!(t >= 10, "{t} tunnels: the churn did not happen");
 }
+
+/// A TCP forwarder on 127.0.0.1:0 to `target` that relays both directions
+/// one byte per write, so every TLS record and h2 frame reaches the other
+/// side split at every byte.
+fn trickle_forwarder(target: u16) -> u16 {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    fn trickle(mut from: std::net::TcpStream, mut to: std::net::TcpStream) {
+        let mut b = [0u8; 1];
+        while let Ok(1) = from.read(&mut b) {
+            if to.write_all(&b).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    }
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(s) = s else { continue };
+            let Ok(up) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let _ = s.set_nodelay(true);
+            let _ = up.set_nodelay(true);
+            let (s2, up2) = (s.try_clone().unwrap(), up.try_clone().unwrap());
+            std::thread::spawn(move || trickle(s2, up2));
+            std::thread::spawn(move || trickle(up, s));
+        }
+    });
+    port
+}
+
+both_drivers!(h2_split_at_every_byte, |driver| {
+    // The same exchanges as over a direct connection (the oracle: the
+    // mock's answer), with every byte arriving in its own TCP segment.
+    let text = "a fairly long answer ".repeat(40);
+    let parts: Vec<String> = (0..30).map(|i| format!("part{i} ")).collect();
+    let want_stream: String = parts.concat();
+    let (t2, p2) = (text.clone(), parts.clone());
+    let mock = H2Mock::start(H2_AND_H1, 100, move |r| {
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        if v["stream"] == true {
+            let refs: Vec<&str> = p2.iter().map(String::as_str).collect();
+            H2Reply::Sse {
+                events: chunks("m", &refs),
+                kill_after: None,
+            }
+        } else {
+            H2Reply::Json(completion("m", &t2))
+        }
+    });
+    let fport = trickle_forwarder(mock.port);
+    let base = format!("https://localhost:{fport}/v1");
+    let srv = mock.server(driver, 1, &compat_config(&base, &[KEY], &["k"]));
+    let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(
+        resp.json()["choices"][0]["message"]["content"],
+        text.as_str()
+    );
+    let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(stream_text(&resp.body), want_stream);
+    assert!(mock.seen().iter().all(|s| s.proto == "h2"));
+    assert_eq!(mock.connections.load(Ordering::SeqCst), 1);
+});
