@@ -281,6 +281,15 @@ pub(super) struct H2Body {
     _slot: StreamSlot,
 }
 
+/// Why [`exchange`] failed.
+pub(super) enum ExchangeError {
+    /// The connection refused the stream before the request left (it was
+    /// already going away): safe to send again on another connection.
+    NotSent(UpstreamError),
+    /// The request may have reached the upstream.
+    Failed(UpstreamError),
+}
+
 /// Sends `request` on a claimed stream and waits for the response head.
 /// Any failure before the head (GOAWAY, RST_STREAM, connection reset) is a
 /// [`UpstreamError::Connect`]: nothing reached the client, so the pipeline
@@ -290,24 +299,29 @@ pub(super) async fn exchange(
     slot: StreamSlot,
     ep: &Endpoint,
     request: &[u8],
-) -> Result<H2Body, UpstreamError> {
-    let (head, body) = to_h2(request, ep).map_err(UpstreamError::Protocol)?;
+) -> Result<H2Body, ExchangeError> {
+    use ExchangeError::{Failed, NotSent};
+    let (head, body) = to_h2(request, ep).map_err(|m| Failed(UpstreamError::Protocol(m)))?;
     let mut send = match monoio::time::timeout(CONNECT_TIMEOUT, send.ready()).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(slot.fail(e)),
-        Err(_) => return Err(UpstreamError::Connect("h2: no stream available".into())),
+        Ok(Err(e)) => return Err(NotSent(slot.fail(e))),
+        Err(_) => {
+            return Err(Failed(UpstreamError::Connect(
+                "h2: no stream available".into(),
+            )))
+        }
     };
     let (fut, mut out) = send
         .send_request(head, body.is_empty())
-        .map_err(|e| slot.fail(e))?;
+        .map_err(|e| NotSent(slot.fail(e)))?;
     if !body.is_empty() {
         out.send_data(Bytes::copy_from_slice(body), true)
-            .map_err(|e| slot.fail(e))?;
+            .map_err(|e| Failed(slot.fail(e)))?;
     }
     let resp = match monoio::time::timeout(FIRST_BYTE_TIMEOUT, fut).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(slot.fail(e)),
-        Err(_) => return Err(UpstreamError::Timeout),
+        Ok(Err(e)) => return Err(Failed(slot.fail(e))),
+        Err(_) => return Err(Failed(UpstreamError::Timeout)),
     };
     let (parts, recv) = resp.into_parts();
     Ok(H2Body {

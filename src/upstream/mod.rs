@@ -686,17 +686,33 @@ pub async fn send(
         return send_h1(pool, tls, ep, proxy, request, head_request, None).await;
     }
     let key = PoolKey::new(ep, proxy);
+    let mut resent = false;
     loop {
         let step = pool.borrow_mut().h2_step(&key);
         match step {
             H2Step::Use(send, claim) => {
                 pool.borrow_mut().reused += 1;
                 let r = h2conn::exchange(send, claim, ep, &request).await;
-                pool.borrow_mut().give(request);
-                return r.map(|b| Response {
-                    body: Body::H2(b),
-                    done: false,
-                });
+                let e = match r {
+                    Ok(b) => {
+                        pool.borrow_mut().give(request);
+                        return Ok(Response {
+                            body: Body::H2(b),
+                            done: false,
+                        });
+                    }
+                    Err(e) => e,
+                };
+                match e {
+                    // A connection already going away (a graceful GOAWAY,
+                    // e.g. the upstream's connection age limit) refused the
+                    // stream before it left: once, on another connection.
+                    h2conn::ExchangeError::NotSent(_) if !resent => resent = true,
+                    h2conn::ExchangeError::NotSent(e) | h2conn::ExchangeError::Failed(e) => {
+                        pool.borrow_mut().give(request);
+                        return Err(e);
+                    }
+                }
             }
             H2Step::Wait(gate) => {
                 if let Some(m) = gate.wait().await {
