@@ -424,6 +424,12 @@ both_drivers!(non_stream_and_stream_over_h2, |driver| {
     }
     // Sequential requests reuse the one h2 connection.
     assert_eq!(mock.connections.load(Ordering::SeqCst), 1);
+    // An open h2 connection (its task pinging) does not hold up shutdown.
+    let mut srv = srv;
+    let t0 = std::time::Instant::now();
+    srv.sigterm();
+    assert_eq!(srv.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
 });
 
 /// Sends `n` concurrent streamed requests and checks every answer.
