@@ -63,6 +63,9 @@ enum H2Reply {
     GoAway,
     /// RST_STREAM(REFUSED_STREAM) instead of a response head.
     Refuse,
+    /// One SSE event, then wait for the client to reset the stream; counts
+    /// the resets in `H2Mock::resets`.
+    AwaitCancel(String),
     /// SSE events, then RST_STREAM(INTERNAL_ERROR) on the stream after
     /// `events.len() - 1` of them.
     ResetMid(Vec<String>),
@@ -78,6 +81,8 @@ struct H2Mock {
     kill: Arc<Notify>,
     /// Responses wait until this many requests arrived (0: answer at once).
     hold_until: Arc<AtomicUsize>,
+    /// Streams the client reset while the mock was still answering.
+    resets: Arc<AtomicUsize>,
 }
 
 struct Shared {
@@ -88,6 +93,7 @@ struct Shared {
     arrived: AtomicUsize,
     all_arrived: Notify,
     max_streams: u32,
+    resets: Arc<AtomicUsize>,
 }
 
 impl H2Mock {
@@ -109,7 +115,9 @@ impl H2Mock {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let kill = Arc::new(Notify::new());
         let hold_until = Arc::new(AtomicUsize::new(0));
+        let resets = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
+            resets: resets.clone(),
             script: Arc::new(script),
             seen: seen.clone(),
             kill: kill.clone(),
@@ -154,6 +162,7 @@ impl H2Mock {
             seen,
             kill,
             hold_until,
+            resets,
         }
     }
 
@@ -303,6 +312,25 @@ async fn answer_h2(mut respond: h2::server::SendResponse<Bytes>, reply: H2Reply,
             let _ = s.send_data(Bytes::new(), true);
         }
         H2Reply::Refuse => respond.send_reset(h2::Reason::REFUSED_STREAM),
+        H2Reply::AwaitCancel(event) => {
+            let head = http::Response::builder()
+                .status(200)
+                .header("content-type", "text/event-stream")
+                .body(())
+                .unwrap();
+            let Ok(mut s) = respond.send_response(head, false) else {
+                return;
+            };
+            let _ = s.send_data(Bytes::from(event), false);
+            let reset = tokio::time::timeout(
+                Duration::from_secs(15),
+                std::future::poll_fn(|cx| s.poll_reset(cx)),
+            )
+            .await;
+            if let Ok(Ok(_)) = reset {
+                shared.resets.fetch_add(1, Ordering::SeqCst);
+            }
+        }
         H2Reply::ResetMid(events) => {
             let head = http::Response::builder()
                 .status(200)
@@ -374,7 +402,10 @@ async fn serve_h1(mut tls: Tls, shared: Arc<Shared>) {
                     body.len()
                 )
             }
-            H2Reply::GoAway | H2Reply::Refuse | H2Reply::ResetMid(_) => return,
+            H2Reply::GoAway
+            | H2Reply::Refuse
+            | H2Reply::ResetMid(_)
+            | H2Reply::AwaitCancel(_) => return,
         };
         if tls.write_all(out.as_bytes()).await.is_err() || tls.flush().await.is_err() {
             return;
@@ -929,5 +960,48 @@ both_drivers!(h2_split_at_every_byte, |driver| {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(stream_text(&resp.body), want_stream);
     assert!(mock.seen().iter().all(|s| s.proto == "h2"));
+    assert_eq!(mock.connections.load(Ordering::SeqCst), 1);
+});
+
+both_drivers!(client_leaving_resets_the_upstream_stream, |driver| {
+    // The client drops its connection after the first event: the h2 stream
+    // is reset (the upstream stops generating), the connection stays and
+    // serves the next request.
+    let mock = H2Mock::start(H2_AND_H1, 100, |r| {
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        if v["stream"] == true {
+            H2Reply::AwaitCancel(chunks("m", &["first"])[0].clone())
+        } else {
+            H2Reply::Json(completion("m", "still here"))
+        }
+    });
+    let srv = mock.server(driver, 1, &compat_config(&mock.base_url(), &[KEY], &["k"]));
+    let mut s = srv.connect();
+    s.write_all(&raw_request(
+        "POST",
+        "/v1/chat/completions",
+        &[AUTH],
+        &chat_body(true),
+    ))
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let (status, _) = read_head(&mut r).unwrap();
+    assert_eq!(status, 200);
+    let first = read_chunk(&mut r).unwrap().expect("first chunk");
+    assert!(String::from_utf8_lossy(&first).contains("first"));
+    drop(r);
+    assert!(
+        eventually(Duration::from_secs(10), || mock
+            .resets
+            .load(Ordering::SeqCst)
+            == 1),
+        "the upstream stream was not reset"
+    );
+    let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(
+        resp.json()["choices"][0]["message"]["content"],
+        "still here"
+    );
     assert_eq!(mock.connections.load(Ordering::SeqCst), 1);
 });
