@@ -390,3 +390,50 @@ impl H2Body {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pipeline's HTTP/1.1 bytes become an h2 head: the request line
+    /// becomes pseudo-headers with the endpoint's authority, connection
+    /// headers are dropped, names are lower-cased, the body is what follows.
+    #[test]
+    fn h1_bytes_to_h2_request() {
+        let ep = Endpoint::parse("https://api.example.com:8443/v1").unwrap();
+        let req = b"POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: api.example.com:8443\r\n\
+Authorization: Bearer k\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nTE: trailers\r\n\
+X-Custom: A b\r\nContent-Length: 2\r\n\r\n{}";
+        let (head, body) = to_h2(req, &ep).unwrap();
+        assert_eq!(head.method(), http::Method::POST);
+        assert_eq!(
+            head.uri().to_string(),
+            "https://api.example.com:8443/v1/chat/completions?x=1"
+        );
+        let names: Vec<&str> = head.headers().keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["authorization", "x-custom", "content-length"]);
+        assert_eq!(head.headers()["x-custom"], "A b");
+        assert_eq!(body, b"{}");
+        // An empty body stays empty.
+        let (_, body) = to_h2(b"GET /v1/models HTTP/1.1\r\nHost: h\r\n\r\n", &ep).unwrap();
+        assert!(body.is_empty());
+    }
+
+    /// What cannot be converted is an error, never a panic.
+    #[test]
+    fn unconvertible_requests_are_errors() {
+        let ep = Endpoint::parse("https://h/v1").unwrap();
+        for bad in [
+            &b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"[..],
+            b"POST /x HTTP/1.1\r\nHost: h\r\n",
+            b"\x00\x01garbage\r\n\r\n",
+            b"",
+        ] {
+            assert!(
+                to_h2(bad, &ep).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
