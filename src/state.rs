@@ -77,6 +77,8 @@ pub struct Provider {
     pub proxies: Vec<Option<std::sync::Arc<crate::upstream::Proxy>>>,
     /// Extra headers sent upstream, pre-validated.
     pub headers: Vec<(String, String)>,
+    /// Speak only HTTP/1.1 to this upstream (`force-http1`, entry or global).
+    pub force_http1: bool,
     /// Scheduler provider key: `claude`, `gemini`, `vertex`, `codex` or
     /// `openai-compatible-<lower-case name>`.
     pub sched_provider: String,
@@ -200,6 +202,7 @@ impl Snapshot {
             headers: &'c [(String, String)],
             priority: i32,
             disable_cooling: Option<bool>,
+            force_http1: Option<bool>,
             request_retry: Option<u32>,
             rules: &'c [crate::config::ScopedErrorRule],
         }
@@ -219,6 +222,7 @@ impl Snapshot {
                 headers: &c.headers,
                 priority: c.priority,
                 disable_cooling: c.disable_cooling,
+                force_http1: c.force_http1,
                 request_retry: c.request_retry,
                 rules: &c.request_scoped_errors,
             });
@@ -250,6 +254,7 @@ impl Snapshot {
                     headers: &k.headers,
                     priority: k.priority,
                     disable_cooling: k.disable_cooling,
+                    force_http1: k.force_http1,
                     request_retry: k.request_retry,
                     rules: &k.request_scoped_errors,
                 });
@@ -310,6 +315,7 @@ impl Snapshot {
                         .collect()
                 },
                 headers: c.headers.to_vec(),
+                force_http1: c.force_http1.unwrap_or(config.force_http1),
                 sched_provider: sched_provider.clone(),
                 rules: Vec::new(),
             });

@@ -345,7 +345,16 @@ impl Client {
     /// One GET; the connection goes back to the pool.
     async fn get(&self, ep: &Endpoint, proxy: Option<&Proxy>) -> Result<Vec<u8>, UpstreamError> {
         let req = format!("GET /v1/x HTTP/1.1\r\nHost: {}\r\n\r\n", ep.host_header);
-        let mut r = send(&self.pool, &self.tls, ep, proxy, req.into_bytes(), false).await?;
+        let mut r = send(
+            &self.pool,
+            &self.tls,
+            ep,
+            proxy,
+            req.into_bytes(),
+            false,
+            false,
+        )
+        .await?;
         assert_eq!(r.status(), 200);
         let mut body = Vec::new();
         r.read_to_end(&mut body, 1 << 20).await.unwrap();

@@ -105,6 +105,8 @@ pub struct Config {
     pub passthrough_headers: bool,
     /// Unprefixed model names only route to unprefixed credentials.
     pub force_model_prefix: bool,
+    /// `force-http1`: never offer HTTP/2 to TLS upstreams (entries may override).
+    pub force_http1: bool,
     /// image_generation tool policy.
     pub disable_image_generation: ImageGenerationMode,
     /// Base model of the hosted image tool path (default `gpt-5.4-mini`).
@@ -159,6 +161,8 @@ pub struct OpenAiCompat {
     pub support_prompt_cache_key: bool,
     /// Cooling override (`None` = inherit the global setting).
     pub disable_cooling: Option<bool>,
+    /// HTTP/1.1 only to this upstream (`None` = the global `force-http1`).
+    pub force_http1: Option<bool>,
     /// Retry override (`None` = inherit).
     pub request_retry: Option<u32>,
     /// Error classification rules.
@@ -239,6 +243,8 @@ pub struct ProviderKey {
     pub excluded_models: Vec<String>,
     /// Cooling override.
     pub disable_cooling: Option<bool>,
+    /// HTTP/1.1 only to this upstream (`None` = the global `force-http1`).
+    pub force_http1: Option<bool>,
     /// Retry override (`None` = inherit; negative in the file = inherit).
     pub request_retry: Option<u32>,
     /// Error classification rules.

@@ -135,6 +135,8 @@ raw_struct! {
         "video-result-auth-cache-ttl" => video_result_auth_cache_ttl: String,
         /// Unprefixed models only hit unprefixed credentials.
         "force-model-prefix" => force_model_prefix: bool,
+        /// cliproxy extension: speak only HTTP/1.1 to TLS upstreams (no ALPN `h2`).
+        "force-http1" => force_http1: bool,
         /// Full per-request logs.
         "request-log" => request_log: bool,
         /// Claude Code compatibility.
@@ -603,6 +605,8 @@ raw_struct! {
         "excluded-models" => excluded_models: Vec<String>,
         /// Cooling override.
         "disable-cooling" => disable_cooling: Option<bool>,
+        /// cliproxy extension: speak only HTTP/1.1 to this upstream (default: the global `force-http1`).
+        "force-http1" => force_http1: Option<bool>,
         /// Retry override (negative = inherit).
         "request-retry" => request_retry: Option<i64>,
         /// Error classification rules.
@@ -637,6 +641,8 @@ raw_struct! {
         "excluded-models" => excluded_models: Vec<String>,
         /// Cooling override.
         "disable-cooling" => disable_cooling: Option<bool>,
+        /// cliproxy extension: speak only HTTP/1.1 to this upstream (default: the global `force-http1`).
+        "force-http1" => force_http1: Option<bool>,
         /// Retry override (negative = inherit).
         "request-retry" => request_retry: Option<i64>,
         /// Error classification rules.
@@ -683,6 +689,8 @@ raw_struct! {
         "rebuild-mid-system-message" => rebuild_mid_system_message: bool,
         /// Cooling override.
         "disable-cooling" => disable_cooling: Option<bool>,
+        /// cliproxy extension: speak only HTTP/1.1 to this upstream (default: the global `force-http1`).
+        "force-http1" => force_http1: Option<bool>,
         /// Retry override (negative = inherit).
         "request-retry" => request_retry: Option<i64>,
         /// Error classification rules.
@@ -719,6 +727,8 @@ raw_struct! {
         "excluded-models" => excluded_models: Vec<String>,
         /// Cooling override.
         "disable-cooling" => disable_cooling: Option<bool>,
+        /// cliproxy extension: speak only HTTP/1.1 to this upstream (default: the global `force-http1`).
+        "force-http1" => force_http1: Option<bool>,
         /// Retry override (negative = inherit).
         "request-retry" => request_retry: Option<i64>,
         /// Error classification rules.
@@ -751,6 +761,8 @@ raw_struct! {
         "support-prompt-cache-key" => support_prompt_cache_key: bool,
         /// Cooling override.
         "disable-cooling" => disable_cooling: Option<bool>,
+        /// cliproxy extension: speak only HTTP/1.1 to this upstream (default: the global `force-http1`).
+        "force-http1" => force_http1: Option<bool>,
         /// Retry override (negative = inherit).
         "request-retry" => request_retry: Option<i64>,
         /// Error classification rules.

@@ -1289,3 +1289,40 @@ fn flow_nesting_floods_are_refused_quickly() {
     assert_eq!(warning_paths(&w), vec!["x"]);
     assert_eq!(err(&" ".repeat(MAX_CONFIG_BYTES + 1)).key_path, "");
 }
+
+// ------------------------------------------------------------------ force-http1
+
+#[test]
+fn force_http1_global_and_per_entry() {
+    let (c, w) = parse("claude-api-key: [{api-key: k}]\n");
+    assert!(!c.force_http1 && w.is_empty());
+    assert_eq!(c.claude_api_keys[0].force_http1, None);
+    let (c, w) = parse(
+        "force-http1: true\n\
+         claude-api-key: [{api-key: k, force-http1: false}]\n\
+         gemini-api-key: [{api-key: g, force-http1: true}]\n\
+         codex-api-key: [{api-key: x, base-url: 'https://c.example', force-http1: true}]\n\
+         vertex-api-key: [{api-key: v, force-http1: true}]\n\
+         openai-compatibility: [{name: a, base-url: 'https://h', force-http1: true}]\n",
+    );
+    assert!(w.is_empty(), "{w:?}");
+    assert!(c.force_http1);
+    assert_eq!(c.claude_api_keys[0].force_http1, Some(false));
+    assert_eq!(c.gemini_api_keys[0].force_http1, Some(true));
+    assert_eq!(c.codex_api_keys[0].force_http1, Some(true));
+    assert_eq!(c.vertex_api_keys[0].force_http1, Some(true));
+    assert_eq!(c.openai_compatibility[0].force_http1, Some(true));
+    for (yaml, path) in [
+        ("force-http1: sometimes\n", "force-http1"),
+        (
+            "claude-api-key: [{api-key: k, force-http1: [1]}]\n",
+            "claude-api-key[0].force-http1",
+        ),
+        (
+            "openai-compatibility: [{name: a, base-url: 'https://h', force-http1: 2}]\n",
+            "openai-compatibility[0].force-http1",
+        ),
+    ] {
+        assert_eq!(err(yaml).key_path, path, "{yaml}");
+    }
+}

@@ -512,7 +512,8 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
                     &provider.endpoint,
                     proxy,
                     std::mem::take(&mut request),
-                    false
+                    false,
+                    provider.force_http1
                 ));
                 loop {
                     let wake = monoio::select! {
@@ -803,10 +804,7 @@ async fn relay(
         encode::header(out, "Content-Type", ct);
     }
     encode::header(out, reply::CORS_ORIGIN.0, reply::CORS_ORIGIN.1);
-    let length = match resp.head.body {
-        Some(crate::h1::response::RespBody::Length(n)) if !stream => Some(n),
-        _ => None,
-    };
+    let length = resp.content_length().filter(|_| !stream);
     match length {
         Some(n) => encode::content_length(out, n as usize),
         None => encode::header(out, "Transfer-Encoding", b"chunked"),

@@ -6,6 +6,8 @@
 //! Connections through a `proxy-url` ([`proxy`]) get the same timeouts and
 //! pooling; the pool keys them by proxy too, so they never mix with direct ones.
 
+pub mod h2conn;
+pub mod h2io;
 pub mod proxy;
 pub mod tls;
 
@@ -16,7 +18,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 pub use tls::Stream;
 
@@ -146,6 +150,88 @@ pub fn client_tls_config(
     Ok(Arc::new(cfg))
 }
 
+/// `base` with ALPN offering `h2` before `http/1.1` (upstream TLS when HTTP/2
+/// is allowed; proxies are always spoken to in HTTP/1.1).
+fn with_h2_alpn(base: &rustls::ClientConfig) -> Arc<rustls::ClientConfig> {
+    let mut cfg = base.clone();
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(cfg)
+}
+
+/// Opened once per (core, origin, proxy) while its protocol is unknown or
+/// its h2 connections are full: requests arriving meanwhile wait for it
+/// instead of each opening a connection of their own.
+#[derive(Clone, Default)]
+struct Gate(Rc<RefCell<GateState>>);
+
+#[derive(Default)]
+struct GateState {
+    open: bool,
+    /// `Some(message)`: the connect failed; waiters fail the same way.
+    failed: Option<String>,
+    wakers: Vec<Waker>,
+}
+
+impl Gate {
+    fn is_open(&self) -> bool {
+        self.0.borrow().open
+    }
+
+    fn open(&self, failed: Option<String>) {
+        let mut g = self.0.borrow_mut();
+        if g.open {
+            return;
+        }
+        g.open = true;
+        g.failed = failed;
+        for w in g.wakers.drain(..) {
+            w.wake();
+        }
+    }
+
+    /// Waits until the connect finished; its error, if it failed.
+    async fn wait(&self) -> Option<String> {
+        std::future::poll_fn(|cx| {
+            let mut g = self.0.borrow_mut();
+            if g.open {
+                return Poll::Ready(g.failed.clone());
+            }
+            if !g.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                g.wakers.push(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Opens its gate when the connecting request is done, whichever way
+/// (including being dropped because its client left).
+struct GateGuard(Gate, Option<String>);
+
+impl Drop for GateGuard {
+    fn drop(&mut self) {
+        self.0.open(self.1.take());
+    }
+}
+
+/// HTTP/2 state of one (origin, proxy) on one core.
+#[derive(Default)]
+struct H2Slot {
+    conns: Vec<h2conn::H2Conn>,
+    connecting: Option<Gate>,
+    /// The origin answered ALPN without `h2`: use the HTTP/1.1 pool.
+    h1: bool,
+}
+
+/// What a request does next on the h2 path.
+enum H2Step {
+    Use(h2::client::SendRequest<bytes::Bytes>, h2conn::StreamSlot),
+    Wait(Gate),
+    Connect(GateGuard),
+    H1,
+}
+
 /// Which idle connections may serve a request: same upstream, same scheme,
 /// same proxy (`None`: direct).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -195,8 +281,11 @@ pub struct Pool {
     free_bytes: usize,
     /// New connections opened (for tests and stats).
     pub opened: u64,
-    /// Requests sent over a reused connection.
+    /// Requests sent over a reused connection (or an existing h2 connection).
     pub reused: u64,
+    h2: HashMap<PoolKey, H2Slot>,
+    /// (base upstream TLS config, the same with ALPN `h2`).
+    h2_tls: Option<(Arc<rustls::ClientConfig>, Arc<rustls::ClientConfig>)>,
 }
 
 impl Pool {
@@ -273,6 +362,47 @@ impl Pool {
     /// Drops every idle connection (shutdown).
     pub fn clear(&mut self) {
         self.idle.clear();
+        self.h2.clear();
+    }
+
+    /// h2 connections held, over all upstreams (tests, diagnostics).
+    pub fn h2_conns(&self) -> usize {
+        self.h2.values().map(|s| s.conns.len()).sum()
+    }
+
+    fn h2_tls(&mut self, base: &Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
+        if let Some((b, h)) = &self.h2_tls {
+            if Arc::ptr_eq(b, base) {
+                return h.clone();
+            }
+        }
+        let h = with_h2_alpn(base);
+        self.h2_tls = Some((base.clone(), h.clone()));
+        h
+    }
+
+    fn h2_step(&mut self, key: &PoolKey) -> H2Step {
+        let slot = match self.h2.get_mut(key) {
+            Some(s) => s,
+            None => self.h2.entry(key.clone()).or_default(),
+        };
+        // Ended connections (GOAWAY, reset, idle, dead peer) leave the pool.
+        slot.conns.retain(|c| c.usable());
+        if let Some(c) = slot.conns.iter_mut().find(|c| c.has_room()) {
+            let (send, claim) = c.claim();
+            return H2Step::Use(send, claim);
+        }
+        if slot.h1 {
+            return H2Step::H1;
+        }
+        if let Some(g) = &slot.connecting {
+            if !g.is_open() {
+                return H2Step::Wait(g.clone());
+            }
+        }
+        let g = Gate::default();
+        slot.connecting = Some(g.clone());
+        H2Step::Connect(GateGuard(g, None))
     }
 }
 
@@ -297,13 +427,17 @@ impl std::fmt::Display for UpstreamError {
     }
 }
 
+/// Opens a connection to `ep`; `upstream_tls` is the TLS config for the
+/// upstream itself (its ALPN says whether h2 is offered), `tls` the one for
+/// an `https://` proxy (and for the upstream inside it: h1 only).
 async fn connect(
     ep: &Endpoint,
     proxy: Option<&Proxy>,
     tls: &Arc<rustls::ClientConfig>,
+    upstream_tls: &Arc<rustls::ClientConfig>,
 ) -> Result<Stream, UpstreamError> {
     if let Some(p) = proxy {
-        return proxy::connect(ep, p, tls).await;
+        return proxy::connect(ep, p, tls, upstream_tls).await;
     }
     if ep.addrs.is_empty() {
         return Err(UpstreamError::Connect(format!(
@@ -318,7 +452,7 @@ async fn connect(
             tcp.set_nodelay(true)?;
             if ep.tls {
                 Ok::<_, io::Error>(Stream::Tls(Box::new(
-                    tls::TlsStream::connect(tcp, &ep.host, tls.clone()).await?,
+                    tls::TlsStream::connect(tcp, &ep.host, upstream_tls.clone()).await?,
                 )))
             } else {
                 Ok(Stream::Plain(tcp))
@@ -333,30 +467,63 @@ async fn connect(
     Err(UpstreamError::Connect(last))
 }
 
-/// An upstream response whose head has arrived; the body is read with [`Response::read_body`].
+/// An upstream response whose head has arrived, over HTTP/1.1 or HTTP/2;
+/// the body is read with [`Response::read_body`] either way.
 pub struct Response {
+    body: Body,
+    done: bool,
+}
+
+enum Body {
+    H1(H1Body),
+    H2(h2conn::H2Body),
+}
+
+/// An HTTP/1.1 response on its own connection.
+struct H1Body {
     stream: Option<Stream>,
     /// Pool slot this connection returns to.
     key: PoolKey,
     /// The parsed head; spans point into `buf`.
-    pub head: ResponseHead,
+    head: ResponseHead,
     /// Head bytes, then body bytes read but not yet decoded (`pos..`).
     buf: Vec<u8>,
     pos: usize,
     remaining: u64,
     decoder: ChunkedDecoder,
-    done: bool,
 }
 
 impl Response {
     /// Header value by name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.head.header(&self.buf[..self.head.head_len], name)
+        match &self.body {
+            Body::H1(b) => b.head.header(&b.buf[..b.head.head_len], name),
+            Body::H2(b) => b.header(name),
+        }
     }
 
     /// The status code.
     pub fn status(&self) -> u16 {
-        self.head.status
+        match &self.body {
+            Body::H1(b) => b.head.status,
+            Body::H2(b) => b.status,
+        }
+    }
+
+    /// The body length the upstream declared, if it declared one.
+    pub fn content_length(&self) -> Option<u64> {
+        match &self.body {
+            Body::H1(b) => match b.head.body {
+                Some(RespBody::Length(n)) => Some(n),
+                _ => None,
+            },
+            Body::H2(b) => b.length(),
+        }
+    }
+
+    /// True when the answer came over HTTP/2.
+    pub fn is_h2(&self) -> bool {
+        matches!(self.body, Body::H2(_))
     }
 
     /// True once the body has been read to its end.
@@ -366,9 +533,49 @@ impl Response {
 
     /// Appends the next decoded body bytes to `out`. Returns `Ok(false)` once
     /// the body is complete (nothing appended), `Ok(true)` after appending.
+    /// Cancel-safe: dropping it between chunks loses nothing (the h1 read is
+    /// the TLS stream's, see [`crate::tls`]; h2 keeps unread DATA queued).
     pub async fn read_body(&mut self, out: &mut Vec<u8>) -> io::Result<bool> {
+        match &mut self.body {
+            Body::H1(b) => b.read(out, &mut self.done).await,
+            Body::H2(b) => b.read(out, &mut self.done).await,
+        }
+    }
+
+    /// Reads the whole remaining body (bounded by `limit`) into `out`.
+    pub async fn read_to_end(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
+        while self.read_body(out).await? {
+            if out.len() > limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "upstream body too large",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns an h1 connection to `pool` if the body was read fully and the
+    /// upstream allows reuse; otherwise drops it. An h2 stream just ends (an
+    /// unfinished one is reset; the connection stays).
+    pub fn release(self, pool: &RefCell<Pool>) {
+        let Body::H1(b) = self.body else {
+            return;
+        };
+        let mut p = pool.borrow_mut();
+        let reusable = self.done && b.head.keep_alive && b.pos >= b.buf.len();
+        if let (true, Some(s)) = (reusable, b.stream) {
+            p.put(b.key, s);
+        }
+        p.give(b.buf);
+    }
+}
+
+impl H1Body {
+    /// See [`Response::read_body`]; sets `done` as soon as the end is known.
+    async fn read(&mut self, out: &mut Vec<u8>, done: &mut bool) -> io::Result<bool> {
         loop {
-            if self.done {
+            if *done {
                 return Ok(false);
             }
             if self.pos < self.buf.len() {
@@ -380,7 +587,7 @@ impl Response {
                         self.pos += take;
                         self.remaining -= take as u64;
                         if self.remaining == 0 {
-                            self.done = true;
+                            *done = true;
                         }
                         return Ok(true);
                     }
@@ -397,12 +604,12 @@ impl Response {
                             })?;
                         self.pos += p.consumed;
                         if p.done {
-                            self.done = true;
+                            *done = true;
                         }
                         if out.len() > before {
                             return Ok(true);
                         }
-                        if self.done {
+                        if *done {
                             return Ok(false);
                         }
                     }
@@ -412,13 +619,13 @@ impl Response {
                         return Ok(true);
                     }
                     Some(RespBody::Empty) | None => {
-                        self.done = true;
+                        *done = true;
                         return Ok(false);
                     }
                 }
             }
             if matches!(self.head.body, Some(RespBody::Empty) | None) {
-                self.done = true;
+                *done = true;
                 return Ok(false);
             }
             let Some(stream) = self.stream.as_mut() else {
@@ -443,7 +650,7 @@ impl Response {
             };
             if n == 0 {
                 if self.head.body == Some(RespBody::Close) {
-                    self.done = true;
+                    *done = true;
                     return Ok(false);
                 }
                 return Err(io::Error::new(
@@ -453,36 +660,18 @@ impl Response {
             }
         }
     }
-
-    /// Reads the whole remaining body (bounded by `limit`) into `out`.
-    pub async fn read_to_end(&mut self, out: &mut Vec<u8>, limit: usize) -> io::Result<()> {
-        while self.read_body(out).await? {
-            if out.len() > limit {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "upstream body too large",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Returns the connection to `pool` if the body was read fully and the
-    /// upstream allows reuse; otherwise drops it.
-    pub fn release(self, pool: &RefCell<Pool>) {
-        let mut p = pool.borrow_mut();
-        let reusable = self.done && self.head.keep_alive && self.pos >= self.buf.len();
-        if let (true, Some(s)) = (reusable, self.stream) {
-            p.put(self.key, s);
-        }
-        p.give(self.buf);
-    }
 }
 
 /// Sends `request` (a complete HTTP/1.1 request) to `ep`, directly or through
-/// `proxy`, and waits for the response head. A pooled connection that fails
-/// before any response byte is retried once on a fresh connection (the
-/// upstream or proxy closed it while idle).
+/// `proxy`, and waits for the response head.
+///
+/// TLS upstreams are offered HTTP/2 by ALPN unless `force_h1` is set or the
+/// proxy is `https://` (the tunnel then stays HTTP/1.1). When the origin picks
+/// `h2`, the request is converted and sent as a stream on this core's
+/// connection to it (a second connection opens only when the first is at the
+/// peer's stream limit); requests arriving while that connection is being
+/// opened wait for it. Otherwise it goes over the HTTP/1.1 pool. Failures
+/// before the response head are errors the pipeline fails over on.
 pub async fn send(
     pool: &RefCell<Pool>,
     tls: &Arc<rustls::ClientConfig>,
@@ -490,17 +679,115 @@ pub async fn send(
     proxy: Option<&Proxy>,
     request: Vec<u8>,
     head_request: bool,
+    force_h1: bool,
+) -> Result<Response, UpstreamError> {
+    let h2_allowed = ep.tls && !force_h1 && proxy.is_none_or(|p| !p.is_tls());
+    if !h2_allowed {
+        return send_h1(pool, tls, ep, proxy, request, head_request, None).await;
+    }
+    let key = PoolKey::new(ep, proxy);
+    let mut resent = false;
+    loop {
+        let step = pool.borrow_mut().h2_step(&key);
+        match step {
+            H2Step::Use(send, claim) => {
+                pool.borrow_mut().reused += 1;
+                let r = h2conn::exchange(send, claim, ep, &request).await;
+                let e = match r {
+                    Ok(b) => {
+                        pool.borrow_mut().give(request);
+                        return Ok(Response {
+                            body: Body::H2(b),
+                            done: false,
+                        });
+                    }
+                    Err(e) => e,
+                };
+                match e {
+                    // A connection already going away (a graceful GOAWAY,
+                    // e.g. the upstream's connection age limit) refused the
+                    // stream before it left: once, on another connection.
+                    h2conn::ExchangeError::NotSent(_) if !resent => resent = true,
+                    h2conn::ExchangeError::NotSent(e) | h2conn::ExchangeError::Failed(e) => {
+                        pool.borrow_mut().give(request);
+                        return Err(e);
+                    }
+                }
+            }
+            H2Step::Wait(gate) => {
+                if let Some(m) = gate.wait().await {
+                    return Err(UpstreamError::Connect(m));
+                }
+            }
+            H2Step::H1 => {
+                return send_h1(pool, tls, ep, proxy, request, head_request, None).await;
+            }
+            H2Step::Connect(mut guard) => {
+                let up = pool.borrow_mut().h2_tls(tls);
+                let s = match connect(ep, proxy, tls, &up).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        guard.1 = Some(e.to_string());
+                        return Err(e);
+                    }
+                };
+                pool.borrow_mut().opened += 1;
+                match s {
+                    Stream::Tls(t) if t.session().alpn_protocol() == Some(b"h2") => {
+                        let (tcp, conn, early) = t.into_parts();
+                        match h2conn::handshake(h2io::H2Io::new(tcp, conn, early)).await {
+                            Ok(c) => {
+                                if let Some(slot) = pool.borrow_mut().h2.get_mut(&key) {
+                                    slot.conns.push(c);
+                                }
+                            }
+                            Err(e) => {
+                                guard.1 = Some(e.to_string());
+                                return Err(e);
+                            }
+                        }
+                        drop(guard);
+                    }
+                    other => {
+                        if let Some(slot) = pool.borrow_mut().h2.get_mut(&key) {
+                            slot.h1 = true;
+                        }
+                        drop(guard);
+                        return send_h1(pool, tls, ep, proxy, request, head_request, Some(other))
+                            .await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The HTTP/1.1 exchange. `fresh` is a connection just opened for this
+/// request; otherwise an idle pooled one is used or a new one opened. A
+/// pooled connection that fails before any response byte is retried once on
+/// a fresh connection (the upstream or proxy closed it while idle).
+async fn send_h1(
+    pool: &RefCell<Pool>,
+    tls: &Arc<rustls::ClientConfig>,
+    ep: &Endpoint,
+    proxy: Option<&Proxy>,
+    request: Vec<u8>,
+    head_request: bool,
+    fresh: Option<Stream>,
 ) -> Result<Response, UpstreamError> {
     let mut request = request;
-    let pooled = pool.borrow_mut().take(ep, proxy);
+    let from_pool = fresh.is_none();
+    let mut stream_opt = match fresh {
+        Some(s) => Some(s),
+        None => pool.borrow_mut().take(ep, proxy),
+    };
     let mut attempt = 0;
-    let mut stream_opt = pooled;
     loop {
-        let reused = stream_opt.is_some();
+        let reused = from_pool && stream_opt.is_some();
         let mut stream = match stream_opt.take() {
             Some(s) => s,
             None => {
-                let s = connect(ep, proxy, tls).await?;
+                let s = connect(ep, proxy, tls, tls).await?;
                 pool.borrow_mut().opened += 1;
                 s
             }
@@ -530,13 +817,15 @@ pub async fn send(
                     pool.borrow_mut().give(request);
                     let pos = head.head_len;
                     return Ok(Response {
-                        stream: Some(stream),
-                        key: PoolKey::new(ep, proxy),
-                        head,
-                        buf,
-                        pos,
-                        remaining,
-                        decoder: ChunkedDecoder::new(),
+                        body: Body::H1(H1Body {
+                            stream: Some(stream),
+                            key: PoolKey::new(ep, proxy),
+                            head,
+                            buf,
+                            pos,
+                            remaining,
+                            decoder: ChunkedDecoder::new(),
+                        }),
                         done,
                     });
                 }

@@ -52,6 +52,11 @@ impl Proxy {
 
     /// The pool identity. Equal keys mean the same proxy, user and password;
     /// the password appears only as a hash keyed per process.
+    /// True for an `https://` proxy (TLS to the proxy itself).
+    pub fn is_tls(&self) -> bool {
+        self.url.scheme == ProxyScheme::Https
+    }
+
     pub fn key(&self) -> &Arc<str> {
         &self.key
     }
@@ -70,11 +75,14 @@ fn pool_key(url: &ProxyUrl) -> Arc<str> {
 
 /// Opens a connection to `ep` through `proxy`: proxy handshake, then TLS to
 /// the upstream if `ep.tls`. Each proxy address gets [`CONNECT_TIMEOUT`] for
-/// the whole sequence.
+/// the whole sequence. `tls` is for an `https://` proxy and the upstream
+/// inside it; `upstream_tls` for the upstream through a plain tunnel (its
+/// ALPN may offer `h2`).
 pub(super) async fn connect(
     ep: &Endpoint,
     proxy: &Proxy,
     tls: &Arc<rustls::ClientConfig>,
+    upstream_tls: &Arc<rustls::ClientConfig>,
 ) -> Result<Stream, UpstreamError> {
     if proxy.addrs.is_empty() {
         return Err(UpstreamError::Connect(format!(
@@ -84,7 +92,12 @@ pub(super) async fn connect(
     }
     let mut last = String::new();
     for addr in &proxy.addrs {
-        match monoio::time::timeout(CONNECT_TIMEOUT, connect_via(*addr, ep, proxy, tls)).await {
+        match monoio::time::timeout(
+            CONNECT_TIMEOUT,
+            connect_via(*addr, ep, proxy, tls, upstream_tls),
+        )
+        .await
+        {
             Ok(Ok(s)) => return Ok(s),
             // Refused or unreachable: another address of the proxy may answer.
             Ok(Err(Step::Tcp(e))) => last = format!("proxy {}: {e}", proxy.url),
@@ -115,6 +128,7 @@ async fn connect_via(
     ep: &Endpoint,
     proxy: &Proxy,
     tls: &Arc<rustls::ClientConfig>,
+    upstream_tls: &Arc<rustls::ClientConfig>,
 ) -> Result<Stream, Step> {
     let tcp = monoio::net::TcpStream::connect_addr(addr)
         .await
@@ -147,7 +161,7 @@ async fn connect_via(
     }
     Ok(match s {
         Stream::Plain(tcp) => Stream::Tls(Box::new(
-            TlsStream::connect_with(tcp, buf, &ep.host, tls.clone()).await?,
+            TlsStream::connect_with(tcp, buf, &ep.host, upstream_tls.clone()).await?,
         )),
         Stream::Tls(t) => Stream::TlsInTls(Box::new(
             TlsStream::connect_with(*t, buf, &ep.host, tls.clone()).await?,
