@@ -212,14 +212,7 @@ payload:
 #[test]
 fn sse_keepalive_comments_fill_upstream_silence() {
     use std::io::{BufReader, Write};
-    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(Some(gate_rx));
-    let mock = Mock::start(move |_| Reply::Sse {
-        events: chunks("m", &["before ", "after"]),
-        gate_at: Some(1),
-        gate: gate.lock().unwrap().take(),
-        end: SseEnd::Clean,
-    });
+    let (mock, gate_tx) = gated_sse_mock(chunks("m", &["before ", "after"]), 1);
     let mut yaml = compat_config(&mock.base_url(), &["sk-client-1"], &["k"]);
     yaml.push_str("streaming:\n  keepalive-seconds: 1\n");
     for driver in ["epoll"] {

@@ -17,22 +17,6 @@ fn args() -> Value {
     json!({"city":"Paris","unit":"c","days":[1,2]})
 }
 
-fn sse(events: &[(Option<&str>, Value)]) -> Reply {
-    let events = events
-        .iter()
-        .map(|(n, d)| match n {
-            Some(n) => format!("event: {n}\ndata: {d}\n\n"),
-            None => format!("data: {d}\n\n"),
-        })
-        .collect();
-    Reply::Sse {
-        events,
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
-}
-
 fn upstream(r: &Recorded) -> Reply {
     let body = r.json();
     let stream =
@@ -48,7 +32,7 @@ fn upstream(r: &Recorded) -> Reply {
                 ev.push((None, json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":p}}]},"finish_reason":null}]})));
             }
             ev.push((None, json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})));
-            return sse(&ev);
+            return sse_events(&ev);
         }
         return json_reply(200, &json!({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":argstr}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}).to_string());
     }
@@ -73,14 +57,14 @@ fn upstream(r: &Recorded) -> Reply {
             ));
             ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":7}})));
             ev.push((Some("message_stop"), json!({"type":"message_stop"})));
-            return sse(&ev);
+            return sse_events(&ev);
         }
         return json_reply(200, &json!({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":args()}],"stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":7}}).to_string());
     }
     if r.path.starts_with("/v1beta/models/") {
         let part = json!({"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":args()}}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":7,"totalTokenCount":12}});
         if stream {
-            return sse(&[(None, part)]);
+            return sse_events(&[(None, part)]);
         }
         return json_reply(200, &part.to_string());
     }
@@ -105,26 +89,14 @@ fn upstream(r: &Recorded) -> Reply {
             json!({"type":"response.output_item.done","output_index":0,"item":done_item}),
         ));
         ev.push((Some("response.completed"), json!({"type":"response.completed","response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":"m","output":[done_item],"usage":{"input_tokens":5,"output_tokens":7,"total_tokens":12}}})));
-        return sse(&ev);
+        return sse_events(&ev);
     }
     json_reply(404, "{}")
 }
 
+/// Every upstream kind at `mock`, aliased m-compat, m-claude, m-gemini, m-codex.
 fn config(mock: &Mock) -> String {
-    let base = format!("http://{}", mock.addr);
-    format!(
-        r#"api-keys: ["sk-client-1"]
-auth-dir: ./auths
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "k"}}]
-    models: [{{name: u, alias: m-compat}}]
-claude-api-key: [{{api-key: "k", base-url: "{base}", models: [{{name: u, alias: m-claude}}]}}]
-gemini-api-key: [{{api-key: "k", base-url: "{base}", models: [{{name: u, alias: m-gemini}}]}}]
-codex-api-key: [{{api-key: "k", base-url: "{base}/codex", models: [{{name: u, alias: m-codex}}]}}]
-"#
-    )
+    every_kind_config(mock, |_| ("k".into(), "u".into()), "")
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -150,14 +122,6 @@ fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
             srv.request("POST", &format!("/v1beta/models/{model}:{action}"), &[AUTH], &json!({"contents":[{"role":"user","parts":[{"text":msg}]}],"tools":[{"functionDeclarations":[{"name":"get_weather","description":"Weather","parameters":schema()}]}]}).to_string())
         }
     }
-}
-
-fn events(body: &[u8]) -> Vec<Value> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON frame {d:?}: {e}")))
-        .collect()
 }
 
 /// (tool name, parsed arguments) as the client sees them.
@@ -202,7 +166,7 @@ fn tool_call(client: Client, stream: bool, resp: &Resp) -> Option<(String, Value
             }
         };
     }
-    let evs = events(&resp.body);
+    let evs = sse_json(&resp.body);
     match client {
         Client::Chat => {
             let mut name = String::new();
@@ -245,21 +209,7 @@ fn tool_call(client: Client, stream: bool, resp: &Resp) -> Option<(String, Value
                 .collect();
             Some((name, parse(&a)?))
         }
-        Client::Gemini => {
-            let fc = evs
-                .iter()
-                .flat_map(|e| {
-                    e["candidates"][0]["content"]["parts"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .find(|p| p["functionCall"].is_object())?;
-            Some((
-                fc["functionCall"]["name"].as_str()?.to_string(),
-                fc["functionCall"]["args"].clone(),
-            ))
-        }
+        Client::Gemini => gemini_function_call(&evs),
     }
 }
 
@@ -307,10 +257,5 @@ fn tool_calls_reach_every_client_from_every_upstream() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert_no_failures(&failures, "\n\n");
 }

@@ -14,25 +14,6 @@ const PIECES: [&str; 3] = [
 ];
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
-fn sse(events: &[(Option<&str>, Value)]) -> Vec<String> {
-    events
-        .iter()
-        .map(|(name, data)| match name {
-            Some(n) => format!("event: {n}\ndata: {data}\n\n"),
-            None => format!("data: {data}\n\n"),
-        })
-        .collect()
-}
-
-fn streaming(events: Vec<String>) -> Reply {
-    Reply::Sse {
-        events,
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
-}
-
 /// The scripted upstream of every kind, dispatched by path.
 fn upstream(r: &Recorded) -> Reply {
     let body = r.json();
@@ -46,9 +27,9 @@ fn upstream(r: &Recorded) -> Reply {
                 .map(|p| (None, json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":model,"choices":[{"index":0,"delta":{"content":p},"finish_reason":null}]})))
                 .collect();
             ev.push((None, json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":model,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})));
-            let mut v = sse(&ev);
+            let mut v = sse_frames(&ev);
             v.push("data: [DONE]\n\n".into());
-            return streaming(v);
+            return sse_reply(v);
         }
         return json_reply(200, &completion(&model, TEXT));
     }
@@ -74,7 +55,7 @@ fn upstream(r: &Recorded) -> Reply {
             ));
             ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}})));
             ev.push((Some("message_stop"), json!({"type":"message_stop"})));
-            return streaming(sse(&ev));
+            return sse_events(&ev);
         }
         return json_reply(200, &json!({"id":"msg_1","type":"message","role":"assistant","model":model,"content":[{"type":"text","text":TEXT}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":7}}).to_string());
     }
@@ -85,7 +66,7 @@ fn upstream(r: &Recorded) -> Reply {
                 .map(|p| (None, json!({"candidates":[{"content":{"role":"model","parts":[{"text":p}]},"index":0}],"modelVersion":"g"})))
                 .collect();
             ev.push((None, json!({"candidates":[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":7,"totalTokenCount":12},"modelVersion":"g"})));
-            return streaming(sse(&ev));
+            return sse_events(&ev);
         }
         return json_reply(200, &json!({"candidates":[{"content":{"role":"model","parts":[{"text":TEXT}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":7,"totalTokenCount":12},"modelVersion":"g"}).to_string());
     }
@@ -112,35 +93,14 @@ fn upstream(r: &Recorded) -> Reply {
         ev.push((Some("response.output_text.done"), json!({"type":"response.output_text.done","sequence_number":6,"item_id":"msg_1","output_index":0,"content_index":0,"text":TEXT})));
         ev.push((Some("response.output_item.done"), json!({"type":"response.output_item.done","sequence_number":7,"output_index":0,"item":item})));
         ev.push((Some("response.completed"), json!({"type":"response.completed","sequence_number":8,"response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":model,"output":[item],"usage":{"input_tokens":5,"output_tokens":7,"total_tokens":12}}})));
-        return streaming(sse(&ev));
+        return sse_events(&ev);
     }
     json_reply(404, r#"{"error":{"message":"no such path"}}"#)
 }
 
+/// Every upstream kind at `mock`, aliased m-compat, m-claude, m-gemini, m-codex.
 fn config(mock: &Mock) -> String {
-    let base = format!("http://{}", mock.addr);
-    format!(
-        r#"api-keys: ["sk-client-1"]
-auth-dir: ./auths
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "up-compat"}}]
-    models: [{{name: compat-upstream, alias: m-compat}}]
-claude-api-key:
-  - api-key: "up-claude"
-    base-url: "{base}"
-    models: [{{name: claude-upstream, alias: m-claude}}]
-gemini-api-key:
-  - api-key: "up-gemini"
-    base-url: "{base}"
-    models: [{{name: gemini-upstream, alias: m-gemini}}]
-codex-api-key:
-  - api-key: "up-codex"
-    base-url: "{base}/codex"
-    models: [{{name: codex-upstream, alias: m-codex}}]
-"#
-    )
+    every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-upstream")), "")
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -161,14 +121,6 @@ fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
             srv.request("POST", &format!("/v1beta/models/{model}:{action}"), &[("x-goog-api-key", "sk-client-1")], &json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}]}).to_string())
         }
     }
-}
-
-fn events(body: &[u8]) -> Vec<Value> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON frame {d:?}: {e}")))
-        .collect()
 }
 
 fn text_of(client: Client, stream: bool, resp: &Resp) -> String {
@@ -200,7 +152,7 @@ fn text_of(client: Client, stream: bool, resp: &Resp) -> String {
                 .collect(),
         };
     }
-    let evs = events(&resp.body);
+    let evs = sse_json(&resp.body);
     match client {
         Client::Chat => evs
             .iter()
@@ -320,12 +272,7 @@ fn every_client_to_every_upstream_kind() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, "\n");
 }
 
 #[test]

@@ -4,33 +4,10 @@
 mod common;
 use common::*;
 use std::io::{BufReader, Write};
-use std::sync::mpsc;
 use std::time::Duration;
-
-macro_rules! both_drivers {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[test]
-            fn uring() {
-                ($body)("uring")
-            }
-            #[test]
-            fn epoll() {
-                ($body)("epoll")
-            }
-        }
-    };
-}
 
 const KEY: &str = "sk-client-1";
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
-
-fn chat_body(stream: bool) -> String {
-    format!(
-        r#"{{"model":"gpt-test","messages":[{{"role":"user","content":"hi"}}],"stream":{stream}}}"#
-    )
-}
 
 both_drivers!(non_stream_passthrough, |driver| {
     let mock = Mock::start(|r| {
@@ -426,14 +403,7 @@ both_drivers!(upstream_breaks_mid_stream, |driver| {
 });
 
 both_drivers!(client_disconnect_mid_stream_cancels_upstream, |driver| {
-    let (gate_tx, gate_rx) = mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(Some(gate_rx));
-    let mock = Mock::start(move |_| Reply::Sse {
-        events: chunks("m", &["first", "second"]),
-        gate_at: Some(1),
-        gate: gate.lock().unwrap().take(),
-        end: SseEnd::Clean,
-    });
+    let (mock, gate_tx) = gated_sse_mock(chunks("m", &["first", "second"]), 1);
     let srv = Server::start(
         driver,
         1,
@@ -549,14 +519,7 @@ both_drivers!(hot_reload_api_keys, |driver| {
 });
 
 both_drivers!(graceful_shutdown_finishes_open_stream, |driver| {
-    let (gate_tx, gate_rx) = mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(Some(gate_rx));
-    let mock = Mock::start(move |_| Reply::Sse {
-        events: chunks("m", &["before ", "after"]),
-        gate_at: Some(1),
-        gate: gate.lock().unwrap().take(),
-        end: SseEnd::Clean,
-    });
+    let (mock, gate_tx) = gated_sse_mock(chunks("m", &["before ", "after"]), 1);
     let mut srv = Server::start(
         driver,
         2,

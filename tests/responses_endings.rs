@@ -117,14 +117,6 @@ fn ask(srv: &Server, client: Client, stream: bool) -> Resp {
     }
 }
 
-fn frames(body: &[u8]) -> Vec<Value> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad frame {d:?}: {e}")))
-        .collect()
-}
-
 /// The client's finish reason and (input, output) usage, stream or not.
 fn finish_of(client: Client, stream: bool, r: &Resp) -> (String, u64, u64) {
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
@@ -158,7 +150,7 @@ fn finish_of(client: Client, stream: bool, r: &Resp) -> (String, u64, u64) {
             ),
         };
     }
-    let fs = frames(&r.body);
+    let fs = sse_json(&r.body);
     let mut out = (String::new(), 0, 0);
     for v in &fs {
         match client {
@@ -250,7 +242,7 @@ fn incomplete_is_a_length_finish_and_no_cooldown() {
 /// The error as the client sees it: (HTTP status, status/type named in the body).
 fn error_of(client: Client, stream: bool, r: &Resp) -> (u16, String) {
     let v = if stream {
-        let fs = frames(&r.body);
+        let fs = sse_json(&r.body);
         let last = fs.last().cloned().unwrap_or(Value::Null);
         assert!(
             last.get("error").is_some()

@@ -22,21 +22,6 @@ fn thought() -> String {
     THOUGHT.concat()
 }
 
-fn sse(events: &[(Option<&str>, Value)]) -> Reply {
-    Reply::Sse {
-        events: events
-            .iter()
-            .map(|(name, data)| match name {
-                Some(n) => format!("event: {n}\ndata: {data}\n\n"),
-                None => format!("data: {data}\n\n"),
-            })
-            .collect(),
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
-}
-
 /// An upstream of every kind that answers with reasoning then text.
 fn upstream(r: &Recorded) -> Reply {
     let body = r.json();
@@ -61,16 +46,9 @@ fn upstream(r: &Recorded) -> Reply {
         }
         ev.push(chunk(json!({ "content": TEXT }), Value::Null));
         ev.push(chunk(json!({}), json!("stop")));
-        let Reply::Sse { mut events, .. } = sse(&ev) else {
-            unreachable!()
-        };
+        let mut events = sse_frames(&ev);
         events.push("data: [DONE]\n\n".into());
-        return Reply::Sse {
-            events,
-            gate_at: None,
-            gate: None,
-            end: SseEnd::Clean,
-        };
+        return sse_reply(events);
     }
     if r.path == "/v1/messages?beta=true" {
         if !stream {
@@ -104,7 +82,7 @@ fn upstream(r: &Recorded) -> Reply {
         ));
         ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}})));
         ev.push((Some("message_stop"), json!({"type":"message_stop"})));
-        return sse(&ev);
+        return sse_events(&ev);
     }
     if r.path.starts_with("/v1beta/models/") {
         let usage = json!({"promptTokenCount":5,"candidatesTokenCount":5,"thoughtsTokenCount":4,"totalTokenCount":14});
@@ -127,7 +105,7 @@ fn upstream(r: &Recorded) -> Reply {
                 json!({"candidates":[{"content":{"role":"model","parts":[{"text":TEXT}]},"finishReason":"STOP","index":0}],"usageMetadata":usage,"modelVersion":"g"}),
             ),
         ];
-        return sse(&ev);
+        return sse_events(&ev);
     }
     if r.path == "/codex/responses" {
         let rs = json!({"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":thought()}],"encrypted_content":CODEX_ENC});
@@ -158,35 +136,14 @@ fn upstream(r: &Recorded) -> Reply {
         ev.push((Some("response.output_text.done"), json!({"type":"response.output_text.done","sequence_number":11,"item_id":"msg_1","output_index":1,"content_index":0,"text":TEXT})));
         ev.push((Some("response.output_item.done"), json!({"type":"response.output_item.done","sequence_number":12,"output_index":1,"item":msg})));
         ev.push((Some("response.completed"), json!({"type":"response.completed","sequence_number":13,"response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":model,"output":[rs,msg],"usage":{"input_tokens":5,"output_tokens":9,"output_tokens_details":{"reasoning_tokens":4},"total_tokens":14}}})));
-        return sse(&ev);
+        return sse_events(&ev);
     }
     json_reply(404, r#"{"error":{"message":"no such path"}}"#)
 }
 
+/// Every upstream kind at `mock`, aliased m-compat, m-claude, m-gemini, m-codex.
 fn config(mock: &Mock) -> String {
-    let base = format!("http://{}", mock.addr);
-    format!(
-        r#"api-keys: ["sk-client-1"]
-auth-dir: ./auths
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "up-compat"}}]
-    models: [{{name: compat-upstream, alias: m-compat}}]
-claude-api-key:
-  - api-key: "up-claude"
-    base-url: "{base}"
-    models: [{{name: claude-upstream, alias: m-claude}}]
-gemini-api-key:
-  - api-key: "up-gemini"
-    base-url: "{base}"
-    models: [{{name: gemini-upstream, alias: m-gemini}}]
-codex-api-key:
-  - api-key: "up-codex"
-    base-url: "{base}/codex"
-    models: [{{name: codex-upstream, alias: m-codex}}]
-"#
-    )
+    every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-upstream")), "")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -241,14 +198,6 @@ fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
             )
         }
     }
-}
-
-fn events(body: &[u8]) -> Vec<Value> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON frame {d:?}: {e}")))
-        .collect()
 }
 
 fn strs<'a>(it: impl Iterator<Item = &'a Value>) -> String {
@@ -327,7 +276,7 @@ fn read(client: Client, stream: bool, resp: &Resp) -> (String, String, String) {
             }
         };
     }
-    let evs = events(&resp.body);
+    let evs = sse_json(&resp.body);
     match client {
         Client::Chat => (
             strs(
@@ -464,12 +413,7 @@ fn matrix(driver: &str) {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, "\n");
 }
 
 #[test]

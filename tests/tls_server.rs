@@ -7,35 +7,13 @@ use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-macro_rules! both_drivers {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[test]
-            fn uring() {
-                ($body)("uring")
-            }
-            #[test]
-            fn epoll() {
-                ($body)("epoll")
-            }
-        }
-    };
-}
 
 const KEY: &str = "sk-client-1";
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-fn chat_body(stream: bool) -> String {
-    format!(
-        r#"{{"model":"gpt-test","messages":[{{"role":"user","content":"hi"}}],"stream":{stream}}}"#
-    )
-}
 
 /// Writes `parts`' certificate and key into `dir` under `name`; returns
 /// (cert path, key path).
@@ -289,14 +267,7 @@ both_drivers!(silent_client_is_dropped_at_head_timeout, |driver| {
 });
 
 both_drivers!(client_close_notify_mid_stream_cancels_upstream, |driver| {
-    let (gate_tx, gate_rx) = mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(Some(gate_rx));
-    let mock = Mock::start(move |_| Reply::Sse {
-        events: chunks("m", &["first", "second"]),
-        gate_at: Some(1),
-        gate: gate.lock().unwrap().take(),
-        end: SseEnd::Clean,
-    });
+    let (mock, gate_tx) = gated_sse_mock(chunks("m", &["first", "second"]), 1);
     let parts = tls_parts();
     let (srv, _dir) = start_tls(driver, &mock, &parts, &[]);
     let cfg = client_config(&parts.ca_pem, &[b"http/1.1"]);
@@ -508,14 +479,7 @@ fn server_rx_queue(srv: &Server, client: &TcpStream) -> Option<u64> {
 both_drivers!(
     pipelined_request_read_by_disconnect_watch_is_kept,
     |driver| {
-        let (gate_tx, gate_rx) = mpsc::channel::<()>();
-        let gate = std::sync::Mutex::new(Some(gate_rx));
-        let mock = Mock::start(move |_| Reply::Sse {
-            events: chunks("m", &["first", "second"]),
-            gate_at: Some(1),
-            gate: gate.lock().unwrap().take(),
-            end: SseEnd::Clean,
-        });
+        let (mock, gate_tx) = gated_sse_mock(chunks("m", &["first", "second"]), 1);
         let parts = tls_parts();
         let (srv, _dir) = start_tls(driver, &mock, &parts, &[]);
         let cfg = client_config(&parts.ca_pem, &[b"http/1.1"]);

@@ -649,3 +649,146 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+// ---------------------------------------------------------------- shared scenario helpers
+
+/// The client key most scenarios configure, and its OpenAI-style header.
+pub const CLIENT_KEY: &str = "sk-client-1";
+pub const CLIENT_AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
+
+/// `both_drivers!(name, |driver| { ... })`: a module `name` with the test
+/// body run once under io_uring (`name::uring`) and once under epoll
+/// (`name::epoll`).
+#[allow(unused_macros)]
+macro_rules! both_drivers {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn uring() {
+                ($body)("uring")
+            }
+            #[test]
+            fn epoll() {
+                ($body)("epoll")
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use both_drivers;
+
+/// SSE frames for `(event name, data)` pairs: `event: NAME\n` when named,
+/// then `data: JSON\n\n`.
+pub fn sse_frames(events: &[(Option<&str>, serde_json::Value)]) -> Vec<String> {
+    events
+        .iter()
+        .map(|(name, data)| match name {
+            Some(n) => format!("event: {n}\ndata: {data}\n\n"),
+            None => format!("data: {data}\n\n"),
+        })
+        .collect()
+}
+
+/// A chunked SSE reply of `frames` that ends cleanly, without a gate.
+pub fn sse_reply(frames: Vec<String>) -> Reply {
+    Reply::Sse {
+        events: frames,
+        gate_at: None,
+        gate: None,
+        end: SseEnd::Clean,
+    }
+}
+
+/// A clean chunked SSE reply of `(event name, data)` pairs.
+pub fn sse_events(events: &[(Option<&str>, serde_json::Value)]) -> Reply {
+    sse_reply(sse_frames(events))
+}
+
+/// The JSON `data:` payloads of an SSE body (the `[DONE]` sentinel left
+/// out); a payload that is not JSON fails the test.
+pub fn sse_json(body: &[u8]) -> Vec<serde_json::Value> {
+    sse_data(body)
+        .iter()
+        .filter(|d| d.as_str() != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON frame {d:?}: {e}")))
+        .collect()
+}
+
+/// A config with the client key `sk-client-1` and one upstream of each
+/// kind at `mock`, aliased m-compat, m-claude, m-gemini and m-codex.
+/// `upstream(kind)` gives the upstream key and model name of each kind
+/// ("compat", "claude", "gemini", "codex"); `extra` is more top-level YAML.
+pub fn every_kind_config(
+    mock: &Mock,
+    upstream: impl Fn(&str) -> (String, String),
+    extra: &str,
+) -> String {
+    let base = format!("http://{}", mock.addr);
+    let [compat, claude, gemini, codex] = ["compat", "claude", "gemini", "codex"].map(upstream);
+    format!(
+        r#"api-keys: ["{CLIENT_KEY}"]
+auth-dir: ./auths
+{extra}
+openai-compatibility:
+  - name: compat
+    base-url: "{base}/v1"
+    api-key-entries: [{{api-key: "{}"}}]
+    models: [{{name: {}, alias: m-compat}}]
+claude-api-key: [{{api-key: "{}", base-url: "{base}", models: [{{name: {}, alias: m-claude}}]}}]
+gemini-api-key: [{{api-key: "{}", base-url: "{base}", models: [{{name: {}, alias: m-gemini}}]}}]
+codex-api-key: [{{api-key: "{}", base-url: "{base}/codex", models: [{{name: {}, alias: m-codex}}]}}]
+"#,
+        compat.0, compat.1, claude.0, claude.1, gemini.0, gemini.1, codex.0, codex.1
+    )
+}
+
+/// The first Gemini `functionCall` part across `chunks` (whole answers or
+/// stream chunks): its name and args.
+pub fn gemini_function_call(chunks: &[serde_json::Value]) -> Option<(String, serde_json::Value)> {
+    let p = chunks
+        .iter()
+        .flat_map(|c| {
+            c["candidates"][0]["content"]["parts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|p| p["functionCall"].is_object())?;
+    Some((
+        p["functionCall"]["name"].as_str()?.to_string(),
+        p["functionCall"]["args"].clone(),
+    ))
+}
+
+/// A mock whose every answer streams `events`; the first answer waits
+/// before item `gate_at` until the returned sender sends or is dropped.
+pub fn gated_sse_mock(events: Vec<String>, gate_at: usize) -> (Mock, mpsc::Sender<()>) {
+    let (gate_tx, gate_rx) = mpsc::channel::<()>();
+    let gate = Mutex::new(Some(gate_rx));
+    let mock = Mock::start(move |_| Reply::Sse {
+        events: events.clone(),
+        gate_at: Some(gate_at),
+        gate: gate.lock().ok().and_then(|mut g| g.take()),
+        end: SseEnd::Clean,
+    });
+    (mock, gate_tx)
+}
+
+/// An OpenAI chat body for model gpt-test saying "hi".
+pub fn chat_body(stream: bool) -> String {
+    format!(
+        r#"{{"model":"gpt-test","messages":[{{"role":"user","content":"hi"}}],"stream":{stream}}}"#
+    )
+}
+
+/// Fails the test listing every collected failure, one per `sep`.
+#[track_caller]
+pub fn assert_no_failures(failures: &[String], sep: &str) {
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join(sep)
+    );
+}
