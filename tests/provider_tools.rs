@@ -99,14 +99,6 @@ fn config(mock: &Mock) -> String {
     every_kind_config(mock, |_| ("k".into(), "u".into()), "")
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Client {
-    Chat,
-    Responses,
-    Claude,
-    Gemini,
-}
-
 fn schema() -> Value {
     json!({"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string"},"days":{"type":"array","items":{"type":"integer"}}},"required":["city"]})
 }
@@ -118,8 +110,7 @@ fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
         Client::Responses => srv.request("POST", "/v1/responses", &[AUTH], &json!({"model":model,"stream":stream,"input":msg,"tools":[{"type":"function","name":"get_weather","description":"Weather","parameters":schema()}]}).to_string()),
         Client::Claude => srv.request("POST", "/v1/messages", &[AUTH], &json!({"model":model,"max_tokens":256,"stream":stream,"messages":[{"role":"user","content":msg}],"tools":[{"name":"get_weather","description":"Weather","input_schema":schema()}]}).to_string()),
         Client::Gemini => {
-            let action = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
-            srv.request("POST", &format!("/v1beta/models/{model}:{action}"), &[AUTH], &json!({"contents":[{"role":"user","parts":[{"text":msg}]}],"tools":[{"functionDeclarations":[{"name":"get_weather","description":"Weather","parameters":schema()}]}]}).to_string())
+            srv.request("POST", &gemini_path(model, stream), &[AUTH], &json!({"contents":[{"role":"user","parts":[{"text":msg}]}],"tools":[{"functionDeclarations":[{"name":"get_weather","description":"Weather","parameters":schema()}]}]}).to_string())
         }
     }
 }
@@ -197,16 +188,7 @@ fn tool_call(client: Client, stream: bool, resp: &Resp) -> Option<(String, Value
             Some((name, parse(&a)?))
         }
         Client::Claude => {
-            let name = evs.iter().find(|e| {
-                e["type"] == "content_block_start" && e["content_block"]["type"] == "tool_use"
-            })?["content_block"]["name"]
-                .as_str()?
-                .to_string();
-            let a: String = evs
-                .iter()
-                .filter(|e| e["delta"]["type"] == "input_json_delta")
-                .filter_map(|e| e["delta"]["partial_json"].as_str())
-                .collect();
+            let (name, a) = claude_stream_tool_call(&evs)?;
             Some((name, parse(&a)?))
         }
         Client::Gemini => gemini_function_call(&evs),
@@ -218,13 +200,8 @@ fn tool_calls_reach_every_client_from_every_upstream() {
     let mock = Mock::start(upstream);
     let srv = Server::start("epoll", 2, &config(&mock), &[]);
     let mut failures = Vec::new();
-    for client in [
-        Client::Chat,
-        Client::Responses,
-        Client::Claude,
-        Client::Gemini,
-    ] {
-        for model in ["m-compat", "m-claude", "m-gemini", "m-codex"] {
+    for client in CLIENTS {
+        for model in UPSTREAMS {
             for stream in [false, true] {
                 let before = mock.requests().len();
                 let resp = ask(&srv, client, model, stream);

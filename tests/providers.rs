@@ -103,22 +103,13 @@ fn config(mock: &Mock) -> String {
     every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-upstream")), "")
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Client {
-    Chat,
-    Responses,
-    Claude,
-    Gemini,
-}
-
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
     match client {
         Client::Chat => srv.request("POST", "/v1/chat/completions", &[AUTH], &json!({"model":model,"messages":[{"role":"user","content":"hi"}],"stream":stream}).to_string()),
         Client::Responses => srv.request("POST", "/v1/responses", &[AUTH], &json!({"model":model,"input":"hi","stream":stream}).to_string()),
         Client::Claude => srv.request("POST", "/v1/messages", &[("x-api-key", "sk-client-1"), ("anthropic-version", "2023-06-01")], &json!({"model":model,"max_tokens":256,"messages":[{"role":"user","content":"hi"}],"stream":stream}).to_string()),
         Client::Gemini => {
-            let action = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
-            srv.request("POST", &format!("/v1beta/models/{model}:{action}"), &[("x-goog-api-key", "sk-client-1")], &json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}]}).to_string())
+            srv.request("POST", &gemini_path(model, stream), &[("x-goog-api-key", "sk-client-1")], &json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}]}).to_string())
         }
     }
 }
@@ -190,12 +181,7 @@ fn every_client_to_every_upstream_kind() {
     let mock = Mock::start(upstream);
     let srv = Server::start("epoll", 2, &config(&mock), &[]);
     let mut failures = Vec::new();
-    for client in [
-        Client::Chat,
-        Client::Responses,
-        Client::Claude,
-        Client::Gemini,
-    ] {
+    for client in CLIENTS {
         for (model, path, auth, upstream_model) in [
             (
                 "m-compat",

@@ -152,8 +152,6 @@ enum Cli {
     Gemini,
 }
 
-const UPSTREAMS: [&str; 4] = ["m-compat", "m-claude", "m-gemini", "m-codex"];
-
 /// Every upstream kind at `mock`, aliased m-compat, m-claude, m-gemini, m-codex.
 fn config(mock: &Mock) -> String {
     every_kind_config(mock, |_| ("k".into(), "u".into()), "")
@@ -204,26 +202,19 @@ fn send(srv: &Server, cli: Cli, model: &str, stream: bool, mut body: Value) -> R
                 &body.to_string(),
             )
         }
-        Cli::Gemini => {
-            let action = if stream {
-                "streamGenerateContent?alt=sse"
-            } else {
-                "generateContent"
-            };
-            srv.request(
-                "POST",
-                &format!("/v1beta/models/{model}:{action}"),
-                &[
-                    ("x-goog-api-key", KEY),
-                    (
-                        "x-goog-api-client",
-                        "google-genai-sdk/1.16.0 gl-node/v22.17.0",
-                    ),
-                    ("User-Agent", "GeminiCLI/0.9.0 (linux; x64)"),
-                ],
-                &body.to_string(),
-            )
-        }
+        Cli::Gemini => srv.request(
+            "POST",
+            &gemini_path(model, stream),
+            &[
+                ("x-goog-api-key", KEY),
+                (
+                    "x-goog-api-client",
+                    "google-genai-sdk/1.16.0 gl-node/v22.17.0",
+                ),
+                ("User-Agent", "GeminiCLI/0.9.0 (linux; x64)"),
+            ],
+            &body.to_string(),
+        ),
     }
 }
 
@@ -392,17 +383,7 @@ fn client_call(cli: Cli, stream: bool, resp: &Resp) -> Option<(String, Value)> {
             Some((b["name"].as_str()?.into(), b["input"].clone()))
         }
         (Cli::ClaudeCode, true) => {
-            let evs = sse_json(&resp.body);
-            let name = evs
-                .iter()
-                .find(|e| e["content_block"]["type"] == "tool_use")?["content_block"]["name"]
-                .as_str()?
-                .to_string();
-            let a: String = evs
-                .iter()
-                .filter(|e| e["delta"]["type"] == "input_json_delta")
-                .filter_map(|e| e["delta"]["partial_json"].as_str())
-                .collect();
+            let (name, a) = claude_stream_tool_call(&sse_json(&resp.body))?;
             Some((name, parse(&a)?))
         }
         (Cli::Gemini, s) => {

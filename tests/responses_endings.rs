@@ -14,20 +14,6 @@ use std::sync::{Arc, Mutex};
 
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Client {
-    Chat,
-    Responses,
-    Claude,
-    Gemini,
-}
-const CLIENTS: [Client; 4] = [
-    Client::Chat,
-    Client::Responses,
-    Client::Claude,
-    Client::Gemini,
-];
-
 /// How the scripted Codex upstream ends its next answer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum End {
@@ -111,8 +97,7 @@ fn ask(srv: &Server, client: Client, stream: bool) -> Resp {
         Client::Responses => srv.request("POST", "/v1/responses", &[AUTH], &json!({"model":model,"input":"tell a story","stream":stream}).to_string()),
         Client::Claude => srv.request("POST", "/v1/messages", &[("x-api-key", "sk-client-1"), ("anthropic-version", "2023-06-01")], &json!({"model":model,"max_tokens":16,"messages":[{"role":"user","content":"tell a story"}],"stream":stream}).to_string()),
         Client::Gemini => {
-            let action = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
-            srv.request("POST", &format!("/v1beta/models/{model}:{action}"), &[("x-goog-api-key", "sk-client-1")], &json!({"contents":[{"role":"user","parts":[{"text":"tell a story"}]}]}).to_string())
+            srv.request("POST", &gemini_path(model, stream), &[("x-goog-api-key", "sk-client-1")], &json!({"contents":[{"role":"user","parts":[{"text":"tell a story"}]}]}).to_string())
         }
     }
 }

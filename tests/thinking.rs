@@ -146,21 +146,6 @@ fn config(mock: &Mock) -> String {
     every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-upstream")), "")
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Client {
-    Chat,
-    Responses,
-    Claude,
-    Gemini,
-}
-const CLIENTS: [Client; 4] = [
-    Client::Chat,
-    Client::Responses,
-    Client::Claude,
-    Client::Gemini,
-];
-const UPSTREAMS: [&str; 4] = ["m-compat", "m-claude", "m-gemini", "m-codex"];
-
 /// Ask for "high" reasoning (budget 24576) in the client's own terms.
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
     match client {
@@ -184,14 +169,9 @@ fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
                 "thinking":{"type":"enabled","budget_tokens":24576}}).to_string(),
         ),
         Client::Gemini => {
-            let action = if stream {
-                "streamGenerateContent?alt=sse"
-            } else {
-                "generateContent"
-            };
             srv.request(
                 "POST",
-                &format!("/v1beta/models/{model}:{action}"),
+                &gemini_path(model, stream),
                 &[("x-goog-api-key", "sk-client-1")],
                 &json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}],
                     "generationConfig":{"thinkingConfig":{"thinkingBudget":24576,"includeThoughts":true}}}).to_string(),

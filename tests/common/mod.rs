@@ -743,6 +743,51 @@ codex-api-key: [{{api-key: "{}", base-url: "{base}/codex", models: [{{name: {}, 
     )
 }
 
+/// The client API formats the scenario matrices speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    Chat,
+    Responses,
+    Claude,
+    Gemini,
+}
+pub const CLIENTS: [Client; 4] = [
+    Client::Chat,
+    Client::Responses,
+    Client::Claude,
+    Client::Gemini,
+];
+/// The client-side aliases `every_kind_config` serves, one per upstream kind.
+pub const UPSTREAMS: [&str; 4] = ["m-compat", "m-claude", "m-gemini", "m-codex"];
+
+/// A Gemini client's path for `model`: streamGenerateContent (SSE) or
+/// generateContent.
+pub fn gemini_path(model: &str, stream: bool) -> String {
+    let action = if stream {
+        "streamGenerateContent?alt=sse"
+    } else {
+        "generateContent"
+    };
+    format!("/v1beta/models/{model}:{action}")
+}
+
+/// The tool name and joined `input_json_delta` text of a Claude stream's
+/// tool_use block.
+pub fn claude_stream_tool_call(evs: &[serde_json::Value]) -> Option<(String, String)> {
+    let name = evs
+        .iter()
+        .find(|e| e["type"] == "content_block_start" && e["content_block"]["type"] == "tool_use")?
+        ["content_block"]["name"]
+        .as_str()?
+        .to_string();
+    let args = evs
+        .iter()
+        .filter(|e| e["delta"]["type"] == "input_json_delta")
+        .filter_map(|e| e["delta"]["partial_json"].as_str())
+        .collect();
+    Some((name, args))
+}
+
 /// The first Gemini `functionCall` part across `chunks` (whole answers or
 /// stream chunks): its name and args.
 pub fn gemini_function_call(chunks: &[serde_json::Value]) -> Option<(String, serde_json::Value)> {
