@@ -4,6 +4,8 @@
 //! refusals fail fast, and proxied connections are pooled like direct ones
 //! but never mixed with them (v6.9 #15).
 
+mod common;
+
 use cliproxy::config::ProxyUrl;
 use cliproxy::upstream::{client_tls_config, send, Endpoint, Pool, Proxy, UpstreamError};
 use std::cell::RefCell;
@@ -284,29 +286,8 @@ fn tls_parts() -> (
     Arc<rustls::ServerConfig>,
     rustls::pki_types::CertificateDer<'static>,
 ) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(vec![]).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "proxy test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
-        )
-        .unwrap();
-    (Arc::new(cfg), ca.der().clone())
+    let parts = common::tls_parts_for(&["localhost", "127.0.0.1"]);
+    (parts.config, parts.ca_der)
 }
 
 // ---------------------------------------------------------------- client side

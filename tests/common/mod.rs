@@ -103,13 +103,22 @@ pub struct Mock {
 pub struct TlsParts {
     pub config: Arc<rustls::ServerConfig>,
     pub ca_pem: String,
+    /// The CA certificate, for a client's root store.
+    pub ca_der: rustls::pki_types::CertificateDer<'static>,
     /// The `localhost` leaf then the CA, as PEM (a `tls.cert` file).
     pub cert_pem: String,
     /// The leaf's private key, as PEM (a `tls.key` file).
     pub key_pem: String,
 }
 
+/// A test CA and a leaf it signs for `localhost`.
 pub fn tls_parts() -> TlsParts {
+    tls_parts_for(&["localhost"])
+}
+
+/// A test CA and a leaf it signs for `names` (DNS names or IP addresses);
+/// the server config presents the leaf then the CA.
+pub fn tls_parts_for(names: &[&str]) -> TlsParts {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(vec![]).unwrap();
@@ -119,7 +128,8 @@ pub fn tls_parts() -> TlsParts {
         .push(rcgen::DnType::CommonName, "cliproxy test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let leaf_params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
@@ -134,6 +144,7 @@ pub fn tls_parts() -> TlsParts {
     TlsParts {
         config: Arc::new(cfg),
         ca_pem: ca.pem(),
+        ca_der: ca.der().clone(),
         cert_pem: format!("{}{}", leaf.pem(), ca.pem()),
         key_pem: leaf_key.serialize_pem(),
     }
