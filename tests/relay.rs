@@ -47,12 +47,7 @@ both_drivers!(non_stream_passthrough, |driver| {
 });
 
 both_drivers!(stream_passthrough, |driver| {
-    let mock = Mock::start(|_| Reply::Sse {
-        events: chunks("upstream-model", &["Hel", "lo", " world"]),
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    });
+    let mock = Mock::start(|_| sse_reply(chunks("upstream-model", &["Hel", "lo", " world"])));
     let srv = Server::start(
         driver,
         2,
@@ -81,12 +76,7 @@ both_drivers!(stream_passthrough, |driver| {
 });
 
 both_drivers!(tls_upstream_stream, |driver| {
-    let mock = Mock::start_tls(|_| Reply::Sse {
-        events: chunks("m", &["secure ", "text"]),
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    });
+    let mock = Mock::start_tls(|_| sse_reply(chunks("m", &["secure ", "text"])));
     let dir = scratch_dir("ca");
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, mock.ca_pem.as_ref().unwrap()).unwrap();

@@ -69,12 +69,7 @@ fn codex_reply(end: End) -> Reply {
         End::Failed(code) => v.push(ev("response.failed", json!({"type":"response.failed","sequence_number":3,"response":{"id":"resp_1","object":"response","created_at":1,"status":"failed","error":{"code":code,"message":message(code)},"model":"codex-up","output":[]}}))),
         End::Error(code) => v.push(ev("error", json!({"type":"error","sequence_number":3,"code":code,"message":message(code),"param":null}))),
     }
-    Reply::Sse {
-        events: v,
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
+    sse_reply(v)
 }
 
 /// A server with one Codex credential whose upstream ends the way `next` says.

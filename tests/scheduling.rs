@@ -99,12 +99,7 @@ fn stream_failing_before_first_byte_fails_over() {
                     end: SseEnd::Drop,
                 }
             } else {
-                Reply::Sse {
-                    events: chunks("m", &["recovered"]),
-                    gate_at: None,
-                    gate: None,
-                    end: SseEnd::Clean,
-                }
+                sse_reply(chunks("m", &["recovered"]))
             }
         });
         let srv = Server::start(

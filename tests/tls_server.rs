@@ -176,12 +176,7 @@ both_drivers!(https_keep_alive_and_pipelining, |driver| {
 });
 
 both_drivers!(https_streams_sse, |driver| {
-    let mock = Mock::start(|_| Reply::Sse {
-        events: chunks("upstream-model", &["Hel", "lo ", "world"]),
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    });
+    let mock = Mock::start(|_| sse_reply(chunks("upstream-model", &["Hel", "lo ", "world"])));
     let parts = tls_parts();
     let (srv, _dir) = start_tls(driver, &mock, &parts, &[]);
     let cfg = client_config(&parts.ca_pem, &[b"http/1.1"]);
