@@ -26,6 +26,21 @@ pub fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stream")
 }
 
+/// The upstream fixture `case` of format `from` (one of [`FORMATS`]).
+pub fn fixture_of(from: Format, case: &str) -> Vec<u8> {
+    let (_, dir) = FORMATS
+        .iter()
+        .find(|(f, _)| *f == from)
+        .unwrap_or_else(|| panic!("no fixture folder for {from:?}"));
+    let p = fixture_dir().join(dir).join(format!("{case}.sse"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The fixture `case` of format `from` translated to `to`, fed whole.
+pub fn translate_fixture(from: Format, to: Format, case: &str) -> Vec<u8> {
+    translate(from, to, &fixture_of(from, case), &[])
+}
+
 /// All `(format, name, case, bytes)` upstream fixtures.
 pub fn fixtures() -> Vec<(Format, &'static str, String, Vec<u8>)> {
     let mut v = Vec::new();
