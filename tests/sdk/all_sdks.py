@@ -44,7 +44,7 @@ class Upstream(harness.Upstream):
             else:
                 evs = [dict(base, choices=[{"index": 0, "delta": {"content": t}, "finish_reason": None}]) for t in PIECES]
                 evs.append(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-            return self.stream(sse([(None, e) for e in evs]) + b"data: [DONE]\n\n")
+            return self.chat_stream(evs)
         msg = {"role": "assistant", "content": TEXT}
         fin = "stop"
         if tools:
@@ -56,7 +56,7 @@ class Upstream(harness.Upstream):
         tools = bool(body.get("tools"))
         m = body["model"]
         if stream:
-            evs = [("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": m, "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}})]
+            evs = [harness.claude_start(m)]
             if tools:
                 evs.append(("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}}))
                 evs += [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": a}}) for a in ARG_PIECES]
@@ -76,11 +76,7 @@ class Upstream(harness.Upstream):
         if tools:
             chunk = {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": ARGS}}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage}
             return self.stream(sse([(None, chunk)])) if stream else self.json(chunk)
-        if stream:
-            evs = [(None, {"candidates": [{"content": {"role": "model", "parts": [{"text": t}]}, "index": 0}]}) for t in PIECES]
-            evs.append((None, {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage}))
-            return self.stream(sse(evs))
-        self.json({"candidates": [{"content": {"role": "model", "parts": [{"text": TEXT}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage})
+        self.gemini_text(stream, PIECES, usage)
 
     def codex(self, body, stream):
         tools = bool(body.get("tools"))

@@ -60,13 +60,13 @@ class Upstream(harness.Upstream):
         if stream:
             evs = [dict(base, choices=[{"index": 0, "delta": {"content": t}, "finish_reason": None}]) for t in PIECES]
             evs.append(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-            return self.stream(sse([(None, e) for e in evs]) + b"data: [DONE]\n\n")
+            return self.chat_stream(evs)
         self.json({"id": "c1", "object": "chat.completion", "created": 1, "model": body["model"], "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}})
 
     def claude(self, body, stream):
         m = body["model"]
         if stream:
-            evs = [("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": m, "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+            evs = [harness.claude_start(m),
                    ("ping", {"type": "ping"}),
                    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
             for t in PIECES:
@@ -79,11 +79,7 @@ class Upstream(harness.Upstream):
 
     def gemini(self, body, stream):
         usage = {"promptTokenCount": 5, "candidatesTokenCount": 7, "totalTokenCount": 12}
-        if stream:
-            evs = [(None, {"candidates": [{"content": {"role": "model", "parts": [{"text": t}]}, "index": 0}]}) for t in PIECES]
-            evs.append((None, {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage}))
-            return self.stream(sse(evs))
-        self.json({"candidates": [{"content": {"role": "model", "parts": [{"text": ANSWER}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage})
+        self.gemini_text(stream, PIECES, usage)
 
     def codex(self, body, stream):
         model = body.get("model", "")
@@ -233,12 +229,14 @@ streaming:
         else:
             assert_eq(gg.models.generate_content(model="m-inc", contents="story?").candidates[0].finish_reason, types.FinishReason.MAX_TOKENS)
 
-    for stream in [False, True]:
-        sfx = " stream" if stream else ""
-        add(f"openai chat codex incomplete{sfx}", lambda s=stream: chat_inc(s))
-        add(f"openai responses codex incomplete{sfx}", lambda s=stream: resp_inc(s))
-        add(f"anthropic codex incomplete{sfx}", lambda s=stream: claude_inc(s))
-        add(f"genai codex incomplete{sfx}", lambda s=stream: genai_inc(s))
+    def add_per_client(ending, chat, resp, claude, genai):
+        """One check per client, non-stream then stream, for a Codex ending."""
+        for stream in [False, True]:
+            sfx = " stream" if stream else ""
+            for client, fn in [("openai chat", chat), ("openai responses", resp), ("anthropic", claude), ("genai", genai)]:
+                add(f"{client} codex {ending}{sfx}", lambda s=stream, fn=fn: fn(s))
+
+    add_per_client("incomplete", chat_inc, resp_inc, claude_inc, genai_inc)
     # After the incomplete answers, the same credential still answers.
     add("openai chat codex after incomplete", lambda: assert_eq(oa.chat.completions.create(model="m-codex", messages=user).choices[0].message.content, ANSWER))
 
@@ -284,12 +282,7 @@ streaming:
         else:
             raises(genai_errors.ServerError, lambda: gg.models.generate_content(model=m, contents="story?"), lambda e: assert_eq(e.code, 500))
 
-    for stream in [False, True]:
-        sfx = " stream" if stream else ""
-        add(f"openai chat codex failed{sfx}", lambda s=stream: chat_fail(s))
-        add(f"openai responses codex failed{sfx}", lambda s=stream: resp_fail(s))
-        add(f"anthropic codex failed{sfx}", lambda s=stream: claude_fail(s))
-        add(f"genai codex failed{sfx}", lambda s=stream: genai_fail(s))
+    add_per_client("failed", chat_fail, resp_fail, claude_fail, genai_fail)
 
     run.check(driver, checks)
 

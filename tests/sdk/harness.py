@@ -105,6 +105,19 @@ class Upstream(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def chat_stream(self, chunks):
+        """An OpenAI chat stream: one `data:` event per chunk dict, then [DONE]."""
+        self.stream(sse([(None, c) for c in chunks]) + b"data: [DONE]\n\n")
+
+    def gemini_text(self, stream, pieces, usage):
+        """A Gemini text answer: streamed, one chunk per piece then an empty
+        STOP chunk with `usage`; else the whole text with `usage`."""
+        if stream:
+            evs = [(None, {"candidates": [{"content": {"role": "model", "parts": [{"text": t}]}, "index": 0}]}) for t in pieces]
+            evs.append((None, {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage}))
+            return self.stream(sse(evs))
+        self.json({"candidates": [{"content": {"role": "model", "parts": [{"text": "".join(pieces)}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage})
+
     def stream(self, data):
         """A 200 text/event-stream answer, one HTTP chunk per SSE event."""
         self.send_response(200)
@@ -117,6 +130,11 @@ class Upstream(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
+
+
+def claude_start(model):
+    """A Claude stream's message_start event (5 input tokens, 1 output)."""
+    return ("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": model, "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}})
 
 
 def upstreams_yaml(base, gemini_models="{name: gemini-up, alias: m-gemini}", codex_models="{name: codex-up, alias: m-codex}"):

@@ -24,7 +24,7 @@ class Upstream(harness.Upstream):
             evs = [dict(base, choices=[{"index": 0, "delta": {"role": "assistant", "content": p} if i == 0 else {"content": p},
                                         "finish_reason": None}]) for i, p in enumerate(PIECES)]
             evs.append(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-            return self.stream(harness.sse([(None, e) for e in evs]) + b"data: [DONE]\n\n")
+            return self.chat_stream(evs)
         self.json({"id": "c1", "object": "chat.completion", "created": 1, "model": body["model"],
                    "choices": [{"index": 0, "message": {"role": "assistant", "content": TEXT},
                                 "finish_reason": "stop"}],

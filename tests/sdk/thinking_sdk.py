@@ -40,7 +40,7 @@ class Upstream(harness.Upstream):
             evs += [dict(base, choices=[{"index": 0, "delta": {"reasoning_content": t}, "finish_reason": None}]) for t in THOUGHT]
             evs.append(dict(base, choices=[{"index": 0, "delta": {"content": TEXT}, "finish_reason": None}]))
             evs.append(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-            return self.stream(sse([(None, e) for e in evs]) + b"data: [DONE]\n\n")
+            return self.chat_stream(evs)
         msg = {"role": "assistant", "reasoning_content": REASONING, "content": TEXT}
         self.json({"id": "c1", "object": "chat.completion", "created": 1, "model": body["model"], "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
                    "usage": {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12, "completion_tokens_details": {"reasoning_tokens": 4}}})
@@ -48,7 +48,7 @@ class Upstream(harness.Upstream):
     def claude(self, body, stream):
         m = body["model"]
         if stream:
-            evs = [("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": m, "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+            evs = [harness.claude_start(m),
                    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}})]
             evs += [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": t}}) for t in THOUGHT]
             evs += [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": CLAUDE_SIG}}),
