@@ -400,18 +400,8 @@ both_drivers!(client_disconnect_mid_stream_cancels_upstream, |driver| {
         &compat_config(&mock.base_url(), &[KEY], &["k"]),
         &[],
     );
-    let mut s = srv.connect();
-    s.write_all(&raw_request(
-        "POST",
-        "/v1/chat/completions",
-        &[AUTH],
-        &chat_body(true),
-    ))
-    .unwrap();
-    let mut r = BufReader::new(s);
-    let (status, _) = read_head(&mut r).unwrap();
-    assert_eq!(status, 200);
-    let first = read_chunk(&mut r).unwrap().unwrap();
+    let mut r = BufReader::new(srv.connect());
+    let first = start_chat_stream(&mut r);
     assert!(String::from_utf8_lossy(&first).contains("first"));
     drop(r); // the client goes away mid-stream
              // The relay notices and closes its upstream connection; the mock sees EOF
@@ -516,17 +506,8 @@ both_drivers!(graceful_shutdown_finishes_open_stream, |driver| {
         &compat_config(&mock.base_url(), &[KEY], &["k"]),
         &[],
     );
-    let mut s = srv.connect();
-    s.write_all(&raw_request(
-        "POST",
-        "/v1/chat/completions",
-        &[AUTH],
-        &chat_body(true),
-    ))
-    .unwrap();
-    let mut r = BufReader::new(s);
-    assert_eq!(read_head(&mut r).unwrap().0, 200);
-    let first = read_chunk(&mut r).unwrap().unwrap();
+    let mut r = BufReader::new(srv.connect());
+    let first = start_chat_stream(&mut r);
     assert!(String::from_utf8_lossy(&first).contains("before"));
     srv.sigterm();
     // New connections are refused once the listeners close.

@@ -267,13 +267,7 @@ both_drivers!(client_close_notify_mid_stream_cancels_upstream, |driver| {
     let (srv, _dir) = start_tls(driver, &mock, &parts, &[]);
     let cfg = client_config(&parts.ca_pem, &[b"http/1.1"]);
     let mut c = tls_connect(&srv, &cfg).unwrap();
-    send(
-        &mut c,
-        &raw_request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true)),
-    );
-    let (status, _) = read_head(&mut c).unwrap();
-    assert_eq!(status, 200);
-    let first = read_chunk(&mut c).unwrap().unwrap();
+    let first = start_chat_stream(&mut c);
     assert!(String::from_utf8_lossy(&first).contains("first"));
     // The client ends its TLS session but keeps the TCP socket open: only a
     // TLS-aware disconnect watch can see that it left.
@@ -479,13 +473,7 @@ both_drivers!(
         let (srv, _dir) = start_tls(driver, &mock, &parts, &[]);
         let cfg = client_config(&parts.ca_pem, &[b"http/1.1"]);
         let mut c = tls_connect(&srv, &cfg).unwrap();
-        send(
-            &mut c,
-            &raw_request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true)),
-        );
-        let (status, _) = read_head(&mut c).unwrap();
-        assert_eq!(status, 200);
-        assert!(read_chunk(&mut c).unwrap().is_some());
+        start_chat_stream(&mut c);
         // While the stream waits on the upstream, the next request arrives. The
         // disconnect watch takes its ciphertext off the socket (the server's
         // receive queue drains) and must keep it for the next request.

@@ -29,6 +29,14 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
 
 // ---------------------------------------------------------------- mock upstream
 
+/// The value of header `name` (any case) in `headers`.
+pub fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 /// One request the mock received.
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -41,10 +49,7 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_in(&self.headers, name)
     }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap()
@@ -253,12 +258,7 @@ fn read_request(r: &mut BufReader<Box<dyn Io>>) -> Option<RawReq> {
         let (n, v) = l.split_once(':')?;
         headers.push((n.trim().to_string(), v.trim().to_string()));
     }
-    let get = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.clone())
-    };
+    let get = |n: &str| header_in(&headers, n).map(str::to_string);
     let mut body = Vec::new();
     if let Some(cl) = get("content-length") {
         body.resize(cl.parse().ok()?, 0);
@@ -524,10 +524,7 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_in(&self.headers, name)
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -541,12 +538,7 @@ impl Resp {
 /// Reads one response (Content-Length or chunked body).
 pub fn read_response(r: &mut impl BufRead, head_only: bool) -> std::io::Result<Resp> {
     let (status, headers) = read_head(r)?;
-    let get = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.clone())
-    };
+    let get = |n: &str| header_in(&headers, n).map(str::to_string);
     let mut body = Vec::new();
     if head_only {
     } else if get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
@@ -836,6 +828,27 @@ pub fn chat_body(stream: bool) -> String {
     format!(
         r#"{{"model":"gpt-test","messages":[{{"role":"user","content":"hi"}}],"stream":{stream}}}"#
     )
+}
+
+/// Sends a streaming chat request (`chat_body(true)`, client key
+/// `sk-client-1`) on `r`'s connection, expects a 200 head and returns the
+/// first body chunk.
+#[track_caller]
+pub fn start_chat_stream<S: Read + Write>(r: &mut BufReader<S>) -> Vec<u8> {
+    let req = raw_request(
+        "POST",
+        "/v1/chat/completions",
+        &[CLIENT_AUTH],
+        &chat_body(true),
+    );
+    let s = r.get_mut();
+    s.write_all(&req).unwrap();
+    s.flush().unwrap();
+    let (status, _) = read_head(r).unwrap();
+    assert_eq!(status, 200);
+    read_chunk(r)
+        .unwrap()
+        .expect("the stream ended before its first chunk")
 }
 
 /// Fails the test listing every collected failure, one per `sep`.
