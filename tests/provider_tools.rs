@@ -39,10 +39,7 @@ fn upstream(r: &Recorded) -> Reply {
     if r.path == "/v1/messages?beta=true" {
         if stream {
             let mut ev = vec![
-                (
-                    Some("message_start"),
-                    json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"m","stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
-                ),
+                claude_message_start("m"),
                 (
                     Some("content_block_start"),
                     json!({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}}),
@@ -51,10 +48,7 @@ fn upstream(r: &Recorded) -> Reply {
             for p in ARG_PIECES {
                 ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":p}})));
             }
-            ev.push((
-                Some("content_block_stop"),
-                json!({"type":"content_block_stop","index":0}),
-            ));
+            ev.push(claude_block_stop(0));
             ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":7}})));
             ev.push((Some("message_stop"), json!({"type":"message_stop"})));
             return sse_events(&ev);

@@ -37,10 +37,7 @@ fn upstream(r: &Recorded) -> Reply {
         let model = body["model"].as_str().unwrap_or("").to_string();
         if stream {
             let mut ev = vec![
-                (
-                    Some("message_start"),
-                    json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":model,"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
-                ),
+                claude_message_start(&model),
                 (
                     Some("content_block_start"),
                     json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
@@ -49,10 +46,7 @@ fn upstream(r: &Recorded) -> Reply {
             for p in PIECES {
                 ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":p}})));
             }
-            ev.push((
-                Some("content_block_stop"),
-                json!({"type":"content_block_stop","index":0}),
-            ));
+            ev.push(claude_block_stop(0));
             ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}})));
             ev.push((Some("message_stop"), json!({"type":"message_stop"})));
             return sse_events(&ev);
@@ -74,10 +68,7 @@ fn upstream(r: &Recorded) -> Reply {
         let model = body["model"].as_str().unwrap_or("").to_string();
         let item = json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":TEXT,"annotations":[]}]});
         let mut ev = vec![
-            (
-                Some("response.created"),
-                json!({"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","model":model,"output":[]}}),
-            ),
+            codex_created(&model),
             (
                 Some("response.output_item.added"),
                 json!({"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"type":"message","id":"msg_1","status":"in_progress","role":"assistant","content":[]}}),

@@ -57,10 +57,7 @@ fn upstream(r: &Recorded) -> Reply {
                 "stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":9}}).to_string());
         }
         let mut ev = vec![
-            (
-                Some("message_start"),
-                json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":model,"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
-            ),
+            claude_message_start(&model),
             (
                 Some("content_block_start"),
                 json!({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}),
@@ -70,16 +67,10 @@ fn upstream(r: &Recorded) -> Reply {
             ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":t}})));
         }
         ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":CLAUDE_SIG}})));
-        ev.push((
-            Some("content_block_stop"),
-            json!({"type":"content_block_stop","index":0}),
-        ));
+        ev.push(claude_block_stop(0));
         ev.push((Some("content_block_start"), json!({"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}})));
         ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":TEXT}})));
-        ev.push((
-            Some("content_block_stop"),
-            json!({"type":"content_block_stop","index":1}),
-        ));
+        ev.push(claude_block_stop(1));
         ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}})));
         ev.push((Some("message_stop"), json!({"type":"message_stop"})));
         return sse_events(&ev);
@@ -111,10 +102,7 @@ fn upstream(r: &Recorded) -> Reply {
         let rs = json!({"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":thought()}],"encrypted_content":CODEX_ENC});
         let msg = json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":TEXT,"annotations":[]}]});
         let mut ev = vec![
-            (
-                Some("response.created"),
-                json!({"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","model":model,"output":[]}}),
-            ),
+            codex_created(&model),
             (
                 Some("response.output_item.added"),
                 json!({"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"type":"reasoning","id":"rs_1","summary":[]}}),

@@ -708,6 +708,30 @@ pub fn sse_events(events: &[(Option<&str>, serde_json::Value)]) -> Reply {
     sse_reply(sse_frames(events))
 }
 
+/// A Claude stream's `message_start` (msg_1, 5 input tokens, 1 output).
+pub fn claude_message_start(model: &str) -> (Option<&'static str>, serde_json::Value) {
+    (
+        Some("message_start"),
+        serde_json::json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":model,"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
+    )
+}
+
+/// A Claude stream's `content_block_stop` for block `index`.
+pub fn claude_block_stop(index: usize) -> (Option<&'static str>, serde_json::Value) {
+    (
+        Some("content_block_stop"),
+        serde_json::json!({"type":"content_block_stop","index":index}),
+    )
+}
+
+/// A Codex/Responses stream's `response.created` (resp_1, sequence 0).
+pub fn codex_created(model: &str) -> (Option<&'static str>, serde_json::Value) {
+    (
+        Some("response.created"),
+        serde_json::json!({"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","model":model,"output":[]}}),
+    )
+}
+
 /// The JSON `data:` payloads of an SSE body (the `[DONE]` sentinel left
 /// out); a payload that is not JSON fails the test.
 pub fn sse_json(body: &[u8]) -> Vec<serde_json::Value> {
