@@ -99,14 +99,26 @@ fn schema() -> Value {
 
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
     let msg = "weather in Paris?";
-    match client {
-        Client::Chat => srv.request("POST", "/v1/chat/completions", &[AUTH], &json!({"model":model,"stream":stream,"messages":[{"role":"user","content":msg}],"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":schema()}}]}).to_string()),
-        Client::Responses => srv.request("POST", "/v1/responses", &[AUTH], &json!({"model":model,"stream":stream,"input":msg,"tools":[{"type":"function","name":"get_weather","description":"Weather","parameters":schema()}]}).to_string()),
-        Client::Claude => srv.request("POST", "/v1/messages", &[AUTH], &json!({"model":model,"max_tokens":256,"stream":stream,"messages":[{"role":"user","content":msg}],"tools":[{"name":"get_weather","description":"Weather","input_schema":schema()}]}).to_string()),
-        Client::Gemini => {
-            srv.request("POST", &gemini_path(model, stream), &[AUTH], &json!({"contents":[{"role":"user","parts":[{"text":msg}]}],"tools":[{"functionDeclarations":[{"name":"get_weather","description":"Weather","parameters":schema()}]}]}).to_string())
+    let body = match client {
+        Client::Chat => {
+            json!({"model":model,"stream":stream,"messages":[{"role":"user","content":msg}],"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":schema()}}]})
         }
-    }
+        Client::Responses => {
+            json!({"model":model,"stream":stream,"input":msg,"tools":[{"type":"function","name":"get_weather","description":"Weather","parameters":schema()}]})
+        }
+        Client::Claude => {
+            json!({"model":model,"max_tokens":256,"stream":stream,"messages":[{"role":"user","content":msg}],"tools":[{"name":"get_weather","description":"Weather","input_schema":schema()}]})
+        }
+        Client::Gemini => {
+            json!({"contents":[{"role":"user","parts":[{"text":msg}]}],"tools":[{"functionDeclarations":[{"name":"get_weather","description":"Weather","parameters":schema()}]}]})
+        }
+    };
+    srv.request(
+        "POST",
+        &client_path(client, model, stream),
+        &[AUTH],
+        &body.to_string(),
+    )
 }
 
 /// (tool name, parsed arguments) as the client sees them.

@@ -95,14 +95,17 @@ fn config(mock: &Mock) -> String {
 }
 
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
-    match client {
-        Client::Chat => srv.request("POST", "/v1/chat/completions", &[AUTH], &json!({"model":model,"messages":[{"role":"user","content":"hi"}],"stream":stream}).to_string()),
-        Client::Responses => srv.request("POST", "/v1/responses", &[AUTH], &json!({"model":model,"input":"hi","stream":stream}).to_string()),
-        Client::Claude => srv.request("POST", "/v1/messages", &[("x-api-key", "sk-client-1"), ("anthropic-version", "2023-06-01")], &json!({"model":model,"max_tokens":256,"messages":[{"role":"user","content":"hi"}],"stream":stream}).to_string()),
-        Client::Gemini => {
-            srv.request("POST", &gemini_path(model, stream), &[("x-goog-api-key", "sk-client-1")], &json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}]}).to_string())
+    let body = match client {
+        Client::Chat => {
+            json!({"model":model,"messages":[{"role":"user","content":"hi"}],"stream":stream})
         }
-    }
+        Client::Responses => json!({"model":model,"input":"hi","stream":stream}),
+        Client::Claude => {
+            json!({"model":model,"max_tokens":256,"messages":[{"role":"user","content":"hi"}],"stream":stream})
+        }
+        Client::Gemini => json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}]}),
+    };
+    post_as(srv, client, model, stream, &body)
 }
 
 fn text_of(client: Client, stream: bool, resp: &Resp) -> String {

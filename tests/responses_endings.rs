@@ -12,8 +12,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
-const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
-
 /// How the scripted Codex upstream ends its next answer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum End {
@@ -87,14 +85,17 @@ fn setup() -> (Mock, Server, Arc<Mutex<End>>) {
 
 fn ask(srv: &Server, client: Client, stream: bool) -> Resp {
     let model = "m-codex";
-    match client {
-        Client::Chat => srv.request("POST", "/v1/chat/completions", &[AUTH], &json!({"model":model,"messages":[{"role":"user","content":"tell a story"}],"stream":stream}).to_string()),
-        Client::Responses => srv.request("POST", "/v1/responses", &[AUTH], &json!({"model":model,"input":"tell a story","stream":stream}).to_string()),
-        Client::Claude => srv.request("POST", "/v1/messages", &[("x-api-key", "sk-client-1"), ("anthropic-version", "2023-06-01")], &json!({"model":model,"max_tokens":16,"messages":[{"role":"user","content":"tell a story"}],"stream":stream}).to_string()),
-        Client::Gemini => {
-            srv.request("POST", &gemini_path(model, stream), &[("x-goog-api-key", "sk-client-1")], &json!({"contents":[{"role":"user","parts":[{"text":"tell a story"}]}]}).to_string())
+    let body = match client {
+        Client::Chat => {
+            json!({"model":model,"messages":[{"role":"user","content":"tell a story"}],"stream":stream})
         }
-    }
+        Client::Responses => json!({"model":model,"input":"tell a story","stream":stream}),
+        Client::Claude => {
+            json!({"model":model,"max_tokens":16,"messages":[{"role":"user","content":"tell a story"}],"stream":stream})
+        }
+        Client::Gemini => json!({"contents":[{"role":"user","parts":[{"text":"tell a story"}]}]}),
+    };
+    post_as(srv, client, model, stream, &body)
 }
 
 /// The client's finish reason and (input, output) usage, stream or not.

@@ -136,36 +136,21 @@ fn config(mock: &Mock) -> String {
 
 /// Ask for "high" reasoning (budget 24576) in the client's own terms.
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
-    match client {
-        Client::Chat => srv.request(
-            "POST",
-            "/v1/chat/completions",
-            &[AUTH],
-            &json!({"model":model,"messages":[{"role":"user","content":"hi"}],"stream":stream,"reasoning_effort":"high"}).to_string(),
-        ),
-        Client::Responses => srv.request(
-            "POST",
-            "/v1/responses",
-            &[AUTH],
-            &json!({"model":model,"input":"hi","stream":stream,"reasoning":{"effort":"high","summary":"auto"}}).to_string(),
-        ),
-        Client::Claude => srv.request(
-            "POST",
-            "/v1/messages",
-            &[("x-api-key", "sk-client-1"), ("anthropic-version", "2023-06-01")],
-            &json!({"model":model,"max_tokens":32000,"messages":[{"role":"user","content":"hi"}],"stream":stream,
-                "thinking":{"type":"enabled","budget_tokens":24576}}).to_string(),
-        ),
-        Client::Gemini => {
-            srv.request(
-                "POST",
-                &gemini_path(model, stream),
-                &[("x-goog-api-key", "sk-client-1")],
-                &json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}],
-                    "generationConfig":{"thinkingConfig":{"thinkingBudget":24576,"includeThoughts":true}}}).to_string(),
-            )
+    let body = match client {
+        Client::Chat => {
+            json!({"model":model,"messages":[{"role":"user","content":"hi"}],"stream":stream,"reasoning_effort":"high"})
         }
-    }
+        Client::Responses => {
+            json!({"model":model,"input":"hi","stream":stream,"reasoning":{"effort":"high","summary":"auto"}})
+        }
+        Client::Claude => {
+            json!({"model":model,"max_tokens":32000,"messages":[{"role":"user","content":"hi"}],"stream":stream,
+                "thinking":{"type":"enabled","budget_tokens":24576}})
+        }
+        Client::Gemini => json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}],
+                    "generationConfig":{"thinkingConfig":{"thinkingBudget":24576,"includeThoughts":true}}}),
+    };
+    post_as(srv, client, model, stream, &body)
 }
 
 fn strs<'a>(it: impl Iterator<Item = &'a Value>) -> String {

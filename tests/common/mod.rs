@@ -798,6 +798,43 @@ pub fn gemini_path(model: &str, stream: bool) -> String {
     format!("/v1beta/models/{model}:{action}")
 }
 
+/// The path a `client` posts to for `model`, stream or not (the stream
+/// flag of the other formats is in their body).
+pub fn client_path(client: Client, model: &str, stream: bool) -> String {
+    match client {
+        Client::Chat => "/v1/chat/completions".to_string(),
+        Client::Responses => "/v1/responses".to_string(),
+        Client::Claude => "/v1/messages".to_string(),
+        Client::Gemini => gemini_path(model, stream),
+    }
+}
+
+/// Posts `body` as `client`'s own SDK would: its path and its own way of
+/// sending the key `sk-client-1` (Bearer, x-api-key + anthropic-version,
+/// x-goog-api-key).
+pub fn post_as(
+    srv: &Server,
+    client: Client,
+    model: &str,
+    stream: bool,
+    body: &serde_json::Value,
+) -> Resp {
+    let headers: &[(&str, &str)] = match client {
+        Client::Chat | Client::Responses => &[CLIENT_AUTH],
+        Client::Claude => &[
+            ("x-api-key", CLIENT_KEY),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        Client::Gemini => &[("x-goog-api-key", CLIENT_KEY)],
+    };
+    srv.request(
+        "POST",
+        &client_path(client, model, stream),
+        headers,
+        &body.to_string(),
+    )
+}
+
 /// The tool name and joined `input_json_delta` text of a Claude stream's
 /// tool_use block.
 pub fn claude_stream_tool_call(evs: &[serde_json::Value]) -> Option<(String, String)> {
