@@ -89,11 +89,6 @@ fn upstream(r: &Recorded) -> Reply {
     json_reply(404, r#"{"error":{"message":"no such path"}}"#)
 }
 
-/// Every upstream kind at `mock`, aliased m-compat, m-claude, m-gemini, m-codex.
-fn config(mock: &Mock) -> String {
-    every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-upstream")), "")
-}
-
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
     let body = match client {
         Client::Chat => {
@@ -173,7 +168,7 @@ fn text_of(client: Client, stream: bool, resp: &Resp) -> String {
 #[test]
 fn every_client_to_every_upstream_kind() {
     let mock = Mock::start(upstream);
-    let srv = Server::start("epoll", 2, &config(&mock), &[]);
+    let srv = Server::start("epoll", 2, &every_kind_default_config(&mock), &[]);
     let mut failures = Vec::new();
     for client in CLIENTS {
         for (model, path, auth, upstream_model) in [
@@ -258,7 +253,7 @@ fn every_client_to_every_upstream_kind() {
 #[test]
 fn provider_alias_routes_and_model_lists() {
     let mock = Mock::start(upstream);
-    let srv = Server::start("uring", 1, &config(&mock), &[]);
+    let srv = Server::start("uring", 1, &every_kind_default_config(&mock), &[]);
     // Anthropic SDK with base_url = <server>/api/provider/claude
     let r = srv.request(
         "POST",

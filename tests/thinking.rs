@@ -129,11 +129,6 @@ fn upstream(r: &Recorded) -> Reply {
     json_reply(404, r#"{"error":{"message":"no such path"}}"#)
 }
 
-/// Every upstream kind at `mock`, aliased m-compat, m-claude, m-gemini, m-codex.
-fn config(mock: &Mock) -> String {
-    every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-upstream")), "")
-}
-
 /// Ask for "high" reasoning (budget 24576) in the client's own terms.
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
     let body = match client {
@@ -327,7 +322,7 @@ fn check_upstream(model: &str, b: &Value) -> Result<(), String> {
 
 fn matrix(driver: &str) {
     let mock = Mock::start(upstream);
-    let srv = Server::start(driver, 1, &config(&mock), &[]);
+    let srv = Server::start(driver, 1, &every_kind_default_config(&mock), &[]);
     let mut failures = Vec::new();
     for client in CLIENTS {
         for model in UPSTREAMS {
@@ -385,7 +380,7 @@ fn reasoning_every_client_every_upstream_uring() {
 #[test]
 fn suffix_wins_and_no_intent_sends_nothing() {
     let mock = Mock::start(upstream);
-    let srv = Server::start("uring", 1, &config(&mock), &[]);
+    let srv = Server::start("uring", 1, &every_kind_default_config(&mock), &[]);
     let chat = |model: &str, extra: Value| {
         let mut b = json!({"model":model,"messages":[{"role":"user","content":"hi"}]});
         if let (Some(o), Some(e)) = (b.as_object_mut(), extra.as_object()) {
@@ -434,7 +429,7 @@ fn suffix_wins_and_no_intent_sends_nothing() {
 #[test]
 fn codex_encrypted_reasoning_round_trips_through_a_claude_client() {
     let mock = Mock::start(upstream);
-    let srv = Server::start("epoll", 1, &config(&mock), &[]);
+    let srv = Server::start("epoll", 1, &every_kind_default_config(&mock), &[]);
     let ask = |model: &str, sig: &str| {
         let body = json!({"model":model,"max_tokens":32000,"thinking":{"type":"enabled","budget_tokens":24576},
             "messages":[{"role":"user","content":"q1"},

@@ -852,6 +852,12 @@ pub fn claude_stream_tool_call(evs: &[serde_json::Value]) -> Option<(String, Str
     Some((name, args))
 }
 
+/// `every_kind_config` with upstream keys `up-KIND` and models
+/// `KIND-upstream`, nothing extra.
+pub fn every_kind_default_config(mock: &Mock) -> String {
+    every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-upstream")), "")
+}
+
 /// The first Gemini `functionCall` part across `chunks` (whole answers or
 /// stream chunks): its name and args.
 pub fn gemini_function_call(chunks: &[serde_json::Value]) -> Option<(String, serde_json::Value)> {
