@@ -152,14 +152,8 @@ fn text_of(client: Client, stream: bool, resp: &Resp) -> String {
             .filter(|e| e["type"] == "content_block_delta")
             .filter_map(|e| e["delta"]["text"].as_str().map(str::to_string))
             .collect(),
-        Client::Gemini => evs
+        Client::Gemini => gemini_parts(&evs)
             .iter()
-            .flat_map(|e| {
-                e["candidates"][0]["content"]["parts"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
             .filter_map(|p| p["text"].as_str().map(str::to_string))
             .collect(),
     }

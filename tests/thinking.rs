@@ -263,15 +263,7 @@ fn read(client: Client, stream: bool, resp: &Resp) -> (String, String, String) {
             (d("thinking"), d("text"), d("signature"))
         }
         Client::Gemini => {
-            let parts: Vec<Value> = evs
-                .iter()
-                .flat_map(|e| {
-                    e["candidates"][0]["content"]["parts"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .collect();
+            let parts = gemini_parts(&evs);
             (
                 strs(
                     parts

@@ -858,10 +858,10 @@ pub fn every_kind_default_config(mock: &Mock) -> String {
     every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-upstream")), "")
 }
 
-/// The first Gemini `functionCall` part across `chunks` (whole answers or
-/// stream chunks): its name and args.
-pub fn gemini_function_call(chunks: &[serde_json::Value]) -> Option<(String, serde_json::Value)> {
-    let p = chunks
+/// Every part of the first candidate across Gemini `chunks` (whole
+/// answers or stream chunks), in order.
+pub fn gemini_parts(chunks: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    chunks
         .iter()
         .flat_map(|c| {
             c["candidates"][0]["content"]["parts"]
@@ -869,6 +869,14 @@ pub fn gemini_function_call(chunks: &[serde_json::Value]) -> Option<(String, ser
                 .cloned()
                 .unwrap_or_default()
         })
+        .collect()
+}
+
+/// The first Gemini `functionCall` part across `chunks` (whole answers or
+/// stream chunks): its name and args.
+pub fn gemini_function_call(chunks: &[serde_json::Value]) -> Option<(String, serde_json::Value)> {
+    let p = gemini_parts(chunks)
+        .into_iter()
         .find(|p| p["functionCall"].is_object())?;
     Some((
         p["functionCall"]["name"].as_str()?.to_string(),
