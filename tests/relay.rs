@@ -9,6 +9,17 @@ use std::time::Duration;
 const KEY: &str = "sk-client-1";
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
+/// The real binary under `driver` with `workers` cores, client key KEY and
+/// one OpenAI-compatible upstream (key "k") at `mock`.
+fn compat_server(driver: &str, workers: usize, mock: &Mock) -> Server {
+    Server::start(
+        driver,
+        workers,
+        &compat_config(&mock.base_url(), &[KEY], &["k"]),
+        &[],
+    )
+}
+
 both_drivers!(non_stream_passthrough, |driver| {
     let mock = Mock::start(|r| {
         json_reply(
@@ -48,12 +59,7 @@ both_drivers!(non_stream_passthrough, |driver| {
 
 both_drivers!(stream_passthrough, |driver| {
     let mock = Mock::start(|_| sse_reply(chunks("upstream-model", &["Hel", "lo", " world"])));
-    let srv = Server::start(
-        driver,
-        2,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 2, &mock);
     let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/event-stream"));
@@ -107,12 +113,7 @@ both_drivers!(tls_upstream_stream, |driver| {
 
 both_drivers!(upstream_connection_reuse, |driver| {
     let mock = Mock::start(|_| json_reply(200, &completion("m", "x")));
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     for _ in 0..5 {
         let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
         assert_eq!(resp.status, 200);
@@ -133,12 +134,7 @@ both_drivers!(pipelined_requests_in_order, |driver| {
             &completion("m", &String::from_utf8_lossy(&r.body).len().to_string()),
         )
     });
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let mut s = srv.connect();
     let mut all = Vec::new();
     all.extend(raw_request("GET", "/healthz", &[], ""));
@@ -180,12 +176,7 @@ both_drivers!(chunked_request_body_and_expect_continue, |driver| {
             &completion("m", r.json()["messages"][0]["content"].as_str().unwrap()),
         )
     });
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let mut s = srv.connect();
     let body = chat_body(false).replace("hi", "chunked body");
     let (a, b) = body.split_at(10);
@@ -270,12 +261,7 @@ both_drivers!(auth_errors, |driver| {
 
 both_drivers!(models_and_unknown_model, |driver| {
     let mock = Mock::start(|_| json_reply(200, "{}"));
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let list = srv.request("GET", "/v1/models", &[AUTH], "").json();
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"][0]["id"], "gpt-test");
@@ -324,12 +310,7 @@ both_drivers!(upstream_unreachable, |driver| {
 both_drivers!(upstream_500_before_first_byte, |driver| {
     let mock =
         Mock::start(|_| json_reply(500, r#"{"error":{"message":"boom","type":"server_error"}}"#));
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true));
     assert_eq!(resp.status, 500);
     assert_eq!(
@@ -377,12 +358,7 @@ both_drivers!(upstream_breaks_mid_stream, |driver| {
         gate: None,
         end: SseEnd::Drop,
     });
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true));
     assert_eq!(resp.status, 200);
     let data = sse_data(&resp.body);
@@ -394,12 +370,7 @@ both_drivers!(upstream_breaks_mid_stream, |driver| {
 
 both_drivers!(client_disconnect_mid_stream_cancels_upstream, |driver| {
     let (mock, gate_tx) = gated_sse_mock(chunks("m", &["first", "second"]), 1);
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let mut r = BufReader::new(srv.connect());
     let first = start_chat_stream(&mut r);
     assert!(String::from_utf8_lossy(&first).contains("first"));
@@ -500,12 +471,7 @@ both_drivers!(hot_reload_api_keys, |driver| {
 
 both_drivers!(graceful_shutdown_finishes_open_stream, |driver| {
     let (mock, gate_tx) = gated_sse_mock(chunks("m", &["before ", "after"]), 1);
-    let mut srv = Server::start(
-        driver,
-        2,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let mut srv = compat_server(driver, 2, &mock);
     let mut r = BufReader::new(srv.connect());
     let first = start_chat_stream(&mut r);
     assert!(String::from_utf8_lossy(&first).contains("before"));
