@@ -49,8 +49,7 @@ fn upstream(r: &Recorded) -> Reply {
                 ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":p}})));
             }
             ev.push(claude_block_stop(0));
-            ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":7}})));
-            ev.push((Some("message_stop"), json!({"type":"message_stop"})));
+            ev.extend(claude_message_end("tool_use", 7));
             return sse_events(&ev);
         }
         return json_reply(200, &json!({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":args()}],"stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":7}}).to_string());

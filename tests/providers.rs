@@ -47,8 +47,7 @@ fn upstream(r: &Recorded) -> Reply {
                 ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":p}})));
             }
             ev.push(claude_block_stop(0));
-            ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}})));
-            ev.push((Some("message_stop"), json!({"type":"message_stop"})));
+            ev.extend(claude_message_end("end_turn", 7));
             return sse_events(&ev);
         }
         return json_reply(200, &json!({"id":"msg_1","type":"message","role":"assistant","model":model,"content":[{"type":"text","text":TEXT}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":7}}).to_string());

@@ -71,8 +71,7 @@ fn upstream(r: &Recorded) -> Reply {
         ev.push((Some("content_block_start"), json!({"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}})));
         ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":TEXT}})));
         ev.push(claude_block_stop(1));
-        ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}})));
-        ev.push((Some("message_stop"), json!({"type":"message_stop"})));
+        ev.extend(claude_message_end("end_turn", 9));
         return sse_events(&ev);
     }
     if r.path.starts_with("/v1beta/models/") {

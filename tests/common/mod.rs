@@ -724,6 +724,24 @@ pub fn claude_block_stop(index: usize) -> (Option<&'static str>, serde_json::Val
     )
 }
 
+/// A Claude stream's last two events: `message_delta` with `stop_reason`
+/// and `output_tokens`, then `message_stop`.
+pub fn claude_message_end(
+    stop_reason: &str,
+    output_tokens: u64,
+) -> [(Option<&'static str>, serde_json::Value); 2] {
+    [
+        (
+            Some("message_delta"),
+            serde_json::json!({"type":"message_delta","delta":{"stop_reason":stop_reason},"usage":{"output_tokens":output_tokens}}),
+        ),
+        (
+            Some("message_stop"),
+            serde_json::json!({"type":"message_stop"}),
+        ),
+    ]
+}
+
 /// A Codex/Responses stream's `response.created` (resp_1, sequence 0).
 pub fn codex_created(model: &str) -> (Option<&'static str>, serde_json::Value) {
     (
