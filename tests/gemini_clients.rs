@@ -139,31 +139,9 @@ fn upstream(r: &Recorded, gates: &Mutex<VecDeque<mpsc::Receiver<()>>>) -> Reply 
     json_reply(404, r#"{"error":{"message":"no such path"}}"#)
 }
 
+/// Every upstream kind at `mock`, aliased m-compat, m-claude, m-gemini, m-codex.
 fn config(mock: &Mock, extra: &str) -> String {
-    let base = format!("http://{}", mock.addr);
-    format!(
-        r#"api-keys: ["sk-client-1"]
-auth-dir: ./auths
-{extra}
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "up-compat"}}]
-    models: [{{name: compat-up, alias: m-compat}}]
-claude-api-key:
-  - api-key: "up-claude"
-    base-url: "{base}"
-    models: [{{name: claude-up, alias: m-claude}}]
-gemini-api-key:
-  - api-key: "up-gemini"
-    base-url: "{base}"
-    models: [{{name: gemini-up, alias: m-gemini}}]
-codex-api-key:
-  - api-key: "up-codex"
-    base-url: "{base}/codex"
-    models: [{{name: codex-up, alias: m-codex}}]
-"#
-    )
+    every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-up")), extra)
 }
 
 fn schema() -> Value {

@@ -3,19 +3,20 @@
 //! subset, upper-case types) from Gemini clients, and other clients' tool
 //! schemas towards Gemini upstreams.
 
+#[path = "stream_support/mod.rs"]
+mod support;
 use cliproxy::translate::format::Format;
-use cliproxy::translate::request::{translate_request, ReqOpts};
+use cliproxy::translate::request::ReqOpts;
 use serde_json::{json, Value};
+use support::request_json;
 
 fn tr(from: Format, to: Format, body: &Value) -> Value {
-    let mut out = Vec::new();
     let opts = ReqOpts {
         upstream_model: "up-model",
         stream: false,
         claude_default_max_tokens: Some(1024),
     };
-    translate_request(from, to, body.to_string().as_bytes(), &opts, &mut out).unwrap();
-    serde_json::from_slice(&out).unwrap()
+    request_json(from, to, body.to_string().as_bytes(), &opts)
 }
 
 /// A JSON-Schema tool schema with nesting, enums, arrays of objects and descriptions.

@@ -17,12 +17,7 @@ fn model_of(r: &Recorded) -> String {
 fn ok(r: &Recorded) -> Reply {
     let m = model_of(r);
     if r.json()["stream"] == true {
-        Reply::Sse {
-            events: chunks(&m, &["from ", &m]),
-            gate_at: None,
-            gate: None,
-            end: SseEnd::Clean,
-        }
+        sse_reply(chunks(&m, &["from ", &m]))
     } else {
         json_reply(200, &completion(&m, &format!("from {m}")))
     }

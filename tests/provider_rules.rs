@@ -89,15 +89,10 @@ fn claude_entry_without_models_serves_the_catalog_and_max_tokens_rule() {
 
 fn codex_stream(text: &str) -> Reply {
     let resp = json!({"id":"resp_1","object":"response","created_at":1,"status":"completed","model":"c","output":[{"type":"message","id":"m1","role":"assistant","status":"completed","content":[{"type":"output_text","text":text,"annotations":[]}]}],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}});
-    Reply::Sse {
-        events: vec![format!(
-            "event: response.completed\ndata: {}\n\n",
-            json!({"type":"response.completed","response":resp})
-        )],
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
+    sse_reply(vec![format!(
+        "event: response.completed\ndata: {}\n\n",
+        json!({"type":"response.completed","response":resp})
+    )])
 }
 
 #[test]
@@ -212,14 +207,7 @@ payload:
 #[test]
 fn sse_keepalive_comments_fill_upstream_silence() {
     use std::io::{BufReader, Write};
-    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(Some(gate_rx));
-    let mock = Mock::start(move |_| Reply::Sse {
-        events: chunks("m", &["before ", "after"]),
-        gate_at: Some(1),
-        gate: gate.lock().unwrap().take(),
-        end: SseEnd::Clean,
-    });
+    let (mock, gate_tx) = gated_sse_mock(chunks("m", &["before ", "after"]), 1);
     let mut yaml = compat_config(&mock.base_url(), &["sk-client-1"], &["k"]);
     yaml.push_str("streaming:\n  keepalive-seconds: 1\n");
     for driver in ["epoll"] {
@@ -266,12 +254,7 @@ fn legacy_completions_go_through_chat() {
             "prompt became the user message"
         );
         if b["stream"] == true {
-            Reply::Sse {
-                events: chunks("m", &["Hel", "lö"]),
-                gate_at: None,
-                gate: None,
-                end: SseEnd::Clean,
-            }
+            sse_reply(chunks("m", &["Hel", "lö"]))
         } else {
             json_reply(200, &completion("m", "Hello"))
         }
@@ -418,19 +401,9 @@ fn gemini_raw_alt_streams_json_chunks() {
                     json!({"candidates":[{"content":{"role":"model","parts":[{"text":t}]},"index":0}]})
                 )
             };
-            Reply::Sse {
-                events: vec![ev("raw "), ev("chunks")],
-                gate_at: None,
-                gate: None,
-                end: SseEnd::Clean,
-            }
+            sse_reply(vec![ev("raw "), ev("chunks")])
         } else {
-            Reply::Sse {
-                events: chunks("m", &["raw ", "chunks"]),
-                gate_at: None,
-                gate: None,
-                end: SseEnd::Clean,
-            }
+            sse_reply(chunks("m", &["raw ", "chunks"]))
         }
     });
     let mut yaml = compat_config(&mock.base_url(), &["sk-client-1"], &["k"]);

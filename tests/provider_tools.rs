@@ -17,22 +17,6 @@ fn args() -> Value {
     json!({"city":"Paris","unit":"c","days":[1,2]})
 }
 
-fn sse(events: &[(Option<&str>, Value)]) -> Reply {
-    let events = events
-        .iter()
-        .map(|(n, d)| match n {
-            Some(n) => format!("event: {n}\ndata: {d}\n\n"),
-            None => format!("data: {d}\n\n"),
-        })
-        .collect();
-    Reply::Sse {
-        events,
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
-}
-
 fn upstream(r: &Recorded) -> Reply {
     let body = r.json();
     let stream =
@@ -48,17 +32,14 @@ fn upstream(r: &Recorded) -> Reply {
                 ev.push((None, json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":p}}]},"finish_reason":null}]})));
             }
             ev.push((None, json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]})));
-            return sse(&ev);
+            return sse_events(&ev);
         }
         return json_reply(200, &json!({"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":argstr}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}).to_string());
     }
     if r.path == "/v1/messages?beta=true" {
         if stream {
             let mut ev = vec![
-                (
-                    Some("message_start"),
-                    json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"m","stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
-                ),
+                claude_message_start("m"),
                 (
                     Some("content_block_start"),
                     json!({"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}}),
@@ -67,20 +48,16 @@ fn upstream(r: &Recorded) -> Reply {
             for p in ARG_PIECES {
                 ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":p}})));
             }
-            ev.push((
-                Some("content_block_stop"),
-                json!({"type":"content_block_stop","index":0}),
-            ));
-            ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":7}})));
-            ev.push((Some("message_stop"), json!({"type":"message_stop"})));
-            return sse(&ev);
+            ev.push(claude_block_stop(0));
+            ev.extend(claude_message_end("tool_use", 7));
+            return sse_events(&ev);
         }
         return json_reply(200, &json!({"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"tool_use","id":"toolu_1","name":"get_weather","input":args()}],"stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":7}}).to_string());
     }
     if r.path.starts_with("/v1beta/models/") {
         let part = json!({"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"get_weather","args":args()}}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":7,"totalTokenCount":12}});
         if stream {
-            return sse(&[(None, part)]);
+            return sse_events(&[(None, part)]);
         }
         return json_reply(200, &part.to_string());
     }
@@ -105,34 +82,14 @@ fn upstream(r: &Recorded) -> Reply {
             json!({"type":"response.output_item.done","output_index":0,"item":done_item}),
         ));
         ev.push((Some("response.completed"), json!({"type":"response.completed","response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":"m","output":[done_item],"usage":{"input_tokens":5,"output_tokens":7,"total_tokens":12}}})));
-        return sse(&ev);
+        return sse_events(&ev);
     }
     json_reply(404, "{}")
 }
 
+/// Every upstream kind at `mock`, aliased m-compat, m-claude, m-gemini, m-codex.
 fn config(mock: &Mock) -> String {
-    let base = format!("http://{}", mock.addr);
-    format!(
-        r#"api-keys: ["sk-client-1"]
-auth-dir: ./auths
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "k"}}]
-    models: [{{name: u, alias: m-compat}}]
-claude-api-key: [{{api-key: "k", base-url: "{base}", models: [{{name: u, alias: m-claude}}]}}]
-gemini-api-key: [{{api-key: "k", base-url: "{base}", models: [{{name: u, alias: m-gemini}}]}}]
-codex-api-key: [{{api-key: "k", base-url: "{base}/codex", models: [{{name: u, alias: m-codex}}]}}]
-"#
-    )
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Client {
-    Chat,
-    Responses,
-    Claude,
-    Gemini,
+    every_kind_config(mock, |_| ("k".into(), "u".into()), "")
 }
 
 fn schema() -> Value {
@@ -141,23 +98,26 @@ fn schema() -> Value {
 
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
     let msg = "weather in Paris?";
-    match client {
-        Client::Chat => srv.request("POST", "/v1/chat/completions", &[AUTH], &json!({"model":model,"stream":stream,"messages":[{"role":"user","content":msg}],"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":schema()}}]}).to_string()),
-        Client::Responses => srv.request("POST", "/v1/responses", &[AUTH], &json!({"model":model,"stream":stream,"input":msg,"tools":[{"type":"function","name":"get_weather","description":"Weather","parameters":schema()}]}).to_string()),
-        Client::Claude => srv.request("POST", "/v1/messages", &[AUTH], &json!({"model":model,"max_tokens":256,"stream":stream,"messages":[{"role":"user","content":msg}],"tools":[{"name":"get_weather","description":"Weather","input_schema":schema()}]}).to_string()),
-        Client::Gemini => {
-            let action = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
-            srv.request("POST", &format!("/v1beta/models/{model}:{action}"), &[AUTH], &json!({"contents":[{"role":"user","parts":[{"text":msg}]}],"tools":[{"functionDeclarations":[{"name":"get_weather","description":"Weather","parameters":schema()}]}]}).to_string())
+    let body = match client {
+        Client::Chat => {
+            json!({"model":model,"stream":stream,"messages":[{"role":"user","content":msg}],"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":schema()}}]})
         }
-    }
-}
-
-fn events(body: &[u8]) -> Vec<Value> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON frame {d:?}: {e}")))
-        .collect()
+        Client::Responses => {
+            json!({"model":model,"stream":stream,"input":msg,"tools":[{"type":"function","name":"get_weather","description":"Weather","parameters":schema()}]})
+        }
+        Client::Claude => {
+            json!({"model":model,"max_tokens":256,"stream":stream,"messages":[{"role":"user","content":msg}],"tools":[{"name":"get_weather","description":"Weather","input_schema":schema()}]})
+        }
+        Client::Gemini => {
+            json!({"contents":[{"role":"user","parts":[{"text":msg}]}],"tools":[{"functionDeclarations":[{"name":"get_weather","description":"Weather","parameters":schema()}]}]})
+        }
+    };
+    srv.request(
+        "POST",
+        &client_path(client, model, stream),
+        &[AUTH],
+        &body.to_string(),
+    )
 }
 
 /// (tool name, parsed arguments) as the client sees them.
@@ -202,7 +162,7 @@ fn tool_call(client: Client, stream: bool, resp: &Resp) -> Option<(String, Value
             }
         };
     }
-    let evs = events(&resp.body);
+    let evs = sse_json(&resp.body);
     match client {
         Client::Chat => {
             let mut name = String::new();
@@ -233,33 +193,10 @@ fn tool_call(client: Client, stream: bool, resp: &Resp) -> Option<(String, Value
             Some((name, parse(&a)?))
         }
         Client::Claude => {
-            let name = evs.iter().find(|e| {
-                e["type"] == "content_block_start" && e["content_block"]["type"] == "tool_use"
-            })?["content_block"]["name"]
-                .as_str()?
-                .to_string();
-            let a: String = evs
-                .iter()
-                .filter(|e| e["delta"]["type"] == "input_json_delta")
-                .filter_map(|e| e["delta"]["partial_json"].as_str())
-                .collect();
+            let (name, a) = claude_stream_tool_call(&evs)?;
             Some((name, parse(&a)?))
         }
-        Client::Gemini => {
-            let fc = evs
-                .iter()
-                .flat_map(|e| {
-                    e["candidates"][0]["content"]["parts"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .find(|p| p["functionCall"].is_object())?;
-            Some((
-                fc["functionCall"]["name"].as_str()?.to_string(),
-                fc["functionCall"]["args"].clone(),
-            ))
-        }
+        Client::Gemini => gemini_function_call(&evs),
     }
 }
 
@@ -268,13 +205,8 @@ fn tool_calls_reach_every_client_from_every_upstream() {
     let mock = Mock::start(upstream);
     let srv = Server::start("epoll", 2, &config(&mock), &[]);
     let mut failures = Vec::new();
-    for client in [
-        Client::Chat,
-        Client::Responses,
-        Client::Claude,
-        Client::Gemini,
-    ] {
-        for model in ["m-compat", "m-claude", "m-gemini", "m-codex"] {
+    for client in CLIENTS {
+        for model in UPSTREAMS {
             for stream in [false, true] {
                 let before = mock.requests().len();
                 let resp = ask(&srv, client, model, stream);
@@ -307,10 +239,5 @@ fn tool_calls_reach_every_client_from_every_upstream() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert_no_failures(&failures, "\n\n");
 }

@@ -14,25 +14,6 @@ const PIECES: [&str; 3] = [
 ];
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
-fn sse(events: &[(Option<&str>, Value)]) -> Vec<String> {
-    events
-        .iter()
-        .map(|(name, data)| match name {
-            Some(n) => format!("event: {n}\ndata: {data}\n\n"),
-            None => format!("data: {data}\n\n"),
-        })
-        .collect()
-}
-
-fn streaming(events: Vec<String>) -> Reply {
-    Reply::Sse {
-        events,
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
-}
-
 /// The scripted upstream of every kind, dispatched by path.
 fn upstream(r: &Recorded) -> Reply {
     let body = r.json();
@@ -46,9 +27,9 @@ fn upstream(r: &Recorded) -> Reply {
                 .map(|p| (None, json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":model,"choices":[{"index":0,"delta":{"content":p},"finish_reason":null}]})))
                 .collect();
             ev.push((None, json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":model,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})));
-            let mut v = sse(&ev);
+            let mut v = sse_frames(&ev);
             v.push("data: [DONE]\n\n".into());
-            return streaming(v);
+            return sse_reply(v);
         }
         return json_reply(200, &completion(&model, TEXT));
     }
@@ -56,10 +37,7 @@ fn upstream(r: &Recorded) -> Reply {
         let model = body["model"].as_str().unwrap_or("").to_string();
         if stream {
             let mut ev = vec![
-                (
-                    Some("message_start"),
-                    json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":model,"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
-                ),
+                claude_message_start(&model),
                 (
                     Some("content_block_start"),
                     json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
@@ -68,13 +46,9 @@ fn upstream(r: &Recorded) -> Reply {
             for p in PIECES {
                 ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":p}})));
             }
-            ev.push((
-                Some("content_block_stop"),
-                json!({"type":"content_block_stop","index":0}),
-            ));
-            ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}})));
-            ev.push((Some("message_stop"), json!({"type":"message_stop"})));
-            return streaming(sse(&ev));
+            ev.push(claude_block_stop(0));
+            ev.extend(claude_message_end("end_turn", 7));
+            return sse_events(&ev);
         }
         return json_reply(200, &json!({"id":"msg_1","type":"message","role":"assistant","model":model,"content":[{"type":"text","text":TEXT}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":7}}).to_string());
     }
@@ -85,7 +59,7 @@ fn upstream(r: &Recorded) -> Reply {
                 .map(|p| (None, json!({"candidates":[{"content":{"role":"model","parts":[{"text":p}]},"index":0}],"modelVersion":"g"})))
                 .collect();
             ev.push((None, json!({"candidates":[{"content":{"role":"model","parts":[{"text":""}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":7,"totalTokenCount":12},"modelVersion":"g"})));
-            return streaming(sse(&ev));
+            return sse_events(&ev);
         }
         return json_reply(200, &json!({"candidates":[{"content":{"role":"model","parts":[{"text":TEXT}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":7,"totalTokenCount":12},"modelVersion":"g"}).to_string());
     }
@@ -93,10 +67,7 @@ fn upstream(r: &Recorded) -> Reply {
         let model = body["model"].as_str().unwrap_or("").to_string();
         let item = json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":TEXT,"annotations":[]}]});
         let mut ev = vec![
-            (
-                Some("response.created"),
-                json!({"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","model":model,"output":[]}}),
-            ),
+            codex_created(&model),
             (
                 Some("response.output_item.added"),
                 json!({"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"type":"message","id":"msg_1","status":"in_progress","role":"assistant","content":[]}}),
@@ -112,63 +83,23 @@ fn upstream(r: &Recorded) -> Reply {
         ev.push((Some("response.output_text.done"), json!({"type":"response.output_text.done","sequence_number":6,"item_id":"msg_1","output_index":0,"content_index":0,"text":TEXT})));
         ev.push((Some("response.output_item.done"), json!({"type":"response.output_item.done","sequence_number":7,"output_index":0,"item":item})));
         ev.push((Some("response.completed"), json!({"type":"response.completed","sequence_number":8,"response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":model,"output":[item],"usage":{"input_tokens":5,"output_tokens":7,"total_tokens":12}}})));
-        return streaming(sse(&ev));
+        return sse_events(&ev);
     }
     json_reply(404, r#"{"error":{"message":"no such path"}}"#)
 }
 
-fn config(mock: &Mock) -> String {
-    let base = format!("http://{}", mock.addr);
-    format!(
-        r#"api-keys: ["sk-client-1"]
-auth-dir: ./auths
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "up-compat"}}]
-    models: [{{name: compat-upstream, alias: m-compat}}]
-claude-api-key:
-  - api-key: "up-claude"
-    base-url: "{base}"
-    models: [{{name: claude-upstream, alias: m-claude}}]
-gemini-api-key:
-  - api-key: "up-gemini"
-    base-url: "{base}"
-    models: [{{name: gemini-upstream, alias: m-gemini}}]
-codex-api-key:
-  - api-key: "up-codex"
-    base-url: "{base}/codex"
-    models: [{{name: codex-upstream, alias: m-codex}}]
-"#
-    )
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Client {
-    Chat,
-    Responses,
-    Claude,
-    Gemini,
-}
-
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
-    match client {
-        Client::Chat => srv.request("POST", "/v1/chat/completions", &[AUTH], &json!({"model":model,"messages":[{"role":"user","content":"hi"}],"stream":stream}).to_string()),
-        Client::Responses => srv.request("POST", "/v1/responses", &[AUTH], &json!({"model":model,"input":"hi","stream":stream}).to_string()),
-        Client::Claude => srv.request("POST", "/v1/messages", &[("x-api-key", "sk-client-1"), ("anthropic-version", "2023-06-01")], &json!({"model":model,"max_tokens":256,"messages":[{"role":"user","content":"hi"}],"stream":stream}).to_string()),
-        Client::Gemini => {
-            let action = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
-            srv.request("POST", &format!("/v1beta/models/{model}:{action}"), &[("x-goog-api-key", "sk-client-1")], &json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}]}).to_string())
+    let body = match client {
+        Client::Chat => {
+            json!({"model":model,"messages":[{"role":"user","content":"hi"}],"stream":stream})
         }
-    }
-}
-
-fn events(body: &[u8]) -> Vec<Value> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON frame {d:?}: {e}")))
-        .collect()
+        Client::Responses => json!({"model":model,"input":"hi","stream":stream}),
+        Client::Claude => {
+            json!({"model":model,"max_tokens":256,"messages":[{"role":"user","content":"hi"}],"stream":stream})
+        }
+        Client::Gemini => json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}]}),
+    };
+    post_as(srv, client, model, stream, &body)
 }
 
 fn text_of(client: Client, stream: bool, resp: &Resp) -> String {
@@ -200,7 +131,7 @@ fn text_of(client: Client, stream: bool, resp: &Resp) -> String {
                 .collect(),
         };
     }
-    let evs = events(&resp.body);
+    let evs = sse_json(&resp.body);
     match client {
         Client::Chat => evs
             .iter()
@@ -220,14 +151,8 @@ fn text_of(client: Client, stream: bool, resp: &Resp) -> String {
             .filter(|e| e["type"] == "content_block_delta")
             .filter_map(|e| e["delta"]["text"].as_str().map(str::to_string))
             .collect(),
-        Client::Gemini => evs
+        Client::Gemini => gemini_parts(&evs)
             .iter()
-            .flat_map(|e| {
-                e["candidates"][0]["content"]["parts"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
             .filter_map(|p| p["text"].as_str().map(str::to_string))
             .collect(),
     }
@@ -236,14 +161,9 @@ fn text_of(client: Client, stream: bool, resp: &Resp) -> String {
 #[test]
 fn every_client_to_every_upstream_kind() {
     let mock = Mock::start(upstream);
-    let srv = Server::start("epoll", 2, &config(&mock), &[]);
+    let srv = Server::start("epoll", 2, &every_kind_default_config(&mock), &[]);
     let mut failures = Vec::new();
-    for client in [
-        Client::Chat,
-        Client::Responses,
-        Client::Claude,
-        Client::Gemini,
-    ] {
+    for client in CLIENTS {
         for (model, path, auth, upstream_model) in [
             (
                 "m-compat",
@@ -320,18 +240,13 @@ fn every_client_to_every_upstream_kind() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, "\n");
 }
 
 #[test]
 fn provider_alias_routes_and_model_lists() {
     let mock = Mock::start(upstream);
-    let srv = Server::start("uring", 1, &config(&mock), &[]);
+    let srv = Server::start("uring", 1, &every_kind_default_config(&mock), &[]);
     // Anthropic SDK with base_url = <server>/api/provider/claude
     let r = srv.request(
         "POST",

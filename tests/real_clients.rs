@@ -24,21 +24,6 @@ fn fixture(name: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
 }
 
-fn sse(events: Vec<(Option<&str>, Value)>) -> Reply {
-    Reply::Sse {
-        events: events
-            .into_iter()
-            .map(|(n, d)| match n {
-                Some(n) => format!("event: {n}\ndata: {d}\n\n"),
-                None => format!("data: {d}\n\n"),
-            })
-            .collect(),
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
-}
-
 /// The tool the mock model calls: whichever CLI's tool set it was given.
 fn pick_call(body: &str) -> (&'static str, Value) {
     if body.contains("apply_patch") {
@@ -64,7 +49,7 @@ fn upstream(r: &Recorded) -> Reply {
     if r.path == "/v1/chat/completions" {
         if stream {
             let chunk = |delta: Value, fin: Value| json!({"id":"c","object":"chat.completion.chunk","created":1,"model":"u","choices":[{"index":0,"delta":delta,"finish_reason":fin}]});
-            return sse(vec![
+            return sse_events(&[
                 (
                     None,
                     chunk(
@@ -86,7 +71,7 @@ fn upstream(r: &Recorded) -> Reply {
     }
     if r.path.starts_with("/v1/messages") {
         if stream {
-            return sse(vec![
+            return sse_events(&[
                 (
                     Some("message_start"),
                     json!({"type":"message_start","message":{"id":"msg_up","type":"message","role":"assistant","content":[],"model":"u","stop_reason":null,"usage":{"input_tokens":3,"output_tokens":1}}}),
@@ -119,7 +104,7 @@ fn upstream(r: &Recorded) -> Reply {
     if r.path.starts_with("/v1beta/models/") {
         let chunk = json!({"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":name,"args":args},"thoughtSignature":SIG}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4,"totalTokenCount":7}});
         if stream {
-            return sse(vec![(None, chunk)]);
+            return sse_events(&[(None, chunk)]);
         }
         return json_reply(200, &chunk.to_string());
     }
@@ -155,26 +140,9 @@ fn upstream(r: &Recorded) -> Reply {
             (Some("response.output_item.done"), json!({"type":"response.output_item.done","output_index":0,"item":item})),
             (Some("response.completed"), json!({"type":"response.completed","response":{"id":"resp_up","object":"response","created_at":1,"status":"completed","model":"u","output":[item],"usage":{"input_tokens":3,"output_tokens":4,"total_tokens":7}}})),
         ]);
-        return sse(ev);
+        return sse_events(&ev);
     }
     json_reply(404, "{}")
-}
-
-fn config(mock: &Mock) -> String {
-    let base = format!("http://{}", mock.addr);
-    format!(
-        r#"api-keys: ["{KEY}"]
-auth-dir: ./auths
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "k"}}]
-    models: [{{name: u, alias: m-compat}}]
-claude-api-key: [{{api-key: "k", base-url: "{base}", models: [{{name: u, alias: m-claude}}]}}]
-gemini-api-key: [{{api-key: "k", base-url: "{base}", models: [{{name: u, alias: m-gemini}}]}}]
-codex-api-key: [{{api-key: "k", base-url: "{base}/codex", models: [{{name: u, alias: m-codex}}]}}]
-"#
-    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -184,7 +152,10 @@ enum Cli {
     Gemini,
 }
 
-const UPSTREAMS: [&str; 4] = ["m-compat", "m-claude", "m-gemini", "m-codex"];
+/// Every upstream kind at `mock`, aliased m-compat, m-claude, m-gemini, m-codex.
+fn config(mock: &Mock) -> String {
+    every_kind_config(mock, |_| ("k".into(), "u".into()), "")
+}
 
 /// Send `body` as `cli` would (path, headers, stream flag).
 fn send(srv: &Server, cli: Cli, model: &str, stream: bool, mut body: Value) -> Resp {
@@ -231,35 +202,20 @@ fn send(srv: &Server, cli: Cli, model: &str, stream: bool, mut body: Value) -> R
                 &body.to_string(),
             )
         }
-        Cli::Gemini => {
-            let action = if stream {
-                "streamGenerateContent?alt=sse"
-            } else {
-                "generateContent"
-            };
-            srv.request(
-                "POST",
-                &format!("/v1beta/models/{model}:{action}"),
-                &[
-                    ("x-goog-api-key", KEY),
-                    (
-                        "x-goog-api-client",
-                        "google-genai-sdk/1.16.0 gl-node/v22.17.0",
-                    ),
-                    ("User-Agent", "GeminiCLI/0.9.0 (linux; x64)"),
-                ],
-                &body.to_string(),
-            )
-        }
+        Cli::Gemini => srv.request(
+            "POST",
+            &gemini_path(model, stream),
+            &[
+                ("x-goog-api-key", KEY),
+                (
+                    "x-goog-api-client",
+                    "google-genai-sdk/1.16.0 gl-node/v22.17.0",
+                ),
+                ("User-Agent", "GeminiCLI/0.9.0 (linux; x64)"),
+            ],
+            &body.to_string(),
+        ),
     }
-}
-
-fn events(body: &[u8]) -> Vec<Value> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON frame {d:?}: {e}")))
-        .collect()
 }
 
 /// Declared tool names and the upstream's system text, from its request.
@@ -409,7 +365,7 @@ fn client_call(cli: Cli, stream: bool, resp: &Resp) -> Option<(String, Value)> {
             client_item(it)
         }
         (Cli::Codex, true) => {
-            let evs = events(&resp.body);
+            let evs = sse_json(&resp.body);
             let done = evs.iter().find(|e| {
                 e["type"] == "response.output_item.done"
                     && (e["item"]["type"] == "custom_tool_call"
@@ -427,38 +383,16 @@ fn client_call(cli: Cli, stream: bool, resp: &Resp) -> Option<(String, Value)> {
             Some((b["name"].as_str()?.into(), b["input"].clone()))
         }
         (Cli::ClaudeCode, true) => {
-            let evs = events(&resp.body);
-            let name = evs
-                .iter()
-                .find(|e| e["content_block"]["type"] == "tool_use")?["content_block"]["name"]
-                .as_str()?
-                .to_string();
-            let a: String = evs
-                .iter()
-                .filter(|e| e["delta"]["type"] == "input_json_delta")
-                .filter_map(|e| e["delta"]["partial_json"].as_str())
-                .collect();
+            let (name, a) = claude_stream_tool_call(&sse_json(&resp.body))?;
             Some((name, parse(&a)?))
         }
         (Cli::Gemini, s) => {
             let chunks = if s {
-                events(&resp.body)
+                sse_json(&resp.body)
             } else {
                 vec![resp.json()]
             };
-            let p = chunks
-                .iter()
-                .flat_map(|c| {
-                    c["candidates"][0]["content"]["parts"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .find(|p| p["functionCall"].is_object())?;
-            Some((
-                p["functionCall"]["name"].as_str()?.into(),
-                p["functionCall"]["args"].clone(),
-            ))
+            gemini_function_call(&chunks)
         }
     }
 }
@@ -519,12 +453,7 @@ fn every_cli_to_every_upstream_kind() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
+    assert_no_failures(&failures, "\n\n");
 }
 
 /// Codex CLI runs the custom tool and sends its output back: the upstream
@@ -545,7 +474,7 @@ fn codex_custom_tool_call_round_trip() {
             );
             assert_eq!(first.status, 200, "{case}: {}", first.text());
             let item = if stream {
-                events(&first.body)
+                sse_json(&first.body)
                     .into_iter()
                     .find(|e| {
                         e["type"] == "response.output_item.done"
@@ -633,7 +562,7 @@ fn gemini_thought_signature_round_trip() {
             first.text()
         );
         let chunks = if stream {
-            events(&first.body)
+            sse_json(&first.body)
         } else {
             vec![first.json()]
         };

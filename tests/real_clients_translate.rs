@@ -6,6 +6,8 @@
 //! survives, and fields with no upstream equivalent do not leak. Answers to
 //! custom / namespaced tools come back in the Codex client's shape.
 
+#[path = "stream_support/mod.rs"]
+mod support;
 use cliproxy::translate::format::Format;
 use cliproxy::translate::request::{translate_request, ReqOpts};
 use cliproxy::translate::response::{translate_response_tools, RespCtx};
@@ -13,6 +15,7 @@ use cliproxy::translate::stream::{new_stream_translator, StreamCtx};
 use cliproxy::translate::tools::ClientTools;
 use serde_json::{json, Value};
 use std::path::Path;
+use support::{feed_split, request_json};
 
 const PATCH: &str =
     "*** Begin Patch\n*** Update File: hello.txt\n@@\n-hi\n+hello \"world\"\n*** End Patch\n";
@@ -25,15 +28,12 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn tr(from: Format, to: Format, body: &[u8]) -> Value {
-    let mut out = Vec::new();
     let opts = ReqOpts {
         upstream_model: "up-model",
         stream: true,
         claude_default_max_tokens: None,
     };
-    translate_request(from, to, body, &opts, &mut out)
-        .unwrap_or_else(|e| panic!("{from:?} -> {to:?}: {e}"));
-    serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{from:?} -> {to:?}: not JSON: {e}"))
+    request_json(from, to, body, &opts)
 }
 
 /// Declared tool names in an upstream body of format `to`.
@@ -551,14 +551,7 @@ fn translate_stream(from: Format, upstream: &[u8], cuts: &[usize]) -> Vec<u8> {
     };
     let mut t = new_stream_translator(from, Format::OpenAiResponses, ctx);
     t.set_client_tools(Some(codex_tools()));
-    let mut out = Vec::new();
-    let mut at = 0;
-    for &c in cuts.iter().chain(std::iter::once(&upstream.len())) {
-        t.feed(&upstream[at..c], &mut out);
-        at = c;
-    }
-    t.finish(&mut out);
-    out
+    feed_split(t, upstream, cuts)
 }
 
 fn events(out: &[u8]) -> Vec<Value> {

@@ -4,31 +4,19 @@
 mod common;
 use common::*;
 use std::io::{BufReader, Write};
-use std::sync::mpsc;
 use std::time::Duration;
-
-macro_rules! both_drivers {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[test]
-            fn uring() {
-                ($body)("uring")
-            }
-            #[test]
-            fn epoll() {
-                ($body)("epoll")
-            }
-        }
-    };
-}
 
 const KEY: &str = "sk-client-1";
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
-fn chat_body(stream: bool) -> String {
-    format!(
-        r#"{{"model":"gpt-test","messages":[{{"role":"user","content":"hi"}}],"stream":{stream}}}"#
+/// The real binary under `driver` with `workers` cores, client key KEY and
+/// one OpenAI-compatible upstream (key "k") at `mock`.
+fn compat_server(driver: &str, workers: usize, mock: &Mock) -> Server {
+    Server::start(
+        driver,
+        workers,
+        &compat_config(&mock.base_url(), &[KEY], &["k"]),
+        &[],
     )
 }
 
@@ -70,18 +58,8 @@ both_drivers!(non_stream_passthrough, |driver| {
 });
 
 both_drivers!(stream_passthrough, |driver| {
-    let mock = Mock::start(|_| Reply::Sse {
-        events: chunks("upstream-model", &["Hel", "lo", " world"]),
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    });
-    let srv = Server::start(
-        driver,
-        2,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let mock = Mock::start(|_| sse_reply(chunks("upstream-model", &["Hel", "lo", " world"])));
+    let srv = compat_server(driver, 2, &mock);
     let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true));
     assert_eq!(resp.status, 200);
     assert_eq!(resp.header("content-type"), Some("text/event-stream"));
@@ -104,12 +82,7 @@ both_drivers!(stream_passthrough, |driver| {
 });
 
 both_drivers!(tls_upstream_stream, |driver| {
-    let mock = Mock::start_tls(|_| Reply::Sse {
-        events: chunks("m", &["secure ", "text"]),
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    });
+    let mock = Mock::start_tls(|_| sse_reply(chunks("m", &["secure ", "text"])));
     let dir = scratch_dir("ca");
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, mock.ca_pem.as_ref().unwrap()).unwrap();
@@ -140,12 +113,7 @@ both_drivers!(tls_upstream_stream, |driver| {
 
 both_drivers!(upstream_connection_reuse, |driver| {
     let mock = Mock::start(|_| json_reply(200, &completion("m", "x")));
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     for _ in 0..5 {
         let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
         assert_eq!(resp.status, 200);
@@ -166,12 +134,7 @@ both_drivers!(pipelined_requests_in_order, |driver| {
             &completion("m", &String::from_utf8_lossy(&r.body).len().to_string()),
         )
     });
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let mut s = srv.connect();
     let mut all = Vec::new();
     all.extend(raw_request("GET", "/healthz", &[], ""));
@@ -213,12 +176,7 @@ both_drivers!(chunked_request_body_and_expect_continue, |driver| {
             &completion("m", r.json()["messages"][0]["content"].as_str().unwrap()),
         )
     });
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let mut s = srv.connect();
     let body = chat_body(false).replace("hi", "chunked body");
     let (a, b) = body.split_at(10);
@@ -303,12 +261,7 @@ both_drivers!(auth_errors, |driver| {
 
 both_drivers!(models_and_unknown_model, |driver| {
     let mock = Mock::start(|_| json_reply(200, "{}"));
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let list = srv.request("GET", "/v1/models", &[AUTH], "").json();
     assert_eq!(list["object"], "list");
     assert_eq!(list["data"][0]["id"], "gpt-test");
@@ -357,12 +310,7 @@ both_drivers!(upstream_unreachable, |driver| {
 both_drivers!(upstream_500_before_first_byte, |driver| {
     let mock =
         Mock::start(|_| json_reply(500, r#"{"error":{"message":"boom","type":"server_error"}}"#));
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true));
     assert_eq!(resp.status, 500);
     assert_eq!(
@@ -410,12 +358,7 @@ both_drivers!(upstream_breaks_mid_stream, |driver| {
         gate: None,
         end: SseEnd::Drop,
     });
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
+    let srv = compat_server(driver, 1, &mock);
     let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true));
     assert_eq!(resp.status, 200);
     let data = sse_data(&resp.body);
@@ -426,32 +369,10 @@ both_drivers!(upstream_breaks_mid_stream, |driver| {
 });
 
 both_drivers!(client_disconnect_mid_stream_cancels_upstream, |driver| {
-    let (gate_tx, gate_rx) = mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(Some(gate_rx));
-    let mock = Mock::start(move |_| Reply::Sse {
-        events: chunks("m", &["first", "second"]),
-        gate_at: Some(1),
-        gate: gate.lock().unwrap().take(),
-        end: SseEnd::Clean,
-    });
-    let srv = Server::start(
-        driver,
-        1,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
-    let mut s = srv.connect();
-    s.write_all(&raw_request(
-        "POST",
-        "/v1/chat/completions",
-        &[AUTH],
-        &chat_body(true),
-    ))
-    .unwrap();
-    let mut r = BufReader::new(s);
-    let (status, _) = read_head(&mut r).unwrap();
-    assert_eq!(status, 200);
-    let first = read_chunk(&mut r).unwrap().unwrap();
+    let (mock, gate_tx) = gated_sse_mock(chunks("m", &["first", "second"]), 1);
+    let srv = compat_server(driver, 1, &mock);
+    let mut r = BufReader::new(srv.connect());
+    let first = start_chat_stream(&mut r);
     assert!(String::from_utf8_lossy(&first).contains("first"));
     drop(r); // the client goes away mid-stream
              // The relay notices and closes its upstream connection; the mock sees EOF
@@ -549,31 +470,10 @@ both_drivers!(hot_reload_api_keys, |driver| {
 });
 
 both_drivers!(graceful_shutdown_finishes_open_stream, |driver| {
-    let (gate_tx, gate_rx) = mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(Some(gate_rx));
-    let mock = Mock::start(move |_| Reply::Sse {
-        events: chunks("m", &["before ", "after"]),
-        gate_at: Some(1),
-        gate: gate.lock().unwrap().take(),
-        end: SseEnd::Clean,
-    });
-    let mut srv = Server::start(
-        driver,
-        2,
-        &compat_config(&mock.base_url(), &[KEY], &["k"]),
-        &[],
-    );
-    let mut s = srv.connect();
-    s.write_all(&raw_request(
-        "POST",
-        "/v1/chat/completions",
-        &[AUTH],
-        &chat_body(true),
-    ))
-    .unwrap();
-    let mut r = BufReader::new(s);
-    assert_eq!(read_head(&mut r).unwrap().0, 200);
-    let first = read_chunk(&mut r).unwrap().unwrap();
+    let (mock, gate_tx) = gated_sse_mock(chunks("m", &["before ", "after"]), 1);
+    let mut srv = compat_server(driver, 2, &mock);
+    let mut r = BufReader::new(srv.connect());
+    let first = start_chat_stream(&mut r);
     assert!(String::from_utf8_lossy(&first).contains("before"));
     srv.sigterm();
     // New connections are refused once the listeners close.

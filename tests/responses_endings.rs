@@ -12,22 +12,6 @@ use common::*;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
-const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Client {
-    Chat,
-    Responses,
-    Claude,
-    Gemini,
-}
-const CLIENTS: [Client; 4] = [
-    Client::Chat,
-    Client::Responses,
-    Client::Claude,
-    Client::Gemini,
-];
-
 /// How the scripted Codex upstream ends its next answer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum End {
@@ -83,12 +67,7 @@ fn codex_reply(end: End) -> Reply {
         End::Failed(code) => v.push(ev("response.failed", json!({"type":"response.failed","sequence_number":3,"response":{"id":"resp_1","object":"response","created_at":1,"status":"failed","error":{"code":code,"message":message(code)},"model":"codex-up","output":[]}}))),
         End::Error(code) => v.push(ev("error", json!({"type":"error","sequence_number":3,"code":code,"message":message(code),"param":null}))),
     }
-    Reply::Sse {
-        events: v,
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
+    sse_reply(v)
 }
 
 /// A server with one Codex credential whose upstream ends the way `next` says.
@@ -106,23 +85,17 @@ fn setup() -> (Mock, Server, Arc<Mutex<End>>) {
 
 fn ask(srv: &Server, client: Client, stream: bool) -> Resp {
     let model = "m-codex";
-    match client {
-        Client::Chat => srv.request("POST", "/v1/chat/completions", &[AUTH], &json!({"model":model,"messages":[{"role":"user","content":"tell a story"}],"stream":stream}).to_string()),
-        Client::Responses => srv.request("POST", "/v1/responses", &[AUTH], &json!({"model":model,"input":"tell a story","stream":stream}).to_string()),
-        Client::Claude => srv.request("POST", "/v1/messages", &[("x-api-key", "sk-client-1"), ("anthropic-version", "2023-06-01")], &json!({"model":model,"max_tokens":16,"messages":[{"role":"user","content":"tell a story"}],"stream":stream}).to_string()),
-        Client::Gemini => {
-            let action = if stream { "streamGenerateContent?alt=sse" } else { "generateContent" };
-            srv.request("POST", &format!("/v1beta/models/{model}:{action}"), &[("x-goog-api-key", "sk-client-1")], &json!({"contents":[{"role":"user","parts":[{"text":"tell a story"}]}]}).to_string())
+    let body = match client {
+        Client::Chat => {
+            json!({"model":model,"messages":[{"role":"user","content":"tell a story"}],"stream":stream})
         }
-    }
-}
-
-fn frames(body: &[u8]) -> Vec<Value> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad frame {d:?}: {e}")))
-        .collect()
+        Client::Responses => json!({"model":model,"input":"tell a story","stream":stream}),
+        Client::Claude => {
+            json!({"model":model,"max_tokens":16,"messages":[{"role":"user","content":"tell a story"}],"stream":stream})
+        }
+        Client::Gemini => json!({"contents":[{"role":"user","parts":[{"text":"tell a story"}]}]}),
+    };
+    post_as(srv, client, model, stream, &body)
 }
 
 /// The client's finish reason and (input, output) usage, stream or not.
@@ -158,7 +131,7 @@ fn finish_of(client: Client, stream: bool, r: &Resp) -> (String, u64, u64) {
             ),
         };
     }
-    let fs = frames(&r.body);
+    let fs = sse_json(&r.body);
     let mut out = (String::new(), 0, 0);
     for v in &fs {
         match client {
@@ -250,7 +223,7 @@ fn incomplete_is_a_length_finish_and_no_cooldown() {
 /// The error as the client sees it: (HTTP status, status/type named in the body).
 fn error_of(client: Client, stream: bool, r: &Resp) -> (u16, String) {
     let v = if stream {
-        let fs = frames(&r.body);
+        let fs = sse_json(&r.body);
         let last = fs.last().cloned().unwrap_or(Value::Null);
         assert!(
             last.get("error").is_some()

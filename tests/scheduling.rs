@@ -6,12 +6,6 @@ use common::*;
 
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
-fn body(stream: bool) -> String {
-    format!(
-        r#"{{"model":"gpt-test","messages":[{{"role":"user","content":"hi"}}],"stream":{stream}}}"#
-    )
-}
-
 fn hits(mock: &Mock, key: &str) -> usize {
     let want = format!("Bearer {key}");
     mock.requests()
@@ -44,7 +38,12 @@ fn a_429_cools_the_key_on_every_core() {
         );
         // Fresh connections spread over both workers (SO_REUSEPORT).
         for i in 0..16 {
-            let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &body(i % 2 == 0));
+            let resp = srv.request(
+                "POST",
+                "/v1/chat/completions",
+                &[AUTH],
+                &chat_body(i % 2 == 0),
+            );
             assert_eq!(resp.status, 200, "{driver} request {i}: {}", resp.text());
         }
         assert_eq!(
@@ -76,9 +75,9 @@ fn every_key_cooling_answers_429_model_cooldown() {
         &compat_config(&mock.base_url(), &["sk-client-1"], &["only"]),
         &[],
     );
-    let first = srv.request("POST", "/v1/chat/completions", &[AUTH], &body(false));
+    let first = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
     assert_eq!(first.status, 429);
-    let second = srv.request("POST", "/v1/chat/completions", &[AUTH], &body(false));
+    let second = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
     assert_eq!(second.status, 429);
     let v = second.json();
     assert_eq!(v["error"]["code"], "model_cooldown", "{v}");
@@ -100,12 +99,7 @@ fn stream_failing_before_first_byte_fails_over() {
                     end: SseEnd::Drop,
                 }
             } else {
-                Reply::Sse {
-                    events: chunks("m", &["recovered"]),
-                    gate_at: None,
-                    gate: None,
-                    end: SseEnd::Clean,
-                }
+                sse_reply(chunks("m", &["recovered"]))
             }
         });
         let srv = Server::start(
@@ -115,7 +109,7 @@ fn stream_failing_before_first_byte_fails_over() {
             &[],
         );
         for _ in 0..2 {
-            let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &body(true));
+            let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true));
             assert_eq!(resp.status, 200);
             assert_eq!(stream_text(&resp.body), "recovered", "{driver}");
             assert_eq!(
@@ -142,7 +136,7 @@ fn stream_failing_after_first_byte_does_not_fail_over() {
             &compat_config(&mock.base_url(), &["sk-client-1"], &["a", "b"]),
             &[],
         );
-        let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &body(true));
+        let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true));
         assert_eq!(resp.status, 200);
         assert_eq!(stream_text(&resp.body), "half");
         let last: serde_json::Value =
@@ -170,11 +164,11 @@ fn request_invalid_stops_without_trying_other_keys() {
         &compat_config(&mock.base_url(), &["sk-client-1"], &["a", "b", "c"]),
         &[],
     );
-    let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &body(false));
+    let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
     assert_eq!(resp.status, 400);
     assert_eq!(resp.json()["error"]["message"], "bad");
     assert_eq!(mock.requests().len(), 1);
     // No cooldown: the next request reaches the upstream again.
-    let _ = srv.request("POST", "/v1/chat/completions", &[AUTH], &body(false));
+    let _ = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
     assert_eq!(mock.requests().len(), 2);
 }

@@ -7,10 +7,6 @@ use cliproxy::translate::format::Format;
 use common::*;
 use serde_json::Value;
 
-fn fixture(dir: &str, case: &str) -> Vec<u8> {
-    std::fs::read(fixture_dir().join(dir).join(format!("{case}.sse"))).unwrap()
-}
-
 fn events(out: &[u8]) -> Vec<(Option<String>, Value)> {
     parse_output(out)
         .into_iter()
@@ -87,11 +83,10 @@ fn check_v69_11(out: &[u8], expected_args: &[(&str, &str)]) {
 
 #[test]
 fn v69_11_parallel_tool_calls_get_their_own_items() {
-    let out = translate(
+    let out = translate_fixture(
         Format::OpenAiChat,
         Format::OpenAiResponses,
-        &fixture("openai_chat", "tools_parallel"),
-        &[],
+        "tools_parallel",
     );
     check_v69_11(
         &out,
@@ -111,11 +106,10 @@ fn v69_11_parallel_tool_calls_get_their_own_items() {
 
 #[test]
 fn v69_11_calls_in_different_choices_get_different_indexes() {
-    let out = translate(
+    let out = translate_fixture(
         Format::OpenAiChat,
         Format::OpenAiResponses,
-        &fixture("openai_chat", "tools_multi_choice"),
-        &[],
+        "tools_multi_choice",
     );
     check_v69_11(
         &out,
@@ -125,12 +119,7 @@ fn v69_11_calls_in_different_choices_get_different_indexes() {
 
 #[test]
 fn thinking_signature_is_carried_byte_exact() {
-    let out = translate(
-        Format::Gemini,
-        Format::Claude,
-        &fixture("gemini", "thought_signature"),
-        &[],
-    );
+    let out = translate_fixture(Format::Gemini, Format::Claude, "thought_signature");
     let text = String::from_utf8(out).unwrap();
     assert!(
         text.contains(
@@ -139,7 +128,7 @@ fn thinking_signature_is_carried_byte_exact() {
         "{text}"
     );
     // Passthrough keeps Claude's own signature bytes.
-    let input = fixture("claude", "thinking_tools");
+    let input = fixture_of(Format::Claude, "thinking_tools");
     assert_eq!(
         translate(Format::Claude, Format::Claude, &input, &[]),
         input
@@ -148,12 +137,7 @@ fn thinking_signature_is_carried_byte_exact() {
 
 #[test]
 fn openai_chat_chunks_carry_native_finish_reason_and_usage() {
-    let out = translate(
-        Format::Claude,
-        Format::OpenAiChat,
-        &fixture("claude", "thinking_tools"),
-        &[],
-    );
+    let out = translate_fixture(Format::Claude, Format::OpenAiChat, "thinking_tools");
     let frames = parse_output(&out);
     assert_eq!(frames.last(), Some(&Frame::Event(None, Data::Done)));
     let evs = events(&out);
@@ -167,12 +151,7 @@ fn openai_chat_chunks_carry_native_finish_reason_and_usage() {
         2048
     );
     assert_eq!(last["usage"]["completion_tokens"], 89);
-    let out = translate(
-        Format::Gemini,
-        Format::OpenAiChat,
-        &fixture("gemini", "max_tokens"),
-        &[],
-    );
+    let out = translate_fixture(Format::Gemini, Format::OpenAiChat, "max_tokens");
     let last = events(&out).last().unwrap().1.clone();
     assert_eq!(last["choices"][0]["finish_reason"], "length");
     assert_eq!(last["choices"][0]["native_finish_reason"], "max_tokens");
@@ -180,7 +159,7 @@ fn openai_chat_chunks_carry_native_finish_reason_and_usage() {
 
 #[test]
 fn reasoning_tokens_and_cache_reach_every_client() {
-    let input = fixture("openai_chat", "reasoning");
+    let input = fixture_of(Format::OpenAiChat, "reasoning");
     let out = translate(Format::OpenAiChat, Format::OpenAiResponses, &input, &[]);
     let last = events(&out).last().unwrap().1.clone();
     assert_eq!(last["type"], "response.incomplete");
@@ -211,11 +190,10 @@ fn reasoning_tokens_and_cache_reach_every_client() {
 
 #[test]
 fn junk_frames_are_dropped_and_errors_end_the_stream() {
-    let out = translate(
+    let out = translate_fixture(
         Format::OpenAiChat,
         Format::OpenAiResponses,
-        &fixture("openai_chat", "error_and_junk"),
-        &[],
+        "error_and_junk",
     );
     let text = String::from_utf8(out.clone()).unwrap();
     assert!(
@@ -227,46 +205,30 @@ fn junk_frames_are_dropped_and_errors_end_the_stream() {
     assert_eq!(e.as_deref(), Some("error"));
     assert_eq!(d["message"], "Upstream \"provider\" returned 502");
     assert!(evs.iter().all(|(_, d)| d["type"] != "response.completed"));
-    let out = translate(
-        Format::OpenAiChat,
-        Format::Claude,
-        &fixture("openai_chat", "error_and_junk"),
-        &[],
-    );
+    let out = translate_fixture(Format::OpenAiChat, Format::Claude, "error_and_junk");
     assert!(!String::from_utf8_lossy(&out).contains("message_stop"));
 }
 
 #[test]
 fn unknown_and_informational_events_are_skipped_not_terminal() {
     // codex.rate_limits with limit_reached:true must not end the stream (CLIProxyAPI #3798).
-    let out = translate(
+    let out = translate_fixture(
         Format::OpenAiResponses,
         Format::OpenAiChat,
-        &fixture("openai_responses", "reasoning_tools"),
-        &[],
+        "reasoning_tools",
     );
     let evs = events(&out);
     assert_eq!(
         evs.last().unwrap().1["choices"][0]["finish_reason"],
         "tool_calls"
     );
-    let out = translate(
-        Format::Claude,
-        Format::OpenAiChat,
-        &fixture("claude", "max_tokens"),
-        &[],
-    );
+    let out = translate_fixture(Format::Claude, Format::OpenAiChat, "max_tokens");
     assert!(!String::from_utf8_lossy(&out).contains("payload"));
 }
 
 #[test]
 fn keep_alives_become_client_keep_alives() {
-    let out = translate(
-        Format::Claude,
-        Format::OpenAiChat,
-        &fixture("claude", "text"),
-        &[],
-    );
+    let out = translate_fixture(Format::Claude, Format::OpenAiChat, "text");
     assert!(parse_output(&out).contains(&Frame::Comment("keep-alive".into())));
     let out = translate(Format::OpenAiChat, Format::Claude, b": ping\n\ndata: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n: ping\n\n", &[]);
     let frames = parse_output(&out);
@@ -319,14 +281,14 @@ fn codex_streams_are_responses_streams() {
     use cliproxy::translate::stream::new_stream_translator;
     assert!(new_stream_translator(Format::Codex, Format::OpenAiResponses, ctx()).is_passthrough());
     assert!(new_stream_translator(Format::OpenAiResponses, Format::Codex, ctx()).is_passthrough());
-    let input = fixture("openai_responses", "reasoning_tools");
+    let input = fixture_of(Format::OpenAiResponses, "reasoning_tools");
     for to in [Format::OpenAiChat, Format::Claude, Format::Gemini] {
         assert_eq!(
             translate(Format::Codex, to, &input, &[]),
             translate(Format::OpenAiResponses, to, &input, &[])
         );
     }
-    let chat = fixture("openai_chat", "tools_parallel");
+    let chat = fixture_of(Format::OpenAiChat, "tools_parallel");
     assert_eq!(
         translate(Format::OpenAiChat, Format::Codex, &chat, &[]),
         translate(Format::OpenAiChat, Format::OpenAiResponses, &chat, &[])

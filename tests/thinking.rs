@@ -22,21 +22,6 @@ fn thought() -> String {
     THOUGHT.concat()
 }
 
-fn sse(events: &[(Option<&str>, Value)]) -> Reply {
-    Reply::Sse {
-        events: events
-            .iter()
-            .map(|(name, data)| match name {
-                Some(n) => format!("event: {n}\ndata: {data}\n\n"),
-                None => format!("data: {data}\n\n"),
-            })
-            .collect(),
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    }
-}
-
 /// An upstream of every kind that answers with reasoning then text.
 fn upstream(r: &Recorded) -> Reply {
     let body = r.json();
@@ -61,16 +46,9 @@ fn upstream(r: &Recorded) -> Reply {
         }
         ev.push(chunk(json!({ "content": TEXT }), Value::Null));
         ev.push(chunk(json!({}), json!("stop")));
-        let Reply::Sse { mut events, .. } = sse(&ev) else {
-            unreachable!()
-        };
+        let mut events = sse_frames(&ev);
         events.push("data: [DONE]\n\n".into());
-        return Reply::Sse {
-            events,
-            gate_at: None,
-            gate: None,
-            end: SseEnd::Clean,
-        };
+        return sse_reply(events);
     }
     if r.path == "/v1/messages?beta=true" {
         if !stream {
@@ -79,10 +57,7 @@ fn upstream(r: &Recorded) -> Reply {
                 "stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":9}}).to_string());
         }
         let mut ev = vec![
-            (
-                Some("message_start"),
-                json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":model,"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
-            ),
+            claude_message_start(&model),
             (
                 Some("content_block_start"),
                 json!({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}),
@@ -92,19 +67,12 @@ fn upstream(r: &Recorded) -> Reply {
             ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":t}})));
         }
         ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":CLAUDE_SIG}})));
-        ev.push((
-            Some("content_block_stop"),
-            json!({"type":"content_block_stop","index":0}),
-        ));
+        ev.push(claude_block_stop(0));
         ev.push((Some("content_block_start"), json!({"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}})));
         ev.push((Some("content_block_delta"), json!({"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":TEXT}})));
-        ev.push((
-            Some("content_block_stop"),
-            json!({"type":"content_block_stop","index":1}),
-        ));
-        ev.push((Some("message_delta"), json!({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}})));
-        ev.push((Some("message_stop"), json!({"type":"message_stop"})));
-        return sse(&ev);
+        ev.push(claude_block_stop(1));
+        ev.extend(claude_message_end("end_turn", 9));
+        return sse_events(&ev);
     }
     if r.path.starts_with("/v1beta/models/") {
         let usage = json!({"promptTokenCount":5,"candidatesTokenCount":5,"thoughtsTokenCount":4,"totalTokenCount":14});
@@ -127,16 +95,13 @@ fn upstream(r: &Recorded) -> Reply {
                 json!({"candidates":[{"content":{"role":"model","parts":[{"text":TEXT}]},"finishReason":"STOP","index":0}],"usageMetadata":usage,"modelVersion":"g"}),
             ),
         ];
-        return sse(&ev);
+        return sse_events(&ev);
     }
     if r.path == "/codex/responses" {
         let rs = json!({"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":thought()}],"encrypted_content":CODEX_ENC});
         let msg = json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":TEXT,"annotations":[]}]});
         let mut ev = vec![
-            (
-                Some("response.created"),
-                json!({"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","model":model,"output":[]}}),
-            ),
+            codex_created(&model),
             (
                 Some("response.output_item.added"),
                 json!({"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"type":"reasoning","id":"rs_1","summary":[]}}),
@@ -158,97 +123,28 @@ fn upstream(r: &Recorded) -> Reply {
         ev.push((Some("response.output_text.done"), json!({"type":"response.output_text.done","sequence_number":11,"item_id":"msg_1","output_index":1,"content_index":0,"text":TEXT})));
         ev.push((Some("response.output_item.done"), json!({"type":"response.output_item.done","sequence_number":12,"output_index":1,"item":msg})));
         ev.push((Some("response.completed"), json!({"type":"response.completed","sequence_number":13,"response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":model,"output":[rs,msg],"usage":{"input_tokens":5,"output_tokens":9,"output_tokens_details":{"reasoning_tokens":4},"total_tokens":14}}})));
-        return sse(&ev);
+        return sse_events(&ev);
     }
     json_reply(404, r#"{"error":{"message":"no such path"}}"#)
 }
 
-fn config(mock: &Mock) -> String {
-    let base = format!("http://{}", mock.addr);
-    format!(
-        r#"api-keys: ["sk-client-1"]
-auth-dir: ./auths
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "up-compat"}}]
-    models: [{{name: compat-upstream, alias: m-compat}}]
-claude-api-key:
-  - api-key: "up-claude"
-    base-url: "{base}"
-    models: [{{name: claude-upstream, alias: m-claude}}]
-gemini-api-key:
-  - api-key: "up-gemini"
-    base-url: "{base}"
-    models: [{{name: gemini-upstream, alias: m-gemini}}]
-codex-api-key:
-  - api-key: "up-codex"
-    base-url: "{base}/codex"
-    models: [{{name: codex-upstream, alias: m-codex}}]
-"#
-    )
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Client {
-    Chat,
-    Responses,
-    Claude,
-    Gemini,
-}
-const CLIENTS: [Client; 4] = [
-    Client::Chat,
-    Client::Responses,
-    Client::Claude,
-    Client::Gemini,
-];
-const UPSTREAMS: [&str; 4] = ["m-compat", "m-claude", "m-gemini", "m-codex"];
-
 /// Ask for "high" reasoning (budget 24576) in the client's own terms.
 fn ask(srv: &Server, client: Client, model: &str, stream: bool) -> Resp {
-    match client {
-        Client::Chat => srv.request(
-            "POST",
-            "/v1/chat/completions",
-            &[AUTH],
-            &json!({"model":model,"messages":[{"role":"user","content":"hi"}],"stream":stream,"reasoning_effort":"high"}).to_string(),
-        ),
-        Client::Responses => srv.request(
-            "POST",
-            "/v1/responses",
-            &[AUTH],
-            &json!({"model":model,"input":"hi","stream":stream,"reasoning":{"effort":"high","summary":"auto"}}).to_string(),
-        ),
-        Client::Claude => srv.request(
-            "POST",
-            "/v1/messages",
-            &[("x-api-key", "sk-client-1"), ("anthropic-version", "2023-06-01")],
-            &json!({"model":model,"max_tokens":32000,"messages":[{"role":"user","content":"hi"}],"stream":stream,
-                "thinking":{"type":"enabled","budget_tokens":24576}}).to_string(),
-        ),
-        Client::Gemini => {
-            let action = if stream {
-                "streamGenerateContent?alt=sse"
-            } else {
-                "generateContent"
-            };
-            srv.request(
-                "POST",
-                &format!("/v1beta/models/{model}:{action}"),
-                &[("x-goog-api-key", "sk-client-1")],
-                &json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}],
-                    "generationConfig":{"thinkingConfig":{"thinkingBudget":24576,"includeThoughts":true}}}).to_string(),
-            )
+    let body = match client {
+        Client::Chat => {
+            json!({"model":model,"messages":[{"role":"user","content":"hi"}],"stream":stream,"reasoning_effort":"high"})
         }
-    }
-}
-
-fn events(body: &[u8]) -> Vec<Value> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.as_str() != "[DONE]")
-        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON frame {d:?}: {e}")))
-        .collect()
+        Client::Responses => {
+            json!({"model":model,"input":"hi","stream":stream,"reasoning":{"effort":"high","summary":"auto"}})
+        }
+        Client::Claude => {
+            json!({"model":model,"max_tokens":32000,"messages":[{"role":"user","content":"hi"}],"stream":stream,
+                "thinking":{"type":"enabled","budget_tokens":24576}})
+        }
+        Client::Gemini => json!({"contents":[{"role":"user","parts":[{"text":"hi"}]}],
+                    "generationConfig":{"thinkingConfig":{"thinkingBudget":24576,"includeThoughts":true}}}),
+    };
+    post_as(srv, client, model, stream, &body)
 }
 
 fn strs<'a>(it: impl Iterator<Item = &'a Value>) -> String {
@@ -327,7 +223,7 @@ fn read(client: Client, stream: bool, resp: &Resp) -> (String, String, String) {
             }
         };
     }
-    let evs = events(&resp.body);
+    let evs = sse_json(&resp.body);
     match client {
         Client::Chat => (
             strs(
@@ -366,15 +262,7 @@ fn read(client: Client, stream: bool, resp: &Resp) -> (String, String, String) {
             (d("thinking"), d("text"), d("signature"))
         }
         Client::Gemini => {
-            let parts: Vec<Value> = evs
-                .iter()
-                .flat_map(|e| {
-                    e["candidates"][0]["content"]["parts"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .collect();
+            let parts = gemini_parts(&evs);
             (
                 strs(
                     parts
@@ -425,7 +313,7 @@ fn check_upstream(model: &str, b: &Value) -> Result<(), String> {
 
 fn matrix(driver: &str) {
     let mock = Mock::start(upstream);
-    let srv = Server::start(driver, 1, &config(&mock), &[]);
+    let srv = Server::start(driver, 1, &every_kind_default_config(&mock), &[]);
     let mut failures = Vec::new();
     for client in CLIENTS {
         for model in UPSTREAMS {
@@ -464,12 +352,7 @@ fn matrix(driver: &str) {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_no_failures(&failures, "\n");
 }
 
 #[test]
@@ -488,7 +371,7 @@ fn reasoning_every_client_every_upstream_uring() {
 #[test]
 fn suffix_wins_and_no_intent_sends_nothing() {
     let mock = Mock::start(upstream);
-    let srv = Server::start("uring", 1, &config(&mock), &[]);
+    let srv = Server::start("uring", 1, &every_kind_default_config(&mock), &[]);
     let chat = |model: &str, extra: Value| {
         let mut b = json!({"model":model,"messages":[{"role":"user","content":"hi"}]});
         if let (Some(o), Some(e)) = (b.as_object_mut(), extra.as_object()) {
@@ -537,7 +420,7 @@ fn suffix_wins_and_no_intent_sends_nothing() {
 #[test]
 fn codex_encrypted_reasoning_round_trips_through_a_claude_client() {
     let mock = Mock::start(upstream);
-    let srv = Server::start("epoll", 1, &config(&mock), &[]);
+    let srv = Server::start("epoll", 1, &every_kind_default_config(&mock), &[]);
     let ask = |model: &str, sig: &str| {
         let body = json!({"model":model,"max_tokens":32000,"thinking":{"type":"enabled","budget_tokens":24576},
             "messages":[{"role":"user","content":"q1"},

@@ -5,20 +5,20 @@
 //! every upstream format with the value CLIProxyAPI's tables give; the model
 //! suffix beats the body on every pair; Claude's constraints hold.
 
+#[path = "stream_support/mod.rs"]
+mod support;
 use cliproxy::translate::format::Format;
-use cliproxy::translate::request::{translate_request, ReqOpts};
+use cliproxy::translate::request::ReqOpts;
 use serde_json::{json, Value};
+use support::request_json;
 
 fn tr(from: Format, to: Format, body: &Value, model: &str) -> Value {
-    let mut out = Vec::new();
     let opts = ReqOpts {
         upstream_model: model,
         stream: false,
         claude_default_max_tokens: None,
     };
-    translate_request(from, to, body.to_string().as_bytes(), &opts, &mut out)
-        .unwrap_or_else(|e| panic!("{from:?}->{to:?} {body}: {e}"));
-    serde_json::from_slice(&out).unwrap()
+    request_json(from, to, body.to_string().as_bytes(), &opts)
 }
 
 fn chat(extra: Value) -> Value {
@@ -404,22 +404,13 @@ fn claude_constraints_when_emitting_to_claude() {
     let v = to(chat(json!({"reasoning_effort":"minimal"})));
     assert_eq!(v["thinking"]["budget_tokens"], 1024);
     // Defaulted max_tokens (here the registry's small default) is raised above the budget.
-    let mut out = Vec::new();
     let opts = ReqOpts {
         upstream_model: "claude-x",
         stream: false,
         claude_default_max_tokens: Some(1024),
     };
     let body = chat(json!({"reasoning_effort":"high"})).to_string();
-    translate_request(
-        Format::OpenAiChat,
-        Format::Claude,
-        body.as_bytes(),
-        &opts,
-        &mut out,
-    )
-    .unwrap();
-    let v: Value = serde_json::from_slice(&out).unwrap();
+    let v = request_json(Format::OpenAiChat, Format::Claude, body.as_bytes(), &opts);
     assert_eq!(
         (
             v["max_tokens"].clone(),
@@ -428,21 +419,12 @@ fn claude_constraints_when_emitting_to_claude() {
         (json!(25600), json!(24576))
     );
     // Same on Claude -> Claude with a suffix and no max_tokens.
-    let mut out = Vec::new();
     let opts = ReqOpts {
         upstream_model: "claude-x(high)",
         ..opts
     };
     let body = claude(json!({})).to_string();
-    translate_request(
-        Format::Claude,
-        Format::Claude,
-        body.as_bytes(),
-        &opts,
-        &mut out,
-    )
-    .unwrap();
-    let v: Value = serde_json::from_slice(&out).unwrap();
+    let v = request_json(Format::Claude, Format::Claude, body.as_bytes(), &opts);
     assert_eq!(
         (
             v["max_tokens"].clone(),

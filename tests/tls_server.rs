@@ -7,35 +7,13 @@ use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-macro_rules! both_drivers {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[test]
-            fn uring() {
-                ($body)("uring")
-            }
-            #[test]
-            fn epoll() {
-                ($body)("epoll")
-            }
-        }
-    };
-}
 
 const KEY: &str = "sk-client-1";
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-fn chat_body(stream: bool) -> String {
-    format!(
-        r#"{{"model":"gpt-test","messages":[{{"role":"user","content":"hi"}}],"stream":{stream}}}"#
-    )
-}
 
 /// Writes `parts`' certificate and key into `dir` under `name`; returns
 /// (cert path, key path).
@@ -198,12 +176,7 @@ both_drivers!(https_keep_alive_and_pipelining, |driver| {
 });
 
 both_drivers!(https_streams_sse, |driver| {
-    let mock = Mock::start(|_| Reply::Sse {
-        events: chunks("upstream-model", &["Hel", "lo ", "world"]),
-        gate_at: None,
-        gate: None,
-        end: SseEnd::Clean,
-    });
+    let mock = Mock::start(|_| sse_reply(chunks("upstream-model", &["Hel", "lo ", "world"])));
     let parts = tls_parts();
     let (srv, _dir) = start_tls(driver, &mock, &parts, &[]);
     let cfg = client_config(&parts.ca_pem, &[b"http/1.1"]);
@@ -289,25 +262,12 @@ both_drivers!(silent_client_is_dropped_at_head_timeout, |driver| {
 });
 
 both_drivers!(client_close_notify_mid_stream_cancels_upstream, |driver| {
-    let (gate_tx, gate_rx) = mpsc::channel::<()>();
-    let gate = std::sync::Mutex::new(Some(gate_rx));
-    let mock = Mock::start(move |_| Reply::Sse {
-        events: chunks("m", &["first", "second"]),
-        gate_at: Some(1),
-        gate: gate.lock().unwrap().take(),
-        end: SseEnd::Clean,
-    });
+    let (mock, gate_tx) = gated_sse_mock(chunks("m", &["first", "second"]), 1);
     let parts = tls_parts();
     let (srv, _dir) = start_tls(driver, &mock, &parts, &[]);
     let cfg = client_config(&parts.ca_pem, &[b"http/1.1"]);
     let mut c = tls_connect(&srv, &cfg).unwrap();
-    send(
-        &mut c,
-        &raw_request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true)),
-    );
-    let (status, _) = read_head(&mut c).unwrap();
-    assert_eq!(status, 200);
-    let first = read_chunk(&mut c).unwrap().unwrap();
+    let first = start_chat_stream(&mut c);
     assert!(String::from_utf8_lossy(&first).contains("first"));
     // The client ends its TLS session but keeps the TCP socket open: only a
     // TLS-aware disconnect watch can see that it left.
@@ -508,25 +468,12 @@ fn server_rx_queue(srv: &Server, client: &TcpStream) -> Option<u64> {
 both_drivers!(
     pipelined_request_read_by_disconnect_watch_is_kept,
     |driver| {
-        let (gate_tx, gate_rx) = mpsc::channel::<()>();
-        let gate = std::sync::Mutex::new(Some(gate_rx));
-        let mock = Mock::start(move |_| Reply::Sse {
-            events: chunks("m", &["first", "second"]),
-            gate_at: Some(1),
-            gate: gate.lock().unwrap().take(),
-            end: SseEnd::Clean,
-        });
+        let (mock, gate_tx) = gated_sse_mock(chunks("m", &["first", "second"]), 1);
         let parts = tls_parts();
         let (srv, _dir) = start_tls(driver, &mock, &parts, &[]);
         let cfg = client_config(&parts.ca_pem, &[b"http/1.1"]);
         let mut c = tls_connect(&srv, &cfg).unwrap();
-        send(
-            &mut c,
-            &raw_request("POST", "/v1/chat/completions", &[AUTH], &chat_body(true)),
-        );
-        let (status, _) = read_head(&mut c).unwrap();
-        assert_eq!(status, 200);
-        assert!(read_chunk(&mut c).unwrap().is_some());
+        start_chat_stream(&mut c);
         // While the stream waits on the upstream, the next request arrives. The
         // disconnect watch takes its ciphertext off the socket (the server's
         // receive queue drains) and must keep it for the next request.

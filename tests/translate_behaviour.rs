@@ -1,20 +1,21 @@
 //! Behaviour tests for specific CLIProxyAPI rules, plus the fuzz property
 //! (mutated fixtures never panic and give valid JSON or a clean error).
 
+#[path = "stream_support/mod.rs"]
+mod support;
 use cliproxy::translate::format::Format;
 use cliproxy::translate::request::{translate_request, ReqOpts};
 use cliproxy::translate::response::{error_body, translate_response, RespCtx};
 use serde_json::{json, Value};
+use support::request_json;
 
 fn tr(from: Format, to: Format, body: &Value, model: &str, claude_max: Option<u32>) -> Value {
-    let mut out = Vec::new();
     let opts = ReqOpts {
         upstream_model: model,
         stream: true,
         claude_default_max_tokens: claude_max,
     };
-    translate_request(from, to, body.to_string().as_bytes(), &opts, &mut out).unwrap();
-    serde_json::from_slice(&out).unwrap()
+    request_json(from, to, body.to_string().as_bytes(), &opts)
 }
 
 #[test]

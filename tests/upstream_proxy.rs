@@ -4,6 +4,8 @@
 //! refusals fail fast, and proxied connections are pooled like direct ones
 //! but never mixed with them (v6.9 #15).
 
+mod common;
+
 use cliproxy::config::ProxyUrl;
 use cliproxy::upstream::{client_tls_config, send, Endpoint, Pool, Proxy, UpstreamError};
 use std::cell::RefCell;
@@ -284,29 +286,8 @@ fn tls_parts() -> (
     Arc<rustls::ServerConfig>,
     rustls::pki_types::CertificateDer<'static>,
 ) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(vec![]).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "proxy test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap(),
-        )
-        .unwrap();
-    (Arc::new(cfg), ca.der().clone())
+    let parts = common::tls_parts_for(&["localhost", "127.0.0.1"]);
+    (parts.config, parts.ca_der)
 }
 
 // ---------------------------------------------------------------- client side
@@ -368,6 +349,21 @@ impl Client {
     }
 }
 
+/// GETs in order on one fresh client trusting `roots`, each answered with
+/// [`BODY`]; then the pool's (opened, reused).
+fn get_all(
+    roots: &[rustls::pki_types::CertificateDer<'static>],
+    plan: &[(&Endpoint, Option<&Proxy>)],
+) -> (u64, u64) {
+    legacy(async {
+        let c = Client::new(roots);
+        for (ep, px) in plan {
+            assert_eq!(c.get(ep, *px).await.unwrap(), BODY);
+        }
+        c.opened_reused()
+    })
+}
+
 fn connect_error(r: Result<Vec<u8>, UpstreamError>) -> String {
     match r {
         Err(UpstreamError::Connect(m)) => m,
@@ -383,12 +379,7 @@ fn http_proxy_tunnels_and_pools() {
     let p = http_proxy(false);
     let ep = endpoint(&format!("http://127.0.0.1:{}/v1", o.port));
     let px = proxy(&format!("http://127.0.0.1:{}", p.port));
-    let stats = legacy(async {
-        let c = Client::new(&[]);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        c.opened_reused()
-    });
+    let stats = get_all(&[], &[(&ep, Some(&px)), (&ep, Some(&px))]);
     assert_eq!(o.conns.load(Ordering::SeqCst), 1);
     assert_eq!(stats, (1, 1));
     let seen = p.seen.lock().unwrap().clone();
@@ -406,11 +397,7 @@ fn http_proxy_sends_basic_credentials() {
     let p = http_proxy(false);
     let ep = endpoint(&format!("http://localhost:{}", o.port));
     let px = proxy(&format!("http://us%65r:p%40ss:w@127.0.0.1:{}", p.port));
-    let stats = legacy(async {
-        let c = Client::new(&[]);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        c.opened_reused()
-    });
+    let stats = get_all(&[], &[(&ep, Some(&px))]);
     assert_eq!(stats, (1, 0));
     let seen = p.seen.lock().unwrap().clone();
     assert_eq!(
@@ -441,12 +428,7 @@ fn socks5_without_auth_sends_the_resolved_address_and_pools() {
     let p = socks_proxy(false, 0);
     let ep = endpoint(&format!("http://127.0.0.1:{}", o.port));
     let px = proxy(&format!("socks5://127.0.0.1:{}", p.port));
-    let stats = legacy(async {
-        let c = Client::new(&[]);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        c.opened_reused()
-    });
+    let stats = get_all(&[], &[(&ep, Some(&px)), (&ep, Some(&px))]);
     assert_eq!(o.conns.load(Ordering::SeqCst), 1);
     assert_eq!(stats, (1, 1));
     let seen = p.seen.lock().unwrap().clone();
@@ -463,11 +445,7 @@ fn socks5_with_credentials() {
     let p = socks_proxy(true, 0);
     let ep = endpoint(&format!("http://127.0.0.1:{}", o.port));
     let px = proxy(&format!("socks5://alice:s%3Acret@127.0.0.1:{}", p.port));
-    let stats = legacy(async {
-        let c = Client::new(&[]);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        c.opened_reused()
-    });
+    let stats = get_all(&[], &[(&ep, Some(&px))]);
     assert_eq!(stats, (1, 0));
     let seen = p.seen.lock().unwrap().clone();
     assert_eq!(seen[0].methods, [0, 2]);
@@ -483,12 +461,7 @@ fn socks5h_sends_the_host_name() {
     let p = socks_proxy(true, 0);
     let ep = endpoint(&format!("http://localhost:{}", o.port));
     let px = proxy(&format!("socks5h://bob:pw@127.0.0.1:{}", p.port));
-    let stats = legacy(async {
-        let c = Client::new(&[]);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        c.opened_reused()
-    });
+    let stats = get_all(&[], &[(&ep, Some(&px)), (&ep, Some(&px))]);
     assert_eq!(stats, (1, 1));
     assert_eq!(o.conns.load(Ordering::SeqCst), 1);
     let seen = p.seen.lock().unwrap().clone();
@@ -508,11 +481,7 @@ fn socks5h_with_an_unresolvable_name_still_goes_to_the_proxy() {
     let mut ep = Endpoint::parse(&format!("http://only-the-proxy-knows:{}", o.port)).unwrap();
     ep.addrs.clear();
     let px = proxy(&format!("socks5h://127.0.0.1:{}", p.port));
-    let stats = legacy(async {
-        let c = Client::new(&[]);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        c.opened_reused()
-    });
+    let stats = get_all(&[], &[(&ep, Some(&px))]);
     assert_eq!(stats, (1, 0));
     let seen = p.seen.lock().unwrap().clone();
     assert_eq!(seen[0].addr, "only-the-proxy-knows");
@@ -550,15 +519,10 @@ fn direct_and_proxied_connections_are_not_mixed() {
     let ep = endpoint(&format!("http://127.0.0.1:{}", o.port));
     let http = proxy(&format!("http://127.0.0.1:{}", hp.port));
     let socks = proxy(&format!("socks5://127.0.0.1:{}", sp.port));
-    let stats = legacy(async {
-        let c = Client::new(&[]);
-        for _ in 0..2 {
-            assert_eq!(c.get(&ep, None).await.unwrap(), BODY);
-            assert_eq!(c.get(&ep, Some(&http)).await.unwrap(), BODY);
-            assert_eq!(c.get(&ep, Some(&socks)).await.unwrap(), BODY);
-        }
-        c.opened_reused()
-    });
+    let stats = get_all(
+        &[],
+        &[(&ep, None), (&ep, Some(&http)), (&ep, Some(&socks))].repeat(2),
+    );
     // One direct connection, one per proxy; each reused once.
     assert_eq!(o.conns.load(Ordering::SeqCst), 3);
     assert_eq!(stats, (3, 3));
@@ -573,13 +537,7 @@ fn same_proxy_other_credentials_get_their_own_connections() {
     let ep = endpoint(&format!("http://127.0.0.1:{}", o.port));
     let a = proxy(&format!("socks5://u:one@127.0.0.1:{}", p.port));
     let b = proxy(&format!("socks5://u:two@127.0.0.1:{}", p.port));
-    let stats = legacy(async {
-        let c = Client::new(&[]);
-        assert_eq!(c.get(&ep, Some(&a)).await.unwrap(), BODY);
-        assert_eq!(c.get(&ep, Some(&b)).await.unwrap(), BODY);
-        assert_eq!(c.get(&ep, Some(&a)).await.unwrap(), BODY);
-        c.opened_reused()
-    });
+    let stats = get_all(&[], &[(&ep, Some(&a)), (&ep, Some(&b)), (&ep, Some(&a))]);
     assert_eq!(stats, (2, 1));
     let seen = p.seen.lock().unwrap().clone();
     let pws: Vec<_> = seen
@@ -599,14 +557,10 @@ fn tls_origin_through_http_and_socks5_proxies() {
     let by_ip = endpoint(&format!("https://127.0.0.1:{}", o.port));
     let http = proxy(&format!("http://127.0.0.1:{}", hp.port));
     let socks = proxy(&format!("socks5://127.0.0.1:{}", sp.port));
-    let stats = legacy(async {
-        let c = Client::new(&[ca]);
-        for _ in 0..2 {
-            assert_eq!(c.get(&by_name, Some(&http)).await.unwrap(), BODY);
-            assert_eq!(c.get(&by_ip, Some(&socks)).await.unwrap(), BODY);
-        }
-        c.opened_reused()
-    });
+    let stats = get_all(
+        &[ca],
+        &[(&by_name, Some(&http)), (&by_ip, Some(&socks))].repeat(2),
+    );
     assert_eq!(o.conns.load(Ordering::SeqCst), 2);
     assert_eq!(stats, (2, 2));
     assert_eq!(
@@ -623,12 +577,10 @@ fn https_proxy_with_plain_and_tls_upstreams() {
     let p = https_proxy(server.clone(), false);
     let px = proxy(&format!("https://localhost:{}", p.port));
     let ep = Endpoint::parse("http://upstream.example:8080").unwrap();
-    let stats = legacy(async {
-        let c = Client::new(std::slice::from_ref(&ca));
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        c.opened_reused()
-    });
+    let stats = get_all(
+        std::slice::from_ref(&ca),
+        &[(&ep, Some(&px)), (&ep, Some(&px))],
+    );
     assert_eq!(stats, (1, 1));
     assert_eq!(
         p.seen.lock().unwrap()[0].line,
@@ -639,12 +591,7 @@ fn https_proxy_with_plain_and_tls_upstreams() {
     let p = https_proxy(server, true);
     let px = proxy(&format!("https://127.0.0.1:{}", p.port));
     let ep = Endpoint::parse("https://localhost:8443/v1").unwrap();
-    let stats = legacy(async {
-        let c = Client::new(&[ca]);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        assert_eq!(c.get(&ep, Some(&px)).await.unwrap(), BODY);
-        c.opened_reused()
-    });
+    let stats = get_all(&[ca], &[(&ep, Some(&px)), (&ep, Some(&px))]);
     assert_eq!(stats, (1, 1));
     assert_eq!(
         p.seen.lock().unwrap()[0].line,

@@ -29,6 +29,14 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
 
 // ---------------------------------------------------------------- mock upstream
 
+/// The value of header `name` (any case) in `headers`.
+pub fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 /// One request the mock received.
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -41,10 +49,7 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_in(&self.headers, name)
     }
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap()
@@ -103,13 +108,22 @@ pub struct Mock {
 pub struct TlsParts {
     pub config: Arc<rustls::ServerConfig>,
     pub ca_pem: String,
+    /// The CA certificate, for a client's root store.
+    pub ca_der: rustls::pki_types::CertificateDer<'static>,
     /// The `localhost` leaf then the CA, as PEM (a `tls.cert` file).
     pub cert_pem: String,
     /// The leaf's private key, as PEM (a `tls.key` file).
     pub key_pem: String,
 }
 
+/// A test CA and a leaf it signs for `localhost`.
 pub fn tls_parts() -> TlsParts {
+    tls_parts_for(&["localhost"])
+}
+
+/// A test CA and a leaf it signs for `names` (DNS names or IP addresses);
+/// the server config presents the leaf then the CA.
+pub fn tls_parts_for(names: &[&str]) -> TlsParts {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(vec![]).unwrap();
@@ -119,7 +133,8 @@ pub fn tls_parts() -> TlsParts {
         .push(rcgen::DnType::CommonName, "cliproxy test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let leaf_params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
@@ -134,6 +149,7 @@ pub fn tls_parts() -> TlsParts {
     TlsParts {
         config: Arc::new(cfg),
         ca_pem: ca.pem(),
+        ca_der: ca.der().clone(),
         cert_pem: format!("{}{}", leaf.pem(), ca.pem()),
         key_pem: leaf_key.serialize_pem(),
     }
@@ -242,12 +258,7 @@ fn read_request(r: &mut BufReader<Box<dyn Io>>) -> Option<RawReq> {
         let (n, v) = l.split_once(':')?;
         headers.push((n.trim().to_string(), v.trim().to_string()));
     }
-    let get = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.clone())
-    };
+    let get = |n: &str| header_in(&headers, n).map(str::to_string);
     let mut body = Vec::new();
     if let Some(cl) = get("content-length") {
         body.resize(cl.parse().ok()?, 0);
@@ -513,10 +524,7 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_in(&self.headers, name)
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -530,12 +538,7 @@ impl Resp {
 /// Reads one response (Content-Length or chunked body).
 pub fn read_response(r: &mut impl BufRead, head_only: bool) -> std::io::Result<Resp> {
     let (status, headers) = read_head(r)?;
-    let get = |n: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(n))
-            .map(|(_, v)| v.clone())
-    };
+    let get = |n: &str| header_in(&headers, n).map(str::to_string);
     let mut body = Vec::new();
     if head_only {
     } else if get("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
@@ -648,4 +651,306 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+// ---------------------------------------------------------------- shared scenario helpers
+
+/// The client key most scenarios configure, and its OpenAI-style header.
+pub const CLIENT_KEY: &str = "sk-client-1";
+pub const CLIENT_AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
+
+/// `both_drivers!(name, |driver| { ... })`: a module `name` with the test
+/// body run once under io_uring (`name::uring`) and once under epoll
+/// (`name::epoll`).
+#[allow(unused_macros)]
+macro_rules! both_drivers {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn uring() {
+                ($body)("uring")
+            }
+            #[test]
+            fn epoll() {
+                ($body)("epoll")
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use both_drivers;
+
+/// SSE frames for `(event name, data)` pairs: `event: NAME\n` when named,
+/// then `data: JSON\n\n`.
+pub fn sse_frames(events: &[(Option<&str>, serde_json::Value)]) -> Vec<String> {
+    events
+        .iter()
+        .map(|(name, data)| match name {
+            Some(n) => format!("event: {n}\ndata: {data}\n\n"),
+            None => format!("data: {data}\n\n"),
+        })
+        .collect()
+}
+
+/// A chunked SSE reply of `frames` that ends cleanly, without a gate.
+pub fn sse_reply(frames: Vec<String>) -> Reply {
+    Reply::Sse {
+        events: frames,
+        gate_at: None,
+        gate: None,
+        end: SseEnd::Clean,
+    }
+}
+
+/// A clean chunked SSE reply of `(event name, data)` pairs.
+pub fn sse_events(events: &[(Option<&str>, serde_json::Value)]) -> Reply {
+    sse_reply(sse_frames(events))
+}
+
+/// A Claude stream's `message_start` (msg_1, 5 input tokens, 1 output).
+pub fn claude_message_start(model: &str) -> (Option<&'static str>, serde_json::Value) {
+    (
+        Some("message_start"),
+        serde_json::json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":model,"stop_reason":null,"usage":{"input_tokens":5,"output_tokens":1}}}),
+    )
+}
+
+/// A Claude stream's `content_block_stop` for block `index`.
+pub fn claude_block_stop(index: usize) -> (Option<&'static str>, serde_json::Value) {
+    (
+        Some("content_block_stop"),
+        serde_json::json!({"type":"content_block_stop","index":index}),
+    )
+}
+
+/// A Claude stream's last two events: `message_delta` with `stop_reason`
+/// and `output_tokens`, then `message_stop`.
+pub fn claude_message_end(
+    stop_reason: &str,
+    output_tokens: u64,
+) -> [(Option<&'static str>, serde_json::Value); 2] {
+    [
+        (
+            Some("message_delta"),
+            serde_json::json!({"type":"message_delta","delta":{"stop_reason":stop_reason},"usage":{"output_tokens":output_tokens}}),
+        ),
+        (
+            Some("message_stop"),
+            serde_json::json!({"type":"message_stop"}),
+        ),
+    ]
+}
+
+/// A Codex/Responses stream's `response.created` (resp_1, sequence 0).
+pub fn codex_created(model: &str) -> (Option<&'static str>, serde_json::Value) {
+    (
+        Some("response.created"),
+        serde_json::json!({"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","model":model,"output":[]}}),
+    )
+}
+
+/// The JSON `data:` payloads of an SSE body (the `[DONE]` sentinel left
+/// out); a payload that is not JSON fails the test.
+pub fn sse_json(body: &[u8]) -> Vec<serde_json::Value> {
+    sse_data(body)
+        .iter()
+        .filter(|d| d.as_str() != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("bad JSON frame {d:?}: {e}")))
+        .collect()
+}
+
+/// A config with the client key `sk-client-1` and one upstream of each
+/// kind at `mock`, aliased m-compat, m-claude, m-gemini and m-codex.
+/// `upstream(kind)` gives the upstream key and model name of each kind
+/// ("compat", "claude", "gemini", "codex"); `extra` is more top-level YAML.
+pub fn every_kind_config(
+    mock: &Mock,
+    upstream: impl Fn(&str) -> (String, String),
+    extra: &str,
+) -> String {
+    let base = format!("http://{}", mock.addr);
+    let [compat, claude, gemini, codex] = ["compat", "claude", "gemini", "codex"].map(upstream);
+    format!(
+        r#"api-keys: ["{CLIENT_KEY}"]
+auth-dir: ./auths
+{extra}
+openai-compatibility:
+  - name: compat
+    base-url: "{base}/v1"
+    api-key-entries: [{{api-key: "{}"}}]
+    models: [{{name: {}, alias: m-compat}}]
+claude-api-key: [{{api-key: "{}", base-url: "{base}", models: [{{name: {}, alias: m-claude}}]}}]
+gemini-api-key: [{{api-key: "{}", base-url: "{base}", models: [{{name: {}, alias: m-gemini}}]}}]
+codex-api-key: [{{api-key: "{}", base-url: "{base}/codex", models: [{{name: {}, alias: m-codex}}]}}]
+"#,
+        compat.0, compat.1, claude.0, claude.1, gemini.0, gemini.1, codex.0, codex.1
+    )
+}
+
+/// The client API formats the scenario matrices speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    Chat,
+    Responses,
+    Claude,
+    Gemini,
+}
+pub const CLIENTS: [Client; 4] = [
+    Client::Chat,
+    Client::Responses,
+    Client::Claude,
+    Client::Gemini,
+];
+/// The client-side aliases `every_kind_config` serves, one per upstream kind.
+pub const UPSTREAMS: [&str; 4] = ["m-compat", "m-claude", "m-gemini", "m-codex"];
+
+/// A Gemini client's path for `model`: streamGenerateContent (SSE) or
+/// generateContent.
+pub fn gemini_path(model: &str, stream: bool) -> String {
+    let action = if stream {
+        "streamGenerateContent?alt=sse"
+    } else {
+        "generateContent"
+    };
+    format!("/v1beta/models/{model}:{action}")
+}
+
+/// The path a `client` posts to for `model`, stream or not (the stream
+/// flag of the other formats is in their body).
+pub fn client_path(client: Client, model: &str, stream: bool) -> String {
+    match client {
+        Client::Chat => "/v1/chat/completions".to_string(),
+        Client::Responses => "/v1/responses".to_string(),
+        Client::Claude => "/v1/messages".to_string(),
+        Client::Gemini => gemini_path(model, stream),
+    }
+}
+
+/// Posts `body` as `client`'s own SDK would: its path and its own way of
+/// sending the key `sk-client-1` (Bearer, x-api-key + anthropic-version,
+/// x-goog-api-key).
+pub fn post_as(
+    srv: &Server,
+    client: Client,
+    model: &str,
+    stream: bool,
+    body: &serde_json::Value,
+) -> Resp {
+    let headers: &[(&str, &str)] = match client {
+        Client::Chat | Client::Responses => &[CLIENT_AUTH],
+        Client::Claude => &[
+            ("x-api-key", CLIENT_KEY),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        Client::Gemini => &[("x-goog-api-key", CLIENT_KEY)],
+    };
+    srv.request(
+        "POST",
+        &client_path(client, model, stream),
+        headers,
+        &body.to_string(),
+    )
+}
+
+/// The tool name and joined `input_json_delta` text of a Claude stream's
+/// tool_use block.
+pub fn claude_stream_tool_call(evs: &[serde_json::Value]) -> Option<(String, String)> {
+    let name = evs
+        .iter()
+        .find(|e| e["type"] == "content_block_start" && e["content_block"]["type"] == "tool_use")?
+        ["content_block"]["name"]
+        .as_str()?
+        .to_string();
+    let args = evs
+        .iter()
+        .filter(|e| e["delta"]["type"] == "input_json_delta")
+        .filter_map(|e| e["delta"]["partial_json"].as_str())
+        .collect();
+    Some((name, args))
+}
+
+/// `every_kind_config` with upstream keys `up-KIND` and models
+/// `KIND-upstream`, nothing extra.
+pub fn every_kind_default_config(mock: &Mock) -> String {
+    every_kind_config(mock, |k| (format!("up-{k}"), format!("{k}-upstream")), "")
+}
+
+/// Every part of the first candidate across Gemini `chunks` (whole
+/// answers or stream chunks), in order.
+pub fn gemini_parts(chunks: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    chunks
+        .iter()
+        .flat_map(|c| {
+            c["candidates"][0]["content"]["parts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The first Gemini `functionCall` part across `chunks` (whole answers or
+/// stream chunks): its name and args.
+pub fn gemini_function_call(chunks: &[serde_json::Value]) -> Option<(String, serde_json::Value)> {
+    let p = gemini_parts(chunks)
+        .into_iter()
+        .find(|p| p["functionCall"].is_object())?;
+    Some((
+        p["functionCall"]["name"].as_str()?.to_string(),
+        p["functionCall"]["args"].clone(),
+    ))
+}
+
+/// A mock whose every answer streams `events`; the first answer waits
+/// before item `gate_at` until the returned sender sends or is dropped.
+pub fn gated_sse_mock(events: Vec<String>, gate_at: usize) -> (Mock, mpsc::Sender<()>) {
+    let (gate_tx, gate_rx) = mpsc::channel::<()>();
+    let gate = Mutex::new(Some(gate_rx));
+    let mock = Mock::start(move |_| Reply::Sse {
+        events: events.clone(),
+        gate_at: Some(gate_at),
+        gate: gate.lock().ok().and_then(|mut g| g.take()),
+        end: SseEnd::Clean,
+    });
+    (mock, gate_tx)
+}
+
+/// An OpenAI chat body for model gpt-test saying "hi".
+pub fn chat_body(stream: bool) -> String {
+    format!(
+        r#"{{"model":"gpt-test","messages":[{{"role":"user","content":"hi"}}],"stream":{stream}}}"#
+    )
+}
+
+/// Sends a streaming chat request (`chat_body(true)`, client key
+/// `sk-client-1`) on `r`'s connection, expects a 200 head and returns the
+/// first body chunk.
+#[track_caller]
+pub fn start_chat_stream<S: Read + Write>(r: &mut BufReader<S>) -> Vec<u8> {
+    let req = raw_request(
+        "POST",
+        "/v1/chat/completions",
+        &[CLIENT_AUTH],
+        &chat_body(true),
+    );
+    let s = r.get_mut();
+    s.write_all(&req).unwrap();
+    s.flush().unwrap();
+    let (status, _) = read_head(r).unwrap();
+    assert_eq!(status, 200);
+    read_chunk(r)
+        .unwrap()
+        .expect("the stream ended before its first chunk")
+}
+
+/// Fails the test listing every collected failure, one per `sep`.
+#[track_caller]
+pub fn assert_no_failures(failures: &[String], sep: &str) {
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join(sep)
+    );
 }

@@ -7,18 +7,13 @@ arguments must arrive exactly as the upstream sent them. Prints
 'N passed, N failed'; exits non-zero on any failure.
 """
 import json
-import os
-import re
-import subprocess
-import sys
-import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anthropic
-import openai
 from google import genai
 from google.genai import types
+
+import harness
+from harness import assert_eq, sse
 
 TEXT = "Hola from the upstream: \"quoted\", ünïcödé, and\na newline."
 PIECES = ["Hola from the upstream: ", "\"quoted\", ünïcödé, and\n", "a newline."]
@@ -28,60 +23,18 @@ KEY = "sk-sdk-all"
 SEEN = []
 
 
-def sse(events):
-    out = b""
-    for name, data in events:
-        if name:
-            out += f"event: {name}\n".encode()
-        out += f"data: {json.dumps(data)}\n\n".encode()
-    return out
-
-
-class Upstream(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+class Upstream(harness.Upstream):
+    def record(self, body):
         SEEN.append((self.path, dict(self.headers), body))
-        stream = bool(body.get("stream")) or "streamGenerateContent" in self.path
+
+    def special(self, path, body, stream):
+        if path == "/v1/messages/count_tokens?beta=true":
+            self.json({"input_tokens": 42})
+            return True
+        return False
+
+    def compat(self, body, stream):
         tools = bool(body.get("tools"))
-        p = self.path
-        if p == "/v1/chat/completions":
-            return self.compat(body, stream, tools)
-        if p == "/v1/messages/count_tokens?beta=true":
-            return self.json({"input_tokens": 42})
-        if p == "/v1/messages?beta=true":
-            return self.claude(body, stream, tools)
-        if p.startswith("/v1beta/models/"):
-            return self.gemini(stream, tools)
-        if p == "/codex/responses":
-            return self.codex(tools)
-        self.json({"error": {"message": "no route " + p}}, 404)
-
-    def json(self, obj, status=200):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def stream(self, data):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for part in data.split(b"\n\n"):
-            if part:
-                chunk = part + b"\n\n"
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-
-    def compat(self, body, stream, tools):
         base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": body["model"]}
         if stream:
             if tools:
@@ -91,7 +44,7 @@ class Upstream(BaseHTTPRequestHandler):
             else:
                 evs = [dict(base, choices=[{"index": 0, "delta": {"content": t}, "finish_reason": None}]) for t in PIECES]
                 evs.append(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-            return self.stream(sse([(None, e) for e in evs]) + b"data: [DONE]\n\n")
+            return self.chat_stream(evs)
         msg = {"role": "assistant", "content": TEXT}
         fin = "stop"
         if tools:
@@ -99,10 +52,11 @@ class Upstream(BaseHTTPRequestHandler):
             fin = "tool_calls"
         self.json({"id": "c1", "object": "chat.completion", "created": 1, "model": body["model"], "choices": [{"index": 0, "message": msg, "finish_reason": fin}], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}})
 
-    def claude(self, body, stream, tools):
+    def claude(self, body, stream):
+        tools = bool(body.get("tools"))
         m = body["model"]
         if stream:
-            evs = [("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": m, "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}})]
+            evs = [harness.claude_start(m)]
             if tools:
                 evs.append(("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}}))
                 evs += [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": a}}) for a in ARG_PIECES]
@@ -116,18 +70,16 @@ class Upstream(BaseHTTPRequestHandler):
         content = [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": ARGS}] if tools else [{"type": "text", "text": TEXT}]
         self.json({"id": "msg_1", "type": "message", "role": "assistant", "model": m, "content": content, "stop_reason": "tool_use" if tools else "end_turn", "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 7}})
 
-    def gemini(self, stream, tools):
+    def gemini(self, body, stream):
+        tools = bool(body.get("tools"))
         usage = {"promptTokenCount": 5, "candidatesTokenCount": 7, "totalTokenCount": 12}
         if tools:
             chunk = {"candidates": [{"content": {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": ARGS}}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage}
             return self.stream(sse([(None, chunk)])) if stream else self.json(chunk)
-        if stream:
-            evs = [(None, {"candidates": [{"content": {"role": "model", "parts": [{"text": t}]}, "index": 0}]}) for t in PIECES]
-            evs.append((None, {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage}))
-            return self.stream(sse(evs))
-        self.json({"candidates": [{"content": {"role": "model", "parts": [{"text": TEXT}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage})
+        self.gemini_text(stream, PIECES, usage)
 
-    def codex(self, tools):
+    def codex(self, body, stream):
+        tools = bool(body.get("tools"))
         if tools:
             item = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": "".join(ARG_PIECES), "status": "completed"}
             evs = [("response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": dict(item, arguments="", status="in_progress")})]
@@ -143,49 +95,18 @@ class Upstream(BaseHTTPRequestHandler):
         evs = [("response.created", {"type": "response.created", "response": dict(resp, status="in_progress", output=[])})] + evs
         evs += [("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}),
                 ("response.completed", {"type": "response.completed", "response": resp})]
-        for i, (_, e) in enumerate(evs):
-            e["sequence_number"] = i
-        self.stream(sse(evs))
+        self.stream(sse(harness.numbered(evs)))
 
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "array", "items": {"type": "integer"}}}, "required": ["city"]}
 
 
 def main():
-    binary = sys.argv[1]
-    driver = sys.argv[2] if len(sys.argv) > 2 else "auto"
-    up = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    threading.Thread(target=up.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{up.server_address[1]}"
-    tmp = tempfile.mkdtemp(prefix="cliproxy-sdks-")
-    cfg = os.path.join(tmp, "config.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"""host: 127.0.0.1
-port: 0
-auth-dir: ./auths
-api-keys: ["{KEY}"]
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "up-compat"}}]
-    models: [{{name: compat-up, alias: m-compat}}]
-claude-api-key: [{{api-key: "up-claude", base-url: "{base}", models: [{{name: claude-up, alias: m-claude}}]}}]
-gemini-api-key: [{{api-key: "up-gemini", base-url: "{base}", models: [{{name: gemini-up, alias: m-gemini}}]}}]
-codex-api-key: [{{api-key: "up-codex", base-url: "{base}/codex", models: [{{name: codex-up, alias: m-codex}}]}}]
-""")
-    proc = subprocess.Popen([binary, "--config", cfg, "--workers", "2", "--driver", driver], stderr=subprocess.PIPE, text=True)
-    addr = None
-    for line in proc.stderr:
-        m = re.search(r"listening on (\S+)", line)
-        if m:
-            addr = m.group(1)
-            break
-    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-    srv = f"http://{addr}"
-    oa = openai.OpenAI(base_url=f"{srv}/v1", api_key=KEY, max_retries=0, timeout=20)
-    an_root = anthropic.Anthropic(base_url=srv, api_key=KEY, max_retries=0, timeout=20)
+    binary, driver = harness.args()
+    run = harness.Run(Upstream)
+    srv = run.start(binary, driver, KEY, harness.upstreams_yaml(run.base), prefix="cliproxy-sdks-")
+    oa, an_root, gg = harness.clients(srv, KEY)
     an_alias = anthropic.Anthropic(base_url=f"{srv}/api/provider/claude", api_key=KEY, max_retries=0, timeout=20)
-    gg = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=srv, api_version="v1beta"))
     gg_default = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=srv))
     user = [{"role": "user", "content": "weather?"}]
     checks = []
@@ -250,27 +171,7 @@ codex-api-key: [{{api-key: "up-codex", base-url: "{base}/codex", models: [{{name
     for model in ["m-compat", "m-codex"]:
         add(f"anthropic+genai local count_tokens {model}", lambda m=model: local_count(m))
 
-    passed = failed = 0
-    try:
-        for name, fn in checks:
-            try:
-                fn()
-                passed += 1
-                print(f"ok   {driver}: {name}")
-            except Exception as e:  # noqa: BLE001
-                failed += 1
-                print(f"FAIL {driver}: {name}: {e!r}"[:600])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        up.shutdown()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
-
-
-def assert_eq(got, want):
-    if got != want:
-        raise AssertionError(f"got {got!r}, want {want!r}")
+    run.check(driver, checks, limit=600)
 
 
 if __name__ == "__main__":

@@ -12,20 +12,15 @@ Usage: python3 tests/sdk/gemini_codex_sdk.py path/to/cliproxy [driver]
 Prints 'N passed, N failed'; exits non-zero on any failure.
 """
 import json
-import os
-import re
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anthropic
 import openai
-from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
+
+import harness
+from harness import assert_eq, sse
 
 KEY = "sk-sdk-gemcodex"
 ANSWER = '{"city": "Paris", "unit": "c"}'
@@ -47,73 +42,31 @@ SCHEMA = {
 FAIL_SLOTS = [f"{c}-{s}" for c in ["chat", "resp", "claude", "genai"] for s in ["n", "s"]]
 
 
-def sse(events):
-    out = b""
-    for name, data in events:
-        if name:
-            out += f"event: {name}\n".encode()
-        out += f"data: {json.dumps(data)}\n\n".encode()
-    return out
-
-
-class Upstream(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+class Upstream(harness.Upstream):
+    def record(self, body):
         SEEN.append((self.path, body))
-        stream = bool(body.get("stream")) or "streamGenerateContent" in self.path
-        p = self.path
-        if p == "/v1/chat/completions":
-            return self.compat(body, stream)
-        if p == "/v1/messages?beta=true":
-            return self.claude(body, stream)
-        if p.startswith("/v1beta/models/gemini-slow:"):
+
+    def special(self, path, body, stream):
+        if path.startswith("/v1beta/models/gemini-slow:"):
             # Slower than nonstream-keepalive-interval: cliproxy sends
             # keep-alive newlines before the JSON body.
             time.sleep(2.5)
-            return self.gemini(stream)
-        if p.startswith("/v1beta/models/"):
-            return self.gemini(stream)
-        if p == "/codex/responses":
-            return self.codex(body.get("model", ""))
-        self.json({"error": {"message": "no route " + p}}, 404)
-
-    def json(self, obj, status=200):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def stream(self, data):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for part in data.split(b"\n\n"):
-            if part:
-                chunk = part + b"\n\n"
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
+            self.gemini(body, stream)
+            return True
+        return False
 
     def compat(self, body, stream):
         base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": body["model"]}
         if stream:
             evs = [dict(base, choices=[{"index": 0, "delta": {"content": t}, "finish_reason": None}]) for t in PIECES]
             evs.append(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-            return self.stream(sse([(None, e) for e in evs]) + b"data: [DONE]\n\n")
+            return self.chat_stream(evs)
         self.json({"id": "c1", "object": "chat.completion", "created": 1, "model": body["model"], "choices": [{"index": 0, "message": {"role": "assistant", "content": ANSWER}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}})
 
     def claude(self, body, stream):
         m = body["model"]
         if stream:
-            evs = [("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": m, "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+            evs = [harness.claude_start(m),
                    ("ping", {"type": "ping"}),
                    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
             for t in PIECES:
@@ -124,15 +77,12 @@ class Upstream(BaseHTTPRequestHandler):
             return self.stream(sse(evs))
         self.json({"id": "msg_1", "type": "message", "role": "assistant", "model": m, "content": [{"type": "text", "text": ANSWER}], "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 7}})
 
-    def gemini(self, stream):
+    def gemini(self, body, stream):
         usage = {"promptTokenCount": 5, "candidatesTokenCount": 7, "totalTokenCount": 12}
-        if stream:
-            evs = [(None, {"candidates": [{"content": {"role": "model", "parts": [{"text": t}]}, "index": 0}]}) for t in PIECES]
-            evs.append((None, {"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage}))
-            return self.stream(sse(evs))
-        self.json({"candidates": [{"content": {"role": "model", "parts": [{"text": ANSWER}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage})
+        self.gemini_text(stream, PIECES, usage)
 
-    def codex(self, model):
+    def codex(self, body, stream):
+        model = body.get("model", "")
         item = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": [{"type": "output_text", "text": ANSWER, "annotations": []}]}
         created = {"id": "resp_1", "object": "response", "created_at": 1, "status": "in_progress", "model": model, "output": []}
         evs = [("response.created", {"type": "response.created", "response": created}),
@@ -148,9 +98,7 @@ class Upstream(BaseHTTPRequestHandler):
         else:
             evs += [("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}),
                     ("response.completed", {"type": "response.completed", "response": dict(done, status="completed")})]
-        for i, (_, e) in enumerate(evs):
-            e["sequence_number"] = i
-        self.stream(sse(evs))
+        self.stream(sse(harness.numbered(evs)))
 
 
 def schema_of(path, body):
@@ -192,44 +140,18 @@ def assert_whole(got, where):
 
 
 def main():
-    binary = sys.argv[1]
-    driver = sys.argv[2] if len(sys.argv) > 2 else "auto"
-    up = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    threading.Thread(target=up.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{up.server_address[1]}"
-    tmp = tempfile.mkdtemp(prefix="cliproxy-gemcodex-")
-    cfg = os.path.join(tmp, "config.yaml")
+    binary, driver = harness.args()
+    run = harness.Run(Upstream)
     fail_models = ", ".join(f"{{name: codex-fail-{s}, alias: m-fail-{s}}}" for s in FAIL_SLOTS)
-    with open(cfg, "w") as f:
-        f.write(f"""host: 127.0.0.1
-port: 0
-auth-dir: ./auths
-api-keys: ["{KEY}"]
-nonstream-keepalive-interval: 1
+    upstreams = harness.upstreams_yaml(
+        run.base,
+        gemini_models="{name: gemini-up, alias: m-gemini}, {name: gemini-slow, alias: m-slow}",
+        codex_models=f"{{name: codex-up, alias: m-codex}}, {{name: codex-inc, alias: m-inc}}, {fail_models}")
+    srv = run.start(binary, driver, KEY, """nonstream-keepalive-interval: 1
 streaming:
   keepalive-seconds: 1
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "up-compat"}}]
-    models: [{{name: compat-up, alias: m-compat}}]
-claude-api-key: [{{api-key: "up-claude", base-url: "{base}", models: [{{name: claude-up, alias: m-claude}}]}}]
-gemini-api-key: [{{api-key: "up-gemini", base-url: "{base}", models: [{{name: gemini-up, alias: m-gemini}}, {{name: gemini-slow, alias: m-slow}}]}}]
-codex-api-key:
-  - {{api-key: "up-codex", base-url: "{base}/codex", models: [{{name: codex-up, alias: m-codex}}, {{name: codex-inc, alias: m-inc}}, {fail_models}]}}
-""")
-    proc = subprocess.Popen([binary, "--config", cfg, "--workers", "2", "--driver", driver], stderr=subprocess.PIPE, text=True)
-    addr = None
-    for line in proc.stderr:
-        m = re.search(r"listening on (\S+)", line)
-        if m:
-            addr = m.group(1)
-            break
-    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-    srv = f"http://{addr}"
-    oa = openai.OpenAI(base_url=f"{srv}/v1", api_key=KEY, max_retries=0, timeout=20)
-    an = anthropic.Anthropic(base_url=srv, api_key=KEY, max_retries=0, timeout=20)
-    gg = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=srv, api_version="v1beta"))
+""" + upstreams, prefix="cliproxy-gemcodex-")
+    oa, an, gg = harness.clients(srv, KEY)
     user = [{"role": "user", "content": "story?"}]
     checks = []
 
@@ -307,12 +229,14 @@ codex-api-key:
         else:
             assert_eq(gg.models.generate_content(model="m-inc", contents="story?").candidates[0].finish_reason, types.FinishReason.MAX_TOKENS)
 
-    for stream in [False, True]:
-        sfx = " stream" if stream else ""
-        add(f"openai chat codex incomplete{sfx}", lambda s=stream: chat_inc(s))
-        add(f"openai responses codex incomplete{sfx}", lambda s=stream: resp_inc(s))
-        add(f"anthropic codex incomplete{sfx}", lambda s=stream: claude_inc(s))
-        add(f"genai codex incomplete{sfx}", lambda s=stream: genai_inc(s))
+    def add_per_client(ending, chat, resp, claude, genai):
+        """One check per client, non-stream then stream, for a Codex ending."""
+        for stream in [False, True]:
+            sfx = " stream" if stream else ""
+            for client, fn in [("openai chat", chat), ("openai responses", resp), ("anthropic", claude), ("genai", genai)]:
+                add(f"{client} codex {ending}{sfx}", lambda s=stream, fn=fn: fn(s))
+
+    add_per_client("incomplete", chat_inc, resp_inc, claude_inc, genai_inc)
     # After the incomplete answers, the same credential still answers.
     add("openai chat codex after incomplete", lambda: assert_eq(oa.chat.completions.create(model="m-codex", messages=user).choices[0].message.content, ANSWER))
 
@@ -358,34 +282,9 @@ codex-api-key:
         else:
             raises(genai_errors.ServerError, lambda: gg.models.generate_content(model=m, contents="story?"), lambda e: assert_eq(e.code, 500))
 
-    for stream in [False, True]:
-        sfx = " stream" if stream else ""
-        add(f"openai chat codex failed{sfx}", lambda s=stream: chat_fail(s))
-        add(f"openai responses codex failed{sfx}", lambda s=stream: resp_fail(s))
-        add(f"anthropic codex failed{sfx}", lambda s=stream: claude_fail(s))
-        add(f"genai codex failed{sfx}", lambda s=stream: genai_fail(s))
+    add_per_client("failed", chat_fail, resp_fail, claude_fail, genai_fail)
 
-    passed = failed = 0
-    try:
-        for name, fn in checks:
-            try:
-                fn()
-                passed += 1
-                print(f"ok   {driver}: {name}")
-            except Exception as e:  # noqa: BLE001
-                failed += 1
-                print(f"FAIL {driver}: {name}: {e!r}"[:800])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        up.shutdown()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
-
-
-def assert_eq(got, want):
-    if got != want:
-        raise AssertionError(f"got {got!r}, want {want!r}")
+    run.check(driver, checks)
 
 
 if __name__ == "__main__":

@@ -12,19 +12,12 @@ reaches Anthropic clients as the thinking signature). Prints 'N passed, N failed
 on any failure.
 """
 import base64
-import json
-import os
 import re
-import subprocess
-import sys
-import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import anthropic
-import openai
-from google import genai
 from google.genai import types
+
+import harness
+from harness import assert_eq, sse
 
 THOUGHT = ["Weighing \"both\" options — ", "ünïcödé\nthen deciding."]
 REASONING = "".join(THOUGHT)
@@ -36,55 +29,9 @@ KEY = "sk-sdk-think"
 SEEN = []
 
 
-def sse(events):
-    out = b""
-    for name, data in events:
-        if name:
-            out += f"event: {name}\n".encode()
-        out += f"data: {json.dumps(data)}\n\n".encode()
-    return out
-
-
-class Upstream(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+class Upstream(harness.Upstream):
+    def record(self, body):
         SEEN.append((self.path, body))
-        stream = bool(body.get("stream")) or "streamGenerateContent" in self.path
-        p = self.path
-        if p == "/v1/chat/completions":
-            return self.compat(body, stream)
-        if p == "/v1/messages?beta=true":
-            return self.claude(body, stream)
-        if p.startswith("/v1beta/models/"):
-            return self.gemini(stream)
-        if p == "/codex/responses":
-            return self.codex()
-        self.json({"error": {"message": "no route " + p}}, 404)
-
-    def json(self, obj, status=200):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def stream(self, data):
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for part in data.split(b"\n\n"):
-            if part:
-                chunk = part + b"\n\n"
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
 
     def compat(self, body, stream):
         base = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": body["model"]}
@@ -93,7 +40,7 @@ class Upstream(BaseHTTPRequestHandler):
             evs += [dict(base, choices=[{"index": 0, "delta": {"reasoning_content": t}, "finish_reason": None}]) for t in THOUGHT]
             evs.append(dict(base, choices=[{"index": 0, "delta": {"content": TEXT}, "finish_reason": None}]))
             evs.append(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": "stop"}]))
-            return self.stream(sse([(None, e) for e in evs]) + b"data: [DONE]\n\n")
+            return self.chat_stream(evs)
         msg = {"role": "assistant", "reasoning_content": REASONING, "content": TEXT}
         self.json({"id": "c1", "object": "chat.completion", "created": 1, "model": body["model"], "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
                    "usage": {"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12, "completion_tokens_details": {"reasoning_tokens": 4}}})
@@ -101,7 +48,7 @@ class Upstream(BaseHTTPRequestHandler):
     def claude(self, body, stream):
         m = body["model"]
         if stream:
-            evs = [("message_start", {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [], "model": m, "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+            evs = [harness.claude_start(m),
                    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}})]
             evs += [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": t}}) for t in THOUGHT]
             evs += [("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": CLAUDE_SIG}}),
@@ -115,7 +62,7 @@ class Upstream(BaseHTTPRequestHandler):
         content = [{"type": "thinking", "thinking": REASONING, "signature": CLAUDE_SIG}, {"type": "text", "text": TEXT}]
         self.json({"id": "msg_1", "type": "message", "role": "assistant", "model": m, "content": content, "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 5, "output_tokens": 9}})
 
-    def gemini(self, stream):
+    def gemini(self, body, stream):
         usage = {"promptTokenCount": 5, "candidatesTokenCount": 5, "thoughtsTokenCount": 4, "totalTokenCount": 14}
         if stream:
             evs = [(None, {"candidates": [{"content": {"role": "model", "parts": [{"text": THOUGHT[0], "thought": True}]}, "index": 0}]}),
@@ -125,7 +72,7 @@ class Upstream(BaseHTTPRequestHandler):
         parts = [{"text": REASONING, "thought": True, "thoughtSignature": GEMINI_SIG}, {"text": TEXT}]
         self.json({"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}], "usageMetadata": usage})
 
-    def codex(self):
+    def codex(self, body, stream):
         rs = {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": REASONING}], "encrypted_content": CODEX_ENC}
         msg = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant", "content": [{"type": "output_text", "text": TEXT, "annotations": []}]}
         evs = [("response.output_item.added", {"type": "response.output_item.added", "output_index": 0, "item": {"type": "reasoning", "id": "rs_1", "summary": []}}),
@@ -143,9 +90,7 @@ class Upstream(BaseHTTPRequestHandler):
                 "usage": {"input_tokens": 5, "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 4}, "total_tokens": 14}}
         evs = [("response.created", {"type": "response.created", "response": dict(resp, status="in_progress", output=[])})] + evs
         evs.append(("response.completed", {"type": "response.completed", "response": resp}))
-        for i, (_, e) in enumerate(evs):
-            e["sequence_number"] = i
-        self.stream(sse(evs))
+        self.stream(sse(harness.numbered(evs)))
 
 
 def upstream_ok(model, body, budget=24576, effort="high"):
@@ -166,39 +111,10 @@ def upstream_ok(model, body, budget=24576, effort="high"):
 
 
 def main():
-    binary = sys.argv[1]
-    driver = sys.argv[2] if len(sys.argv) > 2 else "auto"
-    up = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    threading.Thread(target=up.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{up.server_address[1]}"
-    tmp = tempfile.mkdtemp(prefix="cliproxy-think-")
-    cfg = os.path.join(tmp, "config.yaml")
-    with open(cfg, "w") as f:
-        f.write(f"""host: 127.0.0.1
-port: 0
-auth-dir: ./auths
-api-keys: ["{KEY}"]
-openai-compatibility:
-  - name: compat
-    base-url: "{base}/v1"
-    api-key-entries: [{{api-key: "up-compat"}}]
-    models: [{{name: compat-up, alias: m-compat}}]
-claude-api-key: [{{api-key: "up-claude", base-url: "{base}", models: [{{name: claude-up, alias: m-claude}}]}}]
-gemini-api-key: [{{api-key: "up-gemini", base-url: "{base}", models: [{{name: gemini-up, alias: m-gemini}}]}}]
-codex-api-key: [{{api-key: "up-codex", base-url: "{base}/codex", models: [{{name: codex-up, alias: m-codex}}]}}]
-""")
-    proc = subprocess.Popen([binary, "--config", cfg, "--workers", "2", "--driver", driver], stderr=subprocess.PIPE, text=True)
-    addr = None
-    for line in proc.stderr:
-        m = re.search(r"listening on (\S+)", line)
-        if m:
-            addr = m.group(1)
-            break
-    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-    srv = f"http://{addr}"
-    oa = openai.OpenAI(base_url=f"{srv}/v1", api_key=KEY, max_retries=0, timeout=20)
-    an = anthropic.Anthropic(base_url=srv, api_key=KEY, max_retries=0, timeout=20)
-    gg = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=srv, api_version="v1beta"))
+    binary, driver = harness.args()
+    run = harness.Run(Upstream)
+    srv = run.start(binary, driver, KEY, harness.upstreams_yaml(run.base), prefix="cliproxy-think-")
+    oa, an, gg = harness.clients(srv, KEY)
     user = [{"role": "user", "content": "think"}]
     checks = []
 
@@ -300,27 +216,7 @@ codex-api-key: [{{api-key: "up-codex", base-url: "{base}/codex", models: [{{name
             lambda m=model: assert_eq(oa.chat.completions.create(model=m, messages=user, reasoning_effort="high").choices[0].message.content, TEXT),
             budget=1024, effort="low")
 
-    passed = failed = 0
-    try:
-        for name, fn in checks:
-            try:
-                fn()
-                passed += 1
-                print(f"ok   {driver}: {name}")
-            except Exception as e:  # noqa: BLE001
-                failed += 1
-                print(f"FAIL {driver}: {name}: {e!r}"[:800])
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        up.shutdown()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
-
-
-def assert_eq(got, want):
-    if got != want:
-        raise AssertionError(f"got {got!r}, want {want!r}")
+    run.check(driver, checks)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-//! Shared helpers for the stream integration tests.
+//! Shared helpers for the translation tests (streams and requests) that
+//! call the library directly.
 #![allow(dead_code)]
 
 use cliproxy::translate::format::Format;
-use cliproxy::translate::stream::{new_stream_translator, StreamCtx};
+use cliproxy::translate::request::{translate_request, ReqOpts};
+use cliproxy::translate::stream::{new_stream_translator, StreamCtx, StreamTranslator};
 use std::path::{Path, PathBuf};
 
 pub const FORMATS: [(Format, &str); 4] = [
@@ -22,6 +24,21 @@ pub fn ctx() -> StreamCtx<'static> {
 
 pub fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stream")
+}
+
+/// The upstream fixture `case` of format `from` (one of [`FORMATS`]).
+pub fn fixture_of(from: Format, case: &str) -> Vec<u8> {
+    let (_, dir) = FORMATS
+        .iter()
+        .find(|(f, _)| *f == from)
+        .unwrap_or_else(|| panic!("no fixture folder for {from:?}"));
+    let p = fixture_dir().join(dir).join(format!("{case}.sse"));
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The fixture `case` of format `from` translated to `to`, fed whole.
+pub fn translate_fixture(from: Format, to: Format, case: &str) -> Vec<u8> {
+    translate(from, to, &fixture_of(from, case), &[])
 }
 
 /// All `(format, name, case, bytes)` upstream fixtures.
@@ -46,7 +63,11 @@ pub fn fixtures() -> Vec<(Format, &'static str, String, Vec<u8>)> {
 
 /// Translate `input` fed in pieces split at `cuts`, then finish.
 pub fn translate(from: Format, to: Format, input: &[u8], cuts: &[usize]) -> Vec<u8> {
-    let mut t = new_stream_translator(from, to, ctx());
+    feed_split(new_stream_translator(from, to, ctx()), input, cuts)
+}
+
+/// Feed `input` to `t` in pieces split at `cuts`, then finish; the output.
+pub fn feed_split(mut t: StreamTranslator, input: &[u8], cuts: &[usize]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut prev = 0;
     for &c in cuts.iter().chain(std::iter::once(&input.len())) {
@@ -55,6 +76,17 @@ pub fn translate(from: Format, to: Format, input: &[u8], cuts: &[usize]) -> Vec<
     }
     t.finish(&mut out);
     out
+}
+
+/// `translate_request` of `body` parsed as JSON; an error or output that is
+/// not JSON fails the test, naming the pair and the body.
+pub fn request_json(from: Format, to: Format, body: &[u8], opts: &ReqOpts) -> serde_json::Value {
+    let mut out = Vec::new();
+    let shown = || String::from_utf8_lossy(body).into_owned();
+    translate_request(from, to, body, opts, &mut out)
+        .unwrap_or_else(|e| panic!("{from:?} -> {to:?} {}: {e}", shown()));
+    serde_json::from_slice(&out)
+        .unwrap_or_else(|e| panic!("{from:?} -> {to:?} {}: not JSON: {e}", shown()))
 }
 
 #[derive(Debug, Clone, PartialEq)]
