@@ -2,6 +2,7 @@
 //! response translators and error bodies (`request`, `response`), incremental
 //! stream translators (`stream`), and thinking/reasoning helpers (`thinking`).
 pub mod completions;
+pub mod error;
 pub mod format;
 pub mod request;
 pub mod response;

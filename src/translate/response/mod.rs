@@ -11,6 +11,7 @@
 //!   pair; OpenAI Chat output also carries `native_finish_reason`, the
 //!   upstream's reason lower-cased.
 
+use crate::translate::error;
 use crate::translate::format::Format;
 use crate::translate::request::emit::sanitize_claude_id;
 use crate::translate::request::ir::{Args, Text};
@@ -868,53 +869,24 @@ fn client_tool_call(
     true
 }
 
-fn status_text(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        402 => "Payment Required",
-        403 => "Forbidden",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        413 => "Payload Too Large",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "Error",
-    }
-}
-
-/// Write an error body in client format `to`:
-/// - OpenAI Chat / Responses / Codex: `{"error":{"message","type","code"}}` with
-///   CLIProxyAPI's mapping (401 authentication_error/invalid_api_key, 403
-///   permission_error/insufficient_quota, 404 invalid_request_error/model_not_found,
-///   429 rate_limit_error/rate_limit_exceeded, ≥500 server_error/internal_server_error,
-///   else invalid_request_error without code);
+/// Write an error body in client format `to`, its values from the one per-format table
+/// in [`crate::translate::error`] (shared with the stream encoders):
+/// - OpenAI Chat / Responses / Codex: `{"error":{"message","type","code"}}` (no `code`
+///   where the table has none);
 /// - Claude: `{"type":"error","error":{"type","message"}}`;
 /// - Gemini: `{"error":{"code","message","status"}}`.
 ///
 /// An empty message becomes the status text.
 pub fn error_body(to: Format, status: u16, message: &str, out: &mut Vec<u8>) {
     let message = if message.trim().is_empty() {
-        status_text(status)
+        error::status_text(status)
     } else {
         message
     };
     let mut w = Writer::new(out);
     match to {
         Format::OpenAiChat | Format::OpenAiResponses | Format::Codex => {
-            let (ty, code) = match status {
-                401 => ("authentication_error", Some("invalid_api_key")),
-                403 => ("permission_error", Some("insufficient_quota")),
-                404 => ("invalid_request_error", Some("model_not_found")),
-                429 => ("rate_limit_error", Some("rate_limit_exceeded")),
-                s if s >= 500 => ("server_error", Some("internal_server_error")),
-                _ => ("invalid_request_error", None),
-            };
+            let (ty, code) = error::openai(status);
             w.obj().key("error").obj().key("message").str(message);
             w.key("type").str(ty);
             if let Some(c) = code {
@@ -923,39 +895,19 @@ pub fn error_body(to: Format, status: u16, message: &str, out: &mut Vec<u8>) {
             w.end_obj().end_obj();
         }
         Format::Claude => {
-            let ty = match status {
-                401 => "authentication_error",
-                402 => "billing_error",
-                403 => "permission_error",
-                404 => "not_found_error",
-                413 => "request_too_large",
-                429 => "rate_limit_error",
-                529 => "overloaded_error",
-                504 => "timeout_error",
-                s if s >= 500 => "api_error",
-                _ => "invalid_request_error",
-            };
             w.obj().key("type").str("error").key("error").obj();
-            w.key("type").str(ty).key("message").str(message);
+            w.key("type")
+                .str(error::claude(status))
+                .key("message")
+                .str(message);
             w.end_obj().end_obj();
         }
         Format::Gemini => {
-            let st = match status {
-                400 | 422 => "INVALID_ARGUMENT",
-                401 => "UNAUTHENTICATED",
-                403 => "PERMISSION_DENIED",
-                404 => "NOT_FOUND",
-                409 => "ABORTED",
-                429 => "RESOURCE_EXHAUSTED",
-                499 => "CANCELLED",
-                501 => "UNIMPLEMENTED",
-                503 => "UNAVAILABLE",
-                504 => "DEADLINE_EXCEEDED",
-                s if s >= 500 => "INTERNAL",
-                _ => "FAILED_PRECONDITION",
-            };
             w.obj().key("error").obj().key("code").uint(status as u64);
-            w.key("message").str(message).key("status").str(st);
+            w.key("message")
+                .str(message)
+                .key("status")
+                .str(error::gemini(status));
             w.end_obj().end_obj();
         }
     }

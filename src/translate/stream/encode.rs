@@ -8,6 +8,7 @@
 use super::json::{escape_into, is_valid, unescape_into, write_hex, write_u64};
 use super::{Args, FinishReason, StreamCtx, StreamEvent, Usage};
 use crate::sse::write::{begin, end, write_comment, write_done};
+use crate::translate::error;
 use crate::translate::format::Format;
 use crate::translate::tools::ClientTools;
 
@@ -78,52 +79,6 @@ fn tool_key(ev: &StreamEvent<'_>) -> Option<(u32, u32)> {
         StreamEvent::ToolCallStart { choice, index, .. }
         | StreamEvent::ToolArgs { choice, index, .. } => Some((choice, index)),
         _ => None,
-    }
-}
-
-/// OpenAI-style error `type` for an HTTP status (CLIProxyAPI's mapping).
-fn openai_error_type(status: u16) -> &'static [u8] {
-    match status {
-        401 => b"authentication_error",
-        403 => b"permission_error",
-        429 => b"rate_limit_error",
-        500.. => b"server_error",
-        _ => b"invalid_request_error",
-    }
-}
-
-fn openai_error_code(status: u16) -> &'static [u8] {
-    match status {
-        401 => b"invalid_api_key",
-        403 => b"insufficient_quota",
-        429 => b"rate_limit_exceeded",
-        404 => b"model_not_found",
-        500.. => b"internal_server_error",
-        _ => b"invalid_request_error",
-    }
-}
-
-fn claude_error_type(status: u16) -> &'static [u8] {
-    match status {
-        400 | 413 | 422 => b"invalid_request_error",
-        401 => b"authentication_error",
-        403 => b"permission_error",
-        404 => b"not_found_error",
-        429 => b"rate_limit_error",
-        529 | 503 => b"overloaded_error",
-        _ => b"api_error",
-    }
-}
-
-fn gemini_status(status: u16) -> &'static [u8] {
-    match status {
-        400 | 413 | 422 => b"INVALID_ARGUMENT",
-        401 => b"UNAUTHENTICATED",
-        403 => b"PERMISSION_DENIED",
-        404 => b"NOT_FOUND",
-        429 => b"RESOURCE_EXHAUSTED",
-        503 | 529 => b"UNAVAILABLE",
-        _ => b"INTERNAL",
     }
 }
 
@@ -396,10 +351,10 @@ impl ChatEnc {
                 if status == 0 && !kind.is_empty() {
                     out.extend_from_slice(kind);
                 } else {
-                    out.extend_from_slice(openai_error_type(status));
+                    out.extend_from_slice(error::openai(status).0.as_bytes());
                 }
                 out.extend_from_slice(b"\",\"code\":\"");
-                out.extend_from_slice(openai_error_code(status));
+                out.extend_from_slice(error::openai_code(status).as_bytes());
                 out.extend_from_slice(b"\"}}");
                 end(out);
             }
@@ -648,7 +603,7 @@ impl ClaudeEnc {
                 if status == 0 && !kind.is_empty() {
                     out.extend_from_slice(kind);
                 } else {
-                    out.extend_from_slice(claude_error_type(status));
+                    out.extend_from_slice(error::claude(status).as_bytes());
                 }
                 out.extend_from_slice(b"\",\"message\":\"");
                 out.extend_from_slice(message);
@@ -853,7 +808,7 @@ impl GeminiEnc {
                 out.extend_from_slice(message);
                 out.extend_from_slice(b"\",\"status\":\"");
                 let _ = kind;
-                out.extend_from_slice(gemini_status(status));
+                out.extend_from_slice(error::gemini(status).as_bytes());
                 out.extend_from_slice(b"\"}}");
                 end(out);
             }
@@ -1428,7 +1383,7 @@ impl RespEnc {
                 if status == 0 && !kind.is_empty() {
                     out.extend_from_slice(kind);
                 } else {
-                    out.extend_from_slice(openai_error_code(status));
+                    out.extend_from_slice(error::openai_code(status).as_bytes());
                 }
                 out.extend_from_slice(b"\",\"message\":\"");
                 out.extend_from_slice(message);
