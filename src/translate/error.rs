@@ -1,11 +1,88 @@
 //! The one provider-error table per client format, used by the non-stream error body
-//! ([`crate::translate::response::error_body`]) and by the stream encoders' error events
+//! ([`error_body`]) and by the stream encoders' error events
 //! alike, so a status maps to the same `type` / `code` / `status` in both paths.
 //!
 //! Values follow CLIProxyAPI (`claudeErrorTypeFromStatus` for Claude, its OpenAI error
 //! mapping for OpenAI) and Google's canonical HTTP ↔ `google.rpc.Code` mapping for Gemini
 //! (503 `UNAVAILABLE`, 504 `DEADLINE_EXCEEDED`); 529 (Anthropic's "overloaded") is
 //! `UNAVAILABLE` in Gemini shape.
+
+use crate::translate::format::Format;
+use crate::translate::request::json::Writer;
+
+/// A request that cannot be translated (not JSON, or not a JSON object).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TranslateError {
+    pub message: String,
+}
+
+impl TranslateError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        TranslateError {
+            message: message.into(),
+        }
+    }
+    /// HTTP status for this error (always 400: the request is invalid).
+    pub fn status(&self) -> u16 {
+        400
+    }
+    /// Write this error as `client`'s error body.
+    pub fn write_body(&self, client: Format, out: &mut Vec<u8>) {
+        error_body(client, self.status(), &self.message, out);
+    }
+}
+
+impl std::fmt::Display for TranslateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TranslateError {}
+
+/// Write an error body in client format `to`, its values from the one per-format table
+/// in [`crate::translate::error`] (shared with the stream encoders):
+/// - OpenAI Chat / Responses / Codex: `{"error":{"message","type","code"}}` (no `code`
+///   where the table has none);
+/// - Claude: `{"type":"error","error":{"type","message"}}`;
+/// - Gemini: `{"error":{"code","message","status"}}`.
+///
+/// An empty message becomes the status text.
+pub fn error_body(to: Format, status: u16, message: &str, out: &mut Vec<u8>) {
+    let message = if message.trim().is_empty() {
+        status_text(status)
+    } else {
+        message
+    };
+    let mut w = Writer::new(out);
+    match to {
+        Format::OpenAiChat | Format::OpenAiResponses | Format::Codex => {
+            let (ty, code) = openai(status);
+            w.obj().key("error").obj().key("message").str(message);
+            w.key("type").str(ty);
+            if let Some(c) = code {
+                w.key("code").str(c);
+            }
+            w.end_obj().end_obj();
+        }
+        Format::Claude => {
+            w.obj().key("type").str("error").key("error").obj();
+            w.key("type")
+                .str(claude(status))
+                .key("message")
+                .str(message);
+            w.end_obj().end_obj();
+        }
+        Format::Gemini => {
+            w.obj().key("error").obj().key("code").uint(status as u64);
+            w.key("message")
+                .str(message)
+                .key("status")
+                .str(gemini(status));
+            w.end_obj().end_obj();
+        }
+    }
+}
 
 /// OpenAI error `type` and `code` for an HTTP status. `code` is `None` where CLIProxyAPI
 /// writes none (a plain 4xx); stream events that must carry a code use the type.

@@ -36,35 +36,7 @@ pub struct ReqOpts<'m> {
     pub claude_default_max_tokens: Option<u32>,
 }
 
-/// A request that cannot be translated (not JSON, or not a JSON object).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TranslateError {
-    pub message: String,
-}
-
-impl TranslateError {
-    fn new(message: impl Into<String>) -> Self {
-        TranslateError {
-            message: message.into(),
-        }
-    }
-    /// HTTP status for this error (always 400: the request is invalid).
-    pub fn status(&self) -> u16 {
-        400
-    }
-    /// Write this error as `client`'s error body.
-    pub fn write_body(&self, client: Format, out: &mut Vec<u8>) {
-        crate::translate::response::error_body(client, self.status(), &self.message, out);
-    }
-}
-
-impl std::fmt::Display for TranslateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for TranslateError {}
+pub use crate::translate::error::TranslateError;
 
 /// Parse a request body into its root object.
 fn parse_root(body: &[u8]) -> Result<Node<'_>, TranslateError> {

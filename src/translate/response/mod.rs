@@ -1,4 +1,4 @@
-//! Non-stream response translation and per-format error bodies.
+//! Non-stream response translation (error bodies live in [`crate::translate::error`]).
 //!
 //! Guarantees:
 //! - [`translate_response`] never panics; on success `out` holds one valid JSON
@@ -11,12 +11,12 @@
 //!   pair; OpenAI Chat output also carries `native_finish_reason`, the
 //!   upstream's reason lower-cased.
 
-use crate::translate::error;
+pub use crate::translate::error::error_body;
+use crate::translate::error::TranslateError;
 use crate::translate::format::Format;
 use crate::translate::request::emit::sanitize_claude_id;
 use crate::translate::request::ir::{Args, Text};
 use crate::translate::request::json::{self, Node, Writer};
-use crate::translate::request::TranslateError;
 use crate::translate::tools::{custom_input, ClientTools};
 use std::borrow::Cow;
 
@@ -867,48 +867,4 @@ fn client_tool_call(
     args_str(w, args);
     w.end_obj();
     true
-}
-
-/// Write an error body in client format `to`, its values from the one per-format table
-/// in [`crate::translate::error`] (shared with the stream encoders):
-/// - OpenAI Chat / Responses / Codex: `{"error":{"message","type","code"}}` (no `code`
-///   where the table has none);
-/// - Claude: `{"type":"error","error":{"type","message"}}`;
-/// - Gemini: `{"error":{"code","message","status"}}`.
-///
-/// An empty message becomes the status text.
-pub fn error_body(to: Format, status: u16, message: &str, out: &mut Vec<u8>) {
-    let message = if message.trim().is_empty() {
-        error::status_text(status)
-    } else {
-        message
-    };
-    let mut w = Writer::new(out);
-    match to {
-        Format::OpenAiChat | Format::OpenAiResponses | Format::Codex => {
-            let (ty, code) = error::openai(status);
-            w.obj().key("error").obj().key("message").str(message);
-            w.key("type").str(ty);
-            if let Some(c) = code {
-                w.key("code").str(c);
-            }
-            w.end_obj().end_obj();
-        }
-        Format::Claude => {
-            w.obj().key("type").str("error").key("error").obj();
-            w.key("type")
-                .str(error::claude(status))
-                .key("message")
-                .str(message);
-            w.end_obj().end_obj();
-        }
-        Format::Gemini => {
-            w.obj().key("error").obj().key("code").uint(status as u64);
-            w.key("message")
-                .str(message)
-                .key("status")
-                .str(error::gemini(status));
-            w.end_obj().end_obj();
-        }
-    }
 }
