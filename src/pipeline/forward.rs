@@ -228,7 +228,13 @@ pub async fn body_routed(
     let fields = match crate::json::request_fields(body) {
         Ok(f) => f,
         Err(e) => {
-            return client_error(conn, client, 400, &format!("invalid request body: {}", e.0)).await
+            return client_error(
+                conn,
+                client,
+                400,
+                &format!("invalid request body: {}", e.what),
+            )
+            .await
         }
     };
     let call = Call {

@@ -7,8 +7,8 @@
 //! (503 `UNAVAILABLE`, 504 `DEADLINE_EXCEEDED`); 529 (Anthropic's "overloaded") is
 //! `UNAVAILABLE` in Gemini shape.
 
+use crate::json::write::Writer;
 use crate::translate::format::Format;
-use crate::translate::request::json::Writer;
 
 /// A request that cannot be translated (not JSON, or not a JSON object).
 #[derive(Clone, Debug, PartialEq, Eq)]

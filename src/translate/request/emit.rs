@@ -2,8 +2,9 @@
 //! output buffer with [`Writer`] (no intermediate DOM).
 
 use super::ir::*;
-use super::json::{parse_str, Writer};
 use super::schema;
+use crate::json::tree::parse_str;
+use crate::json::write::Writer;
 use crate::translate::format::Format;
 use crate::translate::thinking::{
     claude_adaptive_effort, claude_adaptive_levels, claude_plan, gemini_budget, gemini_uses_levels,

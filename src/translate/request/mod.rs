@@ -15,13 +15,20 @@
 
 pub mod emit;
 pub mod ir;
-pub mod json;
+/// Old path of the JSON tree reader and writer, kept for callers outside `translate`.
+pub mod json {
+    pub use crate::json::escape::{escape_into, unescape};
+    pub use crate::json::tree::*;
+    pub use crate::json::write::Writer;
+    pub use crate::json::{JsonError as ParseError, MAX_DEPTH};
+}
 pub mod parse;
 pub mod schema;
 
+use crate::json::tree::{self, Kind, Node};
+use crate::json::write::Writer;
 use crate::translate::format::Format;
 use crate::translate::thinking::{parse_suffix, Summary, Thinking};
-use json::{Node, Writer};
 
 /// Options for one request translation.
 #[derive(Clone, Copy, Debug)]
@@ -41,7 +48,7 @@ pub use crate::translate::error::TranslateError;
 /// Parse a request body into its root object.
 fn parse_root(body: &[u8]) -> Result<Node<'_>, TranslateError> {
     let root =
-        json::parse(body).map_err(|e| TranslateError::new(format!("invalid request body: {e}")))?;
+        tree::parse(body).map_err(|e| TranslateError::new(format!("invalid request body: {e}")))?;
     if !root.is_obj() {
         return Err(TranslateError::new(
             "invalid request body: expected a JSON object",
@@ -115,7 +122,7 @@ pub fn translate_request(
             }
         }
     }
-    debug_assert!(json::parse(&out[start..]).is_ok());
+    debug_assert!(tree::parse(&out[start..]).is_ok());
     Ok(())
 }
 
@@ -214,7 +221,7 @@ fn same_format(
                 None => edit_object(
                     &Node {
                         raw: "{}",
-                        kind: json::Kind::Obj(Vec::new()),
+                        kind: Kind::Obj(Vec::new()),
                     },
                     &mut e,
                     &mut w,
@@ -238,7 +245,7 @@ fn same_format(
                 },
                 &mut tmp,
             );
-            if let Ok(n) = json::parse(&tmp) {
+            if let Ok(n) = tree::parse(&tmp) {
                 match n.get("thinking") {
                     Some(th) => edits.push(set("thinking", th.raw.to_string())),
                     // Too small a max_tokens for thinking: drop the client's.
@@ -255,7 +262,7 @@ fn same_format(
                         None => edit_object(
                             &Node {
                                 raw: "{}",
-                                kind: json::Kind::Obj(Vec::new()),
+                                kind: Kind::Obj(Vec::new()),
                             },
                             &mut e,
                             &mut w,
@@ -289,7 +296,7 @@ fn same_format(
                 },
                 &mut tmp,
             );
-            let tc = json::parse(&tmp).ok().and_then(|n| {
+            let tc = tree::parse(&tmp).ok().and_then(|n| {
                 n.path("generationConfig.thinkingConfig")
                     .map(|t| t.raw.to_string())
             });
@@ -302,7 +309,7 @@ fn same_format(
                     None => edit_object(
                         &Node {
                             raw: "{}",
-                            kind: json::Kind::Obj(Vec::new()),
+                            kind: Kind::Obj(Vec::new()),
                         },
                         &mut e,
                         &mut w,
@@ -437,7 +444,7 @@ fn codex_native(root: &Node<'_>, model: &str, thinking: Option<Thinking>, out: &
             None => edit_object(
                 &Node {
                     raw: "{}",
-                    kind: json::Kind::Obj(Vec::new()),
+                    kind: Kind::Obj(Vec::new()),
                 },
                 &mut e,
                 &mut w,

@@ -5,7 +5,7 @@
 //! the caller).
 
 use super::ir::*;
-use super::json::{Kind, Node};
+use crate::json::tree::{Kind, Node};
 use crate::translate::format::Format;
 use crate::translate::thinking::{Summary, Thinking};
 use std::borrow::Cow;

@@ -11,12 +11,13 @@
 //!   pair; OpenAI Chat output also carries `native_finish_reason`, the
 //!   upstream's reason lower-cased.
 
+use crate::json::tree::{self as json, Node};
+use crate::json::write::Writer;
 pub use crate::translate::error::error_body;
 use crate::translate::error::TranslateError;
 use crate::translate::format::Format;
 use crate::translate::request::emit::sanitize_claude_id;
 use crate::translate::request::ir::{Args, Text};
-use crate::translate::request::json::{self, Node, Writer};
 use crate::translate::tools::{custom_input, ClientTools};
 use std::borrow::Cow;
 
@@ -812,7 +813,7 @@ fn client_tool_call(
         Text::J(j) => Cow::Borrowed(j.raw.as_bytes()),
         Text::S(s) => {
             let mut v = Vec::new();
-            crate::translate::stream::json::escape_into(&mut v, s.as_bytes());
+            crate::json::escape::escape_bytes_into(&mut v, s.as_bytes());
             Cow::Owned(v)
         }
     };

@@ -3,10 +3,11 @@
 //! Every decoder ignores event types it does not know, and frames whose data is empty or
 //! not a JSON object. Strings are handed on only as validated escaped spans.
 
-use super::json::{
+use super::{Args, FinishReason, StreamEvent, Usage};
+use crate::json::span::{
     self, get, get_many, get_str, get_u64, path, step, value_at, visit_array, visit_object, Step,
 };
-use super::{Args, FinishReason, StreamEvent, Usage};
+use crate::json::write::{write_hex, write_u64};
 use crate::translate::format::Format;
 
 /// Map a tool-call key `(choice, index)` to a flag; a tiny linear map (streams have few calls).
@@ -110,11 +111,11 @@ fn is_object(data: &[u8]) -> bool {
 
 /// A token count (absent, null or malformed counts as 0).
 fn num(v: Option<&[u8]>) -> u64 {
-    v.and_then(json::as_u64).unwrap_or(0)
+    v.and_then(span::as_u64).unwrap_or(0)
 }
 
 fn nonempty(v: Option<&[u8]>) -> Option<&[u8]> {
-    v.and_then(json::str_content).filter(|s| !s.is_empty())
+    v.and_then(span::str_content).filter(|s| !s.is_empty())
 }
 
 fn str_or_empty<'a>(obj: &'a [u8], key: &[u8]) -> &'a [u8] {
@@ -220,7 +221,7 @@ impl ChatDec {
                 let Some((id, end)) = value_at(data, vs) else {
                     return Step::Stop;
                 };
-                if let Some(id) = json::str_content(id) {
+                if let Some(id) = span::str_content(id) {
                     self.began = true;
                     f(StreamEvent::Start { id });
                 }
@@ -295,7 +296,7 @@ impl ChatDec {
             *slot = Some(v);
             Step::End(end)
         })?;
-        let ci = index.and_then(json::as_u64).unwrap_or(0) as u32;
+        let ci = index.and_then(span::as_u64).unwrap_or(0) as u32;
         if has_delta {
             let [content, rc, r, tcs] = d;
             if let Some(text) = nonempty(rc).or_else(|| nonempty(r)) {
@@ -305,9 +306,9 @@ impl ChatDec {
                 f(StreamEvent::Text { choice: ci, text });
             }
             if let Some(tcs) = tcs {
-                for tc in json::array(tcs) {
+                for tc in span::array(tcs) {
                     let [index, id, func] = get_many(tc, [b"index", b"id", b"function"]);
-                    let ti = index.and_then(json::as_u64).unwrap_or(0) as u32;
+                    let ti = index.and_then(span::as_u64).unwrap_or(0) as u32;
                     let key = (ci, ti);
                     let [name, arguments] =
                         get_many(func.unwrap_or(b"{}"), [b"name", b"arguments"]);
@@ -319,8 +320,8 @@ impl ChatDec {
                         f(StreamEvent::ToolCallStart {
                             choice: ci,
                             index: ti,
-                            id: id.and_then(json::str_content).unwrap_or(b""),
-                            name: name.and_then(json::str_content).unwrap_or(b""),
+                            id: id.and_then(span::str_content).unwrap_or(b""),
+                            name: name.and_then(span::str_content).unwrap_or(b""),
                         });
                     }
                     if let Some(a) = nonempty(arguments) {
@@ -333,7 +334,7 @@ impl ChatDec {
                 }
             }
         }
-        if let Some(native) = finish.and_then(json::str_content).filter(|s| !s.is_empty()) {
+        if let Some(native) = finish.and_then(span::str_content).filter(|s| !s.is_empty()) {
             let reason = match native {
                 b"length" => FinishReason::Length,
                 b"tool_calls" | b"function_call" => FinishReason::ToolCalls,
@@ -476,16 +477,16 @@ impl RespDec {
                         input: get_u64(u, b"input_tokens").unwrap_or(0),
                         output: get_u64(u, b"output_tokens").unwrap_or(0),
                         cached: path(u, &[b"input_tokens_details", b"cached_tokens"])
-                            .and_then(json::as_u64)
+                            .and_then(span::as_u64)
                             .unwrap_or(0),
                         reasoning: path(u, &[b"output_tokens_details", b"reasoning_tokens"])
-                            .and_then(json::as_u64)
+                            .and_then(span::as_u64)
                             .unwrap_or(0),
                     }));
                 }
                 let (reason, native): (_, &[u8]) = if ty == b"response.incomplete" {
                     let why = path(resp, &[b"incomplete_details", b"reason"])
-                        .and_then(json::str_content)
+                        .and_then(span::str_content)
                         .unwrap_or(b"max_output_tokens");
                     let r = if why == b"content_filter" {
                         FinishReason::ContentFilter
@@ -562,7 +563,7 @@ impl ClaudeDec {
             &mut self.output,
         ];
         for (v, slot) in fields.into_iter().zip(slots) {
-            if let Some(n) = v.and_then(json::as_u64) {
+            if let Some(n) = v.and_then(span::as_u64) {
                 *slot = n;
             }
         }
@@ -575,10 +576,10 @@ impl ClaudeDec {
         // The `type` inside the data is authoritative; the `event:` line repeats it.
         // One pass finds the members every event kind needs.
         let [ty, idx, delta_v] = get_many(data, [b"type", b"index", b"delta"]);
-        let Some(ty) = ty.and_then(json::str_content) else {
+        let Some(ty) = ty.and_then(span::str_content) else {
             return;
         };
-        let index = || idx.and_then(json::as_u64).unwrap_or(0) as u32;
+        let index = || idx.and_then(span::as_u64).unwrap_or(0) as u32;
         match ty {
             b"message_start" => {
                 let msg = get(data, b"message").unwrap_or(b"{}");
@@ -618,10 +619,10 @@ impl ClaudeDec {
                     return;
                 };
                 let [dty, dtext] = get_many(delta, [b"type", b"text"]);
-                match dty.and_then(json::str_content) {
+                match dty.and_then(span::str_content) {
                     Some(b"text_delta") => {
                         if let Some(text) =
-                            dtext.and_then(json::str_content).filter(|s| !s.is_empty())
+                            dtext.and_then(span::str_content).filter(|s| !s.is_empty())
                         {
                             f(StreamEvent::Text { choice: 0, text });
                         }
@@ -659,7 +660,7 @@ impl ClaudeDec {
                     reasoning: 0,
                 }));
                 if let Some(native) =
-                    path(data, &[b"delta", b"stop_reason"]).and_then(json::str_content)
+                    path(data, &[b"delta", b"stop_reason"]).and_then(span::str_content)
                 {
                     let reason = match native {
                         b"max_tokens" | b"model_context_window_exceeded" => FinishReason::Length,
@@ -824,7 +825,7 @@ impl GeminiDec {
             *slot = Some(v);
             Step::End(end)
         })?;
-        let ci = index.and_then(json::as_u64).unwrap_or(0) as u32;
+        let ci = index.and_then(span::as_u64).unwrap_or(0) as u32;
         if let Some(content) = content {
             visit_object(content, 0, |key, vs| match key {
                 b"parts" => step(visit_array(content, vs, |ps| {
@@ -838,7 +839,7 @@ impl GeminiDec {
             });
         }
         if ci == 0 {
-            *finish = fr.and_then(json::str_content).filter(|s| !s.is_empty());
+            *finish = fr.and_then(span::str_content).filter(|s| !s.is_empty());
         }
         Some(end)
     }
@@ -848,7 +849,7 @@ impl GeminiDec {
             part,
             [b"text", b"thought", b"functionCall", b"thoughtSignature"],
         );
-        if let Some(text) = text.and_then(json::str_content).filter(|s| !s.is_empty()) {
+        if let Some(text) = text.and_then(span::str_content).filter(|s| !s.is_empty()) {
             if thought == Some(b"true") {
                 f(StreamEvent::Reasoning { choice: ci, text });
             } else {
@@ -864,9 +865,9 @@ impl GeminiDec {
                 None => {
                     self.idbuf.clear();
                     self.idbuf.extend_from_slice(b"call_");
-                    json::write_hex(&mut self.idbuf, self.id_seed);
+                    write_hex(&mut self.idbuf, self.id_seed);
                     self.idbuf.push(b'_');
-                    json::write_u64(&mut self.idbuf, u64::from(index));
+                    write_u64(&mut self.idbuf, u64::from(index));
                     &self.idbuf
                 }
             };
@@ -884,7 +885,7 @@ impl GeminiDec {
                 });
             }
         }
-        if let Some(sig) = sig.and_then(json::str_content).filter(|s| !s.is_empty()) {
+        if let Some(sig) = sig.and_then(span::str_content).filter(|s| !s.is_empty()) {
             f(StreamEvent::ReasoningSignature { choice: ci, sig });
         }
     }

@@ -5,8 +5,10 @@
 //! payload is valid JSON. After `Done`, `Error` or `finish` an encoder ignores further
 //! events (the stream is over for the client).
 
-use super::json::{escape_into, is_valid, unescape_into, write_hex, write_u64};
 use super::{Args, FinishReason, StreamCtx, StreamEvent, Usage};
+use crate::json::escape::{escape_bytes_into as escape_into, unescape_into};
+use crate::json::span::is_valid;
+use crate::json::write::{write_hex, write_u64};
 use crate::sse::write::{begin, end, write_comment, write_done};
 use crate::translate::error;
 use crate::translate::format::Format;
