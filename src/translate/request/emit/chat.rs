@@ -61,82 +61,10 @@ pub fn chat(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
         mid_system(&mut w, req, mi, false);
         match m.role {
             Role::User => {
-                let mut extra_media: Vec<&Part<'_>> = Vec::new();
-                for p in &m.parts {
-                    if let Part::ToolResult { id, content, .. } = p {
-                        w.obj().key("role").str("tool").key("tool_call_id").str(id);
-                        w.key("content");
-                        match content.as_slice() {
-                            [Part::Text(t)] => t.write(&mut w),
-                            _ => {
-                                w.str(&joined(content, "\n"));
-                            }
-                        }
-                        w.end_obj();
-                        extra_media.extend(content.iter().filter(|p| is_media(p)));
-                    }
-                }
-                let rest: Vec<&Part<'_>> = m
-                    .parts
-                    .iter()
-                    .filter(|p| matches!(p, Part::Text(_)) || is_media(p))
-                    .chain(extra_media)
-                    .collect();
-                if rest.is_empty() {
-                    continue;
-                }
-                w.obj().key("role").str("user").key("content");
-                match rest.as_slice() {
-                    [Part::Text(t)] => t.write(&mut w),
-                    _ => {
-                        w.arr();
-                        for p in &rest {
-                            chat_user_part(&mut w, p);
-                        }
-                        w.end_arr();
-                    }
-                }
-                w.end_obj();
+                chat_user(&mut w, m);
             }
             Role::Assistant => {
-                w.obj().key("role").str("assistant").key("content");
-                let texts: Vec<&Part<'_>> = m
-                    .parts
-                    .iter()
-                    .filter(|p| matches!(p, Part::Text(_)))
-                    .collect();
-                match texts.as_slice() {
-                    [] => w.null(),
-                    [Part::Text(t)] => {
-                        t.write(&mut w);
-                        &mut w
-                    }
-                    _ => w.str(&joined(&m.parts, "")),
-                };
-                let mut reasoning = String::new();
-                for p in &m.parts {
-                    if let Part::Thinking { text, .. } = p {
-                        reasoning.push_str(&text.get());
-                    }
-                }
-                if !reasoning.is_empty() {
-                    w.key("reasoning_content").str(&reasoning);
-                }
-                if m.parts.iter().any(|p| matches!(p, Part::ToolCall { .. })) {
-                    w.key("tool_calls").arr();
-                    for p in &m.parts {
-                        if let Part::ToolCall { id, name, args, .. } = p {
-                            w.obj().key("id").str(id).key("type").str("function");
-                            w.key("function").obj().key("name");
-                            name.write(&mut w);
-                            w.key("arguments");
-                            args_str(&mut w, args);
-                            w.end_obj().end_obj();
-                        }
-                    }
-                    w.end_arr();
-                }
-                w.end_obj();
+                chat_assistant(&mut w, m);
             }
         }
     }
@@ -175,6 +103,62 @@ pub fn chat(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
     if let Some(t) = req.thinking {
         w.key("reasoning_effort").str(t.effort());
     }
+    chat_tools(&mut w, req);
+    chat_response_format(&mut w, &req.response_format);
+    if let Some(u) = &req.user {
+        w.key("user");
+        u.write(&mut w);
+    }
+    w.end_obj();
+}
+
+/// The `response_format` member (structured output).
+fn chat_response_format(w: &mut Writer<'_>, rf: &Option<RespFormat<'_>>) {
+    match rf {
+        Some(RespFormat::Text) => {
+            w.key("response_format")
+                .obj()
+                .key("type")
+                .str("text")
+                .end_obj();
+        }
+        Some(RespFormat::JsonObject) => {
+            w.key("response_format")
+                .obj()
+                .key("type")
+                .str("json_object")
+                .end_obj();
+        }
+        Some(RespFormat::JsonSchema {
+            name,
+            schema,
+            strict,
+        }) => {
+            w.key("response_format")
+                .obj()
+                .key("type")
+                .str("json_schema");
+            w.key("json_schema").obj().key("name");
+            match name {
+                Some(n) => n.write(w),
+                None => {
+                    w.str("response");
+                }
+            }
+            if let Some(s) = schema {
+                w.key("schema").raw(s);
+            }
+            if let Some(s) = strict {
+                w.key("strict").bool(*s);
+            }
+            w.end_obj().end_obj();
+        }
+        None => {}
+    }
+}
+
+/// `tools`, `parallel_tool_calls` and `tool_choice`.
+fn chat_tools(w: &mut Writer<'_>, req: &Req<'_>) {
     if !req.tools.is_empty() {
         w.key("tools").arr();
         for t in &req.tools {
@@ -184,10 +168,10 @@ pub fn chat(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
                 .key("function")
                 .obj()
                 .key("name");
-            t.name.write(&mut w);
+            t.name.write(w);
             if let Some(d) = &t.description {
                 w.key("description");
-                d.write(&mut w);
+                d.write(w);
             }
             w.key("parameters");
             w.raw(
@@ -218,55 +202,91 @@ pub fn chat(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
                     .key("function")
                     .obj()
                     .key("name");
-                n.write(&mut w);
+                n.write(w);
                 w.end_obj().end_obj()
             }
         };
     }
-    match &req.response_format {
-        Some(RespFormat::Text) => {
-            w.key("response_format")
-                .obj()
-                .key("type")
-                .str("text")
-                .end_obj();
+}
+
+/// One assistant message (text, reasoning, tool calls).
+fn chat_assistant(w: &mut Writer<'_>, m: &Msg<'_>) {
+    w.obj().key("role").str("assistant").key("content");
+    let texts: Vec<&Part<'_>> = m
+        .parts
+        .iter()
+        .filter(|p| matches!(p, Part::Text(_)))
+        .collect();
+    match texts.as_slice() {
+        [] => w.null(),
+        [Part::Text(t)] => {
+            t.write(w);
+            &mut *w
         }
-        Some(RespFormat::JsonObject) => {
-            w.key("response_format")
-                .obj()
-                .key("type")
-                .str("json_object")
-                .end_obj();
+        _ => w.str(&joined(&m.parts, "")),
+    };
+    let mut reasoning = String::new();
+    for p in &m.parts {
+        if let Part::Thinking { text, .. } = p {
+            reasoning.push_str(&text.get());
         }
-        Some(RespFormat::JsonSchema {
-            name,
-            schema,
-            strict,
-        }) => {
-            w.key("response_format")
-                .obj()
-                .key("type")
-                .str("json_schema");
-            w.key("json_schema").obj().key("name");
-            match name {
-                Some(n) => n.write(&mut w),
-                None => {
-                    w.str("response");
+    }
+    if !reasoning.is_empty() {
+        w.key("reasoning_content").str(&reasoning);
+    }
+    if m.parts.iter().any(|p| matches!(p, Part::ToolCall { .. })) {
+        w.key("tool_calls").arr();
+        for p in &m.parts {
+            if let Part::ToolCall { id, name, args, .. } = p {
+                w.obj().key("id").str(id).key("type").str("function");
+                w.key("function").obj().key("name");
+                name.write(w);
+                w.key("arguments");
+                args_str(w, args);
+                w.end_obj().end_obj();
+            }
+        }
+        w.end_arr();
+    }
+    w.end_obj();
+}
+
+/// One user message: its tool results as `tool` messages, then the rest.
+fn chat_user(w: &mut Writer<'_>, m: &Msg<'_>) {
+    let mut extra_media: Vec<&Part<'_>> = Vec::new();
+    for p in &m.parts {
+        if let Part::ToolResult { id, content, .. } = p {
+            w.obj().key("role").str("tool").key("tool_call_id").str(id);
+            w.key("content");
+            match content.as_slice() {
+                [Part::Text(t)] => t.write(w),
+                _ => {
+                    w.str(&joined(content, "\n"));
                 }
             }
-            if let Some(s) = schema {
-                w.key("schema").raw(s);
-            }
-            if let Some(s) = strict {
-                w.key("strict").bool(*s);
-            }
-            w.end_obj().end_obj();
+            w.end_obj();
+            extra_media.extend(content.iter().filter(|p| is_media(p)));
         }
-        None => {}
     }
-    if let Some(u) = &req.user {
-        w.key("user");
-        u.write(&mut w);
+    let rest: Vec<&Part<'_>> = m
+        .parts
+        .iter()
+        .filter(|p| matches!(p, Part::Text(_)) || is_media(p))
+        .chain(extra_media)
+        .collect();
+    if rest.is_empty() {
+        return;
+    }
+    w.obj().key("role").str("user").key("content");
+    match rest.as_slice() {
+        [Part::Text(t)] => t.write(w),
+        _ => {
+            w.arr();
+            for p in &rest {
+                chat_user_part(w, p);
+            }
+            w.end_arr();
+        }
     }
     w.end_obj();
 }

@@ -55,150 +55,9 @@ pub fn responses(req: &Req<'_>, o: &EmitOpts<'_>, codex: bool, out: &mut Vec<u8>
         w.str(&joined_texts(&req.system, "\n\n"));
     }
     w.key("input").arr();
-    if codex && !req.system.is_empty() {
-        w.obj()
-            .key("type")
-            .str("message")
-            .key("role")
-            .str("developer");
-        w.key("content").arr();
-        for t in &req.system {
-            w.obj().key("type").str("input_text").key("text");
-            t.write(&mut w);
-            w.end_obj();
-        }
-        w.end_arr().end_obj();
-    }
-    for (mi, m) in req.msgs.iter().enumerate() {
-        mid_system(&mut w, req, mi, true);
-        match m.role {
-            Role::User => {
-                for p in &m.parts {
-                    if let Part::ToolResult { id, content, .. } = p {
-                        w.obj().key("type").str("function_call_output");
-                        w.key("call_id").str(id).key("output");
-                        if content.iter().any(is_media) {
-                            w.arr();
-                            for c in content {
-                                responses_user_part(&mut w, c);
-                            }
-                            w.end_arr();
-                        } else {
-                            match content.as_slice() {
-                                [Part::Text(t)] => t.write(&mut w),
-                                _ => {
-                                    w.str(&joined(content, "\n"));
-                                }
-                            }
-                        }
-                        w.end_obj();
-                    }
-                }
-                let rest: Vec<&Part<'_>> = m
-                    .parts
-                    .iter()
-                    .filter(|p| matches!(p, Part::Text(_)) || is_media(p))
-                    .collect();
-                if !rest.is_empty() {
-                    w.obj().key("type").str("message").key("role").str("user");
-                    w.key("content").arr();
-                    for p in rest {
-                        responses_user_part(&mut w, p);
-                    }
-                    w.end_arr().end_obj();
-                }
-            }
-            Role::Assistant => {
-                let mut k = 0;
-                while k < m.parts.len() {
-                    match &m.parts[k] {
-                        Part::Text(_) => {
-                            w.obj()
-                                .key("type")
-                                .str("message")
-                                .key("role")
-                                .str("assistant");
-                            w.key("content").arr();
-                            while let Some(Part::Text(t)) = m.parts.get(k) {
-                                w.obj().key("type").str("output_text").key("text");
-                                t.write(&mut w);
-                                w.end_obj();
-                                k += 1;
-                            }
-                            w.end_arr().end_obj();
-                            continue;
-                        }
-                        Part::ToolCall { id, name, args, .. } => {
-                            w.obj()
-                                .key("type")
-                                .str("function_call")
-                                .key("call_id")
-                                .str(id);
-                            w.key("name");
-                            codex_name(&names, name, &mut w);
-                            w.key("arguments");
-                            args_str(&mut w, args);
-                            w.end_obj();
-                        }
-                        Part::Thinking { text, sig, origin } => {
-                            if let (Format::OpenAiResponses | Format::Codex, Some(s)) =
-                                (origin, sig)
-                            {
-                                w.obj().key("type").str("reasoning").key("summary").arr();
-                                if !text.is_empty() {
-                                    w.obj().key("type").str("summary_text").key("text");
-                                    text.write(&mut w);
-                                    w.end_obj();
-                                }
-                                w.end_arr().key("encrypted_content");
-                                s.write(&mut w);
-                                w.end_obj();
-                            }
-                        }
-                        _ => {}
-                    }
-                    k += 1;
-                }
-            }
-        }
-    }
-    mid_system(&mut w, req, req.msgs.len(), true);
+    responses_input_items(&mut w, req, &names, codex);
     w.end_arr();
-    if !req.tools.is_empty() {
-        w.key("tools").arr();
-        for t in &req.tools {
-            w.obj().key("type").str("function").key("name");
-            codex_name(&names, &t.name, &mut w);
-            if let Some(d) = &t.description {
-                w.key("description");
-                d.write(&mut w);
-            }
-            w.key("parameters");
-            w.raw(
-                t.params
-                    .as_deref()
-                    .unwrap_or(r#"{"type":"object","properties":{}}"#),
-            );
-            if let Some(s) = t.strict {
-                w.key("strict").bool(s);
-            }
-            w.end_obj();
-        }
-        w.end_arr();
-    }
-    if let Some(tc) = &req.tool_choice {
-        w.key("tool_choice");
-        match tc {
-            ToolChoice::Auto => w.str("auto"),
-            ToolChoice::None => w.str("none"),
-            ToolChoice::Required => w.str("required"),
-            ToolChoice::Tool(n) => {
-                w.obj().key("type").str("function").key("name");
-                codex_name(&names, n, &mut w);
-                w.end_obj()
-            }
-        };
-    }
+    responses_tools(&mut w, req, &names);
     if codex {
         w.key("parallel_tool_calls").bool(true);
     } else if let Some(p) = req.parallel_tool_calls {
@@ -243,7 +102,12 @@ pub fn responses(req: &Req<'_>, o: &EmitOpts<'_>, codex: bool, out: &mut Vec<u8>
             u.write(&mut w);
         }
     }
-    match &req.response_format {
+    responses_text_format(&mut w, &req.response_format);
+}
+
+/// The `text.format` member (structured output).
+fn responses_text_format(w: &mut Writer<'_>, rf: &Option<RespFormat<'_>>) {
+    match rf {
         Some(RespFormat::Text) => {
             w.key("text")
                 .obj()
@@ -275,7 +139,7 @@ pub fn responses(req: &Req<'_>, o: &EmitOpts<'_>, codex: bool, out: &mut Vec<u8>
                 .str("json_schema");
             w.key("name");
             match name {
-                Some(n) => n.write(&mut w),
+                Some(n) => n.write(w),
                 None => {
                     w.str("response");
                 }
@@ -291,4 +155,168 @@ pub fn responses(req: &Req<'_>, o: &EmitOpts<'_>, codex: bool, out: &mut Vec<u8>
         None => {}
     }
     w.end_obj();
+}
+
+/// `tools` and `tool_choice`.
+fn responses_tools(w: &mut Writer<'_>, req: &Req<'_>, names: &HashMap<String, String>) {
+    if !req.tools.is_empty() {
+        w.key("tools").arr();
+        for t in &req.tools {
+            w.obj().key("type").str("function").key("name");
+            codex_name(names, &t.name, w);
+            if let Some(d) = &t.description {
+                w.key("description");
+                d.write(w);
+            }
+            w.key("parameters");
+            w.raw(
+                t.params
+                    .as_deref()
+                    .unwrap_or(r#"{"type":"object","properties":{}}"#),
+            );
+            if let Some(s) = t.strict {
+                w.key("strict").bool(s);
+            }
+            w.end_obj();
+        }
+        w.end_arr();
+    }
+    if let Some(tc) = &req.tool_choice {
+        w.key("tool_choice");
+        match tc {
+            ToolChoice::Auto => w.str("auto"),
+            ToolChoice::None => w.str("none"),
+            ToolChoice::Required => w.str("required"),
+            ToolChoice::Tool(n) => {
+                w.obj().key("type").str("function").key("name");
+                codex_name(names, n, w);
+                w.end_obj()
+            }
+        };
+    }
+}
+
+/// One assistant message as Responses input items (text runs, calls, reasoning).
+fn responses_assistant(w: &mut Writer<'_>, m: &Msg<'_>, names: &HashMap<String, String>) {
+    let mut k = 0;
+    while k < m.parts.len() {
+        match &m.parts[k] {
+            Part::Text(_) => {
+                w.obj()
+                    .key("type")
+                    .str("message")
+                    .key("role")
+                    .str("assistant");
+                w.key("content").arr();
+                while let Some(Part::Text(t)) = m.parts.get(k) {
+                    w.obj().key("type").str("output_text").key("text");
+                    t.write(w);
+                    w.end_obj();
+                    k += 1;
+                }
+                w.end_arr().end_obj();
+                continue;
+            }
+            Part::ToolCall { id, name, args, .. } => {
+                w.obj()
+                    .key("type")
+                    .str("function_call")
+                    .key("call_id")
+                    .str(id);
+                w.key("name");
+                codex_name(names, name, w);
+                w.key("arguments");
+                args_str(w, args);
+                w.end_obj();
+            }
+            Part::Thinking { text, sig, origin } => {
+                if let (Format::OpenAiResponses | Format::Codex, Some(s)) = (origin, sig) {
+                    w.obj().key("type").str("reasoning").key("summary").arr();
+                    if !text.is_empty() {
+                        w.obj().key("type").str("summary_text").key("text");
+                        text.write(w);
+                        w.end_obj();
+                    }
+                    w.end_arr().key("encrypted_content");
+                    s.write(w);
+                    w.end_obj();
+                }
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+}
+
+/// One user message as Responses input items (tool outputs first, then the rest).
+fn responses_user(w: &mut Writer<'_>, m: &Msg<'_>) {
+    for p in &m.parts {
+        if let Part::ToolResult { id, content, .. } = p {
+            w.obj().key("type").str("function_call_output");
+            w.key("call_id").str(id).key("output");
+            if content.iter().any(is_media) {
+                w.arr();
+                for c in content {
+                    responses_user_part(w, c);
+                }
+                w.end_arr();
+            } else {
+                match content.as_slice() {
+                    [Part::Text(t)] => t.write(w),
+                    _ => {
+                        w.str(&joined(content, "\n"));
+                    }
+                }
+            }
+            w.end_obj();
+        }
+    }
+    let rest: Vec<&Part<'_>> = m
+        .parts
+        .iter()
+        .filter(|p| matches!(p, Part::Text(_)) || is_media(p))
+        .collect();
+    if !rest.is_empty() {
+        w.obj().key("type").str("message").key("role").str("user");
+        w.key("content").arr();
+        for p in rest {
+            responses_user_part(w, p);
+        }
+        w.end_arr().end_obj();
+    }
+}
+
+/// The items of `input`: the Codex developer message, then every message in order.
+fn responses_input_items(
+    w: &mut Writer<'_>,
+    req: &Req<'_>,
+    names: &HashMap<String, String>,
+    codex: bool,
+) {
+    if codex && !req.system.is_empty() {
+        w.obj()
+            .key("type")
+            .str("message")
+            .key("role")
+            .str("developer");
+        w.key("content").arr();
+        for t in &req.system {
+            w.obj().key("type").str("input_text").key("text");
+            t.write(w);
+            w.end_obj();
+        }
+        w.end_arr().end_obj();
+    }
+    for (mi, m) in req.msgs.iter().enumerate() {
+        mid_system(w, req, mi, true);
+        match m.role {
+            Role::User => {
+                responses_user(w, m);
+            }
+            Role::Assistant => {
+                responses_assistant(w, m, names);
+            }
+        }
+    }
+    mid_system(w, req, req.msgs.len(), true);
 }
