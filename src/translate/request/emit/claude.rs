@@ -197,61 +197,7 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
     let thinking = plan.thinking;
     w.obj().key("model").str(o.model);
     w.key("max_tokens").int(plan.max_tokens);
-    // Messages: merge consecutive same-role turns; assistant tool_use blocks go
-    // last in their turn, user tool_result blocks first.
-    w.key("messages").arr();
-    let mut i = 0;
-    let mut any = false;
-    while i < req.msgs.len() {
-        let role = req.msgs[i].role;
-        let mut j = i;
-        while j < req.msgs.len() && req.msgs[j].role == role {
-            j += 1;
-        }
-        let (lo, hi) = (i, j);
-        i = j;
-        let all = || {
-            (lo..hi).flat_map(|mi| {
-                req.msgs[mi]
-                    .parts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| claude_keeps(p))
-                    .map(move |(pi, p)| (mi, pi, p))
-            })
-        };
-        if all().next().is_none() {
-            continue;
-        }
-        any = true;
-        w.obj().key("role").str(if role == Role::User {
-            "user"
-        } else {
-            "assistant"
-        });
-        w.key("content").arr();
-        let first = |p: &Part<'_>| match role {
-            Role::User => matches!(p, Part::ToolResult { .. }),
-            Role::Assistant => !matches!(p, Part::ToolCall { .. }),
-        };
-        for pass in [true, false] {
-            for (mi, pi, p) in all().filter(|(_, _, p)| first(p) == pass) {
-                claude_part(&mut w, p, &mut gen, req.cache_of(mi, pi));
-            }
-        }
-        w.end_arr().end_obj();
-    }
-    if !any && !req.system.is_empty() {
-        w.obj().key("role").str("user").key("content").arr();
-        w.obj()
-            .key("type")
-            .str("text")
-            .key("text")
-            .str("")
-            .end_obj();
-        w.end_arr().end_obj();
-    }
-    w.end_arr();
+    claude_messages(&mut w, req, &mut gen);
     if req.system.iter().any(|t| !t.is_empty()) {
         w.key("system").arr();
         for (k, t) in req.system.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
@@ -313,14 +259,20 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
         }
         w.end_arr();
     }
+    claude_tools(&mut w, req);
+    w.end_obj();
+}
+
+/// `tools` and `tool_choice` (with `disable_parallel_tool_use`).
+fn claude_tools(w: &mut Writer<'_>, req: &Req<'_>) {
     if !req.tools.is_empty() {
         w.key("tools").arr();
         for t in &req.tools {
             w.obj().key("name");
-            t.name.write(&mut w);
+            t.name.write(w);
             if let Some(d) = &t.description {
                 w.key("description");
-                d.write(&mut w);
+                d.write(w);
             }
             w.key("input_schema");
             match &t.params {
@@ -347,12 +299,71 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
         w.key("tool_choice").obj().key("type").str(ty);
         if let Some(n) = name {
             w.key("name");
-            n.write(&mut w);
+            n.write(w);
         }
         if no_parallel && ty != "none" {
             w.key("disable_parallel_tool_use").bool(true);
         }
         w.end_obj();
     }
-    w.end_obj();
+}
+
+/// `messages`: consecutive same-role turns merged; assistant tool_use blocks go last in
+/// their turn, user tool_result blocks first.
+fn claude_messages(w: &mut Writer<'_>, req: &Req<'_>, gen: &mut u32) {
+    // Messages: merge consecutive same-role turns; assistant tool_use blocks go
+    // last in their turn, user tool_result blocks first.
+    w.key("messages").arr();
+    let mut i = 0;
+    let mut any = false;
+    while i < req.msgs.len() {
+        let role = req.msgs[i].role;
+        let mut j = i;
+        while j < req.msgs.len() && req.msgs[j].role == role {
+            j += 1;
+        }
+        let (lo, hi) = (i, j);
+        i = j;
+        let all = || {
+            (lo..hi).flat_map(|mi| {
+                req.msgs[mi]
+                    .parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| claude_keeps(p))
+                    .map(move |(pi, p)| (mi, pi, p))
+            })
+        };
+        if all().next().is_none() {
+            continue;
+        }
+        any = true;
+        w.obj().key("role").str(if role == Role::User {
+            "user"
+        } else {
+            "assistant"
+        });
+        w.key("content").arr();
+        let first = |p: &Part<'_>| match role {
+            Role::User => matches!(p, Part::ToolResult { .. }),
+            Role::Assistant => !matches!(p, Part::ToolCall { .. }),
+        };
+        for pass in [true, false] {
+            for (mi, pi, p) in all().filter(|(_, _, p)| first(p) == pass) {
+                claude_part(w, p, gen, req.cache_of(mi, pi));
+            }
+        }
+        w.end_arr().end_obj();
+    }
+    if !any && !req.system.is_empty() {
+        w.obj().key("role").str("user").key("content").arr();
+        w.obj()
+            .key("type")
+            .str("text")
+            .key("text")
+            .str("")
+            .end_obj();
+        w.end_arr().end_obj();
+    }
+    w.end_arr();
 }

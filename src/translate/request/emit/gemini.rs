@@ -115,109 +115,8 @@ pub fn gemini(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
         }
         w.end_arr().end_obj();
     }
-    // generationConfig
-    w.key("generationConfig").obj();
-    if let Some(t) = req.temperature {
-        w.key("temperature").raw(t);
-    }
-    if let Some(t) = req.top_p {
-        w.key("topP").raw(t);
-    }
-    if let Some(t) = req.top_k {
-        w.key("topK").raw(t);
-    }
-    if let Some(m) = req.max_tokens {
-        w.key("maxOutputTokens").int(m);
-    }
-    if let Some(s) = req.seed {
-        w.key("seed").raw(s);
-    }
-    if let Some(n) = req.n.filter(|n| *n > 1) {
-        w.key("candidateCount").int(n);
-    }
-    if !req.stop.is_empty() {
-        w.key("stopSequences").arr();
-        for s in &req.stop {
-            s.write(&mut w);
-        }
-        w.end_arr();
-    }
-    match &req.response_format {
-        Some(RespFormat::JsonObject) => {
-            w.key("responseMimeType").str("application/json");
-        }
-        Some(RespFormat::JsonSchema { schema, .. }) => {
-            w.key("responseMimeType").str("application/json");
-            if let Some(s) = schema {
-                w.key("responseJsonSchema").raw(s);
-            }
-        }
-        _ => {}
-    }
-    if req.thinking.is_some() || req.summary.is_some() {
-        w.key("thinkingConfig").obj();
-        let levels = gemini_uses_levels(o.model);
-        match req.thinking {
-            None => {}
-            Some(Thinking::None) if levels => {
-                w.key("thinkingLevel").str("low");
-            }
-            Some(Thinking::Auto) if levels => {}
-            Some(t @ (Thinking::Level(_) | Thinking::Budget(_))) if levels => {
-                let e = match t.effort() {
-                    "xhigh" | "max" => "high",
-                    e => e,
-                };
-                w.key("thinkingLevel").str(e);
-            }
-            Some(other) => {
-                w.key("thinkingBudget").int(gemini_budget(o.model, other));
-            }
-        }
-        // Thoughts are shown when the client asked for them, or (no explicit
-        // choice) whenever thinking is on.
-        let show = match req.summary {
-            Some(s) => s != Summary::Off,
-            None => req.thinking != Some(Thinking::None),
-        };
-        w.key("includeThoughts").bool(show);
-        w.end_obj();
-    }
-    w.end_obj();
-    if !req.tools.is_empty() {
-        w.key("tools").arr().obj().key("functionDeclarations").arr();
-        for t in &req.tools {
-            w.obj()
-                .key("name")
-                .str(&sanitize_gemini_name(&t.name.get()));
-            if let Some(d) = &t.description {
-                w.key("description");
-                d.write(&mut w);
-            }
-            w.key("parametersJsonSchema");
-            match &t.params {
-                Some(p) => schema::clean_for_gemini(p, &mut w),
-                None => {
-                    w.raw(r#"{"type":"object","properties":{}}"#);
-                }
-            }
-            w.end_obj();
-        }
-        w.end_arr().end_obj().end_arr();
-        if let Some(tc) = &req.tool_choice {
-            w.key("toolConfig").obj().key("functionCallingConfig").obj();
-            match tc {
-                ToolChoice::Auto => w.key("mode").str("AUTO"),
-                ToolChoice::None => w.key("mode").str("NONE"),
-                ToolChoice::Required => w.key("mode").str("ANY"),
-                ToolChoice::Tool(n) => {
-                    w.key("mode").str("ANY").key("allowedFunctionNames").arr();
-                    w.str(&sanitize_gemini_name(&n.get())).end_arr()
-                }
-            };
-            w.end_obj().end_obj();
-        }
-    }
+    gemini_generation_config(&mut w, req, o);
+    gemini_tools(&mut w, req);
     w.key("safetySettings").arr();
     for (c, t) in [
         ("HARM_CATEGORY_HARASSMENT", "OFF"),
@@ -285,4 +184,115 @@ pub(super) fn gemini_part(w: &mut Writer<'_>, p: &Part<'_>, names: &HashMap<&str
             w.end_obj().end_obj();
         }
     }
+}
+
+/// `tools` (function declarations) and `toolConfig`.
+fn gemini_tools(w: &mut Writer<'_>, req: &Req<'_>) {
+    if !req.tools.is_empty() {
+        w.key("tools").arr().obj().key("functionDeclarations").arr();
+        for t in &req.tools {
+            w.obj()
+                .key("name")
+                .str(&sanitize_gemini_name(&t.name.get()));
+            if let Some(d) = &t.description {
+                w.key("description");
+                d.write(w);
+            }
+            w.key("parametersJsonSchema");
+            match &t.params {
+                Some(p) => schema::clean_for_gemini(p, w),
+                None => {
+                    w.raw(r#"{"type":"object","properties":{}}"#);
+                }
+            }
+            w.end_obj();
+        }
+        w.end_arr().end_obj().end_arr();
+        if let Some(tc) = &req.tool_choice {
+            w.key("toolConfig").obj().key("functionCallingConfig").obj();
+            match tc {
+                ToolChoice::Auto => w.key("mode").str("AUTO"),
+                ToolChoice::None => w.key("mode").str("NONE"),
+                ToolChoice::Required => w.key("mode").str("ANY"),
+                ToolChoice::Tool(n) => {
+                    w.key("mode").str("ANY").key("allowedFunctionNames").arr();
+                    w.str(&sanitize_gemini_name(&n.get())).end_arr()
+                }
+            };
+            w.end_obj().end_obj();
+        }
+    }
+}
+
+/// `generationConfig`: sampling, limits, structured output and `thinkingConfig`.
+fn gemini_generation_config(w: &mut Writer<'_>, req: &Req<'_>, o: &EmitOpts<'_>) {
+    // generationConfig
+    w.key("generationConfig").obj();
+    if let Some(t) = req.temperature {
+        w.key("temperature").raw(t);
+    }
+    if let Some(t) = req.top_p {
+        w.key("topP").raw(t);
+    }
+    if let Some(t) = req.top_k {
+        w.key("topK").raw(t);
+    }
+    if let Some(m) = req.max_tokens {
+        w.key("maxOutputTokens").int(m);
+    }
+    if let Some(s) = req.seed {
+        w.key("seed").raw(s);
+    }
+    if let Some(n) = req.n.filter(|n| *n > 1) {
+        w.key("candidateCount").int(n);
+    }
+    if !req.stop.is_empty() {
+        w.key("stopSequences").arr();
+        for s in &req.stop {
+            s.write(w);
+        }
+        w.end_arr();
+    }
+    match &req.response_format {
+        Some(RespFormat::JsonObject) => {
+            w.key("responseMimeType").str("application/json");
+        }
+        Some(RespFormat::JsonSchema { schema, .. }) => {
+            w.key("responseMimeType").str("application/json");
+            if let Some(s) = schema {
+                w.key("responseJsonSchema").raw(s);
+            }
+        }
+        _ => {}
+    }
+    if req.thinking.is_some() || req.summary.is_some() {
+        w.key("thinkingConfig").obj();
+        let levels = gemini_uses_levels(o.model);
+        match req.thinking {
+            None => {}
+            Some(Thinking::None) if levels => {
+                w.key("thinkingLevel").str("low");
+            }
+            Some(Thinking::Auto) if levels => {}
+            Some(t @ (Thinking::Level(_) | Thinking::Budget(_))) if levels => {
+                let e = match t.effort() {
+                    "xhigh" | "max" => "high",
+                    e => e,
+                };
+                w.key("thinkingLevel").str(e);
+            }
+            Some(other) => {
+                w.key("thinkingBudget").int(gemini_budget(o.model, other));
+            }
+        }
+        // Thoughts are shown when the client asked for them, or (no explicit
+        // choice) whenever thinking is on.
+        let show = match req.summary {
+            Some(s) => s != Summary::Off,
+            None => req.thinking != Some(Thinking::None),
+        };
+        w.key("includeThoughts").bool(show);
+        w.end_obj();
+    }
+    w.end_obj();
 }
