@@ -230,56 +230,7 @@ fn same_format(
             edits.push(set("reasoning", String::from_utf8(v).unwrap_or_default()));
         }
         (Format::Claude, Some(t)) => {
-            let req = ir::Req {
-                thinking: Some(t),
-                max_tokens: root.at("max_tokens").i64(),
-                ..ir::Req::default()
-            };
-            let mut tmp = Vec::new();
-            emit::claude(
-                &req,
-                &emit::EmitOpts {
-                    model,
-                    stream: false,
-                    claude_default_max_tokens: opts.claude_default_max_tokens,
-                },
-                &mut tmp,
-            );
-            if let Ok(n) = tree::parse(&tmp) {
-                match n.get("thinking") {
-                    Some(th) => edits.push(set("thinking", th.raw.to_string())),
-                    // Too small a max_tokens for thinking: drop the client's.
-                    None => edits.push(del("thinking")),
-                }
-                // Adaptive models: the effort goes in output_config (the
-                // client's other output_config members are kept).
-                if let Some(eff) = n.path("output_config.effort") {
-                    let mut v = Vec::new();
-                    let mut w = Writer::new(&mut v);
-                    let mut e = [set("effort", eff.raw.to_string())];
-                    match root.get("output_config").filter(|o| o.is_obj()) {
-                        Some(o) => edit_object(o, &mut e, &mut w),
-                        None => edit_object(
-                            &Node {
-                                raw: "{}",
-                                kind: Kind::Obj(Vec::new()),
-                            },
-                            &mut e,
-                            &mut w,
-                        ),
-                    }
-                    edits.push(set(
-                        "output_config",
-                        String::from_utf8(v).unwrap_or_default(),
-                    ));
-                }
-                // A defaulted max_tokens may have been raised above the budget.
-                if root.get("max_tokens").is_none() {
-                    if let Some(m) = n.get("max_tokens") {
-                        edits.push(set("max_tokens", m.raw.to_string()));
-                    }
-                }
-            }
+            claude_thinking_edits(root, t, model, opts, &mut edits);
         }
         (Format::Gemini, Some(t)) => {
             let req = ir::Req {
@@ -453,4 +404,65 @@ fn codex_native(root: &Node<'_>, model: &str, thinking: Option<Thinking>, out: &
         edits.push(set("reasoning", String::from_utf8(v).unwrap_or_default()));
     }
     edit_object(root, &mut edits, &mut Writer::new(out));
+}
+
+/// Same-format Claude: the edits that apply thinking `t` (thinking, output_config.effort,
+/// a raised max_tokens), taken from what the Claude emitter writes for it.
+fn claude_thinking_edits(
+    root: &Node<'_>,
+    t: Thinking,
+    model: &str,
+    opts: &ReqOpts<'_>,
+    edits: &mut Vec<Edit>,
+) {
+    let req = ir::Req {
+        thinking: Some(t),
+        max_tokens: root.at("max_tokens").i64(),
+        ..ir::Req::default()
+    };
+    let mut tmp = Vec::new();
+    emit::claude(
+        &req,
+        &emit::EmitOpts {
+            model,
+            stream: false,
+            claude_default_max_tokens: opts.claude_default_max_tokens,
+        },
+        &mut tmp,
+    );
+    if let Ok(n) = tree::parse(&tmp) {
+        match n.get("thinking") {
+            Some(th) => edits.push(set("thinking", th.raw.to_string())),
+            // Too small a max_tokens for thinking: drop the client's.
+            None => edits.push(del("thinking")),
+        }
+        // Adaptive models: the effort goes in output_config (the
+        // client's other output_config members are kept).
+        if let Some(eff) = n.path("output_config.effort") {
+            let mut v = Vec::new();
+            let mut w = Writer::new(&mut v);
+            let mut e = [set("effort", eff.raw.to_string())];
+            match root.get("output_config").filter(|o| o.is_obj()) {
+                Some(o) => edit_object(o, &mut e, &mut w),
+                None => edit_object(
+                    &Node {
+                        raw: "{}",
+                        kind: Kind::Obj(Vec::new()),
+                    },
+                    &mut e,
+                    &mut w,
+                ),
+            }
+            edits.push(set(
+                "output_config",
+                String::from_utf8(v).unwrap_or_default(),
+            ));
+        }
+        // A defaulted max_tokens may have been raised above the budget.
+        if root.get("max_tokens").is_none() {
+            if let Some(m) = n.get("max_tokens") {
+                edits.push(set("max_tokens", m.raw.to_string()));
+            }
+        }
+    }
 }

@@ -183,47 +183,7 @@ pub fn chat<'a>(root: &Node<'a>) -> Req<'a> {
                 }
             }
             "assistant" => {
-                let mut parts = Vec::new();
-                if let Some(rc) = m.get("reasoning_content").and_then(text_of) {
-                    if !rc.is_empty() {
-                        parts.push(Part::Thinking {
-                            text: rc,
-                            sig: None,
-                            origin: Format::OpenAiChat,
-                        });
-                    }
-                }
-                let mut marks = Vec::new();
-                chat_content_c(content, &mut parts, &mut marks);
-                for tc in m.at("tool_calls").arr() {
-                    let f = tc.at("function");
-                    let Some(name) = f.get("name").and_then(text_of) else {
-                        continue;
-                    };
-                    let args = match f.at("arguments").jstr() {
-                        Some(j) => Args::Str(j),
-                        None if f.at("arguments").is_obj() => Args::Json(f.at("arguments").raw),
-                        None => Args::Json("{}"),
-                    };
-                    let sig = tc
-                        .path("extra_content.google.thought_signature")
-                        .and_then(text_of);
-                    parts.push(Part::ToolCall {
-                        id: tc.at("id").s(),
-                        name,
-                        args,
-                        sig,
-                    });
-                }
-                if let Some(cc) = cache_of(m) {
-                    if !parts.is_empty() && !marks.iter().any(|(i, _)| *i == parts.len() - 1) {
-                        marks.push((parts.len() - 1, cc));
-                    }
-                }
-                if !parts.is_empty() {
-                    req.push_msg(Role::Assistant, parts);
-                    req.mark_cache(0, &marks);
-                }
+                chat_assistant(m, content, &mut req);
             }
             "tool" | "function" => {
                 let id = m
@@ -295,4 +255,49 @@ pub fn chat<'a>(root: &Node<'a>) -> Req<'a> {
         .filter(|t| !t.get().trim().is_empty())
         .or_else(|| root.get("user").and_then(text_of));
     req
+}
+
+/// One assistant message: reasoning, content and tool calls.
+fn chat_assistant<'a>(m: &Node<'a>, content: &Node<'a>, req: &mut Req<'a>) {
+    let mut parts = Vec::new();
+    if let Some(rc) = m.get("reasoning_content").and_then(text_of) {
+        if !rc.is_empty() {
+            parts.push(Part::Thinking {
+                text: rc,
+                sig: None,
+                origin: Format::OpenAiChat,
+            });
+        }
+    }
+    let mut marks = Vec::new();
+    chat_content_c(content, &mut parts, &mut marks);
+    for tc in m.at("tool_calls").arr() {
+        let f = tc.at("function");
+        let Some(name) = f.get("name").and_then(text_of) else {
+            continue;
+        };
+        let args = match f.at("arguments").jstr() {
+            Some(j) => Args::Str(j),
+            None if f.at("arguments").is_obj() => Args::Json(f.at("arguments").raw),
+            None => Args::Json("{}"),
+        };
+        let sig = tc
+            .path("extra_content.google.thought_signature")
+            .and_then(text_of);
+        parts.push(Part::ToolCall {
+            id: tc.at("id").s(),
+            name,
+            args,
+            sig,
+        });
+    }
+    if let Some(cc) = cache_of(m) {
+        if !parts.is_empty() && !marks.iter().any(|(i, _)| *i == parts.len() - 1) {
+            marks.push((parts.len() - 1, cc));
+        }
+    }
+    if !parts.is_empty() {
+        req.push_msg(Role::Assistant, parts);
+        req.mark_cache(0, &marks);
+    }
 }

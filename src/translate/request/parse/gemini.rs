@@ -139,6 +139,51 @@ pub fn gemini<'a>(root: &Node<'a>) -> Req<'a> {
             req.push_msg(role, parts);
         }
     }
+    gemini_generation_config(root, &mut req);
+    gemini_tools(root, &mut req);
+    req
+}
+
+/// `tools` (function declarations) and `toolConfig.functionCallingConfig`.
+fn gemini_tools<'a>(root: &Node<'a>, req: &mut Req<'a>) {
+    for t in root.at("tools").arr() {
+        let decls = t
+            .get("functionDeclarations")
+            .or_else(|| t.get("function_declarations"));
+        for d in decls.map(|d| d.arr()).unwrap_or(&[]) {
+            let Some(name) = d.get("name").and_then(text_of) else {
+                continue;
+            };
+            req.tools.push(Tool {
+                name,
+                description: d.get("description").and_then(text_of),
+                // google-genai writes `parameters_json_schema` in snake case.
+                params: d
+                    .get("parametersJsonSchema")
+                    .or_else(|| d.get("parameters_json_schema"))
+                    .or_else(|| d.get("parameters"))
+                    .filter(|p| p.is_obj())
+                    .map(|p| super::super::schema::lowercase_types(p)),
+                strict: None,
+                cache: None,
+            });
+        }
+    }
+    let fcc = root.path("toolConfig.functionCallingConfig");
+    if let Some(fcc) = fcc {
+        let allowed = fcc.at("allowedFunctionNames").arr();
+        req.tool_choice = match fcc.at("mode").s().as_ref() {
+            "AUTO" | "VALIDATED" => Some(ToolChoice::Auto),
+            "NONE" => Some(ToolChoice::None),
+            "ANY" if allowed.len() == 1 => allowed.first().and_then(text_of).map(ToolChoice::Tool),
+            "ANY" => Some(ToolChoice::Required),
+            _ => None,
+        };
+    }
+}
+
+/// `generationConfig`: sampling, limits, thinking and structured output.
+fn gemini_generation_config<'a>(root: &Node<'a>, req: &mut Req<'a>) {
     let gc = root
         .get("generationConfig")
         .or_else(|| root.get("generation_config"))
@@ -189,39 +234,4 @@ pub fn gemini<'a>(root: &Node<'a>) -> Req<'a> {
             None => RespFormat::JsonObject,
         });
     }
-    for t in root.at("tools").arr() {
-        let decls = t
-            .get("functionDeclarations")
-            .or_else(|| t.get("function_declarations"));
-        for d in decls.map(|d| d.arr()).unwrap_or(&[]) {
-            let Some(name) = d.get("name").and_then(text_of) else {
-                continue;
-            };
-            req.tools.push(Tool {
-                name,
-                description: d.get("description").and_then(text_of),
-                // google-genai writes `parameters_json_schema` in snake case.
-                params: d
-                    .get("parametersJsonSchema")
-                    .or_else(|| d.get("parameters_json_schema"))
-                    .or_else(|| d.get("parameters"))
-                    .filter(|p| p.is_obj())
-                    .map(|p| super::super::schema::lowercase_types(p)),
-                strict: None,
-                cache: None,
-            });
-        }
-    }
-    let fcc = root.path("toolConfig.functionCallingConfig");
-    if let Some(fcc) = fcc {
-        let allowed = fcc.at("allowedFunctionNames").arr();
-        req.tool_choice = match fcc.at("mode").s().as_ref() {
-            "AUTO" | "VALIDATED" => Some(ToolChoice::Auto),
-            "NONE" => Some(ToolChoice::None),
-            "ANY" if allowed.len() == 1 => allowed.first().and_then(text_of).map(ToolChoice::Tool),
-            "ANY" => Some(ToolChoice::Required),
-            _ => None,
-        };
-    }
-    req
 }
