@@ -64,7 +64,8 @@ fn args_obj(w: &mut Writer<'_>, a: &Args<'_>) {
     }
 }
 
-fn args_str(w: &mut Writer<'_>, a: &Args<'_>) {
+/// Tool-call arguments as a JSON string value (also used by non-stream responses).
+pub(crate) fn args_str(w: &mut Writer<'_>, a: &Args<'_>) {
     match a {
         Args::Str(j) => {
             w.jstr(*j);
