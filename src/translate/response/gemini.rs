@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) fn from_gemini<'a>(root: &Node<'a>) -> Resp<'a> {
-    // Vertex/Gemini-CLI wrap the body in {"response": ...}.
+    // Some Gemini hosts wrap the body in {"response": ...}.
     let root = match root.get("response") {
         Some(r) if r.is_obj() && root.get("candidates").is_none() => r,
         _ => root,
