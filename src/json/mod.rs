@@ -1,5 +1,5 @@
 //! The one JSON module of the crate. Every reader shares [`MAX_DEPTH`] and [`JsonError`];
-//! every writer escapes through [`escape`] and writes through [`write`].
+//! every writer escapes through [`escape`] and writes through [`mod@write`].
 //!
 //! Readers, by strictness (all DOM-less except [`tree`], all never panic):
 //! - [`route`]: top-level members of a request object, for routing and in-place `model`

@@ -7,7 +7,7 @@
 //!   thinking signatures) can be copied to the output byte for byte.
 //! - Strings are kept escaped as they appeared in the input; because the parser
 //!   validated them, the raw escaped text is valid JSON string content and can be
-//!   copied verbatim into output strings ([`Writer::jstr`]).
+//!   copied verbatim into output strings ([`crate::json::write::Writer::jstr`]).
 //! - Object member order is preserved.
 
 use super::escape::unescape;

@@ -341,7 +341,7 @@ fn stream_error_events_agree_with_error_bodies() {
                 .find_map(|(_, d)| d.filter(|d| !d.is_null()))
                 .unwrap_or_else(|| panic!("{to:?} {status}: no error frame"));
             let mut body = Vec::new();
-            crate::translate::response::error_body(to, status, "m", &mut body);
+            crate::translate::error::error_body(to, status, "m", &mut body);
             let body: serde_json::Value = serde_json::from_slice(&body).expect("error body JSON");
             let key = match to {
                 Format::Claude => "/error/type",
