@@ -285,5 +285,9 @@ pub(crate) fn key_eq(raw: &[u8], key: &str) -> bool {
     if memchr::memchr(b'\\', inner).is_none() {
         return inner == key.as_bytes();
     }
-    serde_json::from_slice::<String>(raw).is_ok_and(|s| s == key)
+    let Some(c) = super::span::str_content(raw) else {
+        return false;
+    };
+    let mut v = Vec::with_capacity(c.len());
+    super::escape::unescape_exact(&mut v, c) && v == key.as_bytes()
 }

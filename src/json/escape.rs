@@ -44,15 +44,24 @@ pub fn escape_bytes_into(out: &mut Vec<u8>, raw: &[u8]) {
 
 /// Append the decoded form of validated escaped content `c` (see [`super::span::str_content`]).
 pub fn unescape_into(out: &mut Vec<u8>, c: &[u8]) {
+    let _ = unescape_exact(out, c);
+}
+
+/// [`unescape_into`], returning whether the decoding was exact: `false` when a lone
+/// surrogate became U+FFFD or `c` ended inside an escape (what serde_json refuses).
+pub fn unescape_exact(out: &mut Vec<u8>, c: &[u8]) -> bool {
+    let mut exact = true;
     let mut i = 0;
     while i < c.len() {
         let Some(off) = memchr::memchr(b'\\', &c[i..]) else {
             out.extend_from_slice(&c[i..]);
-            return;
+            return exact;
         };
         out.extend_from_slice(&c[i..i + off]);
         i += off;
-        let Some(&e) = c.get(i + 1) else { return };
+        let Some(&e) = c.get(i + 1) else {
+            return false;
+        };
         match e {
             b'n' => out.push(b'\n'),
             b'r' => out.push(b'\r'),
@@ -64,7 +73,7 @@ pub fn unescape_into(out: &mut Vec<u8>, c: &[u8]) {
                     u32::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
                 };
                 let Some(hi) = c.get(i + 2..i + 6).and_then(hex) else {
-                    return;
+                    return false;
                 };
                 i += 6;
                 let mut cp = hi;
@@ -76,7 +85,10 @@ pub fn unescape_into(out: &mut Vec<u8>, c: &[u8]) {
                         }
                     }
                 }
-                let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
+                let ch = char::from_u32(cp).unwrap_or_else(|| {
+                    exact = false;
+                    '\u{FFFD}'
+                });
                 let mut buf = [0u8; 4];
                 out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                 continue;
@@ -85,6 +97,7 @@ pub fn unescape_into(out: &mut Vec<u8>, c: &[u8]) {
         }
         i += 2;
     }
+    exact
 }
 
 /// Decode validated JSON string content (as [`unescape_into`]) into a `String`; lone
@@ -99,7 +112,8 @@ pub fn unescape(raw: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// Decodes a JSON string literal (with quotes); fast path without escapes.
+/// Decodes a JSON string literal (with quotes); fast path without escapes. With escapes,
+/// `None` unless the content is a valid JSON string body that decodes exactly.
 pub fn decode_string(lit: &[u8]) -> Option<String> {
     if lit.len() < 2 || lit[0] != b'"' || lit[lit.len() - 1] != b'"' {
         return None;
@@ -108,7 +122,12 @@ pub fn decode_string(lit: &[u8]) -> Option<String> {
     if memchr::memchr(b'\\', inner).is_none() {
         return std::str::from_utf8(inner).ok().map(str::to_owned);
     }
-    serde_json::from_slice::<String>(lit).ok()
+    let inner = super::span::str_content(lit)?;
+    let mut out = Vec::with_capacity(inner.len());
+    if !unescape_exact(&mut out, inner) {
+        return None;
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -128,5 +147,37 @@ mod tests {
             assert_eq!(unescape(s), want, "{s:?}");
         }
         assert_eq!(unescape("\\ud800x"), "\u{FFFD}x");
+    }
+
+    /// `decode_string` and the cursor's `key_eq` decode without serde_json now; on
+    /// escaped literals they accept and decode exactly what serde_json does (lone
+    /// surrogates, bad escapes, raw control characters and cut escapes refused).
+    #[test]
+    fn decoders_agree_with_serde() {
+        let lits: &[&[u8]] = &[
+            br#""a\u0062c""#,
+            br#""\ud83d\ude00 \u00e9 \/ \" \\""#,
+            br#""\ud800""#,
+            br#""\udc00x""#,
+            br#""\ud800\u0041""#,
+            br#""\x""#,
+            br#""\u12""#,
+            br#""\u12g4""#,
+            b"\"a\\\x01b\"",
+            b"\"\\n\xff\"",
+            br#""\n\t\r\b\f""#,
+        ];
+        for lit in lits {
+            let want = serde_json::from_slice::<String>(lit).ok();
+            assert_eq!(decode_string(lit), want, "{}", String::from_utf8_lossy(lit));
+            for key in ["abc", "x", ""] {
+                assert_eq!(
+                    crate::json::cursor::key_eq(lit, key),
+                    want.as_deref() == Some(key),
+                    "{} vs {key}",
+                    String::from_utf8_lossy(lit)
+                );
+            }
+        }
     }
 }
