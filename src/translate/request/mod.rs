@@ -20,7 +20,7 @@ pub mod json {
     pub use crate::json::escape::{escape_into, unescape};
     pub use crate::json::tree::*;
     pub use crate::json::write::Writer;
-    pub use crate::json::{JsonError as ParseError, MAX_DEPTH};
+    pub use crate::json::MAX_DEPTH;
 }
 pub mod parse;
 pub mod schema;

@@ -154,7 +154,7 @@ impl ChatEnc {
             StreamEvent::Finish { reason, native, .. } => self.c.record_finish(reason, native),
             StreamEvent::KeepAlive => write_comment(out, b"keep-alive"),
             StreamEvent::Done => {
-                chat_done(self, out);
+                self.done(out);
             }
             StreamEvent::Error {
                 status,
@@ -180,41 +180,43 @@ impl ChatEnc {
     }
 }
 
-/// The last chunk (finish reason, native reason, usage) and `[DONE]`.
-fn chat_done(e: &mut ChatEnc, out: &mut Vec<u8>) {
-    e.c.closed = true;
-    let reason: &[u8] = match e.c.finish {
-        Some(FinishReason::Length) => b"length",
-        Some(FinishReason::ToolCalls) => b"tool_calls",
-        Some(FinishReason::ContentFilter) => b"content_filter",
-        Some(FinishReason::Stop) => b"stop",
-        None if !e.tools.is_empty() => b"tool_calls",
-        None => b"stop",
-    };
-    e.chunk_open(0, out);
-    out.extend_from_slice(b"{},\"finish_reason\":\"");
-    out.extend_from_slice(reason);
-    out.extend_from_slice(b"\",\"native_finish_reason\":\"");
-    if e.c.native.is_empty() {
+impl ChatEnc {
+    /// The last chunk (finish reason, native reason, usage) and `[DONE]`.
+    fn done(&mut self, out: &mut Vec<u8>) {
+        self.c.closed = true;
+        let reason: &[u8] = match self.c.finish {
+            Some(FinishReason::Length) => b"length",
+            Some(FinishReason::ToolCalls) => b"tool_calls",
+            Some(FinishReason::ContentFilter) => b"content_filter",
+            Some(FinishReason::Stop) => b"stop",
+            None if !self.tools.is_empty() => b"tool_calls",
+            None => b"stop",
+        };
+        self.chunk_open(0, out);
+        out.extend_from_slice(b"{},\"finish_reason\":\"");
         out.extend_from_slice(reason);
-    } else {
-        out.extend(e.c.native.iter().map(u8::to_ascii_lowercase));
+        out.extend_from_slice(b"\",\"native_finish_reason\":\"");
+        if self.c.native.is_empty() {
+            out.extend_from_slice(reason);
+        } else {
+            out.extend(self.c.native.iter().map(u8::to_ascii_lowercase));
+        }
+        out.extend_from_slice(b"\"}]");
+        if let Some(u) = self.c.usage {
+            out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
+            write_u64(out, u.input);
+            out.extend_from_slice(b",\"completion_tokens\":");
+            write_u64(out, u.output);
+            out.extend_from_slice(b",\"total_tokens\":");
+            write_u64(out, u.input.saturating_add(u.output));
+            out.extend_from_slice(b",\"prompt_tokens_details\":{\"cached_tokens\":");
+            write_u64(out, u.cached);
+            out.extend_from_slice(b"},\"completion_tokens_details\":{\"reasoning_tokens\":");
+            write_u64(out, u.reasoning);
+            out.extend_from_slice(b"}}");
+        }
+        out.push(b'}');
+        end(out);
+        write_done(out);
     }
-    out.extend_from_slice(b"\"}]");
-    if let Some(u) = e.c.usage {
-        out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
-        write_u64(out, u.input);
-        out.extend_from_slice(b",\"completion_tokens\":");
-        write_u64(out, u.output);
-        out.extend_from_slice(b",\"total_tokens\":");
-        write_u64(out, u.input.saturating_add(u.output));
-        out.extend_from_slice(b",\"prompt_tokens_details\":{\"cached_tokens\":");
-        write_u64(out, u.cached);
-        out.extend_from_slice(b"},\"completion_tokens_details\":{\"reasoning_tokens\":");
-        write_u64(out, u.reasoning);
-        out.extend_from_slice(b"}}");
-    }
-    out.push(b'}');
-    end(out);
-    write_done(out);
 }

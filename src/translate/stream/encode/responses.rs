@@ -519,7 +519,7 @@ impl RespEnc {
             StreamEvent::Finish { reason, native, .. } => self.c.record_finish(reason, native),
             StreamEvent::KeepAlive => write_comment(out, b"keep-alive"),
             StreamEvent::Done => {
-                resp_done(self, out);
+                self.done(out);
             }
             StreamEvent::Error {
                 status,
@@ -543,47 +543,51 @@ impl RespEnc {
     }
 }
 
-/// The terminal `response.completed` / `response.incomplete` event with the whole output.
-fn resp_done(e: &mut RespEnc, out: &mut Vec<u8>) {
-    e.c.closed = true;
-    if e.n_items > 0 {
-        e.close_upto(e.n_items - 1, out);
-    }
-    let (ty, status, why): (&[u8], &[u8], &[u8]) = match e.c.finish {
-        Some(FinishReason::Length) => (b"response.incomplete", b"incomplete", b"max_output_tokens"),
-        Some(FinishReason::ContentFilter) => {
-            (b"response.incomplete", b"incomplete", b"content_filter")
+impl RespEnc {
+    /// The terminal `response.completed` / `response.incomplete` event with the whole output.
+    fn done(&mut self, out: &mut Vec<u8>) {
+        self.c.closed = true;
+        if self.n_items > 0 {
+            self.close_upto(self.n_items - 1, out);
         }
-        _ => (b"response.completed", b"completed", b""),
-    };
-    e.ev_open(ty, out);
-    e.response_head(status, out);
-    if !why.is_empty() {
-        out.extend_from_slice(b",\"incomplete_details\":{\"reason\":\"");
-        out.extend_from_slice(why);
-        out.extend_from_slice(b"\"}");
-    }
-    out.extend_from_slice(b",\"output\":[");
-    for i in 0..e.n_items {
-        if i > 0 {
-            out.push(b',');
+        let (ty, status, why): (&[u8], &[u8], &[u8]) = match self.c.finish {
+            Some(FinishReason::Length) => {
+                (b"response.incomplete", b"incomplete", b"max_output_tokens")
+            }
+            Some(FinishReason::ContentFilter) => {
+                (b"response.incomplete", b"incomplete", b"content_filter")
+            }
+            _ => (b"response.completed", b"completed", b""),
+        };
+        self.ev_open(ty, out);
+        self.response_head(status, out);
+        if !why.is_empty() {
+            out.extend_from_slice(b",\"incomplete_details\":{\"reason\":\"");
+            out.extend_from_slice(why);
+            out.extend_from_slice(b"\"}");
         }
-        e.item_json(i, true, out);
+        out.extend_from_slice(b",\"output\":[");
+        for i in 0..self.n_items {
+            if i > 0 {
+                out.push(b',');
+            }
+            self.item_json(i, true, out);
+        }
+        out.push(b']');
+        if let Some(u) = self.c.usage {
+            out.extend_from_slice(b",\"usage\":{\"input_tokens\":");
+            write_u64(out, u.input);
+            out.extend_from_slice(b",\"input_tokens_details\":{\"cached_tokens\":");
+            write_u64(out, u.cached);
+            out.extend_from_slice(b"},\"output_tokens\":");
+            write_u64(out, u.output);
+            out.extend_from_slice(b",\"output_tokens_details\":{\"reasoning_tokens\":");
+            write_u64(out, u.reasoning);
+            out.extend_from_slice(b"},\"total_tokens\":");
+            write_u64(out, u.input.saturating_add(u.output));
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"}}");
+        end(out);
     }
-    out.push(b']');
-    if let Some(u) = e.c.usage {
-        out.extend_from_slice(b",\"usage\":{\"input_tokens\":");
-        write_u64(out, u.input);
-        out.extend_from_slice(b",\"input_tokens_details\":{\"cached_tokens\":");
-        write_u64(out, u.cached);
-        out.extend_from_slice(b"},\"output_tokens\":");
-        write_u64(out, u.output);
-        out.extend_from_slice(b",\"output_tokens_details\":{\"reasoning_tokens\":");
-        write_u64(out, u.reasoning);
-        out.extend_from_slice(b"},\"total_tokens\":");
-        write_u64(out, u.input.saturating_add(u.output));
-        out.push(b'}');
-    }
-    out.extend_from_slice(b"}}");
-    end(out);
 }
