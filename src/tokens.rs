@@ -29,7 +29,8 @@ use std::sync::OnceLock;
 
 use tiktoken_rs::CoreBPE;
 
-use crate::translate::request::json::{self, Kind, Node};
+use crate::json::tree::{self as json, Kind, Node};
+use crate::json::JsonError;
 
 /// A tiktoken encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +158,7 @@ impl Segments {
 }
 
 /// The text CLIProxyAPI counts in an OpenAI Chat request body.
-pub fn chat_text(body: &[u8]) -> Result<String, json::ParseError> {
+pub fn chat_text(body: &[u8]) -> Result<String, JsonError> {
     let root = json::parse(body)?;
     let mut s = Segments(String::new());
     for m in root.at("messages").arr() {
@@ -242,7 +243,7 @@ fn chat_content(c: Option<&Node<'_>>, s: &mut Segments) {
 }
 
 /// The text CLIProxyAPI counts in a Responses (Codex) request body.
-pub fn codex_text(body: &[u8]) -> Result<String, json::ParseError> {
+pub fn codex_text(body: &[u8]) -> Result<String, JsonError> {
     let root = json::parse(body)?;
     let mut s = Segments(String::new());
     s.field(&root, "instructions");

@@ -22,13 +22,13 @@ fuzz_target!(|data: &[u8]| {
         for to in ALL {
             let mut out = Vec::new();
             if translate_request(from, to, data, &opts, &mut out).is_ok() {
-                assert!(cliproxy::translate::request::json::parse(&out).is_ok());
+                assert!(cliproxy::json::tree::parse(&out).is_ok());
             } else {
                 assert!(out.is_empty());
             }
             out.clear();
             if translate_response(from, to, data, &ctx, &mut out).is_ok() {
-                assert!(cliproxy::translate::request::json::parse(&out).is_ok());
+                assert!(cliproxy::json::tree::parse(&out).is_ok());
             }
         }
     }

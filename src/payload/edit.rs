@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use super::path::index_of;
-use super::scan::{skip_value, ws, Elements, Members};
 use super::PayloadError;
+use crate::json::cursor::{skip_value, ws, Elements, Members};
 
 type R<T> = Result<T, PayloadError>;
 
@@ -264,7 +264,7 @@ fn emit_object(
         let raw_key = &b[mem.key_start..mem.key_end];
         let hit = children
             .iter()
-            .position(|(k, _)| super::scan::key_eq(raw_key, k));
+            .position(|(k, _)| crate::json::cursor::key_eq(raw_key, k));
         let end = match hit {
             None => {
                 let end = skip_value(b, mem.val_start, depth + 1)?;

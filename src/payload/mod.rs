@@ -61,7 +61,6 @@
 
 mod edit;
 mod path;
-mod scan;
 #[cfg(test)]
 mod tests;
 
@@ -74,8 +73,10 @@ use crate::config::raw::{RawPayload, RawPayloadModel};
 use edit::Node;
 use path::{Op, Path, Query, Seg};
 
+use crate::json::cursor;
 pub use edit::MAX_PAD_INDEX;
-pub use scan::MAX_DEPTH;
+mod lookup;
+pub use crate::json::MAX_DEPTH;
 
 /// Why `apply` could not edit a body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +102,16 @@ impl fmt::Display for PayloadError {
 }
 
 impl std::error::Error for PayloadError {}
+
+impl From<crate::json::JsonError> for PayloadError {
+    fn from(e: crate::json::JsonError) -> Self {
+        if e.too_deep {
+            PayloadError::TooDeep
+        } else {
+            PayloadError::InvalidJson { offset: e.offset }
+        }
+    }
+}
 
 /// A rule part that could not be compiled; the part is skipped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -303,7 +314,7 @@ impl PayloadRules {
             let paths: Vec<&[Cow<'_, str>]> = pending.iter().map(|(p, _)| &p[..]).collect();
             let mut present = vec![false; paths.len()];
             // An unreadable original hides nothing (gjson finds nothing in it).
-            let _ = scan::exists_many(source, &paths, &mut present);
+            let _ = lookup::exists_many(source, &paths, &mut present);
             let mut applied: Vec<&[Cow<'_, str>]> = Vec::new();
             for ((rp, text), present) in pending.iter().zip(present) {
                 if present || applied.contains(&&rp[..]) {
@@ -541,7 +552,7 @@ fn path_equals(
     want: &Value,
 ) -> Result<bool, PayloadError> {
     for rp in resolve(b, root, p)? {
-        if let Some((s, e)) = scan::lookup(b, 0, &rp)? {
+        if let Some((s, e)) = lookup::lookup(b, 0, &rp)? {
             if value_at(b, s, e).is_some_and(|v| json_eq(&v, want)) {
                 return Ok(true);
             }
@@ -552,7 +563,7 @@ fn path_equals(
 
 fn path_present(b: &[u8], root: &[Cow<'_, str>], p: &Path) -> Result<bool, PayloadError> {
     for rp in resolve(b, root, p)? {
-        if let Some((s, e)) = scan::lookup(b, 0, &rp)? {
+        if let Some((s, e)) = lookup::lookup(b, 0, &rp)? {
             if &b[s..e] != b"null" {
                 return Ok(true);
             }
@@ -641,16 +652,16 @@ fn resolve<'p>(
             Seg::Query(q) => {
                 let mut next = Vec::new();
                 for base in &paths {
-                    let Some((start, _)) = scan::lookup(b, 0, base)? else {
+                    let Some((start, _)) = lookup::lookup(b, 0, base)? else {
                         continue;
                     };
                     if b.get(start) != Some(&b'[') {
                         continue;
                     }
-                    let mut e = scan::Elements::new(b, start, 0)?;
+                    let mut e = cursor::Elements::new(b, start, 0)?;
                     let mut n = 0usize;
                     while let Some(es) = e.next()? {
-                        let end = scan::skip_value(b, es, 1)?;
+                        let end = cursor::skip_value(b, es, 1)?;
                         e.value_done(end);
                         if query_matches(&b[..end], es, q)? {
                             let mut rp = base.clone();
@@ -677,7 +688,7 @@ fn query_matches(b: &[u8], at: usize, q: &Query) -> Result<bool, PayloadError> {
     for group in &q.any_of {
         let mut all = true;
         for t in group {
-            let found = scan::lookup(b, at, &t.path)?;
+            let found = lookup::lookup(b, at, &t.path)?;
             let ok = match (&t.op, found) {
                 (Op::Exists, f) => f.is_some(),
                 (Op::Eq(want), Some((s, e))) => {

@@ -730,10 +730,10 @@ fn string_skipping_counts_backslashes() {
         (r#""a\\\"b" "#, 8),
         (r#""""#, 2),
     ] {
-        assert_eq!(scan::skip_string(s.as_bytes(), 0), Ok(end), "{s}");
+        assert_eq!(cursor::skip_string(s.as_bytes(), 0), Ok(end), "{s}");
     }
-    assert!(scan::skip_string(br#""a\""#, 0).is_err());
-    assert!(scan::skip_string(br#""abc"#, 0).is_err());
+    assert!(cursor::skip_string(br#""a\""#, 0).is_err());
+    assert!(cursor::skip_string(br#""abc"#, 0).is_err());
 }
 
 #[test]
@@ -798,52 +798,5 @@ payload:
                 assert_eq!(t, &text[..cut]);
             }
         }
-    }
-}
-
-/// Every JSON reader of the crate shares one nesting limit: `MAX_DEPTH`
-/// nested arrays (or objects) pass all of them, one more level fails all.
-#[test]
-fn all_json_readers_share_one_nesting_limit() {
-    use crate::translate::{request, stream};
-    let limit = crate::json::MAX_DEPTH;
-    assert_eq!(super::MAX_DEPTH, limit);
-    assert_eq!(request::json::MAX_DEPTH, limit);
-    assert_eq!(stream::json::MAX_DEPTH, limit);
-    let nested = |n: usize, open: &str, close: &str, leaf: &str| {
-        let mut s = open.repeat(n);
-        s.push_str(leaf);
-        s.push_str(&close.repeat(n));
-        s
-    };
-    for (open, close, leaf) in [("[", "]", "1"), ("{\"a\":", "}", "1")] {
-        // `{"a":` nests objects; the innermost holds the leaf.
-        let ok = nested(limit, open, close, leaf);
-        let deep = nested(limit + 1, open, close, leaf);
-        let ok = ok.as_bytes();
-        let deep = deep.as_bytes();
-        assert_eq!(
-            crate::json::skip_value(ok, 0),
-            Ok(ok.len()),
-            "json.rs {open}"
-        );
-        assert!(crate::json::skip_value(deep, 0).is_err(), "json.rs {open}");
-        assert!(request::json::parse(ok).is_ok(), "request {open}");
-        assert!(request::json::parse(deep).is_err(), "request {open}");
-        assert_eq!(
-            stream::json::skip_value(ok, 0),
-            Some(ok.len()),
-            "stream {open}"
-        );
-        assert_eq!(stream::json::skip_value(deep, 0), None, "stream {open}");
-        assert_eq!(
-            super::scan::skip_value(ok, 0, 0),
-            Ok(ok.len()),
-            "payload {open}"
-        );
-        assert!(
-            super::scan::skip_value(deep, 0, 0).is_err(),
-            "payload {open}"
-        );
     }
 }

@@ -97,7 +97,9 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
             };
             let fields = match crate::json::request_fields(&converted) {
                 Ok(f) => f,
-                Err(e) => return forward::client_error(conn, Format::OpenAiChat, 400, e.0).await,
+                Err(e) => {
+                    return forward::client_error(conn, Format::OpenAiChat, 400, e.what).await
+                }
             };
             let call = forward::Call {
                 client: Format::OpenAiChat,

@@ -84,7 +84,7 @@ impl LegacyStream {
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
         self.pending.extend_from_slice(bytes);
         // Cut on bytes, so a UTF-8 sequence split across reads stays whole.
-        let Some(cut) = crate::pipeline::forward::last_event_boundary(&self.pending) else {
+        let Some(cut) = crate::sse::last_event_boundary(&self.pending) else {
             return;
         };
         let text = String::from_utf8_lossy(&self.pending[..cut]).replace("\r\n", "\n");

@@ -1,7 +1,10 @@
-//! Translation between wire formats: whole-body request translators, non-stream
-//! response translators and error bodies (`request`, `response`), incremental
-//! stream translators (`stream`), and thinking/reasoning helpers (`thinking`).
+//! Translation between wire formats: whole-body request translators (`request`),
+//! non-stream response translators (`response`), incremental stream translators
+//! (`stream`), per-format error bodies and the one provider-error table (`error`), and
+//! thinking/reasoning helpers (`thinking`). `request`, `response` and `stream` depend on
+//! `error`, never the reverse, and `translate` never imports `pipeline`.
 pub mod completions;
+pub mod error;
 pub mod format;
 pub mod request;
 pub mod response;

@@ -16,8 +16,8 @@
 //! request to map calls back; it is built only when the request has custom or
 //! namespace tools, so the common path pays one substring search.
 
-use crate::translate::request::json::{self, Node};
-use crate::translate::stream::json::escape_into;
+use crate::json::escape::escape_bytes_into as escape_into;
+use crate::json::tree::{self as json, Node};
 
 /// The JSON Schema a `custom` tool gets as a function tool.
 pub const CUSTOM_INPUT_SCHEMA: &str =

@@ -4,7 +4,8 @@
 //! kept escaped ([`Text::J`]) so emitters can copy it without re-escaping;
 //! this is how thinking signatures and long prompts cross formats byte for byte.
 
-use super::json::{JStr, Writer};
+use crate::json::tree::JStr;
+use crate::json::write::Writer;
 use crate::translate::format::Format;
 use crate::translate::thinking::{Summary, Thinking};
 use std::borrow::Cow;

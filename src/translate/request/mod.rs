@@ -15,13 +15,20 @@
 
 pub mod emit;
 pub mod ir;
-pub mod json;
+/// Old path of the JSON tree reader and writer, kept for callers outside `translate`.
+pub mod json {
+    pub use crate::json::escape::{escape_into, unescape};
+    pub use crate::json::tree::*;
+    pub use crate::json::write::Writer;
+    pub use crate::json::MAX_DEPTH;
+}
 pub mod parse;
 pub mod schema;
 
+use crate::json::tree::{self, Kind, Node};
+use crate::json::write::Writer;
 use crate::translate::format::Format;
 use crate::translate::thinking::{parse_suffix, Summary, Thinking};
-use json::{Node, Writer};
 
 /// Options for one request translation.
 #[derive(Clone, Copy, Debug)]
@@ -36,40 +43,12 @@ pub struct ReqOpts<'m> {
     pub claude_default_max_tokens: Option<u32>,
 }
 
-/// A request that cannot be translated (not JSON, or not a JSON object).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TranslateError {
-    pub message: String,
-}
-
-impl TranslateError {
-    fn new(message: impl Into<String>) -> Self {
-        TranslateError {
-            message: message.into(),
-        }
-    }
-    /// HTTP status for this error (always 400: the request is invalid).
-    pub fn status(&self) -> u16 {
-        400
-    }
-    /// Write this error as `client`'s error body.
-    pub fn write_body(&self, client: Format, out: &mut Vec<u8>) {
-        crate::translate::response::error_body(client, self.status(), &self.message, out);
-    }
-}
-
-impl std::fmt::Display for TranslateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for TranslateError {}
+pub use crate::translate::error::TranslateError;
 
 /// Parse a request body into its root object.
 fn parse_root(body: &[u8]) -> Result<Node<'_>, TranslateError> {
     let root =
-        json::parse(body).map_err(|e| TranslateError::new(format!("invalid request body: {e}")))?;
+        tree::parse(body).map_err(|e| TranslateError::new(format!("invalid request body: {e}")))?;
     if !root.is_obj() {
         return Err(TranslateError::new(
             "invalid request body: expected a JSON object",
@@ -143,7 +122,7 @@ pub fn translate_request(
             }
         }
     }
-    debug_assert!(json::parse(&out[start..]).is_ok());
+    debug_assert!(tree::parse(&out[start..]).is_ok());
     Ok(())
 }
 
@@ -242,7 +221,7 @@ fn same_format(
                 None => edit_object(
                     &Node {
                         raw: "{}",
-                        kind: json::Kind::Obj(Vec::new()),
+                        kind: Kind::Obj(Vec::new()),
                     },
                     &mut e,
                     &mut w,
@@ -251,56 +230,7 @@ fn same_format(
             edits.push(set("reasoning", String::from_utf8(v).unwrap_or_default()));
         }
         (Format::Claude, Some(t)) => {
-            let req = ir::Req {
-                thinking: Some(t),
-                max_tokens: root.at("max_tokens").i64(),
-                ..ir::Req::default()
-            };
-            let mut tmp = Vec::new();
-            emit::claude(
-                &req,
-                &emit::EmitOpts {
-                    model,
-                    stream: false,
-                    claude_default_max_tokens: opts.claude_default_max_tokens,
-                },
-                &mut tmp,
-            );
-            if let Ok(n) = json::parse(&tmp) {
-                match n.get("thinking") {
-                    Some(th) => edits.push(set("thinking", th.raw.to_string())),
-                    // Too small a max_tokens for thinking: drop the client's.
-                    None => edits.push(del("thinking")),
-                }
-                // Adaptive models: the effort goes in output_config (the
-                // client's other output_config members are kept).
-                if let Some(eff) = n.path("output_config.effort") {
-                    let mut v = Vec::new();
-                    let mut w = Writer::new(&mut v);
-                    let mut e = [set("effort", eff.raw.to_string())];
-                    match root.get("output_config").filter(|o| o.is_obj()) {
-                        Some(o) => edit_object(o, &mut e, &mut w),
-                        None => edit_object(
-                            &Node {
-                                raw: "{}",
-                                kind: json::Kind::Obj(Vec::new()),
-                            },
-                            &mut e,
-                            &mut w,
-                        ),
-                    }
-                    edits.push(set(
-                        "output_config",
-                        String::from_utf8(v).unwrap_or_default(),
-                    ));
-                }
-                // A defaulted max_tokens may have been raised above the budget.
-                if root.get("max_tokens").is_none() {
-                    if let Some(m) = n.get("max_tokens") {
-                        edits.push(set("max_tokens", m.raw.to_string()));
-                    }
-                }
-            }
+            claude_thinking_edits(root, t, model, opts, &mut edits);
         }
         (Format::Gemini, Some(t)) => {
             let req = ir::Req {
@@ -317,7 +247,7 @@ fn same_format(
                 },
                 &mut tmp,
             );
-            let tc = json::parse(&tmp).ok().and_then(|n| {
+            let tc = tree::parse(&tmp).ok().and_then(|n| {
                 n.path("generationConfig.thinkingConfig")
                     .map(|t| t.raw.to_string())
             });
@@ -330,7 +260,7 @@ fn same_format(
                     None => edit_object(
                         &Node {
                             raw: "{}",
-                            kind: json::Kind::Obj(Vec::new()),
+                            kind: Kind::Obj(Vec::new()),
                         },
                         &mut e,
                         &mut w,
@@ -465,7 +395,7 @@ fn codex_native(root: &Node<'_>, model: &str, thinking: Option<Thinking>, out: &
             None => edit_object(
                 &Node {
                     raw: "{}",
-                    kind: json::Kind::Obj(Vec::new()),
+                    kind: Kind::Obj(Vec::new()),
                 },
                 &mut e,
                 &mut w,
@@ -474,4 +404,65 @@ fn codex_native(root: &Node<'_>, model: &str, thinking: Option<Thinking>, out: &
         edits.push(set("reasoning", String::from_utf8(v).unwrap_or_default()));
     }
     edit_object(root, &mut edits, &mut Writer::new(out));
+}
+
+/// Same-format Claude: the edits that apply thinking `t` (thinking, output_config.effort,
+/// a raised max_tokens), taken from what the Claude emitter writes for it.
+fn claude_thinking_edits(
+    root: &Node<'_>,
+    t: Thinking,
+    model: &str,
+    opts: &ReqOpts<'_>,
+    edits: &mut Vec<Edit>,
+) {
+    let req = ir::Req {
+        thinking: Some(t),
+        max_tokens: root.at("max_tokens").i64(),
+        ..ir::Req::default()
+    };
+    let mut tmp = Vec::new();
+    emit::claude(
+        &req,
+        &emit::EmitOpts {
+            model,
+            stream: false,
+            claude_default_max_tokens: opts.claude_default_max_tokens,
+        },
+        &mut tmp,
+    );
+    if let Ok(n) = tree::parse(&tmp) {
+        match n.get("thinking") {
+            Some(th) => edits.push(set("thinking", th.raw.to_string())),
+            // Too small a max_tokens for thinking: drop the client's.
+            None => edits.push(del("thinking")),
+        }
+        // Adaptive models: the effort goes in output_config (the
+        // client's other output_config members are kept).
+        if let Some(eff) = n.path("output_config.effort") {
+            let mut v = Vec::new();
+            let mut w = Writer::new(&mut v);
+            let mut e = [set("effort", eff.raw.to_string())];
+            match root.get("output_config").filter(|o| o.is_obj()) {
+                Some(o) => edit_object(o, &mut e, &mut w),
+                None => edit_object(
+                    &Node {
+                        raw: "{}",
+                        kind: Kind::Obj(Vec::new()),
+                    },
+                    &mut e,
+                    &mut w,
+                ),
+            }
+            edits.push(set(
+                "output_config",
+                String::from_utf8(v).unwrap_or_default(),
+            ));
+        }
+        // A defaulted max_tokens may have been raised above the budget.
+        if root.get("max_tokens").is_none() {
+            if let Some(m) = n.get("max_tokens") {
+                edits.push(set("max_tokens", m.raw.to_string()));
+            }
+        }
+    }
 }

@@ -15,7 +15,9 @@
 //! The output is always valid JSON; a non-object schema becomes an empty
 //! object schema.
 
-use super::json::{JStr, Kind, Node, Writer, MAX_DEPTH};
+use crate::json::tree::{JStr, Kind, Node};
+use crate::json::write::Writer;
+use crate::json::MAX_DEPTH;
 use std::borrow::Cow;
 
 /// Keywords removed outright.
@@ -69,7 +71,7 @@ const HINTED: &[&str] = &[
 
 /// Write the cleaned form of the schema `raw` (a JSON object) to `w`.
 pub fn clean_for_gemini(raw: &str, w: &mut Writer<'_>) {
-    match super::json::parse_str(raw) {
+    match crate::json::tree::parse_str(raw) {
         Ok(n) if n.is_obj() => node(&n, w, 0),
         _ => {
             w.raw(r#"{"type":"object","properties":{}}"#);

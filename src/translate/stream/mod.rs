@@ -11,7 +11,7 @@
 //!   non-JSON upstream `data:` frames are dropped, never forwarded to a translating client.
 //! - Every translated output is valid SSE whose `data:` payloads are single-line valid JSON
 //!   (except OpenAI Chat's `[DONE]`). Strings are copied from upstream only as validated,
-//!   already-escaped spans ([`json::str_content`]); numbers are re-printed.
+//!   already-escaped spans ([`crate::json::span::str_content`]); numbers are re-printed.
 //! - Thinking signatures are copied byte for byte, never decoded and re-encoded.
 //! - Output does not depend on how the upstream bytes were split into reads (up to frame
 //!   boundaries inside `out`, which the caller flushes as it likes).
@@ -63,7 +63,13 @@
 
 pub mod decode;
 pub mod encode;
-pub mod json;
+/// Old path of the stream's JSON span reader, kept for callers outside `translate`.
+pub mod json {
+    pub use crate::json::escape::{escape_bytes_into as escape_into, unescape_into};
+    pub use crate::json::span::*;
+    pub use crate::json::write::{write_hex, write_u64};
+    pub use crate::json::MAX_DEPTH;
+}
 #[doc(hidden)]
 pub mod testgen;
 
@@ -369,7 +375,7 @@ impl StreamTranslator {
     /// should be closed; for OpenAI Chat no `[DONE]` follows).
     pub fn error(&mut self, status: u16, message: &str, out: &mut Vec<u8>) {
         self.scratch.clear();
-        json::escape_into(&mut self.scratch, message.as_bytes());
+        crate::json::escape::escape_bytes_into(&mut self.scratch, message.as_bytes());
         let enc = match &mut self.kind {
             Kind::Passthrough { enc, .. } => enc,
             Kind::Translate { enc, failed, .. } => {

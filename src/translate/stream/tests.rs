@@ -315,3 +315,45 @@ fn responses_error_codes_map_to_statuses() {
         assert_eq!(status_for_code(code.as_bytes()), want, "{code}");
     }
 }
+
+/// Stream error events and non-stream error bodies name the same error for every status:
+/// both read the one table in `translate::error` (they used to disagree on Claude 503 and
+/// Gemini 504).
+#[test]
+fn stream_error_events_agree_with_error_bodies() {
+    let statuses = [
+        400, 401, 402, 403, 404, 409, 413, 422, 429, 499, 500, 501, 502, 503, 504, 529,
+    ];
+    for to in [Format::OpenAiChat, Format::Claude, Format::Gemini] {
+        for status in statuses {
+            let mut enc = encode::Encoder::new(to, &ctx());
+            let mut out = Vec::new();
+            enc.event(
+                StreamEvent::Error {
+                    status,
+                    kind: b"",
+                    message: b"m",
+                },
+                &mut out,
+            );
+            let streamed = frames(&out)
+                .into_iter()
+                .find_map(|(_, d)| d.filter(|d| !d.is_null()))
+                .unwrap_or_else(|| panic!("{to:?} {status}: no error frame"));
+            let mut body = Vec::new();
+            crate::translate::error::error_body(to, status, "m", &mut body);
+            let body: serde_json::Value = serde_json::from_slice(&body).expect("error body JSON");
+            let key = match to {
+                Format::Claude => "/error/type",
+                Format::Gemini => "/error/status",
+                _ => "/error/type",
+            };
+            assert_eq!(
+                streamed.pointer(key),
+                body.pointer(key),
+                "{to:?} {status}: stream {streamed} vs body {body}"
+            );
+            assert!(body.pointer(key).is_some_and(|v| v.is_string()), "{body}");
+        }
+    }
+}

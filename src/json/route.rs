@@ -1,23 +1,10 @@
-//! A small JSON span scanner: finds top-level members of an object without
-//! building a tree, so a request can be edited in place (only the `model`
-//! value is rewritten; every other byte is forwarded as sent).
+//! The routing scanner: finds top-level members of an object without building a tree,
+//! so a request can be edited in place (only the `model` value is rewritten; every other
+//! byte is forwarded as sent). Inside member values it only balances brackets and
+//! strings (it does not validate what it skips).
 
-/// Why a body is not a JSON object we can route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JsonError(pub &'static str);
-
-/// Deepest nesting (objects and arrays, the outermost one counted) that any
-/// JSON reader of this crate accepts: this scanner, the request translator's
-/// reader, the stream translator's lookups and the `payload` rule scanner all
-/// use this one constant, so a body one of them accepts is never refused by
-/// another for its depth.
-///
-/// 256: twice serde_json's default recursion limit (128), so any body an
-/// SDK built on serde_json or Go's encoding/json produces in practice passes;
-/// real conversations nest < 20 levels and JSON Schemas < 64. The request
-/// translator and the payload scanner recurse once per level, and 256 small
-/// frames stay far from the worker stack's limit.
-pub const MAX_DEPTH: usize = 256;
+use super::escape::decode_string;
+use super::{JsonError, MAX_DEPTH};
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
@@ -31,7 +18,7 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize, JsonError> {
     let mut j = i + 1;
     loop {
         let Some(p) = memchr::memchr2(b'"', b'\\', &b[j.min(b.len())..]) else {
-            return Err(JsonError("unterminated string"));
+            return Err(JsonError::at(i, "unterminated string"));
         };
         j += p;
         if b[j] == b'"' {
@@ -39,7 +26,7 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize, JsonError> {
         }
         j += 2; // skip the escaped byte
         if j > b.len() {
-            return Err(JsonError("unterminated string"));
+            return Err(JsonError::at(i, "unterminated string"));
         }
     }
 }
@@ -48,7 +35,7 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize, JsonError> {
 pub fn skip_value(b: &[u8], i: usize) -> Result<usize, JsonError> {
     let i = skip_ws(b, i);
     match b.get(i) {
-        None => Err(JsonError("unexpected end of JSON")),
+        None => Err(JsonError::at(i, "unexpected end of JSON")),
         Some(b'"') => skip_string(b, i),
         Some(b'{') | Some(b'[') => {
             let mut depth = 0usize;
@@ -62,7 +49,7 @@ pub fn skip_value(b: &[u8], i: usize) -> Result<usize, JsonError> {
                     b'{' | b'[' => {
                         depth += 1;
                         if depth > MAX_DEPTH {
-                            return Err(JsonError("JSON nested too deeply"));
+                            return Err(JsonError::at(i, "JSON nested too deeply"));
                         }
                     }
                     b'}' | b']' => {
@@ -75,7 +62,7 @@ pub fn skip_value(b: &[u8], i: usize) -> Result<usize, JsonError> {
                 }
                 j += 1;
             }
-            Err(JsonError("unexpected end of JSON"))
+            Err(JsonError::at(i, "unexpected end of JSON"))
         }
         Some(_) => {
             let mut j = i;
@@ -92,7 +79,7 @@ pub fn skip_value(b: &[u8], i: usize) -> Result<usize, JsonError> {
             if ok {
                 Ok(j)
             } else {
-                Err(JsonError("invalid JSON value"))
+                Err(JsonError::at(i, "invalid JSON value"))
             }
         }
     }
@@ -107,7 +94,7 @@ pub fn for_each_member(
 ) -> Result<(), JsonError> {
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
-        return Err(JsonError("request body must be a JSON object"));
+        return Err(JsonError::at(i, "request body must be a JSON object"));
     }
     i = skip_ws(b, i + 1);
     if b.get(i) == Some(&b'}') {
@@ -115,13 +102,13 @@ pub fn for_each_member(
     }
     loop {
         if b.get(i) != Some(&b'"') {
-            return Err(JsonError("expected object key"));
+            return Err(JsonError::at(i, "expected object key"));
         }
         let kend = skip_string(b, i)?;
         let key = &b[i + 1..kend - 1];
         i = skip_ws(b, kend);
         if b.get(i) != Some(&b':') {
-            return Err(JsonError("expected ':'"));
+            return Err(JsonError::at(i, "expected ':'"));
         }
         let vstart = skip_ws(b, i + 1);
         let vend = skip_value(b, vstart)?;
@@ -132,7 +119,7 @@ pub fn for_each_member(
         match b.get(i) {
             Some(b',') => i = skip_ws(b, i + 1),
             Some(b'}') => return trailing(b, i + 1),
-            _ => return Err(JsonError("expected ',' or '}'")),
+            _ => return Err(JsonError::at(i, "expected ',' or '}'")),
         }
     }
 }
@@ -141,7 +128,7 @@ fn trailing(b: &[u8], i: usize) -> Result<(), JsonError> {
     if skip_ws(b, i) == b.len() {
         Ok(())
     } else {
-        Err(JsonError("trailing data after JSON object"))
+        Err(JsonError::at(i, "trailing data after JSON object"))
     }
 }
 
@@ -166,7 +153,7 @@ pub fn request_fields(b: &[u8]) -> Result<RequestFields, JsonError> {
                 out.model_span = Some((s, e));
                 out.model = decode_string(&b[s..e]);
                 if out.model.is_none() {
-                    err = Some(JsonError("invalid model string"));
+                    err = Some(JsonError::at(s, "invalid model string"));
                 }
             }
             b"stream" => out.stream = &b[s..e] == b"true",
@@ -180,67 +167,10 @@ pub fn request_fields(b: &[u8]) -> Result<RequestFields, JsonError> {
     }
 }
 
-/// Decodes a JSON string literal (with quotes); fast path without escapes.
-pub fn decode_string(lit: &[u8]) -> Option<String> {
-    if lit.len() < 2 || lit[0] != b'"' || lit[lit.len() - 1] != b'"' {
-        return None;
-    }
-    let inner = &lit[1..lit.len() - 1];
-    if memchr::memchr(b'\\', inner).is_none() {
-        return std::str::from_utf8(inner).ok().map(str::to_owned);
-    }
-    serde_json::from_slice::<String>(lit).ok()
-}
-
-/// Appends `s` as JSON string content (no quotes), copying unescaped runs
-/// whole. The one escaper of the crate: translators and error bodies use it.
-pub fn escape_into(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => {
-                out.extend_from_slice(&b[start..i]);
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(c >> 4) as usize]);
-                out.push(HEX[(c & 15) as usize]);
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
-        out.extend_from_slice(&b[start..i]);
-        out.extend_from_slice(esc);
-        start = i + 1;
-    }
-    out.extend_from_slice(&b[start..]);
-}
-
-/// Appends `s` as a JSON string literal.
-pub fn write_string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    escape_into(out, s);
-    out.push(b'"');
-}
-
-/// Returns `body` with the byte range `span` replaced by the JSON string `value`.
-pub fn replace_span_with_string(body: &[u8], span: (usize, usize), value: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + value.len() + 2);
-    out.extend_from_slice(&body[..span.0]);
-    write_string(&mut out, value);
-    out.extend_from_slice(&body[span.1..]);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::write::replace_span_with_string;
 
     #[test]
     fn finds_model_and_stream() {

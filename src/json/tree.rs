@@ -1,4 +1,4 @@
-//! A small borrowed JSON DOM and a hand-written JSON writer.
+//! A small borrowed JSON tree (the request translator's reader).
 //!
 //! Guarantees:
 //! - [`parse`] accepts exactly RFC 8259 JSON (UTF-8, no trailing garbage besides
@@ -7,13 +7,13 @@
 //!   thinking signatures) can be copied to the output byte for byte.
 //! - Strings are kept escaped as they appeared in the input; because the parser
 //!   validated them, the raw escaped text is valid JSON string content and can be
-//!   copied verbatim into output strings ([`Writer::jstr`]).
+//!   copied verbatim into output strings ([`crate::json::write::Writer::jstr`]).
 //! - Object member order is preserved.
 
+use super::escape::unescape;
 use std::borrow::Cow;
 
-/// Maximum nesting depth: the crate-wide limit [`crate::json::MAX_DEPTH`].
-pub const MAX_DEPTH: usize = crate::json::MAX_DEPTH;
+use super::{JsonError, MAX_DEPTH};
 
 /// A JSON string as written in the input, without the quotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,30 +147,15 @@ impl<'a> Node<'a> {
     }
 }
 
-/// Parse error with a byte offset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError {
-    pub offset: usize,
-    pub what: &'static str,
-}
-
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid JSON at byte {}: {}", self.offset, self.what)
-    }
-}
-
 /// Parse a whole JSON document.
-pub fn parse(input: &[u8]) -> Result<Node<'_>, ParseError> {
-    let s = std::str::from_utf8(input).map_err(|e| ParseError {
-        offset: e.valid_up_to(),
-        what: "invalid UTF-8",
-    })?;
+pub fn parse(input: &[u8]) -> Result<Node<'_>, JsonError> {
+    let s =
+        std::str::from_utf8(input).map_err(|e| JsonError::at(e.valid_up_to(), "invalid UTF-8"))?;
     parse_str(s)
 }
 
 /// Parse a whole JSON document from a `&str`.
-pub fn parse_str(s: &str) -> Result<Node<'_>, ParseError> {
+pub fn parse_str(s: &str) -> Result<Node<'_>, JsonError> {
     let mut p = Parser {
         s,
         b: s.as_bytes(),
@@ -192,11 +177,8 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn err(&self, what: &'static str) -> ParseError {
-        ParseError {
-            offset: self.i,
-            what,
-        }
+    fn err(&self, what: &'static str) -> JsonError {
+        JsonError::at(self.i, what)
     }
     #[inline]
     fn ws(&mut self) {
@@ -212,9 +194,9 @@ impl<'a> Parser<'a> {
         // Indices always fall on ASCII delimiters, hence on char boundaries.
         self.s.get(start..end).unwrap_or("")
     }
-    fn value(&mut self, depth: usize) -> Result<Node<'a>, ParseError> {
+    fn value(&mut self, depth: usize) -> Result<Node<'a>, JsonError> {
         if depth > MAX_DEPTH {
-            return Err(self.err("nesting too deep"));
+            return Err(JsonError::nested(self.i, "nesting too deep"));
         }
         let start = self.i;
         let c = *self
@@ -294,7 +276,7 @@ impl<'a> Parser<'a> {
             kind,
         })
     }
-    fn lit(&mut self, word: &'static str, k: Kind<'a>) -> Result<Kind<'a>, ParseError> {
+    fn lit(&mut self, word: &'static str, k: Kind<'a>) -> Result<Kind<'a>, JsonError> {
         if self.b[self.i..].starts_with(word.as_bytes()) {
             self.i += word.len();
             Ok(k)
@@ -309,7 +291,7 @@ impl<'a> Parser<'a> {
         }
         self.i - s
     }
-    fn number(&mut self) -> Result<(), ParseError> {
+    fn number(&mut self) -> Result<(), JsonError> {
         if self.b.get(self.i) == Some(&b'-') {
             self.i += 1;
         }
@@ -338,7 +320,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
     /// Parse a string starting at the opening quote.
-    fn string(&mut self) -> Result<JStr<'a>, ParseError> {
+    fn string(&mut self) -> Result<JStr<'a>, JsonError> {
         let b = self.b;
         let start = self.i + 1;
         let mut i = start;
@@ -421,177 +403,10 @@ fn find_special(b: &[u8]) -> Option<usize> {
         .map(|p| p + i)
 }
 
-fn hex4(b: &[u8]) -> Option<u32> {
-    let s = std::str::from_utf8(b.get(..4)?).ok()?;
-    u32::from_str_radix(s, 16).ok()
-}
-
-/// Decode validated JSON string content. Lone surrogates become U+FFFD.
-pub fn unescape(raw: &str) -> String {
-    let b = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
-    let mut i = 0;
-    while i < b.len() {
-        let Some(off) = memchr::memchr(b'\\', &b[i..]) else {
-            out.push_str(&raw[i..]);
-            break;
-        };
-        out.push_str(&raw[i..i + off]);
-        i += off + 1;
-        let Some(&c) = b.get(i) else { break };
-        i += 1;
-        match c {
-            b'n' => out.push('\n'),
-            b't' => out.push('\t'),
-            b'r' => out.push('\r'),
-            b'b' => out.push('\u{8}'),
-            b'f' => out.push('\u{c}'),
-            b'u' => {
-                let hi = hex4(&b[i..]).unwrap_or(0xFFFD);
-                i += 4;
-                if (0xD800..0xDC00).contains(&hi) {
-                    if b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
-                        if let Some(lo) = hex4(b.get(i + 2..).unwrap_or(&[])) {
-                            if (0xDC00..0xE000).contains(&lo) {
-                                i += 6;
-                                let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                                out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
-                                continue;
-                            }
-                        }
-                    }
-                    out.push('\u{FFFD}');
-                } else {
-                    out.push(char::from_u32(hi).unwrap_or('\u{FFFD}'));
-                }
-            }
-            other => out.push(other as char),
-        }
-    }
-    out
-}
-
-pub use crate::json::escape_into;
-
-/// A JSON writer appending to a byte vector; inserts commas automatically.
-pub struct Writer<'o> {
-    pub out: &'o mut Vec<u8>,
-    /// One entry per open container: whether it already has an item.
-    stack: Vec<bool>,
-    after_key: bool,
-}
-
-impl<'o> Writer<'o> {
-    pub fn new(out: &'o mut Vec<u8>) -> Self {
-        Writer {
-            out,
-            stack: Vec::with_capacity(16),
-            after_key: false,
-        }
-    }
-    #[inline]
-    fn pre(&mut self) {
-        if self.after_key {
-            self.after_key = false;
-            return;
-        }
-        if let Some(top) = self.stack.last_mut() {
-            if *top {
-                self.out.push(b',');
-            }
-            *top = true;
-        }
-    }
-    pub fn key(&mut self, k: &str) -> &mut Self {
-        self.pre();
-        self.out.push(b'"');
-        escape_into(self.out, k);
-        self.out.extend_from_slice(b"\":");
-        self.after_key = true;
-        self
-    }
-    /// A key that is already valid JSON string content (e.g. an input key).
-    pub fn key_j(&mut self, k: JStr<'_>) -> &mut Self {
-        self.pre();
-        self.out.push(b'"');
-        self.out.extend_from_slice(k.raw.as_bytes());
-        self.out.extend_from_slice(b"\":");
-        self.after_key = true;
-        self
-    }
-    pub fn obj(&mut self) -> &mut Self {
-        self.pre();
-        self.out.push(b'{');
-        self.stack.push(false);
-        self
-    }
-    pub fn end_obj(&mut self) -> &mut Self {
-        self.stack.pop();
-        self.out.push(b'}');
-        self
-    }
-    pub fn arr(&mut self) -> &mut Self {
-        self.pre();
-        self.out.push(b'[');
-        self.stack.push(false);
-        self
-    }
-    pub fn end_arr(&mut self) -> &mut Self {
-        self.stack.pop();
-        self.out.push(b']');
-        self
-    }
-    pub fn str(&mut self, s: &str) -> &mut Self {
-        self.pre();
-        self.out.push(b'"');
-        escape_into(self.out, s);
-        self.out.push(b'"');
-        self
-    }
-    /// A string value from input string content, copied without re-escaping.
-    pub fn jstr(&mut self, s: JStr<'_>) -> &mut Self {
-        self.pre();
-        self.out.push(b'"');
-        self.out.extend_from_slice(s.raw.as_bytes());
-        self.out.push(b'"');
-        self
-    }
-    /// A string value from already-escaped JSON-string content (e.g. a
-    /// stream event span), copied as is.
-    pub fn raw_str(&mut self, content: &[u8]) -> &mut Self {
-        self.pre();
-        self.out.push(b'"');
-        self.out.extend_from_slice(content);
-        self.out.push(b'"');
-        self
-    }
-    /// A raw JSON value (must be valid JSON).
-    pub fn raw(&mut self, r: &str) -> &mut Self {
-        self.pre();
-        self.out.extend_from_slice(r.as_bytes());
-        self
-    }
-    pub fn int(&mut self, v: i64) -> &mut Self {
-        self.pre();
-        self.out.extend_from_slice(v.to_string().as_bytes());
-        self
-    }
-    pub fn uint(&mut self, v: u64) -> &mut Self {
-        self.pre();
-        self.out.extend_from_slice(v.to_string().as_bytes());
-        self
-    }
-    pub fn bool(&mut self, v: bool) -> &mut Self {
-        self.raw(if v { "true" } else { "false" })
-    }
-    pub fn null(&mut self) -> &mut Self {
-        self.raw("null")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::write::Writer;
 
     #[test]
     fn parses_and_keeps_spans() {

@@ -1,4 +1,4 @@
-//! A small, non-allocating JSON span reader and writer helpers.
+//! The stream translator's non-allocating, tolerant span reader.
 //!
 //! The reader locates values inside one JSON document without building a tree: it returns
 //! byte spans of the input. It is tolerant (it does not validate parts it skips), so
@@ -9,8 +9,7 @@
 //!
 //! Nesting is bounded by [`MAX_DEPTH`]; deeper input makes lookups fail (returns `None`).
 
-/// Deepest nesting [`skip_value`] follows: the crate-wide limit [`crate::json::MAX_DEPTH`].
-pub const MAX_DEPTH: usize = crate::json::MAX_DEPTH;
+use super::MAX_DEPTH;
 
 #[inline]
 fn ws(b: &[u8], mut i: usize) -> usize {
@@ -407,85 +406,6 @@ pub fn get_str<'a>(obj: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     get(obj, key).and_then(str_content)
 }
 
-/// Append `raw` (arbitrary bytes; invalid UTF-8 is replaced by U+FFFD) as escaped string
-/// content.
-pub fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
-    for chunk in raw.utf8_chunks() {
-        crate::json::escape_into(out, chunk.valid());
-        if !chunk.invalid().is_empty() {
-            out.extend_from_slice("\u{FFFD}".as_bytes());
-        }
-    }
-}
-
-/// Append the decoded form of validated escaped content `c` (see [`str_content`]).
-pub fn unescape_into(out: &mut Vec<u8>, c: &[u8]) {
-    let mut i = 0;
-    while i < c.len() {
-        let Some(off) = memchr::memchr(b'\\', &c[i..]) else {
-            out.extend_from_slice(&c[i..]);
-            return;
-        };
-        out.extend_from_slice(&c[i..i + off]);
-        i += off;
-        let Some(&e) = c.get(i + 1) else { return };
-        match e {
-            b'n' => out.push(b'\n'),
-            b'r' => out.push(b'\r'),
-            b't' => out.push(b'\t'),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'u' => {
-                let hex = |s: &[u8]| -> Option<u32> {
-                    u32::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
-                };
-                let Some(hi) = c.get(i + 2..i + 6).and_then(hex) else {
-                    return;
-                };
-                i += 6;
-                let mut cp = hi;
-                if (0xD800..0xDC00).contains(&hi) && c.get(i..i + 2) == Some(b"\\u") {
-                    if let Some(lo) = c.get(i + 2..i + 6).and_then(hex) {
-                        if (0xDC00..0xE000).contains(&lo) {
-                            cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                            i += 6;
-                        }
-                    }
-                }
-                let ch = char::from_u32(cp).unwrap_or('\u{FFFD}');
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
-                continue;
-            }
-            other => out.push(other),
-        }
-        i += 2;
-    }
-}
-
-/// Append a decimal number.
-pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
-}
-
-/// Append `n` as 16 lowercase hex digits.
-pub fn write_hex(out: &mut Vec<u8>, n: u64) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for s in (0..16).rev() {
-        out.push(HEX[((n >> (s * 4)) & 15) as usize]);
-    }
-}
-
 /// Whether `v` is one complete, valid JSON value (used once per tool call, not per delta).
 pub fn is_valid(v: &[u8]) -> bool {
     serde_json::from_slice::<serde::de::IgnoredAny>(v).is_ok()
@@ -494,6 +414,8 @@ pub fn is_valid(v: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::escape::{escape_bytes_into as escape_into, unescape_into};
+    use crate::json::write::write_u64;
 
     /// Byte-loop reference for `skip_value` on containers and strings.
     fn naive_skip(b: &[u8], i: usize) -> Option<usize> {

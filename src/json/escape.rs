@@ -1,0 +1,183 @@
+//! The escaper and unescaper of the crate: every JSON writer and reader escapes and
+//! decodes string content through these.
+
+/// Appends `s` as JSON string content (no quotes), copying unescaped runs
+/// whole.
+pub fn escape_into(out: &mut Vec<u8>, s: &str) {
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => {
+                out.extend_from_slice(&b[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(c >> 4) as usize]);
+                out.push(HEX[(c & 15) as usize]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&b[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&b[start..]);
+}
+
+/// Append `raw` (arbitrary bytes; invalid UTF-8 is replaced by U+FFFD) as escaped string
+/// content.
+pub fn escape_bytes_into(out: &mut Vec<u8>, raw: &[u8]) {
+    for chunk in raw.utf8_chunks() {
+        escape_into(out, chunk.valid());
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice("\u{FFFD}".as_bytes());
+        }
+    }
+}
+
+/// Append the decoded form of validated escaped content `c` (see [`super::span::str_content`]).
+pub fn unescape_into(out: &mut Vec<u8>, c: &[u8]) {
+    let _ = unescape_exact(out, c);
+}
+
+/// [`unescape_into`], returning whether the decoding was exact: `false` when a lone
+/// surrogate became U+FFFD or `c` ended inside an escape (what serde_json refuses).
+pub fn unescape_exact(out: &mut Vec<u8>, c: &[u8]) -> bool {
+    let mut exact = true;
+    let mut i = 0;
+    while i < c.len() {
+        let Some(off) = memchr::memchr(b'\\', &c[i..]) else {
+            out.extend_from_slice(&c[i..]);
+            return exact;
+        };
+        out.extend_from_slice(&c[i..i + off]);
+        i += off;
+        let Some(&e) = c.get(i + 1) else {
+            return false;
+        };
+        match e {
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'u' => {
+                let hex = |s: &[u8]| -> Option<u32> {
+                    u32::from_str_radix(std::str::from_utf8(s).ok()?, 16).ok()
+                };
+                let Some(hi) = c.get(i + 2..i + 6).and_then(hex) else {
+                    return false;
+                };
+                i += 6;
+                let mut cp = hi;
+                if (0xD800..0xDC00).contains(&hi) && c.get(i..i + 2) == Some(b"\\u") {
+                    if let Some(lo) = c.get(i + 2..i + 6).and_then(hex) {
+                        if (0xDC00..0xE000).contains(&lo) {
+                            cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                            i += 6;
+                        }
+                    }
+                }
+                let ch = char::from_u32(cp).unwrap_or_else(|| {
+                    exact = false;
+                    '\u{FFFD}'
+                });
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                continue;
+            }
+            other => out.push(other),
+        }
+        i += 2;
+    }
+    exact
+}
+
+/// Decode validated JSON string content (as [`unescape_into`]) into a `String`; lone
+/// surrogates become U+FFFD.
+pub fn unescape(raw: &str) -> String {
+    if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
+        return raw.to_owned();
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    unescape_into(&mut out, raw.as_bytes());
+    // Valid UTF-8 in, and only whole characters are written: the fallback never runs.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Decodes a JSON string literal (with quotes); fast path without escapes. With escapes,
+/// `None` unless the content is a valid JSON string body that decodes exactly.
+pub fn decode_string(lit: &[u8]) -> Option<String> {
+    if lit.len() < 2 || lit[0] != b'"' || lit[lit.len() - 1] != b'"' {
+        return None;
+    }
+    let inner = &lit[1..lit.len() - 1];
+    if memchr::memchr(b'\\', inner).is_none() {
+        return std::str::from_utf8(inner).ok().map(str::to_owned);
+    }
+    let inner = super::span::str_content(lit)?;
+    let mut out = Vec::with_capacity(inner.len());
+    if !unescape_exact(&mut out, inner) {
+        return None;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `unescape` agrees with serde_json on valid string content, escapes and all.
+    #[test]
+    fn unescape_matches_serde() {
+        for s in [
+            "",
+            "plain",
+            "a\\\"b\\\\c\\nd",
+            "\\u00e9\\ud83d\\ude00\\/\\b\\f\\t\\r",
+        ] {
+            let want: String = serde_json::from_str(&format!("\"{s}\"")).unwrap();
+            assert_eq!(unescape(s), want, "{s:?}");
+        }
+        assert_eq!(unescape("\\ud800x"), "\u{FFFD}x");
+    }
+
+    /// `decode_string` and the cursor's `key_eq` decode without serde_json now; on
+    /// escaped literals they accept and decode exactly what serde_json does (lone
+    /// surrogates, bad escapes, raw control characters and cut escapes refused).
+    #[test]
+    fn decoders_agree_with_serde() {
+        let lits: &[&[u8]] = &[
+            br#""a\u0062c""#,
+            br#""\ud83d\ude00 \u00e9 \/ \" \\""#,
+            br#""\ud800""#,
+            br#""\udc00x""#,
+            br#""\ud800\u0041""#,
+            br#""\x""#,
+            br#""\u12""#,
+            br#""\u12g4""#,
+            b"\"a\\\x01b\"",
+            b"\"\\n\xff\"",
+            br#""\n\t\r\b\f""#,
+        ];
+        for lit in lits {
+            let want = serde_json::from_slice::<String>(lit).ok();
+            assert_eq!(decode_string(lit), want, "{}", String::from_utf8_lossy(lit));
+            for key in ["abc", "x", ""] {
+                assert_eq!(
+                    crate::json::cursor::key_eq(lit, key),
+                    want.as_deref() == Some(key),
+                    "{} vs {key}",
+                    String::from_utf8_lossy(lit)
+                );
+            }
+        }
+    }
+}

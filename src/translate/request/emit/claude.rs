@@ -1,0 +1,369 @@
+//! Anthropic Messages request body.
+
+use super::*;
+
+/// CLIProxyAPI's `metadata.user_id` derivation: the client's user id, else a
+/// SHA-256 (hex) of a session seed (`prompt_cache_key`, session or
+/// conversation id), else of the first user message's text ("content:" + trimmed
+/// text parts joined by newlines), else "unknown".
+pub(super) fn claude_user_id(req: &Req<'_>, w: &mut Writer<'_>) {
+    if let Some(u) = &req.user {
+        if !u.get().trim().is_empty() {
+            u.write(w);
+            return;
+        }
+    }
+    let seed = req.session_seed.clone().or_else(|| {
+        req.msgs
+            .iter()
+            .filter(|m| m.role == Role::User)
+            .find_map(|m| {
+                let mut s = String::new();
+                for p in &m.parts {
+                    if let Part::Text(t) = p {
+                        let t = t.get();
+                        let t = t.trim();
+                        if !t.is_empty() {
+                            if !s.is_empty() {
+                                s.push('\n');
+                            }
+                            s.push_str(t);
+                        }
+                    }
+                }
+                (!s.is_empty()).then(|| format!("content:{s}"))
+            })
+    });
+    let Some(seed) = seed else {
+        w.str("unknown");
+        return;
+    };
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(seed.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(64);
+    for b in d.iter() {
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+    w.str(&s);
+}
+
+pub(super) fn claude_media(w: &mut Writer<'_>, ty: &str, mime: &str, src: &Src<'_>) {
+    w.obj().key("type").str(ty).key("source").obj();
+    match src {
+        Src::B64(d) => {
+            w.key("type").str("base64").key("media_type");
+            w.str(if mime.is_empty() {
+                "application/octet-stream"
+            } else {
+                mime
+            });
+            w.key("data");
+            d.write(w);
+        }
+        Src::Url(u) => {
+            w.key("type").str("url").key("url");
+            u.write(w);
+        }
+    }
+    w.end_obj();
+}
+
+pub(super) fn claude_part(w: &mut Writer<'_>, p: &Part<'_>, gen: &mut u32, cache: Option<&str>) {
+    claude_block(w, p, gen);
+    if let Some(cc) = cache {
+        // The block object is still open: claude_block leaves it for us.
+        w.key("cache_control").raw(cc);
+    }
+    w.end_obj();
+}
+
+/// Write a Claude content block, leaving its object open.
+pub(super) fn claude_block(w: &mut Writer<'_>, p: &Part<'_>, gen: &mut u32) {
+    match p {
+        Part::Text(t) => {
+            w.obj().key("type").str("text").key("text");
+            t.write(w);
+        }
+        Part::Image { mime, src } => claude_media(w, "image", mime, src),
+        Part::File { mime, src, .. } => claude_media(w, "document", mime, src),
+        Part::Thinking { text, sig, .. } => {
+            w.obj().key("type").str("thinking").key("thinking");
+            text.write(w);
+            if let Some(s) = sig {
+                w.key("signature");
+                s.write(w);
+            }
+        }
+        Part::ToolCall { id, name, args, .. } => {
+            w.obj().key("type").str("tool_use").key("id");
+            w.str(&sanitize_claude_id(id, gen)).key("name");
+            name.write(w);
+            w.key("input");
+            args_obj(w, args);
+        }
+        Part::ToolResult {
+            id,
+            content,
+            is_error,
+            ..
+        } => {
+            w.obj().key("type").str("tool_result").key("tool_use_id");
+            w.str(&sanitize_claude_id(id, gen)).key("content");
+            if content.iter().all(|p| matches!(p, Part::Text(_))) {
+                match content.as_slice() {
+                    [Part::Text(t)] => t.write(w),
+                    _ => {
+                        w.str(&joined(content, "\n"));
+                    }
+                }
+            } else {
+                w.arr();
+                for c in content {
+                    if matches!(c, Part::Text(t) if t.is_empty()) {
+                        continue;
+                    }
+                    claude_part(w, c, gen, None);
+                }
+                w.end_arr();
+            }
+            if *is_error {
+                w.key("is_error").bool(true);
+            }
+        }
+    }
+}
+
+/// Whether a Claude part survives: no empty text, no foreign/unsigned thinking.
+pub(super) fn claude_keeps(p: &Part<'_>) -> bool {
+    match p {
+        Part::Text(t) => !t.is_empty(),
+        Part::Thinking { sig, origin, .. } => {
+            *origin == Format::Claude && sig.as_ref().is_some_and(|s| !s.get().trim().is_empty())
+        }
+        _ => true,
+    }
+}
+
+/// Anthropic Messages body.
+pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
+    let mut w = Writer::new(out);
+    let mut gen = 0u32;
+    // Claude rejects thinking together with a forced tool choice; the tool
+    // choice wins.
+    let forced = matches!(
+        req.tool_choice,
+        Some(ToolChoice::Required | ToolChoice::Tool(_))
+    );
+    // With thinking on, Claude requires the last assistant turn of a tool loop
+    // to start with a signed thinking block; foreign or unsigned reasoning is
+    // dropped from the messages (`claude_keeps`), so in that case thinking is
+    // left off for this request.
+    let unsigned_tool_turn = req
+        .msgs
+        .iter()
+        .rposition(|m| m.role == Role::Assistant)
+        .is_some_and(|last| {
+            // The whole merged assistant group ending at `last`.
+            let mut first = last;
+            while first > 0 && req.msgs[first - 1].role == Role::Assistant {
+                first -= 1;
+            }
+            let parts = || req.msgs[first..=last].iter().flat_map(|m| m.parts.iter());
+            parts().any(|p| matches!(p, Part::ToolCall { .. }))
+                && !parts()
+                    .find(|p| claude_keeps(p))
+                    .is_some_and(|p| matches!(p, Part::Thinking { .. }))
+        });
+    let wanted = req
+        .thinking
+        .filter(|t| *t == Thinking::None || (!forced && !unsigned_tool_turn));
+    let default_max = o
+        .claude_default_max_tokens
+        .unwrap_or(CLAUDE_DEFAULT_MAX_TOKENS) as i64;
+    // Models that take adaptive thinking get `adaptive` + an effort level (no
+    // budget, so no max_tokens constraint); the others a budget.
+    let adaptive = wanted.and_then(|t| {
+        claude_adaptive_levels(o.model, t).map(|levels| claude_adaptive_effort(t, levels))
+    });
+    let plan = match adaptive {
+        Some(_) => ClaudePlan {
+            max_tokens: req.max_tokens.unwrap_or(default_max),
+            thinking: None,
+        },
+        None => claude_plan(wanted, req.max_tokens, default_max),
+    };
+    let thinking = plan.thinking;
+    w.obj().key("model").str(o.model);
+    w.key("max_tokens").int(plan.max_tokens);
+    claude_messages(&mut w, req, &mut gen);
+    if req.system.iter().any(|t| !t.is_empty()) {
+        w.key("system").arr();
+        for (k, t) in req.system.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
+            w.obj().key("type").str("text").key("text");
+            t.write(&mut w);
+            if let Some(cc) = req.system_cache.iter().rev().find(|c| c.0 == k) {
+                w.key("cache_control").raw(cc.1);
+            }
+            w.end_obj();
+        }
+        w.end_arr();
+    }
+    w.key("metadata").obj().key("user_id");
+    claude_user_id(req, &mut w);
+    w.end_obj();
+    w.key("stream").bool(o.stream);
+    let thinking_on = matches!(thinking, Some(Some(_))) || adaptive.is_some();
+    if !thinking_on {
+        if let Some(t) = req.temperature {
+            w.key("temperature").raw(t);
+        }
+        if let Some(t) = req.top_p {
+            w.key("top_p").raw(t);
+        }
+        if let Some(t) = req.top_k {
+            w.key("top_k").raw(t);
+        }
+    }
+    if let Some(effort) = adaptive {
+        w.key("thinking")
+            .obj()
+            .key("type")
+            .str("adaptive")
+            .end_obj();
+        w.key("output_config")
+            .obj()
+            .key("effort")
+            .str(effort)
+            .end_obj();
+    }
+    match thinking {
+        Some(Some(b)) => {
+            w.key("thinking").obj().key("type").str("enabled");
+            w.key("budget_tokens").int(b).end_obj();
+        }
+        Some(None) => {
+            w.key("thinking")
+                .obj()
+                .key("type")
+                .str("disabled")
+                .end_obj();
+        }
+        None => {}
+    }
+    if !req.stop.is_empty() {
+        w.key("stop_sequences").arr();
+        for s in &req.stop {
+            s.write(&mut w);
+        }
+        w.end_arr();
+    }
+    claude_tools(&mut w, req);
+    w.end_obj();
+}
+
+/// `tools` and `tool_choice` (with `disable_parallel_tool_use`).
+fn claude_tools(w: &mut Writer<'_>, req: &Req<'_>) {
+    if !req.tools.is_empty() {
+        w.key("tools").arr();
+        for t in &req.tools {
+            w.obj().key("name");
+            t.name.write(w);
+            if let Some(d) = &t.description {
+                w.key("description");
+                d.write(w);
+            }
+            w.key("input_schema");
+            match &t.params {
+                Some(p) => w.raw(p),
+                None => w.raw(r#"{"type":"object","properties":{}}"#),
+            };
+            if let Some(cc) = t.cache {
+                w.key("cache_control").raw(cc);
+            }
+            w.end_obj();
+        }
+        w.end_arr();
+    }
+    let no_parallel = req.parallel_tool_calls == Some(false) && !req.tools.is_empty();
+    let choice = match &req.tool_choice {
+        Some(ToolChoice::Auto) => Some(("auto", None)),
+        Some(ToolChoice::None) => Some(("none", None)),
+        Some(ToolChoice::Required) => Some(("any", None)),
+        Some(ToolChoice::Tool(n)) => Some(("tool", Some(n))),
+        None if no_parallel => Some(("auto", None)),
+        None => None,
+    };
+    if let Some((ty, name)) = choice {
+        w.key("tool_choice").obj().key("type").str(ty);
+        if let Some(n) = name {
+            w.key("name");
+            n.write(w);
+        }
+        if no_parallel && ty != "none" {
+            w.key("disable_parallel_tool_use").bool(true);
+        }
+        w.end_obj();
+    }
+}
+
+/// `messages`: consecutive same-role turns merged; assistant tool_use blocks go last in
+/// their turn, user tool_result blocks first.
+fn claude_messages(w: &mut Writer<'_>, req: &Req<'_>, gen: &mut u32) {
+    // Messages: merge consecutive same-role turns; assistant tool_use blocks go
+    // last in their turn, user tool_result blocks first.
+    w.key("messages").arr();
+    let mut i = 0;
+    let mut any = false;
+    while i < req.msgs.len() {
+        let role = req.msgs[i].role;
+        let mut j = i;
+        while j < req.msgs.len() && req.msgs[j].role == role {
+            j += 1;
+        }
+        let (lo, hi) = (i, j);
+        i = j;
+        let all = || {
+            (lo..hi).flat_map(|mi| {
+                req.msgs[mi]
+                    .parts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| claude_keeps(p))
+                    .map(move |(pi, p)| (mi, pi, p))
+            })
+        };
+        if all().next().is_none() {
+            continue;
+        }
+        any = true;
+        w.obj().key("role").str(if role == Role::User {
+            "user"
+        } else {
+            "assistant"
+        });
+        w.key("content").arr();
+        let first = |p: &Part<'_>| match role {
+            Role::User => matches!(p, Part::ToolResult { .. }),
+            Role::Assistant => !matches!(p, Part::ToolCall { .. }),
+        };
+        for pass in [true, false] {
+            for (mi, pi, p) in all().filter(|(_, _, p)| first(p) == pass) {
+                claude_part(w, p, gen, req.cache_of(mi, pi));
+            }
+        }
+        w.end_arr().end_obj();
+    }
+    if !any && !req.system.is_empty() {
+        w.obj().key("role").str("user").key("content").arr();
+        w.obj()
+            .key("type")
+            .str("text")
+            .key("text")
+            .str("")
+            .end_obj();
+        w.end_arr().end_obj();
+    }
+    w.end_arr();
+}

@@ -1,0 +1,298 @@
+//! Gemini generateContent request body.
+
+use super::*;
+
+pub(super) fn gemini_inline(w: &mut Writer<'_>, mime: &str, src: &Src<'_>) -> bool {
+    match src {
+        Src::B64(d) => {
+            w.obj().key("inlineData").obj().key("mimeType").str(mime);
+            w.key("data");
+            d.write(w);
+            w.end_obj().end_obj();
+            true
+        }
+        Src::Url(u) if !mime.is_empty() => {
+            w.obj().key("fileData").obj().key("mimeType").str(mime);
+            w.key("fileUri");
+            u.write(w);
+            w.end_obj().end_obj();
+            true
+        }
+        Src::Url(_) => false,
+    }
+}
+
+pub(super) fn gemini_result(w: &mut Writer<'_>, content: &[Part<'_>]) {
+    w.obj().key("result");
+    // Only text that looks like JSON is decoded and checked; the rest is copied.
+    let looks_json = |t: &Text<'_>| {
+        let s = match t {
+            Text::J(j) => j.raw,
+            Text::S(s) => s.as_ref(),
+        };
+        let s = s.trim_start();
+        s.starts_with('{') || s.starts_with('[')
+    };
+    match content {
+        [Part::Text(t)] if !looks_json(t) => t.write(w),
+        _ => {
+            let text = joined(content, "\n");
+            let t = text.trim_start();
+            if (t.starts_with('{') || t.starts_with('[')) && parse_str(&text).is_ok() {
+                w.raw(&text);
+            } else {
+                w.str(&text);
+            }
+        }
+    }
+    w.end_obj();
+}
+
+/// Gemini generateContent body.
+pub fn gemini(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
+    let mut names: HashMap<&str, Cow<'_, str>> = HashMap::new();
+    for m in &req.msgs {
+        for p in &m.parts {
+            if let Part::ToolCall { id, name, .. } = p {
+                names.insert(id.as_ref(), name.get());
+            }
+        }
+    }
+    // Groups of consecutive same-role messages; a trailing model turn is dropped.
+    let mut groups: Vec<(Role, Vec<&Part<'_>>)> = Vec::new();
+    for m in &req.msgs {
+        let keep = |p: &&Part<'_>| match p {
+            Part::Text(t) => !t.is_empty(),
+            Part::Thinking { origin, .. } => *origin == Format::Gemini,
+            Part::Image { mime, src } | Part::File { mime, src, .. } => {
+                matches!(src, Src::B64(_)) || !mime.is_empty()
+            }
+            _ => true,
+        };
+        let parts: Vec<&Part<'_>> = m.parts.iter().filter(keep).collect();
+        if parts.is_empty() {
+            continue;
+        }
+        match groups.last_mut() {
+            Some((r, ps)) if *r == m.role => ps.extend(parts),
+            _ => groups.push((m.role, parts)),
+        }
+    }
+    if groups.last().is_some_and(|g| g.0 == Role::Assistant) {
+        groups.pop();
+    }
+    let mut w = Writer::new(out);
+    w.obj().key("contents").arr();
+    for (role, parts) in &groups {
+        w.obj()
+            .key("role")
+            .str(if *role == Role::User { "user" } else { "model" });
+        w.key("parts").arr();
+        let rank = |p: &Part<'_>| match p {
+            Part::Thinking { .. } => 0,
+            Part::ToolCall { .. } => 2,
+            _ => 1,
+        };
+        for pass in 0..3 {
+            for p in parts.iter().filter(|p| rank(p) == pass) {
+                gemini_part(&mut w, p, &names);
+            }
+        }
+        w.end_arr().end_obj();
+    }
+    w.end_arr();
+    if req.system.iter().any(|t| !t.is_empty()) {
+        w.key("systemInstruction")
+            .obj()
+            .key("role")
+            .str("user")
+            .key("parts")
+            .arr();
+        for t in req.system.iter().filter(|t| !t.is_empty()) {
+            w.obj().key("text");
+            t.write(&mut w);
+            w.end_obj();
+        }
+        w.end_arr().end_obj();
+    }
+    gemini_generation_config(&mut w, req, o);
+    gemini_tools(&mut w, req);
+    w.key("safetySettings").arr();
+    for (c, t) in [
+        ("HARM_CATEGORY_HARASSMENT", "OFF"),
+        ("HARM_CATEGORY_HATE_SPEECH", "OFF"),
+        ("HARM_CATEGORY_SEXUALLY_EXPLICIT", "OFF"),
+        ("HARM_CATEGORY_DANGEROUS_CONTENT", "OFF"),
+        ("HARM_CATEGORY_CIVIC_INTEGRITY", "BLOCK_NONE"),
+    ] {
+        w.obj()
+            .key("category")
+            .str(c)
+            .key("threshold")
+            .str(t)
+            .end_obj();
+    }
+    w.end_arr();
+    w.end_obj();
+}
+
+pub(super) fn gemini_part(w: &mut Writer<'_>, p: &Part<'_>, names: &HashMap<&str, Cow<'_, str>>) {
+    match p {
+        Part::Text(t) => {
+            w.obj().key("text");
+            t.write(w);
+            w.end_obj();
+        }
+        Part::Image { mime, src } | Part::File { mime, src, .. } => {
+            gemini_inline(w, mime, src);
+        }
+        Part::Thinking { text, sig, .. } => {
+            w.obj().key("text");
+            text.write(w);
+            w.key("thought").bool(true);
+            if let Some(s) = sig {
+                w.key("thoughtSignature");
+                s.write(w);
+            }
+            w.end_obj();
+        }
+        Part::ToolCall {
+            name, args, sig, ..
+        } => {
+            w.obj().key("functionCall").obj().key("name");
+            w.str(&sanitize_gemini_name(&name.get())).key("args");
+            args_obj(w, args);
+            w.end_obj().key("thoughtSignature");
+            match sig {
+                Some(s) => s.write(w),
+                None => {
+                    w.str(GEMINI_SKIP_SIGNATURE);
+                }
+            }
+            w.end_obj();
+        }
+        Part::ToolResult {
+            id, name, content, ..
+        } => {
+            let n = match name {
+                Some(n) => n.get(),
+                None => names.get(id.as_ref()).cloned().unwrap_or(Cow::Borrowed("")),
+            };
+            w.obj().key("functionResponse").obj().key("name");
+            w.str(&sanitize_gemini_name(&n)).key("response");
+            gemini_result(w, content);
+            w.end_obj().end_obj();
+        }
+    }
+}
+
+/// `tools` (function declarations) and `toolConfig`.
+fn gemini_tools(w: &mut Writer<'_>, req: &Req<'_>) {
+    if !req.tools.is_empty() {
+        w.key("tools").arr().obj().key("functionDeclarations").arr();
+        for t in &req.tools {
+            w.obj()
+                .key("name")
+                .str(&sanitize_gemini_name(&t.name.get()));
+            if let Some(d) = &t.description {
+                w.key("description");
+                d.write(w);
+            }
+            w.key("parametersJsonSchema");
+            match &t.params {
+                Some(p) => schema::clean_for_gemini(p, w),
+                None => {
+                    w.raw(r#"{"type":"object","properties":{}}"#);
+                }
+            }
+            w.end_obj();
+        }
+        w.end_arr().end_obj().end_arr();
+        if let Some(tc) = &req.tool_choice {
+            w.key("toolConfig").obj().key("functionCallingConfig").obj();
+            match tc {
+                ToolChoice::Auto => w.key("mode").str("AUTO"),
+                ToolChoice::None => w.key("mode").str("NONE"),
+                ToolChoice::Required => w.key("mode").str("ANY"),
+                ToolChoice::Tool(n) => {
+                    w.key("mode").str("ANY").key("allowedFunctionNames").arr();
+                    w.str(&sanitize_gemini_name(&n.get())).end_arr()
+                }
+            };
+            w.end_obj().end_obj();
+        }
+    }
+}
+
+/// `generationConfig`: sampling, limits, structured output and `thinkingConfig`.
+fn gemini_generation_config(w: &mut Writer<'_>, req: &Req<'_>, o: &EmitOpts<'_>) {
+    // generationConfig
+    w.key("generationConfig").obj();
+    if let Some(t) = req.temperature {
+        w.key("temperature").raw(t);
+    }
+    if let Some(t) = req.top_p {
+        w.key("topP").raw(t);
+    }
+    if let Some(t) = req.top_k {
+        w.key("topK").raw(t);
+    }
+    if let Some(m) = req.max_tokens {
+        w.key("maxOutputTokens").int(m);
+    }
+    if let Some(s) = req.seed {
+        w.key("seed").raw(s);
+    }
+    if let Some(n) = req.n.filter(|n| *n > 1) {
+        w.key("candidateCount").int(n);
+    }
+    if !req.stop.is_empty() {
+        w.key("stopSequences").arr();
+        for s in &req.stop {
+            s.write(w);
+        }
+        w.end_arr();
+    }
+    match &req.response_format {
+        Some(RespFormat::JsonObject) => {
+            w.key("responseMimeType").str("application/json");
+        }
+        Some(RespFormat::JsonSchema { schema, .. }) => {
+            w.key("responseMimeType").str("application/json");
+            if let Some(s) = schema {
+                w.key("responseJsonSchema").raw(s);
+            }
+        }
+        _ => {}
+    }
+    if req.thinking.is_some() || req.summary.is_some() {
+        w.key("thinkingConfig").obj();
+        let levels = gemini_uses_levels(o.model);
+        match req.thinking {
+            None => {}
+            Some(Thinking::None) if levels => {
+                w.key("thinkingLevel").str("low");
+            }
+            Some(Thinking::Auto) if levels => {}
+            Some(t @ (Thinking::Level(_) | Thinking::Budget(_))) if levels => {
+                let e = match t.effort() {
+                    "xhigh" | "max" => "high",
+                    e => e,
+                };
+                w.key("thinkingLevel").str(e);
+            }
+            Some(other) => {
+                w.key("thinkingBudget").int(gemini_budget(o.model, other));
+            }
+        }
+        // Thoughts are shown when the client asked for them, or (no explicit
+        // choice) whenever thinking is on.
+        let show = match req.summary {
+            Some(s) => s != Summary::Off,
+            None => req.thinking != Some(Thinking::None),
+        };
+        w.key("includeThoughts").bool(show);
+        w.end_obj();
+    }
+    w.end_obj();
+}

@@ -1,0 +1,207 @@
+//! Upstream decoders: one SSE event of a provider's stream -> [`StreamEvent`]s.
+//!
+//! Every decoder ignores event types it does not know, and frames whose data is empty or
+//! not a JSON object. Strings are handed on only as validated escaped spans.
+
+mod chat;
+mod claude;
+mod gemini;
+mod responses;
+pub use chat::*;
+pub use claude::*;
+pub use gemini::*;
+pub use responses::*;
+
+use super::{Args, FinishReason, StreamEvent, Usage};
+use crate::json::span::{
+    self, get, get_many, get_str, get_u64, path, step, value_at, visit_array, visit_object, Step,
+};
+use crate::json::write::{write_hex, write_u64};
+use crate::translate::format::Format;
+
+/// Map a tool-call key `(choice, index)` to a flag; a tiny linear map (streams have few calls).
+#[derive(Debug, Default)]
+struct KeySet(Vec<(u32, u32)>);
+
+impl KeySet {
+    fn contains(&self, k: (u32, u32)) -> bool {
+        self.0.contains(&k)
+    }
+    fn insert(&mut self, k: (u32, u32)) {
+        if !self.contains(k) {
+            self.0.push(k);
+        }
+    }
+}
+
+/// Decoder for one upstream format.
+#[derive(Debug)]
+pub enum Decoder {
+    /// OpenAI Chat Completions chunks (`data:` only, `[DONE]` terminator).
+    Chat(ChatDec),
+    /// OpenAI Responses / Codex events.
+    Responses(RespDec),
+    /// Anthropic Messages events.
+    Claude(ClaudeDec),
+    /// Gemini `streamGenerateContent?alt=sse` chunks.
+    Gemini(GeminiDec),
+}
+
+impl Decoder {
+    /// A decoder for upstream format `f` (Codex decodes as OpenAI Responses).
+    pub fn new(f: Format, id_seed: u64) -> Self {
+        match f {
+            Format::OpenAiChat => Decoder::Chat(ChatDec::default()),
+            Format::OpenAiResponses | Format::Codex => Decoder::Responses(RespDec::default()),
+            Format::Claude => Decoder::Claude(ClaudeDec::default()),
+            Format::Gemini => Decoder::Gemini(GeminiDec {
+                id_seed,
+                ..GeminiDec::default()
+            }),
+        }
+    }
+
+    /// Forget per-stream state, keep capacity.
+    pub fn reset(&mut self, id_seed: u64) {
+        match self {
+            Decoder::Chat(d) => {
+                d.started.0.clear();
+                d.began = false;
+            }
+            Decoder::Responses(d) => *d = RespDec::default(),
+            Decoder::Claude(d) => *d = ClaudeDec::default(),
+            Decoder::Gemini(d) => {
+                d.id_seed = id_seed;
+                d.tools = 0;
+                d.any_tool = false;
+                d.started = false;
+            }
+        }
+    }
+
+    /// Decode one SSE event.
+    pub fn decode(
+        &mut self,
+        event: Option<&[u8]>,
+        data: &[u8],
+        f: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        let data = trim(data);
+        match self {
+            Decoder::Chat(d) => d.decode(data, f),
+            Decoder::Responses(d) => d.decode(data, f),
+            Decoder::Claude(d) => d.decode(event, data, f),
+            Decoder::Gemini(d) => d.decode(data, f),
+        }
+    }
+}
+
+fn trim(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if first.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = b {
+        if last.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    b
+}
+
+fn is_object(data: &[u8]) -> bool {
+    data.first() == Some(&b'{') && data.last() == Some(&b'}')
+}
+
+/// A token count (absent, null or malformed counts as 0).
+fn num(v: Option<&[u8]>) -> u64 {
+    v.and_then(span::as_u64).unwrap_or(0)
+}
+
+fn nonempty(v: Option<&[u8]>) -> Option<&[u8]> {
+    v.and_then(span::str_content).filter(|s| !s.is_empty())
+}
+
+fn str_or_empty<'a>(obj: &'a [u8], key: &[u8]) -> &'a [u8] {
+    get_str(obj, key).unwrap_or(b"")
+}
+
+/// The HTTP status an OpenAI Responses / Codex error `code` or `type` stands
+/// for (`response.failed`, `error` events carry no status): rate limits and
+/// quotas 429, overload 503, request faults 400, auth 401/403, missing 404.
+/// `None` for an unknown code (the caller's hint applies).
+pub fn status_for_code(code: &[u8]) -> Option<u16> {
+    if code.is_empty() {
+        return None;
+    }
+    let has = |n: &str| {
+        code.windows(n.len())
+            .any(|w| w.eq_ignore_ascii_case(n.as_bytes()))
+    };
+    Some(
+        if has("rate_limit")
+            || has("usage_limit")
+            || has("quota")
+            || has("resource_exhausted")
+            || has("too_many_requests")
+        {
+            429
+        } else if has("overloaded") || has("slow_down") || has("unavailable") {
+            503
+        } else if has("context_length")
+            || has("invalid_prompt")
+            || has("invalid_request")
+            || has("bad_request")
+            || has("invalid_value")
+            || has("unsupported_value")
+            || has("string_above_max_length")
+            || has("message_too_big")
+        {
+            400
+        } else if has("authentication") || has("invalid_api_key") || has("unauthenticated") {
+            401
+        } else if has("permission") {
+            403
+        } else if has("not_found") {
+            404
+        } else if has("server_error") || has("internal") {
+            500
+        } else {
+            return None;
+        },
+    )
+}
+
+/// Upstream error object `{"message":..,"type":..,"code":..}` -> Error event.
+fn emit_error(err: &[u8], status_hint: u16, f: &mut dyn FnMut(StreamEvent<'_>)) {
+    let message = get_str(err, b"message").unwrap_or(b"upstream error");
+    let kind = get_str(err, b"type")
+        .filter(|t| *t != b"error")
+        .or_else(|| get_str(err, b"status"))
+        .or_else(|| get_str(err, b"code"))
+        .unwrap_or(b"");
+    let status = get_u64(err, b"code")
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|c| (100..600).contains(c))
+        .or_else(|| status_for_code(get_str(err, b"code").unwrap_or(b"")))
+        .or_else(|| status_for_code(get_str(err, b"type").unwrap_or(b"")))
+        .unwrap_or(status_hint);
+    f(StreamEvent::Error {
+        status,
+        kind,
+        message,
+    });
+}
+
+// ---------------------------------------------------------------- OpenAI Chat
+
+// ---------------------------------------------------------------- OpenAI Responses / Codex
+
+// ---------------------------------------------------------------- Claude
+
+// ---------------------------------------------------------------- Gemini

@@ -1,0 +1,222 @@
+//! Encoder of OpenAI Chat Completions chunks.
+
+use super::*;
+
+/// OpenAI Chat encoder state.
+#[derive(Debug, Default)]
+pub struct ChatEnc {
+    pub(super) c: Common,
+    /// `{"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[`
+    pub(super) prefix: Vec<u8>,
+    /// `(choice, upstream tool key) -> client tool index`, per choice sequential.
+    pub(super) tools: Vec<(u32, u32, u32)>,
+}
+
+impl ChatEnc {
+    pub(super) fn reset(&mut self, ctx: &StreamCtx<'_>) {
+        self.c.reset(ctx);
+        self.prefix.clear();
+        self.tools.clear();
+    }
+
+    pub(super) fn start(&mut self, id: &[u8], out: &mut Vec<u8>) {
+        if self.c.started {
+            return;
+        }
+        self.c.started = true;
+        self.c.set_id(id, b"chatcmpl-");
+        let p = &mut self.prefix;
+        p.clear();
+        p.extend_from_slice(b"{\"id\":\"");
+        p.extend_from_slice(&self.c.id);
+        p.extend_from_slice(b"\",\"object\":\"chat.completion.chunk\",\"created\":");
+        write_u64(p, self.c.created);
+        p.extend_from_slice(b",\"model\":\"");
+        p.extend_from_slice(&self.c.model);
+        p.extend_from_slice(b"\",\"choices\":[");
+        self.chunk_open(0, out);
+        out.extend_from_slice(b"{\"role\":\"assistant\",\"content\":\"\"}");
+        Self::chunk_close(out);
+    }
+
+    /// Writes `data: <prefix>{"index":i,"delta":`.
+    pub(super) fn chunk_open(&self, choice: u32, out: &mut Vec<u8>) {
+        begin(out, None);
+        out.extend_from_slice(&self.prefix);
+        out.extend_from_slice(b"{\"index\":");
+        write_u64(out, u64::from(choice));
+        out.extend_from_slice(b",\"delta\":");
+    }
+
+    pub(super) fn chunk_close(out: &mut Vec<u8>) {
+        out.extend_from_slice(b",\"finish_reason\":null}]}");
+        end(out);
+    }
+
+    pub(super) fn tool_index(&mut self, choice: u32, key: u32) -> (u32, bool) {
+        if let Some(t) = self.tools.iter().find(|t| t.0 == choice && t.1 == key) {
+            return (t.2, false);
+        }
+        let n = self.tools.iter().filter(|t| t.0 == choice).count() as u32;
+        self.tools.push((choice, key, n));
+        (n, true)
+    }
+
+    pub(super) fn event(&mut self, ev: StreamEvent<'_>, out: &mut Vec<u8>) {
+        if self.c.closed {
+            return;
+        }
+        if let Some((choice, index)) = tool_key(&ev) {
+            if self.tools.len() >= MAX_TOOL_CALLS
+                && !self.tools.iter().any(|t| t.0 == choice && t.1 == index)
+            {
+                return;
+            }
+        }
+        if let StreamEvent::Start { id } = ev {
+            self.start(id, out);
+            return;
+        }
+        if !matches!(ev, StreamEvent::KeepAlive | StreamEvent::Error { .. }) {
+            self.start(b"", out);
+        }
+        match ev {
+            StreamEvent::Start { .. } | StreamEvent::ReasoningSignature { .. } => {}
+            StreamEvent::Text { choice, text } => {
+                self.chunk_open(choice, out);
+                out.extend_from_slice(b"{\"content\":\"");
+                out.extend_from_slice(text);
+                out.extend_from_slice(b"\"}");
+                Self::chunk_close(out);
+            }
+            StreamEvent::Reasoning { choice, text } => {
+                self.chunk_open(choice, out);
+                out.extend_from_slice(b"{\"reasoning_content\":\"");
+                out.extend_from_slice(text);
+                out.extend_from_slice(b"\"}");
+                Self::chunk_close(out);
+            }
+            StreamEvent::ToolCallStart {
+                choice,
+                index,
+                id,
+                name,
+            } => {
+                let (ti, _) = self.tool_index(choice, index);
+                self.chunk_open(choice, out);
+                out.extend_from_slice(b"{\"tool_calls\":[{\"index\":");
+                write_u64(out, u64::from(ti));
+                out.extend_from_slice(b",\"id\":\"");
+                if id.is_empty() {
+                    out.extend_from_slice(b"call_");
+                    write_hex(out, self.c.seed);
+                    out.push(b'_');
+                    write_u64(out, u64::from(choice) * 1000 + u64::from(ti));
+                } else {
+                    out.extend_from_slice(id);
+                }
+                out.extend_from_slice(b"\",\"type\":\"function\",\"function\":{\"name\":\"");
+                out.extend_from_slice(name);
+                out.extend_from_slice(b"\",\"arguments\":\"\"}}]}");
+                Self::chunk_close(out);
+            }
+            StreamEvent::ToolArgs {
+                choice,
+                index,
+                args,
+            } => {
+                let (ti, new) = self.tool_index(choice, index);
+                if new {
+                    // Arguments before any start: announce the call first.
+                    self.tools.pop();
+                    self.event(
+                        StreamEvent::ToolCallStart {
+                            choice,
+                            index,
+                            id: b"",
+                            name: b"",
+                        },
+                        out,
+                    );
+                }
+                self.chunk_open(choice, out);
+                out.extend_from_slice(b"{\"tool_calls\":[{\"index\":");
+                write_u64(out, u64::from(ti));
+                out.extend_from_slice(b",\"function\":{\"arguments\":\"");
+                match args {
+                    Args::Escaped(a) => out.extend_from_slice(a),
+                    Args::Raw(a) => escape_into(out, a),
+                }
+                out.extend_from_slice(b"\"}}]}");
+                Self::chunk_close(out);
+            }
+            StreamEvent::Usage(u) => self.c.usage = Some(u),
+            StreamEvent::Finish { reason, native, .. } => self.c.record_finish(reason, native),
+            StreamEvent::KeepAlive => write_comment(out, b"keep-alive"),
+            StreamEvent::Done => {
+                self.done(out);
+            }
+            StreamEvent::Error {
+                status,
+                kind,
+                message,
+            } => {
+                self.c.closed = true;
+                begin(out, None);
+                out.extend_from_slice(b"{\"error\":{\"message\":\"");
+                out.extend_from_slice(message);
+                out.extend_from_slice(b"\",\"type\":\"");
+                if status == 0 && !kind.is_empty() {
+                    out.extend_from_slice(kind);
+                } else {
+                    out.extend_from_slice(error::openai(status).0.as_bytes());
+                }
+                out.extend_from_slice(b"\",\"code\":\"");
+                out.extend_from_slice(error::openai_code(status).as_bytes());
+                out.extend_from_slice(b"\"}}");
+                end(out);
+            }
+        }
+    }
+}
+
+impl ChatEnc {
+    /// The last chunk (finish reason, native reason, usage) and `[DONE]`.
+    fn done(&mut self, out: &mut Vec<u8>) {
+        self.c.closed = true;
+        let reason: &[u8] = match self.c.finish {
+            Some(FinishReason::Length) => b"length",
+            Some(FinishReason::ToolCalls) => b"tool_calls",
+            Some(FinishReason::ContentFilter) => b"content_filter",
+            Some(FinishReason::Stop) => b"stop",
+            None if !self.tools.is_empty() => b"tool_calls",
+            None => b"stop",
+        };
+        self.chunk_open(0, out);
+        out.extend_from_slice(b"{},\"finish_reason\":\"");
+        out.extend_from_slice(reason);
+        out.extend_from_slice(b"\",\"native_finish_reason\":\"");
+        if self.c.native.is_empty() {
+            out.extend_from_slice(reason);
+        } else {
+            out.extend(self.c.native.iter().map(u8::to_ascii_lowercase));
+        }
+        out.extend_from_slice(b"\"}]");
+        if let Some(u) = self.c.usage {
+            out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
+            write_u64(out, u.input);
+            out.extend_from_slice(b",\"completion_tokens\":");
+            write_u64(out, u.output);
+            out.extend_from_slice(b",\"total_tokens\":");
+            write_u64(out, u.input.saturating_add(u.output));
+            out.extend_from_slice(b",\"prompt_tokens_details\":{\"cached_tokens\":");
+            write_u64(out, u.cached);
+            out.extend_from_slice(b"},\"completion_tokens_details\":{\"reasoning_tokens\":");
+            write_u64(out, u.reasoning);
+            out.extend_from_slice(b"}}");
+        }
+        out.push(b'}');
+        end(out);
+        write_done(out);
+    }
+}
