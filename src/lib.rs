@@ -61,3 +61,12 @@ pub mod tls;
 pub mod tokens;
 pub mod translate;
 pub mod upstream;
+
+/// Starts the server: the runtime's workers with the request path
+/// ([`pipeline::Proxy`]) as the connection handler.
+pub fn start(
+    snap: std::sync::Arc<state::Snapshot>,
+    opts: &runtime::Options,
+) -> std::io::Result<runtime::ServerHandle> {
+    runtime::start::<pipeline::Proxy>(snap, opts)
+}

@@ -1,6 +1,6 @@
 //! `cliproxy` binary: command line -> config -> workers -> control loop.
 
-use cliproxy::runtime::{self, Driver, Options};
+use cliproxy::runtime::{Driver, Options};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -149,7 +149,7 @@ fn real_main() -> i32 {
             return 1;
         }
     };
-    let handle = match runtime::start(snap.clone(), &opts) {
+    let handle = match cliproxy::start(snap.clone(), &opts) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("cannot start: {e}");

@@ -34,6 +34,16 @@ fn provider_alias(path: &[u8]) -> Option<(&[u8], Vec<u8>)> {
     Some((provider, p))
 }
 
+/// The request path as the server's handler: `server` is generic over it,
+/// so it never imports this module.
+pub struct Proxy;
+
+impl crate::server::Handler<Worker> for Proxy {
+    async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
+        handle(w, conn, req).await
+    }
+}
+
 /// Handles one request; returns whether the connection may serve another.
 pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
     let method = req.method();
