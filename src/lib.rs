@@ -43,6 +43,20 @@
 //! - [`json`]: span scanning of JSON bodies (edit in place, no re-serialising).
 //! - [`secret`]: keys as a type that never prints.
 
+// A panic on the request path takes a worker (and every connection on its
+// core) down: bad input must become an error reply instead.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "library code answers bad input with an error, never a panic"
+)]
+// A worker runs one event loop for all of a core's connections: a blocking
+// call (clippy.toml lists them) stalls every one of them.
+#![deny(
+    clippy::disallowed_methods,
+    reason = "no blocking calls on workers; off-worker sites allow it with their reason"
+)]
+
 pub mod config;
 pub mod control;
 pub mod credentials;

@@ -1,5 +1,15 @@
 //! `cliproxy` binary: command line -> config -> workers -> control loop.
 
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a bad command line or config is reported, never a panic"
+)]
+#![deny(
+    clippy::disallowed_methods,
+    reason = "the binary shares the library's rule on blocking calls"
+)]
+
 use cliproxy::runtime::{Driver, Options};
 use std::path::PathBuf;
 use std::time::Duration;

@@ -263,6 +263,10 @@ impl ServerHandle {
 
     /// Stops accepting, lets in-flight requests finish up to the drain
     /// deadline, and joins the workers. Returns true if all finished in time.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "runs on the main thread, which waits for the workers to drain"
+    )]
     pub fn shutdown(self) -> bool {
         self.broadcast(msg::SHUTDOWN);
         let deadline = Instant::now() + self.drain;
@@ -299,6 +303,10 @@ fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Resolves the listen address from `host` and `port` (`""` = all addresses).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "resolved once at start-up on the main thread, before any worker runs"
+)]
 pub fn listen_addr(host: &str, port: u16) -> io::Result<SocketAddr> {
     use std::net::ToSocketAddrs;
     if host.is_empty() {
