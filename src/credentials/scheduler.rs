@@ -98,6 +98,30 @@ impl<'a> Outcome<'a> {
         }
     }
 
+    /// The client went away while the attempt was in flight: says nothing
+    /// about the credential (no cooldown).
+    pub fn client_gone() -> Outcome<'static> {
+        Outcome::failure(super::classify::STATUS_CLIENT_CLOSED, &[])
+    }
+
+    /// The lease was not used: the credential or its model is not in this
+    /// worker's snapshot yet (a reload in flight). No cooldown.
+    pub fn not_attempted() -> Outcome<'static> {
+        Outcome::failure(super::classify::STATUS_CLIENT_CLOSED, &[])
+    }
+
+    /// The request ended without an upstream call that could fail: answered
+    /// locally (a local token count) or rejected before sending (a body that
+    /// does not translate or that payload rules cannot read). No cooldown.
+    pub fn answered_locally() -> Outcome<'static> {
+        Outcome::failure(super::classify::STATUS_CLIENT_CLOSED, &[])
+    }
+
+    /// The upstream could not be reached or broke before any status.
+    pub fn transport() -> Outcome<'static> {
+        Outcome::failure(0, &[])
+    }
+
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
