@@ -66,6 +66,7 @@ pub mod log;
 pub mod models;
 pub mod payload;
 pub mod pipeline;
+pub mod providers;
 pub mod runtime;
 pub mod secret;
 pub mod server;

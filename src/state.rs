@@ -8,56 +8,7 @@ use crate::secret::Secret;
 use crate::upstream::Endpoint;
 use std::collections::HashMap;
 
-/// What kind of upstream an entry is: decides paths, auth headers and the
-/// wire format spoken (reference §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// `openai-compatibility`: OpenAI Chat at `{base}/chat/completions`, Bearer.
-    OpenAiCompat,
-    /// `claude-api-key`: `{base}/v1/messages?beta=true`; `x-api-key` on the
-    /// default host, Bearer on a custom base URL.
-    Claude,
-    /// `gemini-api-key`: `{base}/v1beta/models/{m}:{action}`, `x-goog-api-key`.
-    Gemini,
-    /// `vertex-api-key`: `{base}/v1/publishers/google/models/{m}:{action}`, `x-goog-api-key`.
-    Vertex,
-    /// `codex-api-key`: Responses at `{base}/responses`, Bearer, always streamed.
-    Codex,
-}
-
-impl Kind {
-    /// The wire format this upstream speaks.
-    pub fn format(self) -> crate::translate::format::Format {
-        use crate::translate::format::Format;
-        match self {
-            Kind::OpenAiCompat => Format::OpenAiChat,
-            Kind::Claude => Format::Claude,
-            Kind::Gemini | Kind::Vertex => Format::Gemini,
-            Kind::Codex => Format::Codex,
-        }
-    }
-
-    /// Config key of the entry list.
-    pub fn config_key(self) -> &'static str {
-        match self {
-            Kind::OpenAiCompat => "openai-compatibility",
-            Kind::Claude => "claude-api-key",
-            Kind::Gemini => "gemini-api-key",
-            Kind::Vertex => "vertex-api-key",
-            Kind::Codex => "codex-api-key",
-        }
-    }
-
-    /// Default base URL when an entry gives none.
-    pub fn default_base(self) -> &'static str {
-        match self {
-            Kind::Claude => "https://api.anthropic.com",
-            Kind::Gemini => "https://generativelanguage.googleapis.com",
-            Kind::Vertex => "https://aiplatform.googleapis.com",
-            Kind::OpenAiCompat | Kind::Codex => "",
-        }
-    }
-}
+pub use crate::providers::Kind;
 
 /// One upstream entry, ready to use.
 #[derive(Debug)]
@@ -77,7 +28,7 @@ pub struct Provider {
     pub proxies: Vec<Option<std::sync::Arc<crate::upstream::Proxy>>>,
     /// Extra headers sent upstream, pre-validated.
     pub headers: Vec<(String, String)>,
-    /// Scheduler provider key: `claude`, `gemini`, `vertex`, `codex` or
+    /// Scheduler provider key: the kind's id (`claude`, `gemini`, ...) or
     /// `openai-compatible-<lower-case name>`.
     pub sched_provider: String,
     /// The entry's `request-scoped-errors` rules (also in its credentials'
@@ -223,23 +174,12 @@ impl Snapshot {
                 rules: &c.request_scoped_errors,
             });
         }
-        for (kind, list) in [
-            (Kind::Claude, &config.claude_api_keys),
-            (Kind::Gemini, &config.gemini_api_keys),
-            (Kind::Vertex, &config.vertex_api_keys),
-            (Kind::Codex, &config.codex_api_keys),
-        ] {
-            for (i, k) in list.iter().enumerate() {
+        for kind in Kind::ALL {
+            for (i, k) in config.keyed(kind).iter().enumerate() {
                 entries.push(Entry {
                     kind,
                     path: format!("{}[{i}]", kind.config_key()),
-                    name: match kind {
-                        Kind::Claude => "claude",
-                        Kind::Gemini => "gemini",
-                        Kind::Vertex => "vertex",
-                        _ => "codex",
-                    }
-                    .to_string(),
+                    name: kind.as_str().to_string(),
                     base_url: &k.base_url,
                     keys: if k.api_key.expose().is_empty() {
                         vec![]
@@ -377,13 +317,7 @@ impl Snapshot {
                 continue;
             };
             for t in ts {
-                let kind = match t.kind {
-                    crate::models::ProviderKind::OpenAiCompat => Kind::OpenAiCompat,
-                    crate::models::ProviderKind::Claude => Kind::Claude,
-                    crate::models::ProviderKind::Gemini => Kind::Gemini,
-                    crate::models::ProviderKind::Vertex => Kind::Vertex,
-                    crate::models::ProviderKind::Codex => Kind::Codex,
-                };
+                let kind = t.kind;
                 let Some(&pi) = by_entry.get(&(kind, t.entry)) else {
                     continue;
                 };

@@ -180,6 +180,21 @@ pub struct ApiKeyEntry {
     pub proxy: ProxySetting,
 }
 
+impl Config {
+    /// The API-key entries of a keyed provider kind, in config order
+    /// (`openai-compatibility` has its own shape: empty here).
+    pub fn keyed(&self, kind: crate::providers::Kind) -> &[ProviderKey] {
+        use crate::providers::Kind;
+        match kind {
+            Kind::Gemini => &self.gemini_api_keys,
+            Kind::Claude => &self.claude_api_keys,
+            Kind::Codex => &self.codex_api_keys,
+            Kind::Vertex => &self.vertex_api_keys,
+            Kind::OpenAiCompat => &[],
+        }
+    }
+}
+
 impl fmt::Debug for ApiKeyEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiKeyEntry")

@@ -90,7 +90,7 @@ impl Attempts<'_> {
         let (provider, target) = (at.provider, at.target);
         // OpenAI-compatible and Codex upstreams have no count endpoint:
         // the count is estimated locally, as CLIProxyAPI does.
-        if call.count_tokens && matches!(provider.kind, Kind::OpenAiCompat | Kind::Codex) {
+        if call.count_tokens && !provider.kind.spec().counts_tokens {
             self.report(at.lease, &Outcome::answered_locally());
             let keep = local_count(conn, call, provider.kind, &target.upstream_model).await;
             return MemberStep::Return(keep);

@@ -3,17 +3,7 @@
 //! rewritten in place, or the translated body).
 
 use super::*;
-
-/// Appends `s` percent-encoded for a URL path segment.
-pub(super) fn push_segment(out: &mut Vec<u8>, s: &str) {
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@') {
-            out.push(b);
-        } else {
-            out.extend_from_slice(format!("%{b:02X}").as_bytes());
-        }
-    }
-}
+use crate::providers::Auth;
 
 /// Writes the upstream request line and headers for provider `p` (reference
 /// §3.1), then the body: `model` rewritten in place, or `body` as given.
@@ -32,37 +22,20 @@ pub(super) fn build_request(
     out.clear();
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(p.endpoint.base_path.as_bytes());
-    let action = if count {
-        "countTokens"
-    } else if stream {
-        "streamGenerateContent?alt=sse"
-    } else {
-        "generateContent"
-    };
-    match p.kind {
-        Kind::OpenAiCompat => out.extend_from_slice(b"/chat/completions"),
-        Kind::Claude if count => out.extend_from_slice(b"/v1/messages/count_tokens?beta=true"),
-        Kind::Claude => out.extend_from_slice(b"/v1/messages?beta=true"),
-        Kind::Gemini | Kind::Vertex => {
-            out.extend_from_slice(if p.kind == Kind::Gemini {
-                &b"/v1beta/models/"[..]
-            } else {
-                &b"/v1/publishers/google/models/"[..]
-            });
-            push_segment(out, upstream_model);
-            out.push(b':');
-            out.extend_from_slice(action.as_bytes());
-        }
-        Kind::Codex => out.extend_from_slice(b"/responses"),
-    }
+    let spec = p.kind.spec();
+    p.kind.write_path(
+        out,
+        upstream_model,
+        crate::providers::Call { stream, count },
+    );
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, "Host", p.endpoint.host_header.as_bytes());
     let custom = |name: &str| p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
     if let Some(k) = key {
-        let (name, bearer) = match p.kind {
-            Kind::Claude if p.default_host => ("x-api-key", false),
-            Kind::Gemini | Kind::Vertex => ("x-goog-api-key", false),
-            _ => ("Authorization", true),
+        let (name, bearer) = match spec.auth {
+            Auth::Header(h) => (h, false),
+            Auth::HeaderOnDefaultHost(h) if p.default_host => (h, false),
+            Auth::HeaderOnDefaultHost(_) | Auth::Bearer => ("Authorization", true),
         };
         if !custom(name) {
             out.extend_from_slice(name.as_bytes());
@@ -75,7 +48,7 @@ pub(super) fn build_request(
             out.extend_from_slice(b"\r\n");
         }
     }
-    if p.kind == Kind::Claude {
+    if spec.anthropic_headers {
         if !custom("anthropic-version") {
             encode::header(out, "Anthropic-Version", b"2023-06-01");
         }
@@ -88,7 +61,7 @@ pub(super) fn build_request(
     if !custom("content-type") {
         encode::header(out, "Content-Type", b"application/json");
     }
-    let sse = stream || p.kind == Kind::Codex;
+    let sse = stream || spec.always_streams;
     if !custom("accept") {
         encode::header(
             out,
@@ -100,8 +73,10 @@ pub(super) fn build_request(
             },
         );
     }
-    if p.kind == Kind::OpenAiCompat && !custom("user-agent") {
-        encode::header(out, "User-Agent", b"cli-proxy-openai-compat");
+    if let Some(ua) = spec.user_agent {
+        if !custom("user-agent") {
+            encode::header(out, "User-Agent", ua);
+        }
     }
     for (n, v) in &p.headers {
         // `$Name` copies the client's header `Name`; omitted when absent.
@@ -129,16 +104,6 @@ pub(super) fn build_request(
             out.extend_from_slice(b"\r\n");
             out.extend_from_slice(body);
         }
-    }
-}
-
-/// `payload` rule `protocol` names (the upstream side).
-pub(super) fn protocol_name(f: Format, kind: Kind) -> &'static str {
-    match (f, kind) {
-        (_, Kind::Codex) => "codex",
-        (Format::Claude, _) => "claude",
-        (Format::Gemini, _) => "gemini",
-        _ => "openai",
     }
 }
 
@@ -232,7 +197,7 @@ pub(super) fn prepare(
         };
         let opts = ReqOpts {
             upstream_model,
-            stream: call.stream || provider.kind == Kind::Codex,
+            stream: call.stream || provider.kind.spec().always_streams,
             claude_default_max_tokens: claude_default,
         };
         if let Err(e) = translate_request(call.client, upstream_fmt, body, &opts, &mut translated) {
@@ -301,7 +266,7 @@ fn apply_payload(
     let ctx = crate::payload::PayloadCtx {
         upstream_model: &target.upstream_model,
         requested_model: &cx.call.model,
-        protocol: protocol_name(provider.kind.format(), provider.kind),
+        protocol: provider.kind.spec().payload_protocol,
         from_protocol: from_protocol_name(cx.call.client),
         headers: &hs,
         root: "",
