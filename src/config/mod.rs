@@ -97,6 +97,11 @@ pub struct Config {
     pub streaming_bootstrap_retries: u32,
     /// Blank-line keep-alive interval for non-stream responses; `None` = off.
     pub nonstream_keepalive: Option<Duration>,
+    /// `save-cooldown-status`: persist cooldowns across restarts.
+    pub save_cooldown_status: bool,
+    /// `claude-code.disable-cloaking-model-list`: the Anthropic model list
+    /// shows the registry's ids as they are.
+    pub disable_cloaking_model_list: bool,
     /// Authenticate `/v1/ws` (default true).
     pub ws_auth: bool,
     /// Full per-request logs.

@@ -231,6 +231,8 @@ impl Config {
             streaming_keepalive,
             streaming_bootstrap_retries,
             nonstream_keepalive,
+            save_cooldown_status: raw.save_cooldown_status,
+            disable_cloaking_model_list: raw.claude_code.disable_cloaking_model_list,
             ws_auth: raw.ws_auth,
             request_log: raw.request_log,
             passthrough_headers: raw.passthrough_headers,

@@ -87,7 +87,7 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
             } else if by_provider(&[b"anthropic", b"claude"])
                 || (provider.is_none() && models::wants_anthropic(req))
             {
-                let no_cloak = snap.config.raw.claude_code.disable_cloaking_model_list;
+                let no_cloak = snap.config.disable_cloaking_model_list;
                 snap.registry.write_anthropic_list(no_cloak, &mut body);
             } else {
                 snap.registry.write_openai_list(&mut body);

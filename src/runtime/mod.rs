@@ -332,7 +332,7 @@ pub fn save_cooldowns(shared: &Shared) {
         Ok(c) => c.clone(),
         Err(_) => return,
     };
-    if snap.config.raw.save_cooldown_status {
+    if snap.config.save_cooldown_status {
         let path = cooldown_file(&snap);
         if let Err(e) = shared.scheduler.save_to(&path) {
             crate::log_warn!("cannot save cooldowns to {}: {e}", path.display());
@@ -378,7 +378,7 @@ pub fn start<A: crate::server::Handler<Worker>>(
         open_connections: AtomicUsize::new(0),
         scheduler: crate::credentials::Scheduler::new(snap.sched_settings(), &snap.specs),
     });
-    if snap.config.raw.save_cooldown_status {
+    if snap.config.save_cooldown_status {
         let path = cooldown_file(&snap);
         match shared.scheduler.load_from(&path) {
             Ok(n) if n > 0 => crate::log_info!("restored {n} cooldowns from {}", path.display()),
