@@ -126,6 +126,121 @@ pub struct Snapshot {
     pub server_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
 
+/// A provider entry of any kind, normalised to one shape.
+struct Entry<'c> {
+    kind: Kind,
+    path: String,
+    name: String,
+    base_url: &'c str,
+    keys: Vec<(&'c Secret, u32, &'c crate::config::ProxySetting)>,
+    /// The entry-level proxy (gemini/claude/... entries carry one).
+    entry_proxy: Option<&'c crate::config::ProxySetting>,
+    headers: &'c [(String, String)],
+    priority: i32,
+    disable_cooling: Option<bool>,
+    request_retry: Option<u32>,
+    rules: &'c [crate::config::ScopedErrorRule],
+}
+
+/// Every provider entry of the config: `openai-compatibility` first, then
+/// the keyed kinds in table order.
+fn entries(config: &Config) -> Vec<Entry<'_>> {
+    let mut entries: Vec<Entry<'_>> = Vec::new();
+    for (i, c) in config.openai_compatibility.iter().enumerate() {
+        entries.push(Entry {
+            kind: Kind::OpenAiCompat,
+            path: format!("openai-compatibility[{i}]"),
+            name: c.name.clone(),
+            base_url: &c.base_url,
+            keys: c
+                .api_key_entries
+                .iter()
+                .map(|e| (&e.api_key, e.weight, &e.proxy))
+                .collect(),
+            entry_proxy: None,
+            headers: &c.headers,
+            priority: c.priority,
+            disable_cooling: c.disable_cooling,
+            request_retry: c.request_retry,
+            rules: &c.request_scoped_errors,
+        });
+    }
+    for kind in Kind::ALL {
+        for (i, k) in config.keyed(kind).iter().enumerate() {
+            entries.push(Entry {
+                kind,
+                path: format!("{}[{i}]", kind.config_key()),
+                name: kind.as_str().to_string(),
+                base_url: &k.base_url,
+                keys: if k.api_key.expose().is_empty() {
+                    vec![]
+                } else {
+                    vec![(&k.api_key, k.weight, &k.proxy)]
+                },
+                entry_proxy: Some(&k.proxy),
+                headers: &k.headers,
+                priority: k.priority,
+                disable_cooling: k.disable_cooling,
+                request_retry: k.request_retry,
+                rules: &k.request_scoped_errors,
+            });
+        }
+    }
+    entries
+}
+
+/// Rejects header names and values that would break the request head.
+fn check_headers(c: &Entry<'_>) -> Result<(), String> {
+    for (n, v) in c.headers {
+        if n.is_empty()
+            || n.bytes().any(|b| b <= b' ' || b == b':')
+            || v.bytes().any(|b| b == b'\r' || b == b'\n')
+        {
+            return Err(format!("{}.headers: invalid header {n:?}", c.path));
+        }
+    }
+    Ok(())
+}
+
+/// The upstream proxy per key (one for a keyless entry). A per-credential
+/// `proxy-url` wins over the global one; `direct`/`none` bypass both
+/// (reference §3.2).
+fn proxies(config: &Config, c: &Entry<'_>) -> Vec<Option<std::sync::Arc<crate::upstream::Proxy>>> {
+    let pick = |p: Option<&crate::config::ProxySetting>| match p {
+        Some(crate::config::ProxySetting::Direct) => None,
+        Some(crate::config::ProxySetting::Proxy(u)) => Some(u.clone()),
+        _ => config.proxy_url.clone(),
+    };
+    let list: Vec<Option<crate::config::ProxyUrl>> = if c.keys.is_empty() {
+        vec![pick(c.entry_proxy)]
+    } else {
+        c.keys.iter().map(|(_, _, p)| pick(Some(p))).collect()
+    };
+    list.into_iter()
+        .map(|u| u.map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u))))
+        .collect()
+}
+
+/// The entry's `request-scoped-errors` rules in the scheduler's terms.
+fn scoped_rules(c: &Entry<'_>) -> Vec<Rule> {
+    c.rules
+        .iter()
+        .map(|r| Rule {
+            status: r.status,
+            matches: r.matches.clone(),
+            match_regexr: r.match_regexr.clone(),
+            action: match r.action {
+                crate::config::ScopedErrorAction::Stop => RuleAction::Stop,
+                crate::config::ScopedErrorAction::StopAndCooldown => RuleAction::StopAndCooldown,
+                crate::config::ScopedErrorAction::Continue => RuleAction::Continue,
+                crate::config::ScopedErrorAction::ContinueAndCooldown => {
+                    RuleAction::ContinueAndCooldown
+                }
+            },
+        })
+        .collect()
+}
+
 impl Snapshot {
     /// Builds a snapshot; resolves upstream host names (blocking).
     pub fn build(config: Config, generation: u64) -> Result<Snapshot, String> {
@@ -139,62 +254,7 @@ impl Snapshot {
         let mut route_providers: HashMap<String, Vec<String>> = HashMap::new();
         let mut credentials = HashMap::new();
         let mut specs = Vec::new();
-        // Every provider list, normalised to one shape.
-        struct Entry<'c> {
-            kind: Kind,
-            path: String,
-            name: String,
-            base_url: &'c str,
-            keys: Vec<(&'c Secret, u32, &'c crate::config::ProxySetting)>,
-            /// The entry-level proxy (gemini/claude/... entries carry one).
-            entry_proxy: Option<&'c crate::config::ProxySetting>,
-            headers: &'c [(String, String)],
-            priority: i32,
-            disable_cooling: Option<bool>,
-            request_retry: Option<u32>,
-            rules: &'c [crate::config::ScopedErrorRule],
-        }
-        let mut entries: Vec<Entry<'_>> = Vec::new();
-        for (i, c) in config.openai_compatibility.iter().enumerate() {
-            entries.push(Entry {
-                kind: Kind::OpenAiCompat,
-                path: format!("openai-compatibility[{i}]"),
-                name: c.name.clone(),
-                base_url: &c.base_url,
-                keys: c
-                    .api_key_entries
-                    .iter()
-                    .map(|e| (&e.api_key, e.weight, &e.proxy))
-                    .collect(),
-                entry_proxy: None,
-                headers: &c.headers,
-                priority: c.priority,
-                disable_cooling: c.disable_cooling,
-                request_retry: c.request_retry,
-                rules: &c.request_scoped_errors,
-            });
-        }
-        for kind in Kind::ALL {
-            for (i, k) in config.keyed(kind).iter().enumerate() {
-                entries.push(Entry {
-                    kind,
-                    path: format!("{}[{i}]", kind.config_key()),
-                    name: kind.as_str().to_string(),
-                    base_url: &k.base_url,
-                    keys: if k.api_key.expose().is_empty() {
-                        vec![]
-                    } else {
-                        vec![(&k.api_key, k.weight, &k.proxy)]
-                    },
-                    entry_proxy: Some(&k.proxy),
-                    headers: &k.headers,
-                    priority: k.priority,
-                    disable_cooling: k.disable_cooling,
-                    request_retry: k.request_retry,
-                    rules: &k.request_scoped_errors,
-                });
-            }
-        }
+        let entries = entries(&config);
         // (kind, index in its config list) -> provider index.
         let mut by_entry: HashMap<(Kind, usize), usize> = HashMap::new();
         let mut per_kind: HashMap<Kind, usize> = HashMap::new();
@@ -211,14 +271,7 @@ impl Snapshot {
             let mut endpoint =
                 Endpoint::parse(base).map_err(|e| format!("{}.base-url: {e}", c.path))?;
             endpoint.resolve();
-            for (n, v) in c.headers {
-                if n.is_empty()
-                    || n.bytes().any(|b| b <= b' ' || b == b':')
-                    || v.bytes().any(|b| b == b'\r' || b == b'\n')
-                {
-                    return Err(format!("{}.headers: invalid header {n:?}", c.path));
-                }
-            }
+            check_headers(c)?;
             let idx = providers.len();
             let sched_provider = match c.kind {
                 Kind::OpenAiCompat => {
@@ -234,44 +287,12 @@ impl Snapshot {
                 keys: c.keys.iter().map(|(k, _, _)| (*k).clone()).collect(),
                 // Per-credential proxy-url wins over the global one;
                 // `direct`/`none` bypass both (reference §3.2).
-                proxies: {
-                    let pick = |p: Option<&crate::config::ProxySetting>| match p {
-                        Some(crate::config::ProxySetting::Direct) => None,
-                        Some(crate::config::ProxySetting::Proxy(u)) => Some(u.clone()),
-                        _ => config.proxy_url.clone(),
-                    };
-                    let list: Vec<Option<crate::config::ProxyUrl>> = if c.keys.is_empty() {
-                        vec![pick(c.entry_proxy)]
-                    } else {
-                        c.keys.iter().map(|(_, _, p)| pick(Some(p))).collect()
-                    };
-                    list.into_iter()
-                        .map(|u| u.map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u))))
-                        .collect()
-                },
+                proxies: proxies(&config, c),
                 headers: c.headers.to_vec(),
                 sched_provider: sched_provider.clone(),
                 rules: Vec::new(),
             });
-            let rules: Vec<Rule> = c
-                .rules
-                .iter()
-                .map(|r| Rule {
-                    status: r.status,
-                    matches: r.matches.clone(),
-                    match_regexr: r.match_regexr.clone(),
-                    action: match r.action {
-                        crate::config::ScopedErrorAction::Stop => RuleAction::Stop,
-                        crate::config::ScopedErrorAction::StopAndCooldown => {
-                            RuleAction::StopAndCooldown
-                        }
-                        crate::config::ScopedErrorAction::Continue => RuleAction::Continue,
-                        crate::config::ScopedErrorAction::ContinueAndCooldown => {
-                            RuleAction::ContinueAndCooldown
-                        }
-                    },
-                })
-                .collect();
+            let rules = scoped_rules(c);
             providers[idx].rules = rules.clone();
             // An entry without keys still serves, unauthenticated, as one credential.
             let keyless: [(Option<&Secret>, u32); 1] = [(None, 1)];

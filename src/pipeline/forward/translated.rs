@@ -178,6 +178,23 @@ pub(super) fn client_tools(call: &Call<'_>, from: Format) -> Option<ClientTools>
 pub(super) async fn relay_translated(
     w: &Rc<Worker>,
     conn: &mut Conn,
+    resp: Response,
+    from: Format,
+    call: &Call<'_>,
+    model: &str,
+) -> Relayed {
+    if call.stream {
+        translate_stream(w, conn, resp, from, call, model).await
+    } else {
+        translate_whole(w, conn, resp, from, call, model).await
+    }
+}
+
+/// A non-stream client: the whole answer (a Codex stream aggregated to its
+/// terminal event) translated at once.
+async fn translate_whole(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
     mut resp: Response,
     from: Format,
     call: &Call<'_>,
@@ -185,58 +202,69 @@ pub(super) async fn relay_translated(
 ) -> Relayed {
     let created = unix_now();
     let status = resp.status();
-    if !call.stream {
-        let mut body = w.pool.borrow_mut().buf();
-        let read = monoio::select! {
-            r = resp.read_to_end(&mut body, MAX_TRANSLATED_BODY) => Some(r),
-            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
-        };
-        match read {
-            None => return Relayed::ClientGone,
-            Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
-            Some(Ok(())) => resp.release(&w.pool),
-        }
-        let completed;
-        let data: &[u8] = if from == Format::Codex {
-            match terminal_event(&body) {
-                Some(Terminal::Answer(d)) => {
-                    completed = d;
-                    &completed
-                }
-                Some(Terminal::Failed { status, body }) => {
-                    return Relayed::UpstreamError { status, body };
-                }
-                None => {
-                    return Relayed::NoFirstByte(
-                        "upstream stream ended without response.completed".into(),
-                    )
-                }
-            }
-        } else {
-            &body
-        };
-        let mut out = w.pool.borrow_mut().buf();
-        let ctx = RespCtx {
-            client_model: model,
-            created,
-        };
-        let tools = client_tools(call, from);
-        if let Err(e) =
-            translate_response_tools(from, call.client, data, &ctx, tools.as_ref(), &mut out)
-        {
-            return Relayed::NoFirstByte(format!("untranslatable upstream answer: {}", e.message));
-        }
-        if call.legacy_completions {
-            out = crate::translate::completions::response_from_chat(&out);
-        }
-        reply::json(&mut conn.out, status, &out, false, &[]);
-        {
-            let mut p = w.pool.borrow_mut();
-            p.give(body);
-            p.give(out);
-        }
-        return Relayed::Done(conn.flush().await.is_ok(), false);
+    let mut body = w.pool.borrow_mut().buf();
+    let read = monoio::select! {
+        r = resp.read_to_end(&mut body, MAX_TRANSLATED_BODY) => Some(r),
+        _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+    };
+    match read {
+        None => return Relayed::ClientGone,
+        Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
+        Some(Ok(())) => resp.release(&w.pool),
     }
+    let completed;
+    let data: &[u8] = if from == Format::Codex {
+        match terminal_event(&body) {
+            Some(Terminal::Answer(d)) => {
+                completed = d;
+                &completed
+            }
+            Some(Terminal::Failed { status, body }) => {
+                return Relayed::UpstreamError { status, body };
+            }
+            None => {
+                return Relayed::NoFirstByte(
+                    "upstream stream ended without response.completed".into(),
+                )
+            }
+        }
+    } else {
+        &body
+    };
+    let mut out = w.pool.borrow_mut().buf();
+    let ctx = RespCtx {
+        client_model: model,
+        created,
+    };
+    let tools = client_tools(call, from);
+    if let Err(e) =
+        translate_response_tools(from, call.client, data, &ctx, tools.as_ref(), &mut out)
+    {
+        return Relayed::NoFirstByte(format!("untranslatable upstream answer: {}", e.message));
+    }
+    if call.legacy_completions {
+        out = crate::translate::completions::response_from_chat(&out);
+    }
+    reply::json(&mut conn.out, status, &out, false, &[]);
+    {
+        let mut p = w.pool.borrow_mut();
+        p.give(body);
+        p.give(out);
+    }
+    Relayed::Done(conn.flush().await.is_ok(), false)
+}
+
+/// A stream client: translated event by event; nothing is written before
+/// the translator produced client bytes.
+async fn translate_stream(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    mut resp: Response,
+    from: Format,
+    call: &Call<'_>,
+    model: &str,
+) -> Relayed {
+    let created = unix_now();
     let keepalive = stream_keepalive(w, call.client);
     let ctx = StreamCtx {
         model,
@@ -283,18 +311,7 @@ pub(super) async fn relay_translated(
             }
         }
     }
-    let o = &mut conn.out;
-    encode::status_line(o, 200);
-    if call.gemini_raw {
-        encode::header(o, "Content-Type", b"application/json");
-    } else {
-        encode::header(o, "Content-Type", b"text/event-stream");
-        encode::header(o, "Cache-Control", b"no-cache");
-        encode::header(o, "Connection", b"keep-alive");
-    }
-    encode::header(o, reply::CORS_ORIGIN.0, reply::CORS_ORIGIN.1);
-    encode::header(o, "Transfer-Encoding", b"chunked");
-    o.extend_from_slice(b"\r\n");
+    stream_head(&mut conn.out, call.gemini_raw);
     let mut shaper = Shaper::for_call(call);
     loop {
         shaper.apply(&mut out, !more);
@@ -342,4 +359,20 @@ pub(super) async fn relay_translated(
             }
         }
     }
+}
+
+/// The `200` chunked head of a translated stream (raw JSON chunks for a
+/// Gemini client's non-SSE `alt`).
+fn stream_head(o: &mut Vec<u8>, gemini_raw: bool) {
+    encode::status_line(o, 200);
+    if gemini_raw {
+        encode::header(o, "Content-Type", b"application/json");
+    } else {
+        encode::header(o, "Content-Type", b"text/event-stream");
+        encode::header(o, "Cache-Control", b"no-cache");
+        encode::header(o, "Connection", b"keep-alive");
+    }
+    encode::header(o, reply::CORS_ORIGIN.0, reply::CORS_ORIGIN.1);
+    encode::header(o, "Transfer-Encoding", b"chunked");
+    o.extend_from_slice(b"\r\n");
 }
