@@ -17,6 +17,7 @@
 //!   -> payload rules (one-pass span edits)                       payload
 //!   -> upstream: per-core pool, DNS off-core, rustls, proxies    upstream
 //!   -> relay: whole SSE events, or translated event by event     pipeline::forward, translate::stream
+//!   (paths and auth headers per provider kind: providers)
 //!   -> release the lease with the outcome (cooldown, next try)   credentials::RetryPlan
 //! control thread: config reload, DNS refresh, signals -> per-worker inbox   control, runtime
 //! ```
@@ -25,9 +26,14 @@
 //!
 //! - [`runtime`]: worker threads (one monoio runtime per core, io_uring or
 //!   epoll), per-core context, control messages, shutdown and drain.
-//! - [`server`]: accept loop, connection keep-alive loop, owned-buffer I/O.
+//! - [`server`]: accept loop, connection keep-alive loop, owned-buffer I/O;
+//!   generic over its [`server::Host`] (the runtime) and [`server::Handler`]
+//!   (the request path), so it imports neither.
 //! - [`h1`]: HTTP/1.1 wire code with no I/O: heads, chunked bodies, encoders, limits.
-//! - [`pipeline`]: the request path: routing, authentication, handlers, replies.
+//! - [`pipeline`]: the request path: routing, authentication, handlers,
+//!   replies; `pipeline::forward` holds its stages (route, attempt, upstream
+//!   request, relays, error reply).
+//! - [`providers`]: the provider table: one module per provider kind.
 //! - [`upstream`]: endpoints, connection pool, TCP/TLS connect, proxies
 //!   (HTTP(S) CONNECT, SOCKS5), response bodies.
 //! - [`state`]: the immutable snapshot (config + routes + endpoints) requests read.
