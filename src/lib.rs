@@ -48,6 +48,8 @@
 //! - [`payload`]: `payload` rules as one-pass span edits.
 //! - [`json`]: span scanning of JSON bodies (edit in place, no re-serialising).
 //! - [`secret`]: keys as a type that never prints.
+//! - [`error`]: the request path's error model (kind, side, retry decision)
+//!   and its mappings to status, client body, SSE event and scheduler outcome.
 
 // A panic on the request path takes a worker (and every connection on its
 // core) down: bad input must become an error reply instead.
@@ -66,6 +68,7 @@
 pub mod config;
 pub mod control;
 pub mod credentials;
+pub mod error;
 pub mod h1;
 pub mod json;
 pub mod log;

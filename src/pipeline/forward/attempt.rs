@@ -97,9 +97,9 @@ impl Attempts<'_> {
         }
         let cross_count = match prepare(&self.cx, provider, at.ki, target, &mut self.request) {
             Ok(c) => c,
-            Err(r) => {
-                self.report(at.lease, &Outcome::answered_locally());
-                let keep = client_error(conn, call.client, r.status, &r.message).await;
+            Err(e) => {
+                self.report(at.lease, &e.outcome(b""));
+                let keep = client_error(conn, call.client, e.status(), &e.message).await;
                 return MemberStep::Return(keep);
             }
         };
@@ -215,10 +215,7 @@ impl Attempts<'_> {
         match relayed {
             Relayed::Done(keep, broken) => {
                 let outcome = if broken {
-                    Outcome {
-                        first_byte_sent: true,
-                        ..Outcome::failure(502, b"")
-                    }
+                    Error::new(ErrorKind::BrokenStream, "").outcome(b"")
                 } else {
                     Outcome::success()
                 };

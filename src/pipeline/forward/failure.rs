@@ -31,13 +31,16 @@ pub(super) async fn give_up(conn: &mut Conn, last: Option<Failure>) -> bool {
                 .collect();
             reply::json(&mut conn.out, status, &b, false, &extra);
         }
+        // CLIProxyAPI answers these in the OpenAI shape whatever the client.
         Some(Failure::Transport(m)) => {
-            reply::openai_error_body(&mut b, 500, &m);
-            reply::json(&mut conn.out, 500, &b, false, &[]);
+            let e = Error::new(ErrorKind::Transport, m);
+            e.write_body(Format::OpenAiChat, &mut b);
+            reply::json(&mut conn.out, e.status(), &b, false, &[]);
         }
         None => {
-            reply::openai_error_body(&mut b, 500, "no upstream available");
-            reply::json(&mut conn.out, 500, &b, false, &[]);
+            let e = Error::new(ErrorKind::NoUpstream, "no upstream available");
+            e.write_body(Format::OpenAiChat, &mut b);
+            reply::json(&mut conn.out, e.status(), &b, false, &[]);
         }
     }
     conn.flush().await.is_ok()

@@ -10,6 +10,7 @@
 
 use super::reply;
 use crate::credentials::{extract_session_id, ErrorAnswer, Next, Outcome, RetryPlan};
+use crate::error::{Error, ErrorKind};
 use crate::h1::encode;
 use crate::runtime::Worker;
 use crate::server::{Conn, Request, CLIENT_WATCH_DELAY};

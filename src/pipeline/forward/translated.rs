@@ -351,7 +351,11 @@ async fn translate_stream(
             }
             Some(Err(e)) => {
                 crate::log_warn!("upstream stream broke: {e}");
-                tr.error(502, &format!("upstream stream interrupted: {e}"), &mut out);
+                Error::new(
+                    ErrorKind::BrokenStream,
+                    format!("upstream stream interrupted: {e}"),
+                )
+                .write_event(&mut tr, &mut out);
                 shaper.apply(&mut out, true);
                 encode::chunk(&mut conn.out, &out);
                 conn.out.extend_from_slice(encode::LAST_CHUNK);

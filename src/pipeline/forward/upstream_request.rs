@@ -117,24 +117,19 @@ pub(super) fn from_protocol_name(f: Format) -> &'static str {
     }
 }
 
-/// The client cannot be served on this target: status and message for an
-/// error in the client's format (nothing was sent upstream).
-pub(super) struct Rejected {
-    pub status: u16,
-    pub message: String,
-}
-
 /// Builds the upstream request for `target` into `request`: the client's
 /// bytes with only `model` rewritten when the formats match, the translated
 /// body otherwise (once), then the `payload` rules as span edits. Returns
-/// whether this is a cross-format token count (its answer is translated).
+/// whether this is a cross-format token count (its answer is translated);
+/// an [`ErrorKind::InvalidRequest`] when the client cannot be served on this
+/// target (nothing was sent upstream).
 pub(super) fn prepare(
     cx: &Ctx<'_>,
     provider: &Provider,
     ki: usize,
     target: &crate::state::Target,
     request: &mut Vec<u8>,
-) -> Result<bool, Rejected> {
+) -> Result<bool, Error> {
     let (w, snap, call) = (cx.w, cx.snap, cx.call);
     let body = call.body;
     let upstream_fmt = provider.kind.format();
@@ -172,10 +167,10 @@ pub(super) fn prepare(
         None
     };
     if cross_count && count_body.is_none() {
-        return Err(Rejected {
-            status: 400,
-            message: "token counting is only available when the model's upstream speaks the client's format".into(),
-        });
+        return Err(Error::new(
+            ErrorKind::InvalidRequest { status: 400 },
+            "token counting is only available when the model's upstream speaks the client's format",
+        ));
     }
     let mut translated = if same || call.count_tokens {
         Vec::new()
@@ -201,10 +196,10 @@ pub(super) fn prepare(
             claude_default_max_tokens: claude_default,
         };
         if let Err(e) = translate_request(call.client, upstream_fmt, body, &opts, &mut translated) {
-            return Err(Rejected {
-                status: e.status(),
-                message: e.message,
-            });
+            return Err(Error::new(
+                ErrorKind::InvalidRequest { status: e.status() },
+                e.message,
+            ));
         }
         &translated
     };
@@ -216,10 +211,10 @@ pub(super) fn prepare(
         // Fail closed: a rule may apply to this request but the body
         // cannot be read, so it must not go upstream unedited.
         if let Err(e) = apply_payload(cx, provider, target, send_body, rewrite, &mut edited) {
-            return Err(Rejected {
-                status: 400,
-                message: format!("invalid request body: {e}"),
-            });
+            return Err(Error::new(
+                ErrorKind::InvalidRequest { status: 400 },
+                format!("invalid request body: {e}"),
+            ));
         }
         (&edited[..], None)
     };
