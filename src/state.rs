@@ -71,14 +71,13 @@ impl Pool {
     }
 
     /// The member to start at for the next request on credential `key`
-    /// (key index; `usize::MAX` for a keyless entry) of a pool of `len`.
-    pub fn start(&self, key: usize, len: usize) -> usize {
+    /// (key index; `None` for a keyless entry) of a pool of `len`.
+    pub fn start(&self, key: Option<usize>, len: usize) -> usize {
         if len <= 1 {
             return 0;
         }
-        let c = self
-            .counters
-            .get(key)
+        let c = key
+            .and_then(|k| self.counters.get(k))
             .or_else(|| self.counters.first())
             .map(|c| c.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
             .unwrap_or(0);
@@ -118,8 +117,9 @@ pub struct Snapshot {
     pub models: Vec<ModelInfo>,
     /// Scheduler provider keys serving each client model id, in config order.
     pub route_providers: HashMap<String, Vec<String>>,
-    /// Credential id -> (provider index, key index).
-    pub credentials: HashMap<String, (usize, usize)>,
+    /// Credential id -> (provider index, key index; `None` for a keyless
+    /// entry, served unauthenticated as one credential).
+    pub credentials: HashMap<String, (usize, Option<usize>)>,
     /// Credentials as the scheduler sees them.
     pub specs: Vec<CredentialSpec>,
     /// The HTTPS listener's certificate and settings (`tls.enable`).
@@ -309,10 +309,7 @@ impl Snapshot {
                     key.map(|k| k.expose()).unwrap_or(""),
                     idx * 1_000_000 + k,
                 );
-                credentials.insert(
-                    id.clone(),
-                    (idx, if key.is_some() { k } else { usize::MAX }),
-                );
+                credentials.insert(id.clone(), (idx, key.is_some().then_some(k)));
                 spec_provider.push(idx);
                 specs.push(CredentialSpec {
                     id,

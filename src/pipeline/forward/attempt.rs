@@ -270,8 +270,8 @@ struct At<'a> {
     lease: Lease,
     cred: &'a str,
     provider: &'a Provider,
-    /// Key index within the provider entry (`usize::MAX`: no key).
-    ki: usize,
+    /// Key index within the provider entry (`None`: a keyless entry).
+    ki: Option<usize>,
     target: &'a Target,
     /// Another model of the pool remains after this one.
     more: bool,
@@ -303,13 +303,13 @@ async fn send(
     cx: &Ctx<'_>,
     conn: &mut Conn,
     provider: &Provider,
-    ki: usize,
+    ki: Option<usize>,
     request: Vec<u8>,
 ) -> Option<Result<Response, upstream::UpstreamError>> {
     let w = cx.w;
     let proxy = provider
         .proxies
-        .get(if ki == usize::MAX { 0 } else { ki })
+        .get(ki.unwrap_or(0))
         .and_then(|p| p.as_deref());
     let ticks = if cx.call.stream {
         None

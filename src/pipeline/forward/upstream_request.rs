@@ -126,7 +126,7 @@ pub(super) fn from_protocol_name(f: Format) -> &'static str {
 pub(super) fn prepare(
     cx: &Ctx<'_>,
     provider: &Provider,
-    ki: usize,
+    ki: Option<usize>,
     target: &crate::state::Target,
     request: &mut Vec<u8>,
 ) -> Result<bool, Error> {
@@ -223,7 +223,7 @@ pub(super) fn prepare(
     }
     build_request(
         provider,
-        provider.keys.get(ki),
+        ki.and_then(|k| provider.keys.get(k)),
         cx.req,
         send_body,
         rewrite,
