@@ -9,6 +9,21 @@ pub mod write;
 pub mod oracle;
 pub use scan::{Event, Item, ScanError, Scanner};
 
+/// Index one past the last complete SSE event (blank line) in `b`.
+pub fn last_event_boundary(b: &[u8]) -> Option<usize> {
+    let mut end = b.len();
+    while let Some(p) = memchr::memrchr(b'\n', &b[..end]) {
+        if p >= 1 && b[p - 1] == b'\n' {
+            return Some(p + 1);
+        }
+        if p >= 2 && b[p - 1] == b'\r' && b[p - 2] == b'\n' {
+            return Some(p + 1);
+        }
+        end = p;
+    }
+    None
+}
+
 /// A tiny deterministic PRNG (xorshift64*) for randomised unit tests.
 #[cfg(test)]
 pub(crate) mod test_rng {

@@ -25,20 +25,7 @@ pub(super) enum Relayed {
     NoFirstByte(String),
 }
 
-/// Index one past the last complete SSE event (blank line) in `b`.
-pub fn last_event_boundary(b: &[u8]) -> Option<usize> {
-    let mut end = b.len();
-    while let Some(p) = memchr::memrchr(b'\n', &b[..end]) {
-        if p >= 1 && b[p - 1] == b'\n' {
-            return Some(p + 1);
-        }
-        if p >= 2 && b[p - 1] == b'\r' && b[p - 2] == b'\n' {
-            return Some(p + 1);
-        }
-        end = p;
-    }
-    None
-}
+pub use crate::sse::last_event_boundary;
 
 /// True if the last event in `b` (complete events) is `data: [DONE]`.
 pub(super) fn ends_with_done(b: &[u8]) -> bool {
