@@ -189,6 +189,15 @@ fn entries(config: &Config) -> Vec<Entry<'_>> {
     entries
 }
 
+/// The scheduler's provider key: the kind's id, or
+/// `openai-compatible-<lower-case name>` for an OpenAI-compatible entry.
+fn sched_provider(c: &Entry<'_>) -> String {
+    match c.kind {
+        Kind::OpenAiCompat => format!("openai-compatible-{}", c.name.trim().to_ascii_lowercase()),
+        _ => c.name.clone(),
+    }
+}
+
 /// Rejects header names and values that would break the request head.
 fn check_headers(c: &Entry<'_>) -> Result<(), String> {
     for (n, v) in c.headers {
@@ -273,12 +282,7 @@ impl Snapshot {
             endpoint.resolve();
             check_headers(c)?;
             let idx = providers.len();
-            let sched_provider = match c.kind {
-                Kind::OpenAiCompat => {
-                    format!("openai-compatible-{}", c.name.trim().to_ascii_lowercase())
-                }
-                _ => c.name.clone(),
-            };
+            let sched_provider = sched_provider(c);
             providers.push(Provider {
                 kind: c.kind,
                 name: c.name.clone(),
