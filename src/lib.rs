@@ -17,6 +17,7 @@
 //!   -> payload rules (one-pass span edits)                       payload
 //!   -> upstream: per-core pool, DNS off-core, rustls, proxies    upstream
 //!   -> relay: whole SSE events, or translated event by event     pipeline::forward, translate::stream
+//!   (paths and auth headers per provider kind: providers)
 //!   -> release the lease with the outcome (cooldown, next try)   credentials::RetryPlan
 //! control thread: config reload, DNS refresh, signals -> per-worker inbox   control, runtime
 //! ```
@@ -25,9 +26,14 @@
 //!
 //! - [`runtime`]: worker threads (one monoio runtime per core, io_uring or
 //!   epoll), per-core context, control messages, shutdown and drain.
-//! - [`server`]: accept loop, connection keep-alive loop, owned-buffer I/O.
+//! - [`server`]: accept loop, connection keep-alive loop, owned-buffer I/O;
+//!   generic over its [`server::Host`] (the runtime) and [`server::Handler`]
+//!   (the request path), so it imports neither.
 //! - [`h1`]: HTTP/1.1 wire code with no I/O: heads, chunked bodies, encoders, limits.
-//! - [`pipeline`]: the request path: routing, authentication, handlers, replies.
+//! - [`pipeline`]: the request path: routing, authentication, handlers,
+//!   replies; `pipeline::forward` holds its stages (route, attempt, upstream
+//!   request, relays, error reply).
+//! - [`providers`]: the provider table: one module per provider kind.
 //! - [`upstream`]: endpoints, connection pool, TCP/TLS connect, proxies
 //!   (HTTP(S) CONNECT, SOCKS5), response bodies.
 //! - [`state`]: the immutable snapshot (config + routes + endpoints) requests read.
@@ -42,16 +48,34 @@
 //! - [`payload`]: `payload` rules as one-pass span edits.
 //! - [`json`]: span scanning of JSON bodies (edit in place, no re-serialising).
 //! - [`secret`]: keys as a type that never prints.
+//! - [`error`]: the request path's error model (kind, side, retry decision)
+//!   and its mappings to status, client body, SSE event and scheduler outcome.
+
+// A panic on the request path takes a worker (and every connection on its
+// core) down: bad input must become an error reply instead.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "library code answers bad input with an error, never a panic"
+)]
+// A worker runs one event loop for all of a core's connections: a blocking
+// call (clippy.toml lists them) stalls every one of them.
+#![deny(
+    clippy::disallowed_methods,
+    reason = "no blocking calls on workers; off-worker sites allow it with their reason"
+)]
 
 pub mod config;
 pub mod control;
 pub mod credentials;
+pub mod error;
 pub mod h1;
 pub mod json;
 pub mod log;
 pub mod models;
 pub mod payload;
 pub mod pipeline;
+pub mod providers;
 pub mod runtime;
 pub mod secret;
 pub mod server;
@@ -61,3 +85,12 @@ pub mod tls;
 pub mod tokens;
 pub mod translate;
 pub mod upstream;
+
+/// Starts the server: the runtime's workers with the request path
+/// ([`pipeline::Proxy`]) as the connection handler.
+pub fn start(
+    snap: std::sync::Arc<state::Snapshot>,
+    opts: &runtime::Options,
+) -> std::io::Result<runtime::ServerHandle> {
+    runtime::start::<pipeline::Proxy>(snap, opts)
+}

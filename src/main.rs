@@ -1,6 +1,16 @@
 //! `cliproxy` binary: command line -> config -> workers -> control loop.
 
-use cliproxy::runtime::{self, Driver, Options};
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a bad command line or config is reported, never a panic"
+)]
+#![deny(
+    clippy::disallowed_methods,
+    reason = "the binary shares the library's rule on blocking calls"
+)]
+
+use cliproxy::runtime::{Driver, Options};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -149,7 +159,7 @@ fn real_main() -> i32 {
             return 1;
         }
     };
-    let handle = match runtime::start(snap.clone(), &opts) {
+    let handle = match cliproxy::start(snap.clone(), &opts) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("cannot start: {e}");

@@ -8,56 +8,7 @@ use crate::secret::Secret;
 use crate::upstream::Endpoint;
 use std::collections::HashMap;
 
-/// What kind of upstream an entry is: decides paths, auth headers and the
-/// wire format spoken (reference §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// `openai-compatibility`: OpenAI Chat at `{base}/chat/completions`, Bearer.
-    OpenAiCompat,
-    /// `claude-api-key`: `{base}/v1/messages?beta=true`; `x-api-key` on the
-    /// default host, Bearer on a custom base URL.
-    Claude,
-    /// `gemini-api-key`: `{base}/v1beta/models/{m}:{action}`, `x-goog-api-key`.
-    Gemini,
-    /// `vertex-api-key`: `{base}/v1/publishers/google/models/{m}:{action}`, `x-goog-api-key`.
-    Vertex,
-    /// `codex-api-key`: Responses at `{base}/responses`, Bearer, always streamed.
-    Codex,
-}
-
-impl Kind {
-    /// The wire format this upstream speaks.
-    pub fn format(self) -> crate::translate::format::Format {
-        use crate::translate::format::Format;
-        match self {
-            Kind::OpenAiCompat => Format::OpenAiChat,
-            Kind::Claude => Format::Claude,
-            Kind::Gemini | Kind::Vertex => Format::Gemini,
-            Kind::Codex => Format::Codex,
-        }
-    }
-
-    /// Config key of the entry list.
-    pub fn config_key(self) -> &'static str {
-        match self {
-            Kind::OpenAiCompat => "openai-compatibility",
-            Kind::Claude => "claude-api-key",
-            Kind::Gemini => "gemini-api-key",
-            Kind::Vertex => "vertex-api-key",
-            Kind::Codex => "codex-api-key",
-        }
-    }
-
-    /// Default base URL when an entry gives none.
-    pub fn default_base(self) -> &'static str {
-        match self {
-            Kind::Claude => "https://api.anthropic.com",
-            Kind::Gemini => "https://generativelanguage.googleapis.com",
-            Kind::Vertex => "https://aiplatform.googleapis.com",
-            Kind::OpenAiCompat | Kind::Codex => "",
-        }
-    }
-}
+pub use crate::providers::Kind;
 
 /// One upstream entry, ready to use.
 #[derive(Debug)]
@@ -79,7 +30,7 @@ pub struct Provider {
     pub headers: Vec<(String, String)>,
     /// Speak only HTTP/1.1 to this upstream (`force-http1`, entry or global).
     pub force_http1: bool,
-    /// Scheduler provider key: `claude`, `gemini`, `vertex`, `codex` or
+    /// Scheduler provider key: the kind's id (`claude`, `gemini`, ...) or
     /// `openai-compatible-<lower-case name>`.
     pub sched_provider: String,
     /// The entry's `request-scoped-errors` rules (also in its credentials'
@@ -122,14 +73,13 @@ impl Pool {
     }
 
     /// The member to start at for the next request on credential `key`
-    /// (key index; `usize::MAX` for a keyless entry) of a pool of `len`.
-    pub fn start(&self, key: usize, len: usize) -> usize {
+    /// (key index; `None` for a keyless entry) of a pool of `len`.
+    pub fn start(&self, key: Option<usize>, len: usize) -> usize {
         if len <= 1 {
             return 0;
         }
-        let c = self
-            .counters
-            .get(key)
+        let c = key
+            .and_then(|k| self.counters.get(k))
             .or_else(|| self.counters.first())
             .map(|c| c.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
             .unwrap_or(0);
@@ -169,12 +119,140 @@ pub struct Snapshot {
     pub models: Vec<ModelInfo>,
     /// Scheduler provider keys serving each client model id, in config order.
     pub route_providers: HashMap<String, Vec<String>>,
-    /// Credential id -> (provider index, key index).
-    pub credentials: HashMap<String, (usize, usize)>,
+    /// Credential id -> (provider index, key index; `None` for a keyless
+    /// entry, served unauthenticated as one credential).
+    pub credentials: HashMap<String, (usize, Option<usize>)>,
     /// Credentials as the scheduler sees them.
     pub specs: Vec<CredentialSpec>,
     /// The HTTPS listener's certificate and settings (`tls.enable`).
     pub server_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+}
+
+/// A provider entry of any kind, normalised to one shape.
+struct Entry<'c> {
+    kind: Kind,
+    path: String,
+    name: String,
+    base_url: &'c str,
+    keys: Vec<(&'c Secret, u32, &'c crate::config::ProxySetting)>,
+    /// The entry-level proxy (gemini/claude/... entries carry one).
+    entry_proxy: Option<&'c crate::config::ProxySetting>,
+    headers: &'c [(String, String)],
+    priority: i32,
+    disable_cooling: Option<bool>,
+    force_http1: Option<bool>,
+    request_retry: Option<u32>,
+    rules: &'c [crate::config::ScopedErrorRule],
+}
+
+/// Every provider entry of the config: `openai-compatibility` first, then
+/// the keyed kinds in table order.
+fn entries(config: &Config) -> Vec<Entry<'_>> {
+    let mut entries: Vec<Entry<'_>> = Vec::new();
+    for (i, c) in config.openai_compatibility.iter().enumerate() {
+        entries.push(Entry {
+            kind: Kind::OpenAiCompat,
+            path: format!("openai-compatibility[{i}]"),
+            name: c.name.clone(),
+            base_url: &c.base_url,
+            keys: c
+                .api_key_entries
+                .iter()
+                .map(|e| (&e.api_key, e.weight, &e.proxy))
+                .collect(),
+            entry_proxy: None,
+            headers: &c.headers,
+            priority: c.priority,
+            disable_cooling: c.disable_cooling,
+            force_http1: c.force_http1,
+            request_retry: c.request_retry,
+            rules: &c.request_scoped_errors,
+        });
+    }
+    for kind in Kind::ALL {
+        for (i, k) in config.keyed(kind).iter().enumerate() {
+            entries.push(Entry {
+                kind,
+                path: format!("{}[{i}]", kind.config_key()),
+                name: kind.as_str().to_string(),
+                base_url: &k.base_url,
+                keys: if k.api_key.expose().is_empty() {
+                    vec![]
+                } else {
+                    vec![(&k.api_key, k.weight, &k.proxy)]
+                },
+                entry_proxy: Some(&k.proxy),
+                headers: &k.headers,
+                priority: k.priority,
+                disable_cooling: k.disable_cooling,
+                force_http1: k.force_http1,
+                request_retry: k.request_retry,
+                rules: &k.request_scoped_errors,
+            });
+        }
+    }
+    entries
+}
+
+/// The scheduler's provider key: the kind's id, or
+/// `openai-compatible-<lower-case name>` for an OpenAI-compatible entry.
+fn sched_provider(c: &Entry<'_>) -> String {
+    match c.kind {
+        Kind::OpenAiCompat => format!("openai-compatible-{}", c.name.trim().to_ascii_lowercase()),
+        _ => c.name.clone(),
+    }
+}
+
+/// Rejects header names and values that would break the request head.
+fn check_headers(c: &Entry<'_>) -> Result<(), String> {
+    for (n, v) in c.headers {
+        if n.is_empty()
+            || n.bytes().any(|b| b <= b' ' || b == b':')
+            || v.bytes().any(|b| b == b'\r' || b == b'\n')
+        {
+            return Err(format!("{}.headers: invalid header {n:?}", c.path));
+        }
+    }
+    Ok(())
+}
+
+/// The upstream proxy per key (one for a keyless entry). A per-credential
+/// `proxy-url` wins over the global one; `direct`/`none` bypass both
+/// (reference §3.2).
+fn proxies(config: &Config, c: &Entry<'_>) -> Vec<Option<std::sync::Arc<crate::upstream::Proxy>>> {
+    let pick = |p: Option<&crate::config::ProxySetting>| match p {
+        Some(crate::config::ProxySetting::Direct) => None,
+        Some(crate::config::ProxySetting::Proxy(u)) => Some(u.clone()),
+        _ => config.proxy_url.clone(),
+    };
+    let list: Vec<Option<crate::config::ProxyUrl>> = if c.keys.is_empty() {
+        vec![pick(c.entry_proxy)]
+    } else {
+        c.keys.iter().map(|(_, _, p)| pick(Some(p))).collect()
+    };
+    list.into_iter()
+        .map(|u| u.map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u))))
+        .collect()
+}
+
+/// The entry's `request-scoped-errors` rules in the scheduler's terms.
+fn scoped_rules(c: &Entry<'_>) -> Vec<Rule> {
+    c.rules
+        .iter()
+        .map(|r| Rule {
+            status: r.status,
+            matches: r.matches.clone(),
+            match_regexr: r.match_regexr.clone(),
+            action: match r.action {
+                crate::config::ScopedErrorAction::Stop => RuleAction::Stop,
+                crate::config::ScopedErrorAction::StopAndCooldown => RuleAction::StopAndCooldown,
+                crate::config::ScopedErrorAction::Continue => RuleAction::Continue,
+                crate::config::ScopedErrorAction::ContinueAndCooldown => {
+                    RuleAction::ContinueAndCooldown
+                }
+            },
+        })
+        .collect()
 }
 
 impl Snapshot {
@@ -190,76 +268,7 @@ impl Snapshot {
         let mut route_providers: HashMap<String, Vec<String>> = HashMap::new();
         let mut credentials = HashMap::new();
         let mut specs = Vec::new();
-        // Every provider list, normalised to one shape.
-        struct Entry<'c> {
-            kind: Kind,
-            path: String,
-            name: String,
-            base_url: &'c str,
-            keys: Vec<(&'c Secret, u32, &'c crate::config::ProxySetting)>,
-            /// The entry-level proxy (gemini/claude/... entries carry one).
-            entry_proxy: Option<&'c crate::config::ProxySetting>,
-            headers: &'c [(String, String)],
-            priority: i32,
-            disable_cooling: Option<bool>,
-            force_http1: Option<bool>,
-            request_retry: Option<u32>,
-            rules: &'c [crate::config::ScopedErrorRule],
-        }
-        let mut entries: Vec<Entry<'_>> = Vec::new();
-        for (i, c) in config.openai_compatibility.iter().enumerate() {
-            entries.push(Entry {
-                kind: Kind::OpenAiCompat,
-                path: format!("openai-compatibility[{i}]"),
-                name: c.name.clone(),
-                base_url: &c.base_url,
-                keys: c
-                    .api_key_entries
-                    .iter()
-                    .map(|e| (&e.api_key, e.weight, &e.proxy))
-                    .collect(),
-                entry_proxy: None,
-                headers: &c.headers,
-                priority: c.priority,
-                disable_cooling: c.disable_cooling,
-                force_http1: c.force_http1,
-                request_retry: c.request_retry,
-                rules: &c.request_scoped_errors,
-            });
-        }
-        for (kind, list) in [
-            (Kind::Claude, &config.claude_api_keys),
-            (Kind::Gemini, &config.gemini_api_keys),
-            (Kind::Vertex, &config.vertex_api_keys),
-            (Kind::Codex, &config.codex_api_keys),
-        ] {
-            for (i, k) in list.iter().enumerate() {
-                entries.push(Entry {
-                    kind,
-                    path: format!("{}[{i}]", kind.config_key()),
-                    name: match kind {
-                        Kind::Claude => "claude",
-                        Kind::Gemini => "gemini",
-                        Kind::Vertex => "vertex",
-                        _ => "codex",
-                    }
-                    .to_string(),
-                    base_url: &k.base_url,
-                    keys: if k.api_key.expose().is_empty() {
-                        vec![]
-                    } else {
-                        vec![(&k.api_key, k.weight, &k.proxy)]
-                    },
-                    entry_proxy: Some(&k.proxy),
-                    headers: &k.headers,
-                    priority: k.priority,
-                    disable_cooling: k.disable_cooling,
-                    force_http1: k.force_http1,
-                    request_retry: k.request_retry,
-                    rules: &k.request_scoped_errors,
-                });
-            }
-        }
+        let entries = entries(&config);
         // (kind, index in its config list) -> provider index.
         let mut by_entry: HashMap<(Kind, usize), usize> = HashMap::new();
         let mut per_kind: HashMap<Kind, usize> = HashMap::new();
@@ -276,21 +285,9 @@ impl Snapshot {
             let mut endpoint =
                 Endpoint::parse(base).map_err(|e| format!("{}.base-url: {e}", c.path))?;
             endpoint.resolve();
-            for (n, v) in c.headers {
-                if n.is_empty()
-                    || n.bytes().any(|b| b <= b' ' || b == b':')
-                    || v.bytes().any(|b| b == b'\r' || b == b'\n')
-                {
-                    return Err(format!("{}.headers: invalid header {n:?}", c.path));
-                }
-            }
+            check_headers(c)?;
             let idx = providers.len();
-            let sched_provider = match c.kind {
-                Kind::OpenAiCompat => {
-                    format!("openai-compatible-{}", c.name.trim().to_ascii_lowercase())
-                }
-                _ => c.name.clone(),
-            };
+            let sched_provider = sched_provider(c);
             providers.push(Provider {
                 kind: c.kind,
                 name: c.name.clone(),
@@ -299,45 +296,13 @@ impl Snapshot {
                 keys: c.keys.iter().map(|(k, _, _)| (*k).clone()).collect(),
                 // Per-credential proxy-url wins over the global one;
                 // `direct`/`none` bypass both (reference §3.2).
-                proxies: {
-                    let pick = |p: Option<&crate::config::ProxySetting>| match p {
-                        Some(crate::config::ProxySetting::Direct) => None,
-                        Some(crate::config::ProxySetting::Proxy(u)) => Some(u.clone()),
-                        _ => config.proxy_url.clone(),
-                    };
-                    let list: Vec<Option<crate::config::ProxyUrl>> = if c.keys.is_empty() {
-                        vec![pick(c.entry_proxy)]
-                    } else {
-                        c.keys.iter().map(|(_, _, p)| pick(Some(p))).collect()
-                    };
-                    list.into_iter()
-                        .map(|u| u.map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u))))
-                        .collect()
-                },
+                proxies: proxies(&config, c),
                 headers: c.headers.to_vec(),
                 force_http1: c.force_http1.unwrap_or(config.force_http1),
                 sched_provider: sched_provider.clone(),
                 rules: Vec::new(),
             });
-            let rules: Vec<Rule> = c
-                .rules
-                .iter()
-                .map(|r| Rule {
-                    status: r.status,
-                    matches: r.matches.clone(),
-                    match_regexr: r.match_regexr.clone(),
-                    action: match r.action {
-                        crate::config::ScopedErrorAction::Stop => RuleAction::Stop,
-                        crate::config::ScopedErrorAction::StopAndCooldown => {
-                            RuleAction::StopAndCooldown
-                        }
-                        crate::config::ScopedErrorAction::Continue => RuleAction::Continue,
-                        crate::config::ScopedErrorAction::ContinueAndCooldown => {
-                            RuleAction::ContinueAndCooldown
-                        }
-                    },
-                })
-                .collect();
+            let rules = scoped_rules(c);
             providers[idx].rules = rules.clone();
             // An entry without keys still serves, unauthenticated, as one credential.
             let keyless: [(Option<&Secret>, u32); 1] = [(None, 1)];
@@ -354,10 +319,7 @@ impl Snapshot {
                     key.map(|k| k.expose()).unwrap_or(""),
                     idx * 1_000_000 + k,
                 );
-                credentials.insert(
-                    id.clone(),
-                    (idx, if key.is_some() { k } else { usize::MAX }),
-                );
+                credentials.insert(id.clone(), (idx, key.is_some().then_some(k)));
                 spec_provider.push(idx);
                 specs.push(CredentialSpec {
                     id,
@@ -383,13 +345,7 @@ impl Snapshot {
                 continue;
             };
             for t in ts {
-                let kind = match t.kind {
-                    crate::models::ProviderKind::OpenAiCompat => Kind::OpenAiCompat,
-                    crate::models::ProviderKind::Claude => Kind::Claude,
-                    crate::models::ProviderKind::Gemini => Kind::Gemini,
-                    crate::models::ProviderKind::Vertex => Kind::Vertex,
-                    crate::models::ProviderKind::Codex => Kind::Codex,
-                };
+                let kind = t.kind;
                 let Some(&pi) = by_entry.get(&(kind, t.entry)) else {
                     continue;
                 };

@@ -1,5 +1,5 @@
 //! Heap stays flat under connection churn and keep-alive: the real server
-//! (`runtime::start`, one worker, in this process) relays to a keep-alive
+//! (`cliproxy::start`, one worker, in this process) relays to a keep-alive
 //! upstream on 127.0.0.1:0; a counting global allocator tracks live heap
 //! bytes. After a warm-up, thousands of `Connection: close` connections and
 //! tens of thousands of keep-alive requests must leave the live heap where it
@@ -177,7 +177,7 @@ fn run(driver: cliproxy::runtime::Driver) {
         driver,
         ..Default::default()
     };
-    let h = cliproxy::runtime::start(snap, &opts).unwrap();
+    let h = cliproxy::start(snap, &opts).unwrap();
     let addr = h.addr;
 
     // Warm-up: pool buffers, the upstream connection, lazily built state.

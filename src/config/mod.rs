@@ -97,6 +97,11 @@ pub struct Config {
     pub streaming_bootstrap_retries: u32,
     /// Blank-line keep-alive interval for non-stream responses; `None` = off.
     pub nonstream_keepalive: Option<Duration>,
+    /// `save-cooldown-status`: persist cooldowns across restarts.
+    pub save_cooldown_status: bool,
+    /// `claude-code.disable-cloaking-model-list`: the Anthropic model list
+    /// shows the registry's ids as they are.
+    pub disable_cloaking_model_list: bool,
     /// Authenticate `/v1/ws` (default true).
     pub ws_auth: bool,
     /// Full per-request logs.
@@ -182,6 +187,21 @@ pub struct ApiKeyEntry {
     pub weight: u32,
     /// `proxy_url` parsed.
     pub proxy: ProxySetting,
+}
+
+impl Config {
+    /// The API-key entries of a keyed provider kind, in config order
+    /// (`openai-compatibility` has its own shape: empty here).
+    pub fn keyed(&self, kind: crate::providers::Kind) -> &[ProviderKey] {
+        use crate::providers::Kind;
+        match kind {
+            Kind::Gemini => &self.gemini_api_keys,
+            Kind::Claude => &self.claude_api_keys,
+            Kind::Codex => &self.codex_api_keys,
+            Kind::Vertex => &self.vertex_api_keys,
+            Kind::OpenAiCompat => &[],
+        }
+    }
 }
 
 impl fmt::Debug for ApiKeyEntry {

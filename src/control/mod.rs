@@ -210,6 +210,10 @@ pub fn run(
         let event = n > 0 && fds.len() > 1 && fds[1].revents != 0;
         if event || stamp != last_stamp {
             last_stamp = stamp;
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "the control thread, not a worker: debounces a burst of file events"
+            )]
             std::thread::sleep(RELOAD_DEBOUNCE);
             if let Some(fd) = inotify {
                 drain(fd);

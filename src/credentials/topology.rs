@@ -161,6 +161,118 @@ fn effective_retry(own: Option<i32>, default: i32) -> i32 {
     }
 }
 
+/// Orders candidates for pooling: (model, provider), then priority
+/// descending, then credential id ascending (`by_name`: active credentials
+/// in id order).
+fn order_candidates(
+    candidates: &[Candidate],
+    by_name: &[u32],
+    ncreds: usize,
+    nmodels: usize,
+    nproviders: usize,
+) -> Vec<Candidate> {
+    // Pools: (model, provider), then priority descending, then id ascending.
+    // Counting sorts (linear, fast even in unoptimised builds): first put
+    // each credential's contiguous run of candidates in id order, then a
+    // stable bucket pass on the dense (model, provider, priority) key.
+    let mut run_start = vec![0u32; ncreds];
+    let mut run_len = vec![0u32; ncreds];
+    for (i, c) in candidates.iter().enumerate() {
+        let k = c.member.cred as usize;
+        if run_len[k] == 0 {
+            run_start[k] = i as u32;
+        }
+        run_len[k] += 1;
+    }
+    let mut by_id: Vec<Candidate> = Vec::with_capacity(candidates.len());
+    for &k in by_name {
+        let (a, n) = (run_start[k as usize] as usize, run_len[k as usize] as usize);
+        by_id.extend_from_slice(&candidates[a..a + n]);
+    }
+    // Distinct priorities, descending (one entry per credential run at most).
+    let mut prios: Vec<i32> = Vec::new();
+    for c in &by_id {
+        if prios.last() != Some(&c.priority) {
+            prios.push(c.priority);
+        }
+    }
+    prios.sort_unstable_by(|a, b| b.cmp(a));
+    prios.dedup();
+    let (np, nq) = (nproviders.max(1), prios.len().max(1));
+    let buckets = nmodels.max(1) * np * nq;
+    let key = |c: &Candidate| -> usize {
+        let q = prios.binary_search_by(|p| c.priority.cmp(p)).unwrap_or(0);
+        (c.model as usize * np + c.provider as usize) * nq + q
+    };
+    if buckets <= 4 * by_id.len() + 4096 {
+        let keys: Vec<usize> = by_id.iter().map(key).collect();
+        let mut pos = vec![0usize; buckets + 1];
+        for &k in &keys {
+            pos[k + 1] += 1;
+        }
+        for b in 0..buckets {
+            pos[b + 1] += pos[b];
+        }
+        let mut out: Vec<Option<Candidate>> = vec![None; by_id.len()];
+        for (c, &k) in by_id.iter().zip(&keys) {
+            out[pos[k]] = Some(*c);
+            pos[k] += 1;
+        }
+        out.into_iter().flatten().collect()
+    } else {
+        by_id.sort_by_key(key);
+        by_id
+    }
+}
+
+/// Pools of ordered candidates: one per (model, provider), split into
+/// priority tiers; members are stored flat.
+#[allow(
+    clippy::type_complexity,
+    reason = "the four tables Topology stores, built together"
+)]
+fn group_pools(
+    candidates: &[Candidate],
+    nmodels: usize,
+) -> (Vec<Vec<u32>>, Vec<Pool>, Vec<Tier>, Vec<Member>) {
+    let mut pools_by_model: Vec<Vec<u32>> = vec![Vec::new(); nmodels];
+    let mut pools = Vec::new();
+    let mut tiers = Vec::new();
+    let mut members = Vec::with_capacity(candidates.len());
+    let mut i = 0;
+    while i < candidates.len() {
+        let (model, provider) = (candidates[i].model, candidates[i].provider);
+        let tier_start = tiers.len() as u32;
+        while i < candidates.len()
+            && candidates[i].model == model
+            && candidates[i].provider == provider
+        {
+            let prio = candidates[i].priority;
+            let start = members.len() as u32;
+            while i < candidates.len()
+                && candidates[i].model == model
+                && candidates[i].provider == provider
+                && candidates[i].priority == prio
+            {
+                members.push(candidates[i].member);
+                i += 1;
+            }
+            tiers.push(Tier {
+                priority: prio,
+                start,
+                end: members.len() as u32,
+            });
+        }
+        pools_by_model[model as usize].push(pools.len() as u32);
+        pools.push(Pool {
+            provider,
+            tier_start,
+            tier_end: tiers.len() as u32,
+        });
+    }
+    (pools_by_model, pools, tiers, members)
+}
+
 impl Topology {
     /// Builds a generation. `prev` supplies the interners (stable ids); state is
     /// not copied here (see [`Topology::carry_from`]). Duplicate ids: the first
@@ -258,93 +370,15 @@ impl Topology {
         for (r, &i) in by_name.iter().enumerate() {
             rank[i as usize] = r as u32;
         }
-        // Pools: (model, provider), then priority descending, then id ascending.
-        // Counting sorts (linear, fast even in unoptimised builds): first put
-        // each credential's contiguous run of candidates in id order, then a
-        // stable bucket pass on the dense (model, provider, priority) key.
-        let mut run_start = vec![0u32; creds.len()];
-        let mut run_len = vec![0u32; creds.len()];
-        for (i, c) in candidates.iter().enumerate() {
-            let k = c.member.cred as usize;
-            if run_len[k] == 0 {
-                run_start[k] = i as u32;
-            }
-            run_len[k] += 1;
-        }
-        let mut by_id: Vec<Candidate> = Vec::with_capacity(candidates.len());
-        for &k in &by_name {
-            let (a, n) = (run_start[k as usize] as usize, run_len[k as usize] as usize);
-            by_id.extend_from_slice(&candidates[a..a + n]);
-        }
-        // Distinct priorities, descending (one entry per credential run at most).
-        let mut prios: Vec<i32> = Vec::new();
-        for c in &by_id {
-            if prios.last() != Some(&c.priority) {
-                prios.push(c.priority);
-            }
-        }
-        prios.sort_unstable_by(|a, b| b.cmp(a));
-        prios.dedup();
-        let (np, nq) = (provider_names.names.len().max(1), prios.len().max(1));
-        let buckets = model_names.names.len().max(1) * np * nq;
-        let key = |c: &Candidate| -> usize {
-            let q = prios.binary_search_by(|p| c.priority.cmp(p)).unwrap_or(0);
-            (c.model as usize * np + c.provider as usize) * nq + q
-        };
-        let candidates: Vec<Candidate> = if buckets <= 4 * by_id.len() + 4096 {
-            let keys: Vec<usize> = by_id.iter().map(key).collect();
-            let mut pos = vec![0usize; buckets + 1];
-            for &k in &keys {
-                pos[k + 1] += 1;
-            }
-            for b in 0..buckets {
-                pos[b + 1] += pos[b];
-            }
-            let mut out: Vec<Option<Candidate>> = vec![None; by_id.len()];
-            for (c, &k) in by_id.iter().zip(&keys) {
-                out[pos[k]] = Some(*c);
-                pos[k] += 1;
-            }
-            out.into_iter().flatten().collect()
-        } else {
-            by_id.sort_by_key(key);
-            by_id
-        };
-        let mut pools_by_model: Vec<Vec<u32>> = vec![Vec::new(); model_names.names.len()];
-        let mut pools = Vec::new();
-        let mut tiers = Vec::new();
-        let mut members = Vec::with_capacity(candidates.len());
-        let mut i = 0;
-        while i < candidates.len() {
-            let (model, provider) = (candidates[i].model, candidates[i].provider);
-            let tier_start = tiers.len() as u32;
-            while i < candidates.len()
-                && candidates[i].model == model
-                && candidates[i].provider == provider
-            {
-                let prio = candidates[i].priority;
-                let start = members.len() as u32;
-                while i < candidates.len()
-                    && candidates[i].model == model
-                    && candidates[i].provider == provider
-                    && candidates[i].priority == prio
-                {
-                    members.push(candidates[i].member);
-                    i += 1;
-                }
-                tiers.push(Tier {
-                    priority: prio,
-                    start,
-                    end: members.len() as u32,
-                });
-            }
-            pools_by_model[model as usize].push(pools.len() as u32);
-            pools.push(Pool {
-                provider,
-                tier_start,
-                tier_end: tiers.len() as u32,
-            });
-        }
+        let candidates = order_candidates(
+            &candidates,
+            &by_name,
+            creds.len(),
+            model_names.names.len(),
+            provider_names.names.len(),
+        );
+        let (pools_by_model, pools, tiers, members) =
+            group_pools(&candidates, model_names.names.len());
         let words: Box<[AtomicU64]> = (0..next_slot).map(|_| AtomicU64::new(0)).collect();
         Topology {
             gen,

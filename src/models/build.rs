@@ -43,13 +43,25 @@ impl Registry {
     /// configured models.
     pub fn build_at(cfg: &Config, now: i64) -> Registry {
         let mut reg = Registry::default();
-        let keyed = [
-            (ProviderKind::Gemini, &cfg.gemini_api_keys, "google"),
-            (ProviderKind::Claude, &cfg.claude_api_keys, "anthropic"),
-            (ProviderKind::Codex, &cfg.codex_api_keys, "openai"),
-        ];
-        for (kind, list, owner) in keyed {
-            for (index, k) in list.iter().enumerate() {
+        for kind in ProviderKind::REGISTRY_ORDER {
+            if kind == ProviderKind::OpenAiCompat {
+                for (index, c) in cfg.openai_compatibility.iter().enumerate() {
+                    reg.add_entry(
+                        &EntryView {
+                            kind,
+                            index,
+                            models: &c.models,
+                            excluded: &c.excluded_models,
+                            prefix: c.prefix.as_deref(),
+                            owned_by: &c.name,
+                        },
+                        cfg.force_model_prefix,
+                        now,
+                    );
+                }
+                continue;
+            }
+            for (index, k) in cfg.keyed(kind).iter().enumerate() {
                 reg.add_entry(
                     &EntryView {
                         kind,
@@ -57,40 +69,12 @@ impl Registry {
                         models: &k.models,
                         excluded: &k.excluded_models,
                         prefix: k.prefix.as_deref(),
-                        owned_by: owner,
+                        owned_by: kind.spec().owned_by,
                     },
                     cfg.force_model_prefix,
                     now,
                 );
             }
-        }
-        for (index, c) in cfg.openai_compatibility.iter().enumerate() {
-            reg.add_entry(
-                &EntryView {
-                    kind: ProviderKind::OpenAiCompat,
-                    index,
-                    models: &c.models,
-                    excluded: &c.excluded_models,
-                    prefix: c.prefix.as_deref(),
-                    owned_by: &c.name,
-                },
-                cfg.force_model_prefix,
-                now,
-            );
-        }
-        for (index, k) in cfg.vertex_api_keys.iter().enumerate() {
-            reg.add_entry(
-                &EntryView {
-                    kind: ProviderKind::Vertex,
-                    index,
-                    models: &k.models,
-                    excluded: &k.excluded_models,
-                    prefix: k.prefix.as_deref(),
-                    owned_by: "google",
-                },
-                cfg.force_model_prefix,
-                now,
-            );
         }
         reg.auto = pick_auto(&reg.entries);
         reg
@@ -211,14 +195,11 @@ fn configured(e: &EntryView<'_>, now: i64) -> Vec<Offer> {
             }),
             None => catalog::lookup(split_suffix(name).0.trim()).and_then(|s| s.thinking.clone()),
         };
-        let (model_type, owned_by) = match e.kind {
-            ProviderKind::OpenAiCompat if m.image => ("openai-image", e.owned_by),
-            ProviderKind::OpenAiCompat => ("openai-compatibility", e.owned_by),
-            ProviderKind::Claude => ("claude", e.owned_by),
-            ProviderKind::Gemini => ("gemini", e.owned_by),
-            ProviderKind::Vertex => ("vertex", e.owned_by),
-            ProviderKind::Codex => ("openai", e.owned_by),
+        let model_type = match e.kind {
+            ProviderKind::OpenAiCompat if m.image => "openai-image",
+            k => k.spec().model_type,
         };
+        let owned_by = e.owned_by;
         out.push(Offer {
             info: ModelInfo {
                 id,

@@ -1,10 +1,10 @@
-//! The built-in model catalog: the default models of `claude-api-key`,
-//! `gemini-api-key`, `codex-api-key` and `vertex-api-key` entries that list no
-//! `models`.
+//! The built-in model catalog: the default models of API-key entries that
+//! list no `models`; the provider table ([`crate::providers::Spec::catalog`])
+//! says which list a kind uses (Google-hosted kinds share the Gemini list:
+//! they serve the same model identifiers).
 //!
 //! The data is `catalog.json` next to this file, compiled in and parsed once on
-//! first use. Vertex entries use the Gemini list (Vertex serves the same model
-//! identifiers). Codex entries use the models of CLIProxyAPI's Codex "pro"
+//! first use. Codex entries use the models of CLIProxyAPI's Codex "pro"
 //! plan, which is what CLIProxyAPI registers for a Codex API key.
 //!
 //! Guarantees: never panics; if the compiled-in text could not be parsed (a
@@ -107,7 +107,7 @@ impl From<RawModel> for ModelInfo {
 pub struct Catalog {
     /// Claude defaults.
     pub claude: Vec<ModelInfo>,
-    /// Gemini (and Vertex) defaults.
+    /// Gemini defaults (every kind whose table entry names this list).
     pub gemini: Vec<ModelInfo>,
     /// Codex defaults.
     pub codex: Vec<ModelInfo>,
@@ -134,11 +134,11 @@ pub fn catalog() -> &'static Catalog {
 /// `openai-compatibility` has no defaults.
 pub fn defaults(kind: ProviderKind) -> &'static [ModelInfo] {
     let c = catalog();
-    match kind {
-        ProviderKind::Claude => &c.claude,
-        ProviderKind::Gemini | ProviderKind::Vertex => &c.gemini,
-        ProviderKind::Codex => &c.codex,
-        ProviderKind::OpenAiCompat => &[],
+    match kind.spec().catalog {
+        crate::providers::Catalog::Claude => &c.claude,
+        crate::providers::Catalog::Gemini => &c.gemini,
+        crate::providers::Catalog::Codex => &c.codex,
+        crate::providers::Catalog::None => &[],
     }
 }
 

@@ -5,9 +5,8 @@
 //! immutable table, following CLIProxyAPI's registration rules for API-key
 //! entries (`sdk/cliproxy/service_models.go`):
 //!
-//! - Entry kinds, registered in CLIProxyAPI's order: `gemini-api-key`,
-//!   `claude-api-key`, `codex-api-key`, `openai-compatibility`,
-//!   `vertex-api-key`.
+//! - Entry kinds, registered in CLIProxyAPI's order
+//!   ([`crate::providers::Kind::REGISTRY_ORDER`]).
 //! - An entry that lists `models` registers exactly those (`alias`, or `name`
 //!   when there is no alias, is the client-visible id; `name` is the upstream
 //!   model). An API-key entry without `models` registers its provider's
@@ -67,33 +66,8 @@ pub use resolve::{cloak_id, decloak_id, split_suffix, CLAUDE_CLOAK_PREFIX};
 /// `defaultModelMaxTokens`).
 pub const CLAUDE_FALLBACK_MAX_TOKENS: u32 = 1024;
 
-/// The kind of config entry a target comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProviderKind {
-    /// `gemini-api-key[i]`.
-    Gemini,
-    /// `claude-api-key[i]`.
-    Claude,
-    /// `codex-api-key[i]`.
-    Codex,
-    /// `openai-compatibility[i]`.
-    OpenAiCompat,
-    /// `vertex-api-key[i]`.
-    Vertex,
-}
-
-impl ProviderKind {
-    /// CLIProxyAPI's provider identifier.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Gemini => "gemini",
-            ProviderKind::Claude => "claude",
-            ProviderKind::Codex => "codex",
-            ProviderKind::OpenAiCompat => "openai-compatibility",
-            ProviderKind::Vertex => "vertex",
-        }
-    }
-}
+/// The kind of config entry a target comes from (the provider table).
+pub use crate::providers::Kind as ProviderKind;
 
 /// Thinking / reasoning capability of a model (CLIProxyAPI's
 /// `ThinkingSupport`). Budgets are provider-native tokens; 0 means unset.
@@ -124,8 +98,8 @@ pub struct ModelInfo {
     pub created: i64,
     /// Owner (`anthropic`, `google`, `openai`, or the compat provider name).
     pub owned_by: String,
-    /// CLIProxyAPI model type (`claude`, `gemini`, `vertex`, `openai`,
-    /// `openai-compatibility`, `openai-image`).
+    /// CLIProxyAPI model type: the kind's [`crate::providers::Spec::model_type`],
+    /// or `openai-image` for an image model of an OpenAI-compatible entry.
     pub model_type: String,
     /// Human-readable name; never empty for registered models.
     pub display_name: String,

@@ -34,6 +34,16 @@ fn provider_alias(path: &[u8]) -> Option<(&[u8], Vec<u8>)> {
     Some((provider, p))
 }
 
+/// The request path as the server's handler: `server` is generic over it,
+/// so it never imports this module.
+pub struct Proxy;
+
+impl crate::server::Handler<Worker> for Proxy {
+    async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
+        handle(w, conn, req).await
+    }
+}
+
 /// Handles one request; returns whether the connection may serve another.
 pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
     let method = req.method();
@@ -77,7 +87,7 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
             } else if by_provider(&[b"anthropic", b"claude"])
                 || (provider.is_none() && models::wants_anthropic(req))
             {
-                let no_cloak = snap.config.raw.claude_code.disable_cloaking_model_list;
+                let no_cloak = snap.config.disable_cloaking_model_list;
                 snap.registry.write_anthropic_list(no_cloak, &mut body);
             } else {
                 snap.registry.write_openai_list(&mut body);

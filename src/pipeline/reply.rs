@@ -32,18 +32,6 @@ pub fn text(out: &mut Vec<u8>, status: u16, body: &[u8], head_only: bool) {
     }
 }
 
-/// An error answered before a request could be parsed: JSON body, connection closes.
-pub fn error_plain(out: &mut Vec<u8>, status: u16, message: &str) {
-    let mut body = Vec::with_capacity(64 + message.len());
-    openai_error_body(&mut body, status, message);
-    encode::status_line(out, status);
-    encode::header(out, "Content-Type", b"application/json; charset=utf-8");
-    encode::content_length(out, body.len());
-    encode::header(out, "Connection", b"close");
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&body);
-}
-
 /// CLIProxyAPI's OpenAI-shaped error body for `status` (reference §1.4):
 /// `{"error":{"message":..,"type":..,"code":..}}`.
 pub fn openai_error_body(out: &mut Vec<u8>, status: u16, message: &str) {

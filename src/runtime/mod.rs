@@ -7,17 +7,15 @@
 //! workers only through a per-worker socket pair (one byte per message), so no
 //! lock is taken on the request path.
 
+pub use crate::server::{Shutdown, ShutdownWait};
 use crate::state::Snapshot;
 use crate::upstream::Pool;
 use std::cell::{Cell, RefCell};
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 /// Which monoio driver a worker runs.
@@ -96,110 +94,6 @@ impl Default for Options {
     }
 }
 
-/// A one-shot, core-local shutdown signal that many tasks can await.
-///
-/// Waiters live in a slot table: a [`ShutdownWait`] takes one slot on its
-/// first pending poll, refreshes the waker in place on later polls and frees
-/// the slot when dropped. The table therefore holds at most as many wakers
-/// as there are live waits, however many connections come and go (a waker
-/// left behind would keep its whole task allocation alive).
-#[derive(Clone, Default)]
-pub struct Shutdown(Rc<ShutdownInner>);
-
-#[derive(Default)]
-struct ShutdownInner {
-    fired: Cell<bool>,
-    /// `None`: a free slot (listed in `free`) or a waiter already woken.
-    slots: RefCell<Vec<Option<Waker>>>,
-    free: RefCell<Vec<usize>>,
-}
-
-impl Shutdown {
-    /// Fires the signal, waking every waiter.
-    pub fn fire(&self) {
-        self.0.fired.set(true);
-        let woken: Vec<Waker> = self
-            .0
-            .slots
-            .borrow_mut()
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect();
-        for w in woken {
-            w.wake();
-        }
-    }
-
-    /// True once fired.
-    pub fn is_fired(&self) -> bool {
-        self.0.fired.get()
-    }
-
-    /// Resolves when the signal fires.
-    pub fn wait(&self) -> ShutdownWait {
-        ShutdownWait {
-            inner: self.0.clone(),
-            slot: None,
-        }
-    }
-
-    /// Waits currently registered (polled, pending, not yet dropped).
-    pub fn waiters(&self) -> usize {
-        self.0.slots.borrow().len() - self.0.free.borrow().len()
-    }
-}
-
-/// Future returned by [`Shutdown::wait`]; deregisters itself when dropped.
-pub struct ShutdownWait {
-    inner: Rc<ShutdownInner>,
-    slot: Option<usize>,
-}
-
-impl Future for ShutdownWait {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.inner.fired.get() {
-            return Poll::Ready(());
-        }
-        let this = &mut *self;
-        let mut slots = this.inner.slots.borrow_mut();
-        match this.slot {
-            Some(i) => match slots.get_mut(i) {
-                Some(Some(w)) if w.will_wake(cx.waker()) => {}
-                Some(s) => *s = Some(cx.waker().clone()),
-                None => {}
-            },
-            None => {
-                // The table never shrinks, so a free index is always in range.
-                let free = this.inner.free.borrow_mut().pop();
-                let i = match free.and_then(|i| slots.get_mut(i).map(|s| (i, s))) {
-                    Some((i, s)) => {
-                        *s = Some(cx.waker().clone());
-                        i
-                    }
-                    None => {
-                        slots.push(Some(cx.waker().clone()));
-                        slots.len() - 1
-                    }
-                };
-                this.slot = Some(i);
-            }
-        }
-        Poll::Pending
-    }
-}
-
-impl Drop for ShutdownWait {
-    fn drop(&mut self) {
-        if let Some(i) = self.slot.take() {
-            if let Some(s) = self.inner.slots.borrow_mut().get_mut(i) {
-                *s = None;
-            }
-            self.inner.free.borrow_mut().push(i);
-        }
-    }
-}
-
 /// State shared by all threads; touched only on control messages, never per request.
 pub struct Shared {
     /// The snapshot workers load when told to reload.
@@ -266,6 +160,33 @@ impl Worker {
         self.shared
             .upstream_reused
             .fetch_add(std::mem::take(&mut p.reused), Ordering::Relaxed);
+    }
+}
+
+/// The server's view of a worker: everything the connection loops read.
+impl crate::server::Host for Worker {
+    fn timeouts(&self) -> crate::server::Timeouts {
+        self.timeouts
+    }
+    fn shutdown(&self) -> &Shutdown {
+        &self.shutdown
+    }
+    fn listener_tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.snap.borrow().server_tls.clone()
+    }
+    fn body_limit(&self) -> usize {
+        self.snap.borrow().config.body_limit
+    }
+    fn connection_opened(&self) {
+        self.active.set(self.active.get() + 1);
+        self.shared.open_connections.fetch_add(1, Ordering::Relaxed);
+    }
+    fn connection_closed(&self) {
+        self.active.set(self.active.get() - 1);
+        self.shared.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+    fn request_done(&self) {
+        self.sync_stats();
     }
 }
 
@@ -342,6 +263,10 @@ impl ServerHandle {
 
     /// Stops accepting, lets in-flight requests finish up to the drain
     /// deadline, and joins the workers. Returns true if all finished in time.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "runs on the main thread, which waits for the workers to drain"
+    )]
     pub fn shutdown(self) -> bool {
         self.broadcast(msg::SHUTDOWN);
         let deadline = Instant::now() + self.drain;
@@ -378,6 +303,10 @@ fn bind_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Resolves the listen address from `host` and `port` (`""` = all addresses).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "resolved once at start-up on the main thread, before any worker runs"
+)]
 pub fn listen_addr(host: &str, port: u16) -> io::Result<SocketAddr> {
     use std::net::ToSocketAddrs;
     if host.is_empty() {
@@ -403,7 +332,7 @@ pub fn save_cooldowns(shared: &Shared) {
         Ok(c) => c.clone(),
         Err(_) => return,
     };
-    if snap.config.raw.save_cooldown_status {
+    if snap.config.save_cooldown_status {
         let path = cooldown_file(&snap);
         if let Err(e) = shared.scheduler.save_to(&path) {
             crate::log_warn!("cannot save cooldowns to {}: {e}", path.display());
@@ -412,7 +341,11 @@ pub fn save_cooldowns(shared: &Shared) {
 }
 
 /// Starts the workers with `snap` and returns once every listener is bound.
-pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
+/// `A` answers the requests (the request path; see `crate::start`).
+pub fn start<A: crate::server::Handler<Worker>>(
+    snap: Arc<Snapshot>,
+    opts: &Options,
+) -> io::Result<ServerHandle> {
     let driver = opts.driver.resolve();
     if driver == Driver::IoUring && !monoio::utils::detect_uring() {
         return Err(io::Error::new(
@@ -445,7 +378,7 @@ pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
         open_connections: AtomicUsize::new(0),
         scheduler: crate::credentials::Scheduler::new(snap.sched_settings(), &snap.specs),
     });
-    if snap.config.raw.save_cooldown_status {
+    if snap.config.save_cooldown_status {
         let path = cooldown_file(&snap);
         match shared.scheduler.load_from(&path) {
             Ok(n) if n > 0 => crate::log_info!("restored {n} cooldowns from {}", path.display()),
@@ -486,7 +419,7 @@ pub fn start(snap: Arc<Snapshot>, opts: &Options) -> io::Result<ServerHandle> {
                     shard: RefCell::new(shard),
                     translators: RefCell::new(Vec::new()),
                 });
-                let fut = worker_main(w, listener, theirs, ready);
+                let fut = worker_main::<A>(w, listener, theirs, ready);
                 let res = match driver {
                     Driver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
                         .with_entries(4096)
@@ -531,7 +464,7 @@ fn pin_to_cpu(cpu: usize) {
     }
 }
 
-async fn worker_main(
+async fn worker_main<A: crate::server::Handler<Worker>>(
     w: Rc<Worker>,
     listener: std::net::TcpListener,
     inbox: std::os::unix::net::UnixStream,
@@ -553,7 +486,7 @@ async fn worker_main(
     };
     monoio::spawn(control_task(w.clone(), inbox));
     let _ = ready.send(Ok(()));
-    crate::server::accept_loop(w.clone(), listener).await;
+    crate::server::accept_loop::<Worker, A>(w.clone(), listener).await;
     // Draining: wait for open connections to finish (bounded by the main thread's deadline).
     while w.active.get() > 0 {
         monoio::time::sleep(Duration::from_millis(5)).await;

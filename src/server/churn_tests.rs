@@ -223,7 +223,10 @@ async fn churn(dir: std::path::PathBuf) {
     let w = worker(up_port, &dir);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = monoio::spawn(accept_loop(w.clone(), listener));
+    let server = monoio::spawn(accept_loop::<Worker, crate::pipeline::Proxy>(
+        w.clone(),
+        listener,
+    ));
 
     // Warm-up: pool buffers, an upstream connection, translator state.
     for _ in 0..4 {
@@ -285,7 +288,10 @@ async fn translator_cache(dir: std::path::PathBuf) {
     let w = worker(up_port, &dir);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = monoio::spawn(accept_loop(w.clone(), listener));
+    let server = monoio::spawn(accept_loop::<Worker, crate::pipeline::Proxy>(
+        w.clone(),
+        listener,
+    ));
     claude_stream(addr, 10).await;
     quiesce(&w).await;
     assert_eq!(

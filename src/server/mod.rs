@@ -1,18 +1,27 @@
 //! Accept loop and the per-connection keep-alive loop: read a head, read the
-//! body, hand the request to `pipeline`, repeat. Owned buffers belong to the
-//! connection and are reused across requests. The bytes run over plain TCP
-//! or TLS ([`tls`]).
+//! body, hand the request to a [`Handler`], repeat. Owned buffers belong to
+//! the connection and are reused across requests. The bytes run over plain
+//! TCP or TLS ([`tls`]).
+//!
+//! Layering: this module knows nothing of the runtime or the request path.
+//! The runtime's per-core context implements [`Host`] (timeouts, shutdown,
+//! limits, counters); the request path implements [`Handler`]. Both are type
+//! parameters, so the call per request is static (no `dyn`, no boxing).
 
+mod shutdown;
 pub mod tls;
 
+pub use shutdown::{Shutdown, ShutdownWait};
+
+use crate::h1::encode;
 use crate::h1::request::BodyKind;
 use crate::h1::{self, ChunkedDecoder, RequestHead};
-use crate::runtime::Worker;
 use monoio::net::TcpListener;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a keep-alive connection may sit idle between requests. Matches
@@ -55,15 +64,41 @@ impl Default for Timeouts {
     }
 }
 
+/// What the connection loops need from the per-core context that runs them.
+pub trait Host: 'static {
+    /// Client-side timeouts in force.
+    fn timeouts(&self) -> Timeouts;
+    /// The core's shutdown signal.
+    fn shutdown(&self) -> &Shutdown;
+    /// The HTTPS listener configuration of the current snapshot, if any.
+    fn listener_tls(&self) -> Option<Arc<rustls::ServerConfig>>;
+    /// Largest request body accepted (bytes).
+    fn body_limit(&self) -> usize;
+    /// A connection was accepted.
+    fn connection_opened(&self);
+    /// A connection ended.
+    fn connection_closed(&self);
+    /// A request was answered (publish counters).
+    fn request_done(&self);
+}
+
+/// Answers one complete request on a connection. Returns whether the
+/// connection may be kept alive. A type, not a value: the server is
+/// monomorphised over it, so dispatch costs nothing per request.
+pub trait Handler<H: Host>: 'static {
+    /// Handles `req`, writing the response to `conn`.
+    fn handle(host: &Rc<H>, conn: &mut Conn, req: &Request<'_>) -> impl Future<Output = bool>;
+}
+
 /// Accepts connections until shutdown. The listener is HTTPS when the
 /// start-up config enabled TLS; reloads swap the certificate for new
 /// handshakes but cannot switch the listener between plain and TLS.
-pub async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
-    let tls = w.snapshot().server_tls.clone();
+pub async fn accept_loop<H: Host, A: Handler<H>>(w: Rc<H>, listener: TcpListener) {
+    let tls = w.listener_tls();
     loop {
         let accepted = monoio::select! {
             r = listener.accept() => Some(r),
-            _ = w.shutdown.wait() => None,
+            _ = w.shutdown().wait() => None,
         };
         match accepted {
             None => break,
@@ -72,15 +107,13 @@ pub async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
                 let w2 = w.clone();
                 let tls = match tls {
                     // The reloaded certificate, if any (see control::keep_listener_tls).
-                    Some(_) => w.snapshot().server_tls.clone().or_else(|| tls.clone()),
+                    Some(_) => w.listener_tls().or_else(|| tls.clone()),
                     None => None,
                 };
-                w.active.set(w.active.get() + 1);
-                w.shared.open_connections.fetch_add(1, Ordering::Relaxed);
+                w.connection_opened();
                 monoio::spawn(async move {
-                    tls::serve_accepted(&w2, stream, peer, tls).await;
-                    w2.active.set(w2.active.get() - 1);
-                    w2.shared.open_connections.fetch_sub(1, Ordering::Relaxed);
+                    tls::serve_accepted::<H, A>(&w2, stream, peer, tls).await;
+                    w2.connection_closed();
                 });
             }
             Some(Err(e)) => {
@@ -220,8 +253,8 @@ enum HeadOutcome {
     Error(u16, &'static str),
 }
 
-async fn read_head(w: &Worker, conn: &mut Conn, head: &mut RequestHead) -> HeadOutcome {
-    let t = w.timeouts;
+async fn read_head<H: Host>(w: &H, conn: &mut Conn, head: &mut RequestHead) -> HeadOutcome {
+    let t = w.timeouts();
     let mut scanned = 0;
     let start = std::time::Instant::now();
     loop {
@@ -243,7 +276,7 @@ async fn read_head(w: &Worker, conn: &mut Conn, head: &mut RequestHead) -> HeadO
         } else {
             t.head.saturating_sub(start.elapsed())
         };
-        let shutdown = w.shutdown.clone();
+        let shutdown = w.shutdown().clone();
         let r = monoio::select! {
             r = monoio::time::timeout(limit, conn.read_more()) => Some(r),
             _ = shutdown.wait(), if idle => None,
@@ -260,8 +293,8 @@ async fn read_head(w: &Worker, conn: &mut Conn, head: &mut RequestHead) -> HeadO
 
 /// Reads the body into `conn.buf` after the head; returns the bytes of
 /// `conn.buf` the request occupies (head + raw body) and the decoded body.
-async fn read_body(
-    w: &Worker,
+async fn read_body<H: Host>(
+    w: &H,
     conn: &mut Conn,
     head: &RequestHead,
     limit: usize,
@@ -284,7 +317,7 @@ async fn read_body(
                 conn.flush().await.map_err(|_| (400, "write failed"))?;
             }
             while conn.buf.len() < hl + n {
-                match monoio::time::timeout(w.timeouts.body, conn.read_more()).await {
+                match monoio::time::timeout(w.timeouts().body, conn.read_more()).await {
                     Ok(Ok(0)) | Ok(Err(_)) => return Err((400, "connection closed during body")),
                     Err(_) => return Err((408, "request body timeout")),
                     Ok(Ok(_)) => {}
@@ -314,7 +347,7 @@ async fn read_body(
                         break;
                     }
                 }
-                match monoio::time::timeout(w.timeouts.body, conn.read_more()).await {
+                match monoio::time::timeout(w.timeouts().body, conn.read_more()).await {
                     Ok(Ok(0)) | Ok(Err(_)) => return Err((400, "connection closed during body")),
                     Err(_) => return Err((408, "request body timeout")),
                     Ok(Ok(_)) => {}
@@ -326,8 +359,26 @@ async fn read_body(
     Ok(decoded)
 }
 
+/// An error answered before a request could be parsed: CLIProxyAPI's
+/// OpenAI-shaped JSON error body, and the connection closes.
+pub fn error_plain(out: &mut Vec<u8>, status: u16, message: &str) {
+    let mut body = Vec::with_capacity(64 + message.len());
+    crate::translate::response::error_body(
+        crate::translate::format::Format::OpenAiChat,
+        status,
+        message,
+        &mut body,
+    );
+    encode::status_line(out, status);
+    encode::header(out, "Content-Type", b"application/json; charset=utf-8");
+    encode::content_length(out, body.len());
+    encode::header(out, "Connection", b"close");
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&body);
+}
+
 /// Serves one connection until it closes, errs, or the worker shuts down.
-pub async fn serve(w: &Rc<Worker>, stream: tls::ClientStream, peer: SocketAddr) {
+pub async fn serve<H: Host, A: Handler<H>>(w: &Rc<H>, stream: tls::ClientStream, peer: SocketAddr) {
     let mut conn = Conn {
         stream,
         peer,
@@ -337,20 +388,20 @@ pub async fn serve(w: &Rc<Worker>, stream: tls::ClientStream, peer: SocketAddr) 
     };
     let mut head = RequestHead::default();
     loop {
-        match read_head(w, &mut conn, &mut head).await {
+        match read_head(&**w, &mut conn, &mut head).await {
             HeadOutcome::Closed => return,
             HeadOutcome::Error(status, msg) => {
-                crate::pipeline::reply::error_plain(&mut conn.out, status, msg);
+                error_plain(&mut conn.out, status, msg);
                 let _ = conn.flush().await;
                 return;
             }
             HeadOutcome::Ready => {}
         }
-        let limit = w.snapshot().config.body_limit;
-        let mut buf = match read_body(w, &mut conn, &head, limit).await {
+        let limit = w.body_limit();
+        let mut buf = match read_body(&**w, &mut conn, &head, limit).await {
             Ok(b) => b,
             Err((status, msg)) => {
-                crate::pipeline::reply::error_plain(&mut conn.out, status, msg);
+                error_plain(&mut conn.out, status, msg);
                 let _ = conn.flush().await;
                 return;
             }
@@ -360,9 +411,9 @@ pub async fn serve(w: &Rc<Worker>, stream: tls::ClientStream, peer: SocketAddr) 
             body_start: head.head_len,
             head: &head,
         };
-        let keep = crate::pipeline::handle(w, &mut conn, &req).await;
-        w.sync_stats();
-        if !keep || !head.keep_alive || w.shutdown.is_fired() {
+        let keep = A::handle(w, &mut conn, &req).await;
+        w.request_done();
+        if !keep || !head.keep_alive || w.shutdown().is_fired() {
             return;
         }
         // Reuse the request's allocation as the read buffer when nothing is

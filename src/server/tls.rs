@@ -7,8 +7,8 @@
 //! connection handler -> `serve` over a [`ClientStream`]. The TLS session
 //! itself is [`crate::tls::TlsStream`], the same code the upstream client uses.
 
+use super::{Handler, Host};
 use crate::config::TlsFiles;
-use crate::runtime::Worker;
 use crate::tls::TlsStream;
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
@@ -109,23 +109,23 @@ pub async fn handshake(
 /// Serves one accepted connection: plain when `tls` is `None`, else after a
 /// handshake bounded by the head timeout (a silent client cannot hold the
 /// slot) and by shutdown. A failed handshake closes only this connection.
-pub async fn serve_accepted(
-    w: &Rc<Worker>,
+pub async fn serve_accepted<H: Host, A: Handler<H>>(
+    w: &Rc<H>,
     tcp: TcpStream,
     peer: SocketAddr,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     let Some(cfg) = tls else {
-        return super::serve(w, ClientStream::Plain(tcp), peer).await;
+        return super::serve::<H, A>(w, ClientStream::Plain(tcp), peer).await;
     };
-    let shutdown = w.shutdown.clone();
+    let shutdown = w.shutdown().clone();
     let done = monoio::select! {
-        r = monoio::time::timeout(w.timeouts.head, handshake(tcp, cfg)) => Some(r),
+        r = monoio::time::timeout(w.timeouts().head, handshake(tcp, cfg)) => Some(r),
         _ = shutdown.wait() => None,
     };
     match done {
         Some(Ok(Ok((s, Protocol::Http1)))) => {
-            super::serve(w, ClientStream::Tls(s), peer).await;
+            super::serve::<H, A>(w, ClientStream::Tls(s), peer).await;
         }
         Some(Ok(Err(e))) => crate::log_debug!("TLS handshake with {peer} failed: {e}"),
         Some(Err(_)) => crate::log_debug!("TLS handshake with {peer} timed out"),

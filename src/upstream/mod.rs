@@ -115,6 +115,10 @@ impl Endpoint {
     }
 
     /// Resolves the host (blocking: call only off the workers).
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "called at snapshot build and by the control thread's DNS refresh, never on a worker"
+    )]
     pub fn resolve(&mut self) {
         use std::net::ToSocketAddrs;
         if let Ok(ip) = self.host.parse::<std::net::IpAddr>() {

@@ -37,6 +37,10 @@ pub struct Proxy {
 
 impl Proxy {
     /// Resolves the proxy host. Blocking DNS: call only off the workers.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "called at snapshot build and by the control thread's DNS refresh, never on a worker"
+    )]
     pub fn resolve(url: ProxyUrl) -> Proxy {
         use std::net::ToSocketAddrs;
         let addrs = match url.host.parse::<IpAddr>() {

@@ -1,0 +1,345 @@
+//! Stage: the attempt. One leased credential tried on each model of its
+//! pool in turn: prepare and send the upstream request, read an error
+//! answer, relay a good one, and report the outcome to the scheduler.
+
+use super::*;
+use crate::credentials::Lease;
+use crate::state::Target;
+
+/// Where the lease loop goes after one credential's attempt.
+pub(super) enum Step {
+    /// The request is answered (or the client left): keep-alive verdict.
+    Return(bool),
+    /// Draw the next lease from the plan.
+    NextLease,
+}
+
+/// Where the pool loop goes after one model's attempt.
+enum MemberStep {
+    Return(bool),
+    NextMember,
+    NextLease,
+}
+
+/// The attempt loop's state across leases.
+pub(super) struct Attempts<'a> {
+    pub cx: Ctx<'a>,
+    pub plan: RetryPlan,
+    /// What the last failure left for the client.
+    pub last: Option<Failure>,
+    /// The upstream request buffer, reused across attempts.
+    pub request: Vec<u8>,
+}
+
+impl Attempts<'_> {
+    fn report(&mut self, lease: Lease, outcome: &Outcome<'_>) {
+        let mut shard = self.cx.w.shard.borrow_mut();
+        let now = shard.now_ms();
+        self.plan.report(&mut shard, lease, outcome, now);
+    }
+
+    /// Tries `lease` on each model of its pool (CLIProxyAPI
+    /// `executionModelCandidates`), starting at the credential's rotation
+    /// offset; a failure before output moves to the next member.
+    pub async fn lease(&mut self, conn: &mut Conn, lease: Lease) -> Step {
+        let (w, snap) = (self.cx.w, self.cx.snap);
+        let cred = w.shard.borrow().credential_id(&lease).to_string();
+        let Some(&(pi, ki)) = snap.credentials.get(&cred) else {
+            // Added by a reload this worker has not applied yet: skip, no cooldown.
+            self.report(lease, &Outcome::not_attempted());
+            return Step::NextLease;
+        };
+        let provider = &snap.providers[pi];
+        let targets = self.cx.routed.targets;
+        let members = || targets.iter().filter(|t| t.provider == pi);
+        let pool_len = members().count();
+        let Some(first) = members().next() else {
+            self.report(lease, &Outcome::not_attempted());
+            return Step::NextLease;
+        };
+        let pool_start = snap
+            .pools
+            .get(first.pool)
+            .map_or(0, |p| p.start(ki, pool_len));
+        for member in 0..pool_len {
+            let Some(target) = members().nth((pool_start + member) % pool_len) else {
+                break;
+            };
+            // Whether a failure here may move on to another model of the pool.
+            let more = member + 1 < pool_len;
+            let at = At {
+                lease,
+                cred: &cred,
+                provider,
+                ki,
+                target,
+                more,
+            };
+            match self.member(conn, &at).await {
+                MemberStep::Return(keep) => return Step::Return(keep),
+                MemberStep::NextMember => continue,
+                MemberStep::NextLease => return Step::NextLease,
+            }
+        }
+        Step::NextLease
+    }
+
+    /// One model of the pool on the leased credential.
+    async fn member(&mut self, conn: &mut Conn, at: &At<'_>) -> MemberStep {
+        let call = self.cx.call;
+        let (provider, target) = (at.provider, at.target);
+        // OpenAI-compatible and Codex upstreams have no count endpoint:
+        // the count is estimated locally, as CLIProxyAPI does.
+        if call.count_tokens && !provider.kind.spec().counts_tokens {
+            self.report(at.lease, &Outcome::answered_locally());
+            let keep = local_count(conn, call, provider.kind, &target.upstream_model).await;
+            return MemberStep::Return(keep);
+        }
+        let cross_count = match prepare(&self.cx, provider, at.ki, target, &mut self.request) {
+            Ok(c) => c,
+            Err(e) => {
+                self.report(at.lease, &e.outcome(b""));
+                let keep = client_error(conn, call.client, e.status(), &e.message).await;
+                return MemberStep::Return(keep);
+            }
+        };
+        crate::log_debug!(
+            "chat: model {} -> {} via {} ({})",
+            call.model,
+            target.upstream_model,
+            provider.name,
+            at.cred
+        );
+        let request = std::mem::take(&mut self.request);
+        let Some(sent) = send(&self.cx, conn, provider, at.ki, request).await else {
+            self.report(at.lease, &Outcome::client_gone());
+            return MemberStep::Return(false);
+        };
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                crate::log_warn!("upstream {}: {e}", provider.name);
+                self.last = Some(Failure::Transport(e.to_string()));
+                if at.more {
+                    return MemberStep::NextMember;
+                }
+                self.report(at.lease, &Outcome::transport());
+                return MemberStep::NextLease;
+            }
+        };
+        if !(200..300).contains(&resp.status()) {
+            return self.upstream_error(conn, at, resp).await;
+        }
+        let relayed = self.relay(conn, provider, resp, cross_count).await;
+        self.settle(at, relayed)
+    }
+
+    /// A non-2xx answer: read its body, then try the pool's next model or
+    /// report the failure and move to the next credential.
+    async fn upstream_error(
+        &mut self,
+        conn: &mut Conn,
+        at: &At<'_>,
+        mut resp: Response,
+    ) -> MemberStep {
+        let status = resp.status();
+        let retry_after = resp.header("retry-after").map(<[u8]>::to_vec);
+        let mut eb = Vec::new();
+        let read = monoio::select! {
+            r = resp.read_to_end(&mut eb, MAX_ERROR_BODY) => Some(r),
+            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+        };
+        match read {
+            None => {
+                self.report(at.lease, &Outcome::client_gone());
+                return MemberStep::Return(false);
+            }
+            Some(Ok(())) => resp.release(&self.cx.w.pool),
+            Some(Err(_)) => {}
+        }
+        crate::log_warn!("upstream {} answered {status}", at.provider.name);
+        // A request fault (or a `stop` rule) ends the request on any
+        // model; other failures try the pool's next model first.
+        if at.more && !crate::credentials::classify(status, &eb, &at.provider.rules).stop {
+            self.last = Some(Failure::Upstream {
+                status,
+                body: eb,
+                retry_after,
+            });
+            return MemberStep::NextMember;
+        }
+        let ra = retry_after
+            .as_deref()
+            .and_then(|v| std::str::from_utf8(v).ok());
+        let outcome = Outcome {
+            retry_after: ra,
+            ..Outcome::failure(status, &eb)
+        };
+        self.report(at.lease, &outcome);
+        self.last = Some(Failure::Upstream {
+            status,
+            body: eb,
+            retry_after,
+        });
+        MemberStep::NextLease
+    }
+
+    /// Picks the relay for a 2xx answer.
+    async fn relay(
+        &mut self,
+        conn: &mut Conn,
+        provider: &Provider,
+        resp: Response,
+        cross_count: bool,
+    ) -> Relayed {
+        let (w, call) = (self.cx.w, self.cx.call);
+        let upstream_fmt = provider.kind.format();
+        let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
+        // Once a keep-alive committed the status, the answer must arrive whole.
+        if cross_count {
+            relay_count(w, conn, resp, call.client).await
+        } else if (passthrough || call.count_tokens)
+            && !call.legacy_completions
+            && !(call.gemini_raw && call.stream)
+            && !conn.committed_early
+        {
+            relay(w, conn, resp, call.stream, call.client).await
+        } else {
+            relay_translated(w, conn, resp, upstream_fmt, call, &call.model).await
+        }
+    }
+
+    /// Reports how a relay ended and decides what comes next.
+    fn settle(&mut self, at: &At<'_>, relayed: Relayed) -> MemberStep {
+        let name = &at.provider.name;
+        match relayed {
+            Relayed::Done(keep, broken) => {
+                let outcome = if broken {
+                    Error::new(ErrorKind::BrokenStream, "").outcome(b"")
+                } else {
+                    Outcome::success()
+                };
+                self.report(at.lease, &outcome);
+                MemberStep::Return(keep)
+            }
+            Relayed::ClientGone => {
+                self.report(at.lease, &Outcome::client_gone());
+                MemberStep::Return(false)
+            }
+            Relayed::NoFirstByte(e) => {
+                crate::log_warn!("upstream {name} failed before the first byte: {e}");
+                self.last = Some(Failure::Transport(e));
+                if !at.more {
+                    self.report(at.lease, &Outcome::transport());
+                }
+                MemberStep::NextMember
+            }
+            Relayed::DoneWithError(keep, status, body) => {
+                crate::log_warn!("upstream {name} reported an error in its stream ({status})");
+                let outcome = Outcome {
+                    first_byte_sent: true,
+                    ..Outcome::failure(status, &body)
+                };
+                self.report(at.lease, &outcome);
+                MemberStep::Return(keep)
+            }
+            Relayed::UpstreamError { status, body } => {
+                crate::log_warn!("upstream {name} answered with an error event ({status})");
+                let client_body = client_error_body(self.cx.call.client, status, &body);
+                // Nothing reached the client yet: like an HTTP error, a
+                // request fault ends the request, anything else tries the
+                // pool's next model first.
+                let stop = crate::credentials::classify(status, &body, &at.provider.rules).stop;
+                self.last = Some(Failure::Upstream {
+                    status,
+                    body: client_body,
+                    retry_after: None,
+                });
+                if at.more && !stop {
+                    return MemberStep::NextMember;
+                }
+                self.report(at.lease, &Outcome::failure(status, &body));
+                MemberStep::NextLease
+            }
+        }
+    }
+}
+
+/// One model of a pool on one leased credential.
+struct At<'a> {
+    lease: Lease,
+    cred: &'a str,
+    provider: &'a Provider,
+    /// Key index within the provider entry (`None`: a keyless entry).
+    ki: Option<usize>,
+    target: &'a Target,
+    /// Another model of the pool remains after this one.
+    more: bool,
+}
+
+/// An upstream error event's OpenAI-shaped body rewritten as an error body
+/// in the client's format (its `error.message` kept).
+fn client_error_body(client: Format, status: u16, body: &[u8]) -> Vec<u8> {
+    let message = crate::translate::stream::json::get_str(
+        crate::translate::stream::json::get(body, b"error").unwrap_or(b"{}"),
+        b"message",
+    )
+    .map(|m| {
+        let mut u = Vec::with_capacity(m.len());
+        crate::translate::stream::json::unescape_into(&mut u, m);
+        String::from_utf8_lossy(&u).into_owned()
+    })
+    .unwrap_or_default();
+    let mut client_body = Vec::new();
+    crate::translate::response::error_body(client, status, &message, &mut client_body);
+    client_body
+}
+
+/// Sends `request` on the provider's endpoint (through the key's proxy, if
+/// any) while watching the client and, for non-stream requests with
+/// `nonstream-keepalive-interval`, committing `200` and writing newlines
+/// during the wait. `None`: the client left (or a keep-alive write failed).
+async fn send(
+    cx: &Ctx<'_>,
+    conn: &mut Conn,
+    provider: &Provider,
+    ki: Option<usize>,
+    request: Vec<u8>,
+) -> Option<Result<Response, upstream::UpstreamError>> {
+    let w = cx.w;
+    let proxy = provider
+        .proxies
+        .get(ki.unwrap_or(0))
+        .and_then(|p| p.as_deref());
+    let ticks = if cx.call.stream {
+        None
+    } else {
+        cx.snap.config.nonstream_keepalive
+    };
+    let mut send = std::pin::pin!(upstream::send(
+        &w.pool,
+        &w.tls,
+        &provider.endpoint,
+        proxy,
+        request,
+        false,
+        provider.force_http1
+    ));
+    loop {
+        let wake = monoio::select! {
+            r = &mut send => Some(Some(r)),
+            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => Some(None),
+            _ = monoio::time::sleep(ticks.unwrap_or(std::time::Duration::MAX)), if ticks.is_some() => None,
+        };
+        match wake {
+            Some(r) => return r,
+            // `nonstream-keepalive-interval`: commit 200 and send a
+            // newline (valid leading JSON whitespace) while waiting.
+            None => {
+                if conn.keepalive_newline().await.is_err() {
+                    return None;
+                }
+            }
+        }
+    }
+}

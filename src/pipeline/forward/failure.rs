@@ -1,0 +1,67 @@
+//! Stage: the error reply. What the last failed attempt left for the client,
+//! written once every credential and model has been tried, and the
+//! scheduler's own answers (cooldown 429, auth-not-found 503).
+
+use super::*;
+
+/// What the last failed attempt left for the client.
+pub(super) enum Failure {
+    Transport(String),
+    Upstream {
+        status: u16,
+        body: Vec<u8>,
+        retry_after: Option<Vec<u8>>,
+    },
+}
+
+/// Writes the answer for the last failure (500 when nothing was tried).
+pub(super) async fn give_up(conn: &mut Conn, last: Option<Failure>) -> bool {
+    let mut b = Vec::new();
+    match last {
+        Some(Failure::Upstream {
+            status,
+            body,
+            retry_after,
+        }) => {
+            reply::upstream_error_body(&mut b, status, &body);
+            let extra: Vec<(&str, &[u8])> = retry_after
+                .as_deref()
+                .map(|v| ("Retry-After", v))
+                .into_iter()
+                .collect();
+            reply::json(&mut conn.out, status, &b, false, &extra);
+        }
+        // CLIProxyAPI answers these in the OpenAI shape whatever the client.
+        Some(Failure::Transport(m)) => {
+            let e = Error::new(ErrorKind::Transport, m);
+            e.write_body(Format::OpenAiChat, &mut b);
+            reply::json(&mut conn.out, e.status(), &b, false, &[]);
+        }
+        None => {
+            let e = Error::new(ErrorKind::NoUpstream, "no upstream available");
+            e.write_body(Format::OpenAiChat, &mut b);
+            reply::json(&mut conn.out, e.status(), &b, false, &[]);
+        }
+    }
+    conn.flush().await.is_ok()
+}
+
+/// Writes a scheduler-made answer (cooldown 429, auth-not-found 503).
+pub(super) async fn answer(conn: &mut Conn, a: &ErrorAnswer) -> bool {
+    let ra = a.retry_after.map(|s| s.to_string());
+    let extra: Vec<(&str, &[u8])> = ra
+        .as_deref()
+        .map(|v| ("Retry-After", v.as_bytes()))
+        .into_iter()
+        .collect();
+    reply::json(&mut conn.out, a.status, a.body.as_bytes(), false, &extra);
+    conn.flush().await.is_ok()
+}
+
+/// Writes a 400 unknown-model answer in CLIProxyAPI's shape.
+pub(super) async fn unknown_model(conn: &mut Conn, requested: &str) -> bool {
+    let mut b = Vec::new();
+    reply::unknown_model_body(&mut b, requested);
+    reply::json(&mut conn.out, 400, &b, false, &[]);
+    conn.flush().await.is_ok()
+}

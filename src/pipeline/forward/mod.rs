@@ -1,0 +1,170 @@
+//! Forwarding for every inference route: pick a target and credential,
+//! translate the request once (or, when client and upstream speak the same
+//! format, rewrite only the `model` value), send it to the upstream kind's
+//! endpoint, and relay the answer as it arrives, translated when needed.
+//!
+//! First-byte commit: nothing is written to the client until the upstream
+//! has produced its first body bytes. A failure before that is an HTTP error
+//! (or a retry on the next credential); after it, a stream ends with an error
+//! event in the client's format.
+
+use super::reply;
+use crate::credentials::{extract_session_id, ErrorAnswer, Next, Outcome, RetryPlan};
+use crate::error::{Error, ErrorKind};
+use crate::h1::encode;
+use crate::runtime::Worker;
+use crate::server::{Conn, Request, CLIENT_WATCH_DELAY};
+use crate::state::{Kind, Provider};
+use crate::translate::format::Format;
+use crate::translate::request::{translate_request, ReqOpts};
+use crate::translate::response::{error_body, translate_response_tools, RespCtx};
+use crate::translate::stream::{new_stream_translator, StreamCtx};
+use crate::translate::tools::ClientTools;
+use crate::upstream::{self, Response};
+use std::rc::Rc;
+
+// The stages, in the order a request meets them.
+mod attempt;
+mod count;
+mod failure;
+mod relay;
+mod route;
+#[cfg(test)]
+mod tests;
+mod translated;
+mod upstream_request;
+
+use attempt::{Attempts, Step};
+use count::*;
+use failure::*;
+pub use relay::last_event_boundary;
+use relay::*;
+use route::*;
+use translated::*;
+pub use translated::{terminal_event, Terminal};
+use upstream_request::*;
+
+/// Largest upstream error body read (for the client and for logs).
+const MAX_ERROR_BODY: usize = 4 * 1024 * 1024;
+
+/// What a client asked for, after route parsing.
+pub struct Call<'a> {
+    /// The client's wire format.
+    pub client: Format,
+    /// Model as requested (body `model`, or the Gemini URL segment).
+    pub model: String,
+    /// Span of the `model` value in `body`, if it is there.
+    pub model_span: Option<(usize, usize)>,
+    /// The client wants a stream.
+    pub stream: bool,
+    /// A token-count request (`/v1/messages/count_tokens`, `:countTokens`).
+    pub count_tokens: bool,
+    /// The request body.
+    pub body: &'a [u8],
+    /// Legacy `/v1/completions`: the body was converted to chat; convert the answer back.
+    pub legacy_completions: bool,
+    /// Gemini client with an `alt` other than `sse`: stream raw JSON chunks.
+    pub gemini_raw: bool,
+}
+
+/// Writes an error in the client's format.
+pub async fn client_error(conn: &mut Conn, client: Format, status: u16, message: &str) -> bool {
+    let mut b = Vec::new();
+    error_body(client, status, message, &mut b);
+    reply::json(&mut conn.out, status, &b, false, &[]);
+    conn.flush().await.is_ok()
+}
+
+/// Handles a request whose body names its model and stream flag (OpenAI
+/// Chat, OpenAI Responses, Claude Messages).
+pub async fn body_routed(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    req: &Request<'_>,
+    client: Format,
+    count_tokens: bool,
+) -> bool {
+    let body = req.body();
+    let fields = match crate::json::request_fields(body) {
+        Ok(f) => f,
+        Err(e) => {
+            return client_error(
+                conn,
+                client,
+                400,
+                &format!("invalid request body: {}", e.what),
+            )
+            .await
+        }
+    };
+    let call = Call {
+        client,
+        model: fields.model.unwrap_or_default(),
+        model_span: fields.model_span,
+        stream: fields.stream && !count_tokens,
+        count_tokens,
+        body,
+        legacy_completions: false,
+        gemini_raw: false,
+    };
+    proxy(w, conn, req, call).await
+}
+
+/// What every stage of one request reads.
+struct Ctx<'a> {
+    w: &'a Rc<Worker>,
+    snap: &'a crate::state::Snapshot,
+    req: &'a Request<'a>,
+    call: &'a Call<'a>,
+    routed: &'a Routed<'a>,
+}
+
+/// Forwards `call` with failover across credentials: route, then one
+/// attempt per lease the retry plan hands out, then the error reply.
+pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Call<'_>) -> bool {
+    let snap = w.snapshot();
+    let (routed, plan) = match route(w, &snap, req, &call.model, call.body) {
+        Ok(r) => r,
+        Err(Unrouted::UnknownModel) => return unknown_model(conn, &call.model).await,
+        Err(Unrouted::NoCredential(a)) => return answer(conn, &a).await,
+    };
+    let mut attempts = Attempts {
+        cx: Ctx {
+            w,
+            snap: &snap,
+            req,
+            call: &call,
+            routed: &routed,
+        },
+        plan,
+        last: None,
+        request: w.pool.borrow_mut().buf(),
+    };
+    loop {
+        let next = {
+            let mut shard = w.shard.borrow_mut();
+            let now = shard.now_ms();
+            attempts.plan.next(&mut shard, now)
+        };
+        let lease = match next {
+            Next::Try(lease) => lease,
+            Next::Wait(d) => {
+                let gone = monoio::select! {
+                    _ = monoio::time::sleep(d) => false,
+                    _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => true,
+                };
+                if gone {
+                    return false;
+                }
+                continue;
+            }
+            Next::GiveUp(a) => return answer(conn, &a).await,
+            Next::ReturnUpstream | Next::Done => break,
+        };
+        match attempts.lease(conn, lease).await {
+            Step::Return(keep) => return keep,
+            Step::NextLease => {}
+        }
+    }
+    give_up(conn, attempts.last).await
+}

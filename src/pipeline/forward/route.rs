@@ -1,0 +1,78 @@
+//! Stage: the route. The requested model resolved to its registered id and
+//! targets, the credentials the scheduler may lease for it, and the session
+//! key for affinity, as a [`RetryPlan`] the attempt loop draws leases from.
+
+use super::*;
+
+/// A routed request: what the attempts need from the registry.
+pub(super) struct Routed<'a> {
+    /// The registered id that matched.
+    pub model: &'a str,
+    /// The raw thinking suffix (`high` for `model(high)`), if any.
+    pub suffix: Option<&'a str>,
+    /// Where the id is served, in config order.
+    pub targets: &'a [crate::state::Target],
+}
+
+/// Why a request has no route.
+pub(super) enum Unrouted {
+    /// No registered model by that name (400, CLIProxyAPI's unknown-model body).
+    UnknownModel,
+    /// The model exists but no credential serves it (the scheduler's answer).
+    NoCredential(ErrorAnswer),
+}
+
+/// The client's headers as (name, value) pairs, for session affinity and
+/// payload rule conditions.
+pub(super) fn header_pairs<'r>(req: &'r Request<'_>) -> Vec<(&'r str, &'r [u8])> {
+    req.head
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                std::str::from_utf8(n.get(req.buf)).unwrap_or(""),
+                v.get(req.buf),
+            )
+        })
+        .collect()
+}
+
+/// Resolves `requested` and opens the retry plan over its credentials.
+pub(super) fn route<'a>(
+    w: &Worker,
+    snap: &'a crate::state::Snapshot,
+    req: &Request<'_>,
+    requested: &'a str,
+    body: &[u8],
+) -> Result<(Routed<'a>, RetryPlan), Unrouted> {
+    // Registry lookup: exact id, `model(suffix)`, Anthropic-list cloak, `auto`.
+    let resolved = snap
+        .registry
+        .resolve(requested)
+        .ok_or(Unrouted::UnknownModel)?;
+    let model = resolved.id;
+    let targets = snap.routes.get(model).ok_or(Unrouted::UnknownModel)?;
+    let providers: Vec<&str> = snap
+        .route_providers
+        .get(model)
+        .map(|v| v.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let route = w.shard.borrow_mut().route(model, &providers);
+    let Some(route) = route else {
+        return Err(Unrouted::NoCredential(ErrorAnswer::auth_not_found(
+            &providers, model,
+        )));
+    };
+    let session = if w.shard.borrow().settings().session_affinity {
+        extract_session_id(&header_pairs(req), body).map(|s| s.key())
+    } else {
+        None
+    };
+    let plan = RetryPlan::new(&w.shard.borrow(), route, session);
+    let routed = Routed {
+        model,
+        suffix: resolved.thinking_suffix,
+        targets,
+    };
+    Ok((routed, plan))
+}

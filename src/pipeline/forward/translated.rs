@@ -1,0 +1,382 @@
+//! Stage: relaying an upstream answer in another format, translated whole
+//! (non-stream clients; a Codex stream is aggregated) or event by event.
+
+use super::*;
+
+/// Reshapes translated client SSE for routes that want something else.
+pub(super) enum Shaper {
+    None,
+    /// Legacy `/v1/completions` chunks.
+    Legacy(crate::translate::completions::LegacyStream),
+    /// Gemini non-SSE `alt`: raw JSON chunks.
+    Raw(crate::sse::DataOnly),
+}
+
+impl Shaper {
+    fn for_call(call: &Call<'_>) -> Shaper {
+        if call.legacy_completions {
+            Shaper::Legacy(Default::default())
+        } else if call.gemini_raw {
+            Shaper::Raw(Default::default())
+        } else {
+            Shaper::None
+        }
+    }
+
+    /// Rewrites `out` in place; `last` flushes any held partial event.
+    fn apply(&mut self, out: &mut Vec<u8>, last: bool) {
+        let mut conv = Vec::with_capacity(out.len() + 64);
+        match self {
+            Shaper::None => return,
+            Shaper::Legacy(ls) => {
+                ls.feed(out, &mut conv);
+                if last {
+                    ls.finish(&mut conv);
+                }
+            }
+            Shaper::Raw(d) => {
+                d.feed(out, &mut conv);
+                if last {
+                    d.finish(&mut conv);
+                }
+            }
+        }
+        *out = conv;
+    }
+}
+
+/// Most bytes of a non-streamed upstream answer buffered for translation.
+pub(super) const MAX_TRANSLATED_BODY: usize = 64 * 1024 * 1024;
+
+pub(super) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// How a Codex/Responses stream ended, for a non-stream client.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Terminal {
+    /// `response.completed` or `response.incomplete` (a normal end, e.g.
+    /// `max_output_tokens`): the whole event data (the response translator
+    /// unwraps `response`).
+    Answer(Vec<u8>),
+    /// `response.failed` or `error`: the HTTP status the error stands for and
+    /// an OpenAI-shaped error body (`{"error":{"message","type","code"}}`).
+    Failed { status: u16, body: Vec<u8> },
+}
+
+/// The terminal event of a Codex/Responses stream; `None` if the stream
+/// stopped before any.
+pub fn terminal_event(stream: &[u8]) -> Option<Terminal> {
+    let mut scanner = crate::sse::Scanner::new();
+    let mut found = None;
+    // `output_item.done` items by output index (then those without one), for
+    // a terminal event whose `response.output` came back empty.
+    let mut items: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut take = |item: crate::sse::Item<'_>| {
+        let crate::sse::Item::Event(ev) = item else {
+            return;
+        };
+        if matches!(found, Some(Terminal::Failed { .. })) {
+            return;
+        }
+        let ty = crate::translate::stream::json::get_str(ev.data, b"type").or(ev.event);
+        match ty {
+            Some(b"response.output_item.done") => {
+                use crate::translate::stream::json;
+                if let Some(item) = json::get(ev.data, b"item").filter(|i| i.first() == Some(&b'{'))
+                {
+                    let index = json::get_u64(ev.data, b"output_index").unwrap_or(u64::MAX);
+                    match items
+                        .iter_mut()
+                        .find(|(i, _)| *i == index && index != u64::MAX)
+                    {
+                        Some(slot) => slot.1 = item.to_vec(),
+                        None => items.push((index, item.to_vec())),
+                    }
+                }
+            }
+            Some(b"response.completed") | Some(b"response.incomplete") => {
+                found = Some(Terminal::Answer(with_collected_output(ev.data, &mut items)));
+            }
+            Some(b"response.failed") | Some(b"error") => {
+                // The stream decoder knows how these map to a status.
+                let mut tr = new_stream_translator(
+                    Format::Codex,
+                    Format::OpenAiChat,
+                    StreamCtx {
+                        model: "",
+                        created: 0,
+                        id_seed: 0,
+                    },
+                );
+                let mut sink = Vec::new();
+                let mut one = Vec::with_capacity(ev.data.len() + 16);
+                crate::sse::write::write_event(&mut one, ev.event, ev.data);
+                tr.feed(&one, &mut sink);
+                if let Some((status, body)) = tr.upstream_error() {
+                    found = Some(Terminal::Failed {
+                        status,
+                        body: body.to_vec(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    };
+    scanner.feed(stream, &mut take).ok()?;
+    scanner.finish(&mut take).ok()?;
+    found
+}
+
+/// The terminal event `data`, with `response.output` rebuilt from the
+/// collected `output_item.done` items when the upstream left it empty (the
+/// Codex backend does; CLIProxyAPI patches it the same way).
+pub(super) fn with_collected_output(data: &[u8], items: &mut [(u64, Vec<u8>)]) -> Vec<u8> {
+    use crate::translate::stream::json;
+    let output = json::path(data, &[b"response", b"output"]);
+    let empty = output.is_some_and(|o| {
+        o.first() == Some(&b'[') && o[1..].iter().all(|c| c.is_ascii_whitespace() || *c == b']')
+    });
+    let (Some(output), true, false) = (output, empty, items.is_empty()) else {
+        return data.to_vec();
+    };
+    // `output` is a sub-slice of `data`: its offset is where the edit goes.
+    let start = output.as_ptr() as usize - data.as_ptr() as usize;
+    let end = start + output.len();
+    items.sort_by_key(|(i, _)| *i);
+    let len = items.iter().map(|(_, v)| v.len() + 1).sum::<usize>();
+    let mut out = Vec::with_capacity(data.len() + len + 2);
+    out.extend_from_slice(&data[..start]);
+    out.push(b'[');
+    for (n, (_, item)) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item);
+    }
+    out.push(b']');
+    out.extend_from_slice(&data[end..]);
+    out
+}
+
+/// The `custom` / `namespace` tools of a Responses client's request, when the
+/// upstream is not Responses-shaped (their calls must be mapped back).
+pub(super) fn client_tools(call: &Call<'_>, from: Format) -> Option<ClientTools> {
+    let responses = |f: Format| matches!(f, Format::OpenAiResponses | Format::Codex);
+    if !responses(call.client) || responses(from) {
+        return None;
+    }
+    ClientTools::from_responses_body(call.body)
+}
+
+/// Relays an upstream answer in another format, translating it: whole for
+/// non-stream clients (a Codex stream is aggregated), event by event for
+/// streams. Nothing reaches the client before the translator produced output.
+pub(super) async fn relay_translated(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    resp: Response,
+    from: Format,
+    call: &Call<'_>,
+    model: &str,
+) -> Relayed {
+    if call.stream {
+        translate_stream(w, conn, resp, from, call, model).await
+    } else {
+        translate_whole(w, conn, resp, from, call, model).await
+    }
+}
+
+/// A non-stream client: the whole answer (a Codex stream aggregated to its
+/// terminal event) translated at once.
+async fn translate_whole(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    mut resp: Response,
+    from: Format,
+    call: &Call<'_>,
+    model: &str,
+) -> Relayed {
+    let created = unix_now();
+    let status = resp.status();
+    let mut body = w.pool.borrow_mut().buf();
+    let read = monoio::select! {
+        r = resp.read_to_end(&mut body, MAX_TRANSLATED_BODY) => Some(r),
+        _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+    };
+    match read {
+        None => return Relayed::ClientGone,
+        Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
+        Some(Ok(())) => resp.release(&w.pool),
+    }
+    let completed;
+    let data: &[u8] = if from == Format::Codex {
+        match terminal_event(&body) {
+            Some(Terminal::Answer(d)) => {
+                completed = d;
+                &completed
+            }
+            Some(Terminal::Failed { status, body }) => {
+                return Relayed::UpstreamError { status, body };
+            }
+            None => {
+                return Relayed::NoFirstByte(
+                    "upstream stream ended without response.completed".into(),
+                )
+            }
+        }
+    } else {
+        &body
+    };
+    let mut out = w.pool.borrow_mut().buf();
+    let ctx = RespCtx {
+        client_model: model,
+        created,
+    };
+    let tools = client_tools(call, from);
+    if let Err(e) =
+        translate_response_tools(from, call.client, data, &ctx, tools.as_ref(), &mut out)
+    {
+        return Relayed::NoFirstByte(format!("untranslatable upstream answer: {}", e.message));
+    }
+    if call.legacy_completions {
+        out = crate::translate::completions::response_from_chat(&out);
+    }
+    reply::json(&mut conn.out, status, &out, false, &[]);
+    {
+        let mut p = w.pool.borrow_mut();
+        p.give(body);
+        p.give(out);
+    }
+    Relayed::Done(conn.flush().await.is_ok(), false)
+}
+
+/// A stream client: translated event by event; nothing is written before
+/// the translator produced client bytes.
+async fn translate_stream(
+    w: &Rc<Worker>,
+    conn: &mut Conn,
+    mut resp: Response,
+    from: Format,
+    call: &Call<'_>,
+    model: &str,
+) -> Relayed {
+    let created = unix_now();
+    let keepalive = stream_keepalive(w, call.client);
+    let ctx = StreamCtx {
+        model,
+        created,
+        id_seed: created ^ (w.rr.get() << 20),
+    };
+    // Reuse this core's translator for the pair: its buffers are warm.
+    let cached = {
+        let mut cache = w.translators.borrow_mut();
+        cache
+            .iter()
+            .position(|(k, _)| *k == (from, call.client))
+            .map(|i| cache.swap_remove(i).1)
+    };
+    let mut tr = match cached {
+        Some(mut t) => {
+            t.reset(ctx);
+            t
+        }
+        None => new_stream_translator(from, call.client, ctx),
+    };
+    tr.set_client_tools(client_tools(call, from));
+    // Upstream bytes fed: a translator's buffers grow with the largest event
+    // it saw, never more than this, so it bounds what a cached one keeps.
+    let mut fed = 0usize;
+    let mut chunk = w.pool.borrow_mut().buf();
+    let mut out = w.pool.borrow_mut().buf();
+    // First-byte commit: read until the translator produced client bytes.
+    let mut more = true;
+    while out.is_empty() {
+        let r = next_event_bytes(&mut resp, &mut chunk, conn, None).await;
+        match r {
+            None => return Relayed::ClientGone,
+            Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
+            Some(Ok(true)) => {
+                fed += chunk.len();
+                tr.feed(&chunk, &mut out);
+                chunk.clear();
+            }
+            Some(Ok(false)) => {
+                tr.finish(&mut out);
+                more = false;
+                break;
+            }
+        }
+    }
+    stream_head(&mut conn.out, call.gemini_raw);
+    let mut shaper = Shaper::for_call(call);
+    loop {
+        shaper.apply(&mut out, !more);
+        encode::chunk(&mut conn.out, &out);
+        out.clear();
+        if !more {
+            conn.out.extend_from_slice(encode::LAST_CHUNK);
+            let ok = conn.flush().await.is_ok();
+            resp.release(&w.pool);
+            let mut p = w.pool.borrow_mut();
+            p.give(chunk);
+            p.give(out);
+            let failed = tr.upstream_error().map(|(s, b)| (s, b.to_vec()));
+            let mut cache = w.translators.borrow_mut();
+            if cache.len() < MAX_CACHED_TRANSLATORS && fed <= MAX_CACHED_TRANSLATOR_INPUT {
+                cache.push(((from, call.client), tr));
+            }
+            return match failed {
+                Some((status, body)) => Relayed::DoneWithError(ok, status, body),
+                None => Relayed::Done(ok, false),
+            };
+        }
+        if !resp.is_done() && conn.flush().await.is_err() {
+            return Relayed::ClientGone;
+        }
+        let r = next_event_bytes(&mut resp, &mut chunk, conn, keepalive).await;
+        match r {
+            None => return Relayed::ClientGone,
+            Some(Ok(true)) => {
+                fed += chunk.len();
+                tr.feed(&chunk, &mut out);
+                chunk.clear();
+            }
+            Some(Ok(false)) => {
+                tr.finish(&mut out);
+                more = false;
+            }
+            Some(Err(e)) => {
+                crate::log_warn!("upstream stream broke: {e}");
+                Error::new(
+                    ErrorKind::BrokenStream,
+                    format!("upstream stream interrupted: {e}"),
+                )
+                .write_event(&mut tr, &mut out);
+                shaper.apply(&mut out, true);
+                encode::chunk(&mut conn.out, &out);
+                conn.out.extend_from_slice(encode::LAST_CHUNK);
+                return Relayed::Done(conn.flush().await.is_ok(), true);
+            }
+        }
+    }
+}
+
+/// The `200` chunked head of a translated stream (raw JSON chunks for a
+/// Gemini client's non-SSE `alt`).
+fn stream_head(o: &mut Vec<u8>, gemini_raw: bool) {
+    encode::status_line(o, 200);
+    if gemini_raw {
+        encode::header(o, "Content-Type", b"application/json");
+    } else {
+        encode::header(o, "Content-Type", b"text/event-stream");
+        encode::header(o, "Cache-Control", b"no-cache");
+        encode::header(o, "Connection", b"keep-alive");
+    }
+    encode::header(o, reply::CORS_ORIGIN.0, reply::CORS_ORIGIN.1);
+    encode::header(o, "Transfer-Encoding", b"chunked");
+    o.extend_from_slice(b"\r\n");
+}

@@ -1,0 +1,274 @@
+//! Stage: the upstream request. Request line, path and auth headers for the
+//! provider, client headers the provider copies, and the body (`model`
+//! rewritten in place, or the translated body).
+
+use super::*;
+use crate::providers::Auth;
+
+/// Writes the upstream request line and headers for provider `p` (reference
+/// §3.1), then the body: `model` rewritten in place, or `body` as given.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn build_request(
+    p: &Provider,
+    key: Option<&crate::secret::Secret>,
+    req: &Request<'_>,
+    body: &[u8],
+    model: Option<((usize, usize), &str)>,
+    upstream_model: &str,
+    stream: bool,
+    count: bool,
+    out: &mut Vec<u8>,
+) {
+    out.clear();
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(p.endpoint.base_path.as_bytes());
+    let spec = p.kind.spec();
+    p.kind.write_path(
+        out,
+        upstream_model,
+        crate::providers::Call { stream, count },
+    );
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    encode::header(out, "Host", p.endpoint.host_header.as_bytes());
+    let custom = |name: &str| p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    if let Some(k) = key {
+        let (name, bearer) = match spec.auth {
+            Auth::Header(h) => (h, false),
+            Auth::HeaderOnDefaultHost(h) if p.default_host => (h, false),
+            Auth::HeaderOnDefaultHost(_) | Auth::Bearer => ("Authorization", true),
+        };
+        if !custom(name) {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(if bearer {
+                &b": Bearer "[..]
+            } else {
+                &b": "[..]
+            });
+            out.extend_from_slice(k.expose().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    if spec.anthropic_headers {
+        if !custom("anthropic-version") {
+            encode::header(out, "Anthropic-Version", b"2023-06-01");
+        }
+        if let Some(beta) = req.header("anthropic-beta") {
+            if !custom("anthropic-beta") {
+                encode::header(out, "Anthropic-Beta", beta);
+            }
+        }
+    }
+    if !custom("content-type") {
+        encode::header(out, "Content-Type", b"application/json");
+    }
+    let sse = stream || spec.always_streams;
+    if !custom("accept") {
+        encode::header(
+            out,
+            "Accept",
+            if sse {
+                b"text/event-stream"
+            } else {
+                b"application/json"
+            },
+        );
+    }
+    if let Some(ua) = spec.user_agent {
+        if !custom("user-agent") {
+            encode::header(out, "User-Agent", ua);
+        }
+    }
+    for (n, v) in &p.headers {
+        // `$Name` copies the client's header `Name`; omitted when absent.
+        if let Some(src) = v.strip_prefix('$') {
+            if let Some(val) = req.header(src) {
+                encode::header(out, n, val);
+            }
+        } else {
+            encode::header(out, n, v.as_bytes());
+        }
+    }
+    match model {
+        // Only the `model` value changes; every other byte is forwarded as sent.
+        Some(((start, end), name)) => {
+            let mut lit = Vec::with_capacity(name.len() + 2);
+            crate::json::write_string(&mut lit, name);
+            encode::content_length(out, body.len() - (end - start) + lit.len());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&body[..start]);
+            out.extend_from_slice(&lit);
+            out.extend_from_slice(&body[end..]);
+        }
+        None => {
+            encode::content_length(out, body.len());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(body);
+        }
+    }
+}
+
+/// `payload` rule `from-protocol` names (the client side).
+pub(super) fn from_protocol_name(f: Format) -> &'static str {
+    match f {
+        Format::OpenAiChat => "openai",
+        Format::OpenAiResponses | Format::Codex => "responses",
+        Format::Claude => "claude",
+        Format::Gemini => "gemini",
+    }
+}
+
+/// Builds the upstream request for `target` into `request`: the client's
+/// bytes with only `model` rewritten when the formats match, the translated
+/// body otherwise (once), then the `payload` rules as span edits. Returns
+/// whether this is a cross-format token count (its answer is translated);
+/// an [`ErrorKind::InvalidRequest`] when the client cannot be served on this
+/// target (nothing was sent upstream).
+pub(super) fn prepare(
+    cx: &Ctx<'_>,
+    provider: &Provider,
+    ki: Option<usize>,
+    target: &crate::state::Target,
+    request: &mut Vec<u8>,
+) -> Result<bool, Error> {
+    let (w, snap, call) = (cx.w, cx.snap, cx.call);
+    let body = call.body;
+    let upstream_fmt = provider.kind.format();
+    let claude_default = if provider.kind == Kind::Claude {
+        snap.registry
+            .claude_default_max_tokens(cx.routed.model)
+            .or_else(|| {
+                snap.registry
+                    .claude_default_max_tokens(&target.upstream_model)
+            })
+    } else {
+        None
+    };
+    // Claude -> Claude without max_tokens gets the registry default (v6.9 #7),
+    // which needs the translator's edit; so does a thinking suffix.
+    let needs_edit = cx.routed.suffix.is_some()
+        || (claude_default.is_some()
+            && call.client == Format::Claude
+            && memchr::memmem::find(body, b"\"max_tokens\"").is_none());
+    // Same format: forward the client's bytes with only `model` rewritten.
+    // Otherwise translate once into a buffer.
+    let same = upstream_fmt == call.client && upstream_fmt != Format::Codex && !needs_edit;
+    let rewrite = match call.model_span {
+        Some(span) if same && target.upstream_model != call.model => {
+            Some((span, target.upstream_model.as_str()))
+        }
+        _ => None,
+    };
+    // Token counts across Claude and Gemini are translated (request and
+    // answer); other upstreams have no count endpoint.
+    let cross_count = call.count_tokens && upstream_fmt != call.client;
+    let count_body = if cross_count {
+        count_request(call.client, upstream_fmt, body, &target.upstream_model)
+    } else {
+        None
+    };
+    if cross_count && count_body.is_none() {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest { status: 400 },
+            "token counting is only available when the model's upstream speaks the client's format",
+        ));
+    }
+    let mut translated = if same || call.count_tokens {
+        Vec::new()
+    } else {
+        w.pool.borrow_mut().buf()
+    };
+    let send_body: &[u8] = if let Some(cb) = count_body.as_deref() {
+        cb
+    } else if same || call.count_tokens {
+        body
+    } else {
+        let with_suffix;
+        let upstream_model: &str = match cx.routed.suffix {
+            Some(sfx) => {
+                with_suffix = format!("{}({sfx})", target.upstream_model);
+                &with_suffix
+            }
+            None => &target.upstream_model,
+        };
+        let opts = ReqOpts {
+            upstream_model,
+            stream: call.stream || provider.kind.spec().always_streams,
+            claude_default_max_tokens: claude_default,
+        };
+        if let Err(e) = translate_request(call.client, upstream_fmt, body, &opts, &mut translated) {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest { status: e.status() },
+                e.message,
+            ));
+        }
+        &translated
+    };
+    // `payload` rules edit the body about to be sent, once, as span edits.
+    let mut edited = Vec::new();
+    let (send_body, rewrite) = if snap.payload.is_empty() {
+        (send_body, rewrite)
+    } else {
+        // Fail closed: a rule may apply to this request but the body
+        // cannot be read, so it must not go upstream unedited.
+        if let Err(e) = apply_payload(cx, provider, target, send_body, rewrite, &mut edited) {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest { status: 400 },
+                format!("invalid request body: {e}"),
+            ));
+        }
+        (&edited[..], None)
+    };
+    if request.capacity() == 0 {
+        *request = w.pool.borrow_mut().buf();
+    }
+    build_request(
+        provider,
+        ki.and_then(|k| provider.keys.get(k)),
+        cx.req,
+        send_body,
+        rewrite,
+        &target.upstream_model,
+        call.stream,
+        call.count_tokens,
+        request,
+    );
+    let mut p = w.pool.borrow_mut();
+    p.give(translated);
+    p.give(edited);
+    Ok(cross_count)
+}
+
+/// Applies the `payload` rules to `body` (with the pending `model` rewrite
+/// folded in) into `edited`.
+fn apply_payload(
+    cx: &Ctx<'_>,
+    provider: &Provider,
+    target: &crate::state::Target,
+    body: &[u8],
+    rewrite: Option<((usize, usize), &str)>,
+    edited: &mut Vec<u8>,
+) -> Result<(), String> {
+    edited.reserve(body.len() + 64);
+    match rewrite {
+        Some(((s, e), name)) => {
+            edited.extend_from_slice(&body[..s]);
+            crate::json::write_string(edited, name);
+            edited.extend_from_slice(&body[e..]);
+        }
+        None => edited.extend_from_slice(body),
+    }
+    let hs = header_pairs(cx.req);
+    let ctx = crate::payload::PayloadCtx {
+        upstream_model: &target.upstream_model,
+        requested_model: &cx.call.model,
+        protocol: provider.kind.spec().payload_protocol,
+        from_protocol: from_protocol_name(cx.call.client),
+        headers: &hs,
+        root: "",
+    };
+    cx.snap
+        .payload
+        .apply(&ctx, &[], edited)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
