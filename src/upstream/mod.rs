@@ -44,6 +44,13 @@ pub const POOL_IDLE: Duration = Duration::from_secs(55);
 /// Most idle connections kept per upstream per core.
 pub const POOL_MAX_IDLE: usize = 256;
 
+/// Upstreams whose (possibly empty) idle list is kept per core before empty
+/// lists are dropped. An emptied list stays in place while the map is small,
+/// so the common take-then-park of one keep-alive connection neither hashes
+/// nor clones the key nor reallocates per request; upstreams a reload removed
+/// cost at most this many empty entries.
+const POOL_MAX_KEYS: usize = 64;
+
 /// An upstream base URL, parsed once per config load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -337,11 +344,6 @@ impl Pool {
                 break;
             }
         }
-        if list.is_empty() {
-            // No empty lists left behind for upstreams a reload removed.
-            let key = key.clone();
-            self.idle.remove(&key);
-        }
         found
     }
 
@@ -350,6 +352,10 @@ impl Pool {
     }
 
     fn put_at(&mut self, key: PoolKey, s: Stream, now: Instant) {
+        if self.idle.len() >= POOL_MAX_KEYS && !self.idle.contains_key(&key) {
+            // Many upstreams seen (reloads): forget the ones with nothing parked.
+            self.idle.retain(|_, l| !l.is_empty());
+        }
         let list = self.idle.entry(key).or_default();
         // Oldest first: connections past POOL_IDLE would never be reused
         // (`take` pops the newest), so close them instead of parking them.
@@ -960,13 +966,22 @@ mod tests {
                 assert_eq!(p.idle_conns(), 1, "stale connections closed on put");
                 assert!(p.take(&ep, None).is_some());
                 assert_eq!(p.idle_conns(), 0);
-                assert!(p.idle.is_empty(), "an emptied list leaves no key");
                 p.put_at(key.clone(), conn().await, old);
                 assert!(
                     p.take(&ep, None).is_none(),
                     "a stale connection is never reused"
                 );
-                assert!(p.idle.is_empty());
+                assert_eq!(p.idle_conns(), 0);
+                // Emptied lists of upstreams no longer used are bounded: after
+                // many distinct upstreams, the map holds at most POOL_MAX_KEYS.
+                for port in 1..=(3 * POOL_MAX_KEYS as u16) {
+                    let other =
+                        Endpoint::parse(&format!("http://127.0.0.1:{port}/v1")).expect("endpoint");
+                    p.put_at(PoolKey::new(&other, None), conn().await, now);
+                    assert!(p.take(&other, None).is_some());
+                }
+                assert!(p.idle.len() <= POOL_MAX_KEYS, "{} keys", p.idle.len());
+                assert_eq!(p.idle_conns(), 0);
             });
     }
 
