@@ -335,7 +335,7 @@ impl Pool {
     }
 
     fn take(&mut self, ep: &Endpoint, proxy: Option<&Proxy>) -> Option<Stream> {
-        let (key, list) = self.idle.iter_mut().find(|(k, _)| k.matches(ep, proxy))?;
+        let (_, list) = self.idle.iter_mut().find(|(k, _)| k.matches(ep, proxy))?;
         let now = Instant::now();
         let mut found = None;
         while let Some((s, t)) = list.pop() {
