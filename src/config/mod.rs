@@ -118,18 +118,16 @@ pub struct Config {
     pub gpt_image_2_base_model: String,
     /// Video id -> credential binding lifetime (default 3 h).
     pub video_result_auth_cache_ttl: Duration,
-    /// `gemini-api-key` (plus migrated `generative-language-api-key`).
-    pub gemini_api_keys: Vec<ProviderKey>,
-    /// `interactions-api-key`.
+    /// The keyed provider sections (`<kind>-api-key`), indexed by
+    /// [`Config::slot`]: entries kept under each kind's
+    /// [`crate::providers::Entries`] rules (`gemini-api-key` includes the
+    /// migrated `generative-language-api-key`; `openai-compatibility` has its
+    /// own shape and list). Read through [`Config::keyed`].
+    keyed: [Vec<ProviderKey>; 5],
+    /// `interactions-api-key` (gemini's shape and rules).
     pub interactions_api_keys: Vec<ProviderKey>,
-    /// `codex-api-key` (entries without `base-url` dropped).
-    pub codex_api_keys: Vec<ProviderKey>,
-    /// `xai-api-key` (entries without `base-url` dropped; no alpha-search).
+    /// `xai-api-key` (codex's shape and rules; no alpha-search).
     pub xai_api_keys: Vec<ProviderKey>,
-    /// `claude-api-key` (cloak / fingerprint settings stay in `raw`).
-    pub claude_api_keys: Vec<ProviderKey>,
-    /// `vertex-api-key` (entries without `api-key` dropped).
-    pub vertex_api_keys: Vec<ProviderKey>,
     /// `oauth-excluded-models`: lower-cased channel -> normalised patterns.
     pub oauth_excluded_models: Vec<(String, Vec<String>)>,
     /// `oauth-model-alias`: lower-cased channel -> aliases.
@@ -193,14 +191,13 @@ impl Config {
     /// The API-key entries of a keyed provider kind, in config order
     /// (`openai-compatibility` has its own shape: empty here).
     pub fn keyed(&self, kind: crate::providers::Kind) -> &[ProviderKey] {
-        use crate::providers::Kind;
-        match kind {
-            Kind::Gemini => &self.gemini_api_keys,
-            Kind::Claude => &self.claude_api_keys,
-            Kind::Codex => &self.codex_api_keys,
-            Kind::Vertex => &self.vertex_api_keys,
-            Kind::OpenAiCompat => &[],
-        }
+        &self.keyed[Self::slot(kind)]
+    }
+
+    /// Index of a kind's list in `keyed` (the enum's declaration order; the
+    /// `openai-compatibility` slot stays empty).
+    pub(crate) fn slot(kind: crate::providers::Kind) -> usize {
+        kind as usize
     }
 }
 

@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::providers::Kind;
 
 const EXAMPLE: &str = include_str!("../../config.example.yaml");
 
@@ -149,8 +150,8 @@ fn example_file_with_every_optional_block_parses_without_warnings() {
     let (c, w) = parse(&full);
     assert!(w.is_empty(), "{w:?}");
     // A sample of the optional blocks reached their fields.
-    assert_eq!(c.gemini_api_keys.len(), 1);
-    let g = &c.gemini_api_keys[0];
+    assert_eq!(c.keyed(Kind::Gemini).len(), 1);
+    let g = &c.keyed(Kind::Gemini)[0];
     assert_eq!(g.prefix.as_deref(), Some("team"));
     assert_eq!(g.request_retry, Some(2));
     assert_eq!(g.models[0].thinking.as_ref().map(|t| t.max), Some(24576));
@@ -163,11 +164,11 @@ fn example_file_with_every_optional_block_parses_without_warnings() {
         other => panic!("{other:?}"),
     }
     assert_eq!(c.interactions_api_keys.len(), 1);
-    assert_eq!(c.codex_api_keys.len(), 1);
+    assert_eq!(c.keyed(Kind::Codex).len(), 1);
     assert_eq!(c.xai_api_keys.len(), 1);
     assert!(c.xai_api_keys[0].websockets);
-    assert_eq!(c.claude_api_keys.len(), 1);
-    assert_eq!(c.vertex_api_keys.len(), 1);
+    assert_eq!(c.keyed(Kind::Claude).len(), 1);
+    assert_eq!(c.keyed(Kind::Vertex).len(), 1);
     assert_eq!(c.oauth_model_alias[0].0, "codex");
     assert_eq!(
         c.oauth_excluded_models,
@@ -454,17 +455,17 @@ claude-api-key:
     fingerprint-profile: weird
 "#,
     );
-    assert_eq!(c.gemini_api_keys.len(), 2);
-    assert_eq!(c.gemini_api_keys[1].base_url, "https://gw.example.com");
-    assert_eq!(c.codex_api_keys.len(), 1);
-    assert!(c.codex_api_keys[0].alpha_search);
+    assert_eq!(c.keyed(Kind::Gemini).len(), 2);
+    assert_eq!(c.keyed(Kind::Gemini)[1].base_url, "https://gw.example.com");
+    assert_eq!(c.keyed(Kind::Codex).len(), 1);
+    assert!(c.keyed(Kind::Codex)[0].alpha_search);
     assert!(!c.xai_api_keys[0].alpha_search);
-    assert_eq!(c.vertex_api_keys.len(), 1);
-    assert_eq!(c.vertex_api_keys[0].models.len(), 1);
-    assert_eq!(c.claude_api_keys[0].request_retry, None);
-    assert_eq!(c.claude_api_keys[0].disable_cooling, Some(false));
-    assert_eq!(c.claude_api_keys[1].request_retry, Some(0));
-    assert_eq!(c.claude_api_keys[1].disable_cooling, None);
+    assert_eq!(c.keyed(Kind::Vertex).len(), 1);
+    assert_eq!(c.keyed(Kind::Vertex)[0].models.len(), 1);
+    assert_eq!(c.keyed(Kind::Claude)[0].request_retry, None);
+    assert_eq!(c.keyed(Kind::Claude)[0].disable_cooling, Some(false));
+    assert_eq!(c.keyed(Kind::Claude)[1].request_retry, Some(0));
+    assert_eq!(c.keyed(Kind::Claude)[1].disable_cooling, None);
     assert_eq!(
         warning_paths(&w),
         vec![
@@ -493,7 +494,7 @@ claude-api-key:
       - {status: 429, match-regexr: ["^x"], action: continue}
 "#,
     );
-    let rules = &c.claude_api_keys[0].request_scoped_errors;
+    let rules = &c.keyed(Kind::Claude)[0].request_scoped_errors;
     assert_eq!(rules.len(), 2);
     assert_eq!(rules[0].action, ScopedErrorAction::StopAndCooldown);
     assert_eq!(rules[0].matches, vec!["too long".to_string()]);
@@ -569,7 +570,7 @@ openai-compatibility:
 "#,
     );
     let g: Vec<&str> = c
-        .gemini_api_keys
+        .keyed(Kind::Gemini)
         .iter()
         .map(|k| k.api_key.expose())
         .collect();
@@ -1074,8 +1075,8 @@ debug: !!bool "true"
     );
     // The anchor holder `base` is an unknown top-level key.
     assert_eq!(warning_paths(&w), vec!["base"]);
-    assert_eq!(c.codex_api_keys[0].api_key.expose(), "shared");
-    assert_eq!(c.codex_api_keys[0].prefix.as_deref(), Some("one"));
+    assert_eq!(c.keyed(Kind::Codex)[0].api_key.expose(), "shared");
+    assert_eq!(c.keyed(Kind::Codex)[0].prefix.as_deref(), Some("one"));
     let keys: Vec<&str> = c.api_keys.iter().map(|k| k.expose()).collect();
     assert_eq!(keys, vec!["12345", "678", "true"]);
     assert!(c.debug);
@@ -1170,7 +1171,7 @@ fn example_documents_every_known_key() {
         ("RawScopedErrorRule", RawScopedErrorRule::KEYS),
         ("RawThinking", RawThinking::KEYS),
         ("RawModel", RawModel::KEYS),
-        ("RawVertexModel", RawVertexModel::KEYS),
+        ("RawAliasedModel", RawAliasedModel::KEYS),
         ("RawCompatModel", RawCompatModel::KEYS),
         ("RawGeminiKey", RawGeminiKey::KEYS),
         ("RawCodexKey", RawCodexKey::KEYS),
@@ -1296,7 +1297,7 @@ fn flow_nesting_floods_are_refused_quickly() {
 fn force_http1_global_and_per_entry() {
     let (c, w) = parse("claude-api-key: [{api-key: k}]\n");
     assert!(!c.force_http1 && w.is_empty());
-    assert_eq!(c.claude_api_keys[0].force_http1, None);
+    assert_eq!(c.keyed(Kind::Claude)[0].force_http1, None);
     let (c, w) = parse(
         "force-http1: true\n\
          claude-api-key: [{api-key: k, force-http1: false}]\n\
@@ -1307,10 +1308,10 @@ fn force_http1_global_and_per_entry() {
     );
     assert!(w.is_empty(), "{w:?}");
     assert!(c.force_http1);
-    assert_eq!(c.claude_api_keys[0].force_http1, Some(false));
-    assert_eq!(c.gemini_api_keys[0].force_http1, Some(true));
-    assert_eq!(c.codex_api_keys[0].force_http1, Some(true));
-    assert_eq!(c.vertex_api_keys[0].force_http1, Some(true));
+    assert_eq!(c.keyed(Kind::Claude)[0].force_http1, Some(false));
+    assert_eq!(c.keyed(Kind::Gemini)[0].force_http1, Some(true));
+    assert_eq!(c.keyed(Kind::Codex)[0].force_http1, Some(true));
+    assert_eq!(c.keyed(Kind::Vertex)[0].force_http1, Some(true));
     assert_eq!(c.openai_compatibility[0].force_http1, Some(true));
     for (yaml, path) in [
         ("force-http1: sometimes\n", "force-http1"),
