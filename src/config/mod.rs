@@ -28,7 +28,6 @@
 //! - `excluded-models` on `openai-compatibility` entries (same wildcard rules as
 //!   on the other provider lists).
 
-pub mod de;
 pub mod duration;
 pub mod inactive;
 pub mod proxy;
@@ -45,11 +44,14 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
+pub use crate::yaml as de;
+pub use crate::yaml::{ConfigError, Warning};
 pub use proxy::{ProxyScheme, ProxySetting, ProxyUrl};
 pub use raw::{ImageGenerationMode, RawConfig, RawThinking};
 pub use validate::MAX_BODY_LIMIT_MB;
 pub use wildcard::excluded;
 
+use crate::payload::PayloadRules;
 use crate::secret::Secret;
 
 /// The validated, immutable configuration.
@@ -134,9 +136,11 @@ pub struct Config {
     pub oauth_model_alias: Vec<(String, Vec<OAuthAlias>)>,
     /// `oauth-request-scoped-errors`: lower-cased channel -> rules.
     pub oauth_request_scoped_errors: Vec<(String, Vec<ScopedErrorRule>)>,
-    /// Every key as parsed (after legacy-key migration), including the ones not
-    /// lifted into fields above (payload rules, codex/claude behaviour, plugins, ...).
-    pub raw: RawConfig,
+    /// `payload` rules, compiled (parts that do not compile are warnings).
+    pub payload: PayloadRules,
+    /// Keys set to a non-default value that cliproxy does not act on (see
+    /// [`inactive::inactive_keys`], which adds `auth-dir`).
+    pub inactive_keys: Vec<String>,
 }
 
 /// One OpenAI-compatible provider. `Debug` hides keys and header values.
@@ -408,48 +412,6 @@ impl RoutingStrategy {
             }
             _ => None,
         }
-    }
-}
-
-/// A load failure: the key path (`""` for the file as a whole) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Where, e.g. `openai-compatibility[1].base-url`; `""` for the whole file.
-    pub key_path: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// A new error at `key_path`.
-    pub fn new(key_path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            key_path: key_path.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "config: {}: {}", self.key_path, self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Something worth telling the operator that does not stop the load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// Where.
-    pub key_path: String,
-    /// What.
-    pub message: String,
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "config: {}: {}", self.key_path, self.message)
     }
 }
 

@@ -17,6 +17,14 @@ fn parse(yaml: &str) -> (Config, Vec<Warning>) {
     }
 }
 
+/// The raw layer of `yaml` as validation sees it (legacy keys migrated).
+fn raw_of(yaml: &str) -> RawConfig {
+    match parse_raw(yaml) {
+        Ok((raw, _)) => validate::migrated(raw),
+        Err(e) => panic!("unexpected error: {e}\n--- yaml ---\n{yaml}"),
+    }
+}
+
 fn err(yaml: &str) -> ConfigError {
     match parse_str(yaml, base()) {
         Ok((c, _)) => panic!("expected an error, got a config: {c:?}\n--- yaml ---\n{yaml}"),
@@ -58,6 +66,7 @@ fn empty_documents_give_defaults() {
         "---\n...\n",
     ] {
         let (c, w) = parse(doc);
+        let r = raw_of(doc);
         assert!(w.is_empty(), "{doc:?}: {w:?}");
         assert_eq!(c.host, "");
         assert_eq!(c.port, 8317);
@@ -82,15 +91,15 @@ fn empty_documents_give_defaults() {
         assert_eq!(c.disable_image_generation, ImageGenerationMode::Off);
         assert_eq!(c.gpt_image_2_base_model, "gpt-5.4-mini");
         assert_eq!(c.video_result_auth_cache_ttl, Duration::from_secs(3 * 3600));
-        assert_eq!(c.raw.pprof.addr, "127.0.0.1:8316");
-        assert_eq!(c.raw.error_logs_max_files, 10);
-        assert_eq!(c.raw.redis_usage_queue_retention_seconds, 60);
-        assert_eq!(c.raw.plugins.dir, "plugins");
+        assert_eq!(r.pprof.addr, "127.0.0.1:8316");
+        assert_eq!(r.error_logs_max_files, 10);
+        assert_eq!(r.redis_usage_queue_retention_seconds, 60);
+        assert_eq!(r.plugins.dir, "plugins");
         assert_eq!(
-            c.raw.remote_management.panel_github_repository,
+            r.remote_management.panel_github_repository,
             raw::DEFAULT_PANEL_REPOSITORY
         );
-        assert_eq!(c.raw.credential_in_flight.snapshot_interval, "2s");
+        assert_eq!(r.credential_in_flight.snapshot_interval, "2s");
         assert!(!c.has_example_api_keys);
     }
 }
@@ -148,6 +157,7 @@ fn example_file_with_every_optional_block_parses_without_warnings() {
     let full = example_full();
     assert!(!full.lines().any(|l| l.trim_start().starts_with("#|")));
     let (c, w) = parse(&full);
+    let r = raw_of(&full);
     assert!(w.is_empty(), "{w:?}");
     // A sample of the optional blocks reached their fields.
     assert_eq!(c.keyed(Kind::Gemini).len(), 1);
@@ -175,23 +185,22 @@ fn example_file_with_every_optional_block_parses_without_warnings() {
         vec![("claude".into(), vec!["claude-3-*".into()])]
     );
     assert_eq!(c.oauth_request_scoped_errors[0].1[0].status, 400);
-    assert_eq!(c.raw.payload.default[0].models[0].match_[0].len(), 1);
-    assert_eq!(c.raw.payload.filter[0].params.len(), 1);
-    assert_eq!(c.raw.plugins.store_auth[0].token_env, "PLUGIN_STORE_TOKEN");
-    let plugin = c
-        .raw
+    assert_eq!(r.payload.default[0].models[0].match_[0].len(), 1);
+    assert_eq!(r.payload.filter[0].params.len(), 1);
+    assert_eq!(r.plugins.store_auth[0].token_env, "PLUGIN_STORE_TOKEN");
+    let plugin = r
         .plugins
         .configs
         .get("sample-plugin")
         .expect("plugin config");
     assert!(plugin.enabled);
     assert_eq!(plugin.priority, 1);
-    assert_eq!(c.raw.ampcode.model_mappings[0].to, "local-model");
+    assert_eq!(r.ampcode.model_mappings[0].to, "local-model");
     assert_eq!(
-        c.raw.credential_concurrency.cpa_heartbeat_timeout,
+        r.credential_concurrency.cpa_heartbeat_timeout,
         Some(raw::RawDuration::Text("3s".into()))
     );
-    assert_eq!(c.raw.codex.live_media_relay.ice_servers[0].urls.len(), 1);
+    assert_eq!(r.codex.live_media_relay.ice_servers[0].urls.len(), 1);
 }
 
 // ------------------------------------------------------------------ acted-on keys
@@ -553,8 +562,7 @@ oauth-model-alias:
 
 #[test]
 fn legacy_keys_are_migrated() {
-    let (c, w) = parse(
-        r#"
+    let yaml = r#"
 generative-language-api-key: [" g-old ", g-new, ""]
 gemini-api-key: [{api-key: g-old}]
 amp-upstream-url: https://amp.example
@@ -567,19 +575,20 @@ openai-compatibility:
     base-url: http://h/v1
     api-key-entries: [{api-key: k1}]
     api-keys: [k1, " k2 "]
-"#,
-    );
+"#;
+    let (c, w) = parse(yaml);
+    let r = raw_of(yaml);
     let g: Vec<&str> = c
         .keyed(Kind::Gemini)
         .iter()
         .map(|k| k.api_key.expose())
         .collect();
     assert_eq!(g, vec!["g-old", "g-new"]);
-    assert_eq!(c.raw.ampcode.upstream_url, "https://amp.example");
-    assert_eq!(c.raw.ampcode.upstream_api_key.expose(), "amp-key");
-    assert!(c.raw.ampcode.restrict_management_to_localhost);
-    assert_eq!(c.raw.ampcode.model_mappings[0].to, "b");
-    assert!(c.raw.enable_gemini_cli_endpoint);
+    assert_eq!(r.ampcode.upstream_url, "https://amp.example");
+    assert_eq!(r.ampcode.upstream_api_key.expose(), "amp-key");
+    assert!(r.ampcode.restrict_management_to_localhost);
+    assert_eq!(r.ampcode.model_mappings[0].to, "b");
+    assert!(r.enable_gemini_cli_endpoint);
     let keys: Vec<&str> = c.openai_compatibility[0]
         .api_key_entries
         .iter()
@@ -600,9 +609,20 @@ openai-compatibility:
 }
 
 #[test]
-fn payload_rules_parse_and_raw_values_must_be_json() {
+fn payload_parts_that_do_not_compile_are_config_warnings() {
     let (c, w) = parse(
-        r#"
+        "payload:\n  override:\n    - models: [{name: \"*\"}]\n      params: {\"a.#(x<1)\": 1, b: 2}\n",
+    );
+    assert_eq!(
+        warning_paths(&w),
+        vec!["payload.override[0].params[\"a.#(x<1)\"]"]
+    );
+    assert!(!c.payload.is_empty(), "the part that compiles is kept");
+}
+
+#[test]
+fn payload_rules_parse_and_raw_values_must_be_json() {
+    let yaml = r#"
 payload:
   override:
     - models: [{name: "gpt-*", protocol: codex}]
@@ -610,17 +630,22 @@ payload:
   override-raw:
     - models: [{name: "*"}]
       params: {"response_format": '{"type":"json_object"}', "n": 3}
-"#,
-    );
+"#;
+    let (c, w) = parse(yaml);
+    let r = raw_of(yaml);
     assert!(w.is_empty(), "{w:?}");
-    let p = &c.raw.payload.override_[0].params;
+    assert!(
+        !c.payload.is_empty(),
+        "rules are compiled during validation"
+    );
+    let p = &r.payload.override_[0].params;
     assert_eq!(p.get("reasoning.effort"), Some(&serde_json::json!("high")));
     assert_eq!(
         p.get("obj"),
         Some(&serde_json::json!({"a": [1, true, null]}))
     );
     assert_eq!(
-        c.raw.payload.override_raw[0].params.get("response_format"),
+        r.payload.override_raw[0].params.get("response_format"),
         Some(&serde_json::json!("{\"type\":\"json_object\"}"))
     );
     let e = err("payload:\n  default-raw:\n    - params: {\"a.b\": '{not json'}\n");

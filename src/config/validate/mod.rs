@@ -22,6 +22,7 @@ use super::{
     ApiKeyEntry, Config, ConfigError, ModelAlias, OAuthAlias, OpenAiCompat, ProviderKey, Routing,
     RoutingStrategy, ScopedErrorAction, ScopedErrorRule, TlsFiles, Warning,
 };
+use crate::payload::PayloadRules;
 use crate::providers::{Dedup, Kind, Spec};
 use crate::secret::Secret;
 
@@ -163,6 +164,11 @@ impl Config {
             }
         }
 
+        let (payload, payload_warnings) = PayloadRules::compile(&raw.payload);
+        for w in payload_warnings {
+            v.warn(w.key_path, w.message);
+        }
+
         let oauth_excluded_models = oauth_excluded(&raw.oauth_excluded_models);
         let oauth_model_alias = oauth_aliases(&raw, &mut v);
         let oauth_request_scoped_errors =
@@ -204,10 +210,21 @@ impl Config {
             oauth_excluded_models,
             oauth_model_alias,
             oauth_request_scoped_errors,
-            raw,
+            payload,
+            inactive_keys: super::inactive::raw_inactive_keys(&raw),
         };
         Ok((config, v.warnings))
     }
+}
+
+/// `raw` after the v6 legacy-key migration validation applies (warnings dropped).
+#[cfg(test)]
+pub(super) fn migrated(mut raw: RawConfig) -> RawConfig {
+    let mut v = V {
+        warnings: Vec::new(),
+    };
+    migrate_legacy(&mut raw, &mut v);
+    raw
 }
 
 /// `api-keys`: trimmed, deduplicated (constant-time compare); and whether
