@@ -125,7 +125,7 @@ pub struct Config {
     /// [`crate::providers::Entries`] rules (`gemini-api-key` includes the
     /// migrated `generative-language-api-key`; `openai-compatibility` has its
     /// own shape and list). Read through [`Config::keyed`].
-    keyed: [Vec<ProviderKey>; 5],
+    keyed: Keyed,
     /// `interactions-api-key` (gemini's shape and rules).
     pub interactions_api_keys: Vec<ProviderKey>,
     /// `xai-api-key` (codex's shape and rules; no alpha-search).
@@ -142,6 +142,9 @@ pub struct Config {
     /// [`inactive::inactive_keys`], which adds `auth-dir`).
     pub inactive_keys: Vec<String>,
 }
+
+/// The keyed provider lists, one per [`crate::providers::Kind`] (see [`Config::slot`]).
+pub(crate) type Keyed = [Vec<ProviderKey>; crate::providers::Kind::ALL.len()];
 
 /// One OpenAI-compatible provider. `Debug` hides keys and header values.
 #[derive(Clone, PartialEq)]

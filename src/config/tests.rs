@@ -1352,3 +1352,26 @@ fn force_http1_global_and_per_entry() {
         assert_eq!(err(yaml).key_path, path, "{yaml}");
     }
 }
+
+#[test]
+fn every_kind_has_its_own_keyed_slot() {
+    let mut slots: Vec<usize> = Kind::ALL.iter().map(|&k| Config::slot(k)).collect();
+    assert!(slots.iter().all(|&s| s < Kind::ALL.len()), "{slots:?}");
+    slots.sort_unstable();
+    slots.dedup();
+    assert_eq!(slots.len(), Kind::ALL.len(), "slots are distinct");
+    // Each section lands in its own kind's list.
+    let (c, _) = parse(
+        "gemini-api-key: [{api-key: g}]\nclaude-api-key: [{api-key: c}]\ncodex-api-key: [{api-key: x, base-url: 'https://x'}]\nvertex-api-key: [{api-key: v}]\n",
+    );
+    for (kind, key) in [
+        (Kind::Gemini, "g"),
+        (Kind::Claude, "c"),
+        (Kind::Codex, "x"),
+        (Kind::Vertex, "v"),
+    ] {
+        let keys: Vec<&str> = c.keyed(kind).iter().map(|k| k.api_key.expose()).collect();
+        assert_eq!(keys, vec![key], "{kind:?}");
+    }
+    assert!(c.keyed(Kind::OpenAiCompat).is_empty());
+}

@@ -19,8 +19,8 @@ use super::raw::{
     RawModel, RawModels, RawOpenAiCompat, RawScopedErrorRule, DEFAULT_AUTH_DIR,
 };
 use super::{
-    ApiKeyEntry, Config, ConfigError, ModelAlias, OAuthAlias, OpenAiCompat, ProviderKey, Routing,
-    RoutingStrategy, ScopedErrorAction, ScopedErrorRule, TlsFiles, Warning,
+    ApiKeyEntry, Config, ConfigError, Keyed, ModelAlias, OAuthAlias, OpenAiCompat, ProviderKey,
+    Routing, RoutingStrategy, ScopedErrorAction, ScopedErrorRule, TlsFiles, Warning,
 };
 use crate::payload::PayloadRules;
 use crate::providers::{Dedup, Kind, Spec};
@@ -138,31 +138,12 @@ impl Config {
         validate_live_media_relay(&raw)?;
         validate_payload(&raw)?;
 
-        let mut keyed: [Vec<ProviderKey>; 5] = Default::default();
-        let mut openai_compatibility = Vec::new();
-        let (mut interactions_api_keys, mut xai_api_keys) = (Vec::new(), Vec::new());
-        for kind in Kind::CONFIG_ORDER {
-            let spec = kind.spec();
-            if kind == Kind::OpenAiCompat {
-                openai_compatibility = openai_compat(&raw.openai_compatibility, &mut v)?;
-                continue;
-            }
-            let section = Section::new(spec.config_key, spec);
-            keyed[Config::slot(kind)] = keyed_entries(&raw.keyed(kind), &section, &mut v)?;
-            // Sections of a kind's shape that no kind serves yet, read where
-            // CLIProxyAPI reads them.
-            if kind == Kind::Gemini {
-                let section = Section::new("interactions-api-key", spec);
-                let list = key_entries(&raw.interactions_api_key);
-                interactions_api_keys = keyed_entries(&list, &section, &mut v)?;
-            } else if kind == Kind::Codex {
-                let section = Section {
-                    no_alpha_search: true,
-                    ..Section::new("xai-api-key", spec)
-                };
-                xai_api_keys = keyed_entries(&key_entries(&raw.xai_api_key), &section, &mut v)?;
-            }
-        }
+        let Sections {
+            keyed,
+            openai_compatibility,
+            interactions_api_keys,
+            xai_api_keys,
+        } = sections(&raw, &mut v)?;
 
         let (payload, payload_warnings) = PayloadRules::compile(&raw.payload);
         for w in payload_warnings {
@@ -215,6 +196,49 @@ impl Config {
         };
         Ok((config, v.warnings))
     }
+}
+
+/// The provider entry sections, validated.
+struct Sections {
+    keyed: Keyed,
+    openai_compatibility: Vec<OpenAiCompat>,
+    interactions_api_keys: Vec<ProviderKey>,
+    xai_api_keys: Vec<ProviderKey>,
+}
+
+/// Reads the provider sections in [`Kind::CONFIG_ORDER`]: each keyed kind's
+/// `*-api-key` list under its `Spec`'s rules, `openai-compatibility` in its
+/// own shape.
+fn sections(raw: &RawConfig, v: &mut V) -> Result<Sections, ConfigError> {
+    let mut out = Sections {
+        keyed: Default::default(),
+        openai_compatibility: Vec::new(),
+        interactions_api_keys: Vec::new(),
+        xai_api_keys: Vec::new(),
+    };
+    for kind in Kind::CONFIG_ORDER {
+        let spec = kind.spec();
+        if kind == Kind::OpenAiCompat {
+            out.openai_compatibility = openai_compat(&raw.openai_compatibility, v)?;
+            continue;
+        }
+        let section = Section::new(spec.config_key, spec);
+        out.keyed[Config::slot(kind)] = keyed_entries(&raw.keyed(kind), &section, v)?;
+        // Sections of a kind's shape that no kind serves yet, read where
+        // CLIProxyAPI reads them.
+        if kind == Kind::Gemini {
+            let section = Section::new("interactions-api-key", spec);
+            let list = key_entries(&raw.interactions_api_key);
+            out.interactions_api_keys = keyed_entries(&list, &section, v)?;
+        } else if kind == Kind::Codex {
+            let section = Section {
+                no_alpha_search: true,
+                ..Section::new("xai-api-key", spec)
+            };
+            out.xai_api_keys = keyed_entries(&key_entries(&raw.xai_api_key), &section, v)?;
+        }
+    }
+    Ok(out)
 }
 
 /// `raw` after the v6 legacy-key migration validation applies (warnings dropped).
