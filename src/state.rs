@@ -381,11 +381,7 @@ impl Snapshot {
         for (spec, &pi) in specs.iter_mut().zip(&spec_provider) {
             spec.models = served[pi].clone();
         }
-        let (payload, payload_warnings) =
-            crate::payload::PayloadRules::compile(&config.raw.payload);
-        for w in payload_warnings {
-            crate::log_warn!("config: {}: {}", w.key_path, w.message);
-        }
+        let payload = config.payload.clone();
         let server_tls = match &config.tls {
             Some(files) => Some(crate::server::tls::load(files)?),
             None => None,

@@ -17,7 +17,16 @@ use super::{Config, RawConfig};
 /// listed when the directory holds OAuth auth files (`*.json`): they are not
 /// loaded.
 pub fn inactive_keys(cfg: &Config) -> Vec<String> {
-    let raw = &cfg.raw;
+    let mut out = cfg.inactive_keys.clone();
+    if has_auth_files(&cfg.auth_dir) {
+        out.push("auth-dir (its OAuth auth files are not loaded)".to_string());
+    }
+    out
+}
+
+/// The part of [`inactive_keys`] the file alone decides (everything but
+/// `auth-dir`), read during validation so the raw layer is not kept.
+pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
     let d = RawConfig::default();
     let mut out: Vec<String> = Vec::new();
     macro_rules! unless_default {
@@ -96,9 +105,6 @@ pub fn inactive_keys(cfg: &Config) -> Vec<String> {
             .iter()
             .any(|c| c.support_prompt_cache_key),
     );
-    if has_auth_files(&cfg.auth_dir) {
-        out.push("auth-dir (its OAuth auth files are not loaded)".to_string());
-    }
     out
 }
 

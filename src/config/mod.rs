@@ -28,7 +28,6 @@
 //! - `excluded-models` on `openai-compatibility` entries (same wildcard rules as
 //!   on the other provider lists).
 
-pub mod de;
 pub mod duration;
 pub mod inactive;
 pub mod proxy;
@@ -45,11 +44,14 @@ use std::time::Duration;
 
 use serde_yaml::Value;
 
+pub use crate::yaml as de;
+pub use crate::yaml::{ConfigError, Warning};
 pub use proxy::{ProxyScheme, ProxySetting, ProxyUrl};
 pub use raw::{ImageGenerationMode, RawConfig, RawThinking};
 pub use validate::MAX_BODY_LIMIT_MB;
 pub use wildcard::excluded;
 
+use crate::payload::PayloadRules;
 use crate::secret::Secret;
 
 /// The validated, immutable configuration.
@@ -118,28 +120,31 @@ pub struct Config {
     pub gpt_image_2_base_model: String,
     /// Video id -> credential binding lifetime (default 3 h).
     pub video_result_auth_cache_ttl: Duration,
-    /// `gemini-api-key` (plus migrated `generative-language-api-key`).
-    pub gemini_api_keys: Vec<ProviderKey>,
-    /// `interactions-api-key`.
+    /// The keyed provider sections (`<kind>-api-key`), indexed by
+    /// [`Config::slot`]: entries kept under each kind's
+    /// [`crate::providers::Entries`] rules (`gemini-api-key` includes the
+    /// migrated `generative-language-api-key`; `openai-compatibility` has its
+    /// own shape and list). Read through [`Config::keyed`].
+    keyed: Keyed,
+    /// `interactions-api-key` (gemini's shape and rules).
     pub interactions_api_keys: Vec<ProviderKey>,
-    /// `codex-api-key` (entries without `base-url` dropped).
-    pub codex_api_keys: Vec<ProviderKey>,
-    /// `xai-api-key` (entries without `base-url` dropped; no alpha-search).
+    /// `xai-api-key` (codex's shape and rules; no alpha-search).
     pub xai_api_keys: Vec<ProviderKey>,
-    /// `claude-api-key` (cloak / fingerprint settings stay in `raw`).
-    pub claude_api_keys: Vec<ProviderKey>,
-    /// `vertex-api-key` (entries without `api-key` dropped).
-    pub vertex_api_keys: Vec<ProviderKey>,
     /// `oauth-excluded-models`: lower-cased channel -> normalised patterns.
     pub oauth_excluded_models: Vec<(String, Vec<String>)>,
     /// `oauth-model-alias`: lower-cased channel -> aliases.
     pub oauth_model_alias: Vec<(String, Vec<OAuthAlias>)>,
     /// `oauth-request-scoped-errors`: lower-cased channel -> rules.
     pub oauth_request_scoped_errors: Vec<(String, Vec<ScopedErrorRule>)>,
-    /// Every key as parsed (after legacy-key migration), including the ones not
-    /// lifted into fields above (payload rules, codex/claude behaviour, plugins, ...).
-    pub raw: RawConfig,
+    /// `payload` rules, compiled (parts that do not compile are warnings).
+    pub payload: PayloadRules,
+    /// Keys set to a non-default value that cliproxy does not act on (see
+    /// [`inactive::inactive_keys`], which adds `auth-dir`).
+    pub inactive_keys: Vec<String>,
 }
+
+/// The keyed provider lists, one per [`crate::providers::Kind`] (see [`Config::slot`]).
+pub(crate) type Keyed = [Vec<ProviderKey>; crate::providers::Kind::ALL.len()];
 
 /// One OpenAI-compatible provider. `Debug` hides keys and header values.
 #[derive(Clone, PartialEq)]
@@ -193,14 +198,13 @@ impl Config {
     /// The API-key entries of a keyed provider kind, in config order
     /// (`openai-compatibility` has its own shape: empty here).
     pub fn keyed(&self, kind: crate::providers::Kind) -> &[ProviderKey] {
-        use crate::providers::Kind;
-        match kind {
-            Kind::Gemini => &self.gemini_api_keys,
-            Kind::Claude => &self.claude_api_keys,
-            Kind::Codex => &self.codex_api_keys,
-            Kind::Vertex => &self.vertex_api_keys,
-            Kind::OpenAiCompat => &[],
-        }
+        &self.keyed[Self::slot(kind)]
+    }
+
+    /// Index of a kind's list in `keyed` (the enum's declaration order; the
+    /// `openai-compatibility` slot stays empty).
+    pub(crate) fn slot(kind: crate::providers::Kind) -> usize {
+        kind as usize
     }
 }
 
@@ -411,48 +415,6 @@ impl RoutingStrategy {
             }
             _ => None,
         }
-    }
-}
-
-/// A load failure: the key path (`""` for the file as a whole) and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Where, e.g. `openai-compatibility[1].base-url`; `""` for the whole file.
-    pub key_path: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// A new error at `key_path`.
-    pub fn new(key_path: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            key_path: key_path.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "config: {}: {}", self.key_path, self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Something worth telling the operator that does not stop the load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// Where.
-    pub key_path: String,
-    /// What.
-    pub message: String,
-}
-
-impl fmt::Display for Warning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "config: {}: {}", self.key_path, self.message)
     }
 }
 

@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::*;
+use crate::providers::Kind;
 
 const EXAMPLE: &str = include_str!("../../config.example.yaml");
 
@@ -12,6 +13,14 @@ fn base() -> &'static Path {
 fn parse(yaml: &str) -> (Config, Vec<Warning>) {
     match parse_str(yaml, base()) {
         Ok(ok) => ok,
+        Err(e) => panic!("unexpected error: {e}\n--- yaml ---\n{yaml}"),
+    }
+}
+
+/// The raw layer of `yaml` as validation sees it (legacy keys migrated).
+fn raw_of(yaml: &str) -> RawConfig {
+    match parse_raw(yaml) {
+        Ok((raw, _)) => validate::migrated(raw),
         Err(e) => panic!("unexpected error: {e}\n--- yaml ---\n{yaml}"),
     }
 }
@@ -57,6 +66,7 @@ fn empty_documents_give_defaults() {
         "---\n...\n",
     ] {
         let (c, w) = parse(doc);
+        let r = raw_of(doc);
         assert!(w.is_empty(), "{doc:?}: {w:?}");
         assert_eq!(c.host, "");
         assert_eq!(c.port, 8317);
@@ -81,15 +91,15 @@ fn empty_documents_give_defaults() {
         assert_eq!(c.disable_image_generation, ImageGenerationMode::Off);
         assert_eq!(c.gpt_image_2_base_model, "gpt-5.4-mini");
         assert_eq!(c.video_result_auth_cache_ttl, Duration::from_secs(3 * 3600));
-        assert_eq!(c.raw.pprof.addr, "127.0.0.1:8316");
-        assert_eq!(c.raw.error_logs_max_files, 10);
-        assert_eq!(c.raw.redis_usage_queue_retention_seconds, 60);
-        assert_eq!(c.raw.plugins.dir, "plugins");
+        assert_eq!(r.pprof.addr, "127.0.0.1:8316");
+        assert_eq!(r.error_logs_max_files, 10);
+        assert_eq!(r.redis_usage_queue_retention_seconds, 60);
+        assert_eq!(r.plugins.dir, "plugins");
         assert_eq!(
-            c.raw.remote_management.panel_github_repository,
+            r.remote_management.panel_github_repository,
             raw::DEFAULT_PANEL_REPOSITORY
         );
-        assert_eq!(c.raw.credential_in_flight.snapshot_interval, "2s");
+        assert_eq!(r.credential_in_flight.snapshot_interval, "2s");
         assert!(!c.has_example_api_keys);
     }
 }
@@ -147,10 +157,11 @@ fn example_file_with_every_optional_block_parses_without_warnings() {
     let full = example_full();
     assert!(!full.lines().any(|l| l.trim_start().starts_with("#|")));
     let (c, w) = parse(&full);
+    let r = raw_of(&full);
     assert!(w.is_empty(), "{w:?}");
     // A sample of the optional blocks reached their fields.
-    assert_eq!(c.gemini_api_keys.len(), 1);
-    let g = &c.gemini_api_keys[0];
+    assert_eq!(c.keyed(Kind::Gemini).len(), 1);
+    let g = &c.keyed(Kind::Gemini)[0];
     assert_eq!(g.prefix.as_deref(), Some("team"));
     assert_eq!(g.request_retry, Some(2));
     assert_eq!(g.models[0].thinking.as_ref().map(|t| t.max), Some(24576));
@@ -163,34 +174,33 @@ fn example_file_with_every_optional_block_parses_without_warnings() {
         other => panic!("{other:?}"),
     }
     assert_eq!(c.interactions_api_keys.len(), 1);
-    assert_eq!(c.codex_api_keys.len(), 1);
+    assert_eq!(c.keyed(Kind::Codex).len(), 1);
     assert_eq!(c.xai_api_keys.len(), 1);
     assert!(c.xai_api_keys[0].websockets);
-    assert_eq!(c.claude_api_keys.len(), 1);
-    assert_eq!(c.vertex_api_keys.len(), 1);
+    assert_eq!(c.keyed(Kind::Claude).len(), 1);
+    assert_eq!(c.keyed(Kind::Vertex).len(), 1);
     assert_eq!(c.oauth_model_alias[0].0, "codex");
     assert_eq!(
         c.oauth_excluded_models,
         vec![("claude".into(), vec!["claude-3-*".into()])]
     );
     assert_eq!(c.oauth_request_scoped_errors[0].1[0].status, 400);
-    assert_eq!(c.raw.payload.default[0].models[0].match_[0].len(), 1);
-    assert_eq!(c.raw.payload.filter[0].params.len(), 1);
-    assert_eq!(c.raw.plugins.store_auth[0].token_env, "PLUGIN_STORE_TOKEN");
-    let plugin = c
-        .raw
+    assert_eq!(r.payload.default[0].models[0].match_[0].len(), 1);
+    assert_eq!(r.payload.filter[0].params.len(), 1);
+    assert_eq!(r.plugins.store_auth[0].token_env, "PLUGIN_STORE_TOKEN");
+    let plugin = r
         .plugins
         .configs
         .get("sample-plugin")
         .expect("plugin config");
     assert!(plugin.enabled);
     assert_eq!(plugin.priority, 1);
-    assert_eq!(c.raw.ampcode.model_mappings[0].to, "local-model");
+    assert_eq!(r.ampcode.model_mappings[0].to, "local-model");
     assert_eq!(
-        c.raw.credential_concurrency.cpa_heartbeat_timeout,
+        r.credential_concurrency.cpa_heartbeat_timeout,
         Some(raw::RawDuration::Text("3s".into()))
     );
-    assert_eq!(c.raw.codex.live_media_relay.ice_servers[0].urls.len(), 1);
+    assert_eq!(r.codex.live_media_relay.ice_servers[0].urls.len(), 1);
 }
 
 // ------------------------------------------------------------------ acted-on keys
@@ -454,17 +464,17 @@ claude-api-key:
     fingerprint-profile: weird
 "#,
     );
-    assert_eq!(c.gemini_api_keys.len(), 2);
-    assert_eq!(c.gemini_api_keys[1].base_url, "https://gw.example.com");
-    assert_eq!(c.codex_api_keys.len(), 1);
-    assert!(c.codex_api_keys[0].alpha_search);
+    assert_eq!(c.keyed(Kind::Gemini).len(), 2);
+    assert_eq!(c.keyed(Kind::Gemini)[1].base_url, "https://gw.example.com");
+    assert_eq!(c.keyed(Kind::Codex).len(), 1);
+    assert!(c.keyed(Kind::Codex)[0].alpha_search);
     assert!(!c.xai_api_keys[0].alpha_search);
-    assert_eq!(c.vertex_api_keys.len(), 1);
-    assert_eq!(c.vertex_api_keys[0].models.len(), 1);
-    assert_eq!(c.claude_api_keys[0].request_retry, None);
-    assert_eq!(c.claude_api_keys[0].disable_cooling, Some(false));
-    assert_eq!(c.claude_api_keys[1].request_retry, Some(0));
-    assert_eq!(c.claude_api_keys[1].disable_cooling, None);
+    assert_eq!(c.keyed(Kind::Vertex).len(), 1);
+    assert_eq!(c.keyed(Kind::Vertex)[0].models.len(), 1);
+    assert_eq!(c.keyed(Kind::Claude)[0].request_retry, None);
+    assert_eq!(c.keyed(Kind::Claude)[0].disable_cooling, Some(false));
+    assert_eq!(c.keyed(Kind::Claude)[1].request_retry, Some(0));
+    assert_eq!(c.keyed(Kind::Claude)[1].disable_cooling, None);
     assert_eq!(
         warning_paths(&w),
         vec![
@@ -493,7 +503,7 @@ claude-api-key:
       - {status: 429, match-regexr: ["^x"], action: continue}
 "#,
     );
-    let rules = &c.claude_api_keys[0].request_scoped_errors;
+    let rules = &c.keyed(Kind::Claude)[0].request_scoped_errors;
     assert_eq!(rules.len(), 2);
     assert_eq!(rules[0].action, ScopedErrorAction::StopAndCooldown);
     assert_eq!(rules[0].matches, vec!["too long".to_string()]);
@@ -552,8 +562,7 @@ oauth-model-alias:
 
 #[test]
 fn legacy_keys_are_migrated() {
-    let (c, w) = parse(
-        r#"
+    let yaml = r#"
 generative-language-api-key: [" g-old ", g-new, ""]
 gemini-api-key: [{api-key: g-old}]
 amp-upstream-url: https://amp.example
@@ -566,19 +575,20 @@ openai-compatibility:
     base-url: http://h/v1
     api-key-entries: [{api-key: k1}]
     api-keys: [k1, " k2 "]
-"#,
-    );
+"#;
+    let (c, w) = parse(yaml);
+    let r = raw_of(yaml);
     let g: Vec<&str> = c
-        .gemini_api_keys
+        .keyed(Kind::Gemini)
         .iter()
         .map(|k| k.api_key.expose())
         .collect();
     assert_eq!(g, vec!["g-old", "g-new"]);
-    assert_eq!(c.raw.ampcode.upstream_url, "https://amp.example");
-    assert_eq!(c.raw.ampcode.upstream_api_key.expose(), "amp-key");
-    assert!(c.raw.ampcode.restrict_management_to_localhost);
-    assert_eq!(c.raw.ampcode.model_mappings[0].to, "b");
-    assert!(c.raw.enable_gemini_cli_endpoint);
+    assert_eq!(r.ampcode.upstream_url, "https://amp.example");
+    assert_eq!(r.ampcode.upstream_api_key.expose(), "amp-key");
+    assert!(r.ampcode.restrict_management_to_localhost);
+    assert_eq!(r.ampcode.model_mappings[0].to, "b");
+    assert!(r.enable_gemini_cli_endpoint);
     let keys: Vec<&str> = c.openai_compatibility[0]
         .api_key_entries
         .iter()
@@ -599,9 +609,20 @@ openai-compatibility:
 }
 
 #[test]
-fn payload_rules_parse_and_raw_values_must_be_json() {
+fn payload_parts_that_do_not_compile_are_config_warnings() {
     let (c, w) = parse(
-        r#"
+        "payload:\n  override:\n    - models: [{name: \"*\"}]\n      params: {\"a.#(x<1)\": 1, b: 2}\n",
+    );
+    assert_eq!(
+        warning_paths(&w),
+        vec!["payload.override[0].params[\"a.#(x<1)\"]"]
+    );
+    assert!(!c.payload.is_empty(), "the part that compiles is kept");
+}
+
+#[test]
+fn payload_rules_parse_and_raw_values_must_be_json() {
+    let yaml = r#"
 payload:
   override:
     - models: [{name: "gpt-*", protocol: codex}]
@@ -609,17 +630,22 @@ payload:
   override-raw:
     - models: [{name: "*"}]
       params: {"response_format": '{"type":"json_object"}', "n": 3}
-"#,
-    );
+"#;
+    let (c, w) = parse(yaml);
+    let r = raw_of(yaml);
     assert!(w.is_empty(), "{w:?}");
-    let p = &c.raw.payload.override_[0].params;
+    assert!(
+        !c.payload.is_empty(),
+        "rules are compiled during validation"
+    );
+    let p = &r.payload.override_[0].params;
     assert_eq!(p.get("reasoning.effort"), Some(&serde_json::json!("high")));
     assert_eq!(
         p.get("obj"),
         Some(&serde_json::json!({"a": [1, true, null]}))
     );
     assert_eq!(
-        c.raw.payload.override_raw[0].params.get("response_format"),
+        r.payload.override_raw[0].params.get("response_format"),
         Some(&serde_json::json!("{\"type\":\"json_object\"}"))
     );
     let e = err("payload:\n  default-raw:\n    - params: {\"a.b\": '{not json'}\n");
@@ -1074,8 +1100,8 @@ debug: !!bool "true"
     );
     // The anchor holder `base` is an unknown top-level key.
     assert_eq!(warning_paths(&w), vec!["base"]);
-    assert_eq!(c.codex_api_keys[0].api_key.expose(), "shared");
-    assert_eq!(c.codex_api_keys[0].prefix.as_deref(), Some("one"));
+    assert_eq!(c.keyed(Kind::Codex)[0].api_key.expose(), "shared");
+    assert_eq!(c.keyed(Kind::Codex)[0].prefix.as_deref(), Some("one"));
     let keys: Vec<&str> = c.api_keys.iter().map(|k| k.expose()).collect();
     assert_eq!(keys, vec!["12345", "678", "true"]);
     assert!(c.debug);
@@ -1170,7 +1196,7 @@ fn example_documents_every_known_key() {
         ("RawScopedErrorRule", RawScopedErrorRule::KEYS),
         ("RawThinking", RawThinking::KEYS),
         ("RawModel", RawModel::KEYS),
-        ("RawVertexModel", RawVertexModel::KEYS),
+        ("RawAliasedModel", RawAliasedModel::KEYS),
         ("RawCompatModel", RawCompatModel::KEYS),
         ("RawGeminiKey", RawGeminiKey::KEYS),
         ("RawCodexKey", RawCodexKey::KEYS),
@@ -1296,7 +1322,7 @@ fn flow_nesting_floods_are_refused_quickly() {
 fn force_http1_global_and_per_entry() {
     let (c, w) = parse("claude-api-key: [{api-key: k}]\n");
     assert!(!c.force_http1 && w.is_empty());
-    assert_eq!(c.claude_api_keys[0].force_http1, None);
+    assert_eq!(c.keyed(Kind::Claude)[0].force_http1, None);
     let (c, w) = parse(
         "force-http1: true\n\
          claude-api-key: [{api-key: k, force-http1: false}]\n\
@@ -1307,10 +1333,10 @@ fn force_http1_global_and_per_entry() {
     );
     assert!(w.is_empty(), "{w:?}");
     assert!(c.force_http1);
-    assert_eq!(c.claude_api_keys[0].force_http1, Some(false));
-    assert_eq!(c.gemini_api_keys[0].force_http1, Some(true));
-    assert_eq!(c.codex_api_keys[0].force_http1, Some(true));
-    assert_eq!(c.vertex_api_keys[0].force_http1, Some(true));
+    assert_eq!(c.keyed(Kind::Claude)[0].force_http1, Some(false));
+    assert_eq!(c.keyed(Kind::Gemini)[0].force_http1, Some(true));
+    assert_eq!(c.keyed(Kind::Codex)[0].force_http1, Some(true));
+    assert_eq!(c.keyed(Kind::Vertex)[0].force_http1, Some(true));
     assert_eq!(c.openai_compatibility[0].force_http1, Some(true));
     for (yaml, path) in [
         ("force-http1: sometimes\n", "force-http1"),
@@ -1325,4 +1351,27 @@ fn force_http1_global_and_per_entry() {
     ] {
         assert_eq!(err(yaml).key_path, path, "{yaml}");
     }
+}
+
+#[test]
+fn every_kind_has_its_own_keyed_slot() {
+    let mut slots: Vec<usize> = Kind::ALL.iter().map(|&k| Config::slot(k)).collect();
+    assert!(slots.iter().all(|&s| s < Kind::ALL.len()), "{slots:?}");
+    slots.sort_unstable();
+    slots.dedup();
+    assert_eq!(slots.len(), Kind::ALL.len(), "slots are distinct");
+    // Each section lands in its own kind's list.
+    let (c, _) = parse(
+        "gemini-api-key: [{api-key: g}]\nclaude-api-key: [{api-key: c}]\ncodex-api-key: [{api-key: x, base-url: 'https://x'}]\nvertex-api-key: [{api-key: v}]\n",
+    );
+    for (kind, key) in [
+        (Kind::Gemini, "g"),
+        (Kind::Claude, "c"),
+        (Kind::Codex, "x"),
+        (Kind::Vertex, "v"),
+    ] {
+        let keys: Vec<&str> = c.keyed(kind).iter().map(|k| k.api_key.expose()).collect();
+        assert_eq!(keys, vec![key], "{kind:?}");
+    }
+    assert!(c.keyed(Kind::OpenAiCompat).is_empty());
 }

@@ -137,7 +137,7 @@ pub struct ModelInfo {
 pub struct Target {
     /// Which config list the entry is in.
     pub kind: ProviderKind,
-    /// Index of the entry in that list (`Config::claude_api_keys[entry]`, ...,
+    /// Index of the entry in that list (`Config::keyed(kind)[entry]`,
     /// `Config::openai_compatibility[entry]`).
     pub entry: usize,
     /// Model name to send upstream (prefix removed, alias resolved). It may

@@ -679,8 +679,8 @@ fn openai_list_format() {
 fn anthropic_list_format_and_cloaking() {
     let r = reg(LIST_CFG);
     let cloak_off = cfg("claude-code:\n  disable-cloaking-model-list: true\n");
-    assert!(cloak_off.raw.claude_code.disable_cloaking_model_list);
-    assert!(!cfg("{}").raw.claude_code.disable_cloaking_model_list);
+    assert!(cloak_off.disable_cloaking_model_list);
+    assert!(!cfg("{}").disable_cloaking_model_list);
 
     for disable in [false, true] {
         let mut out = Vec::new();

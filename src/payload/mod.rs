@@ -61,6 +61,7 @@
 
 mod edit;
 mod path;
+pub mod raw;
 #[cfg(test)]
 mod tests;
 
@@ -69,9 +70,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::config::raw::{RawPayload, RawPayloadModel};
 use edit::Node;
 use path::{Op, Path, Query, Seg};
+use raw::{RawPayload, RawPayloadModel};
 
 use crate::json::cursor;
 pub use edit::MAX_PAD_INDEX;
@@ -420,7 +421,7 @@ fn compile_models(models: &[RawPayloadModel], at: &str, w: &mut Vec<PayloadWarni
                 }
             }
         };
-        let mut value_conds = |list: &[crate::config::de::OrderedMap<Value>], what: &str| {
+        let mut value_conds = |list: &[crate::yaml::OrderedMap<Value>], what: &str| {
             let mut v = Vec::new();
             for (k, cond) in list.iter().enumerate() {
                 for (p, value) in cond.iter() {

@@ -1,11 +1,19 @@
 //! `claude-api-key`: Anthropic Messages; `x-api-key` on the default host,
 //! Bearer on a custom base URL.
 
-use super::{Auth, Call, Catalog, Spec};
+use super::{Auth, Call, Catalog, Dedup, Entries, Spec};
 use crate::translate::format::Format;
 
 pub(super) const SPEC: Spec = Spec {
     config_key: "claude-api-key",
+    entries: Entries {
+        needs_key_or_base_url: false,
+        needs_key: false,
+        needs_base_url: false,
+        checks_base_url: true,
+        dedup: Dedup::None,
+        models_need_alias: false,
+    },
     id: "claude",
     format: Format::Claude,
     default_base: "https://api.anthropic.com",

@@ -1,11 +1,19 @@
 //! `codex-api-key`: OpenAI Responses at `{base}/responses`, Bearer, always
 //! streamed (the answer to a non-stream client is aggregated).
 
-use super::{Auth, Catalog, Spec};
+use super::{Auth, Catalog, Dedup, Entries, Spec};
 use crate::translate::format::Format;
 
 pub(super) const SPEC: Spec = Spec {
     config_key: "codex-api-key",
+    entries: Entries {
+        needs_key_or_base_url: false,
+        needs_key: false,
+        needs_base_url: true,
+        checks_base_url: true,
+        dedup: Dedup::None,
+        models_need_alias: false,
+    },
     id: "codex",
     format: Format::Codex,
     default_base: "",

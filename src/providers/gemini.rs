@@ -1,10 +1,18 @@
 //! `gemini-api-key`: the Gemini API, `x-goog-api-key`.
 
-use super::{Auth, Call, Catalog, Spec};
+use super::{Auth, Call, Catalog, Dedup, Entries, Spec};
 use crate::translate::format::Format;
 
 pub(super) const SPEC: Spec = Spec {
     config_key: "gemini-api-key",
+    entries: Entries {
+        needs_key_or_base_url: true,
+        needs_key: false,
+        needs_base_url: false,
+        checks_base_url: false,
+        dedup: Dedup::Identity,
+        models_need_alias: false,
+    },
     id: "gemini",
     format: Format::Gemini,
     default_base: "https://generativelanguage.googleapis.com",

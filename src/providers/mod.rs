@@ -66,11 +66,56 @@ pub struct Call {
     pub count: bool,
 }
 
+/// Which earlier entry of the same list makes an entry a duplicate
+/// (the duplicate is dropped with a warning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedup {
+    /// Duplicates are kept.
+    None,
+    /// Same key, base URL, proxy, prefix and headers (CLIProxyAPI's gemini identity).
+    Identity,
+    /// Same key and base URL.
+    KeyAndBaseUrl,
+}
+
+/// How config validation treats the entries of a keyed section (`*-api-key`):
+/// what an entry must have to be kept and how its `models` list reads. Plain
+/// data, so the config layer applies it without knowing the kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entries {
+    /// An entry with neither `api-key` nor `base-url` is dropped (warned at the entry).
+    pub needs_key_or_base_url: bool,
+    /// An entry without `api-key` is dropped (warned at its `api-key`).
+    pub needs_key: bool,
+    /// An entry without `base-url` is dropped (warned at its `base-url`).
+    pub needs_base_url: bool,
+    /// A non-empty `base-url` must be an `http(s)://` URL (an error otherwise).
+    pub checks_base_url: bool,
+    /// Which entries count as duplicates.
+    pub dedup: Dedup,
+    /// Each `models[]` item needs both `name` and `alias` (else only `name`).
+    pub models_need_alias: bool,
+}
+
+impl Entries {
+    /// Rules of a kind whose entries are not a `*-api-key` list.
+    pub const NONE: Entries = Entries {
+        needs_key_or_base_url: false,
+        needs_key: false,
+        needs_base_url: false,
+        checks_base_url: false,
+        dedup: Dedup::None,
+        models_need_alias: false,
+    };
+}
+
 /// One provider kind's definition.
 #[derive(Debug)]
 pub struct Spec {
     /// Config key of the entry list (`claude-api-key`, ...).
     pub config_key: &'static str,
+    /// How config validation keeps and normalises the entries.
+    pub entries: Entries,
     /// CLIProxyAPI's provider identifier (`claude`, `openai-compatibility`, ...).
     pub id: &'static str,
     /// The wire format the upstream speaks.
@@ -106,6 +151,16 @@ impl Kind {
         Kind::Gemini,
         Kind::Vertex,
         Kind::Codex,
+    ];
+
+    /// The order config validation reads the entry sections in (the first
+    /// invalid value is the one reported; warnings come in this order).
+    pub const CONFIG_ORDER: [Kind; 5] = [
+        Kind::Gemini,
+        Kind::Codex,
+        Kind::Claude,
+        Kind::Vertex,
+        Kind::OpenAiCompat,
     ];
 
     /// The order the model registry lists entries in (CLIProxyAPI's).
@@ -198,7 +253,7 @@ mod tests {
 
     #[test]
     fn every_kind_is_listed_once_in_each_order() {
-        for order in [Kind::ALL, Kind::REGISTRY_ORDER] {
+        for order in [Kind::ALL, Kind::REGISTRY_ORDER, Kind::CONFIG_ORDER] {
             for k in Kind::ALL {
                 assert_eq!(order.iter().filter(|&&o| o == k).count(), 1, "{k:?}");
             }

@@ -1,10 +1,11 @@
 //! `openai-compatibility`: any OpenAI Chat Completions server, Bearer auth.
 
-use super::{Auth, Catalog, Spec};
+use super::{Auth, Catalog, Entries, Spec};
 use crate::translate::format::Format;
 
 pub(super) const SPEC: Spec = Spec {
     config_key: "openai-compatibility",
+    entries: Entries::NONE,
     id: "openai-compatibility",
     format: Format::OpenAiChat,
     default_base: "",

@@ -1,11 +1,19 @@
 //! `vertex-api-key`: Gemini models on Vertex AI with an API key,
 //! `x-goog-api-key`. Same wire format and model list as Gemini.
 
-use super::{Auth, Call, Catalog, Spec};
+use super::{Auth, Call, Catalog, Dedup, Entries, Spec};
 use crate::translate::format::Format;
 
 pub(super) const SPEC: Spec = Spec {
     config_key: "vertex-api-key",
+    entries: Entries {
+        needs_key_or_base_url: false,
+        needs_key: true,
+        needs_base_url: false,
+        checks_base_url: true,
+        dedup: Dedup::KeyAndBaseUrl,
+        models_need_alias: true,
+    },
     id: "vertex",
     format: Format::Gemini,
     default_base: "https://aiplatform.googleapis.com",

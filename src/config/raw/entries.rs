@@ -3,6 +3,7 @@
 //! `openai-compatibility`, ...) and their `models` lists.
 
 use super::*;
+use crate::providers::Kind;
 
 raw_struct! {
     /// `models[]` of gemini/interactions/codex/xai/claude keys.
@@ -25,8 +26,8 @@ raw_struct! {
 }
 
 raw_struct! {
-    /// `vertex-api-key[].models[]`.
-    pub struct RawVertexModel {
+    /// `models[]` items that need both `name` and `alias` (`vertex-api-key`).
+    pub struct RawAliasedModel {
         /// Upstream model.
         "name" => name: String,
         /// Client-visible alias.
@@ -206,7 +207,7 @@ raw_struct! {
         /// Extra upstream headers (values may be credentials, hence `Secret`).
         "headers" => headers: OrderedMap<Secret>,
         /// Model aliases.
-        "models" => models: Vec<RawVertexModel>,
+        "models" => models: Vec<RawAliasedModel>,
         /// Hidden models (wildcards).
         "excluded-models" => excluded_models: Vec<String>,
         /// Cooling override.
@@ -265,5 +266,146 @@ raw_struct! {
         "weight" => weight: Option<i64>,
         /// Per-key proxy or direct/none (a `Secret`: it may carry a password).
         "proxy-url" => proxy_url: Secret,
+    }
+}
+
+/// Fields every `*-api-key` entry shares, borrowed from it.
+pub struct RawCommon<'a> {
+    /// `api-key`.
+    pub api_key: &'a Secret,
+    /// `priority`.
+    pub priority: i64,
+    /// `weight`.
+    pub weight: Option<i64>,
+    /// `prefix`.
+    pub prefix: &'a str,
+    /// `base-url`.
+    pub base_url: &'a str,
+    /// `proxy-url` as written.
+    pub proxy_url: &'a str,
+    /// `headers`.
+    pub headers: &'a OrderedMap<Secret>,
+    /// `excluded-models`.
+    pub excluded_models: &'a [String],
+    /// `disable-cooling`.
+    pub disable_cooling: Option<bool>,
+    /// `force-http1`.
+    pub force_http1: Option<bool>,
+    /// `request-retry`.
+    pub request_retry: Option<i64>,
+    /// `request-scoped-errors`.
+    pub request_scoped_errors: &'a [RawScopedErrorRule],
+}
+
+/// The `models` list of a `*-api-key` entry, in its section's shape.
+pub enum RawModels<'a> {
+    /// [`RawModel`] items (`name` required).
+    Named(&'a [RawModel]),
+    /// [`RawAliasedModel`] items (`name` and `alias` required).
+    Aliased(&'a [RawAliasedModel]),
+}
+
+/// One entry of a `*-api-key` section, whatever its shape: what validation
+/// reads from it. Keys a shape does not have read as their defaults.
+pub trait RawKeyEntry {
+    /// The shared fields.
+    fn common(&self) -> RawCommon<'_>;
+    /// `models`.
+    fn models(&self) -> RawModels<'_>;
+    /// `websockets` and `alpha-search`.
+    fn transport(&self) -> (bool, bool) {
+        (false, false)
+    }
+    /// `fingerprint-profile`.
+    fn fingerprint_profile(&self) -> &str {
+        ""
+    }
+    /// `cloak`.
+    fn cloak(&self) -> Option<&RawCloak> {
+        None
+    }
+}
+
+/// `RawCommon` of an entry struct (they all spell the shared keys alike).
+macro_rules! raw_common {
+    ($e:expr) => {
+        RawCommon {
+            api_key: &$e.api_key,
+            priority: $e.priority,
+            weight: $e.weight,
+            prefix: &$e.prefix,
+            base_url: &$e.base_url,
+            proxy_url: $e.proxy_url.expose(),
+            headers: &$e.headers,
+            excluded_models: &$e.excluded_models,
+            disable_cooling: $e.disable_cooling,
+            force_http1: $e.force_http1,
+            request_retry: $e.request_retry,
+            request_scoped_errors: &$e.request_scoped_errors,
+        }
+    };
+}
+
+impl RawKeyEntry for RawGeminiKey {
+    fn common(&self) -> RawCommon<'_> {
+        raw_common!(self)
+    }
+    fn models(&self) -> RawModels<'_> {
+        RawModels::Named(&self.models)
+    }
+}
+
+impl RawKeyEntry for RawCodexKey {
+    fn common(&self) -> RawCommon<'_> {
+        raw_common!(self)
+    }
+    fn models(&self) -> RawModels<'_> {
+        RawModels::Named(&self.models)
+    }
+    fn transport(&self) -> (bool, bool) {
+        (self.websockets, self.alpha_search)
+    }
+}
+
+impl RawKeyEntry for RawClaudeKey {
+    fn common(&self) -> RawCommon<'_> {
+        raw_common!(self)
+    }
+    fn models(&self) -> RawModels<'_> {
+        RawModels::Named(&self.models)
+    }
+    fn fingerprint_profile(&self) -> &str {
+        &self.fingerprint_profile
+    }
+    fn cloak(&self) -> Option<&RawCloak> {
+        self.cloak.as_ref()
+    }
+}
+
+impl RawKeyEntry for RawVertexKey {
+    fn common(&self) -> RawCommon<'_> {
+        raw_common!(self)
+    }
+    fn models(&self) -> RawModels<'_> {
+        RawModels::Aliased(&self.models)
+    }
+}
+
+/// A section's entries as [`RawKeyEntry`]s.
+pub fn key_entries<E: RawKeyEntry>(list: &[E]) -> Vec<&dyn RawKeyEntry> {
+    list.iter().map(|e| e as &dyn RawKeyEntry).collect()
+}
+
+impl RawConfig {
+    /// The raw entries of a keyed provider kind's section, in file order
+    /// (`openai-compatibility` has its own shape: empty here).
+    pub fn keyed(&self, kind: Kind) -> Vec<&dyn RawKeyEntry> {
+        match kind {
+            Kind::Gemini => key_entries(&self.gemini_api_key),
+            Kind::Codex => key_entries(&self.codex_api_key),
+            Kind::Claude => key_entries(&self.claude_api_key),
+            Kind::Vertex => key_entries(&self.vertex_api_key),
+            Kind::OpenAiCompat => Vec::new(),
+        }
     }
 }

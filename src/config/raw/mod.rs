@@ -20,6 +20,7 @@ use crate::secret::Secret;
 
 mod entries;
 
+pub use crate::payload::raw::{RawPayload, RawPayloadFilterRule, RawPayloadModel, RawPayloadRule};
 pub use entries::*;
 
 /// Default listen port (CLIProxyAPI's example value).
@@ -537,64 +538,6 @@ raw_struct! {
         "display-name" => display_name: String,
         /// Rewrite response model back to the alias.
         "force-mapping" => force_mapping: bool,
-    }
-}
-
-raw_struct! {
-    /// `payload`.
-    pub struct RawPayload {
-        /// Set when missing.
-        "default" => default: Vec<RawPayloadRule>,
-        /// Set raw JSON when missing.
-        "default-raw" => default_raw: Vec<RawPayloadRule>,
-        /// Always set.
-        "override" => override_: Vec<RawPayloadRule>,
-        /// Always set raw JSON.
-        "override-raw" => override_raw: Vec<RawPayloadRule>,
-        /// Delete paths.
-        "filter" => filter: Vec<RawPayloadFilterRule>,
-    }
-}
-
-raw_struct! {
-    /// `payload.{default,default-raw,override,override-raw}[]`.
-    pub struct RawPayloadRule {
-        /// Which requests the rule applies to.
-        "models" => models: Vec<RawPayloadModel>,
-        /// JSON path -> value (raw JSON text for *-raw).
-        "params" => params: OrderedMap<serde_json::Value>,
-    }
-}
-
-raw_struct! {
-    /// `payload.filter[]`.
-    pub struct RawPayloadFilterRule {
-        /// Which requests the rule applies to.
-        "models" => models: Vec<RawPayloadModel>,
-        /// JSON paths to delete.
-        "params" => params: Vec<String>,
-    }
-}
-
-raw_struct! {
-    /// `payload.*[].models[]`.
-    pub struct RawPayloadModel {
-        /// Model name (wildcards).
-        "name" => name: String,
-        /// Target format.
-        "protocol" => protocol: String,
-        /// Source format.
-        "from-protocol" => from_protocol: String,
-        /// Request header globs.
-        "headers" => headers: OrderedMap<String>,
-        /// Payload paths that must equal values.
-        "match" => match_: Vec<OrderedMap<serde_json::Value>>,
-        /// Payload paths that must not equal values.
-        "not-match" => not_match: Vec<OrderedMap<serde_json::Value>>,
-        /// Paths that must exist.
-        "exist" => exist: Vec<String>,
-        /// Paths that must be missing or null.
-        "not-exist" => not_exist: Vec<String>,
     }
 }
 

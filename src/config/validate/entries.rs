@@ -1,28 +1,13 @@
-//! Provider entry sections (`gemini-api-key`, `codex-api-key`,
-//! `claude-api-key`, `vertex-api-key`, `openai-compatibility`, ...): each
-//! entry checked and normalised into a [`ProviderKey`] or [`OpenAiCompat`],
-//! with the field helpers they share.
+//! Provider entry sections: each entry checked and normalised into a
+//! [`ProviderKey`] (the `*-api-key` lists, one generic reader applying the
+//! kind's [`crate::providers::Entries`] rules) or an [`OpenAiCompat`]
+//! (`openai-compatibility`), with the field helpers they share.
 
 use super::*;
 
-/// Fields every provider-key list shares, borrowed from its raw entry.
-pub(super) struct Common<'a> {
-    api_key: &'a Secret,
-    priority: i64,
-    weight: Option<i64>,
-    prefix: &'a str,
-    base_url: &'a str,
-    proxy_url: &'a str,
-    headers: &'a OrderedMap<Secret>,
-    excluded_models: &'a [String],
-    disable_cooling: Option<bool>,
-    force_http1: Option<bool>,
-    request_retry: Option<i64>,
-    request_scoped_errors: &'a [RawScopedErrorRule],
-}
-
+/// The shared fields of an entry, checked and normalised.
 pub(super) fn common_key(
-    c: &Common<'_>,
+    c: &RawCommon<'_>,
     path: &str,
     v: &mut V,
 ) -> Result<ProviderKey, ConfigError> {
@@ -50,44 +35,121 @@ pub(super) fn common_key(
     })
 }
 
-pub(super) fn gemini_keys(
-    list: &[RawGeminiKey],
-    section: &str,
+/// A `*-api-key` section read under a provider kind's rules.
+pub(super) struct Section<'a> {
+    /// Config key (`gemini-api-key`, `xai-api-key`, ...).
+    pub key: &'a str,
+    /// The kind whose rules and shape the section has.
+    pub spec: &'static Spec,
+    /// `alpha-search` is not supported here (warned, ignored).
+    pub no_alpha_search: bool,
+}
+
+impl<'a> Section<'a> {
+    /// Section `key` with `spec`'s rules.
+    pub fn new(key: &'a str, spec: &'static Spec) -> Self {
+        Section {
+            key,
+            spec,
+            no_alpha_search: false,
+        }
+    }
+}
+
+/// Checks and normalises a section's entries; entries the rules drop are
+/// warned about and left out.
+pub(super) fn keyed_entries(
+    list: &[&dyn RawKeyEntry],
+    section: &Section<'_>,
     v: &mut V,
 ) -> Result<Vec<ProviderKey>, ConfigError> {
+    let rules = &section.spec.entries;
     let mut out: Vec<ProviderKey> = Vec::with_capacity(list.len());
     for (i, e) in list.iter().enumerate() {
-        let path = join_index(section, i);
-        let mut key = common_key(
-            &Common {
-                api_key: &e.api_key,
-                priority: e.priority,
-                weight: e.weight,
-                prefix: &e.prefix,
-                base_url: &e.base_url,
-                proxy_url: e.proxy_url.expose(),
-                headers: &e.headers,
-                excluded_models: &e.excluded_models,
-                disable_cooling: e.disable_cooling,
-                force_http1: e.force_http1,
-                request_retry: e.request_retry,
-                request_scoped_errors: &e.request_scoped_errors,
-            },
-            &path,
-            v,
-        )?;
-        key.models = models(&e.models, &join_key(&path, "models"), v);
-        if key.api_key.is_empty() && key.base_url.is_empty() {
+        let path = join_index(section.key, i);
+        let mut key = common_key(&e.common(), &path, v)?;
+        let models_path = join_key(&path, "models");
+        key.models = match e.models() {
+            RawModels::Named(list) => models(list, &models_path, v),
+            RawModels::Aliased(list) => aliased_models(list, &models_path, section.spec.id, v),
+        };
+        entry_extras(&**e, &mut key, &path, section.no_alpha_search, v)?;
+        if rules.needs_key_or_base_url && key.api_key.is_empty() && key.base_url.is_empty() {
             v.warn(&path, "entry has neither api-key nor base-url; ignored");
             continue;
         }
-        if out.iter().any(|o| same_identity(o, &key)) {
-            v.warn(&path, "duplicate of an earlier entry; ignored");
+        if rules.needs_key && key.api_key.is_empty() {
+            v.warn(join_key(&path, "api-key"), "missing; entry ignored");
             continue;
+        }
+        if rules.needs_base_url && key.base_url.is_empty() {
+            v.warn(join_key(&path, "base-url"), "missing; entry ignored");
+            continue;
+        }
+        if rules.checks_base_url && !key.base_url.is_empty() {
+            check_http_url(&key.base_url, &join_key(&path, "base-url"))?;
+        }
+        match rules.dedup {
+            Dedup::None => {}
+            Dedup::Identity => {
+                if out.iter().any(|o| same_identity(o, &key)) {
+                    v.warn(&path, "duplicate of an earlier entry; ignored");
+                    continue;
+                }
+            }
+            Dedup::KeyAndBaseUrl => {
+                if out
+                    .iter()
+                    .any(|o| o.api_key == key.api_key && o.base_url == key.base_url)
+                {
+                    v.warn(
+                        &path,
+                        "duplicate of an earlier entry (same api-key and base-url); ignored",
+                    );
+                    continue;
+                }
+            }
         }
         out.push(key);
     }
     Ok(out)
+}
+
+/// Keys only some shapes have: `websockets`, `alpha-search`,
+/// `fingerprint-profile`, `cloak`.
+fn entry_extras(
+    e: &dyn RawKeyEntry,
+    key: &mut ProviderKey,
+    path: &str,
+    no_alpha_search: bool,
+    v: &mut V,
+) -> Result<(), ConfigError> {
+    let (websockets, alpha_search) = e.transport();
+    key.websockets = websockets;
+    key.alpha_search = alpha_search && !no_alpha_search;
+    if no_alpha_search && alpha_search {
+        v.warn(
+            join_key(path, "alpha-search"),
+            "not supported for xai-api-key; ignored",
+        );
+    }
+    match e.fingerprint_profile().trim().to_ascii_lowercase().as_str() {
+        "" | "claude-code-cli" | "oauth-cli" => {}
+        other => v.warn(
+            join_key(path, "fingerprint-profile"),
+            format!("unsupported value {other:?} (supported: \"claude-code-cli\" or empty); caller fingerprint kept"),
+        ),
+    }
+    if let Some(cloak) = e.cloak() {
+        let mode = cloak.mode.trim().to_ascii_lowercase();
+        if !matches!(mode.as_str(), "" | "auto" | "always" | "never") {
+            return Err(ConfigError::new(
+                join_key(&join_key(path, "cloak"), "mode"),
+                format!("unknown mode {mode:?} (allowed: auto, always, never)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// CLIProxyAPI's gemini de-duplication identity: key, base-url, proxy, prefix, headers.
@@ -101,147 +163,6 @@ pub(super) fn same_identity(a: &ProviderKey, b: &ProviderKey) -> bool {
         && a.proxy == b.proxy
         && a.prefix == b.prefix
         && ha == hb
-}
-
-pub(super) fn codex_keys(
-    list: &[RawCodexKey],
-    section: &str,
-    is_xai: bool,
-    v: &mut V,
-) -> Result<Vec<ProviderKey>, ConfigError> {
-    let mut out = Vec::with_capacity(list.len());
-    for (i, e) in list.iter().enumerate() {
-        let path = join_index(section, i);
-        let mut key = common_key(
-            &Common {
-                api_key: &e.api_key,
-                priority: e.priority,
-                weight: e.weight,
-                prefix: &e.prefix,
-                base_url: &e.base_url,
-                proxy_url: e.proxy_url.expose(),
-                headers: &e.headers,
-                excluded_models: &e.excluded_models,
-                disable_cooling: e.disable_cooling,
-                force_http1: e.force_http1,
-                request_retry: e.request_retry,
-                request_scoped_errors: &e.request_scoped_errors,
-            },
-            &path,
-            v,
-        )?;
-        key.models = models(&e.models, &join_key(&path, "models"), v);
-        key.websockets = e.websockets;
-        key.alpha_search = e.alpha_search && !is_xai;
-        if is_xai && e.alpha_search {
-            v.warn(
-                join_key(&path, "alpha-search"),
-                "not supported for xai-api-key; ignored",
-            );
-        }
-        if key.base_url.is_empty() {
-            v.warn(join_key(&path, "base-url"), "missing; entry ignored");
-            continue;
-        }
-        check_http_url(&key.base_url, &join_key(&path, "base-url"))?;
-        out.push(key);
-    }
-    Ok(out)
-}
-
-pub(super) fn claude_keys(raw: &RawConfig, v: &mut V) -> Result<Vec<ProviderKey>, ConfigError> {
-    let mut out = Vec::with_capacity(raw.claude_api_key.len());
-    for (i, e) in raw.claude_api_key.iter().enumerate() {
-        let path = join_index("claude-api-key", i);
-        let mut key = common_key(
-            &Common {
-                api_key: &e.api_key,
-                priority: e.priority,
-                weight: e.weight,
-                prefix: &e.prefix,
-                base_url: &e.base_url,
-                proxy_url: e.proxy_url.expose(),
-                headers: &e.headers,
-                excluded_models: &e.excluded_models,
-                disable_cooling: e.disable_cooling,
-                force_http1: e.force_http1,
-                request_retry: e.request_retry,
-                request_scoped_errors: &e.request_scoped_errors,
-            },
-            &path,
-            v,
-        )?;
-        key.models = models(&e.models, &join_key(&path, "models"), v);
-        match e.fingerprint_profile.trim().to_ascii_lowercase().as_str() {
-            "" | "claude-code-cli" | "oauth-cli" => {}
-            other => v.warn(
-                join_key(&path, "fingerprint-profile"),
-                format!("unsupported value {other:?} (supported: \"claude-code-cli\" or empty); caller fingerprint kept"),
-            ),
-        }
-        if let Some(cloak) = &e.cloak {
-            let mode = cloak.mode.trim().to_ascii_lowercase();
-            if !matches!(mode.as_str(), "" | "auto" | "always" | "never") {
-                return Err(ConfigError::new(
-                    join_key(&join_key(&path, "cloak"), "mode"),
-                    format!("unknown mode {mode:?} (allowed: auto, always, never)"),
-                ));
-            }
-        }
-        if !key.base_url.is_empty() {
-            check_http_url(&key.base_url, &join_key(&path, "base-url"))?;
-        }
-        out.push(key);
-    }
-    Ok(out)
-}
-
-pub(super) fn vertex_keys(
-    list: &[RawVertexKey],
-    v: &mut V,
-) -> Result<Vec<ProviderKey>, ConfigError> {
-    let mut out: Vec<ProviderKey> = Vec::with_capacity(list.len());
-    for (i, e) in list.iter().enumerate() {
-        let path = join_index("vertex-api-key", i);
-        let mut key = common_key(
-            &Common {
-                api_key: &e.api_key,
-                priority: e.priority,
-                weight: e.weight,
-                prefix: &e.prefix,
-                base_url: &e.base_url,
-                proxy_url: e.proxy_url.expose(),
-                headers: &e.headers,
-                excluded_models: &e.excluded_models,
-                disable_cooling: e.disable_cooling,
-                force_http1: e.force_http1,
-                request_retry: e.request_retry,
-                request_scoped_errors: &e.request_scoped_errors,
-            },
-            &path,
-            v,
-        )?;
-        key.models = vertex_models(&e.models, &join_key(&path, "models"), v);
-        if key.api_key.is_empty() {
-            v.warn(join_key(&path, "api-key"), "missing; entry ignored");
-            continue;
-        }
-        if !key.base_url.is_empty() {
-            check_http_url(&key.base_url, &join_key(&path, "base-url"))?;
-        }
-        if out
-            .iter()
-            .any(|o| o.api_key == key.api_key && o.base_url == key.base_url)
-        {
-            v.warn(
-                &path,
-                "duplicate of an earlier entry (same api-key and base-url); ignored",
-            );
-            continue;
-        }
-        out.push(key);
-    }
-    Ok(out)
 }
 
 pub(super) fn openai_compat(
@@ -437,14 +358,21 @@ pub(super) fn models(list: &[RawModel], path: &str, v: &mut V) -> Vec<ModelAlias
     out
 }
 
-pub(super) fn vertex_models(list: &[RawVertexModel], path: &str, v: &mut V) -> Vec<ModelAlias> {
+/// `models[]` whose items need both `name` and `alias`; `kind` names the
+/// provider in the warning.
+pub(super) fn aliased_models(
+    list: &[RawAliasedModel],
+    path: &str,
+    kind: &str,
+    v: &mut V,
+) -> Vec<ModelAlias> {
     let mut out = Vec::with_capacity(list.len());
     for (i, m) in list.iter().enumerate() {
         let (name, alias) = (m.name.trim(), m.alias.trim());
         if name.is_empty() || alias.is_empty() {
             v.warn(
                 join_index(path, i),
-                "vertex models need both name and alias; model ignored",
+                format!("{kind} models need both name and alias; model ignored"),
             );
             continue;
         }

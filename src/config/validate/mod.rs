@@ -15,13 +15,15 @@ use super::de::{join_index, join_key, OrderedMap};
 use super::duration;
 use super::proxy::ProxySetting;
 use super::raw::{
-    RawCodexKey, RawCompatModel, RawConfig, RawGeminiKey, RawModel, RawOpenAiCompat,
-    RawScopedErrorRule, RawVertexKey, RawVertexModel, DEFAULT_AUTH_DIR,
+    key_entries, RawAliasedModel, RawCommon, RawCompatModel, RawConfig, RawGeminiKey, RawKeyEntry,
+    RawModel, RawModels, RawOpenAiCompat, RawScopedErrorRule, DEFAULT_AUTH_DIR,
 };
 use super::{
-    ApiKeyEntry, Config, ConfigError, ModelAlias, OAuthAlias, OpenAiCompat, ProviderKey, Routing,
-    RoutingStrategy, ScopedErrorAction, ScopedErrorRule, TlsFiles, Warning,
+    ApiKeyEntry, Config, ConfigError, Keyed, ModelAlias, OAuthAlias, OpenAiCompat, ProviderKey,
+    Routing, RoutingStrategy, ScopedErrorAction, ScopedErrorRule, TlsFiles, Warning,
 };
+use crate::payload::PayloadRules;
+use crate::providers::{Dedup, Kind, Spec};
 use crate::secret::Secret;
 
 mod entries;
@@ -136,14 +138,17 @@ impl Config {
         validate_live_media_relay(&raw)?;
         validate_payload(&raw)?;
 
-        let gemini_api_keys = gemini_keys(&raw.gemini_api_key, "gemini-api-key", &mut v)?;
-        let interactions_api_keys =
-            gemini_keys(&raw.interactions_api_key, "interactions-api-key", &mut v)?;
-        let codex_api_keys = codex_keys(&raw.codex_api_key, "codex-api-key", false, &mut v)?;
-        let xai_api_keys = codex_keys(&raw.xai_api_key, "xai-api-key", true, &mut v)?;
-        let claude_api_keys = claude_keys(&raw, &mut v)?;
-        let vertex_api_keys = vertex_keys(&raw.vertex_api_key, &mut v)?;
-        let openai_compatibility = openai_compat(&raw.openai_compatibility, &mut v)?;
+        let Sections {
+            keyed,
+            openai_compatibility,
+            interactions_api_keys,
+            xai_api_keys,
+        } = sections(&raw, &mut v)?;
+
+        let (payload, payload_warnings) = PayloadRules::compile(&raw.payload);
+        for w in payload_warnings {
+            v.warn(w.key_path, w.message);
+        }
 
         let oauth_excluded_models = oauth_excluded(&raw.oauth_excluded_models);
         let oauth_model_alias = oauth_aliases(&raw, &mut v);
@@ -180,19 +185,70 @@ impl Config {
             disable_image_generation: raw.disable_image_generation,
             gpt_image_2_base_model,
             video_result_auth_cache_ttl,
-            gemini_api_keys,
+            keyed,
             interactions_api_keys,
-            codex_api_keys,
             xai_api_keys,
-            claude_api_keys,
-            vertex_api_keys,
             oauth_excluded_models,
             oauth_model_alias,
             oauth_request_scoped_errors,
-            raw,
+            payload,
+            inactive_keys: super::inactive::raw_inactive_keys(&raw),
         };
         Ok((config, v.warnings))
     }
+}
+
+/// The provider entry sections, validated.
+struct Sections {
+    keyed: Keyed,
+    openai_compatibility: Vec<OpenAiCompat>,
+    interactions_api_keys: Vec<ProviderKey>,
+    xai_api_keys: Vec<ProviderKey>,
+}
+
+/// Reads the provider sections in [`Kind::CONFIG_ORDER`]: each keyed kind's
+/// `*-api-key` list under its `Spec`'s rules, `openai-compatibility` in its
+/// own shape.
+fn sections(raw: &RawConfig, v: &mut V) -> Result<Sections, ConfigError> {
+    let mut out = Sections {
+        keyed: Default::default(),
+        openai_compatibility: Vec::new(),
+        interactions_api_keys: Vec::new(),
+        xai_api_keys: Vec::new(),
+    };
+    for kind in Kind::CONFIG_ORDER {
+        let spec = kind.spec();
+        if kind == Kind::OpenAiCompat {
+            out.openai_compatibility = openai_compat(&raw.openai_compatibility, v)?;
+            continue;
+        }
+        let section = Section::new(spec.config_key, spec);
+        out.keyed[Config::slot(kind)] = keyed_entries(&raw.keyed(kind), &section, v)?;
+        // Sections of a kind's shape that no kind serves yet, read where
+        // CLIProxyAPI reads them.
+        if kind == Kind::Gemini {
+            let section = Section::new("interactions-api-key", spec);
+            let list = key_entries(&raw.interactions_api_key);
+            out.interactions_api_keys = keyed_entries(&list, &section, v)?;
+        } else if kind == Kind::Codex {
+            let section = Section {
+                no_alpha_search: true,
+                ..Section::new("xai-api-key", spec)
+            };
+            out.xai_api_keys = keyed_entries(&key_entries(&raw.xai_api_key), &section, v)?;
+        }
+    }
+    Ok(out)
+}
+
+/// `raw` after the v6 legacy-key migration validation applies (warnings dropped).
+#[cfg(test)]
+pub(super) fn migrated(mut raw: RawConfig) -> RawConfig {
+    let mut v = V {
+        warnings: Vec::new(),
+    };
+    migrate_legacy(&mut raw, &mut v);
+    raw
 }
 
 /// `api-keys`: trimmed, deduplicated (constant-time compare); and whether

@@ -1,4 +1,7 @@
-//! Path-aware decoding of a parsed YAML tree into the raw shapes of `raw.rs`.
+//! Path-aware decoding of a parsed YAML tree into raw config shapes (the
+//! config's `raw` layer and the `payload` section's), with the load error and
+//! warning types. Below both `config` and `payload`, so neither imports the other
+//! to share it.
 //!
 //! Why not plain `serde::Deserialize` derive: serde's derive neither reports the
 //! key path of a type error nor lists the keys it ignored. Here every raw struct
@@ -16,8 +19,51 @@
 
 use serde_yaml::Value;
 
-use super::{ConfigError, Warning};
+use std::fmt;
+
 use crate::secret::Secret;
+
+/// A load failure: the key path (`""` for the file as a whole) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where, e.g. `openai-compatibility[1].base-url`; `""` for the whole file.
+    pub key_path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A new error at `key_path`.
+    pub fn new(key_path: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            key_path: key_path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config: {}: {}", self.key_path, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Something worth telling the operator that does not stop the load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where.
+    pub key_path: String,
+    /// What.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "config: {}: {}", self.key_path, self.message)
+    }
+}
 
 /// Decoding context: collects warnings.
 #[derive(Debug, Default)]
@@ -349,13 +395,13 @@ macro_rules! __cliproxy_raw_struct {
             pub const KEYS: &'static [&'static str] = &[$($key),*];
         }
 
-        impl $crate::config::de::FromYaml for $name {
+        impl $crate::yaml::FromYaml for $name {
             fn from_yaml(
                 v: &serde_yaml::Value,
                 path: &str,
-                cx: &mut $crate::config::de::Cx,
-            ) -> Result<Self, $crate::config::ConfigError> {
-                use $crate::config::de as de;
+                cx: &mut $crate::yaml::Cx,
+            ) -> Result<Self, $crate::yaml::ConfigError> {
+                use $crate::yaml as de;
                 let map = match de::untag(v) {
                     serde_yaml::Value::Mapping(m) => m,
                     other => return Err(de::type_error(path, "a mapping", other)),
@@ -385,11 +431,11 @@ macro_rules! __cliproxy_raw_struct {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let v = <serde_yaml::Value as serde::Deserialize>::deserialize(d)?;
-                let mut cx = $crate::config::de::Cx::default();
+                let mut cx = $crate::yaml::Cx::default();
                 if v.is_null() {
                     return Ok(Self::default());
                 }
-                <Self as $crate::config::de::FromYaml>::from_yaml(&v, "", &mut cx)
+                <Self as $crate::yaml::FromYaml>::from_yaml(&v, "", &mut cx)
                     .map_err(<D::Error as serde::de::Error>::custom)
             }
         }
