@@ -257,3 +257,48 @@ fn a_reload_that_moves_credentials_keeps_each_lease_on_its_own_key() {
     assert_eq!(count("Bearer k1") + count("Bearer k2"), 8);
     assert!(count("Bearer k1") > 0 && count("Bearer k2") > 0);
 }
+
+#[test]
+fn headers_collected_once_serve_affinity_and_payload_rules_on_every_attempt() {
+    // The client's header list is collected once per request and feeds both
+    // the session key and the `payload` header conditions, on every attempt:
+    // the first attempt fails (500), the next key answers; both bodies carry the
+    // rule's edit, and a request without the header carries none.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let mock = Mock::start(move |_| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            json_reply(500, r#"{"error":{"message":"boom"}}"#)
+        } else {
+            json_reply(200, &completion("m", "ok"))
+        }
+    });
+    let yaml = format!(
+        "{}routing:\n  session-affinity: true\npayload:\n  override: [{{models: [{{name: \"upstream-*\", headers: {{X-Tier: \"gold\"}}}}], params: {{tier_param: 7}}}}]\n",
+        compat_config(&mock.base_url(), &["sk-client-1"], &["a", "b"])
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let gold = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[AUTH, ("X-Tier", "gold"), ("X-Session-Id", "s-1")],
+        &chat_body(false),
+    );
+    assert_eq!(gold.status, 200, "{}", gold.text());
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 2, "the 500 failed over to the other key");
+    assert_ne!(
+        reqs[0].header("authorization"),
+        reqs[1].header("authorization")
+    );
+    for r in &reqs {
+        assert_eq!(r.json()["tier_param"], 7, "every attempt edited");
+    }
+    let plain = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    let reqs = mock.requests();
+    let last = reqs.last().expect("a request");
+    assert!(
+        last.json().get("tier_param").is_none(),
+        "no header, no edit"
+    );
+}
