@@ -264,10 +264,11 @@ impl Attempts<'_> {
     }
 }
 
-/// The lease's credential in `snap`: (its id, provider index, key index). By array index when the shard's scheduler generation
-/// was built from this snapshot; by id only while a reload is in flight (the
-/// two generations differ), so an old lease never indexes a newer snapshot's
-/// arrays. `None`: the snapshot does not know the credential.
+/// The lease's credential in `snap`: (its id, provider index, key index).
+/// By array index when the shard's scheduler generation was built from this
+/// snapshot; by id only while a reload is in flight (the two generations
+/// differ), so an old lease never indexes a newer snapshot's arrays.
+/// `None`: the snapshot does not know the credential.
 fn locate<'s>(
     shard: &crate::credentials::Shard,
     snap: &'s crate::state::Snapshot,
