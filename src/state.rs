@@ -38,6 +38,16 @@ pub struct Provider {
     pub rules: Vec<Rule>,
 }
 
+/// A credential's place in the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredRef {
+    /// Index into [`Snapshot::providers`].
+    pub provider: usize,
+    /// Index into the provider's `keys`; `None` for a keyless entry (served
+    /// unauthenticated as one credential).
+    pub key: Option<usize>,
+}
+
 /// Where a client-visible model name can be served.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -120,10 +130,16 @@ pub struct Snapshot {
     /// Scheduler provider keys serving each client model id, in config order.
     pub route_providers: HashMap<String, Vec<String>>,
     /// Credential id -> (provider index, key index; `None` for a keyless
-    /// entry, served unauthenticated as one credential).
+    /// entry, served unauthenticated as one credential). Only for a lease
+    /// whose scheduler generation is not this snapshot's (a reload in
+    /// flight); otherwise [`Snapshot::creds`] is indexed directly.
     pub credentials: HashMap<String, (usize, Option<usize>)>,
     /// Credentials as the scheduler sees them.
     pub specs: Vec<CredentialSpec>,
+    /// Where each of [`Snapshot::specs`] lives (same index): the scheduler
+    /// is built from `specs` in this order, so a lease maps to its provider
+    /// and key by array index (`Shard::spec_index`).
+    pub creds: Vec<CredRef>,
     /// The HTTPS listener's certificate and settings (`tls.enable`).
     pub server_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
 }
@@ -255,13 +271,18 @@ fn scoped_rules(c: &Entry<'_>) -> Vec<Rule> {
         .collect()
 }
 
+/// Seconds since the Unix epoch (0 if the clock is before it).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 impl Snapshot {
     /// Builds a snapshot; resolves upstream host names (blocking).
     pub fn build(config: Config, generation: u64) -> Result<Snapshot, String> {
-        let created = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let created = unix_now();
         let mut providers = Vec::new();
         let mut routes: HashMap<String, Vec<Target>> = HashMap::new();
         let mut models = Vec::new();
@@ -272,7 +293,7 @@ impl Snapshot {
         // (kind, index in its config list) -> provider index.
         let mut by_entry: HashMap<(Kind, usize), usize> = HashMap::new();
         let mut per_kind: HashMap<Kind, usize> = HashMap::new();
-        let mut spec_provider: Vec<usize> = Vec::new();
+        let mut creds: Vec<CredRef> = Vec::new();
         for c in &entries {
             let n = per_kind.entry(c.kind).or_insert(0);
             by_entry.insert((c.kind, *n), providers.len());
@@ -306,12 +327,12 @@ impl Snapshot {
             providers[idx].rules = rules.clone();
             // An entry without keys still serves, unauthenticated, as one credential.
             let keyless: [(Option<&Secret>, u32); 1] = [(None, 1)];
-            let creds: Vec<(Option<&Secret>, u32)> = if c.keys.is_empty() {
+            let entry_creds: Vec<(Option<&Secret>, u32)> = if c.keys.is_empty() {
                 keyless.to_vec()
             } else {
                 c.keys.iter().map(|(k, w, _)| (Some(*k), *w)).collect()
             };
-            for (k, (key, weight)) in creds.into_iter().enumerate() {
+            for (k, (key, weight)) in entry_creds.into_iter().enumerate() {
                 let id = credential_id(
                     c.kind.config_key(),
                     &c.name,
@@ -319,8 +340,9 @@ impl Snapshot {
                     key.map(|k| k.expose()).unwrap_or(""),
                     idx * 1_000_000 + k,
                 );
-                credentials.insert(id.clone(), (idx, key.is_some().then_some(k)));
-                spec_provider.push(idx);
+                let key = key.is_some().then_some(k);
+                credentials.insert(id.clone(), (idx, key));
+                creds.push(CredRef { provider: idx, key });
                 specs.push(CredentialSpec {
                     id,
                     provider: sched_provider.clone(),
@@ -378,8 +400,8 @@ impl Snapshot {
                 });
             }
         }
-        for (spec, &pi) in specs.iter_mut().zip(&spec_provider) {
-            spec.models = served[pi].clone();
+        for (spec, cr) in specs.iter_mut().zip(&creds) {
+            spec.models = served[cr.provider].clone();
         }
         let payload = config.payload.clone();
         let server_tls = match &config.tls {
@@ -399,6 +421,7 @@ impl Snapshot {
             route_providers,
             credentials,
             specs,
+            creds,
         })
     }
 
@@ -423,6 +446,7 @@ impl Snapshot {
                 None => -1,
                 Some(d) => d.as_secs() as i64,
             },
+            stamp: self.generation,
             ..Settings::default()
         }
     }
@@ -456,4 +480,35 @@ pub fn credential_id(kind: &str, name: &str, base_url: &str, key: &str, index: u
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (kind, name, base_url, key).hash(&mut h);
     format!("{kind}:{name}:{:016x}:{index}", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creds_run_parallel_to_specs_and_the_stamp_is_the_generation() {
+        let yaml = "openai-compatibility:\n  - name: a\n    base-url: \"http://127.0.0.1:9/v1\"\n    api-key-entries:\n      - api-key: \"ka1\"\n      - api-key: \"ka2\"\n    models:\n      - name: up\n        alias: m\n  - name: open\n    base-url: \"http://127.0.0.1:9/v1\"\n    models:\n      - name: up\n        alias: m\nclaude-api-key:\n  - api-key: \"kc\"\n    base-url: \"http://127.0.0.1:9\"\n";
+        let (cfg, _) =
+            crate::config::parse_str(yaml, std::path::Path::new(".")).expect("config parses");
+        let snap = Snapshot::build(cfg, 5).expect("snapshot");
+        assert_eq!(snap.sched_settings().stamp, 5);
+        assert_eq!(snap.creds.len(), snap.specs.len());
+        assert_eq!(
+            snap.creds.len(),
+            4,
+            "two keys, one keyless entry, one claude key"
+        );
+        for (spec, c) in snap.specs.iter().zip(&snap.creds) {
+            // The array agrees with the id map it replaces on the hot path.
+            assert_eq!(snap.credentials.get(&spec.id), Some(&(c.provider, c.key)));
+            assert_eq!(spec.provider, snap.providers[c.provider].sched_provider);
+        }
+        let keys: Vec<Option<&str>> = snap
+            .creds
+            .iter()
+            .map(|c| c.key.map(|k| snap.providers[c.provider].keys[k].expose()))
+            .collect();
+        assert_eq!(keys, [Some("ka1"), Some("ka2"), None, Some("kc")]);
+    }
 }

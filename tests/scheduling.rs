@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::time::Duration;
 
 const AUTH: (&str, &str) = ("Authorization", "Bearer sk-client-1");
 
@@ -171,4 +172,133 @@ fn request_invalid_stops_without_trying_other_keys() {
     // No cooldown: the next request reaches the upstream again.
     let _ = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
     assert_eq!(mock.requests().len(), 2);
+}
+
+/// Two openai-compatibility entries on one mock: `other` (model
+/// `other-model`, upstream `up-other`) with `other_keys`, then `mock` (model
+/// `gpt-test`, upstream `up-mock`) with `keys`.
+fn two_entry_config(base_url: &str, other_keys: &[&str], keys: &[&str]) -> String {
+    let list = |ks: &[&str]| -> String {
+        ks.iter()
+            .map(|k| format!("      - api-key: \"{k}\"\n"))
+            .collect()
+    };
+    format!(
+        "api-keys: [\"sk-client-1\"]\nopenai-compatibility:\n\
+         \x20 - name: other\n    base-url: \"{base_url}\"\n    api-key-entries:\n{}    models:\n      - name: up-other\n        alias: other-model\n\
+         \x20 - name: mock\n    base-url: \"{base_url}\"\n    api-key-entries:\n{}    models:\n      - name: up-mock\n        alias: gpt-test\n",
+        list(other_keys),
+        list(keys)
+    )
+}
+
+#[test]
+fn a_reload_that_moves_credentials_keeps_each_lease_on_its_own_key() {
+    // The attempt maps a lease to its provider and key by array position.
+    // A reload that shrinks the first entry moves `mock`'s key `k1` to
+    // another position (same credential id) and adds `k2` after it: every
+    // request must still carry a key of the model's own entry.
+    let mock = Mock::start(|_| json_reply(200, &completion("m", "ok")));
+    let srv = Server::start(
+        "epoll",
+        2,
+        &two_entry_config(&mock.base_url(), &["o1", "o2"], &["k1"]),
+        &[],
+    );
+    let post = |model: &str| {
+        let body =
+            format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#);
+        let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &body);
+        assert_eq!(resp.status, 200, "{model}: {}", resp.text());
+    };
+    for _ in 0..4 {
+        post("gpt-test");
+    }
+    assert_eq!(hits(&mock, "k1"), 4);
+    std::fs::write(
+        &srv.config_path,
+        two_entry_config(&mock.base_url(), &["o1"], &["k1", "k2"]),
+    )
+    .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            post("gpt-test");
+            hits(&mock, "k2") > 0
+        }),
+        "the reload never served k2: {}",
+        srv.log_text()
+    );
+    let before = mock.requests().len();
+    for _ in 0..8 {
+        post("gpt-test");
+        post("other-model");
+    }
+    let reqs = mock.requests();
+    let after: Vec<(String, Option<&str>)> = reqs[before..]
+        .iter()
+        .map(|r| {
+            let model = r.json()["model"].as_str().unwrap_or("").to_string();
+            (model, r.header("authorization"))
+        })
+        .collect();
+    assert_eq!(after.len(), 16);
+    for (model, auth) in &after {
+        // Each entry's model goes out with that entry's keys only.
+        let ok = match model.as_str() {
+            "up-mock" => matches!(*auth, Some("Bearer k1" | "Bearer k2")),
+            "up-other" => *auth == Some("Bearer o1"),
+            _ => false,
+        };
+        assert!(ok, "{model} sent with {auth:?}");
+    }
+    // gpt-test rotates over both of its keys; other-model keeps its one key.
+    let count = |key: &str| after.iter().filter(|(_, a)| *a == Some(key)).count();
+    assert_eq!(count("Bearer o1"), 8);
+    assert_eq!(count("Bearer k1") + count("Bearer k2"), 8);
+    assert!(count("Bearer k1") > 0 && count("Bearer k2") > 0);
+}
+
+#[test]
+fn headers_collected_once_serve_affinity_and_payload_rules_on_every_attempt() {
+    // The client's header list is collected once per request and feeds both
+    // the session key and the `payload` header conditions, on every attempt:
+    // the first attempt fails (500), the next key answers; both bodies carry the
+    // rule's edit, and a request without the header carries none.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let mock = Mock::start(move |_| {
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            json_reply(500, r#"{"error":{"message":"boom"}}"#)
+        } else {
+            json_reply(200, &completion("m", "ok"))
+        }
+    });
+    let yaml = format!(
+        "{}routing:\n  session-affinity: true\npayload:\n  override: [{{models: [{{name: \"upstream-*\", headers: {{X-Tier: \"gold\"}}}}], params: {{tier_param: 7}}}}]\n",
+        compat_config(&mock.base_url(), &["sk-client-1"], &["a", "b"])
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let gold = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[AUTH, ("X-Tier", "gold"), ("X-Session-Id", "s-1")],
+        &chat_body(false),
+    );
+    assert_eq!(gold.status, 200, "{}", gold.text());
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 2, "the 500 failed over to the other key");
+    assert_ne!(
+        reqs[0].header("authorization"),
+        reqs[1].header("authorization")
+    );
+    for r in &reqs {
+        assert_eq!(r.json()["tier_param"], 7, "every attempt edited");
+    }
+    let plain = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(false));
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    let reqs = mock.requests();
+    let last = reqs.last().expect("a request");
+    assert!(
+        last.json().get("tier_param").is_none(),
+        "no header, no edit"
+    );
 }

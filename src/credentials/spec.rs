@@ -170,6 +170,10 @@ pub struct Settings {
     /// Floor applied to a provider retry hint on 429. CLIProxyAPI at the
     /// reference commit has none (0); later v7.2 releases use 10 s.
     pub retry_hint_floor: Duration,
+    /// The caller's generation of the credential list this generation is
+    /// built from (the snapshot generation). Lets the caller map a lease to
+    /// its own arrays by position ([`super::Shard::spec_index`]).
+    pub stamp: u64,
 }
 
 impl Default for Settings {
@@ -186,6 +190,7 @@ impl Default for Settings {
             transient_error_cooldown_seconds: 0,
             quota_cooldown_ceiling: DEFAULT_QUOTA_COOLDOWN_CEILING,
             retry_hint_floor: Duration::ZERO,
+            stamp: 0,
         }
     }
 }

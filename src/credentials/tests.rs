@@ -481,6 +481,50 @@ fn release_after_reload_lands_in_new_generation() {
     assert_eq!(remaining(&s, "a", "q", 1), 0);
 }
 
+#[test]
+fn spec_index_maps_a_lease_to_its_spec_position_for_the_stamped_list_only() {
+    let stamped = |stamp| Settings {
+        stamp,
+        ..Settings::default()
+    };
+    let mut off = cred("off", "codex", &["m"]);
+    off.disabled = true;
+    let specs = [off, cred("a", "codex", &["m"]), cred("b", "codex", &["m"])];
+    let (s, mut sh) = sched(stamped(7), &specs);
+    let route = sh.route("m", &["codex"]).expect("route");
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let l = sh.pick(&route, 1).expect("pick");
+        let id = sh.credential_id(&l).to_string();
+        let at = sh.spec_index(&l, 7).expect("active credential");
+        assert_eq!(specs[at].id, id, "lease maps to its own spec");
+        assert_eq!(sh.spec_index(&l, 6), None, "another list's stamp");
+        seen.push((id, l));
+        sh.release(l, &Outcome::success(), 1);
+    }
+    assert_eq!(seen.len(), 2);
+    let (_, lease_a) = seen.iter().find(|(id, _)| id == "a").expect("a picked");
+
+    // A reload moves `a` to another position: until the shard sees the new
+    // generation, the new stamp maps nothing (never the old position).
+    let reloaded = [
+        cred("x", "codex", &["m"]),
+        cred("b", "codex", &["m"]),
+        cred("a", "codex", &["m"]),
+    ];
+    s.reload(stamped(8), &reloaded);
+    assert_eq!(sh.spec_index(lease_a, 8), None);
+    sh.route("m", &["codex"]).expect("route");
+    // The old lease names the same credential at its new position.
+    assert_eq!(sh.spec_index(lease_a, 8), Some(2));
+    assert_eq!(sh.spec_index(lease_a, 7), None);
+
+    // Removed by the next reload: no position.
+    s.reload(stamped(9), &[cred("b", "codex", &["m"])]);
+    sh.route("m", &["codex"]).expect("route");
+    assert_eq!(sh.spec_index(lease_a, 9), None);
+}
+
 // ------------------------------------------------------------------ retry plan
 
 fn plan_fixture(settings: Settings, specs: &[CredentialSpec]) -> (Scheduler, Shard, Route) {

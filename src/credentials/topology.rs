@@ -46,6 +46,9 @@ pub(crate) struct Pool {
 #[derive(Debug)]
 pub(crate) struct Cred {
     pub id: Box<str>,
+    /// Position of the credential's spec in the list this generation was
+    /// built from (the caller's array index).
+    pub spec: u32,
     pub provider: u16,
     pub disable_cooling: Option<bool>,
     pub rules: Box<[Rule]>,
@@ -296,7 +299,7 @@ impl Topology {
         let mut next_slot: u32 = 0;
         let mut model_ids: Vec<u32> = Vec::new();
         let mut seen: Vec<bool> = Vec::new();
-        for spec in specs {
+        for (spec_pos, spec) in specs.iter().enumerate() {
             let id = spec.id.trim();
             if id.is_empty() {
                 continue;
@@ -349,6 +352,7 @@ impl Topology {
             }
             creds[idx as usize] = Some(Cred {
                 id: id.into(),
+                spec: u32::try_from(spec_pos).unwrap_or(u32::MAX),
                 provider,
                 disable_cooling: spec.disable_cooling,
                 rules: spec.request_scoped_errors.clone().into_boxed_slice(),

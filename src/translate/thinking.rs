@@ -142,41 +142,57 @@ pub struct Suffixed<'a> {
     pub has_suffix: bool,
 }
 
-/// Split `model(value)` into base and thinking config. The last `(` opens the
-/// suffix, which must run to a final `)`. Unrecognised suffix values leave
-/// `thinking` empty but still strip the suffix from `base`.
-pub fn parse_suffix(model: &str) -> Suffixed<'_> {
-    let plain = Suffixed {
-        base: model,
-        thinking: None,
-        has_suffix: false,
-    };
-    let Some(open) = model.rfind('(') else {
-        return plain;
-    };
-    if !model.ends_with(')') || open + 1 > model.len() - 1 {
-        return plain;
-    }
-    let raw = &model[open + 1..model.len() - 1];
-    let thinking = if raw.is_empty() {
-        None
-    } else if raw.eq_ignore_ascii_case("none") {
-        Some(Thinking::None)
-    } else if raw.eq_ignore_ascii_case("auto") || raw == "-1" {
-        Some(Thinking::Auto)
-    } else if let Ok(n) = raw.parse::<u32>() {
-        Some(if n == 0 {
-            Thinking::None
+/// A thinking suffix already split off a model name, its value parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Suffix {
+    /// The value, when recognised (an empty or unknown value is still
+    /// stripped from the name).
+    pub thinking: Option<Thinking>,
+}
+
+impl Suffix {
+    /// Parses a suffix value (`high` of `model(high)`).
+    pub fn parse(raw: &str) -> Suffix {
+        let thinking = if raw.is_empty() {
+            None
+        } else if raw.eq_ignore_ascii_case("none") {
+            Some(Thinking::None)
+        } else if raw.eq_ignore_ascii_case("auto") || raw == "-1" {
+            Some(Thinking::Auto)
+        } else if let Ok(n) = raw.parse::<u32>() {
+            Some(if n == 0 {
+                Thinking::None
+            } else {
+                Thinking::Budget(n)
+            })
         } else {
-            Thinking::Budget(n)
-        })
-    } else {
-        Level::parse(raw).map(Thinking::Level)
-    };
-    Suffixed {
-        base: &model[..open],
-        thinking,
-        has_suffix: true,
+            Level::parse(raw).map(Thinking::Level)
+        };
+        Suffix { thinking }
+    }
+
+    /// The suffix as if it were written after `base`.
+    pub fn on(self, base: &str) -> Suffixed<'_> {
+        Suffixed {
+            base,
+            thinking: self.thinking,
+            has_suffix: true,
+        }
+    }
+}
+
+/// Split `model(value)` into base and thinking config: the registry's one
+/// splitter ([`crate::models::split_suffix`]), then [`Suffix::parse`].
+/// Unrecognised suffix values leave `thinking` empty but still strip the
+/// suffix from `base`.
+pub fn parse_suffix(model: &str) -> Suffixed<'_> {
+    match crate::models::split_suffix(model) {
+        (base, Some(raw)) => Suffix::parse(raw).on(base),
+        (base, None) => Suffixed {
+            base,
+            thinking: None,
+            has_suffix: false,
+        },
     }
 }
 
@@ -376,6 +392,62 @@ pub fn claude_adaptive_effort(t: Thinking, levels: &[String]) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The translator's former split, kept as the oracle for the one
+    /// splitter both the registry and the translator now use.
+    fn old_split(model: &str) -> Option<(&str, &str)> {
+        let open = model.rfind('(')?;
+        if !model.ends_with(')') || open + 1 > model.len() - 1 {
+            return None;
+        }
+        Some((&model[..open], &model[open + 1..model.len() - 1]))
+    }
+
+    #[test]
+    fn one_splitter_agrees_with_the_former_translator_split() {
+        let names = [
+            "",
+            "(",
+            ")",
+            "()",
+            ")(",
+            "m",
+            "m(",
+            "m)",
+            "m()",
+            "m(high)",
+            "a(b)(low)",
+            "a(b)c",
+            "a)b(c)",
+            "((x))",
+            "é(ü)",
+            "模型(高)",
+            "m(high) ",
+            "(high)",
+        ];
+        for name in names {
+            let got = crate::models::split_suffix(name);
+            let want = match old_split(name) {
+                Some((base, raw)) => (base, Some(raw)),
+                None => (name, None),
+            };
+            assert_eq!(got, want, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn a_parsed_suffix_on_a_base_equals_parsing_the_glued_name() {
+        // The pipeline parses the suffix once and puts it on the target's
+        // name; the former path glued `base(raw)` and parsed it again.
+        for raw in [
+            "high", "HIGH", "none", "0", "-1", "auto", "8192", "weird", "", "max",
+        ] {
+            for base in ["gpt-5", "gpt-5(low)", "m", ""] {
+                let glued = format!("{base}({raw})");
+                assert_eq!(Suffix::parse(raw).on(base), parse_suffix(&glued), "{glued}");
+            }
+        }
+    }
 
     #[test]
     fn suffixes() {

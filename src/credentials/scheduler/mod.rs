@@ -432,6 +432,20 @@ impl Shard {
         self.topo.cred_names.name(lease.cred)
     }
 
+    /// Position of a lease's credential in the spec list stamped `stamp`
+    /// ([`Settings::stamp`]): an array index, no string or hash. `None` when
+    /// the shard's generation was built from another list (a reload not yet
+    /// seen on both sides) or the credential is inactive. Credential indices
+    /// are stable across generations, so a lease from an older generation
+    /// still names the same credential here.
+    #[inline]
+    pub fn spec_index(&self, lease: &Lease, stamp: u64) -> Option<usize> {
+        if self.topo.settings.stamp != stamp {
+            return None;
+        }
+        self.topo.cred(lease.cred).map(|c| c.spec as usize)
+    }
+
     /// Provider name of a lease's credential.
     pub fn provider_of(&self, lease: &Lease) -> &str {
         self.topo

@@ -43,8 +43,7 @@ impl Attempts<'_> {
     /// offset; a failure before output moves to the next member.
     pub async fn lease(&mut self, conn: &mut Conn, lease: Lease) -> Step {
         let (w, snap) = (self.cx.w, self.cx.snap);
-        let cred = w.shard.borrow().credential_id(&lease).to_string();
-        let Some(&(pi, ki)) = snap.credentials.get(&cred) else {
+        let Some((cred, pi, ki)) = locate(&w.shard.borrow(), snap, &lease) else {
             // Added by a reload this worker has not applied yet: skip, no cooldown.
             self.report(lease, &Outcome::not_attempted());
             return Step::NextLease;
@@ -69,7 +68,7 @@ impl Attempts<'_> {
             let more = member + 1 < pool_len;
             let at = At {
                 lease,
-                cred: &cred,
+                cred,
                 provider,
                 ki,
                 target,
@@ -263,6 +262,24 @@ impl Attempts<'_> {
             }
         }
     }
+}
+
+/// The lease's credential in `snap`: (its id, provider index, key index).
+/// By array index when the shard's scheduler generation was built from this
+/// snapshot; by id only while a reload is in flight (the two generations
+/// differ), so an old lease never indexes a newer snapshot's arrays.
+/// `None`: the snapshot does not know the credential.
+fn locate<'s>(
+    shard: &crate::credentials::Shard,
+    snap: &'s crate::state::Snapshot,
+    lease: &Lease,
+) -> Option<(&'s str, usize, Option<usize>)> {
+    if let Some(i) = shard.spec_index(lease, snap.generation) {
+        let (spec, c) = (snap.specs.get(i)?, snap.creds.get(i)?);
+        return Some((&spec.id, c.provider, c.key));
+    }
+    let (id, &(pi, ki)) = snap.credentials.get_key_value(shard.credential_id(lease))?;
+    Some((id, pi, ki))
 }
 
 /// One model of a pool on one leased credential.

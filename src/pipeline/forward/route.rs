@@ -8,10 +8,15 @@ use super::*;
 pub(super) struct Routed<'a> {
     /// The registered id that matched.
     pub model: &'a str,
-    /// The raw thinking suffix (`high` for `model(high)`), if any.
-    pub suffix: Option<&'a str>,
+    /// The thinking suffix (`high` for `model(high)`), split off by the
+    /// registry and parsed once here; carried to every attempt.
+    pub suffix: Option<crate::translate::thinking::Suffix>,
     /// Where the id is served, in config order.
     pub targets: &'a [crate::state::Target],
+    /// The client's headers as (name, value) pairs, collected once per
+    /// request for session affinity and `payload` rule conditions; empty
+    /// (not allocated) when neither is configured.
+    pub headers: Vec<(&'a str, &'a [u8])>,
 }
 
 /// Why a request has no route.
@@ -22,9 +27,8 @@ pub(super) enum Unrouted {
     NoCredential(ErrorAnswer),
 }
 
-/// The client's headers as (name, value) pairs, for session affinity and
-/// payload rule conditions.
-pub(super) fn header_pairs<'r>(req: &'r Request<'_>) -> Vec<(&'r str, &'r [u8])> {
+/// The client's headers as (name, value) pairs.
+fn header_pairs<'r>(req: &'r Request<'_>) -> Vec<(&'r str, &'r [u8])> {
     req.head
         .headers
         .iter()
@@ -41,7 +45,7 @@ pub(super) fn header_pairs<'r>(req: &'r Request<'_>) -> Vec<(&'r str, &'r [u8])>
 pub(super) fn route<'a>(
     w: &Worker,
     snap: &'a crate::state::Snapshot,
-    req: &Request<'_>,
+    req: &'a Request<'_>,
     requested: &'a str,
     body: &[u8],
 ) -> Result<(Routed<'a>, RetryPlan), Unrouted> {
@@ -63,16 +67,25 @@ pub(super) fn route<'a>(
             &providers, model,
         )));
     };
-    let session = if w.shard.borrow().settings().session_affinity {
-        extract_session_id(&header_pairs(req), body).map(|s| s.key())
+    let affinity = w.shard.borrow().settings().session_affinity;
+    let headers = if affinity || !snap.payload.is_empty() {
+        header_pairs(req)
+    } else {
+        Vec::new()
+    };
+    let session = if affinity {
+        extract_session_id(&headers, body).map(|s| s.key())
     } else {
         None
     };
     let plan = RetryPlan::new(&w.shard.borrow(), route, session);
     let routed = Routed {
         model,
-        suffix: resolved.thinking_suffix,
+        suffix: resolved
+            .thinking_suffix
+            .map(crate::translate::thinking::Suffix::parse),
         targets,
+        headers,
     };
     Ok((routed, plan))
 }

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::providers::Auth;
+use crate::translate::request::translate_request_suffixed;
 
 /// Writes the upstream request line and headers for provider `p` (reference
 /// §3.1), then the body: `model` rewritten in place, or `body` as given.
@@ -182,20 +183,16 @@ pub(super) fn prepare(
     } else if same || call.count_tokens {
         body
     } else {
-        let with_suffix;
-        let upstream_model: &str = match cx.routed.suffix {
-            Some(sfx) => {
-                with_suffix = format!("{}({sfx})", target.upstream_model);
-                &with_suffix
-            }
-            None => &target.upstream_model,
-        };
         let opts = ReqOpts {
-            upstream_model,
+            upstream_model: &target.upstream_model,
             stream: call.stream || provider.kind.spec().always_streams,
             claude_default_max_tokens: claude_default,
         };
-        if let Err(e) = translate_request(call.client, upstream_fmt, body, &opts, &mut translated) {
+        // The suffix was parsed once when routing; the target's name is sent as is.
+        let (client, suffix) = (call.client, cx.routed.suffix);
+        if let Err(e) =
+            translate_request_suffixed(client, upstream_fmt, body, &opts, suffix, &mut translated)
+        {
             return Err(Error::new(
                 ErrorKind::InvalidRequest { status: e.status() },
                 e.message,
@@ -257,13 +254,12 @@ fn apply_payload(
         }
         None => edited.extend_from_slice(body),
     }
-    let hs = header_pairs(cx.req);
     let ctx = crate::payload::PayloadCtx {
         upstream_model: &target.upstream_model,
         requested_model: &cx.call.model,
         protocol: provider.kind.spec().payload_protocol,
         from_protocol: from_protocol_name(cx.call.client),
-        headers: &hs,
+        headers: &cx.routed.headers,
         root: "",
     };
     cx.snap

@@ -28,7 +28,7 @@ pub mod schema;
 use crate::json::tree::{self, Kind, Node};
 use crate::json::write::Writer;
 use crate::translate::format::Format;
-use crate::translate::thinking::{parse_suffix, Summary, Thinking};
+use crate::translate::thinking::{parse_suffix, Suffix, Summary, Thinking};
 
 /// Options for one request translation.
 #[derive(Clone, Copy, Debug)]
@@ -66,13 +66,31 @@ pub fn translate_request(
     opts: &ReqOpts<'_>,
     out: &mut Vec<u8>,
 ) -> Result<(), TranslateError> {
+    translate_request_suffixed(from, to, body, opts, None, out)
+}
+
+/// [`translate_request`] for a model whose thinking suffix was already split
+/// off and parsed (the pipeline does it once per request, when routing):
+/// with `Some`, `opts.upstream_model` is sent as is and `suffix` decides the
+/// thinking; with `None`, `opts.upstream_model` is split as usual.
+pub fn translate_request_suffixed(
+    from: Format,
+    to: Format,
+    body: &[u8],
+    opts: &ReqOpts<'_>,
+    suffix: Option<Suffix>,
+    out: &mut Vec<u8>,
+) -> Result<(), TranslateError> {
     let root = parse_root(body)?;
     let from = if from == Format::Codex {
         Format::OpenAiResponses
     } else {
         from
     };
-    let suffix = parse_suffix(opts.upstream_model);
+    let suffix = match suffix {
+        Some(s) => s.on(opts.upstream_model),
+        None => parse_suffix(opts.upstream_model),
+    };
     let model = suffix.base;
     let mut thinking = suffix.thinking;
     if thinking.is_none() && !suffix.has_suffix {
