@@ -37,7 +37,6 @@ mod upstream_request;
 use attempt::{Attempts, Step};
 use count::*;
 use failure::*;
-pub use relay::last_event_boundary;
 use relay::*;
 use route::*;
 use translated::*;

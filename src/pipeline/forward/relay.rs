@@ -25,7 +25,7 @@ pub(super) enum Relayed {
     NoFirstByte(String),
 }
 
-pub use crate::sse::last_event_boundary;
+use crate::sse::last_event_boundary;
 
 /// True if the last event in `b` (complete events) is `data: [DONE]`.
 pub(super) fn ends_with_done(b: &[u8]) -> bool {

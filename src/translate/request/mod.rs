@@ -15,13 +15,6 @@
 
 pub mod emit;
 pub mod ir;
-/// Old path of the JSON tree reader and writer, kept for callers outside `translate`.
-pub mod json {
-    pub use crate::json::escape::{escape_into, unescape};
-    pub use crate::json::tree::*;
-    pub use crate::json::write::Writer;
-    pub use crate::json::MAX_DEPTH;
-}
 pub mod parse;
 pub mod schema;
 
