@@ -291,7 +291,7 @@ fn client_error_body(client: Format, status: u16, body: &[u8]) -> Vec<u8> {
     })
     .unwrap_or_default();
     let mut client_body = Vec::new();
-    crate::translate::response::error_body(client, status, &message, &mut client_body);
+    Error::new(ErrorKind::Upstream { status }, message).write_body(client, &mut client_body);
     client_body
 }
 
