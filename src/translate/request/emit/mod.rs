@@ -81,6 +81,30 @@ pub(crate) fn args_str(w: &mut Writer<'_>, a: &Args<'_>) {
     }
 }
 
+/// The `name`, `schema` and `strict` members of an OpenAI `json_schema`
+/// structured-output format (Chat nests them under `json_schema`,
+/// Responses writes them beside `type`); `name` defaults to `response`.
+fn json_schema_members(
+    w: &mut Writer<'_>,
+    name: &Option<Text<'_>>,
+    schema: &Option<Cow<'_, str>>,
+    strict: &Option<bool>,
+) {
+    w.key("name");
+    match name {
+        Some(n) => n.write(w),
+        None => {
+            w.str("response");
+        }
+    }
+    if let Some(s) = schema {
+        w.key("schema").raw(s);
+    }
+    if let Some(s) = strict {
+        w.key("strict").bool(*s);
+    }
+}
+
 /// Joined text of text parts (`sep` between parts).
 fn joined<'a>(parts: &[Part<'a>], sep: &str) -> Cow<'a, str> {
     let mut texts = parts.iter().filter_map(|p| match p {

@@ -137,19 +137,7 @@ fn responses_text_format(w: &mut Writer<'_>, rf: &Option<RespFormat<'_>>) {
                 .obj()
                 .key("type")
                 .str("json_schema");
-            w.key("name");
-            match name {
-                Some(n) => n.write(w),
-                None => {
-                    w.str("response");
-                }
-            }
-            if let Some(s) = schema {
-                w.key("schema").raw(s);
-            }
-            if let Some(s) = strict {
-                w.key("strict").bool(*s);
-            }
+            json_schema_members(w, name, schema, strict);
             w.end_obj().end_obj();
         }
         None => {}

@@ -424,12 +424,8 @@ impl RespEnc {
                 return;
             }
         }
-        if let StreamEvent::Start { id } = ev {
-            self.start(id, out);
+        if open_stream(&ev, |id| self.start(id, out)) {
             return;
-        }
-        if !matches!(ev, StreamEvent::KeepAlive | StreamEvent::Error { .. }) {
-            self.start(b"", out);
         }
         match ev {
             StreamEvent::Start { .. } | StreamEvent::ReasoningSignature { .. } => {}
