@@ -158,19 +158,7 @@ fn chat_tools(w: &mut Writer<'_>, req: &Req<'_>) {
                 .obj()
                 .key("name");
             t.name.write(w);
-            if let Some(d) = &t.description {
-                w.key("description");
-                d.write(w);
-            }
-            w.key("parameters");
-            w.raw(
-                t.params
-                    .as_deref()
-                    .unwrap_or(r#"{"type":"object","properties":{}}"#),
-            );
-            if let Some(s) = t.strict {
-                w.key("strict").bool(s);
-            }
+            function_members(w, t);
             w.end_obj().end_obj();
         }
         w.end_arr();

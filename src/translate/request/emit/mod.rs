@@ -81,6 +81,25 @@ pub(crate) fn args_str(w: &mut Writer<'_>, a: &Args<'_>) {
     }
 }
 
+/// A function tool's `description`, `parameters` (an empty object schema
+/// when the client sent none) and `strict`, after its name: the same in
+/// Chat's `function` object and in a Responses tool.
+fn function_members(w: &mut Writer<'_>, t: &Tool<'_>) {
+    if let Some(d) = &t.description {
+        w.key("description");
+        d.write(w);
+    }
+    w.key("parameters");
+    w.raw(
+        t.params
+            .as_deref()
+            .unwrap_or(r#"{"type":"object","properties":{}}"#),
+    );
+    if let Some(s) = t.strict {
+        w.key("strict").bool(s);
+    }
+}
+
 /// The `name`, `schema` and `strict` members of an OpenAI `json_schema`
 /// structured-output format (Chat nests them under `json_schema`,
 /// Responses writes them beside `type`); `name` defaults to `response`.

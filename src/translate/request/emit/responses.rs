@@ -152,19 +152,7 @@ fn responses_tools(w: &mut Writer<'_>, req: &Req<'_>, names: &HashMap<String, St
         for t in &req.tools {
             w.obj().key("type").str("function").key("name");
             codex_name(names, &t.name, w);
-            if let Some(d) = &t.description {
-                w.key("description");
-                d.write(w);
-            }
-            w.key("parameters");
-            w.raw(
-                t.params
-                    .as_deref()
-                    .unwrap_or(r#"{"type":"object","properties":{}}"#),
-            );
-            if let Some(s) = t.strict {
-                w.key("strict").bool(s);
-            }
+            function_members(w, t);
             w.end_obj();
         }
         w.end_arr();

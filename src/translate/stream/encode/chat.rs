@@ -158,11 +158,7 @@ impl ChatEnc {
                 out.extend_from_slice(b"{\"error\":{\"message\":\"");
                 out.extend_from_slice(message);
                 out.extend_from_slice(b"\",\"type\":\"");
-                if status == 0 && !kind.is_empty() {
-                    out.extend_from_slice(kind);
-                } else {
-                    out.extend_from_slice(error::openai(status).0.as_bytes());
-                }
+                out.extend_from_slice(error_kind(status, kind, error::openai(status).0));
                 out.extend_from_slice(b"\",\"code\":\"");
                 out.extend_from_slice(error::openai_code(status).as_bytes());
                 out.extend_from_slice(b"\"}}");

@@ -230,11 +230,7 @@ impl ClaudeEnc {
                 self.c.closed = true;
                 begin(out, Some(b"error"));
                 out.extend_from_slice(b"{\"type\":\"error\",\"error\":{\"type\":\"");
-                if status == 0 && !kind.is_empty() {
-                    out.extend_from_slice(kind);
-                } else {
-                    out.extend_from_slice(error::claude(status).as_bytes());
-                }
+                out.extend_from_slice(error_kind(status, kind, error::claude(status)));
                 out.extend_from_slice(b"\",\"message\":\"");
                 out.extend_from_slice(message);
                 out.extend_from_slice(b"\"}}");

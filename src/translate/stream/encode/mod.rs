@@ -111,6 +111,18 @@ fn open_stream(ev: &StreamEvent<'_>, start: impl FnOnce(&[u8])) -> bool {
     }
 }
 
+/// The error type or code an error event carries: the upstream's own `kind`
+/// when it stated one without a status, else the client format's entry for
+/// `status` (`by_status`, from the provider-error table).
+#[inline]
+fn error_kind<'a>(status: u16, kind: &'a [u8], by_status: &'static str) -> &'a [u8] {
+    if status == 0 && !kind.is_empty() {
+        kind
+    } else {
+        by_status.as_bytes()
+    }
+}
+
 /// The tool-call key of a tool event.
 fn tool_key(ev: &StreamEvent<'_>) -> Option<(u32, u32)> {
     match *ev {

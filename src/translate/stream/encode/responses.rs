@@ -525,11 +525,7 @@ impl RespEnc {
                 self.c.closed = true;
                 self.ev_open(b"error", out);
                 out.extend_from_slice(b",\"code\":\"");
-                if status == 0 && !kind.is_empty() {
-                    out.extend_from_slice(kind);
-                } else {
-                    out.extend_from_slice(error::openai_code(status).as_bytes());
-                }
+                out.extend_from_slice(error_kind(status, kind, error::openai_code(status)));
                 out.extend_from_slice(b"\",\"message\":\"");
                 out.extend_from_slice(message);
                 out.extend_from_slice(b"\",\"param\":null}");
