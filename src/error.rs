@@ -4,12 +4,19 @@
 //! body in the client's format, the SSE error event in the client's format
 //! and the scheduler [`Outcome`].
 //!
-//! Upstream error bodies that CLIProxyAPI passes through verbatim are not
-//! made here (`pipeline::reply::upstream_error_body`); this type covers the
-//! errors the proxy itself states.
+//! Every error the proxy itself states goes through here: the h1 layer's
+//! framing errors (`server`), the pre-route answers (unknown route, bad JSON,
+//! missing model, authentication), the forward stages, the scheduler's own
+//! answers ([`crate::credentials::ErrorAnswer`]) and the relays' SSE error
+//! events. Upstream error bodies that CLIProxyAPI passes through verbatim are
+//! not made here (`pipeline::reply::upstream_error_body`).
+//!
+//! This module sits below `server` and `pipeline` (it imports only
+//! `credentials` and `translate`), so every layer can state its errors here.
 
 use crate::credentials::Outcome;
 use crate::translate::format::Format;
+use std::borrow::Cow;
 
 /// Whose fault an error is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +49,13 @@ pub enum ErrorKind {
     /// The body cannot be read, translated or edited by payload rules, or
     /// asks for something the target cannot do; `status` from the check.
     InvalidRequest { status: u16 },
-    /// No registered model by the requested name.
+    /// No registered model by the requested name; the message is the model.
     UnknownModel,
+    /// No route for the method and path (gin's plain-text 404).
+    NoRoute,
+    /// Client authentication failed: no credential presented (`missing`) or
+    /// none matched.
+    Unauthorized { missing: bool },
     /// The client closed its connection.
     ClientGone,
     /// The lease was not used (its credential or model is not in this
@@ -57,6 +69,10 @@ pub enum ErrorKind {
     BrokenStream,
     /// Every credential and model was tried, or none was available.
     NoUpstream,
+    /// The scheduler answered itself (`model_cooldown` 429,
+    /// `auth_not_found` / `auth_unavailable` 503); the message is its
+    /// complete body, byte-identical to CLIProxyAPI's.
+    NoCredential { status: u16 },
 }
 
 /// An error with the message the client sees.
@@ -64,13 +80,15 @@ pub enum ErrorKind {
 pub struct Error {
     /// What went wrong.
     pub kind: ErrorKind,
-    /// Human-readable text for the client's error body.
-    pub message: String,
+    /// Human-readable text for the client's error body (for
+    /// [`ErrorKind::UnknownModel`] the model, for
+    /// [`ErrorKind::NoCredential`] the whole body).
+    pub message: Cow<'static, str>,
 }
 
 impl Error {
     /// An error of `kind` saying `message`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
         Error {
             kind,
             message: message.into(),
@@ -80,21 +98,29 @@ impl Error {
     /// Whose fault it is.
     pub fn side(&self) -> Side {
         match self.kind {
-            ErrorKind::InvalidRequest { .. } | ErrorKind::UnknownModel | ErrorKind::ClientGone => {
-                Side::Client
-            }
+            ErrorKind::InvalidRequest { .. }
+            | ErrorKind::UnknownModel
+            | ErrorKind::NoRoute
+            | ErrorKind::Unauthorized { .. }
+            | ErrorKind::ClientGone => Side::Client,
             ErrorKind::Transport | ErrorKind::Upstream { .. } | ErrorKind::BrokenStream => {
                 Side::Upstream
             }
-            ErrorKind::NotAttempted | ErrorKind::NoUpstream => Side::Internal,
+            ErrorKind::NotAttempted | ErrorKind::NoUpstream | ErrorKind::NoCredential { .. } => {
+                Side::Internal
+            }
         }
     }
 
     /// The HTTP status the client gets (499: nobody is left to get one).
     pub fn status(&self) -> u16 {
         match self.kind {
-            ErrorKind::InvalidRequest { status } | ErrorKind::Upstream { status } => status,
+            ErrorKind::InvalidRequest { status }
+            | ErrorKind::Upstream { status }
+            | ErrorKind::NoCredential { status } => status,
             ErrorKind::UnknownModel => 400,
+            ErrorKind::NoRoute => 404,
+            ErrorKind::Unauthorized { .. } => 401,
             ErrorKind::ClientGone | ErrorKind::NotAttempted => 499,
             // CLIProxyAPI answers a transport failure with 500.
             ErrorKind::Transport | ErrorKind::NoUpstream => 500,
@@ -107,9 +133,12 @@ impl Error {
         match self.kind {
             ErrorKind::InvalidRequest { .. }
             | ErrorKind::UnknownModel
+            | ErrorKind::NoRoute
+            | ErrorKind::Unauthorized { .. }
             | ErrorKind::ClientGone
             | ErrorKind::BrokenStream
-            | ErrorKind::NoUpstream => Retry::Stop,
+            | ErrorKind::NoUpstream
+            | ErrorKind::NoCredential { .. } => Retry::Stop,
             ErrorKind::Transport | ErrorKind::Upstream { .. } => Retry::NextModel,
             ErrorKind::NotAttempted => Retry::NextCredential,
         }
@@ -119,11 +148,14 @@ impl Error {
     /// upstream's error body (for classification) where there is one.
     pub fn outcome<'a>(&self, body: &'a [u8]) -> Outcome<'a> {
         match self.kind {
-            ErrorKind::InvalidRequest { .. } | ErrorKind::UnknownModel => {
-                Outcome::answered_locally()
-            }
+            ErrorKind::InvalidRequest { .. }
+            | ErrorKind::UnknownModel
+            | ErrorKind::NoRoute
+            | ErrorKind::Unauthorized { .. } => Outcome::answered_locally(),
             ErrorKind::ClientGone => Outcome::client_gone(),
-            ErrorKind::NotAttempted | ErrorKind::NoUpstream => Outcome::not_attempted(),
+            ErrorKind::NotAttempted | ErrorKind::NoUpstream | ErrorKind::NoCredential { .. } => {
+                Outcome::not_attempted()
+            }
             ErrorKind::Transport => Outcome::transport(),
             ErrorKind::Upstream { status } => Outcome::failure(status, body),
             ErrorKind::BrokenStream => Outcome {
@@ -133,9 +165,46 @@ impl Error {
         }
     }
 
-    /// The error body in the client's format.
+    /// The error body in the client's format. CLIProxyAPI answers some
+    /// cases in one shape whatever the client: authentication
+    /// (`{"error":"Missing API key"}`), unknown model (OpenAI
+    /// `model_not_found`), unknown route (gin's text) and the scheduler's
+    /// own bodies.
     pub fn write_body(&self, client: Format, out: &mut Vec<u8>) {
-        crate::translate::response::error_body(client, self.status(), &self.message, out);
+        match self.kind {
+            ErrorKind::Unauthorized { missing: true } => {
+                out.extend_from_slice(br#"{"error":"Missing API key"}"#)
+            }
+            ErrorKind::Unauthorized { missing: false } => {
+                out.extend_from_slice(br#"{"error":"Invalid API key"}"#)
+            }
+            ErrorKind::NoRoute => out.extend_from_slice(b"404 page not found"),
+            ErrorKind::NoCredential { .. } => out.extend_from_slice(self.message.as_bytes()),
+            ErrorKind::UnknownModel => {
+                out.extend_from_slice(b"{\"error\":{\"message\":\"unknown provider for model ");
+                crate::json::escape_into(out, &self.message);
+                out.extend_from_slice(
+                    b"\",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\",\"param\":\"model\"}}",
+                );
+            }
+            ErrorKind::InvalidRequest { .. }
+            | ErrorKind::ClientGone
+            | ErrorKind::NotAttempted
+            | ErrorKind::Transport
+            | ErrorKind::Upstream { .. }
+            | ErrorKind::BrokenStream
+            | ErrorKind::NoUpstream => {
+                crate::translate::response::error_body(client, self.status(), &self.message, out)
+            }
+        }
+    }
+
+    /// The body's media type: JSON except gin's plain-text 404.
+    pub fn content_type(&self) -> &'static [u8] {
+        match self.kind {
+            ErrorKind::NoRoute => b"text/plain",
+            _ => b"application/json; charset=utf-8",
+        }
     }
 
     /// The SSE error event in the client's format, through the stream's
@@ -153,7 +222,7 @@ impl Error {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorKind; 8] = [
+    const ALL: [ErrorKind; 12] = [
         ErrorKind::InvalidRequest { status: 422 },
         ErrorKind::UnknownModel,
         ErrorKind::ClientGone,
@@ -162,6 +231,10 @@ mod tests {
         ErrorKind::Upstream { status: 429 },
         ErrorKind::BrokenStream,
         ErrorKind::NoUpstream,
+        ErrorKind::NoRoute,
+        ErrorKind::Unauthorized { missing: true },
+        ErrorKind::Unauthorized { missing: false },
+        ErrorKind::NoCredential { status: 503 },
     ];
 
     #[test]
@@ -184,6 +257,10 @@ mod tests {
                 (429, Side::Upstream, Retry::NextModel),
                 (502, Side::Upstream, Retry::Stop),
                 (500, Side::Internal, Retry::Stop),
+                (404, Side::Client, Retry::Stop),
+                (401, Side::Client, Retry::Stop),
+                (401, Side::Client, Retry::Stop),
+                (503, Side::Internal, Retry::Stop),
             ]
         );
     }
@@ -212,6 +289,46 @@ mod tests {
             crate::translate::response::error_body(f, 400, "bad \"x\"", &mut direct);
             assert_eq!(ours, direct);
             assert!(!ours.is_empty());
+        }
+    }
+
+    #[test]
+    fn fixed_shapes_whatever_the_client() {
+        let cases: [(ErrorKind, &str, &[u8], &[u8]); 5] = [
+            (
+                ErrorKind::Unauthorized { missing: true },
+                "",
+                br#"{"error":"Missing API key"}"#,
+                b"application/json; charset=utf-8",
+            ),
+            (
+                ErrorKind::Unauthorized { missing: false },
+                "",
+                br#"{"error":"Invalid API key"}"#,
+                b"application/json; charset=utf-8",
+            ),
+            (ErrorKind::NoRoute, "", b"404 page not found", b"text/plain"),
+            (
+                ErrorKind::NoCredential { status: 429 },
+                r#"{"error":{"code":"model_cooldown"}}"#,
+                br#"{"error":{"code":"model_cooldown"}}"#,
+                b"application/json; charset=utf-8",
+            ),
+            (
+                ErrorKind::UnknownModel,
+                "m\"<x>",
+                br#"{"error":{"message":"unknown provider for model m\"<x>","type":"invalid_request_error","code":"model_not_found","param":"model"}}"#,
+                b"application/json; charset=utf-8",
+            ),
+        ];
+        for (kind, message, body, media) in cases {
+            let e = Error::new(kind, message);
+            for f in [Format::OpenAiChat, Format::Claude, Format::Gemini] {
+                let mut out = Vec::new();
+                e.write_body(f, &mut out);
+                assert_eq!(out, body, "{kind:?} {f:?}");
+            }
+            assert_eq!(e.content_type(), media, "{kind:?}");
         }
     }
 }

@@ -127,58 +127,87 @@ pub(crate) struct Member {
     pub(crate) val_start: usize,
 }
 
-/// Walks an object's members. After each [`Members::next`] the caller must
-/// consume the value and report its end with [`Members::value_done`].
-pub(crate) struct Members<'a> {
+/// The walk shared by [`Members`] and [`Elements`]: the separators between
+/// the items of one object or array, up to its closing byte.
+struct Seq<'a> {
     b: &'a [u8],
     pos: usize,
     depth: usize,
+    close: u8,
     first: bool,
     done: bool,
 }
 
-impl<'a> Members<'a> {
-    /// `i` is the position of `{`.
-    pub(crate) fn new(b: &'a [u8], i: usize, depth: usize) -> R<Self> {
+impl<'a> Seq<'a> {
+    /// `i` is the position of `open`; `close` its closing byte.
+    fn new(b: &'a [u8], i: usize, depth: usize, open: u8, close: u8) -> R<Self> {
         if depth >= MAX_DEPTH {
             return Err(JsonError::nested(i, "nesting too deep"));
         }
-        if b.get(i) != Some(&b'{') {
+        if b.get(i) != Some(&open) {
             return Err(bad(i));
         }
-        Ok(Members {
+        Ok(Seq {
             b,
             pos: i + 1,
             depth,
+            close,
             first: true,
             done: false,
         })
     }
 
-    pub(crate) fn next(&mut self) -> R<Option<Member>> {
+    /// Start of the next item (whitespace skipped), or `None` after the
+    /// closing byte.
+    fn next(&mut self) -> R<Option<usize>> {
         if self.done {
             return Ok(None);
         }
         let b = self.b;
         let mut i = ws(b, self.pos);
-        if self.first {
-            self.first = false;
-            if b.get(i) == Some(&b'}') {
+        match b.get(i) {
+            Some(&c) if c == self.close => {
                 self.pos = i + 1;
                 self.done = true;
                 return Ok(None);
             }
-        } else {
-            match b.get(i) {
-                Some(b',') => i = ws(b, i + 1),
-                Some(b'}') => {
-                    self.pos = i + 1;
-                    self.done = true;
-                    return Ok(None);
-                }
-                _ => return Err(bad(i)),
-            }
+            Some(b',') if !self.first => i = ws(b, i + 1),
+            _ if self.first => {}
+            _ => return Err(bad(i)),
         }
+        self.first = false;
+        self.pos = i;
+        Ok(Some(i))
+    }
+
+    /// Position after the closing byte; reads the remaining items if needed.
+    fn finish(mut self, mut item: impl FnMut(&mut Self) -> R<Option<usize>>) -> R<usize> {
+        while let Some(v) = item(&mut self)? {
+            self.pos = skip_value(self.b, v, self.depth + 1)?;
+        }
+        Ok(self.pos)
+    }
+}
+
+/// Walks an object's members. After each [`Members::next`] the caller must
+/// consume the value and report its end with [`Members::value_done`].
+pub(crate) struct Members<'a>(Seq<'a>);
+
+impl<'a> Members<'a> {
+    /// `i` is the position of `{`.
+    pub(crate) fn new(b: &'a [u8], i: usize, depth: usize) -> R<Self> {
+        Seq::new(b, i, depth, b'{', b'}').map(Members)
+    }
+
+    pub(crate) fn next(&mut self) -> R<Option<Member>> {
+        Self::member(&mut self.0)
+    }
+
+    fn member(seq: &mut Seq<'_>) -> R<Option<Member>> {
+        let Some(i) = seq.next()? else {
+            return Ok(None);
+        };
+        let b = seq.b;
         if b.get(i) != Some(&b'"') {
             return Err(bad(i));
         }
@@ -188,7 +217,7 @@ impl<'a> Members<'a> {
             return Err(bad(colon));
         }
         let val_start = ws(b, colon + 1);
-        self.pos = val_start;
+        seq.pos = val_start;
         Ok(Some(Member {
             key_start: i,
             key_end,
@@ -197,85 +226,37 @@ impl<'a> Members<'a> {
     }
 
     pub(crate) fn value_done(&mut self, end: usize) {
-        self.pos = end;
+        self.0.pos = end;
     }
 
     /// Position after the closing `}`; reads remaining members if needed.
-    pub(crate) fn finish(mut self) -> R<usize> {
-        while let Some(m) = self.next()? {
-            let end = skip_value(self.b, m.val_start, self.depth + 1)?;
-            self.value_done(end);
-        }
-        Ok(self.pos)
+    pub(crate) fn finish(self) -> R<usize> {
+        self.0
+            .finish(|seq| Ok(Self::member(seq)?.map(|m| m.val_start)))
     }
 }
 
 /// Walks an array's elements; same protocol as [`Members`].
-pub(crate) struct Elements<'a> {
-    b: &'a [u8],
-    pos: usize,
-    depth: usize,
-    first: bool,
-    done: bool,
-}
+pub(crate) struct Elements<'a>(Seq<'a>);
 
 impl<'a> Elements<'a> {
     /// `i` is the position of `[`.
     pub(crate) fn new(b: &'a [u8], i: usize, depth: usize) -> R<Self> {
-        if depth >= MAX_DEPTH {
-            return Err(JsonError::nested(i, "nesting too deep"));
-        }
-        if b.get(i) != Some(&b'[') {
-            return Err(bad(i));
-        }
-        Ok(Elements {
-            b,
-            pos: i + 1,
-            depth,
-            first: true,
-            done: false,
-        })
+        Seq::new(b, i, depth, b'[', b']').map(Elements)
     }
 
     /// Start of the next element, or `None` after `]`.
     pub(crate) fn next(&mut self) -> R<Option<usize>> {
-        if self.done {
-            return Ok(None);
-        }
-        let b = self.b;
-        let mut i = ws(b, self.pos);
-        if self.first {
-            self.first = false;
-            if b.get(i) == Some(&b']') {
-                self.pos = i + 1;
-                self.done = true;
-                return Ok(None);
-            }
-        } else {
-            match b.get(i) {
-                Some(b',') => i = ws(b, i + 1),
-                Some(b']') => {
-                    self.pos = i + 1;
-                    self.done = true;
-                    return Ok(None);
-                }
-                _ => return Err(bad(i)),
-            }
-        }
-        self.pos = i;
-        Ok(Some(i))
+        self.0.next()
     }
 
     pub(crate) fn value_done(&mut self, end: usize) {
-        self.pos = end;
+        self.0.pos = end;
     }
 
-    pub(crate) fn finish(mut self) -> R<usize> {
-        while let Some(s) = self.next()? {
-            let end = skip_value(self.b, s, self.depth + 1)?;
-            self.value_done(end);
-        }
-        Ok(self.pos)
+    /// Position after the closing `]`; reads remaining elements if needed.
+    pub(crate) fn finish(self) -> R<usize> {
+        self.0.finish(Seq::next)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod forward;
 pub mod models;
 pub mod reply;
 
+use crate::error::{Error, ErrorKind};
 use crate::runtime::Worker;
 use crate::server::{Conn, Request};
 use crate::translate::format::Format;
@@ -150,20 +151,17 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
                     if snap.registry.write_gemini_model(&id, &mut body) {
                         reply::json(&mut conn.out, 200, &body, head_only, &[]);
                     } else {
-                        let mut b = Vec::new();
-                        crate::translate::response::error_body(
-                            Format::Gemini,
-                            404,
-                            &format!("model {id} not found"),
-                            &mut b,
+                        let e = Error::new(
+                            ErrorKind::InvalidRequest { status: 404 },
+                            format!("model {id} not found"),
                         );
-                        reply::json(&mut conn.out, 404, &b, head_only, &[]);
+                        reply::error(&mut conn.out, &e, Format::Gemini, head_only, &[]);
                     }
                 }
-                _ => reply::text(&mut conn.out, 404, b"404 page not found", head_only),
+                _ => no_route(conn, head_only),
             }
         }
-        _ => reply::text(&mut conn.out, 404, b"404 page not found", head_only),
+        _ => no_route(conn, head_only),
     }
     flush(conn).await
 }
@@ -171,7 +169,7 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
 /// `POST .../models/{model}:{action}` for Gemini clients.
 async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest: &[u8]) -> bool {
     let Some(i) = memchr::memrchr(b':', rest) else {
-        reply::text(&mut conn.out, 404, b"404 page not found", false);
+        no_route(conn, false);
         return flush(conn).await;
     };
     let model = String::from_utf8_lossy(&rest[..i]).into_owned();
@@ -180,7 +178,7 @@ async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest:
         b"streamGenerateContent" => (true, false),
         b"countTokens" => (false, true),
         _ => {
-            reply::text(&mut conn.out, 404, b"404 page not found", false);
+            no_route(conn, false);
             return flush(conn).await;
         }
     };
@@ -221,29 +219,21 @@ async fn flush(conn: &mut Conn) -> bool {
     conn.flush().await.is_ok()
 }
 
+/// gin's plain-text 404 for a method and path no route serves.
+fn no_route(conn: &mut Conn, head_only: bool) {
+    let e = Error::new(ErrorKind::NoRoute, "");
+    reply::error(&mut conn.out, &e, Format::OpenAiChat, head_only, &[]);
+}
+
 fn authorized(w: &Worker, conn: &mut Conn, req: &Request<'_>, head_only: bool) -> bool {
     let snap = w.snapshot();
-    match auth::authenticate(&snap.config.api_keys, req) {
-        auth::Auth::Ok => true,
-        auth::Auth::Missing => {
-            reply::json(
-                &mut conn.out,
-                401,
-                br#"{"error":"Missing API key"}"#,
-                head_only,
-                &[],
-            );
-            false
-        }
-        auth::Auth::Invalid => {
-            reply::json(
-                &mut conn.out,
-                401,
-                br#"{"error":"Invalid API key"}"#,
-                head_only,
-                &[],
-            );
-            false
-        }
-    }
+    let missing = match auth::authenticate(&snap.config.api_keys, req) {
+        auth::Auth::Ok => return true,
+        auth::Auth::Missing => true,
+        auth::Auth::Invalid => false,
+    };
+    // CLIProxyAPI answers authentication in one shape whatever the route.
+    let e = Error::new(ErrorKind::Unauthorized { missing }, "");
+    reply::error(&mut conn.out, &e, Format::OpenAiChat, head_only, &[]);
+    false
 }

@@ -1,6 +1,8 @@
 //! Writing responses cliproxy makes itself: JSON bodies, error shapes, CORS.
 
+use crate::error::{Error, ErrorKind};
 use crate::h1::encode;
+use crate::translate::format::Format;
 
 /// Headers every response carries (CLIProxyAPI's CORS middleware sets them on all routes).
 pub const CORS_ORIGIN: (&str, &[u8]) = ("Access-Control-Allow-Origin", b"*");
@@ -32,15 +34,35 @@ pub fn text(out: &mut Vec<u8>, status: u16, body: &[u8], head_only: bool) {
     }
 }
 
+/// A complete error response: the error model's status, media type and body
+/// in `client`'s format, with the CORS header like every response.
+pub fn error(
+    out: &mut Vec<u8>,
+    e: &Error,
+    client: Format,
+    head_only: bool,
+    extra: &[(&str, &[u8])],
+) {
+    let mut body = Vec::with_capacity(96 + e.message.len());
+    e.write_body(client, &mut body);
+    encode::status_line(out, e.status());
+    encode::header(out, "Content-Type", e.content_type());
+    encode::header(out, CORS_ORIGIN.0, CORS_ORIGIN.1);
+    for (n, v) in extra {
+        encode::header(out, n, v);
+    }
+    encode::content_length(out, body.len());
+    out.extend_from_slice(b"\r\n");
+    if !head_only {
+        out.extend_from_slice(&body);
+    }
+}
+
 /// CLIProxyAPI's OpenAI-shaped error body for `status` (reference §1.4):
 /// `{"error":{"message":..,"type":..,"code":..}}`.
 pub fn openai_error_body(out: &mut Vec<u8>, status: u16, message: &str) {
-    crate::translate::response::error_body(
-        crate::translate::format::Format::OpenAiChat,
-        status,
-        message,
-        out,
-    );
+    Error::new(ErrorKind::InvalidRequest { status }, message.to_owned())
+        .write_body(Format::OpenAiChat, out);
 }
 
 /// An upstream error body as CLIProxyAPI returns it: passed through verbatim
@@ -73,11 +95,7 @@ fn trim_ws(mut s: &[u8]) -> &[u8] {
 
 /// The unknown-model answer: `400` with CLIProxyAPI's `model_not_found` body.
 pub fn unknown_model_body(out: &mut Vec<u8>, model: &str) {
-    out.extend_from_slice(b"{\"error\":{\"message\":");
-    crate::json::write_string(out, &format!("unknown provider for model {model}"));
-    out.extend_from_slice(
-        b",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\",\"param\":\"model\"}}",
-    );
+    Error::new(ErrorKind::UnknownModel, model.to_owned()).write_body(Format::OpenAiChat, out);
 }
 
 #[cfg(test)]

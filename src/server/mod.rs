@@ -13,6 +13,7 @@ pub mod tls;
 
 pub use shutdown::{Shutdown, ShutdownWait};
 
+use crate::error::{Error, ErrorKind};
 use crate::h1::encode;
 use crate::h1::request::BodyKind;
 use crate::h1::{self, ChunkedDecoder, RequestHead};
@@ -359,18 +360,15 @@ async fn read_body<H: Host>(
     Ok(decoded)
 }
 
-/// An error answered before a request could be parsed: CLIProxyAPI's
-/// OpenAI-shaped JSON error body, and the connection closes.
-pub fn error_plain(out: &mut Vec<u8>, status: u16, message: &str) {
+/// An error answered before a request could be parsed (400/408/413/431 from
+/// the h1 layer): the error model's body for an invalid request, in
+/// CLIProxyAPI's OpenAI shape, and the connection closes.
+pub fn error_plain(out: &mut Vec<u8>, status: u16, message: &'static str) {
+    let e = Error::new(ErrorKind::InvalidRequest { status }, message);
     let mut body = Vec::with_capacity(64 + message.len());
-    crate::translate::response::error_body(
-        crate::translate::format::Format::OpenAiChat,
-        status,
-        message,
-        &mut body,
-    );
-    encode::status_line(out, status);
-    encode::header(out, "Content-Type", b"application/json; charset=utf-8");
+    e.write_body(crate::translate::format::Format::OpenAiChat, &mut body);
+    encode::status_line(out, e.status());
+    encode::header(out, "Content-Type", e.content_type());
     encode::content_length(out, body.len());
     encode::header(out, "Connection", b"close");
     out.extend_from_slice(b"\r\n");

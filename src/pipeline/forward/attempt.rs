@@ -297,18 +297,18 @@ struct At<'a> {
 /// An upstream error event's OpenAI-shaped body rewritten as an error body
 /// in the client's format (its `error.message` kept).
 fn client_error_body(client: Format, status: u16, body: &[u8]) -> Vec<u8> {
-    let message = crate::translate::stream::json::get_str(
-        crate::translate::stream::json::get(body, b"error").unwrap_or(b"{}"),
+    let message = crate::json::span::get_str(
+        crate::json::span::get(body, b"error").unwrap_or(b"{}"),
         b"message",
     )
     .map(|m| {
         let mut u = Vec::with_capacity(m.len());
-        crate::translate::stream::json::unescape_into(&mut u, m);
+        crate::json::escape::unescape_into(&mut u, m);
         String::from_utf8_lossy(&u).into_owned()
     })
     .unwrap_or_default();
     let mut client_body = Vec::new();
-    crate::translate::response::error_body(client, status, &message, &mut client_body);
+    Error::new(ErrorKind::Upstream { status }, message).write_body(client, &mut client_body);
     client_body
 }
 

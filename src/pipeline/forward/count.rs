@@ -71,7 +71,7 @@ pub(super) async fn local_count(
         _ => (Format::OpenAiChat, tokens::compat_counter(model)),
     };
     // Gemini `countTokens` takes `contents` or a whole `generateContentRequest`.
-    let parsed = crate::translate::request::json::parse(call.body);
+    let parsed = crate::json::tree::parse(call.body);
     let inner: &[u8] = match &parsed {
         Ok(root) if call.client == Format::Gemini => root
             .get("generateContentRequest")

@@ -34,34 +34,39 @@ pub(super) async fn give_up(conn: &mut Conn, last: Option<Failure>) -> bool {
         // CLIProxyAPI answers these in the OpenAI shape whatever the client.
         Some(Failure::Transport(m)) => {
             let e = Error::new(ErrorKind::Transport, m);
-            e.write_body(Format::OpenAiChat, &mut b);
-            reply::json(&mut conn.out, e.status(), &b, false, &[]);
+            reply::error(&mut conn.out, &e, Format::OpenAiChat, false, &[]);
         }
         None => {
             let e = Error::new(ErrorKind::NoUpstream, "no upstream available");
-            e.write_body(Format::OpenAiChat, &mut b);
-            reply::json(&mut conn.out, e.status(), &b, false, &[]);
+            reply::error(&mut conn.out, &e, Format::OpenAiChat, false, &[]);
         }
     }
     conn.flush().await.is_ok()
 }
 
 /// Writes a scheduler-made answer (cooldown 429, auth-not-found 503).
-pub(super) async fn answer(conn: &mut Conn, a: &ErrorAnswer) -> bool {
+pub(super) async fn answer(conn: &mut Conn, a: ErrorAnswer) -> bool {
     let ra = a.retry_after.map(|s| s.to_string());
     let extra: Vec<(&str, &[u8])> = ra
         .as_deref()
         .map(|v| ("Retry-After", v.as_bytes()))
         .into_iter()
         .collect();
-    reply::json(&mut conn.out, a.status, a.body.as_bytes(), false, &extra);
+    let e = Error::new(ErrorKind::NoCredential { status: a.status }, a.body);
+    reply::error(&mut conn.out, &e, Format::OpenAiChat, false, &extra);
+    conn.flush().await.is_ok()
+}
+
+/// Writes a client error (`status` from the check) in the client's format.
+pub async fn client_error(conn: &mut Conn, client: Format, status: u16, message: &str) -> bool {
+    let e = Error::new(ErrorKind::InvalidRequest { status }, message.to_owned());
+    reply::error(&mut conn.out, &e, client, false, &[]);
     conn.flush().await.is_ok()
 }
 
 /// Writes a 400 unknown-model answer in CLIProxyAPI's shape.
 pub(super) async fn unknown_model(conn: &mut Conn, requested: &str) -> bool {
-    let mut b = Vec::new();
-    reply::unknown_model_body(&mut b, requested);
-    reply::json(&mut conn.out, 400, &b, false, &[]);
+    let e = Error::new(ErrorKind::UnknownModel, requested.to_owned());
+    reply::error(&mut conn.out, &e, Format::OpenAiChat, false, &[]);
     conn.flush().await.is_ok()
 }

@@ -17,7 +17,7 @@ use crate::server::{Conn, Request, CLIENT_WATCH_DELAY};
 use crate::state::{Kind, Provider};
 use crate::translate::format::Format;
 use crate::translate::request::{translate_request, ReqOpts};
-use crate::translate::response::{error_body, translate_response_tools, RespCtx};
+use crate::translate::response::{translate_response_tools, RespCtx};
 use crate::translate::stream::{new_stream_translator, StreamCtx};
 use crate::translate::tools::ClientTools;
 use crate::upstream::{self, Response};
@@ -36,8 +36,8 @@ mod upstream_request;
 
 use attempt::{Attempts, Step};
 use count::*;
+pub use failure::client_error;
 use failure::*;
-pub use relay::last_event_boundary;
 use relay::*;
 use route::*;
 use translated::*;
@@ -65,14 +65,6 @@ pub struct Call<'a> {
     pub legacy_completions: bool,
     /// Gemini client with an `alt` other than `sse`: stream raw JSON chunks.
     pub gemini_raw: bool,
-}
-
-/// Writes an error in the client's format.
-pub async fn client_error(conn: &mut Conn, client: Format, status: u16, message: &str) -> bool {
-    let mut b = Vec::new();
-    error_body(client, status, message, &mut b);
-    reply::json(&mut conn.out, status, &b, false, &[]);
-    conn.flush().await.is_ok()
 }
 
 /// Handles a request whose body names its model and stream flag (OpenAI
@@ -126,7 +118,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
     let (routed, plan) = match route(w, &snap, req, &call.model, call.body) {
         Ok(r) => r,
         Err(Unrouted::UnknownModel) => return unknown_model(conn, &call.model).await,
-        Err(Unrouted::NoCredential(a)) => return answer(conn, &a).await,
+        Err(Unrouted::NoCredential(a)) => return answer(conn, a).await,
     };
     let mut attempts = Attempts {
         cx: Ctx {
@@ -158,7 +150,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
                 }
                 continue;
             }
-            Next::GiveUp(a) => return answer(conn, &a).await,
+            Next::GiveUp(a) => return answer(conn, a).await,
             Next::ReturnUpstream | Next::Done => break,
         };
         match attempts.lease(conn, lease).await {

@@ -25,7 +25,7 @@ pub(super) enum Relayed {
     NoFirstByte(String),
 }
 
-pub use crate::sse::last_event_boundary;
+use crate::sse::last_event_boundary;
 
 /// True if the last event in `b` (complete events) is `data: [DONE]`.
 pub(super) fn ends_with_done(b: &[u8]) -> bool {
@@ -166,7 +166,11 @@ pub(super) async fn relay(
                         id_seed: 0,
                     },
                 );
-                tr.error(502, &format!("upstream stream interrupted: {e}"), &mut ev);
+                Error::new(
+                    ErrorKind::BrokenStream,
+                    format!("upstream stream interrupted: {e}"),
+                )
+                .write_event(&mut tr, &mut ev);
                 encode::chunk(&mut conn.out, &ev);
                 conn.out.extend_from_slice(encode::LAST_CHUNK);
                 return Relayed::Done(conn.flush().await.is_ok(), true);

@@ -1,4 +1,5 @@
 use super::*;
+use crate::sse::last_event_boundary;
 
 #[test]
 fn codex_terminal_events() {

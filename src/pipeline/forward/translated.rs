@@ -82,10 +82,10 @@ pub fn terminal_event(stream: &[u8]) -> Option<Terminal> {
         if matches!(found, Some(Terminal::Failed { .. })) {
             return;
         }
-        let ty = crate::translate::stream::json::get_str(ev.data, b"type").or(ev.event);
+        let ty = crate::json::span::get_str(ev.data, b"type").or(ev.event);
         match ty {
             Some(b"response.output_item.done") => {
-                use crate::translate::stream::json;
+                use crate::json::span as json;
                 if let Some(item) = json::get(ev.data, b"item").filter(|i| i.first() == Some(&b'{'))
                 {
                     let index = json::get_u64(ev.data, b"output_index").unwrap_or(u64::MAX);
@@ -135,7 +135,7 @@ pub fn terminal_event(stream: &[u8]) -> Option<Terminal> {
 /// collected `output_item.done` items when the upstream left it empty (the
 /// Codex backend does; CLIProxyAPI patches it the same way).
 pub(super) fn with_collected_output(data: &[u8], items: &mut [(u64, Vec<u8>)]) -> Vec<u8> {
-    use crate::translate::stream::json;
+    use crate::json::span as json;
     let output = json::path(data, &[b"response", b"output"]);
     let empty = output.is_some_and(|o| {
         o.first() == Some(&b'[') && o[1..].iter().all(|c| c.is_ascii_whitespace() || *c == b']')

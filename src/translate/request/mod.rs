@@ -15,13 +15,6 @@
 
 pub mod emit;
 pub mod ir;
-/// Old path of the JSON tree reader and writer, kept for callers outside `translate`.
-pub mod json {
-    pub use crate::json::escape::{escape_into, unescape};
-    pub use crate::json::tree::*;
-    pub use crate::json::write::Writer;
-    pub use crate::json::MAX_DEPTH;
-}
 pub mod parse;
 pub mod schema;
 
@@ -207,6 +200,19 @@ fn edit_object(obj: &Node<'_>, edits: &mut [Edit], w: &mut Writer<'_>) {
     w.end_obj();
 }
 
+/// The object `root[key]` (an empty one when absent or not an object) with
+/// `edit` applied, as JSON text; the object's other members are kept.
+fn with_member(root: &Node<'_>, key: &str, edit: Edit) -> String {
+    let empty = Node {
+        raw: "{}",
+        kind: Kind::Obj(Vec::new()),
+    };
+    let obj = root.get(key).filter(|o| o.is_obj()).unwrap_or(&empty);
+    let mut v = Vec::new();
+    edit_object(obj, &mut [edit], &mut Writer::new(&mut v));
+    String::from_utf8(v).unwrap_or_default()
+}
+
 fn json_str(s: &str) -> String {
     let mut v = Vec::with_capacity(s.len() + 2);
     Writer::new(&mut v).str(s);
@@ -270,24 +276,8 @@ fn same_format(
                     .map(|t| t.raw.to_string())
             });
             if let Some(tc) = tc {
-                let mut v = Vec::new();
-                let mut w = Writer::new(&mut v);
-                let mut e = [set("thinkingConfig", tc)];
-                match root.get("generationConfig").filter(|g| g.is_obj()) {
-                    Some(g) => edit_object(g, &mut e, &mut w),
-                    None => edit_object(
-                        &Node {
-                            raw: "{}",
-                            kind: Kind::Obj(Vec::new()),
-                        },
-                        &mut e,
-                        &mut w,
-                    ),
-                }
-                edits.push(set(
-                    "generationConfig",
-                    String::from_utf8(v).unwrap_or_default(),
-                ));
+                let g = with_member(root, "generationConfig", set("thinkingConfig", tc));
+                edits.push(set("generationConfig", g));
             }
         }
         _ => {}
@@ -457,24 +447,8 @@ fn claude_thinking_edits(
         // Adaptive models: the effort goes in output_config (the
         // client's other output_config members are kept).
         if let Some(eff) = n.path("output_config.effort") {
-            let mut v = Vec::new();
-            let mut w = Writer::new(&mut v);
-            let mut e = [set("effort", eff.raw.to_string())];
-            match root.get("output_config").filter(|o| o.is_obj()) {
-                Some(o) => edit_object(o, &mut e, &mut w),
-                None => edit_object(
-                    &Node {
-                        raw: "{}",
-                        kind: Kind::Obj(Vec::new()),
-                    },
-                    &mut e,
-                    &mut w,
-                ),
-            }
-            edits.push(set(
-                "output_config",
-                String::from_utf8(v).unwrap_or_default(),
-            ));
+            let o = with_member(root, "output_config", set("effort", eff.raw.to_string()));
+            edits.push(set("output_config", o));
         }
         // A defaulted max_tokens may have been raised above the budget.
         if root.get("max_tokens").is_none() {

@@ -208,27 +208,6 @@ fn client_tool_call(
     };
     let split = t.split(&esc_name);
     if t.is_custom(&esc_name) {
-        let text: Cow<'_, str> = match args {
-            Args::Str(j) => j.get(),
-            Args::Json(raw) => Cow::Borrowed(raw),
-            Args::Input(j) => {
-                w.obj().key("id").str(&format!("ctc_{suffix}"));
-                w.key("type")
-                    .str("custom_tool_call")
-                    .key("status")
-                    .str("completed");
-                w.key("call_id").str(call_id);
-                w.key("name")
-                    .raw_str(split.map(|s| s.1).unwrap_or(&esc_name));
-                if let Some((ns, _)) = split {
-                    w.key("namespace").raw_str(ns);
-                }
-                w.key("input").jstr(*j).end_obj();
-                return true;
-            }
-        };
-        let mut input = Vec::new();
-        custom_input(&text, &mut input);
         w.obj().key("id").str(&format!("ctc_{suffix}"));
         w.key("type")
             .str("custom_tool_call")
@@ -240,6 +219,17 @@ fn client_tool_call(
         if let Some((ns, _)) = split {
             w.key("namespace").raw_str(ns);
         }
+        // The arguments as the `input` string: already one, or wrapped.
+        let text: Cow<'_, str> = match args {
+            Args::Input(j) => {
+                w.key("input").jstr(*j).end_obj();
+                return true;
+            }
+            Args::Str(j) => j.get(),
+            Args::Json(raw) => Cow::Borrowed(raw),
+        };
+        let mut input = Vec::new();
+        custom_input(&text, &mut input);
         w.key("input").raw_str(&input).end_obj();
         return true;
     }

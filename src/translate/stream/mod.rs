@@ -63,13 +63,6 @@
 
 pub mod decode;
 pub mod encode;
-/// Old path of the stream's JSON span reader, kept for callers outside `translate`.
-pub mod json {
-    pub use crate::json::escape::{escape_bytes_into as escape_into, unescape_into};
-    pub use crate::json::span::*;
-    pub use crate::json::write::{write_hex, write_u64};
-    pub use crate::json::MAX_DEPTH;
-}
 #[doc(hidden)]
 pub mod testgen;
 

@@ -138,19 +138,8 @@ fn chat_response_format(w: &mut Writer<'_>, rf: &Option<RespFormat<'_>>) {
                 .obj()
                 .key("type")
                 .str("json_schema");
-            w.key("json_schema").obj().key("name");
-            match name {
-                Some(n) => n.write(w),
-                None => {
-                    w.str("response");
-                }
-            }
-            if let Some(s) = schema {
-                w.key("schema").raw(s);
-            }
-            if let Some(s) = strict {
-                w.key("strict").bool(*s);
-            }
+            w.key("json_schema").obj();
+            json_schema_members(w, name, schema, strict);
             w.end_obj().end_obj();
         }
         None => {}
@@ -169,19 +158,7 @@ fn chat_tools(w: &mut Writer<'_>, req: &Req<'_>) {
                 .obj()
                 .key("name");
             t.name.write(w);
-            if let Some(d) = &t.description {
-                w.key("description");
-                d.write(w);
-            }
-            w.key("parameters");
-            w.raw(
-                t.params
-                    .as_deref()
-                    .unwrap_or(r#"{"type":"object","properties":{}}"#),
-            );
-            if let Some(s) = t.strict {
-                w.key("strict").bool(s);
-            }
+            function_members(w, t);
             w.end_obj().end_obj();
         }
         w.end_arr();

@@ -81,6 +81,49 @@ pub(crate) fn args_str(w: &mut Writer<'_>, a: &Args<'_>) {
     }
 }
 
+/// A function tool's `description`, `parameters` (an empty object schema
+/// when the client sent none) and `strict`, after its name: the same in
+/// Chat's `function` object and in a Responses tool.
+fn function_members(w: &mut Writer<'_>, t: &Tool<'_>) {
+    if let Some(d) = &t.description {
+        w.key("description");
+        d.write(w);
+    }
+    w.key("parameters");
+    w.raw(
+        t.params
+            .as_deref()
+            .unwrap_or(r#"{"type":"object","properties":{}}"#),
+    );
+    if let Some(s) = t.strict {
+        w.key("strict").bool(s);
+    }
+}
+
+/// The `name`, `schema` and `strict` members of an OpenAI `json_schema`
+/// structured-output format (Chat nests them under `json_schema`,
+/// Responses writes them beside `type`); `name` defaults to `response`.
+fn json_schema_members(
+    w: &mut Writer<'_>,
+    name: &Option<Text<'_>>,
+    schema: &Option<Cow<'_, str>>,
+    strict: &Option<bool>,
+) {
+    w.key("name");
+    match name {
+        Some(n) => n.write(w),
+        None => {
+            w.str("response");
+        }
+    }
+    if let Some(s) = schema {
+        w.key("schema").raw(s);
+    }
+    if let Some(s) = strict {
+        w.key("strict").bool(*s);
+    }
+}
+
 /// Joined text of text parts (`sep` between parts).
 fn joined<'a>(parts: &[Part<'a>], sep: &str) -> Cow<'a, str> {
     let mut texts = parts.iter().filter_map(|p| match p {

@@ -137,19 +137,7 @@ fn responses_text_format(w: &mut Writer<'_>, rf: &Option<RespFormat<'_>>) {
                 .obj()
                 .key("type")
                 .str("json_schema");
-            w.key("name");
-            match name {
-                Some(n) => n.write(w),
-                None => {
-                    w.str("response");
-                }
-            }
-            if let Some(s) = schema {
-                w.key("schema").raw(s);
-            }
-            if let Some(s) = strict {
-                w.key("strict").bool(*s);
-            }
+            json_schema_members(w, name, schema, strict);
             w.end_obj().end_obj();
         }
         None => {}
@@ -164,19 +152,7 @@ fn responses_tools(w: &mut Writer<'_>, req: &Req<'_>, names: &HashMap<String, St
         for t in &req.tools {
             w.obj().key("type").str("function").key("name");
             codex_name(names, &t.name, w);
-            if let Some(d) = &t.description {
-                w.key("description");
-                d.write(w);
-            }
-            w.key("parameters");
-            w.raw(
-                t.params
-                    .as_deref()
-                    .unwrap_or(r#"{"type":"object","properties":{}}"#),
-            );
-            if let Some(s) = t.strict {
-                w.key("strict").bool(s);
-            }
+            function_members(w, t);
             w.end_obj();
         }
         w.end_arr();

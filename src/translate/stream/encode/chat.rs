@@ -66,19 +66,11 @@ impl ChatEnc {
         if self.c.closed {
             return;
         }
-        if let Some((choice, index)) = tool_key(&ev) {
-            if self.tools.len() >= MAX_TOOL_CALLS
-                && !self.tools.iter().any(|t| t.0 == choice && t.1 == index)
-            {
-                return;
-            }
-        }
-        if let StreamEvent::Start { id } = ev {
-            self.start(id, out);
+        if over_tool_cap(&self.tools, &ev) {
             return;
         }
-        if !matches!(ev, StreamEvent::KeepAlive | StreamEvent::Error { .. }) {
-            self.start(b"", out);
+        if open_stream(&ev, |id| self.start(id, out)) {
+            return;
         }
         match ev {
             StreamEvent::Start { .. } | StreamEvent::ReasoningSignature { .. } => {}
@@ -166,11 +158,7 @@ impl ChatEnc {
                 out.extend_from_slice(b"{\"error\":{\"message\":\"");
                 out.extend_from_slice(message);
                 out.extend_from_slice(b"\",\"type\":\"");
-                if status == 0 && !kind.is_empty() {
-                    out.extend_from_slice(kind);
-                } else {
-                    out.extend_from_slice(error::openai(status).0.as_bytes());
-                }
+                out.extend_from_slice(error_kind(status, kind, error::openai(status).0));
                 out.extend_from_slice(b"\",\"code\":\"");
                 out.extend_from_slice(error::openai_code(status).as_bytes());
                 out.extend_from_slice(b"\"}}");

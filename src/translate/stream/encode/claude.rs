@@ -120,19 +120,11 @@ impl ClaudeEnc {
         if self.c.closed {
             return;
         }
-        if let Some((choice, index)) = tool_key(&ev) {
-            if self.tools.len() >= MAX_TOOL_CALLS
-                && !self.tools.iter().any(|t| t.0 == choice && t.1 == index)
-            {
-                return;
-            }
-        }
-        if let StreamEvent::Start { id } = ev {
-            self.start(id, out);
+        if over_tool_cap(&self.tools, &ev) {
             return;
         }
-        if !matches!(ev, StreamEvent::KeepAlive | StreamEvent::Error { .. }) {
-            self.start(b"", out);
+        if open_stream(&ev, |id| self.start(id, out)) {
+            return;
         }
         match ev {
             StreamEvent::Start { .. } => {}
@@ -238,11 +230,7 @@ impl ClaudeEnc {
                 self.c.closed = true;
                 begin(out, Some(b"error"));
                 out.extend_from_slice(b"{\"type\":\"error\",\"error\":{\"type\":\"");
-                if status == 0 && !kind.is_empty() {
-                    out.extend_from_slice(kind);
-                } else {
-                    out.extend_from_slice(error::claude(status).as_bytes());
-                }
+                out.extend_from_slice(error_kind(status, kind, error::claude(status)));
                 out.extend_from_slice(b"\",\"message\":\"");
                 out.extend_from_slice(message);
                 out.extend_from_slice(b"\"}}");

@@ -84,6 +84,45 @@ pub const MAX_TOOL_CALLS: usize = 1024;
 /// the same reason as [`MAX_TOOL_CALLS`]; a real response has a handful.
 pub const MAX_OUTPUT_ITEMS: usize = 4096;
 
+/// Whether `ev` would open a tool call beyond [`MAX_TOOL_CALLS`] (`tools`
+/// holds `(choice, index, ..)` per call already open): such events are
+/// dropped.
+fn over_tool_cap(tools: &[(u32, u32, u32)], ev: &StreamEvent<'_>) -> bool {
+    tool_key(ev).is_some_and(|(choice, index)| {
+        tools.len() >= MAX_TOOL_CALLS && !tools.iter().any(|t| t.0 == choice && t.1 == index)
+    })
+}
+
+/// Opens the stream (`start` with the upstream id on `Start`, with none
+/// before the first event that writes output); `true` when `ev` was the
+/// `Start` itself and nothing is left to do.
+#[inline]
+fn open_stream(ev: &StreamEvent<'_>, start: impl FnOnce(&[u8])) -> bool {
+    match *ev {
+        StreamEvent::Start { id } => {
+            start(id);
+            true
+        }
+        StreamEvent::KeepAlive | StreamEvent::Error { .. } => false,
+        _ => {
+            start(b"");
+            false
+        }
+    }
+}
+
+/// The error type or code an error event carries: the upstream's own `kind`
+/// when it stated one without a status, else the client format's entry for
+/// `status` (`by_status`, from the provider-error table).
+#[inline]
+fn error_kind<'a>(status: u16, kind: &'a [u8], by_status: &'static str) -> &'a [u8] {
+    if status == 0 && !kind.is_empty() {
+        kind
+    } else {
+        by_status.as_bytes()
+    }
+}
+
 /// The tool-call key of a tool event.
 fn tool_key(ev: &StreamEvent<'_>) -> Option<(u32, u32)> {
     match *ev {

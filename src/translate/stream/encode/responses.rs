@@ -256,44 +256,57 @@ impl RespEnc {
         }
     }
 
+    /// The two closing events of a text item (the text's `done`, then its
+    /// part's `done`), each with the item's whole text: `heads` open the
+    /// text after the item reference, `text_tail` closes the first event;
+    /// the part event closes with `"}}`.
+    fn text_done(
+        &mut self,
+        i: usize,
+        events: [&[u8]; 2],
+        heads: [&[u8]; 2],
+        text_tail: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        for (n, (ev, head)) in events.into_iter().zip(heads).enumerate() {
+            self.ev_open(ev, out);
+            self.item_ref(i, out);
+            out.extend_from_slice(head);
+            out.extend_from_slice(&self.items[i].buf);
+            out.extend_from_slice(if n == 0 { text_tail } else { b"\"}}" });
+            end(out);
+        }
+    }
+
     pub(super) fn close_item(&mut self, i: usize, out: &mut Vec<u8>) {
         if !self.items[i].open {
             return;
         }
         self.items[i].open = false;
         match self.items[i].kind {
-            ItemKind::Message => {
-                self.ev_open(b"response.output_text.done", out);
-                self.item_ref(i, out);
-                out.extend_from_slice(b",\"content_index\":0,\"text\":\"");
-                out.extend_from_slice(&self.items[i].buf);
-                out.extend_from_slice(b"\",\"logprobs\":[]}");
-                end(out);
-                self.ev_open(b"response.content_part.done", out);
-                self.item_ref(i, out);
-                out.extend_from_slice(
+            ItemKind::Message => self.text_done(
+                i,
+                [b"response.output_text.done", b"response.content_part.done"],
+                [
+                    b",\"content_index\":0,\"text\":\"",
                     b",\"content_index\":0,\"part\":{\"type\":\"output_text\",\"annotations\":[],\"logprobs\":[],\"text\":\"",
-                );
-                out.extend_from_slice(&self.items[i].buf);
-                out.extend_from_slice(b"\"}}");
-                end(out);
-            }
-            ItemKind::Reasoning => {
-                self.ev_open(b"response.reasoning_summary_text.done", out);
-                self.item_ref(i, out);
-                out.extend_from_slice(b",\"summary_index\":0,\"text\":\"");
-                out.extend_from_slice(&self.items[i].buf);
-                out.extend_from_slice(b"\"}");
-                end(out);
-                self.ev_open(b"response.reasoning_summary_part.done", out);
-                self.item_ref(i, out);
-                out.extend_from_slice(
+                ],
+                b"\",\"logprobs\":[]}",
+                out,
+            ),
+            ItemKind::Reasoning => self.text_done(
+                i,
+                [
+                    b"response.reasoning_summary_text.done",
+                    b"response.reasoning_summary_part.done",
+                ],
+                [
+                    b",\"summary_index\":0,\"text\":\"",
                     b",\"summary_index\":0,\"part\":{\"type\":\"summary_text\",\"text\":\"",
-                );
-                out.extend_from_slice(&self.items[i].buf);
-                out.extend_from_slice(b"\"}}");
-                end(out);
-            }
+                ],
+                b"\"}",
+                out,
+            ),
             ItemKind::Call if self.items[i].custom => {
                 // The input is known only once the `{"input": ...}` wrapper is
                 // complete: one delta with all of it, then done.
@@ -424,12 +437,8 @@ impl RespEnc {
                 return;
             }
         }
-        if let StreamEvent::Start { id } = ev {
-            self.start(id, out);
+        if open_stream(&ev, |id| self.start(id, out)) {
             return;
-        }
-        if !matches!(ev, StreamEvent::KeepAlive | StreamEvent::Error { .. }) {
-            self.start(b"", out);
         }
         match ev {
             StreamEvent::Start { .. } | StreamEvent::ReasoningSignature { .. } => {}
@@ -529,11 +538,7 @@ impl RespEnc {
                 self.c.closed = true;
                 self.ev_open(b"error", out);
                 out.extend_from_slice(b",\"code\":\"");
-                if status == 0 && !kind.is_empty() {
-                    out.extend_from_slice(kind);
-                } else {
-                    out.extend_from_slice(error::openai_code(status).as_bytes());
-                }
+                out.extend_from_slice(error_kind(status, kind, error::openai_code(status)));
                 out.extend_from_slice(b"\",\"message\":\"");
                 out.extend_from_slice(message);
                 out.extend_from_slice(b"\",\"param\":null}");
