@@ -22,23 +22,8 @@ W=$(mktemp -d /tmp/cliproxy-instr.XXXXXX)
 UP=18421; CP=18423
 trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf $W' EXIT
 
-BODY='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"upstream-bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! This is a zero-delay upstream answering a benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":12,"total_tokens":24}}'
-SSE='data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"upstream-bench","choices":[{"index":0,"delta":{"content":"Hello!"}}]}\n\ndata: {"id":"c","object":"chat.completion.chunk","created":1,"model":"upstream-bench","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
-cat > $W/upstream.conf <<NGINX
-worker_processes 1;
-pid $W/upstream.pid;
-error_log $W/upstream.err;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  server {
-    listen 127.0.0.1:$UP;
-    location /v1/chat/completions { default_type application/json; return 200 '$BODY'; }
-    location /sse/chat/completions { default_type text/event-stream; return 200 '$SSE'; }
-  }
-}
-NGINX
+. benches/upstream.sh
+upstream_conf $W $UP
 cat > $W/config.yaml <<YAML
 host: 127.0.0.1
 port: $CP
@@ -62,7 +47,6 @@ openai-compatibility:
 YAML
 nginx -c $W/upstream.conf
 
-wait_port() { for _ in $(seq 400); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 wait_port $UP
 
 # instructions BINARY SCRIPT REQUESTS: total instructions of one process run.

@@ -33,21 +33,8 @@ W=$(mktemp -d /tmp/cliproxy-mem.XXXXXX)
 UP=18411; CP=18413
 trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; kill ${CP_PID:-} 2>/dev/null || true; rm -rf $W' EXIT
 
-BODY='{"id":"chatcmpl-bench","object":"chat.completion","created":1,"model":"upstream-bench","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! This is a zero-delay upstream answering a benchmark."},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":12,"total_tokens":24}}'
-cat > $W/upstream.conf <<NGINX
-worker_processes 1;
-pid $W/upstream.pid;
-error_log $W/upstream.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 10000000;
-  server {
-    listen 127.0.0.1:$UP;
-    location /v1/chat/completions { default_type application/json; return 200 '$BODY'; }
-  }
-}
-NGINX
+. benches/upstream.sh
+upstream_conf $W $UP
 cat > $W/config.yaml <<YAML
 host: 127.0.0.1
 port: $CP
@@ -66,9 +53,7 @@ YAML
 taskset -c 1 nginx -c $W/upstream.conf
 taskset -c 0 "$BIN" --config $W/config.yaml --workers 1 ${CLIPROXY_ARGS:-} 2>$W/cliproxy.log &
 CP_PID=$!
-for p in $UP $CP; do
-  for _ in $(seq 200); do (echo > /dev/tcp/127.0.0.1/$p) 2>/dev/null && break; sleep 0.05; done
-done
+wait_port $UP; wait_port $CP
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' /proc/$CP_PID/status; }
 # Waits until the worker has no client connection left (wrk's last ones
