@@ -8,6 +8,7 @@
 //! limits, counters); the request path implements [`Handler`]. Both are type
 //! parameters, so the call per request is static (no `dyn`, no boxing).
 
+mod encoding;
 mod shutdown;
 pub mod tls;
 
@@ -363,9 +364,13 @@ async fn read_body<H: Host>(
 /// An error answered before a request could be parsed (400/408/413/431 from
 /// the h1 layer): the error model's body for an invalid request, in
 /// CLIProxyAPI's OpenAI shape, and the connection closes.
-pub fn error_plain(out: &mut Vec<u8>, status: u16, message: &'static str) {
+pub fn error_plain(
+    out: &mut Vec<u8>,
+    status: u16,
+    message: impl Into<std::borrow::Cow<'static, str>>,
+) {
     let e = Error::new(ErrorKind::InvalidRequest { status }, message);
-    let mut body = Vec::with_capacity(64 + message.len());
+    let mut body = Vec::with_capacity(64 + e.message.len());
     e.write_body(crate::translate::format::Format::OpenAiChat, &mut body);
     encode::status_line(out, e.status());
     encode::header(out, "Content-Type", e.content_type());
@@ -404,6 +409,16 @@ pub async fn serve<H: Host, A: Handler<H>>(w: &Rc<H>, stream: tls::ClientStream,
                 return;
             }
         };
+        // Content-Encoding (zstd from Codex CLI) is undone here, once,
+        // before routing: everything after sees the decoded body only.
+        let enc = head.header(&buf, "content-encoding").map(<[u8]>::to_vec);
+        if let Err((status, msg)) =
+            encoding::decode_body(&mut buf, head.head_len, enc.as_deref(), limit)
+        {
+            error_plain(&mut conn.out, status, msg);
+            let _ = conn.flush().await;
+            return;
+        }
         let req = Request {
             buf: &buf,
             body_start: head.head_len,
