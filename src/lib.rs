@@ -65,6 +65,7 @@
     reason = "no blocking calls on workers; off-worker sites allow it with their reason"
 )]
 
+pub mod accounts;
 pub mod config;
 pub mod control;
 pub mod credentials;

@@ -36,6 +36,10 @@ pub struct Provider {
     /// The entry's `request-scoped-errors` rules (also in its credentials'
     /// specs); consulted when a model pool moves to its next model.
     pub rules: Vec<Rule>,
+    /// The OAuth account this provider serves (an auth-dir file): its token
+    /// replaces `keys`, its kind picks the request shape
+    /// (`accounts::wire`). `None` for config entries.
+    pub account: Option<std::sync::Arc<crate::accounts::Account>>,
 }
 
 /// A credential's place in the snapshot.
@@ -322,6 +326,7 @@ impl Snapshot {
                 force_http1: c.force_http1.unwrap_or(config.force_http1),
                 sched_provider: sched_provider.clone(),
                 rules: Vec::new(),
+                account: None,
             });
             let rules = scoped_rules(c);
             providers[idx].rules = rules.clone();

@@ -35,7 +35,8 @@ pub use affinity::{
 };
 pub use answer::ErrorAnswer;
 pub use classify::{
-    classify, is_request_invalid, parse_http_date, parse_retry_after, retry_hint, Classified,
+    classify, days_from_civil, is_request_invalid, parse_http_date, parse_retry_after, retry_hint,
+    Classified,
 };
 pub use retry::{Next, RetryPlan};
 pub use scheduler::{Lease, Outcome, PickError, Released, Route, Scheduler, Shard, Verdict};

@@ -128,6 +128,10 @@ impl Endpoint {
     )]
     pub fn resolve(&mut self) {
         use std::net::ToSocketAddrs;
+        if let Some(a) = connect_to(&self.host, self.port) {
+            self.addrs = vec![a];
+            return;
+        }
         if let Ok(ip) = self.host.parse::<std::net::IpAddr>() {
             self.addrs = vec![SocketAddr::new(ip, self.port)];
             return;
@@ -137,6 +141,31 @@ impl Endpoint {
             .map(|it| it.collect())
             .unwrap_or_default();
     }
+}
+
+/// `CLIPROXY_CONNECT_TO`: `host:port=ip:port` pairs separated by commas.
+/// A matching upstream is dialled at the given address while its name stays
+/// the one in the URL (Host header, TLS server name and certificate check),
+/// like curl's `--connect-to`. For private deployments (split DNS) and for
+/// tests that point the real provider hosts (api.anthropic.com:443, ...) at
+/// local mocks that present a certificate from `--upstream-ca`.
+pub fn connect_to(host: &str, port: u16) -> Option<SocketAddr> {
+    static MAP: std::sync::OnceLock<Vec<(String, u16, SocketAddr)>> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| parse_connect_to(&std::env::var("CLIPROXY_CONNECT_TO").unwrap_or_default()))
+        .iter()
+        .find(|(h, p, _)| *p == port && h.eq_ignore_ascii_case(host))
+        .map(|(_, _, a)| *a)
+}
+
+/// Parses `CLIPROXY_CONNECT_TO`; malformed items are ignored.
+fn parse_connect_to(v: &str) -> Vec<(String, u16, SocketAddr)> {
+    v.split(',')
+        .filter_map(|item| {
+            let (from, to) = item.trim().split_once('=')?;
+            let (h, p) = from.rsplit_once(':')?;
+            Some((h.to_string(), p.parse().ok()?, to.trim().parse().ok()?))
+        })
+        .collect()
 }
 
 /// The TLS client configuration: webpki roots plus any extra CA certificates

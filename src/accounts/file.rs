@@ -1,0 +1,524 @@
+//! One auth file, as CLIProxyAPI writes it: read into what the relay needs,
+//! and rewritten with new tokens while every other field is kept.
+//!
+//! Token fields by kind:
+//! - `claude`, `codex`: top-level `access_token`, `refresh_token`,
+//!   `id_token`, `expired` (RFC 3339), `last_refresh`; codex `account_id`.
+//! - `gemini`: `token: {access_token, refresh_token, expiry, ...}` (Go's
+//!   oauth2 token), `project_id`.
+//!
+//! Generic keys (any kind; kebab-case spellings normalised): `disabled`,
+//! `priority`, `weight`, `prefix`, `proxy_url`, `headers`, `excluded_models`,
+//! `model_aliases`, `request_retry`, `disable_cooling`, `request_scoped_errors`.
+
+use super::{AccountKind, TokenSet};
+use crate::config::{ScopedErrorAction, ScopedErrorRule};
+use crate::secret::Secret;
+use serde_json::{Map, Value};
+
+/// An auth file's contents as the relay uses them.
+#[derive(Debug, Clone)]
+pub struct AuthFile {
+    /// Its kind.
+    pub kind: AccountKind,
+    /// `email` (the label).
+    pub email: String,
+    /// Access token (may be empty: refreshed before first use).
+    pub access_token: Secret,
+    /// Refresh token (may be empty: the account cannot be refreshed).
+    pub refresh_token: Secret,
+    /// Unix seconds the access token expires at, when the file says.
+    pub expires_at: Option<u64>,
+    /// Codex: ChatGPT account id (`account_id`, else from the id token).
+    pub account_id: String,
+    /// Codex: plan type from the id token, lower case.
+    pub plan: String,
+    /// Gemini: `project_id` (first of a list).
+    pub project_id: String,
+    /// `disabled`.
+    pub disabled: bool,
+    /// `priority`.
+    pub priority: i32,
+    /// `weight` (1 when absent or invalid).
+    pub weight: u32,
+    /// `prefix`.
+    pub prefix: String,
+    /// `proxy_url`.
+    pub proxy_url: String,
+    /// `headers`: extra upstream headers.
+    pub headers: Vec<(String, String)>,
+    /// `excluded_models`: wildcard patterns, lower case.
+    pub excluded_models: Vec<String>,
+    /// `model_aliases`: (upstream name, alias).
+    pub model_aliases: Vec<(String, String)>,
+    /// `request_retry`.
+    pub request_retry: Option<u32>,
+    /// `disable_cooling`.
+    pub disable_cooling: Option<bool>,
+    /// `request_scoped_errors`.
+    pub request_scoped_errors: Vec<ScopedErrorRule>,
+}
+
+/// Why a file was skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Not JSON, or not an object.
+    Corrupt(String),
+    /// A `type` this build does not serve (named).
+    Unsupported(String),
+}
+
+/// The generic keys in snake_case; their kebab-case spellings are read too.
+const GENERIC_KEYS: [&str; 11] = [
+    "disabled",
+    "priority",
+    "weight",
+    "prefix",
+    "proxy_url",
+    "headers",
+    "excluded_models",
+    "model_aliases",
+    "request_retry",
+    "disable_cooling",
+    "request_scoped_errors",
+];
+
+/// The value of generic key `key` (snake_case), or its kebab-case spelling.
+fn generic<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    debug_assert!(GENERIC_KEYS.contains(&key));
+    obj.get(key)
+        .or_else(|| obj.get(&key.replace('_', "-")))
+        .filter(|v| !v.is_null())
+}
+
+fn str_of<'a>(obj: &'a Map<String, Value>, key: &str) -> &'a str {
+    obj.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn int_of(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn bool_of(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Parses a file's bytes.
+pub fn parse(bytes: &[u8]) -> Result<AuthFile, Skip> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| Skip::Corrupt(e.to_string()))?;
+    let Value::Object(obj) = v else {
+        return Err(Skip::Corrupt("not a JSON object".into()));
+    };
+    from_object(&obj)
+}
+
+/// Reads an already-parsed file object.
+pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
+    let t = str_of(obj, "type");
+    let kind = AccountKind::from_type(t).ok_or_else(|| Skip::Unsupported(t.to_string()))?;
+    let (access, refresh, expiry) = match kind {
+        AccountKind::Gemini => {
+            let tok = obj.get("token").and_then(Value::as_object);
+            let get = |k: &str| tok.map(|t| str_of(t, k)).unwrap_or("");
+            // Some writers keep the token fields at the top level too.
+            let pick = |k: &str| {
+                let v = get(k);
+                if v.is_empty() {
+                    str_of(obj, k)
+                } else {
+                    v
+                }
+            };
+            (pick("access_token"), pick("refresh_token"), pick("expiry"))
+        }
+        AccountKind::Claude | AccountKind::Codex => (
+            str_of(obj, "access_token"),
+            str_of(obj, "refresh_token"),
+            str_of(obj, "expired"),
+        ),
+    };
+    let claims = match kind {
+        AccountKind::Codex => jwt_claims(str_of(obj, "id_token")),
+        _ => None,
+    };
+    let auth_claim = claims
+        .as_ref()
+        .and_then(|c| c.get("https://api.openai.com/auth"))
+        .and_then(Value::as_object);
+    let mut account_id = str_of(obj, "account_id").to_string();
+    if account_id.is_empty() {
+        if let Some(a) = auth_claim {
+            account_id = str_of(a, "chatgpt_account_id").to_string();
+        }
+    }
+    let plan = auth_claim
+        .map(|a| str_of(a, "chatgpt_plan_type").to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut email = str_of(obj, "email").to_string();
+    if email.is_empty() {
+        if let Some(c) = &claims {
+            email = str_of(c, "email").to_string();
+        }
+    }
+    let project_id = match obj.get("project_id") {
+        Some(Value::String(s)) => s.split(',').next().unwrap_or("").trim().to_string(),
+        Some(Value::Array(a)) => a.iter().find_map(Value::as_str).unwrap_or("").to_string(),
+        _ => String::new(),
+    };
+    let headers = match generic(obj, "headers") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.trim().to_string(), v.to_string())))
+            .filter(|(k, _)| !k.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let excluded_models = match generic(obj, "excluded_models") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let model_aliases = match generic(obj, "model_aliases") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_object)
+            .map(|m| {
+                (
+                    str_of(m, "name").trim().to_string(),
+                    str_of(m, "alias").trim().to_string(),
+                )
+            })
+            .filter(|(n, a)| !n.is_empty() && !a.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let request_scoped_errors = match generic(obj, "request_scoped_errors") {
+        Some(Value::Array(a)) => a.iter().filter_map(scoped_rule).collect(),
+        _ => Vec::new(),
+    };
+    Ok(AuthFile {
+        kind,
+        email,
+        access_token: Secret::new(access),
+        refresh_token: Secret::new(refresh),
+        expires_at: parse_rfc3339(expiry),
+        account_id,
+        plan,
+        project_id,
+        disabled: bool_of(generic(obj, "disabled")).unwrap_or(false),
+        priority: int_of(generic(obj, "priority"))
+            .and_then(|p| i32::try_from(p).ok())
+            .unwrap_or(0),
+        weight: int_of(generic(obj, "weight"))
+            .and_then(|w| u32::try_from(w).ok())
+            .filter(|w| *w > 0)
+            .unwrap_or(1),
+        prefix: generic(obj, "prefix")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .trim_matches('/')
+            .to_string(),
+        proxy_url: generic(obj, "proxy_url")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_string(),
+        headers,
+        excluded_models,
+        model_aliases,
+        request_retry: int_of(generic(obj, "request_retry")).and_then(|r| u32::try_from(r).ok()),
+        disable_cooling: bool_of(generic(obj, "disable_cooling")),
+        request_scoped_errors,
+    })
+}
+
+fn scoped_rule(v: &Value) -> Option<ScopedErrorRule> {
+    let m = v.as_object()?;
+    let status = u16::try_from(int_of(m.get("status"))?).ok()?;
+    let list = |k: &str| -> Vec<String> {
+        match m.get(k) {
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
+            Some(Value::String(s)) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let action = match str_of(m, "action").trim().to_ascii_lowercase().as_str() {
+        "stop" | "" => ScopedErrorAction::Stop,
+        "stop-and-cooldown" | "stop_and_cooldown" => ScopedErrorAction::StopAndCooldown,
+        "continue" => ScopedErrorAction::Continue,
+        "continue-and-cooldown" | "continue_and_cooldown" => ScopedErrorAction::ContinueAndCooldown,
+        _ => return None,
+    };
+    Some(ScopedErrorRule {
+        status,
+        matches: list("match"),
+        match_regexr: list("match-regexr"),
+        action,
+    })
+}
+
+/// Writes refreshed tokens into a file object in `kind`'s layout and stamps
+/// `last_refresh`; every other field is left as it was.
+pub fn apply_tokens(kind: AccountKind, obj: &mut Map<String, Value>, t: &TokenSet, now: u64) {
+    let expiry = t
+        .expires_in
+        .map(|s| crate::models::list::rfc3339_utc(i64::try_from(now + s).unwrap_or(i64::MAX)));
+    let now_s = crate::models::list::rfc3339_utc(i64::try_from(now).unwrap_or(0));
+    let put = |m: &mut Map<String, Value>, k: &str, v: &str| {
+        m.insert(k.to_string(), Value::String(v.to_string()));
+    };
+    match kind {
+        AccountKind::Gemini => {
+            let tok = obj
+                .entry("token")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !tok.is_object() {
+                *tok = Value::Object(Map::new());
+            }
+            if let Value::Object(tm) = tok {
+                put(tm, "access_token", t.access_token.expose());
+                if let Some(r) = &t.refresh_token {
+                    put(tm, "refresh_token", r.expose());
+                }
+                if let Some(e) = &expiry {
+                    put(tm, "expiry", e);
+                }
+                if !tm.contains_key("token_type") {
+                    put(tm, "token_type", "Bearer");
+                }
+            }
+        }
+        AccountKind::Claude | AccountKind::Codex => {
+            put(obj, "access_token", t.access_token.expose());
+            if let Some(r) = &t.refresh_token {
+                put(obj, "refresh_token", r.expose());
+            }
+            if let Some(i) = &t.id_token {
+                put(obj, "id_token", i.expose());
+            }
+            if let Some(e) = &expiry {
+                put(obj, "expired", e);
+            }
+        }
+    }
+    for (k, v) in &t.extra {
+        obj.insert(k.clone(), v.clone());
+    }
+    put(obj, "last_refresh", &now_s);
+}
+
+/// Unix seconds of an RFC 3339 time (`2026-01-02T03:04:05Z`, fractions and
+/// `+hh:mm` offsets accepted).
+pub fn parse_rfc3339(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(r) = rest.strip_prefix('.') {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &r[n..];
+    }
+    let offset: i64 = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') => {
+            let oh: i64 = rest.get(1..3)?.parse().ok()?;
+            let om: i64 = rest.get(4..6)?.parse().ok()?;
+            let o = oh * 3600 + om * 60;
+            if rest.starts_with('-') {
+                -o
+            } else {
+                o
+            }
+        }
+        _ => return None,
+    };
+    let days = crate::credentials::days_from_civil(i64::from(y), mo, d);
+    let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(se) - offset;
+    u64::try_from(secs).ok()
+}
+
+/// The claims of a JWT (payload not verified: it only labels the account).
+pub fn jwt_claims(jwt: &str) -> Option<Map<String, Value>> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64url_decode(payload)?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// Decodes base64url (padding optional).
+pub fn base64url_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &c in s.trim_end_matches('=').as_bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_with_the_listing_formatter() {
+        for t in [0i64, 1, 1_700_000_000, 1_796_000_123] {
+            let s = crate::models::list::rfc3339_utc(t);
+            assert_eq!(parse_rfc3339(&s), Some(t as u64), "{s}");
+        }
+        assert_eq!(
+            parse_rfc3339("2026-01-02T03:04:05.123456+01:00"),
+            parse_rfc3339("2026-01-02T02:04:05Z")
+        );
+        assert_eq!(parse_rfc3339("not a time"), None);
+        assert_eq!(parse_rfc3339("2026-13-02T03:04:05Z"), None);
+    }
+
+    #[test]
+    fn claude_file_with_kebab_generic_keys() {
+        let f = parse(
+            br#"{"type":"claude","email":"a@b.c","access_token":"at","refresh_token":"rt",
+                "expired":"2030-01-01T00:00:00Z","proxy-url":"direct","priority":"3",
+                "disabled":false,"excluded-models":["claude-3*"],"weight":2,
+                "model-aliases":[{"name":"claude-sonnet-4-5","alias":"son"}],
+                "headers":{"X-A":"1"},"request-retry":2,"disable-cooling":true,
+                "unknown":{"kept":true}}"#,
+        )
+        .expect("parses");
+        assert_eq!(f.kind, AccountKind::Claude);
+        assert_eq!(f.email, "a@b.c");
+        assert_eq!(f.access_token.expose(), "at");
+        assert_eq!(f.expires_at, parse_rfc3339("2030-01-01T00:00:00Z"));
+        assert_eq!(f.proxy_url, "direct");
+        assert_eq!(f.priority, 3);
+        assert_eq!(f.weight, 2);
+        assert_eq!(f.excluded_models, ["claude-3*"]);
+        assert_eq!(
+            f.model_aliases,
+            [("claude-sonnet-4-5".into(), "son".into())]
+        );
+        assert_eq!(f.headers, [("X-A".into(), "1".into())]);
+        assert_eq!(f.request_retry, Some(2));
+        assert_eq!(f.disable_cooling, Some(true));
+    }
+
+    #[test]
+    fn gemini_token_object_and_project_list() {
+        let f = parse(
+            br#"{"type":"gemini","email":"g@x","project_id":["p1","p2"],
+                "token":{"access_token":"ya29","refresh_token":"1//r","expiry":"2030-01-01T00:00:00Z"}}"#,
+        )
+        .expect("parses");
+        assert_eq!(f.access_token.expose(), "ya29");
+        assert_eq!(f.refresh_token.expose(), "1//r");
+        assert_eq!(f.project_id, "p1");
+        assert!(f.expires_at.is_some());
+    }
+
+    #[test]
+    fn codex_plan_and_account_from_the_id_token() {
+        // {"email":"c@d","https://api.openai.com/auth":{"chatgpt_plan_type":"Plus","chatgpt_account_id":"acc-1"}}
+        let payload = r#"{"email":"c@d","https://api.openai.com/auth":{"chatgpt_plan_type":"Plus","chatgpt_account_id":"acc-1"}}"#;
+        let enc = b64url(payload.as_bytes());
+        let body = format!(r#"{{"type":"codex","id_token":"h.{enc}.s","access_token":"a"}}"#);
+        let f = parse(body.as_bytes()).expect("parses");
+        assert_eq!(f.plan, "plus");
+        assert_eq!(f.account_id, "acc-1");
+        assert_eq!(f.email, "c@d");
+    }
+
+    fn b64url(b: &[u8]) -> String {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for ch in b.chunks(3) {
+            let n = ch
+                .iter()
+                .enumerate()
+                .fold(0u32, |a, (i, &x)| a | u32::from(x) << (16 - 8 * i));
+            for i in 0..=ch.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn corrupt_and_unsupported_files_are_named() {
+        assert!(matches!(parse(b"{nope"), Err(Skip::Corrupt(_))));
+        assert!(matches!(parse(b"[1]"), Err(Skip::Corrupt(_))));
+        assert_eq!(
+            parse(br#"{"type":"kimi"}"#).err(),
+            Some(Skip::Unsupported("kimi".into()))
+        );
+    }
+
+    #[test]
+    fn refreshed_tokens_keep_every_other_field() {
+        let mut obj: Map<String, Value> = serde_json::from_str(
+            r#"{"type":"gemini","token":{"access_token":"old","refresh_token":"r","client_id":"c"},"project_id":"p","x":1}"#,
+        )
+        .expect("json");
+        let t = TokenSet {
+            access_token: Secret::new("new"),
+            expires_in: Some(3600),
+            ..TokenSet::default()
+        };
+        apply_tokens(AccountKind::Gemini, &mut obj, &t, 1_000);
+        let f = from_object(&obj).expect("still parses");
+        assert_eq!(f.access_token.expose(), "new");
+        assert_eq!(f.refresh_token.expose(), "r");
+        assert_eq!(f.expires_at, Some(4_600));
+        assert_eq!(obj["token"]["client_id"], "c");
+        assert_eq!(obj["x"], 1);
+        assert!(obj.contains_key("last_refresh"));
+    }
+}

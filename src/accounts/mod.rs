@@ -1,0 +1,178 @@
+//! OAuth subscription accounts: the JSON files in `auth-dir` (Claude Code,
+//! Codex and Gemini CLI logins, in CLIProxyAPI's formats), their tokens and
+//! how those tokens are kept fresh.
+//!
+//! - [`file`]: one auth file read and rewritten (unknown fields kept).
+//! - [`Account`] / [`TokenCell`]: an account as the request path sees it;
+//!   shared by every core, the current token behind a per-account lock.
+//! - [`http`]: a small blocking HTTPS client for control-plane calls (token
+//!   endpoints, onboarding), over the upstream connector (proxies, CA).
+//! - [`oauth`]: each provider's token endpoint (refresh, code exchange).
+//! - [`login`]: the `-login`, `-claude-login`, `-codex-login` flows.
+//! - [`wire`]: upstream request shapes for accounts (headers, envelopes).
+
+pub mod file;
+pub mod http;
+pub mod login;
+pub mod oauth;
+pub mod wire;
+
+use crate::secret::Secret;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// The `type` of an auth file this build serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountKind {
+    /// Claude Code OAuth (`type: "claude"`).
+    Claude,
+    /// Codex / ChatGPT OAuth (`type: "codex"`).
+    Codex,
+    /// Gemini CLI OAuth (`type: "gemini"`), served through Cloud Code Assist.
+    Gemini,
+}
+
+impl AccountKind {
+    /// Every kind.
+    pub const ALL: [AccountKind; 3] =
+        [AccountKind::Claude, AccountKind::Codex, AccountKind::Gemini];
+
+    /// The kind of an auth file's `type` value.
+    pub fn from_type(t: &str) -> Option<AccountKind> {
+        match t {
+            "claude" => Some(AccountKind::Claude),
+            "codex" => Some(AccountKind::Codex),
+            "gemini" | "gemini-cli" => Some(AccountKind::Gemini),
+            _ => None,
+        }
+    }
+
+    /// The file's `type` value.
+    pub fn as_type(self) -> &'static str {
+        match self {
+            AccountKind::Claude => "claude",
+            AccountKind::Codex => "codex",
+            AccountKind::Gemini => "gemini",
+        }
+    }
+
+    /// How long before expiry a token is refreshed (CLIProxyAPI's leads:
+    /// Claude 4 h, Codex 5 days; Gemini when it expires, with a minute's
+    /// margin so a request never leaves with a token about to lapse).
+    pub fn refresh_lead(self) -> Duration {
+        match self {
+            AccountKind::Claude => Duration::from_secs(4 * 3600),
+            AccountKind::Codex => Duration::from_secs(5 * 24 * 3600),
+            AccountKind::Gemini => Duration::from_secs(60),
+        }
+    }
+}
+
+/// Outbound settings of a control-plane call: the TLS roots (webpki plus
+/// `--upstream-ca`) and the proxy (per-file `proxy_url`, else global).
+#[derive(Clone)]
+pub struct Net {
+    /// Client TLS configuration.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// Proxy to go through; `None` = direct.
+    pub proxy: Option<Arc<crate::upstream::Proxy>>,
+}
+
+/// Tokens a token endpoint returned.
+#[derive(Debug, Clone, Default)]
+pub struct TokenSet {
+    /// The new access token.
+    pub access_token: Secret,
+    /// A new refresh token, when the endpoint rotated it.
+    pub refresh_token: Option<Secret>,
+    /// A new id token (Claude/Codex), when returned.
+    pub id_token: Option<Secret>,
+    /// Lifetime of the access token in seconds, when returned.
+    pub expires_in: Option<u64>,
+    /// Other fields to store in the file (e.g. `email`, `account_id`).
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The token an account currently uses.
+#[derive(Debug, Clone)]
+pub struct TokenState {
+    /// Access token sent upstream.
+    pub access: Secret,
+    /// Unix seconds it expires at (`None`: unknown).
+    pub expires_at: Option<u64>,
+    /// Incremented by every refresh (a request that saw a 401 on version
+    /// `n` asks for a refresh only if the token is still version `n`).
+    pub version: u64,
+}
+
+/// The current token of one account, shared by every core. Readers take a
+/// short read lock and clone an `Arc`; only the refresh engine writes.
+#[derive(Debug)]
+pub struct TokenCell {
+    cur: RwLock<Arc<TokenState>>,
+    /// A refresh of this account is queued or running (single flight).
+    pub refreshing: AtomicBool,
+}
+
+impl TokenCell {
+    /// A cell holding `state`.
+    pub fn new(state: TokenState) -> TokenCell {
+        TokenCell {
+            cur: RwLock::new(Arc::new(state)),
+            refreshing: AtomicBool::new(false),
+        }
+    }
+
+    /// The current token.
+    pub fn get(&self) -> Arc<TokenState> {
+        match self.cur.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the token (refresh engine only).
+    pub fn set(&self, access: Secret, expires_at: Option<u64>) {
+        let mut g = match self.cur.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let version = g.version + 1;
+        *g = Arc::new(TokenState {
+            access,
+            expires_at,
+            version,
+        });
+    }
+
+    /// True while a refresh is queued or running.
+    pub fn is_refreshing(&self) -> bool {
+        self.refreshing.load(Ordering::Acquire)
+    }
+}
+
+/// An OAuth account as the request path sees it. Built from its file by
+/// the store; shared (`Arc`) by every core and kept across reloads while the
+/// file's identity is unchanged, so a refreshed token reaches everyone.
+#[derive(Debug)]
+pub struct Account {
+    /// Auth ID: the file's path relative to `auth-dir`.
+    pub id: String,
+    /// The file's absolute path.
+    pub path: std::path::PathBuf,
+    /// Its kind.
+    pub kind: AccountKind,
+    /// Label: the account's email (may be empty).
+    pub email: String,
+    /// Codex: the ChatGPT account id (`Chatgpt-Account-Id`).
+    pub account_id: String,
+    /// Codex: the plan from the id token (`chatgpt_plan_type`), lower case.
+    pub plan: String,
+    /// Gemini: the Cloud Code Assist project.
+    pub project_id: String,
+    /// The refresh token, if any.
+    pub refresh_token: RwLock<Option<Secret>>,
+    /// The current access token.
+    pub token: TokenCell,
+}
