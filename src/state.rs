@@ -364,7 +364,20 @@ impl Snapshot {
         }
         // Model ids, aliases, prefixes, exclusions and provider defaults come
         // from the registry; targets point at the providers built above.
-        let registry = crate::models::Registry::build(&config);
+        let mut registry = crate::models::Registry::build(&config);
+        let scan = crate::accounts::store::scan(&config.auth_dir);
+        add_accounts(
+            &config,
+            &scan,
+            &mut Added {
+                providers: &mut providers,
+                registry: &mut registry,
+                by_entry: &mut by_entry,
+                credentials: &mut credentials,
+                creds: &mut creds,
+                specs: &mut specs,
+            },
+        )?;
         let mut served: Vec<Vec<String>> = vec![Vec::new(); providers.len()];
         let mut pools: Vec<Pool> = Vec::new();
         for id in registry.ids() {
@@ -473,6 +486,159 @@ impl Snapshot {
             .collect();
         changed.then_some(eps)
     }
+}
+
+/// Target entry index of the first OAuth account (config entries use their
+/// list position; accounts come after any list's end).
+pub const ACCOUNT_ENTRY_BASE: usize = 1 << 24;
+
+/// The parts of a snapshot under construction that accounts extend.
+struct Added<'a> {
+    providers: &'a mut Vec<Provider>,
+    registry: &'a mut crate::models::Registry,
+    by_entry: &'a mut HashMap<(Kind, usize), usize>,
+    credentials: &'a mut HashMap<String, (usize, Option<usize>)>,
+    creds: &'a mut Vec<CredRef>,
+    specs: &'a mut Vec<CredentialSpec>,
+}
+
+/// The per-channel config list for `channel` (`oauth-excluded-models`,
+/// `oauth-model-alias`, ...), empty when the channel has none.
+fn for_channel<'c, T>(list: &'c [(String, Vec<T>)], channel: &str) -> &'c [T] {
+    list.iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(channel))
+        .map(|(_, v)| v.as_slice())
+        .unwrap_or(&[])
+}
+
+/// OAuth accounts of `auth-dir` as providers: one provider and one
+/// credential per file, its models in the registry, rotating under the same
+/// scheduler provider as the API keys of that provider.
+fn add_accounts(
+    config: &Config,
+    scan: &crate::accounts::store::Scan,
+    s: &mut Added<'_>,
+) -> Result<(), String> {
+    use crate::accounts::store;
+    for (name, why) in &scan.skipped {
+        crate::log_warn!("auth-dir: skipping {name}: {why}");
+    }
+    let mut watched = Vec::with_capacity(scan.accounts.len());
+    for (i, l) in scan.accounts.iter().enumerate() {
+        let (a, f) = (&l.account, &l.file);
+        let kind = store::provider_kind(a.kind);
+        let channel = store::channel(a.kind);
+        let mut endpoint = Endpoint::parse(store::base_url(a.kind))?;
+        endpoint.resolve();
+        let proxy = match f.proxy_url.as_str() {
+            "" => config.proxy_url.clone(),
+            p => match crate::config::ProxySetting::parse(p) {
+                Ok(crate::config::ProxySetting::Proxy(u)) => Some(u),
+                Ok(crate::config::ProxySetting::Direct) => None,
+                Ok(crate::config::ProxySetting::Inherit) => config.proxy_url.clone(),
+                Err(e) => {
+                    crate::log_warn!("auth-dir: skipping {}: proxy_url: {e}", a.id);
+                    continue;
+                }
+            },
+        };
+        let proxy = proxy.map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u)));
+        let headers: Vec<(String, String)> = f
+            .headers
+            .iter()
+            .filter(|(n, v)| {
+                let ok = !n.bytes().any(|b| b <= b' ' || b == b':')
+                    && !v.bytes().any(|b| b == b'\r' || b == b'\n');
+                if !ok {
+                    crate::log_warn!("auth-dir: {}: header {n:?} ignored (invalid)", a.id);
+                }
+                ok
+            })
+            .cloned()
+            .collect();
+        let mut rules_cfg = f.request_scoped_errors.clone();
+        if rules_cfg.is_empty() {
+            rules_cfg = for_channel(&config.oauth_request_scoped_errors, channel).to_vec();
+        }
+        let rules = scoped_rules(&Entry {
+            kind,
+            path: a.id.clone(),
+            name: String::new(),
+            base_url: "",
+            keys: Vec::new(),
+            entry_proxy: None,
+            headers: &[],
+            priority: 0,
+            disable_cooling: None,
+            force_http1: None,
+            request_retry: None,
+            rules: &rules_cfg,
+        });
+        let idx = s.providers.len();
+        let sched = store::sched_provider(a.kind).to_string();
+        s.providers.push(Provider {
+            kind,
+            name: sched.clone(),
+            endpoint,
+            default_host: true,
+            keys: vec![store::placeholder_key()],
+            proxies: vec![proxy.clone()],
+            headers,
+            force_http1: config.force_http1,
+            sched_provider: sched.clone(),
+            rules: rules.clone(),
+            account: Some(a.clone()),
+        });
+        watched.push((a.clone(), proxy));
+        let entry = ACCOUNT_ENTRY_BASE + i;
+        s.by_entry.insert((kind, entry), idx);
+        let mut excluded = f.excluded_models.clone();
+        excluded.extend(
+            for_channel(&config.oauth_excluded_models, channel)
+                .iter()
+                .cloned(),
+        );
+        let mut aliases: Vec<(String, String, bool)> = f
+            .model_aliases
+            .iter()
+            .map(|(n, al)| (n.clone(), al.clone(), false))
+            .collect();
+        if aliases.is_empty() {
+            aliases = for_channel(&config.oauth_model_alias, channel)
+                .iter()
+                .map(|al| (al.name.clone(), al.alias.clone(), al.fork))
+                .collect();
+        }
+        let prefix = (!f.prefix.is_empty()).then_some(f.prefix.as_str());
+        s.registry.add_account(
+            &crate::models::AccountView {
+                kind,
+                index: entry,
+                excluded: &excluded,
+                aliases: &aliases,
+                prefix,
+            },
+            config.force_model_prefix,
+        );
+        s.credentials.insert(a.id.clone(), (idx, Some(0)));
+        s.creds.push(CredRef {
+            provider: idx,
+            key: Some(0),
+        });
+        s.specs.push(CredentialSpec {
+            id: a.id.clone(),
+            provider: sched,
+            priority: f.priority,
+            weight: f.weight,
+            models: Vec::new(),
+            disable_cooling: f.disable_cooling,
+            request_retry: f.request_retry.map(|r| r as i32),
+            request_scoped_errors: rules,
+            disabled: false,
+        });
+    }
+    crate::accounts::refresh::watch(watched);
+    Ok(())
 }
 
 /// A stable credential id for a config entry: kind, name and a hash of the

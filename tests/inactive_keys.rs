@@ -66,7 +66,6 @@ payload:
             "streaming.bootstrap-retries",
             "ampcode",
             "codex-api-key[].websockets",
-            "auth-dir (its OAuth auth files are not loaded)",
         ]
     );
     assert!(

@@ -29,6 +29,8 @@ pub struct AuthFile {
     pub refresh_token: Secret,
     /// Unix seconds the access token expires at, when the file says.
     pub expires_at: Option<u64>,
+    /// Unix seconds of `last_refresh`, when the file says.
+    pub last_refresh: Option<u64>,
     /// Codex: ChatGPT account id (`account_id`, else from the id token).
     pub account_id: String,
     /// Codex: plan type from the id token, lower case.
@@ -223,6 +225,7 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
         access_token: Secret::new(access),
         refresh_token: Secret::new(refresh),
         expires_at: parse_rfc3339(expiry),
+        last_refresh: parse_rfc3339(str_of(obj, "last_refresh")),
         account_id,
         plan,
         project_id,

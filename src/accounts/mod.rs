@@ -15,6 +15,8 @@ pub mod file;
 pub mod http;
 pub mod login;
 pub mod oauth;
+pub mod refresh;
+pub mod store;
 pub mod wire;
 
 use crate::secret::Secret;
@@ -171,8 +173,39 @@ pub struct Account {
     pub plan: String,
     /// Gemini: the Cloud Code Assist project.
     pub project_id: String,
-    /// The refresh token, if any.
-    pub refresh_token: RwLock<Option<Secret>>,
+    /// The refresh token (empty: the account cannot be refreshed).
+    pub refresh_token: RwLock<Secret>,
     /// The current access token.
     pub token: TokenCell,
+    /// Unix seconds of the last successful refresh (file `last_refresh`), 0 if unknown.
+    pub last_refresh: std::sync::atomic::AtomicU64,
+    /// Unix seconds before which the engine does not try again (backoff).
+    pub retry_at: std::sync::atomic::AtomicU64,
+    /// The token endpoint refused the refresh token: no automatic retries
+    /// until the file changes.
+    pub refused: AtomicBool,
+    /// Requests waiting for a refresh of this account to finish (woken from
+    /// the refresh thread; monoio's `sync` feature makes wakers cross-thread).
+    pub waiters: std::sync::Mutex<Vec<std::task::Waker>>,
+}
+
+impl Account {
+    /// The current refresh token.
+    pub fn refresh_token(&self) -> Secret {
+        match self.refresh_token.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Wakes every request waiting on this account's refresh.
+    pub fn wake_waiters(&self) {
+        let list = match self.waiters.lock() {
+            Ok(mut g) => std::mem::take(&mut *g),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        };
+        for w in list {
+            w.wake();
+        }
+    }
 }

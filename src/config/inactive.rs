@@ -5,27 +5,19 @@
 //! every reload) that these settings have no effect here. `tls` is not in the
 //! list: it is acted on by the listener.
 
-use std::path::Path;
-
 use super::{Config, RawConfig};
 
 /// The inactive keys `cfg` sets, in the order of CLIProxyAPI's example file.
 /// Sections are named by their top-level key (`remote-management`,
 /// `ampcode`, ...; the legacy `amp-*` keys are migrated into `ampcode`);
 /// keys of a partly acted-on section or of provider entries by their path
-/// (`streaming.bootstrap-retries`, `claude-api-key[].cloak`). `auth-dir` is
-/// listed when the directory holds OAuth auth files (`*.json`): they are not
-/// loaded.
+/// (`streaming.bootstrap-retries`, `claude-api-key[].cloak`).
 pub fn inactive_keys(cfg: &Config) -> Vec<String> {
-    let mut out = cfg.inactive_keys.clone();
-    if has_auth_files(&cfg.auth_dir) {
-        out.push("auth-dir (its OAuth auth files are not loaded)".to_string());
-    }
-    out
+    cfg.inactive_keys.clone()
 }
 
-/// The part of [`inactive_keys`] the file alone decides (everything but
-/// `auth-dir`), read during validation so the raw layer is not kept.
+/// What [`inactive_keys`] reports, decided from the file during validation
+/// so the raw layer is not kept.
 pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
     let d = RawConfig::default();
     let mut out: Vec<String> = Vec::new();
@@ -59,9 +51,6 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         "codex-header-defaults" => codex_header_defaults,
         "claude-header-defaults" => claude_header_defaults,
         "disable-claude-cloak-mode" => disable_claude_cloak_mode,
-        "oauth-excluded-models" => oauth_excluded_models,
-        "oauth-model-alias" => oauth_model_alias,
-        "oauth-request-scoped-errors" => oauth_request_scoped_errors,
         "disable-image-generation" => disable_image_generation,
         "gpt-image-2-base-model" => gpt_image_2_base_model,
         "video-result-auth-cache-ttl" => video_result_auth_cache_ttl,
@@ -106,19 +95,4 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
             .any(|c| c.support_prompt_cache_key),
     );
     out
-}
-
-/// Whether `dir` holds auth files: visible `*.json` files (cliproxy's own
-/// `.cliproxy-cooldowns.json` is hidden, so it does not count).
-pub fn has_auth_files(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        !name.starts_with('.')
-            && name.ends_with(".json")
-            && e.file_type().is_ok_and(|t| t.is_file())
-    })
 }

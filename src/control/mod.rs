@@ -153,6 +153,35 @@ impl Baseline {
     }
 }
 
+/// The current config's `auth-dir` fingerprint ([`crate::accounts::store::stamp`]).
+fn auth_dir_stamp(handle: &ServerHandle) -> u64 {
+    let dir = handle
+        .shared
+        .current
+        .lock()
+        .map(|c| c.config.auth_dir.clone())
+        .ok();
+    dir.map(|d| crate::accounts::store::stamp(&d)).unwrap_or(0)
+}
+
+/// Loads a new snapshot (config and auth files) and hands it to the workers.
+fn reload(handle: &ServerHandle, config_path: &Path, listener_tls: bool, why: &str) {
+    let gen = handle.generation() + 1;
+    match load_snapshot(config_path, gen) {
+        Ok(mut snap) => {
+            crate::log::set_debug(snap.config.debug);
+            warn_tls_toggle(listener_tls, snap.server_tls.is_some());
+            keep_listener_tls(handle, &mut snap, listener_tls);
+            if handle.reload(snap, Duration::from_secs(5)) {
+                crate::log_info!("{why} reloaded (generation {gen})");
+            } else {
+                crate::log_warn!("{why} reload: not every worker acknowledged in time");
+            }
+        }
+        Err(e) => crate::log_error!("{why} reload rejected, keeping the old config: {e}"),
+    }
+}
+
 /// Runs the control loop until SIGINT/SIGTERM, then drains and returns the exit code.
 pub fn run(
     handle: ServerHandle,
@@ -177,6 +206,7 @@ pub fn run(
     let mut last_hash = baseline.hash;
     let mut next_dns = Instant::now() + DNS_TTL;
     let mut last_stamp = baseline.stamp;
+    let mut auth_stamp = auth_dir_stamp(&handle);
     loop {
         let mut fds = vec![libc::pollfd {
             fd: sig_fd,
@@ -226,20 +256,15 @@ pub fn run(
                 continue;
             }
             last_hash = h;
-            let gen = handle.generation() + 1;
-            match load_snapshot(&config_path, gen) {
-                Ok(mut snap) => {
-                    crate::log::set_debug(snap.config.debug);
-                    warn_tls_toggle(listener_tls, snap.server_tls.is_some());
-                    keep_listener_tls(&handle, &mut snap, listener_tls);
-                    if handle.reload(snap, Duration::from_secs(5)) {
-                        crate::log_info!("config reloaded (generation {gen})");
-                    } else {
-                        crate::log_warn!("config reload: not every worker acknowledged in time");
-                    }
-                }
-                Err(e) => crate::log_error!("config reload rejected, keeping the old config: {e}"),
-            }
+            reload(&handle, &config_path, listener_tls, "config");
+            auth_stamp = auth_dir_stamp(&handle);
+        }
+        // Auth files: a stat scan each pass (added, changed, removed files
+        // take effect within about a second, whatever the filesystem).
+        let stamp = auth_dir_stamp(&handle);
+        if stamp != auth_stamp {
+            auth_stamp = stamp;
+            reload(&handle, &config_path, listener_tls, "auth files");
         }
         if Instant::now() >= next_dns {
             next_dns = Instant::now() + DNS_TTL;

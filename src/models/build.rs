@@ -10,6 +10,22 @@ use super::catalog;
 use super::resolve::split_suffix;
 use super::{Entry, ModelInfo, ProviderKind, Registry, Target, Thinking};
 
+/// An OAuth account as the registry sees it.
+#[derive(Debug)]
+pub struct AccountView<'a> {
+    /// The provider-table kind whose catalog the account serves.
+    pub kind: ProviderKind,
+    /// Target entry index ([`Target::entry`]); distinct from config entries.
+    pub index: usize,
+    /// Excluded models (the file's and its channel's `oauth-excluded-models`).
+    pub excluded: &'a [String],
+    /// (upstream name, alias, fork): the file's `model_aliases` first, then
+    /// the channel's `oauth-model-alias`.
+    pub aliases: &'a [(String, String, bool)],
+    /// The file's `prefix`.
+    pub prefix: Option<&'a str>,
+}
+
 /// One model an entry offers, before exclusion and prefixing.
 struct Offer {
     info: ModelInfo,
@@ -80,6 +96,51 @@ impl Registry {
         reg
     }
 
+    /// Adds an OAuth account's models: its kind's catalog, minus exclusions,
+    /// with its aliases (a `fork` alias keeps the original name listed too),
+    /// under its prefix. Call after [`Registry::build`]; the auto model is
+    /// picked again.
+    pub fn add_account(&mut self, a: &AccountView<'_>, force_prefix: bool) {
+        let mut offers = Vec::new();
+        for m in catalog::defaults(a.kind) {
+            if excluded(a.excluded, &m.id) {
+                continue;
+            }
+            let aliases: Vec<&(String, String, bool)> = a
+                .aliases
+                .iter()
+                .filter(|(name, _, _)| name.eq_ignore_ascii_case(&m.id))
+                .collect();
+            if aliases.is_empty() || aliases.iter().any(|(_, _, fork)| *fork) {
+                offers.push(Offer {
+                    info: m.clone(),
+                    upstream: m.id.clone(),
+                    force_mapping: false,
+                });
+            }
+            for (_, alias, _) in aliases {
+                offers.push(Offer {
+                    info: ModelInfo {
+                        id: alias.clone(),
+                        ..m.clone()
+                    },
+                    upstream: m.id.clone(),
+                    force_mapping: false,
+                });
+            }
+        }
+        let view = EntryView {
+            kind: a.kind,
+            index: a.index,
+            models: &[],
+            excluded: &[],
+            prefix: a.prefix,
+            owned_by: "",
+        };
+        self.add_offers(&view, offers, force_prefix);
+        self.auto = pick_auto(&self.entries);
+    }
+
     fn add_entry(&mut self, e: &EntryView<'_>, force_prefix: bool, now: i64) {
         let offers = if e.models.is_empty() {
             catalog::defaults(e.kind)
@@ -93,6 +154,10 @@ impl Registry {
         } else {
             configured(e, now)
         };
+        self.add_offers(e, offers, force_prefix);
+    }
+
+    fn add_offers(&mut self, e: &EntryView<'_>, offers: Vec<Offer>, force_prefix: bool) {
         let prefix = e.prefix.map(str::trim).filter(|p| !p.is_empty());
         for offer in offers {
             if excluded(e.excluded, &offer.info.id) {

@@ -168,6 +168,31 @@ impl Mock {
         Self::start_inner(Box::new(script), Some(parts))
     }
 
+    /// A TLS mock whose certificate names `names` (e.g. the real provider
+    /// hosts, reached through `CLIPROXY_CONNECT_TO`); trust `ca_pem`.
+    pub fn start_tls_named(
+        names: &[&str],
+        script: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Mock {
+        Self::start_inner(Box::new(script), Some(tls_parts_for(names)))
+    }
+
+    /// `CLIPROXY_CONNECT_TO` value pointing `hosts` (port 443) at this mock.
+    pub fn connect_to(&self, hosts: &[&str]) -> String {
+        hosts
+            .iter()
+            .map(|h| format!("{h}:443={}", self.addr))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Writes the mock's CA to `dir/ca.pem` (for `--upstream-ca`).
+    pub fn write_ca(&self, dir: &std::path::Path) -> PathBuf {
+        let p = dir.join("ca.pem");
+        std::fs::write(&p, self.ca_pem.as_deref().unwrap_or_default()).unwrap();
+        p
+    }
+
     fn start_inner(script: Script, tls: Option<TlsParts>) -> Mock {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -398,6 +423,17 @@ pub struct Server {
 impl Server {
     /// Starts the real binary with `yaml` (port 0 is substituted when absent).
     pub fn start(driver: &str, workers: usize, yaml: &str, extra_args: &[&str]) -> Server {
+        Self::start_env(driver, workers, yaml, extra_args, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for the binary.
+    pub fn start_env(
+        driver: &str,
+        workers: usize,
+        yaml: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let dir = scratch_dir("srv");
         let config_path = dir.join("config.yaml");
         let yaml = if yaml.contains("port:") {
@@ -418,6 +454,7 @@ impl Server {
                 "10",
             ])
             .args(extra_args)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

@@ -94,43 +94,68 @@ impl Attempts<'_> {
             let keep = local_count(conn, call, provider.kind, &target.upstream_model).await;
             return MemberStep::Return(keep);
         }
-        let cross_count = match prepare(&self.cx, provider, at.ki, target, &mut self.request) {
-            Ok(c) => c,
-            Err(e) => {
-                self.report(at.lease, &e.outcome(b""));
-                let keep = client_error(conn, call.client, e.status(), &e.message).await;
-                return MemberStep::Return(keep);
-            }
+        // An OAuth account whose token expired waits for its refresh (one
+        // per account across every core) before the request leaves.
+        let mut token_version = match &provider.account {
+            Some(a) => crate::accounts::refresh::ensure_fresh(a).await,
+            None => 0,
         };
-        crate::log_debug!(
-            "chat: model {} -> {} via {} ({})",
-            call.model,
-            target.upstream_model,
-            provider.name,
-            at.cred
-        );
-        let request = std::mem::take(&mut self.request);
-        let Some(sent) = send(&self.cx, conn, provider, at.ki, request).await else {
-            self.report(at.lease, &Outcome::client_gone());
-            return MemberStep::Return(false);
-        };
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                crate::log_warn!("upstream {}: {e}", provider.name);
-                self.last = Some(Failure::Transport(e.to_string()));
-                if at.more {
-                    return MemberStep::NextMember;
+        let mut refreshed = false;
+        loop {
+            let cross_count = match prepare(&self.cx, provider, at.ki, target, &mut self.request) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.report(at.lease, &e.outcome(b""));
+                    let keep = client_error(conn, call.client, e.status(), &e.message).await;
+                    return MemberStep::Return(keep);
                 }
-                self.report(at.lease, &Outcome::transport());
-                return MemberStep::NextLease;
+            };
+            crate::log_debug!(
+                "chat: model {} -> {} via {} ({})",
+                call.model,
+                target.upstream_model,
+                provider.name,
+                at.cred
+            );
+            let request = std::mem::take(&mut self.request);
+            let Some(sent) = send(&self.cx, conn, provider, at.ki, request).await else {
+                self.report(at.lease, &Outcome::client_gone());
+                return MemberStep::Return(false);
+            };
+            let mut resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    crate::log_warn!("upstream {}: {e}", provider.name);
+                    self.last = Some(Failure::Transport(e.to_string()));
+                    if at.more {
+                        return MemberStep::NextMember;
+                    }
+                    self.report(at.lease, &Outcome::transport());
+                    return MemberStep::NextLease;
+                }
+            };
+            // A 401 on an OAuth account: refresh once and retry the same
+            // account; then the normal rules.
+            if resp.status() == 401 && !refreshed {
+                if let Some(a) = &provider.account {
+                    refreshed = true;
+                    if crate::accounts::refresh::after_unauthorized(a, token_version).await {
+                        let mut eb = Vec::new();
+                        if resp.read_to_end(&mut eb, MAX_ERROR_BODY).await.is_ok() {
+                            resp.release(&self.cx.w.pool);
+                        }
+                        token_version = a.token.get().version;
+                        crate::log_info!("auth {}: retrying with the refreshed token", a.id);
+                        continue;
+                    }
+                }
             }
-        };
-        if !(200..300).contains(&resp.status()) {
-            return self.upstream_error(conn, at, resp).await;
+            if !(200..300).contains(&resp.status()) {
+                return self.upstream_error(conn, at, resp).await;
+            }
+            let relayed = self.relay(conn, provider, resp, cross_count).await;
+            return self.settle(at, relayed);
         }
-        let relayed = self.relay(conn, provider, resp, cross_count).await;
-        self.settle(at, relayed)
     }
 
     /// A non-2xx answer: read its body, then try the pool's next model or

@@ -34,6 +34,8 @@ pub(super) fn build_request(
     let custom = |name: &str| p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
     if let Some(k) = key {
         let (name, bearer) = match spec.auth {
+            // OAuth accounts always send a Bearer token.
+            _ if p.account.is_some() => ("Authorization", true),
             Auth::Header(h) => (h, false),
             Auth::HeaderOnDefaultHost(h) if p.default_host => (h, false),
             Auth::HeaderOnDefaultHost(_) | Auth::Bearer => ("Authorization", true),
@@ -218,9 +220,15 @@ pub(super) fn prepare(
     if request.capacity() == 0 {
         *request = w.pool.borrow_mut().buf();
     }
+    // An OAuth account sends its current token (the refresh engine swaps it).
+    let token = provider.account.as_ref().map(|a| a.token.get());
+    let key = match &token {
+        Some(t) => Some(&t.access),
+        None => ki.and_then(|k| provider.keys.get(k)),
+    };
     build_request(
         provider,
-        ki.and_then(|k| provider.keys.get(k)),
+        key,
         cx.req,
         send_body,
         rewrite,

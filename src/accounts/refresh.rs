@@ -1,0 +1,357 @@
+//! The refresh engine: one thread off the workers that keeps every
+//! account's token fresh and answers the workers' refresh requests.
+//!
+//! - **Ahead of expiry**: every [`SCAN_INTERVAL`] it refreshes accounts
+//!   whose token expires within their kind's lead (Claude 4 h, Codex 5 days,
+//!   Gemini 1 min), or that have no expiry and were last refreshed more than
+//!   a lead ago. A failure backs off [`FAILURE_BACKOFF`]; a refusal
+//!   (`invalid_grant`) stops automatic retries until the file changes.
+//! - **Single flight**: a worker that needs a fresh token (expired, or an
+//!   upstream 401) calls [`request`]; the account's `refreshing` flag lets
+//!   exactly one request through to the engine, and every caller waits on
+//!   [`wait`] for the token version to move (bounded), whatever core it is
+//!   on.
+//! - **Write-back**: the new tokens go into the same file (temp file +
+//!   rename, mode 0600), every other field kept; the file is written before
+//!   the in-memory token changes so a reload reading the file never brings
+//!   an older token back. A failed refresh leaves the file untouched.
+
+use super::{file, oauth, Account, Net};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// How often the engine looks for tokens close to expiry.
+pub const SCAN_INTERVAL: Duration = Duration::from_secs(5);
+/// Backoff after a failed refresh (CLIProxyAPI's).
+pub const FAILURE_BACKOFF: u64 = 5 * 60;
+/// Backoff while a refresh is pending elsewhere (CLIProxyAPI's).
+pub const PENDING_BACKOFF: u64 = 60;
+/// How long a request waits for a refresh before going on with what it has.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+/// One account the engine watches, with its outbound proxy.
+struct Watched {
+    account: Arc<Account>,
+    proxy: Option<Arc<crate::upstream::Proxy>>,
+}
+
+struct Engine {
+    /// `Some`: refresh this account now; `None`: scan now.
+    tx: Mutex<mpsc::Sender<Option<Arc<Account>>>>,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+
+/// The accounts of the current snapshot (set before or after the engine starts).
+static WATCHED: Mutex<Vec<Watched>> = Mutex::new(Vec::new());
+
+/// Starts the engine thread (once per process; later calls do nothing).
+pub fn start(tls: Arc<rustls::ClientConfig>) {
+    let (tx, rx) = mpsc::channel::<Option<Arc<Account>>>();
+    // The first scan runs at once (tokens that expired while we were down).
+    let _ = tx.send(None);
+    let engine = Engine {
+        tx: Mutex::new(tx),
+        tls,
+    };
+    if ENGINE.set(engine).is_err() {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("cliproxy-refresh".into())
+        .spawn(move || run(rx));
+    if let Err(e) = spawned {
+        crate::log_error!("token refresh thread failed to start: {e}");
+    }
+}
+
+/// Replaces the set of watched accounts (each snapshot build calls it) and
+/// wakes the engine for an immediate scan.
+pub fn watch(accounts: Vec<(Arc<Account>, Option<Arc<crate::upstream::Proxy>>)>) {
+    if let Ok(mut w) = WATCHED.lock() {
+        *w = accounts
+            .into_iter()
+            .map(|(account, proxy)| Watched { account, proxy })
+            .collect();
+    }
+    if let Some(e) = ENGINE.get() {
+        if let Ok(tx) = e.tx.lock() {
+            let _ = tx.send(None);
+        }
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Whether `a`'s token is expired (or expires within `margin` seconds).
+pub fn expired(a: &Account, margin: u64) -> bool {
+    let t = a.token.get();
+    t.access.is_empty() || t.expires_at.is_some_and(|e| e <= now() + margin)
+}
+
+/// Asks for a refresh of `a` unless its token already moved past
+/// `seen_version` or one is already under way. Returns false when no
+/// refresh can happen (no engine, no refresh token, refused before).
+pub fn request(a: &Arc<Account>, seen_version: u64) -> bool {
+    if a.refresh_token().is_empty() || a.refused.load(Ordering::Acquire) {
+        return false;
+    }
+    let Some(e) = ENGINE.get() else { return false };
+    if a.token.get().version != seen_version {
+        return true;
+    }
+    if a.token
+        .refreshing
+        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return true;
+    }
+    match e.tx.lock() {
+        Ok(tx) if tx.send(Some(a.clone())).is_ok() => true,
+        _ => {
+            a.token.refreshing.store(false, Ordering::Release);
+            false
+        }
+    }
+}
+
+/// Resolves once `a`'s token version differs from `seen_version` or no
+/// refresh is under way any more (it failed); true when the token moved.
+pub fn wait(a: &Account, seen_version: u64) -> Wait<'_> {
+    Wait {
+        account: a,
+        seen: seen_version,
+    }
+}
+
+/// The future of [`wait`].
+pub struct Wait<'a> {
+    account: &'a Account,
+    seen: u64,
+}
+
+impl Future for Wait<'_> {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let a = self.account;
+        let check = |a: &Account| {
+            if a.token.get().version != self.seen {
+                Some(true)
+            } else if !a.token.is_refreshing() {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        if let Some(r) = check(a) {
+            return Poll::Ready(r);
+        }
+        if let Ok(mut w) = a.waiters.lock() {
+            if !w.iter().any(|x| x.will_wake(cx.waker())) {
+                w.push(cx.waker().clone());
+            }
+        }
+        // Checked again after registering: a wake-up between the first
+        // check and the push is not lost.
+        match check(a) {
+            Some(r) => Poll::Ready(r),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Makes sure `a` has a usable token before a request leaves: when it is
+/// expired, asks for a refresh and waits (bounded). Returns the token
+/// version the request goes out with.
+pub async fn ensure_fresh(a: &Arc<Account>) -> u64 {
+    let v = a.token.get().version;
+    if !expired(a, 0) {
+        return v;
+    }
+    if request(a, v) {
+        let _ = monoio::time::timeout(WAIT_LIMIT, wait(a, v)).await;
+    }
+    a.token.get().version
+}
+
+/// After an upstream 401 on token version `seen`: refreshes once (single
+/// flight) and waits; true when a new token is there to retry with.
+pub async fn after_unauthorized(a: &Arc<Account>, seen: u64) -> bool {
+    if a.token.get().version != seen {
+        return true;
+    }
+    if !request(a, seen) {
+        return false;
+    }
+    matches!(
+        monoio::time::timeout(WAIT_LIMIT, wait(a, seen)).await,
+        Ok(true)
+    )
+}
+
+fn run(rx: mpsc::Receiver<Option<Arc<Account>>>) {
+    loop {
+        let asked = match rx.recv_timeout(SCAN_INTERVAL) {
+            Ok(a) => a,
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        let Some(e) = ENGINE.get() else { return };
+        // Requests first (a worker is waiting), then the periodic scan.
+        let mut queue: Vec<Arc<Account>> = asked.into_iter().collect();
+        while let Ok(a) = rx.try_recv() {
+            queue.extend(a);
+        }
+        let watched: Vec<(Arc<Account>, Option<Arc<crate::upstream::Proxy>>)> = match WATCHED.lock()
+        {
+            Ok(w) => w
+                .iter()
+                .map(|w| (w.account.clone(), w.proxy.clone()))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let proxy_of = |a: &Arc<Account>| {
+            watched
+                .iter()
+                .find(|(w, _)| Arc::ptr_eq(w, a))
+                .and_then(|(_, p)| p.clone())
+        };
+        let t = now();
+        for a in &queue {
+            if a.token.is_refreshing() {
+                refresh_one(e, a, proxy_of(a));
+            }
+        }
+        for (a, proxy) in &watched {
+            if due(a, t) && !queue.iter().any(|q| Arc::ptr_eq(q, a)) {
+                let claimed = a
+                    .token
+                    .refreshing
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                if claimed {
+                    refresh_one(e, a, proxy.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Whether the scan should refresh `a` now.
+fn due(a: &Account, now: u64) -> bool {
+    if a.refresh_token().is_empty()
+        || a.refused.load(Ordering::Acquire)
+        || a.retry_at.load(Ordering::Acquire) > now
+        || a.token.is_refreshing()
+    {
+        return false;
+    }
+    let lead = a.kind.refresh_lead().as_secs();
+    let t = a.token.get();
+    match t.expires_at {
+        Some(exp) => exp <= now + lead,
+        None => t.access.is_empty() || a.last_refresh.load(Ordering::Acquire) + lead <= now,
+    }
+}
+
+/// Refreshes `a` (its `refreshing` flag is held), stores the result, clears
+/// the flag and wakes the waiters.
+fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Proxy>>) {
+    let net = Net {
+        tls: e.tls.clone(),
+        proxy,
+    };
+    let rt = a.refresh_token();
+    let t = now();
+    match oauth::refresh(a.kind, &net, rt.expose()) {
+        Ok(set) => {
+            if let Err(err) = write_back(a, &set, t) {
+                crate::log_warn!(
+                    "auth {}: refreshed, but the file was not updated: {err}",
+                    a.id
+                );
+            }
+            if let Some(r) = &set.refresh_token {
+                if let Ok(mut g) = a.refresh_token.write() {
+                    *g = r.clone();
+                }
+            }
+            let expires_at = set.expires_in.map(|s| t + s);
+            a.last_refresh.store(t, Ordering::Release);
+            a.retry_at.store(0, Ordering::Release);
+            a.token.set(set.access_token.clone(), expires_at);
+            crate::log_info!("auth {}: token refreshed", a.id);
+        }
+        Err(oauth::OAuthError::Rejected { status, code }) => {
+            a.refused.store(true, Ordering::Release);
+            a.retry_at.store(t + FAILURE_BACKOFF, Ordering::Release);
+            crate::log_warn!(
+                "auth {}: the token endpoint refused the refresh token ({status} {code}); log in again",
+                a.id
+            );
+        }
+        Err(oauth::OAuthError::Transient(m)) => {
+            a.retry_at.store(t + FAILURE_BACKOFF, Ordering::Release);
+            crate::log_warn!("auth {}: token refresh failed: {m}", a.id);
+        }
+    }
+    a.token.refreshing.store(false, Ordering::Release);
+    a.wake_waiters();
+}
+
+/// Writes `set` into the account's file: read, update the token fields,
+/// write a temp file (0600) beside it, rename over. The file keeps every
+/// other field.
+fn write_back(a: &Account, set: &super::TokenSet, now: u64) -> Result<(), String> {
+    let bytes = std::fs::read(&a.path).map_err(|e| format!("read: {e}"))?;
+    let mut obj = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => return Err("the file is no longer a JSON object".into()),
+    };
+    file::apply_tokens(a.kind, &mut obj, set, now);
+    let out = serde_json::to_vec_pretty(&serde_json::Value::Object(obj))
+        .map_err(|e| format!("encode: {e}"))?;
+    write_atomic(&a.path, &out)
+}
+
+/// Writes `bytes` to `path` through a temp file in the same directory,
+/// created with mode 0600, synced, then renamed over `path`.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let res = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("write {}: {e}", path.display()));
+    }
+    Ok(())
+}

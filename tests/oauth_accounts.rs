@@ -1,0 +1,259 @@
+//! OAuth accounts from `auth-dir` through the real binary. The provider
+//! hosts keep their real names: `CLIPROXY_CONNECT_TO` dials them at a local
+//! TLS mock whose certificate names them, trusted with `--upstream-ca`.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+
+/// Every host an account of part 1 talks to.
+const HOSTS: [&str; 7] = [
+    "api.anthropic.com",
+    "console.anthropic.com",
+    "platform.claude.com",
+    "chatgpt.com",
+    "auth.openai.com",
+    "cloudcode-pa.googleapis.com",
+    "oauth2.googleapis.com",
+];
+
+const MODEL: &str = "claude-sonnet-4-6";
+
+fn far_future() -> &'static str {
+    "2099-01-01T00:00:00Z"
+}
+
+fn claude_file(token: &str, expired: &str) -> String {
+    json!({
+        "type": "claude",
+        "email": "owner@example.com",
+        "access_token": token,
+        "refresh_token": "rt-claude-1",
+        "expired": expired,
+        "last_refresh": "2026-01-01T00:00:00Z",
+        "operator_note": {"kept": true}
+    })
+    .to_string()
+}
+
+/// A Claude answer (stream or not) for `model` saying `text`.
+fn claude_answer(r: &Recorded, text: &str) -> Reply {
+    let model = r.json()["model"].as_str().unwrap_or(MODEL).to_string();
+    if r.json()["stream"] == json!(true) {
+        let mut evs = vec![claude_message_start(&model)];
+        evs.push((
+            Some("content_block_start"),
+            json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}),
+        ));
+        evs.push((
+            Some("content_block_delta"),
+            json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":text}}),
+        ));
+        evs.push(claude_block_stop(0));
+        evs.extend(claude_message_end("end_turn", 3));
+        sse_events(&evs)
+    } else {
+        json_reply(
+            200,
+            &json!({"id":"msg_1","type":"message","role":"assistant","model":model,
+                "content":[{"type":"text","text":text}],"stop_reason":"end_turn",
+                "usage":{"input_tokens":5,"output_tokens":3}})
+            .to_string(),
+        )
+    }
+}
+
+/// A relay with `auth` as its auth-dir, its hosts pointed at `mock`.
+fn start(mock: &Mock, auth: &Path, workers: usize) -> Server {
+    let ca = mock.write_ca(auth.parent().unwrap_or(auth));
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\n",
+        auth.display()
+    );
+    let connect = mock.connect_to(&HOSTS);
+    Server::start_env(
+        "epoll",
+        workers,
+        &yaml,
+        &["--upstream-ca", &ca.to_string_lossy()],
+        &[("CLIPROXY_CONNECT_TO", &connect)],
+    )
+}
+
+fn chat(srv: &Server, model: &str, stream: bool) -> Resp {
+    post_as(
+        srv,
+        Client::Chat,
+        model,
+        stream,
+        &json!({"model": model, "stream": stream, "messages": [{"role":"user","content":"hi"}]}),
+    )
+}
+
+fn models(srv: &Server) -> Vec<String> {
+    let r = srv.request("GET", "/v1/models", &[CLIENT_AUTH], "");
+    r.json()["data"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn claude_account_serves_chat_and_native_clients_with_its_token() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| claude_answer(r, "hello from claude"));
+    let auth = scratch_dir("oauth-claude");
+    std::fs::write(
+        auth.join("claude-owner@example.com.json"),
+        claude_file("at-live", far_future()),
+    )
+    .unwrap();
+    let srv = start(&mock, &auth, 2);
+    assert!(
+        models(&srv).iter().any(|m| m == MODEL),
+        "{:?}",
+        models(&srv)
+    );
+    for stream in [false, true] {
+        let r = chat(&srv, MODEL, stream);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.text().contains("hello from claude"), "{}", r.text());
+        let r = post_as(
+            &srv,
+            Client::Claude,
+            MODEL,
+            stream,
+            &json!({"model": MODEL, "max_tokens": 64, "stream": stream,
+                "messages": [{"role":"user","content":"hi"}]}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.text().contains("hello from claude"), "{}", r.text());
+    }
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 4);
+    for r in &reqs {
+        assert!(r.path.starts_with("/v1/messages"), "{}", r.path);
+        assert_eq!(r.header("authorization"), Some("Bearer at-live"));
+        assert_eq!(
+            r.header("x-api-key"),
+            None,
+            "no API-key header for an account"
+        );
+        assert_eq!(r.header("host"), Some("api.anthropic.com"));
+    }
+    assert!(
+        !srv.log_text().contains("at-live"),
+        "tokens never reach the log"
+    );
+}
+
+#[test]
+fn files_added_disabled_and_removed_take_effect_live_and_bad_files_are_skipped() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| claude_answer(r, "live"));
+    let auth = scratch_dir("oauth-live");
+    std::fs::write(auth.join("broken.json"), "{ not json").unwrap();
+    let srv = start(&mock, &auth, 2);
+    assert!(
+        srv.log_text().contains("broken.json"),
+        "the corrupt file is named: {}",
+        srv.log_text()
+    );
+    assert!(!models(&srv).iter().any(|m| m == MODEL));
+    assert_ne!(chat(&srv, MODEL, false).status, 200);
+
+    // Added: served within the watch interval.
+    let file = auth.join("claude-owner@example.com.json");
+    std::fs::write(&file, claude_file("at-live", far_future())).unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || chat(&srv, MODEL, false).status
+            == 200),
+        "added file not served: {}",
+        srv.log_text()
+    );
+    assert!(models(&srv).iter().any(|m| m == MODEL));
+
+    // Disabled: out of rotation.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&claude_file("at-live", far_future())).unwrap();
+    v["disabled"] = json!(true);
+    std::fs::write(&file, v.to_string()).unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || !models(&srv)
+            .iter()
+            .any(|m| m == MODEL)),
+        "disabled file still listed"
+    );
+    assert_ne!(chat(&srv, MODEL, false).status, 200);
+
+    // Enabled again with a new token, then removed.
+    std::fs::write(&file, claude_file("at-second", far_future())).unwrap();
+    assert!(eventually(Duration::from_secs(5), || chat(
+        &srv, MODEL, false
+    )
+    .status
+        == 200));
+    assert_eq!(
+        mock.requests()
+            .last()
+            .and_then(|r| r.header("authorization").map(String::from)),
+        Some("Bearer at-second".to_string()),
+        "an edited token is used"
+    );
+    std::fs::remove_file(&file).unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || chat(&srv, MODEL, false).status
+            != 200),
+        "removed file still served"
+    );
+}
+
+#[test]
+fn per_file_prefix_aliases_exclusions_and_headers() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| claude_answer(r, "shaped"));
+    let auth = scratch_dir("oauth-shaped");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&claude_file("at-x", far_future())).unwrap();
+    v["prefix"] = json!("team");
+    v["model-aliases"] = json!([{"name": MODEL, "alias": "sonnet-team"}]);
+    v["excluded-models"] = json!(["claude-opus-*"]);
+    v["headers"] = json!({"X-Team": "blue"});
+    std::fs::write(auth.join("claude-a.json"), v.to_string()).unwrap();
+    let srv = start(&mock, &auth, 1);
+    let ids = models(&srv);
+    assert!(ids.iter().any(|m| m == "team/sonnet-team"), "{ids:?}");
+    assert!(!ids.iter().any(|m| m.contains("claude-opus")), "{ids:?}");
+    let r = chat(&srv, "team/sonnet-team", false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let up = mock.requests().pop().unwrap();
+    assert_eq!(
+        up.json()["model"],
+        MODEL,
+        "the alias maps to its upstream name"
+    );
+    assert_eq!(up.header("x-team"), Some("blue"));
+}
+
+#[test]
+fn a_thousand_auth_files_load_under_a_second() {
+    let auth = scratch_dir("oauth-many");
+    for i in 0..1000 {
+        std::fs::write(
+            auth.join(format!("claude-{i}.json")),
+            claude_file(&format!("at-{i}"), far_future()),
+        )
+        .unwrap();
+    }
+    let t = std::time::Instant::now();
+    let scan = cliproxy::accounts::store::scan(&auth);
+    let took = t.elapsed();
+    assert_eq!(scan.accounts.len(), 1000);
+    assert!(
+        took < Duration::from_secs(1),
+        "loading 1,000 files took {took:?}"
+    );
+}
