@@ -594,6 +594,12 @@ fn add_accounts(
         s.by_entry.insert((kind, entry), idx);
         let mut excluded = f.excluded_models.clone();
         excluded.extend(
+            store::plan_exclusions(&a.plan)
+                .iter()
+                .filter(|_| a.kind == crate::accounts::AccountKind::Codex)
+                .map(|m| m.to_string()),
+        );
+        excluded.extend(
             for_channel(&config.oauth_excluded_models, channel)
                 .iter()
                 .cloned(),

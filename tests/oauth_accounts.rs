@@ -257,3 +257,94 @@ fn a_thousand_auth_files_load_under_a_second() {
         "loading 1,000 files took {took:?}"
     );
 }
+
+/// base64url without padding (for a test id token).
+fn b64url(b: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for ch in b.chunks(3) {
+        let n = ch
+            .iter()
+            .enumerate()
+            .fold(0u32, |a, (i, &x)| a | u32::from(x) << (16 - 8 * i));
+        for i in 0..=ch.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn codex_file(token: &str, plan: &str) -> String {
+    let claims = json!({"email":"c@example.com","https://api.openai.com/auth":{"chatgpt_plan_type":plan,"chatgpt_account_id":"acct-42"}});
+    let id_token = format!("e30.{}.sig", b64url(claims.to_string().as_bytes()));
+    json!({"type":"codex","id_token":id_token,"access_token":token,"refresh_token":"rt-codex",
+        "account_id":"acct-42","email":"c@example.com","expired":far_future()})
+    .to_string()
+}
+
+/// A Codex upstream answer (always SSE) saying `text`.
+fn codex_answer(r: &Recorded, text: &str) -> Reply {
+    let model = r.json()["model"].as_str().unwrap_or("").to_string();
+    let item = json!({"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":text,"annotations":[]}]});
+    sse_events(&[
+        codex_created(&model),
+        (
+            Some("response.output_item.added"),
+            json!({"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"type":"message","id":"msg_1","status":"in_progress","role":"assistant","content":[]}}),
+        ),
+        (
+            Some("response.output_text.delta"),
+            json!({"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_1","output_index":0,"content_index":0,"delta":text}),
+        ),
+        (
+            Some("response.output_item.done"),
+            json!({"type":"response.output_item.done","sequence_number":3,"output_index":0,"item":item}),
+        ),
+        (
+            Some("response.completed"),
+            json!({"type":"response.completed","sequence_number":4,"response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":model,"output":[item],"usage":{"input_tokens":5,"output_tokens":7,"total_tokens":12}}}),
+        ),
+    ])
+}
+
+#[test]
+fn codex_account_follows_its_plan_and_serves_chat_and_responses_clients() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| codex_answer(r, "hello from codex"));
+    let auth = scratch_dir("oauth-codex");
+    std::fs::write(
+        auth.join("codex-c@example.com-team.json"),
+        codex_file("at-codex", "team"),
+    )
+    .unwrap();
+    let srv = start(&mock, &auth, 1);
+    let ids = models(&srv);
+    assert!(ids.iter().any(|m| m == "gpt-5.5"), "{ids:?}");
+    assert!(
+        !ids.iter().any(|m| m == "gpt-5.3-codex-spark"),
+        "a team plan does not list Spark: {ids:?}"
+    );
+    for stream in [false, true] {
+        let r = chat(&srv, "gpt-5.5", stream);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.text().contains("hello from codex"), "{}", r.text());
+        let r = post_as(
+            &srv,
+            Client::Responses,
+            "gpt-5.5",
+            stream,
+            &json!({"model":"gpt-5.5","stream":stream,"input":"hi"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.text().contains("hello from codex"), "{}", r.text());
+    }
+    for r in mock.requests() {
+        assert_eq!(r.path, "/backend-api/codex/responses");
+        assert_eq!(r.header("host"), Some("chatgpt.com"));
+        assert_eq!(r.header("authorization"), Some("Bearer at-codex"));
+        assert_eq!(
+            r.json()["stream"],
+            json!(true),
+            "Codex always streams upstream"
+        );
+    }
+}

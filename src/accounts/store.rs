@@ -220,6 +220,18 @@ pub fn channel(kind: AccountKind) -> &'static str {
     }
 }
 
+/// Catalog models a Codex plan does not get (`chatgpt_plan_type` from the id
+/// token). The catalog is the pro tier; the other tiers follow the exposure
+/// CLIProxyAPI's catalog pins: Codex Spark only on plus and pro, `gpt-5.4`
+/// not on free. An unknown plan gets the pro list, as there.
+pub fn plan_exclusions(plan: &str) -> &'static [&'static str] {
+    match plan {
+        "free" => &["gpt-5.3-codex-spark", "gpt-5.4"],
+        "team" | "business" | "go" => &["gpt-5.3-codex-spark"],
+        _ => &[],
+    }
+}
+
 /// The upstream base URL of an account kind.
 pub fn base_url(kind: AccountKind) -> &'static str {
     match kind {
@@ -247,6 +259,15 @@ pub fn placeholder_key() -> Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codex_plans_narrow_the_catalog() {
+        assert!(plan_exclusions("pro").is_empty());
+        assert!(plan_exclusions("").is_empty());
+        assert!(plan_exclusions("plus").is_empty());
+        assert_eq!(plan_exclusions("team"), ["gpt-5.3-codex-spark"]);
+        assert!(plan_exclusions("free").contains(&"gpt-5.4"));
+    }
 
     #[test]
     fn scan_keeps_accounts_across_rescans_and_names_bad_files() {
