@@ -6,6 +6,8 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Every host an account of part 1 talks to.
@@ -347,4 +349,138 @@ fn codex_account_follows_its_plan_and_serves_chat_and_responses_clients() {
             "Codex always streams upstream"
         );
     }
+}
+
+/// A mock that is both the token endpoint (any path ending in `/token`:
+/// Claude's, OpenAI's and Google's) and the upstream; the upstream answers
+/// 401 to any token but `at-new`. Returns the mock and its refresh count.
+fn refreshing_mock() -> (Mock, Arc<AtomicUsize>) {
+    let refreshes = Arc::new(AtomicUsize::new(0));
+    let n = refreshes.clone();
+    let mock = Mock::start_tls_named(&HOSTS, move |r| {
+        if r.path.ends_with("/token") {
+            n.fetch_add(1, Ordering::SeqCst);
+            return json_reply(
+                200,
+                r#"{"access_token":"at-new","refresh_token":"rt-new","expires_in":28800,"token_type":"Bearer"}"#,
+            );
+        }
+        if r.header("authorization") != Some("Bearer at-new") {
+            return json_reply(
+                401,
+                r#"{"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired"}}"#,
+            );
+        }
+        claude_answer(r, "fresh")
+    });
+    (mock, refreshes)
+}
+
+fn upstream_calls(mock: &Mock) -> Vec<Recorded> {
+    mock.requests()
+        .into_iter()
+        .filter(|r| !r.path.ends_with("/token"))
+        .collect()
+}
+
+#[test]
+fn an_expired_token_at_start_is_refreshed_once_and_written_back() {
+    let (mock, refreshes) = refreshing_mock();
+    let auth = scratch_dir("oauth-expired");
+    let file = auth.join("claude-owner@example.com.json");
+    std::fs::write(&file, claude_file("at-old", "2020-01-01T00:00:00Z")).unwrap();
+    let srv = start(&mock, &auth, 2);
+    let r = chat(&srv, MODEL, false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("fresh"));
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1, "one refresh");
+    assert!(
+        upstream_calls(&mock)
+            .iter()
+            .all(|r| r.header("authorization") == Some("Bearer at-new")),
+        "the expired token never went upstream"
+    );
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(saved["access_token"], "at-new");
+    assert_eq!(saved["refresh_token"], "rt-new");
+    assert_eq!(
+        saved["operator_note"],
+        json!({"kept": true}),
+        "other fields kept"
+    );
+    assert_ne!(saved["last_refresh"], "2026-01-01T00:00:00Z");
+    assert_ne!(saved["expired"], "2020-01-01T00:00:00Z");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let log = srv.log_text();
+    for secret in ["at-new", "rt-new", "at-old", "rt-claude-1"] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+}
+
+#[test]
+fn a_401_refreshes_once_and_retries_the_same_account_and_concurrent_requests_share_it() {
+    let (mock, refreshes) = refreshing_mock();
+    let auth = scratch_dir("oauth-401");
+    // Not expired by the clock: only the upstream knows the token is dead.
+    std::fs::write(
+        auth.join("claude-a.json"),
+        claude_file("at-old", far_future()),
+    )
+    .unwrap();
+    let srv = Arc::new(start(&mock, &auth, 2));
+    let handles: Vec<_> = (0..32)
+        .map(|_| {
+            let srv = srv.clone();
+            std::thread::spawn(move || chat(&srv, MODEL, false))
+        })
+        .collect();
+    for h in handles {
+        let r = h.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.text().contains("fresh"));
+    }
+    assert_eq!(
+        refreshes.load(Ordering::SeqCst),
+        1,
+        "32 concurrent requests on a dead token cause exactly one refresh"
+    );
+    // Later requests go straight out with the new token.
+    let before = upstream_calls(&mock).len();
+    assert_eq!(chat(&srv, MODEL, true).status, 200);
+    let after = upstream_calls(&mock);
+    assert_eq!(after.len(), before + 1);
+    assert_eq!(
+        after.last().unwrap().header("authorization"),
+        Some("Bearer at-new")
+    );
+}
+
+#[test]
+fn a_refused_refresh_leaves_the_file_untouched_and_answers_401() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| {
+        if r.path.ends_with("/token") {
+            return json_reply(
+                400,
+                r#"{"error":"invalid_grant","error_description":"revoked"}"#,
+            );
+        }
+        json_reply(
+            401,
+            r#"{"type":"error","error":{"type":"authentication_error","message":"invalid token"}}"#,
+        )
+    });
+    let auth = scratch_dir("oauth-refused");
+    let file = auth.join("claude-a.json");
+    let original = claude_file("at-old", far_future());
+    std::fs::write(&file, &original).unwrap();
+    let srv = start(&mock, &auth, 1);
+    let r = chat(&srv, MODEL, false);
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        original,
+        "file untouched"
+    );
 }
