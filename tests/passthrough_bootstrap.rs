@@ -3,8 +3,9 @@
 //!
 //! Headers: forwarded only with the key on (and after a hot reload turns it
 //! on), on plain and translated answers, stream and non-stream; filtered ones
-//! never; cliproxy's own headers never overwritten; an error answer carries
-//! the upstream `Retry-After` only.
+//! never; cliproxy's own headers never overwritten; an upstream HTTP error
+//! carries the upstream `Retry-After` only, the error of a stream broken
+//! before its first byte that answer's headers.
 //!
 //! Bootstrap retries: the mock counts its calls. A stream whose 2xx answer
 //! breaks before its first byte is dispatched again up to the configured
@@ -529,4 +530,87 @@ fn bootstrap_retries_cover_every_key_again() {
         1,
         "{keys:?}"
     );
+}
+
+// ---------------------------------------------------------------- headers of a broken answer
+
+/// A mock whose first `failures` calls send a 200 SSE head with
+/// `X-Request-Id: fail-N` and close before any body byte; later calls a good
+/// stream with `X-Request-Id: ok-N`.
+fn broken_head_mock(failures: usize) -> (Mock, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let mock = Mock::start(move |_| {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        if n < failures {
+            return Reply::Raw {
+                bytes: format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nX-Request-Id: fail-{n}\r\nSet-Cookie: s=1\r\n\r\n"
+                )
+                .into_bytes(),
+            };
+        }
+        let mut headers = vec![("Content-Type".to_string(), "text/event-stream".to_string())];
+        headers.push(("X-Request-Id".into(), format!("ok-{n}")));
+        Reply::Full {
+            status: 200,
+            headers,
+            body: chunks("upstream-model", &["Hel", "lo"])
+                .concat()
+                .into_bytes(),
+        }
+    });
+    (mock, calls)
+}
+
+#[test]
+fn bootstrap_retry_answers_with_the_new_answers_headers() {
+    let (mock, calls) = broken_head_mock(1);
+    let srv = bootstrap_server(
+        "epoll",
+        &mock,
+        &(retries(1) + "passthrough-headers: true\n"),
+    );
+    let resp = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[CLIENT_AUTH],
+        &chat_body(true),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(stream_text(&resp.body), "Hello");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(values(&resp, "X-Request-Id"), ["ok-1"]);
+}
+
+#[test]
+fn stream_broken_before_its_first_byte_errors_with_that_answers_headers() {
+    // CLIProxyAPI keeps the broken stream's headers on the error it answers.
+    let (mock, calls) = broken_head_mock(1);
+    let srv = bootstrap_server("epoll", &mock, "passthrough-headers: true\n");
+    let resp = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[CLIENT_AUTH],
+        &chat_body(true),
+    );
+    assert_eq!(resp.status, 500, "{}", resp.text());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(values(&resp, "X-Request-Id"), ["fail-0"]);
+    assert!(values(&resp, "Set-Cookie").is_empty());
+    assert_eq!(values(&resp, "Content-Type").len(), 1);
+    assert!(resp.json()["error"]["message"].is_string());
+    drop(srv);
+
+    // Without the key: the same error, no upstream header.
+    let (mock, _) = broken_head_mock(1);
+    let srv = bootstrap_server("epoll", &mock, "");
+    let resp = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[CLIENT_AUTH],
+        &chat_body(true),
+    );
+    assert_eq!(resp.status, 500, "{}", resp.text());
+    assert!(values(&resp, "X-Request-Id").is_empty());
 }

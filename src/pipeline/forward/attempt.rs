@@ -30,6 +30,10 @@ pub(super) struct Attempts<'a> {
     /// `Some(status)` (0: unknown) when `last` is a 2xx answer that failed
     /// before its first byte reached the client (`streaming.bootstrap-retries`).
     pub bootstrap: Option<u16>,
+    /// `passthrough-headers`: the last 2xx answer's forwardable header lines
+    /// (CLIProxyAPI forwards them on the error of a stream that broke before
+    /// its first byte, too).
+    pub fwd: Vec<u8>,
     /// The upstream request buffer, reused across attempts.
     pub request: Vec<u8>,
 }
@@ -198,14 +202,15 @@ impl Attempts<'_> {
     ) -> Relayed {
         let (w, call) = (self.cx.w, self.cx.call);
         // `passthrough-headers`: the upstream's forwardable headers, as lines.
-        let mut fwd = Vec::new();
+        let mut fwd = std::mem::take(&mut self.fwd);
+        fwd.clear();
         if self.cx.snap.config.passthrough_headers {
             passthrough::collect(&resp.headers(), &mut fwd);
         }
         let upstream_fmt = provider.kind.format();
         let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
         // Once a keep-alive committed the status, the answer must arrive whole.
-        if cross_count {
+        let relayed = if cross_count {
             relay_count(w, conn, resp, call.client, &fwd).await
         } else if (passthrough || call.count_tokens)
             && !call.legacy_completions
@@ -215,7 +220,9 @@ impl Attempts<'_> {
             relay(w, conn, resp, call.stream, call.client, &fwd).await
         } else {
             relay_translated(w, conn, resp, upstream_fmt, call, &call.model, &fwd).await
-        }
+        };
+        self.fwd = fwd;
+        relayed
     }
 
     /// Reports how a relay ended and decides what comes next.

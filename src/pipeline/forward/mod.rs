@@ -125,8 +125,9 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
         0
     };
     let mut request = w.pool.borrow_mut().buf();
-    // The previous dispatch's bootstrap failure, while re-dispatching.
-    let mut bootstrap: Option<(Failure, u16)> = None;
+    // The previous dispatch's bootstrap failure (and its forwarded header
+    // lines), while re-dispatching.
+    let mut bootstrap: Option<(Failure, u16, Vec<u8>)> = None;
     let mut retried = 0;
     loop {
         let (routed, plan) = match route(w, &snap, req, &call.model, call.body) {
@@ -145,6 +146,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             plan,
             last: None,
             bootstrap: None,
+            fwd: Vec::new(),
             request,
         };
         if let Some(keep) = dispatch(&mut attempts, conn, &mut bootstrap).await {
@@ -152,6 +154,11 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
         }
         request = std::mem::take(&mut attempts.request);
         let (last, status) = (attempts.last, attempts.bootstrap);
+        // A stream's bootstrap failure keeps its answer's headers (CLIProxyAPI).
+        let fwd = match status {
+            Some(_) if call.stream => attempts.fwd,
+            _ => Vec::new(),
+        };
         match (last, status) {
             (Some(f), Some(s))
                 if retried < retries && bootstrap_eligible(s) && !conn.committed_early =>
@@ -160,9 +167,9 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
                 crate::log_warn!(
                     "stream failed before its first byte; bootstrap retry {retried} of {retries}"
                 );
-                bootstrap = Some((f, s));
+                bootstrap = Some((f, s, fwd));
             }
-            (last, _) => return give_up(conn, last).await,
+            (last, _) => return give_up(conn, last, &fwd).await,
         }
     }
 }
@@ -173,7 +180,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
 async fn dispatch(
     attempts: &mut Attempts<'_>,
     conn: &mut Conn,
-    bootstrap: &mut Option<(Failure, u16)>,
+    bootstrap: &mut Option<(Failure, u16, Vec<u8>)>,
 ) -> Option<bool> {
     let w = attempts.cx.w;
     loop {
@@ -213,9 +220,13 @@ fn bootstrap_eligible(status: u16) -> bool {
 /// The scheduler's answer (no credential, all cooling), unless a re-dispatch
 /// found none after a bootstrap failure that stands for a server error
 /// (CLIProxyAPI keeps that original error then).
-async fn no_credential(conn: &mut Conn, a: ErrorAnswer, bootstrap: Option<(Failure, u16)>) -> bool {
+async fn no_credential(
+    conn: &mut Conn,
+    a: ErrorAnswer,
+    bootstrap: Option<(Failure, u16, Vec<u8>)>,
+) -> bool {
     match bootstrap {
-        Some((f, s)) if s == 0 || s >= 500 => give_up(conn, Some(f)).await,
+        Some((f, s, fwd)) if s == 0 || s >= 500 => give_up(conn, Some(f), &fwd).await,
         _ => answer(conn, a).await,
     }
 }

@@ -9,8 +9,10 @@
 //! reserves (CORS, `X-CPA-Trace-Id`) and the marks AI gateways add
 //! (`x-litellm-*`, `helicone-*`, ...). A header cliproxy already wrote on the
 //! response (`Content-Type`, `Cache-Control` of a stream, ...) is never
-//! overwritten. Error answers carry only `Retry-After`, as before: CLIProxyAPI
-//! keeps no other header of an upstream error either.
+//! overwritten. An upstream HTTP error carries only `Retry-After`, as before
+//! (CLIProxyAPI keeps no other header of one either); the error answered for a
+//! stream whose 2xx answer broke before its first byte carries that answer's
+//! forwardable headers, as CLIProxyAPI's does.
 
 use crate::h1::{has_token, name_eq};
 
