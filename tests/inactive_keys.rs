@@ -63,7 +63,6 @@ payload:
             "remote-management",
             "usage-statistics-enabled",
             "ws-auth",
-            "streaming.bootstrap-retries",
             "ampcode",
             "codex-api-key[].websockets",
         ]

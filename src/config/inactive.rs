@@ -10,8 +10,7 @@ use super::{Config, RawConfig};
 /// The inactive keys `cfg` sets, in the order of CLIProxyAPI's example file.
 /// Sections are named by their top-level key (`remote-management`,
 /// `ampcode`, ...; the legacy `amp-*` keys are migrated into `ampcode`);
-/// keys of a partly acted-on section or of provider entries by their path
-/// (`streaming.bootstrap-retries`, `claude-api-key[].cloak`).
+/// keys of provider entries by their path (`claude-api-key[].cloak`).
 pub fn inactive_keys(cfg: &Config) -> Vec<String> {
     cfg.inactive_keys.clone()
 }
@@ -55,8 +54,6 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         "gpt-image-2-base-model" => gpt_image_2_base_model,
         "video-result-auth-cache-ttl" => video_result_auth_cache_ttl,
         "request-log" => request_log,
-        "passthrough-headers" => passthrough_headers,
-        "streaming.bootstrap-retries" => streaming.bootstrap_retries,
         "enable-gemini-cli-endpoint" => enable_gemini_cli_endpoint,
         "ampcode" => ampcode,
     );

@@ -9,12 +9,27 @@ pub const CORS_ORIGIN: (&str, &[u8]) = ("Access-Control-Allow-Origin", b"*");
 
 /// Writes a complete JSON response into `out`. `head_only` omits the body (HEAD).
 pub fn json(out: &mut Vec<u8>, status: u16, body: &[u8], head_only: bool, extra: &[(&str, &[u8])]) {
+    json_forwarding(out, status, body, head_only, extra, &[]);
+}
+
+/// [`json`] plus the upstream header lines `fwd` (`passthrough-headers`),
+/// none of which replaces a header written here.
+pub fn json_forwarding(
+    out: &mut Vec<u8>,
+    status: u16,
+    body: &[u8],
+    head_only: bool,
+    extra: &[(&str, &[u8])],
+    fwd: &[u8],
+) {
+    let head_start = out.len();
     encode::status_line(out, status);
     encode::header(out, "Content-Type", b"application/json; charset=utf-8");
     encode::header(out, CORS_ORIGIN.0, CORS_ORIGIN.1);
     for (n, v) in extra {
         encode::header(out, n, v);
     }
+    super::forward::passthrough::append(out, head_start, fwd);
     encode::content_length(out, body.len());
     out.extend_from_slice(b"\r\n");
     if !head_only {
@@ -43,14 +58,29 @@ pub fn error(
     head_only: bool,
     extra: &[(&str, &[u8])],
 ) {
+    error_forwarding(out, e, client, head_only, extra, &[]);
+}
+
+/// [`error`] plus the upstream header lines `fwd` (`passthrough-headers`),
+/// none of which replaces a header written here.
+pub fn error_forwarding(
+    out: &mut Vec<u8>,
+    e: &Error,
+    client: Format,
+    head_only: bool,
+    extra: &[(&str, &[u8])],
+    fwd: &[u8],
+) {
     let mut body = Vec::with_capacity(96 + e.message.len());
     e.write_body(client, &mut body);
+    let head_start = out.len();
     encode::status_line(out, e.status());
     encode::header(out, "Content-Type", e.content_type());
     encode::header(out, CORS_ORIGIN.0, CORS_ORIGIN.1);
     for (n, v) in extra {
         encode::header(out, n, v);
     }
+    super::forward::passthrough::append(out, head_start, fwd);
     encode::content_length(out, body.len());
     out.extend_from_slice(b"\r\n");
     if !head_only {

@@ -541,6 +541,25 @@ impl Response {
         }
     }
 
+    /// Every header as (name, value), in arrival order (h2 names lower-case).
+    pub fn headers(&self) -> Vec<(&[u8], &[u8])> {
+        match &self.body {
+            Body::H1(b) => {
+                let buf = &b.buf[..b.head.head_len];
+                b.head
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.get(buf), v.get(buf)))
+                    .collect()
+            }
+            Body::H2(b) => b
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
+                .collect(),
+        }
+    }
+
     /// The status code.
     pub fn status(&self) -> u16 {
         match &self.body {

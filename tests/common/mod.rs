@@ -74,6 +74,9 @@ pub enum Reply {
     },
     /// Close the connection without answering.
     Close,
+    /// Write these bytes verbatim, then close the connection (a head whose
+    /// body never comes, say).
+    Raw { bytes: Vec<u8> },
 }
 
 /// How an SSE reply ends.
@@ -333,6 +336,11 @@ fn serve_mock(
         let w = r.get_mut();
         match script(&rec) {
             Reply::Close => return,
+            Reply::Raw { bytes } => {
+                let _ = w.write_all(&bytes);
+                let _ = w.flush();
+                return;
+            }
             Reply::Full {
                 status,
                 headers,

@@ -27,6 +27,13 @@ pub(super) struct Attempts<'a> {
     pub plan: RetryPlan,
     /// What the last failure left for the client.
     pub last: Option<Failure>,
+    /// `Some(status)` (0: unknown) when `last` is a 2xx answer that failed
+    /// before its first byte reached the client (`streaming.bootstrap-retries`).
+    pub bootstrap: Option<u16>,
+    /// `passthrough-headers`: the last 2xx answer's forwardable header lines
+    /// (CLIProxyAPI forwards them on the error of a stream that broke before
+    /// its first byte, too).
+    pub fwd: Vec<u8>,
     /// The upstream request buffer, reused across attempts.
     pub request: Vec<u8>,
 }
@@ -127,6 +134,7 @@ impl Attempts<'_> {
                 Err(e) => {
                     crate::log_warn!("upstream {}: {e}", provider.name);
                     self.last = Some(Failure::Transport(e.to_string()));
+                    self.bootstrap = None;
                     if at.more {
                         return MemberStep::NextMember;
                     }
@@ -182,6 +190,7 @@ impl Attempts<'_> {
             Some(Err(_)) => {}
         }
         crate::log_warn!("upstream {} answered {status}", at.provider.name);
+        self.bootstrap = None;
         // A request fault (or a `stop` rule) ends the request on any
         // model; other failures try the pool's next model first.
         if at.more && !crate::credentials::classify(status, &eb, &at.provider.rules).stop {
@@ -217,20 +226,28 @@ impl Attempts<'_> {
         cross_count: bool,
     ) -> Relayed {
         let (w, call) = (self.cx.w, self.cx.call);
+        // `passthrough-headers`: the upstream's forwardable headers, as lines.
+        let mut fwd = std::mem::take(&mut self.fwd);
+        fwd.clear();
+        if self.cx.snap.config.passthrough_headers {
+            passthrough::collect(&resp.headers(), &mut fwd);
+        }
         let upstream_fmt = provider.kind.format();
         let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
         // Once a keep-alive committed the status, the answer must arrive whole.
-        if cross_count {
-            relay_count(w, conn, resp, call.client).await
+        let relayed = if cross_count {
+            relay_count(w, conn, resp, call.client, &fwd).await
         } else if (passthrough || call.count_tokens)
             && !call.legacy_completions
             && !(call.gemini_raw && call.stream)
             && !conn.committed_early
         {
-            relay(w, conn, resp, call.stream, call.client).await
+            relay(w, conn, resp, call.stream, call.client, &fwd).await
         } else {
-            relay_translated(w, conn, resp, upstream_fmt, call, &call.model).await
-        }
+            relay_translated(w, conn, resp, upstream_fmt, call, &call.model, &fwd).await
+        };
+        self.fwd = fwd;
+        relayed
     }
 
     /// Reports how a relay ended and decides what comes next.
@@ -253,6 +270,7 @@ impl Attempts<'_> {
             Relayed::NoFirstByte(e) => {
                 crate::log_warn!("upstream {name} failed before the first byte: {e}");
                 self.last = Some(Failure::Transport(e));
+                self.bootstrap = Some(0);
                 if !at.more {
                     self.report(at.lease, &Outcome::transport());
                 }
@@ -279,6 +297,8 @@ impl Attempts<'_> {
                     body: client_body,
                     retry_after: None,
                 });
+                // A request fault or `stop` rule ends the request outright.
+                self.bootstrap = (!stop).then_some(status);
                 if at.more && !stop {
                     return MemberStep::NextMember;
                 }

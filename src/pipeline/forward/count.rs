@@ -113,6 +113,7 @@ pub(super) async fn relay_count(
     conn: &mut Conn,
     mut resp: Response,
     client: Format,
+    fwd: &[u8],
 ) -> Relayed {
     let mut body = Vec::new();
     let read = monoio::select! {
@@ -134,6 +135,13 @@ pub(super) async fn relay_count(
         }
         _ => serde_json::json!({ "totalTokens": v["input_tokens"].as_u64().unwrap_or(0) }),
     };
-    reply::json(&mut conn.out, 200, out.to_string().as_bytes(), false, &[]);
+    reply::json_forwarding(
+        &mut conn.out,
+        200,
+        out.to_string().as_bytes(),
+        false,
+        &[],
+        fwd,
+    );
     Relayed::Done(conn.flush().await.is_ok(), false)
 }

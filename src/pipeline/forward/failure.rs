@@ -14,8 +14,10 @@ pub(super) enum Failure {
     },
 }
 
-/// Writes the answer for the last failure (500 when nothing was tried).
-pub(super) async fn give_up(conn: &mut Conn, last: Option<Failure>) -> bool {
+/// Writes the answer for the last failure (500 when nothing was tried), with
+/// the forwarded header lines `fwd` of a stream that broke before its first
+/// byte (`passthrough-headers`; empty otherwise).
+pub(super) async fn give_up(conn: &mut Conn, last: Option<Failure>, fwd: &[u8]) -> bool {
     let mut b = Vec::new();
     match last {
         Some(Failure::Upstream {
@@ -29,12 +31,12 @@ pub(super) async fn give_up(conn: &mut Conn, last: Option<Failure>) -> bool {
                 .map(|v| ("Retry-After", v))
                 .into_iter()
                 .collect();
-            reply::json(&mut conn.out, status, &b, false, &extra);
+            reply::json_forwarding(&mut conn.out, status, &b, false, &extra, fwd);
         }
         // CLIProxyAPI answers these in the OpenAI shape whatever the client.
         Some(Failure::Transport(m)) => {
             let e = Error::new(ErrorKind::Transport, m);
-            reply::error(&mut conn.out, &e, Format::OpenAiChat, false, &[]);
+            reply::error_forwarding(&mut conn.out, &e, Format::OpenAiChat, false, &[], fwd);
         }
         None => {
             let e = Error::new(ErrorKind::NoUpstream, "no upstream available");

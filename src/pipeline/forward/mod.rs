@@ -27,6 +27,7 @@ use std::rc::Rc;
 mod attempt;
 mod count;
 mod failure;
+pub(crate) mod passthrough;
 mod relay;
 mod route;
 #[cfg(test)]
@@ -112,26 +113,76 @@ struct Ctx<'a> {
 }
 
 /// Forwards `call` with failover across credentials: route, then one
-/// attempt per lease the retry plan hands out, then the error reply.
+/// attempt per lease the retry plan hands out, then the error reply. A
+/// stream whose last failure was a 2xx answer that broke before its first
+/// byte is dispatched again, plan and all, up to `streaming.bootstrap-retries`
+/// times (CLIProxyAPI's handler-level bootstrap retry).
 pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Call<'_>) -> bool {
     let snap = w.snapshot();
-    let (routed, plan) = match route(w, &snap, req, &call.model, call.body) {
-        Ok(r) => r,
-        Err(Unrouted::UnknownModel) => return unknown_model(conn, &call.model).await,
-        Err(Unrouted::NoCredential(a)) => return answer(conn, a).await,
+    let retries = if call.stream {
+        snap.config.streaming_bootstrap_retries
+    } else {
+        0
     };
-    let mut attempts = Attempts {
-        cx: Ctx {
-            w,
-            snap: &snap,
-            req,
-            call: &call,
-            routed: &routed,
-        },
-        plan,
-        last: None,
-        request: w.pool.borrow_mut().buf(),
-    };
+    let mut request = w.pool.borrow_mut().buf();
+    // The previous dispatch's bootstrap failure (and its forwarded header
+    // lines), while re-dispatching.
+    let mut bootstrap: Option<(Failure, u16, Vec<u8>)> = None;
+    let mut retried = 0;
+    loop {
+        let (routed, plan) = match route(w, &snap, req, &call.model, call.body) {
+            Ok(r) => r,
+            Err(Unrouted::UnknownModel) => return unknown_model(conn, &call.model).await,
+            Err(Unrouted::NoCredential(a)) => return no_credential(conn, a, bootstrap).await,
+        };
+        let mut attempts = Attempts {
+            cx: Ctx {
+                w,
+                snap: &snap,
+                req,
+                call: &call,
+                routed: &routed,
+            },
+            plan,
+            last: None,
+            bootstrap: None,
+            fwd: Vec::new(),
+            request,
+        };
+        if let Some(keep) = dispatch(&mut attempts, conn, &mut bootstrap).await {
+            return keep;
+        }
+        request = std::mem::take(&mut attempts.request);
+        let (last, status) = (attempts.last, attempts.bootstrap);
+        // A stream's bootstrap failure keeps its answer's headers (CLIProxyAPI).
+        let fwd = match status {
+            Some(_) if call.stream => attempts.fwd,
+            _ => Vec::new(),
+        };
+        match (last, status) {
+            (Some(f), Some(s))
+                if retried < retries && bootstrap_eligible(s) && !conn.committed_early =>
+            {
+                retried += 1;
+                crate::log_warn!(
+                    "stream failed before its first byte; bootstrap retry {retried} of {retries}"
+                );
+                bootstrap = Some((f, s, fwd));
+            }
+            (last, _) => return give_up(conn, last, &fwd).await,
+        }
+    }
+}
+
+/// Runs one dispatch's retry plan. `Some(keep)`: the request is answered;
+/// `None`: the plan ran out, `attempts.last` holds the failure to answer.
+/// A scheduler answer after a re-dispatch is written by [`no_credential`].
+async fn dispatch(
+    attempts: &mut Attempts<'_>,
+    conn: &mut Conn,
+    bootstrap: &mut Option<(Failure, u16, Vec<u8>)>,
+) -> Option<bool> {
+    let w = attempts.cx.w;
     loop {
         let next = {
             let mut shard = w.shard.borrow_mut();
@@ -146,17 +197,36 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
                     _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => true,
                 };
                 if gone {
-                    return false;
+                    return Some(false);
                 }
                 continue;
             }
-            Next::GiveUp(a) => return answer(conn, a).await,
-            Next::ReturnUpstream | Next::Done => break,
+            Next::GiveUp(a) => return Some(no_credential(conn, a, bootstrap.take()).await),
+            Next::ReturnUpstream | Next::Done => return None,
         };
         match attempts.lease(conn, lease).await {
-            Step::Return(keep) => return keep,
+            Step::Return(keep) => return Some(keep),
             Step::NextLease => {}
         }
     }
-    give_up(conn, attempts.last).await
+}
+
+/// `streaming.bootstrap-retries` re-dispatches after these statuses of a
+/// failure before the first byte (0: unknown, e.g. a broken body).
+fn bootstrap_eligible(status: u16) -> bool {
+    matches!(status, 0 | 401 | 402 | 403 | 408 | 429) || status >= 500
+}
+
+/// The scheduler's answer (no credential, all cooling), unless a re-dispatch
+/// found none after a bootstrap failure that stands for a server error
+/// (CLIProxyAPI keeps that original error then).
+async fn no_credential(
+    conn: &mut Conn,
+    a: ErrorAnswer,
+    bootstrap: Option<(Failure, u16, Vec<u8>)>,
+) -> bool {
+    match bootstrap {
+        Some((f, s, fwd)) if s == 0 || s >= 500 => give_up(conn, Some(f), &fwd).await,
+        _ => answer(conn, a).await,
+    }
 }

@@ -42,6 +42,7 @@ pub(super) async fn relay(
     mut resp: Response,
     stream: bool,
     client: Format,
+    fwd: &[u8],
 ) -> Relayed {
     let mut chunk = w.pool.borrow_mut().buf();
     // Wait for the first body bytes before committing a status to the client.
@@ -56,6 +57,7 @@ pub(super) async fn relay(
     };
     let status = resp.status();
     let out = &mut conn.out;
+    let head_start = out.len();
     encode::status_line(out, status);
     if stream {
         encode::header(out, "Content-Type", b"text/event-stream");
@@ -66,6 +68,7 @@ pub(super) async fn relay(
         encode::header(out, "Content-Type", ct);
     }
     encode::header(out, reply::CORS_ORIGIN.0, reply::CORS_ORIGIN.1);
+    passthrough::append(out, head_start, fwd);
     let length = resp.content_length().filter(|_| !stream);
     match length {
         Some(n) => encode::content_length(out, n as usize),

@@ -182,11 +182,12 @@ pub(super) async fn relay_translated(
     from: Format,
     call: &Call<'_>,
     model: &str,
+    fwd: &[u8],
 ) -> Relayed {
     if call.stream {
-        translate_stream(w, conn, resp, from, call, model).await
+        translate_stream(w, conn, resp, from, call, model, fwd).await
     } else {
-        translate_whole(w, conn, resp, from, call, model).await
+        translate_whole(w, conn, resp, from, call, model, fwd).await
     }
 }
 
@@ -199,6 +200,7 @@ async fn translate_whole(
     from: Format,
     call: &Call<'_>,
     model: &str,
+    fwd: &[u8],
 ) -> Relayed {
     let created = unix_now();
     let status = resp.status();
@@ -245,7 +247,7 @@ async fn translate_whole(
     if call.legacy_completions {
         out = crate::translate::completions::response_from_chat(&out);
     }
-    reply::json(&mut conn.out, status, &out, false, &[]);
+    reply::json_forwarding(&mut conn.out, status, &out, false, &[], fwd);
     {
         let mut p = w.pool.borrow_mut();
         p.give(body);
@@ -263,6 +265,7 @@ async fn translate_stream(
     from: Format,
     call: &Call<'_>,
     model: &str,
+    fwd: &[u8],
 ) -> Relayed {
     let created = unix_now();
     let keepalive = stream_keepalive(w, call.client);
@@ -311,7 +314,7 @@ async fn translate_stream(
             }
         }
     }
-    stream_head(&mut conn.out, call.gemini_raw);
+    stream_head(&mut conn.out, call.gemini_raw, fwd);
     let mut shaper = Shaper::for_call(call);
     loop {
         shaper.apply(&mut out, !more);
@@ -366,8 +369,9 @@ async fn translate_stream(
 }
 
 /// The `200` chunked head of a translated stream (raw JSON chunks for a
-/// Gemini client's non-SSE `alt`).
-fn stream_head(o: &mut Vec<u8>, gemini_raw: bool) {
+/// Gemini client's non-SSE `alt`), with the forwarded upstream lines `fwd`.
+fn stream_head(o: &mut Vec<u8>, gemini_raw: bool, fwd: &[u8]) {
+    let head_start = o.len();
     encode::status_line(o, 200);
     if gemini_raw {
         encode::header(o, "Content-Type", b"application/json");
@@ -377,6 +381,7 @@ fn stream_head(o: &mut Vec<u8>, gemini_raw: bool) {
         encode::header(o, "Connection", b"keep-alive");
     }
     encode::header(o, reply::CORS_ORIGIN.0, reply::CORS_ORIGIN.1);
+    passthrough::append(o, head_start, fwd);
     encode::header(o, "Transfer-Encoding", b"chunked");
     o.extend_from_slice(b"\r\n");
 }
