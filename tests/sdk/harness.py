@@ -151,28 +151,84 @@ codex-api-key: [{{api-key: "up-codex", base-url: "{base}/codex", models: [{codex
 """
 
 
-class Run:
-    """The mock upstream (on 127.0.0.1:0) and, after `start`, the real binary."""
+def test_ca(hosts, folder):
+    """A throw-away CA and a leaf certificate for `hosts`, written to
+    `folder`; returns (ca.pem, leaf.pem, leaf.key) paths."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
 
-    def __init__(self, handler):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cliproxy sdk test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = [os.path.join(folder, n) for n in ("ca.pem", "leaf.pem", "leaf.key")]
+    with open(paths[0], "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths[1], "wb") as f:
+        f.write(leaf.public_bytes(serialization.Encoding.PEM))
+    with open(paths[2], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths
+
+
+class Run:
+    """The mock upstream (on 127.0.0.1:0) and, after `start`, the real binary.
+
+    With `tls_hosts`, the mock speaks TLS with a certificate for those host
+    names (a throw-away CA) and the binary is started with `--upstream-ca`
+    and `CLIPROXY_CONNECT_TO` pointing each host's port 443 at the mock, so
+    upstreams keep their real names (OAuth accounts)."""
+
+    def __init__(self, handler, tls_hosts=None):
         self.up = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.tls_hosts = tls_hosts or []
+        self.extra_args, self.env = [], dict(os.environ)
+        if self.tls_hosts:
+            import ssl
+            self.certs = tempfile.mkdtemp(prefix="cliproxy-sdk-ca-")
+            ca, leaf, key = test_ca(self.tls_hosts, self.certs)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(leaf, key)
+            self.up.socket = ctx.wrap_socket(self.up.socket, server_side=True)
+            port = self.up.server_address[1]
+            self.extra_args = ["--upstream-ca", ca]
+            self.env["CLIPROXY_CONNECT_TO"] = ",".join(f"{h}:443=127.0.0.1:{port}" for h in self.tls_hosts)
         threading.Thread(target=self.up.serve_forever, daemon=True).start()
         self.base = f"http://127.0.0.1:{self.up.server_address[1]}"
         self.proc = None
 
-    def start(self, binary, driver, key, config, prefix="cliproxy-sdk-"):
+    def start(self, binary, driver, key, config, prefix="cliproxy-sdk-", auth_files=None):
         """Writes a temp config (listen on port 0, client key `key`, then
-        `config`), starts the binary and returns http://ADDR once it logs
-        the address it listens on."""
+        `config`) and `auth_files` ({name: JSON-able}) into its auth-dir,
+        starts the binary and returns http://ADDR once it logs the address
+        it listens on."""
         tmp = tempfile.mkdtemp(prefix=prefix)
         cfg = os.path.join(tmp, "config.yaml")
+        auths = os.path.join(tmp, "auths")
+        os.makedirs(auths)
+        for name, content in (auth_files or {}).items():
+            with open(os.path.join(auths, name), "w") as f:
+                json.dump(content, f)
         with open(cfg, "w") as f:
             f.write(f"""host: 127.0.0.1
 port: 0
 auth-dir: ./auths
 api-keys: ["{key}"]
 """ + config)
-        self.proc = subprocess.Popen([binary, "--config", cfg, "--workers", "2", "--driver", driver], stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen([binary, "--config", cfg, "--workers", "2", "--driver", driver] + self.extra_args, stderr=subprocess.PIPE, text=True, env=self.env)
         addr = None
         for line in self.proc.stderr:
             m = re.search(r"listening on (\S+)", line)
