@@ -185,10 +185,24 @@ struct Login {
 }
 
 fn start_login(auth: &AuthServer, flags: &[&str]) -> Login {
+    start_login_with(auth, flags, "", &auth.connect_to)
+}
+
+/// `extra_yaml` is appended to the config; `connect_to` is the
+/// `CLIPROXY_CONNECT_TO` the binary gets.
+fn start_login_with(
+    auth: &AuthServer,
+    flags: &[&str],
+    extra_yaml: &str,
+    connect_to: &str,
+) -> Login {
     let cfg = auth.dir.join("config.yaml");
     std::fs::write(
         &cfg,
-        format!("port: 0\nauth-dir: {}\n", auth.auth_dir().display()),
+        format!(
+            "port: 0\nauth-dir: {}\n{extra_yaml}",
+            auth.auth_dir().display()
+        ),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_cliproxy"))
@@ -197,7 +211,7 @@ fn start_login(auth: &AuthServer, flags: &[&str]) -> Login {
         .arg(&cfg)
         .arg("--upstream-ca")
         .arg(&auth.ca_path)
-        .env("CLIPROXY_CONNECT_TO", &auth.connect_to)
+        .env("CLIPROXY_CONNECT_TO", connect_to)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -972,4 +986,157 @@ fn refresh_refusals_and_outages_are_told_apart_without_the_token() {
             Err(OAuthError::Rejected { .. })
         ));
     }
+}
+
+#[test]
+fn gemini_login_with_a_named_project_keeps_it() {
+    let auth = auth_server(|r| match (host_of(r).as_str(), r.path.as_str()) {
+        ("oauth2.googleapis.com", "/token") => json_reply(
+            200,
+            r#"{"access_token":"ya29.p","refresh_token":"1//p","expires_in":3599}"#,
+        ),
+        ("www.googleapis.com", "/oauth2/v1/userinfo?alt=json") => {
+            json_reply(200, r#"{"email":"pro@example.com"}"#)
+        }
+        ("cloudcode-pa.googleapis.com", "/v1internal:loadCodeAssist") => json_reply(
+            200,
+            r#"{"currentTier":{"id":"standard-tier"},"allowedTiers":[{"id":"standard-tier","isDefault":true}],"cloudaicompanionProject":"ignored"}"#,
+        ),
+        ("cloudcode-pa.googleapis.com", "/v1internal:onboardUser") => json_reply(
+            200,
+            r#"{"done":true,"response":{"cloudaicompanionProject":{"id":"backend-proj"}}}"#,
+        ),
+        (
+            "serviceusage.googleapis.com",
+            "/v1/projects/my-proj/services/cloudaicompanion.googleapis.com",
+        ) => json_reply(200, r#"{"state":"ENABLED"}"#),
+        _ => json_reply(404, "{}"),
+    });
+    let port = free_port();
+    let mut login = start_login(
+        &auth,
+        &[
+            "-login",
+            "-no-browser",
+            "-project_id",
+            "my-proj",
+            "-oauth-callback-port",
+            &port.to_string(),
+        ],
+    );
+    let url = login.line("https://accounts.google.com/o/oauth2/auth?");
+    let state = query_of(&url)["state"].clone();
+    assert_eq!(
+        browser_get(port, &format!("/oauth2callback?code=c&state={state}")).0,
+        200
+    );
+    assert_eq!(login.exit_code(), 0, "stderr {}", login.stderr());
+    let meta = json!({"ideType":"IDE_UNSPECIFIED","platform":"PLATFORM_UNSPECIFIED","pluginType":"GEMINI"});
+    let load = auth.requests_to("cloudcode-pa.googleapis.com", "/v1internal:loadCodeAssist");
+    assert_eq!(
+        load[0].json(),
+        json!({"metadata": meta, "cloudaicompanionProject": "my-proj"})
+    );
+    let ob = auth.requests_to("cloudcode-pa.googleapis.com", "/v1internal:onboardUser");
+    assert_eq!(ob.len(), 1);
+    assert_eq!(
+        ob[0].json(),
+        json!({"tierId":"standard-tier","metadata":meta,"cloudaicompanionProject":"my-proj"})
+    );
+    let enables: Vec<_> = auth
+        .mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with(":enable"))
+        .collect();
+    assert!(enables.is_empty(), "an enabled API is left alone");
+    let v = read_auth_file(&auth.auth_dir(), "gemini-pro@example.com-my-proj.json");
+    assert_eq!(
+        v["project_id"], "my-proj",
+        "a paid tier keeps the named project"
+    );
+}
+
+/// An HTTP CONNECT proxy that tunnels every target to `to`, recording the
+/// CONNECT lines it got.
+fn connect_proxy(to: std::net::SocketAddr) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            let seen = s2.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if c.read(&mut b).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                seen.lock()
+                    .unwrap()
+                    .push(text.lines().next().unwrap_or("").to_string());
+                let up = TcpStream::connect(to).unwrap();
+                c.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut c2, mut up2) = (c.try_clone().unwrap(), up.try_clone().unwrap());
+                let t = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut up2);
+                    let _ = up2.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut up3, mut c3) = (up, c);
+                let _ = std::io::copy(&mut up3, &mut c3);
+                let _ = c3.shutdown(std::net::Shutdown::Write);
+                let _ = t.join();
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn login_goes_through_the_configured_proxy() {
+    let auth = auth_server(|r| {
+        if host_of(r) == "auth.openai.com" && r.path == "/oauth/token" {
+            json_reply(200, &codex_token_answer("px@example.com", "pro", "acc-p"))
+        } else {
+            json_reply(404, "{}")
+        }
+    });
+    let (proxy_port, seen) = connect_proxy(auth.mock.addr);
+    let port = free_port();
+    // A direct dial would go to a closed local port, never out.
+    let dead = HOSTS
+        .iter()
+        .map(|h| format!("{h}:443=127.0.0.1:1"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut login = start_login_with(
+        &auth,
+        &[
+            "-codex-login",
+            "-no-browser",
+            "-oauth-callback-port",
+            &port.to_string(),
+        ],
+        &format!("proxy-url: http://127.0.0.1:{proxy_port}\n"),
+        &dead,
+    );
+    let url = login.line("https://auth.openai.com/oauth/authorize?");
+    let state = query_of(&url)["state"].clone();
+    assert_eq!(
+        browser_get(port, &format!("/auth/callback?code=c&state={state}")).0,
+        200
+    );
+    assert_eq!(login.exit_code(), 0, "stderr {}", login.stderr());
+    assert_eq!(
+        seen.lock().unwrap().as_slice(),
+        ["CONNECT auth.openai.com:443 HTTP/1.1"]
+    );
+    read_auth_file(&auth.auth_dir(), "codex-px@example.com-pro.json");
 }
