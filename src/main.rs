@@ -10,6 +10,7 @@
     reason = "the binary shares the library's rule on blocking calls"
 )]
 
+use cliproxy::accounts::login::Flow;
 use cliproxy::runtime::{Driver, Options};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,7 +27,15 @@ const USAGE: &str =
   --upstream-ca PEM   extra CA certificates trusted for upstream TLS
   --pin-cpu N         pin worker i to CPU N+i (benchmarks)
   --head-timeout S    seconds to receive a request head once it started (default 30)
-  --idle-timeout S    seconds a keep-alive connection may sit idle (default 75)";
+  --idle-timeout S    seconds a keep-alive connection may sit idle (default 75)
+login (writes an auth file to the config's auth-dir, then exits):
+  -claude-login       Claude Code OAuth (browser, callback on :54545)
+  -codex-login        Codex OAuth (browser, callback on :1455)
+  -codex-device-login Codex device code flow
+  -login              Google account for Gemini CLI (browser, callback on :8085)
+  -project_id ID      Gemini: project(s) to use, comma-separated (default: discovered)
+  -no-browser         print the URL only (default: also try to open a browser)
+  -oauth-callback-port N  listen for the callback on port N instead";
 
 fn main() {
     std::process::exit(real_main());
@@ -36,6 +45,8 @@ fn real_main() -> i32 {
     let mut config = PathBuf::from("config.yaml");
     let mut check = false;
     let mut opts = Options::default();
+    let mut login: Option<Flow> = None;
+    let mut login_opts = cliproxy::accounts::login::Options::default();
     if let Ok(d) = std::env::var("CLIPROXY_DRIVER") {
         match Driver::parse(&d) {
             Some(d) => opts.driver = d,
@@ -123,6 +134,32 @@ fn real_main() -> i32 {
                     }
                 }
             }
+            "login" | "claude-login" | "codex-login" | "codex-device-login" => {
+                let f = match flag.as_str() {
+                    "login" => Flow::Gemini,
+                    "claude-login" => Flow::Claude,
+                    "codex-login" => Flow::Codex,
+                    _ => Flow::CodexDevice,
+                };
+                if login.is_some_and(|l| l != f) {
+                    eprintln!("only one login flag at a time");
+                    return 2;
+                }
+                login = Some(f);
+            }
+            "no-browser" => login_opts.no_browser = true,
+            "project_id" => match value("project_id") {
+                Ok(v) => login_opts.project_id = v,
+                Err(c) => return c,
+            },
+            "oauth-callback-port" => match value("oauth-callback-port").map(|v| v.parse::<u16>()) {
+                Ok(Ok(0)) => login_opts.callback_port = None,
+                Ok(Ok(n)) => login_opts.callback_port = Some(n),
+                _ => {
+                    eprintln!("--oauth-callback-port needs a port number");
+                    return 2;
+                }
+            },
             "h" | "help" => {
                 println!("{USAGE}");
                 return 0;
@@ -132,6 +169,11 @@ fn real_main() -> i32 {
                 return 2;
             }
         }
+    }
+    if let Some(flow) = login {
+        login_opts.config = config;
+        login_opts.extra_roots = opts.extra_roots.clone();
+        return cliproxy::accounts::login::run(flow, &login_opts);
     }
     let baseline = cliproxy::control::Baseline::of(&config);
     let snap = match cliproxy::control::load_snapshot(&config, 1) {

@@ -69,7 +69,7 @@ fn claude_answer(r: &Recorded, text: &str) -> Reply {
 
 /// A relay with `auth` as its auth-dir, its hosts pointed at `mock`.
 fn start(mock: &Mock, auth: &Path, workers: usize) -> Server {
-    let ca = mock.write_ca(auth.parent().unwrap_or(auth));
+    let ca = mock.write_ca(&scratch_dir("oauth-ca"));
     let yaml = format!(
         "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\n",
         auth.display()

@@ -196,6 +196,15 @@ impl Mock {
         p
     }
 
+    /// A TLS mock presenting `parts`' certificate (e.g. from
+    /// [`tls_parts_for`] with real provider host names).
+    pub fn start_tls_with(
+        parts: TlsParts,
+        script: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Mock {
+        Self::start_inner(Box::new(script), Some(parts))
+    }
+
     fn start_inner(script: Script, tls: Option<TlsParts>) -> Mock {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
