@@ -543,6 +543,13 @@ fn add_accounts(
             },
         };
         let proxy = proxy.map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u)));
+        watched.push((a.clone(), proxy.clone()));
+        if a.kind == crate::accounts::AccountKind::Gemini && a.project_id.is_empty() {
+            // Served once the refresh thread found its project (written
+            // to the file, which reloads).
+            crate::log_info!("auth-dir: {}: looking up its Gemini project", a.id);
+            continue;
+        }
         let headers: Vec<(String, String)> = f
             .headers
             .iter()
@@ -589,7 +596,6 @@ fn add_accounts(
             rules: rules.clone(),
             account: Some(a.clone()),
         });
-        watched.push((a.clone(), proxy));
         let entry = ACCOUNT_ENTRY_BASE + i;
         s.by_entry.insert((kind, entry), idx);
         let mut excluded = f.excluded_models.clone();

@@ -184,6 +184,9 @@ pub struct Account {
     /// The token endpoint refused the refresh token: no automatic retries
     /// until the file changes.
     pub refused: AtomicBool,
+    /// Gemini without `project_id`: Unix seconds before which project
+    /// discovery is not tried again.
+    pub discover_at: std::sync::atomic::AtomicU64,
     /// Requests waiting for a refresh of this account to finish (woken from
     /// the refresh thread; monoio's `sync` feature makes wakers cross-thread).
     pub waiters: std::sync::Mutex<Vec<std::task::Waker>>,

@@ -236,6 +236,9 @@ fn run(rx: mpsc::Receiver<Option<Arc<Account>>>) {
             }
         }
         for (a, proxy) in &watched {
+            if needs_project(a, t) {
+                discover(e, a, proxy.clone(), t);
+            }
             if due(a, t) && !queue.iter().any(|q| Arc::ptr_eq(q, a)) {
                 let claimed = a
                     .token
@@ -247,6 +250,49 @@ fn run(rx: mpsc::Receiver<Option<Arc<Account>>>) {
                 }
             }
         }
+    }
+}
+
+/// A Gemini account without a project whose token is usable: time to ask
+/// Cloud Code Assist for one (`loadCodeAssist`, then `onboardUser`).
+fn needs_project(a: &Account, now: u64) -> bool {
+    a.kind == super::AccountKind::Gemini
+        && a.project_id.is_empty()
+        && a.discover_at.load(Ordering::Acquire) <= now
+        && !expired(a, 0)
+}
+
+/// Finds the account's project and stores it in its file as `project_id`;
+/// the control thread's reload then serves the account with it (as
+/// CLIProxyAPI does when a Gemini CLI file has no project). A failure is
+/// retried after [`FAILURE_BACKOFF`].
+fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Proxy>>, now: u64) {
+    a.discover_at.store(now + FAILURE_BACKOFF, Ordering::Release);
+    let net = Net {
+        tls: e.tls.clone(),
+        proxy,
+    };
+    let token = a.token.get();
+    match oauth::gemini::discover_project(&net, token.access.expose()) {
+        Ok(project) if !project.is_empty() => {
+            let stored = (|| {
+                let bytes = std::fs::read(&a.path).map_err(|e| format!("read: {e}"))?;
+                let mut obj = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    Ok(serde_json::Value::Object(m)) => m,
+                    _ => return Err("the file is no longer a JSON object".to_string()),
+                };
+                obj.insert("project_id".into(), serde_json::Value::String(project.clone()));
+                let out = serde_json::to_vec_pretty(&serde_json::Value::Object(obj))
+                    .map_err(|e| format!("encode: {e}"))?;
+                write_atomic(&a.path, &out)
+            })();
+            match stored {
+                Ok(()) => crate::log_info!("auth {}: Gemini project {project} found", a.id),
+                Err(err) => crate::log_warn!("auth {}: project found but not stored: {err}", a.id),
+            }
+        }
+        Ok(_) => crate::log_warn!("auth {}: no Gemini project offered for this account", a.id),
+        Err(err) => crate::log_warn!("auth {}: Gemini project discovery failed: {err}", a.id),
     }
 }
 

@@ -178,6 +178,7 @@ fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
         last_refresh: AtomicU64::new(f.last_refresh.unwrap_or(0)),
         retry_at: AtomicU64::new(0),
         refused: AtomicBool::new(false),
+        discover_at: AtomicU64::new(0),
         waiters: Mutex::new(Vec::new()),
     }
 }
