@@ -62,7 +62,8 @@ pub struct Options {
     pub config: PathBuf,
     /// `-no-browser`: only print the URL.
     pub no_browser: bool,
-    /// `-project_id` (Gemini): one id, or several separated by commas.
+    /// `-project_id` (Gemini): one id, several separated by commas, or `ALL`
+    /// (every project the account lists).
     pub project_id: String,
     /// `-oauth-callback-port`: listen here instead of the provider's port
     /// (the redirect URI of Claude and Codex stays the registered one).
@@ -289,12 +290,6 @@ fn gemini_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect();
-    if requested.iter().any(|p| p.eq_ignore_ascii_case("all")) {
-        return Err(
-            "-project_id ALL needs the project list, which this build does not fetch: name the projects (comma-separated)"
-                .into(),
-        );
-    }
     let pkce = Pkce::generate().map_err(|e| e.to_string())?;
     let state = oauth::random_state().map_err(|e| e.to_string())?;
     let port = opts.callback_port.unwrap_or(gemini::CALLBACK_PORT);
@@ -315,6 +310,16 @@ fn gemini_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
     } else {
         say!("Authenticated user email: {email}");
     }
+    let all = requested.iter().any(|p| p.eq_ignore_ascii_case("all"));
+    let requested = if all {
+        let listed = gemini::list_projects(net, access).map_err(oe("project list"))?;
+        if listed.is_empty() {
+            return Err("-project_id ALL: the account lists no Google Cloud projects".into());
+        }
+        listed
+    } else {
+        requested
+    };
     let mut projects: Vec<String> = Vec::new();
     if requested.is_empty() {
         say!("No -project_id: discovering the account's Code Assist project...");
