@@ -26,7 +26,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-const HOSTS: [&str; 7] = [
+const HOSTS: [&str; 8] = [
+    "cloudresourcemanager.googleapis.com",
     "api.anthropic.com",
     "auth.openai.com",
     "oauth2.googleapis.com",
@@ -1139,4 +1140,65 @@ fn login_goes_through_the_configured_proxy() {
         ["CONNECT auth.openai.com:443 HTTP/1.1"]
     );
     read_auth_file(&auth.auth_dir(), "codex-px@example.com-pro.json");
+}
+
+#[test]
+fn gemini_login_all_onboards_every_listed_project() {
+    let auth = auth_server(|r| {
+        let onboard = |p: &str| {
+            json_reply(
+                200,
+                &json!({"done":true,"response":{"cloudaicompanionProject":{"id":p}}}).to_string(),
+            )
+        };
+        match (host_of(r).as_str(), r.path.as_str()) {
+            ("oauth2.googleapis.com", "/token") => {
+                json_reply(200, r#"{"access_token":"ya29.all","expires_in":3599}"#)
+            }
+            ("www.googleapis.com", _) => json_reply(200, r#"{"email":"all@example.com"}"#),
+            ("cloudresourcemanager.googleapis.com", "/v1/projects") => json_reply(
+                200,
+                r#"{"projects":[{"projectId":"p-one","name":"One"},{"projectId":"p-two","name":"Two"}]}"#,
+            ),
+            ("cloudcode-pa.googleapis.com", "/v1internal:loadCodeAssist") => json_reply(
+                200,
+                r#"{"allowedTiers":[{"id":"standard-tier","isDefault":true}]}"#,
+            ),
+            ("cloudcode-pa.googleapis.com", "/v1internal:onboardUser") => {
+                onboard(r.json()["cloudaicompanionProject"].as_str().unwrap_or(""))
+            }
+            ("serviceusage.googleapis.com", _) => json_reply(200, r#"{"state":"ENABLED"}"#),
+            _ => json_reply(404, "{}"),
+        }
+    });
+    let port = free_port();
+    let mut login = start_login(
+        &auth,
+        &[
+            "-login",
+            "-no-browser",
+            "-project_id",
+            "ALL",
+            "-oauth-callback-port",
+            &port.to_string(),
+        ],
+    );
+    let url = login.line("https://accounts.google.com/o/oauth2/auth?");
+    let state = query_of(&url)["state"].clone();
+    assert_eq!(
+        browser_get(port, &format!("/oauth2callback?code=c&state={state}")).0,
+        200
+    );
+    assert_eq!(login.exit_code(), 0, "stderr {}", login.stderr());
+    let list = auth.requests_to("cloudresourcemanager.googleapis.com", "/v1/projects");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].header("authorization"), Some("Bearer ya29.all"));
+    let ob: Vec<Value> = auth
+        .requests_to("cloudcode-pa.googleapis.com", "/v1internal:onboardUser")
+        .iter()
+        .map(|r| r.json()["cloudaicompanionProject"].clone())
+        .collect();
+    assert_eq!(ob, [json!("p-one"), json!("p-two")]);
+    let v = read_auth_file(&auth.auth_dir(), "gemini-all@example.com-all.json");
+    assert_eq!(v["project_id"], "p-one,p-two");
 }

@@ -23,6 +23,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Prints a line on stdout; a closed stdout (`| head`) is not a panic.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(io::stdout(), $($t)*);
+    }};
+}
+
+/// Prints a line on stderr; never panics.
+macro_rules! warn_user {
+    ($($t:tt)*) => {{
+        let _ = writeln!(io::stderr(), $($t)*);
+    }};
+}
+
 /// How long the browser step may take (CLIProxyAPI: 5 minutes).
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Largest callback request head read.
@@ -48,7 +62,8 @@ pub struct Options {
     pub config: PathBuf,
     /// `-no-browser`: only print the URL.
     pub no_browser: bool,
-    /// `-project_id` (Gemini): one id, or several separated by commas.
+    /// `-project_id` (Gemini): one id, several separated by commas, or `ALL`
+    /// (every project the account lists).
     pub project_id: String,
     /// `-oauth-callback-port`: listen here instead of the provider's port
     /// (the redirect URI of Claude and Codex stays the registered one).
@@ -67,12 +82,12 @@ pub fn run(flow: Flow, opts: &Options) -> i32 {
     };
     match login(flow, opts) {
         Ok(path) => {
-            println!("Authentication saved to {}", path.display());
-            println!("{name} authentication successful!");
+            say!("Authentication saved to {}", path.display());
+            say!("{name} authentication successful!");
             0
         }
         Err(e) => {
-            eprintln!("{name} authentication failed: {e}");
+            warn_user!("{name} authentication failed: {e}");
             1
         }
     }
@@ -125,7 +140,7 @@ fn claude_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
     let port = opts.callback_port.unwrap_or(claude::CALLBACK_PORT);
     let listener = bind(port)?;
     show_url(&claude::auth_url(&state, &pkce.challenge), opts.no_browser);
-    println!("Waiting for Claude authentication callback...");
+    say!("Waiting for Claude authentication callback...");
     let code = wait_callback(&listener, claude::CALLBACK_PATH, &state, CALLBACK_TIMEOUT)?;
     let t = claude::exchange_code(net, &code, &state, pkce.verifier.expose())
         .map_err(oe("token exchange"))?;
@@ -148,7 +163,7 @@ fn codex_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
     let port = opts.callback_port.unwrap_or(codex::CALLBACK_PORT);
     let listener = bind(port)?;
     show_url(&codex::auth_url(&state, &pkce.challenge), opts.no_browser);
-    println!("Waiting for Codex authentication callback...");
+    say!("Waiting for Codex authentication callback...");
     let code = wait_callback(&listener, codex::CALLBACK_PATH, &state, CALLBACK_TIMEOUT)?;
     let t = codex::exchange_code(net, &code, codex::REDIRECT_URI, pkce.verifier.expose())
         .map_err(oe("token exchange"))?;
@@ -165,9 +180,9 @@ fn pause(d: Duration) {
 
 fn codex_device_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
     let dc = codex::device_user_code(net).map_err(|e| e.to_string())?;
-    println!("Starting Codex device authentication...");
-    println!("Codex device URL: {}", codex::DEVICE_VERIFY_URL);
-    println!("Codex device code: {}", dc.user_code);
+    say!("Starting Codex device authentication...");
+    say!("Codex device URL: {}", codex::DEVICE_VERIFY_URL);
+    say!("Codex device code: {}", dc.user_code);
     flush();
     if !opts.no_browser {
         open_browser(codex::DEVICE_VERIFY_URL);
@@ -275,12 +290,6 @@ fn gemini_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect();
-    if requested.iter().any(|p| p.eq_ignore_ascii_case("all")) {
-        return Err(
-            "-project_id ALL needs the project list, which this build does not fetch: name the projects (comma-separated)"
-                .into(),
-        );
-    }
     let pkce = Pkce::generate().map_err(|e| e.to_string())?;
     let state = oauth::random_state().map_err(|e| e.to_string())?;
     let port = opts.callback_port.unwrap_or(gemini::CALLBACK_PORT);
@@ -290,26 +299,36 @@ fn gemini_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
         &gemini::auth_url(&redirect, &state, &pkce.challenge),
         opts.no_browser,
     );
-    println!("Waiting for authentication callback...");
+    say!("Waiting for authentication callback...");
     let code = wait_callback(&listener, gemini::CALLBACK_PATH, &state, CALLBACK_TIMEOUT)?;
     let t = gemini::exchange_code(net, &code, &redirect, pkce.verifier.expose())
         .map_err(oe("token exchange"))?;
     let access = t.access_token.expose();
     let email = gemini::user_email(net, access).map_err(oe("userinfo"))?;
     if email.is_empty() {
-        println!("Failed to get user email from token");
+        say!("Failed to get user email from token");
     } else {
-        println!("Authenticated user email: {email}");
+        say!("Authenticated user email: {email}");
     }
+    let all = requested.iter().any(|p| p.eq_ignore_ascii_case("all"));
+    let requested = if all {
+        let listed = gemini::list_projects(net, access).map_err(oe("project list"))?;
+        if listed.is_empty() {
+            return Err("-project_id ALL: the account lists no Google Cloud projects".into());
+        }
+        listed
+    } else {
+        requested
+    };
     let mut projects: Vec<String> = Vec::new();
     if requested.is_empty() {
-        println!("No -project_id: discovering the account's Code Assist project...");
+        say!("No -project_id: discovering the account's Code Assist project...");
         let p = gemini::discover_project(net, access).map_err(oe("project discovery"))?;
-        println!("Discovered project: {p}");
+        say!("Discovered project: {p}");
         projects.push(p);
     } else {
         for r in &requested {
-            println!("Activating project {r}");
+            say!("Activating project {r}");
             let p = gemini::setup_project(net, access, Some(r)).map_err(oe("onboarding"))?;
             if !projects.contains(&p) {
                 projects.push(p);
@@ -340,10 +359,10 @@ fn flush() {
 /// Prints the authorization URL and, unless `-no-browser`, tries to open it.
 fn show_url(url: &str, no_browser: bool) {
     if !no_browser {
-        println!("Opening browser for authentication");
+        say!("Opening browser for authentication");
         open_browser(url);
     }
-    println!("Visit the following URL to continue authentication:\n{url}");
+    say!("Visit the following URL to continue authentication:\n{url}");
     flush();
 }
 
@@ -360,7 +379,7 @@ fn open_browser(url: &str) {
         .stderr(std::process::Stdio::null())
         .spawn();
     if spawned.is_err() {
-        eprintln!("could not start {opener}: open the URL below yourself");
+        warn_user!("could not start {opener}: open the URL below yourself");
     }
 }
 

@@ -37,6 +37,8 @@ pub const CODE_ASSIST_URL: &str = "https://cloudcode-pa.googleapis.com/v1interna
 pub const SERVICE_USAGE_URL: &str = "https://serviceusage.googleapis.com";
 /// The API a Code Assist project needs.
 pub const REQUIRED_SERVICE: &str = "cloudaicompanion.googleapis.com";
+/// Cloud Resource Manager's project list (for `-project_id ALL`).
+pub const PROJECTS_URL: &str = "https://cloudresourcemanager.googleapis.com/v1/projects";
 /// Gemini CLI version in the `User-Agent` of Code Assist calls.
 pub const CLI_VERSION: &str = "0.31.0";
 
@@ -156,6 +158,46 @@ pub fn user_email(net: &Net, access_token: &str) -> Result<String, OAuthError> {
         .unwrap_or("")
         .trim()
         .to_string())
+}
+
+/// The ids of the account's GCP projects (first page of Cloud Resource
+/// Manager's list, as CLIProxyAPI reads it), de-duplicated, in order.
+pub fn list_projects(net: &Net, access_token: &str) -> Result<Vec<String>, OAuthError> {
+    const WHAT: &str = "project list";
+    let auth = bearer(access_token);
+    let reply = call(
+        net,
+        "GET",
+        PROJECTS_URL,
+        &[("Authorization", &auth), ("Accept", "application/json")],
+        b"",
+    )
+    .map_err(|e| OAuthError::Transient(format!("{WHAT}: {e}")))?;
+    if !reply.ok() {
+        return Err(super::failure(WHAT, &reply));
+    }
+    Ok(project_ids(&reply.json()))
+}
+
+/// `projects[].projectId` of a project-list answer.
+pub fn project_ids(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in v
+        .get("projects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let id = p
+            .get("projectId")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim();
+        if !id.is_empty() && !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    out
 }
 
 /// Gemini CLI's `User-Agent` (`GeminiCLI/<version>/unknown (<os>; <arch>)`).
@@ -409,6 +451,13 @@ mod tests {
             Some("p-2".into())
         );
         assert_eq!(onboard_result(&json!({"done":true})), Some(String::new()));
+    }
+
+    #[test]
+    fn project_list_answers() {
+        let v = json!({"projects":[{"projectId":"a","name":"A"},{"projectId":" "},{"projectId":"b"},{"projectId":"a"}]});
+        assert_eq!(project_ids(&v), ["a", "b"]);
+        assert!(project_ids(&json!({})).is_empty());
     }
 
     #[test]
