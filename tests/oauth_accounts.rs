@@ -484,3 +484,49 @@ fn a_refused_refresh_leaves_the_file_untouched_and_answers_401() {
         "file untouched"
     );
 }
+
+#[test]
+fn a_gemini_file_without_a_project_is_served_once_its_project_is_found() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| {
+        if r.path.ends_with(":loadCodeAssist") {
+            return json_reply(
+                200,
+                r#"{"cloudaicompanionProject":"proj-found","currentTier":{"id":"free-tier"},"allowedTiers":[{"id":"free-tier","isDefault":true}]}"#,
+            );
+        }
+        if r.path.ends_with(":onboardUser") {
+            return json_reply(
+                200,
+                r#"{"done":true,"response":{"cloudaicompanionProject":{"id":"proj-found"}}}"#,
+            );
+        }
+        json_reply(404, r#"{"error":{"message":"unexpected"}}"#)
+    });
+    let auth = scratch_dir("oauth-gemini-project");
+    let file = auth.join("gemini-g@example.com.json");
+    std::fs::write(
+        &file,
+        json!({"type":"gemini","email":"g@example.com","keep":1,
+            "token":{"access_token":"at-g","refresh_token":"rt-g","expiry":far_future()}})
+        .to_string(),
+    )
+    .unwrap();
+    let srv = start(&mock, &auth, 1);
+    assert!(
+        eventually(Duration::from_secs(10), || models(&srv)
+            .iter()
+            .any(|m| m == "gemini-2.5-pro")),
+        "gemini models never listed: {}",
+        srv.log_text()
+    );
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(saved["project_id"], "proj-found");
+    assert_eq!(saved["keep"], 1);
+    let load = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with(":loadCodeAssist"))
+        .expect("loadCodeAssist called");
+    assert_eq!(load.header("authorization"), Some("Bearer at-g"));
+    assert_eq!(load.header("host"), Some("cloudcode-pa.googleapis.com"));
+}

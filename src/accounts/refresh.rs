@@ -267,7 +267,8 @@ fn needs_project(a: &Account, now: u64) -> bool {
 /// CLIProxyAPI does when a Gemini CLI file has no project). A failure is
 /// retried after [`FAILURE_BACKOFF`].
 fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Proxy>>, now: u64) {
-    a.discover_at.store(now + FAILURE_BACKOFF, Ordering::Release);
+    a.discover_at
+        .store(now + FAILURE_BACKOFF, Ordering::Release);
     let net = Net {
         tls: e.tls.clone(),
         proxy,
@@ -281,7 +282,10 @@ fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Pro
                     Ok(serde_json::Value::Object(m)) => m,
                     _ => return Err("the file is no longer a JSON object".to_string()),
                 };
-                obj.insert("project_id".into(), serde_json::Value::String(project.clone()));
+                obj.insert(
+                    "project_id".into(),
+                    serde_json::Value::String(project.clone()),
+                );
                 let out = serde_json::to_vec_pretty(&serde_json::Value::Object(obj))
                     .map_err(|e| format!("encode: {e}"))?;
                 write_atomic(&a.path, &out)
