@@ -20,14 +20,8 @@ UP=18431; CP=18433
 trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf $W' EXIT
 . benches/upstream.sh
 
-# A CA and a leaf for api.anthropic.com.
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca \
-  -keyout $W/ca.key -out $W/ca.pem 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj /CN=api.anthropic.com \
-  -keyout $W/leaf.key -out $W/leaf.csr 2>/dev/null
-printf 'subjectAltName=DNS:api.anthropic.com\n' >$W/ext
-openssl x509 -req -in $W/leaf.csr -CA $W/ca.pem -CAkey $W/ca.key -CAcreateserial \
-  -days 2 -extfile $W/ext -out $W/leaf.pem 2>/dev/null
+. benches/cpu/lib.sh
+tls_cert api.anthropic.com
 
 cat > $W/upstream.conf <<NGINX
 worker_processes 1;
@@ -70,46 +64,14 @@ claude-api-key:
         alias: via-key
 YAML
 
-instructions() { # script requests
-  local script=$1 n=$2 out=$W/cg.out pid
-  rm -f $out
-  CLIPROXY_CONNECT_TO="api.anthropic.com:443=127.0.0.1:$UP" \
-  valgrind --tool=callgrind --callgrind-out-file=$out "$BIN" --config $W/config.yaml \
-    --workers 1 --driver epoll --drain-seconds 1 --upstream-ca $W/ca.pem 2>$W/vg.log &
-  pid=$!
-  wait_port $CP || { cat $W/vg.log >&2; return 1; }
-  rm -f $W/done
-  REQUESTS=$n DONE_FILE=$W/done wrk -t1 -c1 -d3600s -s "$script" \
-    "http://127.0.0.1:$CP/v1/chat/completions" >$W/wrk.out &
-  local wrk_pid=$!
-  while [ ! -e $W/done ] && kill -0 $wrk_pid 2>/dev/null; do sleep 0.1; done
-  kill -INT $wrk_pid 2>/dev/null || true
-  wait $wrk_pid || true
-  kill -TERM $pid
-  wait $pid || true
-  local got
-  got=$(awk '/requests in/ {print $1}' $W/wrk.out)
-  if [ "$got" != "$n" ] || grep -q 'Non-2xx' $W/wrk.out; then
-    echo "wanted $n answers with 2xx:" >&2; cat $W/wrk.out $W/vg.log >&2; return 1
-  fi
-  awk '/^totals:|^summary:/ {print $2; exit}' $out
-}
-
-scenario() { # name model stream
-  local f=$W/$1.lua
-  {
-    cat benches/mem/stop_after.lua
-    echo "wrk.body = '{\"model\":\"$2\",\"stream\":$3,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'"
-  } >$f
-  echo $f
-}
+RELAY_ENV="CLIPROXY_CONNECT_TO=api.anthropic.com:443=127.0.0.1:$UP"
 
 printf '%-10s %-10s %14s\n' credential stream instr/request
 for stream in false true; do
   for via in key account; do
     s=$(scenario "$via-$stream" "via-$via" $stream)
-    lo=$(instructions "$s" "$LOW")
-    hi=$(instructions "$s" "$HIGH")
+    lo=$(count_instructions "$BIN" "$s" "$LOW" --upstream-ca $W/ca.pem)
+    hi=$(count_instructions "$BIN" "$s" "$HIGH" --upstream-ca $W/ca.pem)
     printf '%-10s %-10s %14d\n' $via $stream $(( (hi - lo) / (HIGH - LOW) ))
   done
 done

@@ -336,6 +336,35 @@ pub fn apply_tokens(kind: AccountKind, obj: &mut Map<String, Value>, t: &TokenSe
     put(obj, "last_refresh", &now_s);
 }
 
+/// Writes `bytes` to `path` through a temp file in the same directory
+/// (created with mode 0600, synced), then renames it over `path`: readers see
+/// the old file or the new one, never a torn one.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let res = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
 /// Unix seconds of an RFC 3339 time (`2026-01-02T03:04:05Z`, fractions and
 /// `+hh:mm` offsets accepted).
 pub fn parse_rfc3339(s: &str) -> Option<u64> {

@@ -276,20 +276,12 @@ fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Pro
     let token = a.token.get();
     match oauth::gemini::discover_project(&net, token.access.expose()) {
         Ok(project) if !project.is_empty() => {
-            let stored = (|| {
-                let bytes = std::fs::read(&a.path).map_err(|e| format!("read: {e}"))?;
-                let mut obj = match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                    Ok(serde_json::Value::Object(m)) => m,
-                    _ => return Err("the file is no longer a JSON object".to_string()),
-                };
+            let stored = update_file(&a.path, |obj| {
                 obj.insert(
                     "project_id".into(),
                     serde_json::Value::String(project.clone()),
                 );
-                let out = serde_json::to_vec_pretty(&serde_json::Value::Object(obj))
-                    .map_err(|e| format!("encode: {e}"))?;
-                write_atomic(&a.path, &out)
-            })();
+            });
             match stored {
                 Ok(()) => crate::log_info!("auth {}: Gemini project {project} found", a.id),
                 Err(err) => crate::log_warn!("auth {}: project found but not stored: {err}", a.id),
@@ -366,42 +358,22 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
 /// write a temp file (0600) beside it, rename over. The file keeps every
 /// other field.
 fn write_back(a: &Account, set: &super::TokenSet, now: u64) -> Result<(), String> {
-    let bytes = std::fs::read(&a.path).map_err(|e| format!("read: {e}"))?;
+    update_file(&a.path, |obj| file::apply_tokens(a.kind, obj, set, now))
+}
+
+/// Reads the auth file at `path`, lets `edit` change its object, writes it
+/// back atomically (every field `edit` leaves alone is kept).
+pub fn update_file(
+    path: &std::path::Path,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("read: {e}"))?;
     let mut obj = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(serde_json::Value::Object(m)) => m,
         _ => return Err("the file is no longer a JSON object".into()),
     };
-    file::apply_tokens(a.kind, &mut obj, set, now);
+    edit(&mut obj);
     let out = serde_json::to_vec_pretty(&serde_json::Value::Object(obj))
         .map_err(|e| format!("encode: {e}"))?;
-    write_atomic(&a.path, &out)
-}
-
-/// Writes `bytes` to `path` through a temp file in the same directory,
-/// created with mode 0600, synced, then renamed over `path`.
-pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let res = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!("write {}: {e}", path.display()));
-    }
-    Ok(())
+    file::write_atomic(path, &out).map_err(|e| format!("write {}: {e}", path.display()))
 }

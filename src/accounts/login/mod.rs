@@ -601,30 +601,15 @@ fn serve_one(mut s: TcpStream, path: &str, state: &str) -> Option<Result<String,
 /// Writes `obj` to `dir/name` atomically (temp file + rename), mode 0600;
 /// creates `dir` (0700) when missing.
 pub fn save(dir: &Path, name: &str, obj: &Value) -> io::Result<PathBuf> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
     let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
     let mut text = serde_json::to_vec_pretty(obj).map_err(io::Error::other)?;
     text.push(b'\n');
-    let res = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&text)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res.map(|()| path)
+    super::file::write_atomic(&path, &text).map(|()| path)
 }
 
 #[cfg(test)]

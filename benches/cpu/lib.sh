@@ -1,0 +1,53 @@
+# Shared by the callgrind benches (sourced, not run). Expects W (work dir)
+# and CP (the relay's port) set, and benches/upstream.sh sourced.
+#   tls_cert NAME            throw-away CA ($W/ca.pem) and a leaf for NAME ($W/leaf.pem, $W/leaf.key)
+#   scenario NAME MODEL STREAM   a wrk script posting a small chat request; prints its path
+#   count_instructions BIN SCRIPT N [ARGS...]
+#                            total instructions of one relay run (epoll, one
+#                            worker, config $W/config.yaml) that answers N
+#                            requests; extra ARGS go to the relay. Env for the
+#                            relay: RELAY_ENV (e.g. "CLIPROXY_CONNECT_TO=...").
+
+tls_cert() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca \
+    -keyout $W/ca.key -out $W/ca.pem 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" \
+    -keyout $W/leaf.key -out $W/leaf.csr 2>/dev/null
+  printf 'subjectAltName=DNS:%s\n' "$1" >$W/ext
+  openssl x509 -req -in $W/leaf.csr -CA $W/ca.pem -CAkey $W/ca.key -CAcreateserial \
+    -days 2 -extfile $W/ext -out $W/leaf.pem 2>/dev/null
+}
+
+scenario() {
+  local f=$W/$1.lua
+  {
+    cat benches/mem/stop_after.lua
+    echo "wrk.body = '{\"model\":\"$2\",\"stream\":$3,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'"
+  } >$f
+  echo $f
+}
+
+count_instructions() {
+  local bin=$1 script=$2 n=$3 out=$W/cg.out pid
+  shift 3
+  rm -f $out
+  env ${RELAY_ENV:-} valgrind --tool=callgrind --callgrind-out-file=$out "$bin" \
+    --config $W/config.yaml --workers 1 --driver epoll --drain-seconds 1 "$@" 2>$W/vg.log &
+  pid=$!
+  wait_port $CP || { cat $W/vg.log >&2; return 1; }
+  rm -f $W/done
+  REQUESTS=$n DONE_FILE=$W/done wrk -t1 -c1 -d3600s -s "$script" \
+    "http://127.0.0.1:$CP/v1/chat/completions" >$W/wrk.out &
+  local wrk_pid=$!
+  while [ ! -e $W/done ] && kill -0 $wrk_pid 2>/dev/null; do sleep 0.1; done
+  kill -INT $wrk_pid 2>/dev/null || true
+  wait $wrk_pid || true
+  kill -TERM $pid
+  wait $pid || true
+  local got
+  got=$(awk '/requests in/ {print $1}' $W/wrk.out)
+  if [ "$got" != "$n" ] || grep -q 'Non-2xx' $W/wrk.out; then
+    echo "wanted $n answers with 2xx:" >&2; cat $W/wrk.out $W/vg.log >&2; return 1
+  fi
+  awk '/^totals:|^summary:/ {print $2; exit}' $out
+}
