@@ -212,6 +212,10 @@ impl Session {
         bridge.reset();
         conn.ws = Some(bridge);
         let keep = forward::proxy(w, conn, req, call).await;
+        // CLIProxyAPI keeps the request it sent, answered or not; the
+        // output is the completed response's (none after an error).
+        self.last_output = b"[]".to_vec();
+        self.last_request = Some(body);
         let Some(mut bridge) = conn.ws.take() else {
             return false;
         };
@@ -219,10 +223,9 @@ impl Session {
         if !keep || !bridge.is_done() {
             return false;
         }
-        self.last_output = bridge
-            .take_completed_output()
-            .unwrap_or_else(|| b"[]".to_vec());
-        self.last_request = Some(body);
+        if let Some(out) = bridge.take_completed_output() {
+            self.last_output = out;
+        }
         self.bridge = Some(bridge);
         true
     }
