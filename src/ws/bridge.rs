@@ -124,8 +124,8 @@ impl Bridge {
                     let r = dec.feed(http, |d| {
                         if sse {
                             let _ = scanner.feed(d, |it| collect(it, &mut events));
-                        } else if whole.len() < MAX_ERROR_BODY {
-                            whole.extend_from_slice(d);
+                        } else {
+                            keep_error_body(whole, d);
                         }
                     });
                     for e in &events {
@@ -155,8 +155,8 @@ impl Bridge {
                         for e in &events {
                             self.event(e, frames);
                         }
-                    } else if self.whole.len() < MAX_ERROR_BODY {
-                        self.whole.extend_from_slice(d);
+                    } else {
+                        keep_error_body(&mut self.whole, d);
                     }
                     if done {
                         self.finish(frames);
@@ -242,6 +242,13 @@ impl Bridge {
         }
         self.body = Body::Done;
     }
+}
+
+/// Appends `d` to an error body, keeping at most [`MAX_ERROR_BODY`] bytes
+/// (the same bytes whatever the split).
+fn keep_error_body(whole: &mut Vec<u8>, d: &[u8]) {
+    let room = MAX_ERROR_BODY.saturating_sub(whole.len());
+    whole.extend_from_slice(&d[..d.len().min(room)]);
 }
 
 fn collect(it: Item<'_>, events: &mut Vec<Vec<u8>>) {
@@ -398,6 +405,48 @@ mod tests {
         // A stream that reports its own error is not given a second one.
         let http = chunked_sse(&["data: {\"type\":\"error\",\"message\":\"x\"}\n\n"]);
         assert_eq!(feed_split(&http, &[]).0.len(), 1);
+    }
+
+    /// Random answers (mutated valid ones and noise): whole and split
+    /// feeds give the same frames, and nothing panics.
+    #[test]
+    fn random_answers_are_split_independent() {
+        let mut rng = crate::sse::test_rng::Rng(0x5eed_b41d);
+        let base = chunked_sse(&[
+            "data: {\"type\":\"response.created\"}\n\n",
+            ": k\n\ndata: {\"type\":\"response.completed\",\"response\":{\"output\":[1]}}\n\n",
+        ]);
+        for round in 0..400 {
+            let mut http = base.clone();
+            for _ in 0..rng.below(6) {
+                let i = rng.below(http.len());
+                http[i] = (rng.next() & 0xff) as u8;
+            }
+            if round % 4 == 0 {
+                http = (0..rng.below(300))
+                    .map(|_| (rng.next() & 0xff) as u8)
+                    .collect();
+            }
+            let whole = {
+                let mut b = Bridge::new();
+                let mut f = Vec::new();
+                b.feed(&http, &mut f);
+                f
+            };
+            let cuts: Vec<usize> = {
+                let mut c: Vec<usize> = (0..3).map(|_| rng.below(http.len() + 1)).collect();
+                c.sort_unstable();
+                c
+            };
+            let mut b = Bridge::new();
+            let mut f = Vec::new();
+            let mut at = 0;
+            for &c in cuts.iter().chain(std::iter::once(&http.len())) {
+                b.feed(&http[at..c], &mut f);
+                at = c;
+            }
+            assert_eq!(f, whole, "round {round}");
+        }
     }
 
     #[test]

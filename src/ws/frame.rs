@@ -361,6 +361,43 @@ mod tests {
         assert_eq!(decode_fed(&wire, &every, 1 << 20), Ok(want));
     }
 
+    /// Mutated conversations: whole and split feeds agree (the same
+    /// messages, or the same failure), and nothing panics.
+    #[test]
+    fn random_mutations_are_split_independent() {
+        let mut rng = crate::sse::test_rng::Rng(0x00f4_a3e5);
+        let (wire, _) = conversation();
+        let wire = &wire[..400.min(wire.len())];
+        for round in 0..300 {
+            let mut w = wire.to_vec();
+            for _ in 0..1 + rng.below(4) {
+                let i = rng.below(w.len());
+                w[i] = (rng.next() & 0xff) as u8;
+            }
+            let whole = decode_partial(&w, &[]);
+            let mut cuts: Vec<usize> = (0..3).map(|_| rng.below(w.len() + 1)).collect();
+            cuts.sort_unstable();
+            let split = decode_partial(&w, &cuts);
+            assert_eq!(split, whole, "round {round}");
+        }
+    }
+
+    /// Like `decode_fed`, but a truncated last frame is not an error
+    /// (mutations change lengths): what was decoded, or the failure.
+    fn decode_partial(wire: &[u8], cuts: &[usize]) -> Result<Vec<Message>, u16> {
+        let mut d = Decoder::new(4096);
+        let (mut buf, mut out, mut fed) = (Vec::new(), Vec::new(), 0);
+        for &cut in cuts.iter().chain(std::iter::once(&wire.len())) {
+            buf.extend_from_slice(&wire[fed..cut]);
+            fed = cut;
+            while let Some((n, m)) = d.next(&buf).map_err(|f| f.code)? {
+                buf.drain(..n);
+                out.extend(m);
+            }
+        }
+        Ok(out)
+    }
+
     #[test]
     fn bad_frames_fail_with_protocol_error() {
         let m = [1, 2, 3, 4];
