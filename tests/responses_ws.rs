@@ -546,3 +546,85 @@ fn backend_api_post_alias() {
     assert_eq!(evs.last().unwrap()["type"], "response.completed");
     assert_eq!(mock.requests()[0].path, "/codex/responses");
 }
+
+/// Shutdown does not wait for idle sockets: each gets a 1001 close and the
+/// server exits well within its drain time.
+#[test]
+fn shutdown_closes_idle_sockets_with_1001() {
+    let mock = mock();
+    let mut srv = server("epoll", &mock);
+    let mut ws = connect(&srv, "/v1/responses", Some(CLIENT_KEY)).unwrap();
+    // One served turn first, so the session is past its handshake.
+    send(
+        &mut ws,
+        json!({"type":"response.create","model":"m-codex","input":"go"}),
+    );
+    events_until(&mut ws, "response.completed");
+    srv.sigterm();
+    let close = loop {
+        match ws.read() {
+            Ok(Message::Close(c)) => break c,
+            Ok(_) => continue,
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    };
+    assert_eq!(close.map(|c| c.code), Some(CloseCode::Away));
+    // Drain is 10 s in tests: an exit well before it shows nothing waited.
+    assert_eq!(srv.wait_exit(Duration::from_secs(5)), Some(0));
+}
+
+/// The socket over the HTTPS listener (ALPN http/1.1): a full turn.
+#[test]
+fn websocket_over_the_https_listener() {
+    use rustls::pki_types::pem::PemObject;
+    let mock = mock();
+    let parts = tls_parts();
+    let dir = scratch_dir("ws-tls");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &parts.cert_pem).unwrap();
+    std::fs::write(&key, &parts.key_pem).unwrap();
+    let yaml = format!(
+        "{}tls:\n  enable: true\n  cert: \"{}\"\n  key: \"{}\"\n",
+        every_kind_default_config(&mock),
+        cert.display(),
+        key.display()
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(parts.ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let tls = rustls::StreamOwned::new(conn, srv.connect());
+    let mut req = format!("wss://localhost:{}/v1/responses", srv.addr.port())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {CLIENT_KEY}").parse().unwrap(),
+    );
+    let (mut ws, _) = tungstenite::client(req, tls).unwrap();
+    ws.send(Message::text(
+        json!({"type":"response.create","model":"m-codex","input":"go"}).to_string(),
+    ))
+    .unwrap();
+    let completed = loop {
+        if let Message::Text(t) = ws.read().unwrap() {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            assert_ne!(v["type"], "error", "{v}");
+            if v["type"] == "response.completed" {
+                break v;
+            }
+        }
+    };
+    assert_eq!(completed["response"]["output"][0]["call_id"], "call_1");
+    ws.close(None).unwrap();
+}
