@@ -198,10 +198,7 @@ impl Conn {
     pub async fn flush(&mut self) -> io::Result<()> {
         self.rewrite_after_commit();
         if let Some(bridge) = self.ws.as_mut() {
-            let mut frames = Vec::with_capacity(self.out.len() + 64);
-            bridge.feed(&self.out, &mut frames);
-            self.out.clear();
-            std::mem::swap(&mut self.out, &mut frames);
+            bridge.transcode(&mut self.out);
         }
         if self.out.is_empty() {
             return Ok(());

@@ -49,10 +49,43 @@ pub struct Bridge {
     scanner: Scanner,
     /// A non-stream body, collected whole.
     whole: Vec<u8>,
-    /// A terminal event (`response.completed`, `error`, `response.failed`) was sent.
+    events: Events,
+    /// The output buffer lent to [`Bridge::transcode`] (kept for reuse).
+    spare: Vec<u8>,
+}
+
+/// What the events of a stream told so far.
+#[derive(Debug, Default)]
+struct Events {
+    /// A terminal event (`response.completed`, `error`, `response.failed`,
+    /// `response.incomplete`) was sent.
     terminal: bool,
     /// `response.output` of the last `response.completed` (raw JSON array).
     completed_output: Option<Vec<u8>>,
+}
+
+impl Events {
+    /// One scanned item: an event's data becomes a text frame, unless it is
+    /// empty or `[DONE]`; comments (keep-alives) are dropped.
+    fn on(&mut self, it: Item<'_>, frames: &mut Vec<u8>) {
+        let Item::Event(e) = it else { return };
+        let data = e.data.trim_ascii();
+        if data.is_empty() || data == b"[DONE]" {
+            return;
+        }
+        match span::get_str(data, b"type") {
+            Some(b"response.completed") => {
+                self.terminal = true;
+                let out = span::path(data, &[b"response", b"output"])
+                    .filter(|o| o.first() == Some(&b'['))
+                    .unwrap_or(b"[]");
+                self.completed_output = Some(out.to_vec());
+            }
+            Some(b"error" | b"response.failed" | b"response.incomplete") => self.terminal = true,
+            _ => {}
+        }
+        encode(frames, op::TEXT, data);
+    }
 }
 
 impl Default for Bridge {
@@ -71,8 +104,8 @@ impl Bridge {
             sse: false,
             scanner: Scanner::new(),
             whole: Vec::new(),
-            terminal: false,
-            completed_output: None,
+            events: Events::default(),
+            spare: Vec::new(),
         }
     }
 
@@ -84,8 +117,7 @@ impl Bridge {
         self.sse = false;
         self.scanner.reset();
         self.whole.clear();
-        self.terminal = false;
-        self.completed_output = None;
+        self.events = Events::default();
     }
 
     /// The whole answer has been transcoded.
@@ -95,7 +127,18 @@ impl Bridge {
 
     /// Takes the `response.output` array of the answer's `response.completed`.
     pub fn take_completed_output(&mut self) -> Option<Vec<u8>> {
-        self.completed_output.take()
+        self.events.completed_output.take()
+    }
+
+    /// Replaces `out` (HTTP bytes) with the frames they stand for; the
+    /// buffers swap places, so a stream allocates nothing per flush.
+    pub fn transcode(&mut self, out: &mut Vec<u8>) {
+        let mut frames = std::mem::take(&mut self.spare);
+        frames.clear();
+        self.feed(out, &mut frames);
+        std::mem::swap(out, &mut frames);
+        frames.clear();
+        self.spare = frames;
     }
 
     /// Transcodes `http` (the next bytes of the answer) into `frames`.
@@ -120,17 +163,14 @@ impl Bridge {
                 }
                 Body::Chunked(dec) => {
                     let (sse, scanner, whole) = (self.sse, &mut self.scanner, &mut self.whole);
-                    let mut events = Vec::new();
+                    let events = &mut self.events;
                     let r = dec.feed(http, |d| {
                         if sse {
-                            let _ = scanner.feed(d, |it| collect(it, &mut events));
+                            let _ = scanner.feed(d, |it| events.on(it, frames));
                         } else {
                             keep_error_body(whole, d);
                         }
                     });
-                    for e in &events {
-                        self.event(e, frames);
-                    }
                     match r {
                         Ok(p) if p.done => {
                             self.finish(frames);
@@ -150,11 +190,8 @@ impl Bridge {
                     let d = &http[..n];
                     http = &http[n..];
                     if self.sse {
-                        let mut events = Vec::new();
-                        let _ = self.scanner.feed(d, |it| collect(it, &mut events));
-                        for e in &events {
-                            self.event(e, frames);
-                        }
+                        let events = &mut self.events;
+                        let _ = self.scanner.feed(d, |it| events.on(it, frames));
                     } else {
                         keep_error_body(&mut self.whole, d);
                     }
@@ -197,34 +234,11 @@ impl Bridge {
         };
     }
 
-    /// One event's data: a text frame, unless it is empty or `[DONE]`.
-    fn event(&mut self, data: &[u8], frames: &mut Vec<u8>) {
-        let data = data.trim_ascii();
-        if data.is_empty() || data == b"[DONE]" {
-            return;
-        }
-        match span::get_str(data, b"type") {
-            Some(b"response.completed") => {
-                self.terminal = true;
-                let out = span::path(data, &[b"response", b"output"])
-                    .filter(|o| o.first() == Some(&b'['))
-                    .unwrap_or(b"[]");
-                self.completed_output = Some(out.to_vec());
-            }
-            Some(b"error" | b"response.failed" | b"response.incomplete") => self.terminal = true,
-            _ => {}
-        }
-        encode(frames, op::TEXT, data);
-    }
-
     fn finish(&mut self, frames: &mut Vec<u8>) {
         if self.sse {
-            let mut events = Vec::new();
-            let _ = self.scanner.finish(|it| collect(it, &mut events));
-            for e in &events {
-                self.event(e, frames);
-            }
-            if !self.terminal {
+            let events = &mut self.events;
+            let _ = self.scanner.finish(|it| events.on(it, frames));
+            if !self.events.terminal {
                 let mut body = Vec::with_capacity(128);
                 let e = Error::new(
                     ErrorKind::InvalidRequest { status: 408 },
@@ -249,12 +263,6 @@ impl Bridge {
 fn keep_error_body(whole: &mut Vec<u8>, d: &[u8]) {
     let room = MAX_ERROR_BODY.saturating_sub(whole.len());
     whole.extend_from_slice(&d[..d.len().min(room)]);
-}
-
-fn collect(it: Item<'_>, events: &mut Vec<Vec<u8>>) {
-    if let Item::Event(e) = it {
-        events.push(e.data.to_vec());
-    }
 }
 
 /// CLIProxyAPI's WebSocket error event for an HTTP error answer:
