@@ -91,6 +91,16 @@ fn mock() -> Mock {
                 r#"{"id":"resp_c","object":"response.compaction","output":[{"type":"compaction","encrypted_content":"xyz"}]}"#,
             );
         }
+        if body.contains("rate limit me") {
+            return Reply::Full {
+                status: 429,
+                headers: vec![
+                    ("Content-Type".into(), "application/json".into()),
+                    ("Retry-After".into(), "600".into()),
+                ],
+                body: br#"{"error":{"message":"slow down","type":"usage_limit_reached"}}"#.to_vec(),
+            };
+        }
         if body.contains("please fail") {
             return json_reply(
                 400,
@@ -627,4 +637,25 @@ fn websocket_over_the_https_listener() {
     };
     assert_eq!(completed["response"]["output"][0]["call_id"], "call_1");
     ws.close(None).unwrap();
+}
+
+/// An upstream 429: the error event carries the status, the upstream's
+/// `error` object and its `Retry-After` under `headers`, as CLIProxyAPI
+/// adds the error's headers.
+#[test]
+fn rate_limit_error_event_carries_retry_after() {
+    let mock = mock();
+    let srv = server("epoll", &mock);
+    let mut ws = connect(&srv, "/v1/responses", Some(CLIENT_KEY)).unwrap();
+    send(
+        &mut ws,
+        json!({"type":"response.create","model":"m-codex","input":"rate limit me"}),
+    );
+    let evs = events_until(&mut ws, "error");
+    assert_eq!(
+        evs,
+        [
+            json!({"type":"error","status":429,"headers":{"Retry-After":"600"},"error":{"message":"slow down","type":"usage_limit_reached"}})
+        ]
+    );
 }

@@ -250,8 +250,8 @@ impl Bridge {
                 encode(frames, op::TEXT, &p);
             }
         } else {
-            let mut p = Vec::with_capacity(self.whole.len() + 32);
-            error_payload(&mut p, self.status, &self.whole);
+            let mut p = Vec::with_capacity(self.whole.len() + 64);
+            error_payload_with_headers(&mut p, self.status, &self.head, &self.whole);
             encode(frames, op::TEXT, &p);
         }
         self.body = Body::Done;
@@ -270,9 +270,51 @@ fn keep_error_body(whole: &mut Vec<u8>, d: &[u8]) {
 /// member, or the whole body when it is JSON without one, or
 /// `{"type":"server_error","message":text}` for a non-JSON body.
 pub fn error_payload(out: &mut Vec<u8>, status: u16, body: &[u8]) {
+    error_payload_with_headers(out, status, b"", body);
+}
+
+/// [`error_payload`] with the answer's headers as CLIProxyAPI adds the
+/// error's headers (`"headers":{"Retry-After":"30"}`), first value of each;
+/// the framing, media type and CORS headers cliproxy adds itself are left
+/// out. `head` is the HTTP head (its status line is skipped).
+fn error_payload_with_headers(out: &mut Vec<u8>, status: u16, head: &[u8], body: &[u8]) {
     let body = body.trim_ascii();
     out.extend_from_slice(br#"{"type":"error","status":"#);
     out.extend_from_slice(status.to_string().as_bytes());
+    let mut names: Vec<&[u8]> = Vec::new();
+    for line in head.split(|&b| b == b'\n').skip(1) {
+        let line = crate::h1::trim(line.strip_suffix(b"\r").unwrap_or(line));
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], crate::h1::trim(&line[colon + 1..]));
+        let own = [
+            "content-type",
+            "content-length",
+            "transfer-encoding",
+            "connection",
+        ]
+        .iter()
+        .any(|n| crate::h1::name_eq(name, n))
+            || name.len() > 12 && name[..12].eq_ignore_ascii_case(b"access-contr");
+        if own || names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        out.extend_from_slice(if names.is_empty() {
+            br#","headers":{"#
+        } else {
+            b","
+        });
+        names.push(name);
+        out.push(b'"');
+        crate::json::escape::escape_bytes_into(out, name);
+        out.extend_from_slice(b"\":\"");
+        crate::json::escape::escape_bytes_into(out, value);
+        out.push(b'"');
+    }
+    if !names.is_empty() {
+        out.push(b'}');
+    }
     out.extend_from_slice(br#","error":"#);
     if span::is_valid(body) {
         match span::get(body, b"error") {
@@ -385,6 +427,15 @@ mod tests {
             assert_eq!(got, want, "cut {cut}");
             assert!(b.is_done());
         }
+        // The answer's own headers ride along; cliproxy's framing ones do not.
+        let mut http = b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json; charset=utf-8\r\nAccess-Control-Allow-Origin: *\r\nRetry-After: 30\r\nX-Codex-Primary-Used-Percent: 100\r\nContent-Length: 2\r\n\r\n".to_vec();
+        http.extend_from_slice(b"{}");
+        assert_eq!(
+            feed_split(&http, &[7]).0,
+            [
+                r#"{"type":"error","status":429,"headers":{"Retry-After":"30","X-Codex-Primary-Used-Percent":"100"},"error":{}}"#
+            ]
+        );
         let mut p = Vec::new();
         error_payload(&mut p, 502, b"<html>bad gateway</html>");
         assert_eq!(
