@@ -166,14 +166,7 @@ impl Session {
     ) -> bool {
         let turn = normalize::normalize(msg, self.last_request.as_deref(), &self.last_output);
         let body = match turn {
-            Err(refused) => {
-                let mut body = Vec::with_capacity(refused.len() + 64);
-                super::reply::openai_error_body(&mut body, 400, &refused);
-                let mut ev = Vec::with_capacity(body.len() + 32);
-                error_payload(&mut ev, 400, &body);
-                encode(&mut conn.out, op::TEXT, &ev);
-                return conn.flush().await.is_ok();
-            }
+            Err(refused) => return refuse(conn, &refused).await,
             Ok(Turn::Prewarm(body)) => {
                 prewarm(w, &body, &mut conn.out);
                 self.last_request = Some(body);
@@ -184,18 +177,7 @@ impl Session {
         };
         let fields = match crate::json::request_fields(&body) {
             Ok(f) => f,
-            Err(e) => {
-                let mut b = Vec::new();
-                super::reply::openai_error_body(
-                    &mut b,
-                    400,
-                    &format!("invalid request body: {}", e.what),
-                );
-                let mut ev = Vec::with_capacity(b.len() + 32);
-                error_payload(&mut ev, 400, &b);
-                encode(&mut conn.out, op::TEXT, &ev);
-                return conn.flush().await.is_ok();
-            }
+            Err(e) => return refuse(conn, &format!("invalid request body: {}", e.what)).await,
         };
         let call = forward::Call {
             client: Format::OpenAiResponses,
@@ -229,6 +211,17 @@ impl Session {
         self.bridge = Some(bridge);
         true
     }
+}
+
+/// A message the session cannot use: a 400 `error` event with CLIProxyAPI's
+/// OpenAI-shaped body; the socket stays open. Returns whether the write went.
+async fn refuse(conn: &mut Conn, message: &str) -> bool {
+    let mut body = Vec::with_capacity(message.len() + 64);
+    super::reply::openai_error_body(&mut body, 400, message);
+    let mut ev = Vec::with_capacity(body.len() + 32);
+    error_payload(&mut ev, 400, &body);
+    encode(&mut conn.out, op::TEXT, &ev);
+    conn.flush().await.is_ok()
 }
 
 /// CLIProxyAPI's local answer to a prewarm (`generate: false` first):
