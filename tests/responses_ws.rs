@@ -659,3 +659,33 @@ fn rate_limit_error_event_carries_retry_after() {
         ]
     );
 }
+
+/// A first `response.create` with `generate: false` is a prewarm answered
+/// without the upstream (`response.created` + `response.completed`); the
+/// next message continues from it.
+#[test]
+fn prewarm_is_answered_locally() {
+    let mock = mock();
+    let srv = server("epoll", &mock);
+    let mut ws = connect(&srv, "/v1/responses", Some(CLIENT_KEY)).unwrap();
+    send(
+        &mut ws,
+        json!({"type":"response.create","model":"m-codex","instructions":"warm","generate":false}),
+    );
+    let evs = events_until(&mut ws, "response.completed");
+    assert_eq!(types(&evs), ["response.created", "response.completed"]);
+    assert_eq!(evs[1]["response"]["model"], "m-codex");
+    assert_eq!(evs[1]["response"]["output"], json!([]));
+    assert!(mock.requests().is_empty());
+    send(
+        &mut ws,
+        json!({"type":"response.create","input":[{"type":"message","role":"user","content":"go"}]}),
+    );
+    let evs = events_until(&mut ws, "response.completed");
+    assert_eq!(types(&evs).last(), Some(&"response.completed"));
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 1);
+    let sent = reqs[0].json();
+    assert_eq!(sent["instructions"], "warm");
+    assert!(sent.get("generate").is_none(), "{sent}");
+}
