@@ -689,3 +689,52 @@ fn prewarm_is_answered_locally() {
     assert_eq!(sent["instructions"], "warm");
     assert!(sent.get("generate").is_none(), "{sent}");
 }
+
+/// A socket whose upgrade names a session (`session_id`, as Codex sends)
+/// repairs tool calls: a compacted transcript that kept a tool output but
+/// lost its call gets the call the session saw, as CLIProxyAPI does.
+#[test]
+fn tool_call_repair_with_a_session_key() {
+    let mock = mock();
+    let srv = server("epoll", &mock);
+    let mut req = format!("ws://{}/v1/responses", srv.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {CLIENT_KEY}").parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("session_id", "sess-1".parse().unwrap());
+    let (mut ws, _) = tungstenite::client(req, srv.connect()).unwrap();
+    send(
+        &mut ws,
+        json!({"type":"response.create","model":"m-codex","input":[{"type":"message","role":"user","content":"list files"}]}),
+    );
+    events_until(&mut ws, "response.completed");
+    // A replacement transcript (it holds model output) with an orphan output.
+    send(
+        &mut ws,
+        json!({"type":"response.create","model":"m-codex","input":[
+            {"type":"message","role":"assistant","content":[{"type":"output_text","text":"summary"}]},
+            {"type":"function_call_output","call_id":"call_1","output":"a.txt"}
+        ]}),
+    );
+    events_until(&mut ws, "response.completed");
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 2);
+    let input = reqs[1].json()["input"].clone();
+    let kinds: Vec<&str> = input
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["message", "function_call", "function_call_output"],
+        "{input}"
+    );
+    assert_eq!(input[1]["call_id"], "call_1");
+    assert_eq!(input[1]["name"], "shell");
+}

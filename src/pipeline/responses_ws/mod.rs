@@ -18,6 +18,7 @@
 //! body limit with 1009, text that is not UTF-8 with 1007.
 
 pub(super) mod normalize;
+mod repair;
 
 use super::forward;
 use crate::runtime::Worker;
@@ -65,6 +66,7 @@ pub async fn serve(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
         last_request: None,
         last_output: b"[]".to_vec(),
         bridge: Some(Box::default()),
+        tools: repair::has_session_key(req).then(repair::ToolMemory::default),
     };
     s.run(w, conn, req).await;
     false
@@ -79,6 +81,8 @@ struct Session {
     last_output: Vec<u8>,
     /// The transcoder, lent to the connection while a request runs.
     bridge: Option<Box<Bridge>>,
+    /// Tool calls and outputs seen, when the upgrade named a session.
+    tools: Option<repair::ToolMemory>,
 }
 
 enum Read {
@@ -173,7 +177,10 @@ impl Session {
                 self.last_output = b"[]".to_vec();
                 return conn.flush().await.is_ok();
             }
-            Ok(Turn::Request(body)) => body,
+            Ok(Turn::Request(body)) => match self.tools.as_mut() {
+                Some(t) => t.repair(body),
+                None => body,
+            },
         };
         let fields = match crate::json::request_fields(&body) {
             Ok(f) => f,
@@ -206,6 +213,9 @@ impl Session {
             return false;
         }
         if let Some(out) = bridge.take_completed_output() {
+            if let Some(t) = self.tools.as_mut() {
+                t.record_output(&out);
+            }
             self.last_output = out;
         }
         self.bridge = Some(bridge);
