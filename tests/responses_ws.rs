@@ -339,6 +339,8 @@ fn missing_key_is_the_routes_401() {
     // A GET that is not an upgrade is refused as gorilla/websocket does.
     let plain = srv.request("GET", "/v1/responses", &[CLIENT_AUTH], "");
     assert_eq!(plain.status, 400);
+    assert_eq!(plain.text(), "Bad Request\n");
+    assert_eq!(plain.header("sec-websocket-version"), Some("13"));
     assert!(mock.requests().is_empty());
 }
 

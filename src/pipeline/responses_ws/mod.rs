@@ -40,6 +40,8 @@ pub async fn serve(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
             // gorilla/websocket's answer to a bad handshake.
             crate::h1::encode::status_line(&mut conn.out, 400);
             crate::h1::encode::header(&mut conn.out, "Content-Type", b"text/plain; charset=utf-8");
+            let (cors, any) = super::reply::CORS_ORIGIN;
+            crate::h1::encode::header(&mut conn.out, cors, any);
             crate::h1::encode::header(&mut conn.out, "Sec-Websocket-Version", b"13");
             crate::h1::encode::header(&mut conn.out, "X-Content-Type-Options", b"nosniff");
             crate::h1::encode::content_length(&mut conn.out, b"Bad Request\n".len());
