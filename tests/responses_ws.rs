@@ -129,6 +129,24 @@ fn mock() -> Mock {
             evs.extend(claude_message_end("tool_use", 9));
             return sse_events(&evs);
         }
+        if r.path.starts_with("/v1/chat/completions") {
+            let chunk = |delta: Value, finish: Value| {
+                format!(
+                    "data: {}\n\n",
+                    json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"compat-upstream","choices":[{"index":0,"delta":delta,"finish_reason":finish}]})
+                )
+            };
+            return sse_reply(vec![
+                chunk(json!({"role":"assistant","content":"hello "}), Value::Null),
+                chunk(json!({"content":"from compat"}), Value::Null),
+                chunk(json!({}), json!("stop")),
+                "data: [DONE]\n\n".into(),
+            ]);
+        }
+        if r.path.starts_with("/v1beta/models/") {
+            let chunk = json!({"candidates":[{"content":{"role":"model","parts":[{"text":"hello from gemini"}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":4,"totalTokenCount":7}});
+            return sse_events(&[(None, chunk)]);
+        }
         json_reply(404, r#"{"error":{"message":"unexpected path"}}"#)
     })
 }
@@ -739,4 +757,34 @@ fn tool_call_repair_with_a_session_key() {
     );
     assert_eq!(input[1]["call_id"], "call_1");
     assert_eq!(input[1]["name"], "shell");
+}
+
+/// Codex CLI's own request (tools of every kind: function, custom,
+/// local_shell, web_search, namespace) as a `response.create`, to every
+/// upstream kind: each answers with a whole event stream ending in
+/// `response.completed`, on one socket.
+#[test]
+fn codex_cli_request_to_every_upstream_kind() {
+    let mock = mock();
+    let srv = server("epoll", &mock);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/request/real_clients/codex_cli_tools.json");
+    let fixture: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    for model in ["m-compat", "m-claude", "m-gemini", "m-codex"] {
+        // A fresh socket per kind: each first response.create stands alone.
+        let mut ws = connect(&srv, "/backend-api/codex/responses", Some(CLIENT_KEY)).unwrap();
+        let mut msg = fixture.clone();
+        let obj = msg.as_object_mut().unwrap();
+        obj.remove("stream");
+        obj.insert("type".into(), json!("response.create"));
+        obj.insert("model".into(), json!(model));
+        send(&mut ws, msg);
+        let evs = events_until(&mut ws, "response.completed");
+        let t = types(&evs);
+        assert_eq!(t.first(), Some(&"response.created"), "{model}: {evs:?}");
+        assert_eq!(t.last(), Some(&"response.completed"), "{model}: {t:?}");
+        ws.close(None).unwrap();
+    }
+    let paths: Vec<String> = mock.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths.len(), 4, "{paths:?}");
 }
