@@ -86,6 +86,7 @@ pub mod tls;
 pub mod tokens;
 pub mod translate;
 pub mod upstream;
+pub mod ws;
 pub mod yaml;
 
 /// Starts the server: the runtime's workers with the request path

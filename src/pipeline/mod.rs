@@ -7,6 +7,7 @@ pub mod auth;
 pub mod forward;
 pub mod models;
 pub mod reply;
+pub mod responses_ws;
 
 use crate::error::{Error, ErrorKind};
 use crate::runtime::Worker;
@@ -121,12 +122,22 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
                 body: &converted,
                 legacy_completions: true,
                 gemini_raw: false,
+                compact: false,
             };
             return forward::proxy(w, conn, req, call).await;
         }
-        (b"POST", b"/v1/responses") => {
+        // Codex CLI's `chatgpt_base_url` routes are aliases of the Responses ones.
+        (b"POST", b"/v1/responses") | (b"POST", b"/backend-api/codex/responses") => {
             return inference(w, conn, req, Format::OpenAiResponses, false).await
         }
+        (b"GET", b"/v1/responses") | (b"GET", b"/backend-api/codex/responses") => {
+            if !authorized(w, conn, req, false) {
+                return flush(conn).await;
+            }
+            return responses_ws::serve(w, conn, req).await;
+        }
+        (b"POST", b"/v1/responses/compact")
+        | (b"POST", b"/backend-api/codex/responses/compact") => return compact(w, conn, req).await,
         (b"POST", b"/v1/messages") => return inference(w, conn, req, Format::Claude, false).await,
         (b"POST", b"/v1/messages/count_tokens") => {
             return inference(w, conn, req, Format::Claude, true).await
@@ -198,6 +209,50 @@ async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest:
             let alt = auth::query_param(q, "alt").or_else(|| auth::query_param(q, "$alt"));
             alt.is_some_and(|a| a != b"sse")
         },
+        compact: false,
+    };
+    forward::proxy(w, conn, req, call).await
+}
+
+/// `POST /v1/responses/compact`: the Responses body without `stream`
+/// (a `stream: true` request is refused) to the upstream's
+/// `/responses/compact` (Codex, OpenAI-compatible; others answer 501), the
+/// JSON answer relayed as is.
+async fn compact(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
+    if !authorized(w, conn, req, false) {
+        return flush(conn).await;
+    }
+    let client = Format::OpenAiResponses;
+    let stream = crate::json::span::get(req.body(), b"stream");
+    if stream == Some(b"true") {
+        let m = "Streaming not supported for compact responses";
+        return forward::client_error(conn, client, 400, m).await;
+    }
+    let body = match stream {
+        Some(_) => responses_ws::normalize::without_members(req.body(), &["stream"]),
+        None => Some(req.body().to_vec()),
+    };
+    let Some(body) = body else {
+        let m = "invalid request body: request body must be a JSON object";
+        return forward::client_error(conn, client, 400, m).await;
+    };
+    let fields = match crate::json::request_fields(&body) {
+        Ok(f) => f,
+        Err(e) => {
+            let m = format!("invalid request body: {}", e.what);
+            return forward::client_error(conn, client, 400, &m).await;
+        }
+    };
+    let call = forward::Call {
+        client,
+        model: fields.model.unwrap_or_default(),
+        model_span: fields.model_span,
+        stream: false,
+        count_tokens: false,
+        body: &body,
+        legacy_completions: false,
+        gemini_raw: false,
+        compact: true,
     };
     forward::proxy(w, conn, req, call).await
 }

@@ -140,6 +140,11 @@ pub struct Conn {
     /// A `nonstream-keepalive-interval` newline already committed a `200`
     /// chunked head: the next complete response is sent as its body.
     pub committed_early: bool,
+    /// Set by a WebSocket session while the request path answers one of
+    /// its messages: what the path writes as an HTTP answer is transcoded
+    /// into WebSocket frames on flush (the connection after a `101` belongs
+    /// to the handler that upgraded it).
+    pub ws: Option<Box<crate::ws::bridge::Bridge>>,
 }
 
 impl Conn {
@@ -150,6 +155,9 @@ impl Conn {
 
     /// Commits a `200` chunked JSON response (once) and writes one `\n` chunk.
     pub async fn keepalive_newline(&mut self) -> io::Result<()> {
+        if self.ws.is_some() {
+            return Ok(());
+        }
         let mut v = Vec::with_capacity(160);
         if !self.committed_early {
             crate::h1::encode::status_line(&mut v, 200);
@@ -189,6 +197,9 @@ impl Conn {
     /// Writes `out` fully and clears it.
     pub async fn flush(&mut self) -> io::Result<()> {
         self.rewrite_after_commit();
+        if let Some(bridge) = self.ws.as_mut() {
+            bridge.transcode(&mut self.out);
+        }
         if self.out.is_empty() {
             return Ok(());
         }
@@ -388,6 +399,7 @@ pub async fn serve<H: Host, A: Handler<H>>(w: &Rc<H>, stream: tls::ClientStream,
         buf: Vec::with_capacity(16 * 1024),
         out: Vec::with_capacity(16 * 1024),
         committed_early: false,
+        ws: None,
     };
     let mut head = RequestHead::default();
     loop {

@@ -423,7 +423,7 @@ async fn socks5(
 }
 
 /// Appends standard base64 (with padding) of `src` to `out`.
-fn base64_into(src: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn base64_into(src: &[u8], out: &mut Vec<u8>) {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for c in src.chunks(3) {
         let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];

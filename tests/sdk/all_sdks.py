@@ -2,8 +2,10 @@
 upstream of every kind (OpenAI-compatible, Claude, Gemini, Codex/Responses).
 
 Usage: python3 tests/sdk/all_sdks.py path/to/cliproxy [driver]
-For every SDK surface x upstream kind: text, streamed text and a tool call with
-arguments must arrive exactly as the upstream sent them. Prints
+For every SDK surface x upstream kind (the openai Responses WebSocket of
+`responses.connect()` included): text, streamed text and a tool call with
+arguments must arrive exactly as the upstream sent them; `responses.compact`
+on the upstreams that have it. Prints
 'N passed, N failed'; exits non-zero on any failure.
 """
 import json
@@ -30,6 +32,9 @@ class Upstream(harness.Upstream):
     def special(self, path, body, stream):
         if path == "/v1/messages/count_tokens?beta=true":
             self.json({"input_tokens": 42})
+            return True
+        if path.endswith("/responses/compact"):
+            self.json({"id": "resp_c", "object": "response.compaction", "created_at": 1, "output": [{"type": "compaction", "id": "cmp_1", "encrypted_content": "opaque"}], "usage": {"input_tokens": 5, "output_tokens": 1, "total_tokens": 6}})
             return True
         return False
 
@@ -133,6 +138,30 @@ def main():
             fc = [o for o in r.output if o.type == "function_call"][0]
             assert_eq((fc.name, json.loads(fc.arguments)), ("get_weather", ARGS))
         add(f"openai responses tool {model}", resp_tool)
+
+        # openai responses over the WebSocket (responses.connect): text,
+        # then a tool call as a second turn on the same socket.
+        def resp_ws(m=model):
+            with oa.responses.connect() as conn:
+                conn.response.create(model=m, input="weather?")
+                text = ""
+                for ev in conn:
+                    assert ev.type != "error", ev
+                    if ev.type == "response.output_text.delta":
+                        text += ev.delta
+                    if ev.type == "response.completed":
+                        break
+                assert_eq(text, TEXT)
+                conn.response.create(input=[{"role": "user", "content": "and tomorrow?"}], tools=[{"type": "function", "name": "get_weather", "parameters": SCHEMA}])
+                call = None
+                for ev in conn:
+                    assert ev.type != "error", ev
+                    if ev.type == "response.output_item.done" and ev.item.type == "function_call":
+                        call = (ev.item.name, json.loads(ev.item.arguments))
+                    if ev.type == "response.completed":
+                        break
+                assert_eq(call, ("get_weather", ARGS))
+        add(f"openai responses websocket {model}", resp_ws)
         # anthropic messages (root and /api/provider/claude)
         for label, an in [("root", an_root), ("alias", an_alias)]:
             add(f"anthropic {label} {model}", lambda m=model, an=an: assert_eq("".join(b.text for b in an.messages.create(model=m, max_tokens=100, messages=user).content if b.type == "text"), TEXT))
@@ -160,6 +189,9 @@ def main():
             assert_eq((fc.name, dict(fc.args)), ("get_weather", ARGS))
         add(f"genai tool {model}", gg_tool)
     add("genai default api_version (/v1/models/...) m-gemini", lambda: assert_eq(gg_default.models.generate_content(model="m-gemini", contents="hi").text, TEXT))
+    # /responses/compact: Codex and OpenAI-compatible upstreams answer it.
+    for model in ["m-compat", "m-codex"]:
+        add(f"openai responses compact {model}", lambda m=model: assert_eq(oa.responses.compact(model=m, input="weather?").output[0].type, "compaction"))
     add("anthropic count_tokens m-claude", lambda: assert_eq(an_root.messages.count_tokens(model="m-claude", messages=user).input_tokens, 42))
 
     # OpenAI-compatible and Codex upstreams have no count endpoint: cliproxy

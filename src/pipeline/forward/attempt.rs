@@ -237,7 +237,7 @@ impl Attempts<'_> {
         // Once a keep-alive committed the status, the answer must arrive whole.
         let relayed = if cross_count {
             relay_count(w, conn, resp, call.client, &fwd).await
-        } else if (passthrough || call.count_tokens)
+        } else if (passthrough || call.count_tokens || call.compact)
             && !call.legacy_completions
             && !(call.gemini_raw && call.stream)
             && !conn.committed_early

@@ -66,6 +66,9 @@ pub struct Call<'a> {
     pub legacy_completions: bool,
     /// Gemini client with an `alt` other than `sse`: stream raw JSON chunks.
     pub gemini_raw: bool,
+    /// `/responses/compact`: the client's Responses body (no `stream`) to
+    /// the upstream's `/responses/compact`, the answer relayed as is.
+    pub compact: bool,
 }
 
 /// Handles a request whose body names its model and stream flag (OpenAI
@@ -99,6 +102,7 @@ pub async fn body_routed(
         body,
         legacy_completions: false,
         gemini_raw: false,
+        compact: false,
     };
     proxy(w, conn, req, call).await
 }

@@ -18,17 +18,23 @@ pub(super) fn build_request(
     upstream_model: &str,
     stream: bool,
     count: bool,
+    compact: bool,
     out: &mut Vec<u8>,
 ) {
     out.clear();
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(p.endpoint.base_path.as_bytes());
     let spec = p.kind.spec();
-    p.kind.write_path(
-        out,
-        upstream_model,
-        crate::providers::Call { stream, count },
-    );
+    if compact {
+        // Codex and OpenAI-compatible upstreams alike (CLIProxyAPI's executors).
+        out.extend_from_slice(b"/responses/compact");
+    } else {
+        p.kind.write_path(
+            out,
+            upstream_model,
+            crate::providers::Call { stream, count },
+        );
+    }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, "Host", p.endpoint.host_header.as_bytes());
     let custom = |name: &str| p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
@@ -64,7 +70,7 @@ pub(super) fn build_request(
     if !custom("content-type") {
         encode::header(out, "Content-Type", b"application/json");
     }
-    let sse = stream || spec.always_streams;
+    let sse = !compact && (stream || spec.always_streams);
     if !custom("accept") {
         encode::header(
             out,
@@ -136,6 +142,14 @@ pub(super) fn prepare(
     let (w, snap, call) = (cx.w, cx.snap, cx.call);
     let body = call.body;
     let upstream_fmt = provider.kind.format();
+    // `/responses/compact` exists on Codex and OpenAI-compatible upstreams
+    // only; CLIProxyAPI's other executors answer 501.
+    if call.compact && !matches!(provider.kind, Kind::Codex | Kind::OpenAiCompat) {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest { status: 501 },
+            "/responses/compact not supported",
+        ));
+    }
     let claude_default = if provider.kind == Kind::Claude {
         snap.registry
             .claude_default_max_tokens(cx.routed.model)
@@ -154,7 +168,9 @@ pub(super) fn prepare(
             && memchr::memmem::find(body, b"\"max_tokens\"").is_none());
     // Same format: forward the client's bytes with only `model` rewritten.
     // Otherwise translate once into a buffer.
-    let same = upstream_fmt == call.client && upstream_fmt != Format::Codex && !needs_edit;
+    // A compact body goes as the client sent it (Responses; `stream` removed).
+    let same = call.compact
+        || (upstream_fmt == call.client && upstream_fmt != Format::Codex && !needs_edit);
     let rewrite = match call.model_span {
         Some(span) if same && target.upstream_model != call.model => {
             Some((span, target.upstream_model.as_str()))
@@ -235,6 +251,7 @@ pub(super) fn prepare(
         &target.upstream_model,
         call.stream,
         call.count_tokens,
+        call.compact,
         request,
     );
     let mut p = w.pool.borrow_mut();
