@@ -146,6 +146,9 @@ pub struct Snapshot {
     pub creds: Vec<CredRef>,
     /// The HTTPS listener's certificate and settings (`tls.enable`).
     pub server_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// `auth-dir`'s fingerprint when this snapshot read it
+    /// ([`crate::accounts::store::stamp`]).
+    pub auth_stamp: u64,
 }
 
 /// A provider entry of any kind, normalised to one shape.
@@ -365,6 +368,9 @@ impl Snapshot {
         // Model ids, aliases, prefixes, exclusions and provider defaults come
         // from the registry; targets point at the providers built above.
         let mut registry = crate::models::Registry::build(&config);
+        // Taken before the scan: an edit during the scan is a change the
+        // control thread still sees.
+        let auth_stamp = crate::accounts::store::stamp(&config.auth_dir);
         let scan = crate::accounts::store::scan(&config.auth_dir);
         add_accounts(
             &config,
@@ -428,6 +434,7 @@ impl Snapshot {
         };
         Ok(Snapshot {
             server_tls,
+            auth_stamp,
             generation,
             registry,
             payload,

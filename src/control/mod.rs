@@ -153,19 +153,22 @@ impl Baseline {
     }
 }
 
-/// The current config's `auth-dir` fingerprint ([`crate::accounts::store::stamp`]).
-fn auth_dir_stamp(handle: &ServerHandle) -> u64 {
-    let dir = handle
+/// The current config's `auth-dir` fingerprint now, and as the current
+/// snapshot saw it ([`crate::accounts::store::stamp`]).
+fn auth_dir_stamp(handle: &ServerHandle) -> (u64, u64) {
+    let cur = handle
         .shared
         .current
         .lock()
-        .map(|c| c.config.auth_dir.clone())
+        .map(|c| (c.config.auth_dir.clone(), c.auth_stamp))
         .ok();
-    dir.map(|d| crate::accounts::store::stamp(&d)).unwrap_or(0)
+    cur.map(|(d, seen)| (crate::accounts::store::stamp(&d), seen))
+        .unwrap_or((0, 0))
 }
 
 /// Loads a new snapshot (config and auth files) and hands it to the workers.
-fn reload(handle: &ServerHandle, config_path: &Path, listener_tls: bool, why: &str) {
+/// False when the new config was rejected.
+fn reload(handle: &ServerHandle, config_path: &Path, listener_tls: bool, why: &str) -> bool {
     let gen = handle.generation() + 1;
     match load_snapshot(config_path, gen) {
         Ok(mut snap) => {
@@ -177,8 +180,12 @@ fn reload(handle: &ServerHandle, config_path: &Path, listener_tls: bool, why: &s
             } else {
                 crate::log_warn!("{why} reload: not every worker acknowledged in time");
             }
+            true
         }
-        Err(e) => crate::log_error!("{why} reload rejected, keeping the old config: {e}"),
+        Err(e) => {
+            crate::log_error!("{why} reload rejected, keeping the old config: {e}");
+            false
+        }
     }
 }
 
@@ -206,7 +213,7 @@ pub fn run(
     let mut last_hash = baseline.hash;
     let mut next_dns = Instant::now() + DNS_TTL;
     let mut last_stamp = baseline.stamp;
-    let mut auth_stamp = auth_dir_stamp(&handle);
+    let mut auth_failed = 0u64;
     loop {
         let mut fds = vec![libc::pollfd {
             fd: sig_fd,
@@ -257,14 +264,16 @@ pub fn run(
             }
             last_hash = h;
             reload(&handle, &config_path, listener_tls, "config");
-            auth_stamp = auth_dir_stamp(&handle);
         }
         // Auth files: a stat scan each pass (added, changed, removed files
-        // take effect within about a second, whatever the filesystem).
-        let stamp = auth_dir_stamp(&handle);
-        if stamp != auth_stamp {
-            auth_stamp = stamp;
-            reload(&handle, &config_path, listener_tls, "auth files");
+        // take effect within about a second, whatever the filesystem),
+        // compared with what the serving snapshot read.
+        let (now, seen) = auth_dir_stamp(&handle);
+        if now != seen && now != auth_failed {
+            if !reload(&handle, &config_path, listener_tls, "auth files") {
+                // Not retried until the directory changes again.
+                auth_failed = now;
+            }
         }
         if Instant::now() >= next_dns {
             next_dns = Instant::now() + DNS_TTL;
