@@ -13,4 +13,8 @@ pub enum Format {
     Gemini,
     /// The Codex flavour of OpenAI Responses (`chatgpt.com/backend-api/codex/responses`).
     Codex,
+    /// Gemini through Cloud Code Assist (Gemini CLI OAuth accounts,
+    /// upstream only): Gemini bodies in a `{model, project, request}`
+    /// envelope, answers and stream events wrapped in `{"response": ...}`.
+    GeminiCli,
 }

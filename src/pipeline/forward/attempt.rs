@@ -192,7 +192,7 @@ impl Attempts<'_> {
         cross_count: bool,
     ) -> Relayed {
         let (w, call) = (self.cx.w, self.cx.call);
-        let upstream_fmt = provider.kind.format();
+        let upstream_fmt = provider.format();
         let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
         // Once a keep-alive committed the status, the answer must arrive whole.
         if cross_count {

@@ -3,6 +3,7 @@
 //! rewritten in place, or the translated body).
 
 use super::*;
+use crate::accounts::wire;
 use crate::providers::Auth;
 use crate::translate::request::translate_request_suffixed;
 
@@ -18,21 +19,37 @@ pub(super) fn build_request(
     upstream_model: &str,
     stream: bool,
     count: bool,
+    client_format: Format,
     out: &mut Vec<u8>,
 ) {
     out.clear();
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(p.endpoint.base_path.as_bytes());
     let spec = p.kind.spec();
-    p.kind.write_path(
-        out,
-        upstream_model,
-        crate::providers::Call { stream, count },
-    );
+    let call = crate::providers::Call { stream, count };
+    let account = p.account.as_deref();
+    if !account.is_some_and(|a| wire::write_path(a, out, upstream_model, call)) {
+        p.kind.write_path(out, upstream_model, call);
+    }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, "Host", p.endpoint.host_header.as_bytes());
     let custom = |name: &str| p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-    if let Some(k) = key {
+    let sse = stream || spec.always_streams;
+    if let Some(a) = account {
+        // An OAuth account: its token and its client's headers.
+        let header = |name: &str| req.header(name);
+        let client = wire::Client {
+            header: &header,
+            body: req.body(),
+            format: client_format,
+        };
+        let head = wire::Head {
+            model: upstream_model,
+            call,
+            sse,
+        };
+        wire::write_head(a, &client, head, &custom, out);
+    } else if let Some(k) = key {
         let (name, bearer) = match spec.auth {
             Auth::Header(h) => (h, false),
             Auth::HeaderOnDefaultHost(h) if p.default_host => (h, false),
@@ -49,7 +66,7 @@ pub(super) fn build_request(
             out.extend_from_slice(b"\r\n");
         }
     }
-    if spec.anthropic_headers {
+    if spec.anthropic_headers && account.is_none() {
         if !custom("anthropic-version") {
             encode::header(out, "Anthropic-Version", b"2023-06-01");
         }
@@ -62,7 +79,6 @@ pub(super) fn build_request(
     if !custom("content-type") {
         encode::header(out, "Content-Type", b"application/json");
     }
-    let sse = stream || spec.always_streams;
     if !custom("accept") {
         encode::header(
             out,
@@ -74,7 +90,7 @@ pub(super) fn build_request(
             },
         );
     }
-    if let Some(ua) = spec.user_agent {
+    if let Some(ua) = spec.user_agent.filter(|_| account.is_none()) {
         if !custom("user-agent") {
             encode::header(out, "User-Agent", ua);
         }
@@ -114,7 +130,7 @@ pub(super) fn from_protocol_name(f: Format) -> &'static str {
         Format::OpenAiChat => "openai",
         Format::OpenAiResponses | Format::Codex => "responses",
         Format::Claude => "claude",
-        Format::Gemini => "gemini",
+        Format::Gemini | Format::GeminiCli => "gemini",
     }
 }
 
@@ -133,7 +149,13 @@ pub(super) fn prepare(
 ) -> Result<bool, Error> {
     let (w, snap, call) = (cx.w, cx.snap, cx.call);
     let body = call.body;
-    let upstream_fmt = provider.kind.format();
+    // A Gemini CLI account takes a Gemini body, wrapped last (below).
+    let wire_fmt = provider.format();
+    let upstream_fmt = if wire_fmt == Format::GeminiCli {
+        Format::Gemini
+    } else {
+        wire_fmt
+    };
     let claude_default = if provider.kind == Kind::Claude {
         snap.registry
             .claude_default_max_tokens(cx.routed.model)
@@ -162,7 +184,9 @@ pub(super) fn prepare(
     // Token counts across Claude and Gemini are translated (request and
     // answer); other upstreams have no count endpoint.
     let cross_count = call.count_tokens && upstream_fmt != call.client;
-    let count_body = if cross_count {
+    let count_body = if cross_count && wire_fmt == Format::GeminiCli {
+        wire::gemini_cli::count_request(call.client, body, &target.upstream_model)
+    } else if cross_count {
         count_request(call.client, upstream_fmt, body, &target.upstream_model)
     } else {
         None
@@ -200,6 +224,31 @@ pub(super) fn prepare(
         }
         &translated
     };
+    // A Claude account cloaks the body for clients other than Claude Code.
+    let mut cloaked = Vec::new();
+    let (send_body, rewrite) = match provider.account.as_deref() {
+        Some(a) if a.kind == crate::accounts::AccountKind::Claude && !call.count_tokens => {
+            let folded = fold_rewrite(send_body, rewrite);
+            let cloak = wire::claude::account_cloak(a);
+            let ua = cx.req.header("user-agent");
+            if wire::claude::cloak(
+                &folded,
+                &cloak,
+                ua,
+                &target.upstream_model,
+                &a.id,
+                &mut cloaked,
+            ) {
+                (&cloaked[..], None)
+            } else if rewrite.is_some() {
+                cloaked = folded.into_owned();
+                (&cloaked[..], None)
+            } else {
+                (send_body, rewrite)
+            }
+        }
+        _ => (send_body, rewrite),
+    };
     // `payload` rules edit the body about to be sent, once, as span edits.
     let mut edited = Vec::new();
     let (send_body, rewrite) = if snap.payload.is_empty() {
@@ -215,6 +264,28 @@ pub(super) fn prepare(
         }
         (&edited[..], None)
     };
+    // A Gemini CLI account: the Gemini body in its Cloud Code Assist envelope.
+    let mut wrapped = Vec::new();
+    let (send_body, rewrite) = match provider.account.as_deref() {
+        Some(a) if wire_fmt == Format::GeminiCli => {
+            let folded = fold_rewrite(send_body, rewrite);
+            if call.count_tokens && !cross_count {
+                wire::gemini_cli::wrap_count(&folded, &mut wrapped);
+            } else if cross_count {
+                // `count_request` already built the envelope.
+                wrapped.extend_from_slice(&folded);
+            } else {
+                wire::gemini_cli::wrap(
+                    &folded,
+                    &target.upstream_model,
+                    &a.project_id,
+                    &mut wrapped,
+                );
+            }
+            (&wrapped[..], None)
+        }
+        _ => (send_body, rewrite),
+    };
     if request.capacity() == 0 {
         *request = w.pool.borrow_mut().buf();
     }
@@ -227,12 +298,30 @@ pub(super) fn prepare(
         &target.upstream_model,
         call.stream,
         call.count_tokens,
+        call.client,
         request,
     );
     let mut p = w.pool.borrow_mut();
     p.give(translated);
     p.give(edited);
     Ok(cross_count)
+}
+
+/// `body` with the pending `model` rewrite applied (borrowed when none).
+fn fold_rewrite<'b>(
+    body: &'b [u8],
+    rewrite: Option<((usize, usize), &str)>,
+) -> std::borrow::Cow<'b, [u8]> {
+    match rewrite {
+        Some(((s, e), name)) => {
+            let mut v = Vec::with_capacity(body.len() + name.len() + 2);
+            v.extend_from_slice(&body[..s]);
+            crate::json::write_string(&mut v, name);
+            v.extend_from_slice(&body[e..]);
+            std::borrow::Cow::Owned(v)
+        }
+        None => std::borrow::Cow::Borrowed(body),
+    }
 }
 
 /// Applies the `payload` rules to `body` (with the pending `model` rewrite
