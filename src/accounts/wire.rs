@@ -68,17 +68,14 @@ pub struct Head<'a> {
     pub model: &'a str,
     /// Which call (picks the path).
     pub call: Call,
-    /// The upstream answers with SSE.
-    pub sse: bool,
 }
 
 /// Appends the request path for an account (after the endpoint's base
 /// path); false when the provider kind's own path applies.
-pub fn write_path(account: &Account, out: &mut Vec<u8>, model: &str, call: Call) -> bool {
+pub fn write_path(account: &Account, out: &mut Vec<u8>, call: Call) -> bool {
     match account.kind {
         AccountKind::Gemini => {
             gemini_cli::write_path(out, call);
-            let _ = model;
             true
         }
         AccountKind::Claude | AccountKind::Codex => false,
@@ -98,8 +95,8 @@ pub fn write_head(
     let mut h = Headers { out, skip };
     h.bearer(token.access.expose().as_bytes());
     match account.kind {
-        AccountKind::Claude => claude::write_head(client, head, &mut h),
-        AccountKind::Codex => codex::write_head(account, client, head, &mut h),
+        AccountKind::Claude => claude::write_head(client, &mut h),
+        AccountKind::Codex => codex::write_head(account, client, &mut h),
         AccountKind::Gemini => gemini_cli::write_head(head, &mut h),
     }
 }

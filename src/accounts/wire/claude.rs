@@ -2,7 +2,7 @@
 //! executor sends for an OAuth token (`applyClaudeHeaders` with the legacy
 //! device headers) and the cloaking body transform (`applyCloaking`).
 
-use super::{node_platform, trim, Client, Head, Headers};
+use super::{node_platform, trim, Client, Headers};
 use crate::json::span;
 
 /// `anthropic-beta` when the client sends none.
@@ -45,7 +45,7 @@ fn stainless_platform() -> (String, String) {
 /// Anthropic version, the Claude Code fingerprint. A client's own value of
 /// each fingerprint header is passed through (CLIProxyAPI's
 /// `misc.EnsureHeader`); `User-Agent` only when it is Claude Code's.
-pub(super) fn write_head(client: &Client<'_>, head: Head<'_>, h: &mut Headers<'_>) {
+pub(super) fn write_head(client: &Client<'_>, h: &mut Headers<'_>) {
     let betas = betas(client);
     h.put("Anthropic-Beta", betas.as_bytes());
     h.ensure(client, "Anthropic-Version", b"2023-06-01");
@@ -57,7 +57,6 @@ pub(super) fn write_head(client: &Client<'_>, head: Head<'_>, h: &mut Headers<'_
     h.ensure(client, "X-Stainless-Timeout", b"600");
     // CLIProxyAPI asks for gzip/br/zstd on non-stream calls and decodes
     // them; this relay forwards bodies as they come, so it asks for none.
-    let _ = head;
     h.put("Accept-Encoding", b"identity");
     let (os, arch) = stainless_platform();
     h.ensure(

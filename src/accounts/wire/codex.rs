@@ -2,7 +2,7 @@
 //! executor sends (`applyCodexHeaders` after `cacheHelper`). The upstream
 //! is always asked for a stream (`Kind::Codex` always streams).
 
-use super::{Client, Head, Headers};
+use super::{Client, Headers};
 use crate::accounts::Account;
 use crate::translate::format::Format;
 
@@ -18,13 +18,7 @@ pub const ORIGINATOR: &str = "codex_cli_rs";
 /// UUID. `Version`, `X-Codex-Turn-Metadata`, `X-Client-Request-Id` are
 /// passed through when the client sends them; `User-Agent` and
 /// `Originator` are the client's or Codex CLI's.
-pub(super) fn write_head(
-    account: &Account,
-    client: &Client<'_>,
-    head: Head<'_>,
-    h: &mut Headers<'_>,
-) {
-    let _ = head;
+pub(super) fn write_head(account: &Account, client: &Client<'_>, h: &mut Headers<'_>) {
     h.ensure(client, "Version", b"");
     let cache_key = prompt_cache_key(client);
     if let Some(k) = cache_key {

@@ -46,11 +46,7 @@ fn head_of(
         body,
         format,
     };
-    let head = Head {
-        model,
-        call,
-        sse: call.stream,
-    };
+    let head = Head { model, call };
     let skip = |n: &str| skip.iter().any(|s| s.eq_ignore_ascii_case(n));
     let mut out = Vec::new();
     write_head(acc, &client, head, &skip, &mut out);
@@ -345,7 +341,7 @@ fn gemini_cli_head_and_paths() {
     );
     let path = |call: Call| {
         let mut out = Vec::new();
-        assert!(write_path(&acc, &mut out, "gemini-2.5-pro", call));
+        assert!(write_path(&acc, &mut out, call));
         String::from_utf8(out).unwrap()
     };
     assert_eq!(path(SEND), "/v1internal:generateContent");
@@ -357,7 +353,7 @@ fn gemini_cli_head_and_paths() {
     assert_eq!(path(count), "/v1internal:countTokens");
     for kind in [AccountKind::Claude, AccountKind::Codex] {
         let mut out = Vec::new();
-        assert!(!write_path(&account(kind, ""), &mut out, "m", SEND));
+        assert!(!write_path(&account(kind, ""), &mut out, SEND));
         assert!(out.is_empty());
     }
 }

@@ -28,7 +28,7 @@ pub(super) fn build_request(
     let spec = p.kind.spec();
     let call = crate::providers::Call { stream, count };
     let account = p.account.as_deref();
-    if !account.is_some_and(|a| wire::write_path(a, out, upstream_model, call)) {
+    if !account.is_some_and(|a| wire::write_path(a, out, call)) {
         p.kind.write_path(out, upstream_model, call);
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
@@ -46,7 +46,6 @@ pub(super) fn build_request(
         let head = wire::Head {
             model: upstream_model,
             call,
-            sse,
         };
         wire::write_head(a, &client, head, &custom, out);
     } else if let Some(k) = key {
@@ -228,20 +227,14 @@ pub(super) fn prepare(
     let mut cloaked = Vec::new();
     let (send_body, rewrite) = match provider.account.as_deref() {
         Some(a) if a.kind == crate::accounts::AccountKind::Claude && !call.count_tokens => {
-            let folded = fold_rewrite(send_body, rewrite);
             let cloak = wire::claude::account_cloak(a);
             let ua = cx.req.header("user-agent");
-            if wire::claude::cloak(
-                &folded,
-                &cloak,
-                ua,
-                &target.upstream_model,
-                &a.id,
-                &mut cloaked,
-            ) {
-                (&cloaked[..], None)
-            } else if rewrite.is_some() {
-                cloaked = folded.into_owned();
+            if cloak.applies(ua) {
+                let folded = fold_rewrite(send_body, rewrite);
+                let model = &target.upstream_model;
+                if !wire::claude::cloak(&folded, &cloak, ua, model, &a.id, &mut cloaked) {
+                    cloaked = folded.into_owned();
+                }
                 (&cloaked[..], None)
             } else {
                 (send_body, rewrite)
