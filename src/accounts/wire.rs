@@ -135,6 +135,33 @@ impl Headers<'_> {
     }
 }
 
+/// `obj` without its top-level member `key` (every occurrence); `None`
+/// when `obj` is not a JSON object.
+pub(crate) fn without_member(obj: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+    use crate::json::span;
+    let mut out = Vec::with_capacity(obj.len());
+    out.push(b'{');
+    let mut first = true;
+    span::visit_object(obj, 0, |k, vs| {
+        let Some((v, e)) = span::value_at(obj, vs) else {
+            return span::Step::Stop;
+        };
+        if k != key {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.push(b'"');
+            out.extend_from_slice(k);
+            out.extend_from_slice(b"\":");
+            out.extend_from_slice(trim(v));
+        }
+        span::Step::End(e)
+    })?;
+    out.push(b'}');
+    Some(out)
+}
+
 /// `b` without leading and trailing ASCII whitespace.
 pub(crate) fn trim(b: &[u8]) -> &[u8] {
     let s = b

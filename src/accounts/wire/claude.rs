@@ -78,7 +78,9 @@ pub(super) fn write_head(client: &Client<'_>, h: &mut Headers<'_>) {
 }
 
 /// The `anthropic-beta` value: the client's list (plus the OAuth beta when
-/// it has none) or [`DEFAULT_BETAS`], plus the 1M-context beta on request.
+/// it has none) or [`DEFAULT_BETAS`], then the betas a Claude client put in
+/// its body (`betas`, removed from the body by [`without_body_betas`]), then
+/// the 1M-context beta on request.
 pub fn betas(client: &Client<'_>) -> String {
     let mut list = match (client.header)("anthropic-beta").map(trim) {
         Some(v) if !v.is_empty() => {
@@ -91,6 +93,14 @@ pub fn betas(client: &Client<'_>) -> String {
         }
         _ => DEFAULT_BETAS.to_string(),
     };
+    if client.format == crate::translate::format::Format::Claude {
+        body_betas(client.body, |b| {
+            if !list.split(',').any(|x| x.trim().as_bytes() == b) {
+                list.push(',');
+                list.push_str(&String::from_utf8_lossy(b));
+            }
+        });
+    }
     if (client.header)("x-cpa-claude-1m").is_some()
         && !list.split(',').any(|b| b.trim() == CONTEXT_1M_BETA)
     {
@@ -98,6 +108,35 @@ pub fn betas(client: &Client<'_>) -> String {
         list.push_str(CONTEXT_1M_BETA);
     }
     list
+}
+
+/// Calls `f` with each beta of a body's top-level `betas` (an array of
+/// strings, or one string), trimmed; values that are not plain printable
+/// ASCII are left out (they go in a header).
+fn body_betas(body: &[u8], mut f: impl FnMut(&[u8])) {
+    let Some(v) = span::get(body, b"betas") else {
+        return;
+    };
+    let mut one = |s: &[u8]| {
+        if let Some(c) = span::str_content(s) {
+            let c = trim(c);
+            if !c.is_empty() && c.iter().all(|b| b.is_ascii_graphic() && *b != b'\\') {
+                f(c);
+            }
+        }
+    };
+    if v.first() == Some(&b'[') {
+        span::array(v).for_each(&mut one);
+    } else {
+        one(v);
+    }
+}
+
+/// `body` without its top-level `betas` member (CLIProxyAPI moves them to
+/// the `anthropic-beta` header); `None` when it has none or is not an object.
+pub fn without_body_betas(body: &[u8]) -> Option<Vec<u8>> {
+    span::get(body, b"betas")?;
+    super::without_member(body, b"betas")
 }
 
 /// A Claude Code client, by its `User-Agent`.

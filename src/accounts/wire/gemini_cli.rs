@@ -88,35 +88,10 @@ pub fn count_request(
     let mut inner = Vec::new();
     translate_request(Format::Claude, Format::Gemini, body, &opts, &mut inner).ok()?;
     let inner = match crate::json::span::get(&inner, b"safetySettings") {
-        Some(_) => strip_member(&inner, b"safetySettings")?,
+        Some(_) => super::without_member(&inner, b"safetySettings")?,
         None => inner,
     };
     let mut out = Vec::with_capacity(inner.len() + 12);
     wrap_count(&inner, &mut out);
-    Some(out)
-}
-
-/// `obj` without its top-level member `key`.
-fn strip_member(obj: &[u8], key: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(obj.len());
-    out.push(b'{');
-    let mut first = true;
-    crate::json::span::visit_object(obj, 0, |k, vs| {
-        let Some((v, e)) = crate::json::span::value_at(obj, vs) else {
-            return crate::json::span::Step::Stop;
-        };
-        if k != key {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            out.push(b'"');
-            out.extend_from_slice(k);
-            out.extend_from_slice(b"\":");
-            out.extend_from_slice(super::trim(v));
-        }
-        crate::json::span::Step::End(e)
-    })?;
-    out.push(b'}');
     Some(out)
 }

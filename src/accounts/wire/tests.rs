@@ -677,3 +677,46 @@ fn user_ids_and_uuids() {
         assert!(!claude::is_valid_user_id(bad.as_bytes()), "{bad}");
     }
 }
+
+#[test]
+fn claude_body_betas_move_to_the_header() {
+    let acc = account(AccountKind::Claude, "");
+    let body = br#"{"model":"m","betas":["files-api-2025-04-14"," oauth-2025-04-20 ","bad\"q",""],"messages":[]}"#;
+    let got = head_of(&acc, &[], body, Format::Claude, "m", SEND, &[]);
+    assert_eq!(
+        got[1].1,
+        format!("{},files-api-2025-04-14", claude::DEFAULT_BETAS)
+    );
+    // One string works too; only a Claude client's body counts.
+    let one = br#"{"betas":"x-1"}"#;
+    let got = head_of(
+        &acc,
+        &[("anthropic-beta", "a")],
+        one,
+        Format::Claude,
+        "m",
+        SEND,
+        &[],
+    );
+    assert_eq!(got[1].1, "a,oauth-2025-04-20,x-1");
+    let got = head_of(
+        &acc,
+        &[("anthropic-beta", "a")],
+        one,
+        Format::OpenAiChat,
+        "m",
+        SEND,
+        &[],
+    );
+    assert_eq!(got[1].1, "a,oauth-2025-04-20");
+    // The body loses them, nothing else.
+    let out = claude::without_body_betas(body).unwrap();
+    let v: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v, json!({"model":"m","messages":[]}));
+    assert_eq!(
+        claude::without_body_betas(b" {\"betas\":[] , \"a\" : {\"b\":1}}").unwrap(),
+        b"{\"a\":{\"b\":1}}"
+    );
+    assert!(claude::without_body_betas(br#"{"a":"\"betas\""}"#).is_none());
+    assert!(claude::without_body_betas(b"{\"betas\":").is_none());
+}

@@ -223,17 +223,24 @@ pub(super) fn prepare(
         }
         &translated
     };
-    // A Claude account cloaks the body for clients other than Claude Code.
+    // A Claude account: body `betas` go to the header (`wire::claude::betas`)
+    // and the body is cloaked for clients other than Claude Code.
     let mut cloaked = Vec::new();
     let (send_body, rewrite) = match provider.account.as_deref() {
-        Some(a) if a.kind == crate::accounts::AccountKind::Claude && !call.count_tokens => {
+        Some(a) if a.kind == crate::accounts::AccountKind::Claude => {
             let cloak = wire::claude::account_cloak(a);
             let ua = cx.req.header("user-agent");
-            if cloak.applies(ua) {
+            let cloaks = !call.count_tokens && cloak.applies(ua);
+            let has_betas = memchr::memmem::find(send_body, b"\"betas\"").is_some();
+            if cloaks || has_betas {
                 let folded = fold_rewrite(send_body, rewrite);
+                let base = match wire::claude::without_body_betas(&folded) {
+                    Some(b) => std::borrow::Cow::Owned(b),
+                    None => folded,
+                };
                 let model = &target.upstream_model;
-                if !wire::claude::cloak(&folded, &cloak, ua, model, &a.id, &mut cloaked) {
-                    cloaked = folded.into_owned();
+                if !(cloaks && wire::claude::cloak(&base, &cloak, ua, model, &a.id, &mut cloaked)) {
+                    cloaked = base.into_owned();
                 }
                 (&cloaked[..], None)
             } else {
