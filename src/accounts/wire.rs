@@ -26,7 +26,6 @@ pub mod gemini_cli;
 
 use super::{Account, AccountKind};
 use crate::providers::Call;
-use crate::state::Provider;
 use crate::translate::format::Format;
 
 impl AccountKind {
@@ -36,17 +35,6 @@ impl AccountKind {
             AccountKind::Claude => Format::Claude,
             AccountKind::Codex => Format::Codex,
             AccountKind::Gemini => Format::GeminiCli,
-        }
-    }
-}
-
-impl Provider {
-    /// The wire format this provider's upstream speaks: its account's, else
-    /// its kind's.
-    pub fn format(&self) -> Format {
-        match &self.account {
-            Some(a) => a.kind.format(),
-            None => self.kind.format(),
         }
     }
 }

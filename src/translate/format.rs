@@ -18,3 +18,10 @@ pub enum Format {
     /// envelope, answers and stream events wrapped in `{"response": ...}`.
     GeminiCli,
 }
+
+/// The Gemini answer inside a Cloud Code Assist ([`Format::GeminiCli`])
+/// answer or stream event: its `response` member; the data itself when it
+/// has none (an error body).
+pub fn gemini_cli_inner(data: &[u8]) -> &[u8] {
+    crate::json::span::get(data, b"response").unwrap_or(data)
+}

@@ -6,7 +6,7 @@
 //! <Gemini generateContent body>}`; token counts `{"request": <body>}`.
 //! Answers: `{"response": <Gemini answer>, ...}`, each stream event too;
 //! countTokens answers `{"totalTokens": n}` as Gemini does. The unwrapping
-//! is the translator's (`Format::GeminiCli`, see [`unwrap`]).
+//! is the translator's (`Format::GeminiCli`, see [`unwrap`](fn@unwrap)).
 
 use super::{node_platform, Head, Headers};
 use crate::providers::Call;
@@ -60,11 +60,9 @@ pub fn wrap_count(body: &[u8], out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// The Gemini answer inside a Cloud Code Assist answer or stream event:
-/// its `response` member; the data itself when it has none (an error).
-pub fn unwrap(data: &[u8]) -> &[u8] {
-    crate::json::span::get(data, b"response").unwrap_or(data)
-}
+/// The Gemini answer inside a Cloud Code Assist answer or stream event
+/// (the translator's, which the stream and response arms use).
+pub use crate::translate::format::gemini_cli_inner as unwrap;
 
 /// A Cloud Code Assist `countTokens` body for a client of another format:
 /// a Claude `count_tokens` body translated to Gemini, in `{"request": ...}`

@@ -7,6 +7,19 @@ use crate::accounts::wire;
 use crate::providers::Auth;
 use crate::translate::request::translate_request_suffixed;
 
+// Here rather than in `state` (which the account store owns) so that
+// `accounts` needs nothing from `state`: the layers stay acyclic.
+impl Provider {
+    /// The wire format this provider's upstream speaks: its OAuth account's
+    /// (`AccountKind::format`, e.g. Gemini CLI), else its kind's.
+    pub fn format(&self) -> Format {
+        match &self.account {
+            Some(a) => a.kind.format(),
+            None => self.kind.format(),
+        }
+    }
+}
+
 /// Writes the upstream request line and headers for provider `p` (reference
 /// §3.1), then the body: `model` rewritten in place, or `body` as given.
 #[allow(clippy::too_many_arguments)]

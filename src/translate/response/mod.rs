@@ -151,7 +151,7 @@ pub fn translate_response_tools(
     let (from, body) = if from == Format::GeminiCli {
         (
             Format::Gemini,
-            crate::accounts::wire::gemini_cli::unwrap(body),
+            crate::translate::format::gemini_cli_inner(body),
         )
     } else {
         (from, body)

@@ -450,7 +450,7 @@ fn unwrap_item(item: Item<'_>, out: &mut Vec<u8>) {
     let Item::Event(ev) = item else {
         return;
     };
-    let data = decode::trim(crate::accounts::wire::gemini_cli::unwrap(decode::trim(
+    let data = decode::trim(crate::translate::format::gemini_cli_inner(decode::trim(
         ev.data,
     )));
     if data.is_empty() {

@@ -99,7 +99,7 @@ impl Decoder {
             Decoder::Claude(d) => d.decode(event, data, f),
             Decoder::Gemini(d) => d.decode(data, f),
             Decoder::GeminiCli(d) => {
-                d.decode(trim(crate::accounts::wire::gemini_cli::unwrap(data)), f)
+                d.decode(trim(crate::translate::format::gemini_cli_inner(data)), f)
             }
         }
     }
