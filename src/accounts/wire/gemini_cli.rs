@@ -64,10 +64,10 @@ pub fn wrap_count(body: &[u8], out: &mut Vec<u8>) {
 /// (the translator's, which the stream and response arms use).
 pub use crate::translate::format::gemini_cli_inner as unwrap;
 
-/// A Cloud Code Assist `countTokens` body for a client of another format:
-/// a Claude `count_tokens` body translated to Gemini, in `{"request": ...}`
-/// (CLIProxyAPI drops `model`, `project` and `safetySettings`). `None` for
-/// other clients or a body that does not translate.
+/// A Cloud Code Assist `countTokens` body: a Gemini client's body as is, or
+/// a Claude `count_tokens` body translated to Gemini (CLIProxyAPI drops
+/// `model`, `project` and `safetySettings`), in `{"request": ...}`. `None`
+/// for other clients or a body that does not translate.
 pub fn count_request(
     client: crate::translate::format::Format,
     body: &[u8],
@@ -75,8 +75,14 @@ pub fn count_request(
 ) -> Option<Vec<u8>> {
     use crate::translate::format::Format;
     use crate::translate::request::{translate_request, ReqOpts};
-    if client != Format::Claude {
-        return None;
+    let mut out = Vec::with_capacity(body.len() + 12);
+    match client {
+        Format::Gemini => {
+            wrap_count(body, &mut out);
+            return Some(out);
+        }
+        Format::Claude => {}
+        _ => return None,
     }
     let opts = ReqOpts {
         upstream_model: model,
@@ -89,7 +95,6 @@ pub fn count_request(
         Some(_) => super::without_member(&inner, b"safetySettings")?,
         None => inner,
     };
-    let mut out = Vec::with_capacity(inner.len() + 12);
     wrap_count(&inner, &mut out);
     Some(out)
 }

@@ -395,6 +395,10 @@ fn gemini_cli_envelope() {
     assert_eq!(req["systemInstruction"]["parts"][0]["text"], "be brief");
     assert!(!req.contains_key("model") && !req.contains_key("safetySettings"));
     assert!(gemini_cli::count_request(Format::OpenAiChat, b"{}", "m").is_none());
+    // A Gemini client's count body goes as is.
+    let g = br#"{"generateContentRequest":{"contents":[]}}"#;
+    let c = gemini_cli::count_request(Format::Gemini, g, "m").unwrap();
+    assert_eq!(c, [&b"{\"request\":"[..], g, b"}"].concat());
     assert!(gemini_cli::count_request(Format::Claude, b"not json", "m").is_none());
 }
 

@@ -190,3 +190,22 @@ fn account_request_heads() {
     let (_, h, _) = built(&p, raw, Format::Gemini, false, false);
     assert_eq!(one(&h, "authorization"), "Bearer tok-new");
 }
+
+#[test]
+fn count_answers() {
+    use serde_json::json;
+    // Claude upstream -> Gemini client; Gemini (CLI) upstream -> Claude client.
+    assert_eq!(
+        count_answer(Format::Gemini, &json!({"input_tokens": 23})),
+        json!({"totalTokens": 23})
+    );
+    assert_eq!(
+        count_answer(Format::Claude, &json!({"totalTokens": 17})),
+        json!({"input_tokens": 17})
+    );
+    // Gemini CLI upstream -> Gemini client: Gemini's full shape.
+    assert_eq!(
+        count_answer(Format::Gemini, &json!({"totalTokens": 9})),
+        json!({"totalTokens": 9, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 9}]})
+    );
+}

@@ -195,7 +195,9 @@ pub(super) fn prepare(
     };
     // Token counts across Claude and Gemini are translated (request and
     // answer); other upstreams have no count endpoint.
-    let cross_count = call.count_tokens && upstream_fmt != call.client;
+    // A Gemini CLI account's count always is (its answer is rebuilt).
+    let cross_count =
+        call.count_tokens && (upstream_fmt != call.client || wire_fmt == Format::GeminiCli);
     let count_body = if cross_count && wire_fmt == Format::GeminiCli {
         wire::gemini_cli::count_request(call.client, body, &target.upstream_model)
     } else if cross_count {
@@ -282,9 +284,7 @@ pub(super) fn prepare(
     let (send_body, rewrite) = match provider.account.as_deref() {
         Some(a) if wire_fmt == Format::GeminiCli => {
             let folded = fold_rewrite(send_body, rewrite);
-            if call.count_tokens && !cross_count {
-                wire::gemini_cli::wrap_count(&folded, &mut wrapped);
-            } else if cross_count {
+            if call.count_tokens {
                 // `count_request` already built the envelope.
                 wrapped.extend_from_slice(&folded);
             } else {
