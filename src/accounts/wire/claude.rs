@@ -179,21 +179,36 @@ pub struct Cloak {
     /// One generated `metadata.user_id` per account for an hour (else a
     /// new one per request).
     pub cache_user_id: bool,
+    /// Words broken up with a zero-width space in system and message text
+    /// (`cloak_sensitive_words`): trimmed, at least two characters, longest
+    /// first.
+    pub sensitive_words: Vec<String>,
 }
 
 impl Cloak {
     /// Settings from an auth file's string fields, as CLIProxyAPI reads
-    /// them (`"true"`, case-insensitive, enables a flag).
+    /// them (`"true"`, case-insensitive, enables a flag; the sensitive words
+    /// are comma-separated).
     pub fn from_fields(
         mode: Option<&str>,
         strict: Option<&str>,
         cache_user_id: Option<&str>,
+        sensitive_words: Option<&str>,
     ) -> Cloak {
         let flag = |v: Option<&str>| v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let mut words: Vec<String> = sensitive_words
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|w| w.chars().count() >= 2 && !w.contains(ZWSP))
+            .map(str::to_string)
+            .collect();
+        words.sort_by_key(|w| std::cmp::Reverse(w.len()));
         Cloak {
             mode: CloakMode::parse(mode.unwrap_or("")),
             strict: flag(strict),
             cache_user_id: flag(cache_user_id),
+            sensitive_words: words,
         }
     }
 
@@ -416,20 +431,132 @@ pub fn cloak(
     if !inserts.is_empty() {
         edits.push((top.close, top.close, inserts));
     }
+    if !cfg.sensitive_words.is_empty() {
+        // Obfuscation reads the cloaked body (the new system blocks too).
+        let mut first = Vec::new();
+        let base: &[u8] = if edits.is_empty() {
+            body
+        } else {
+            apply_edits(body, &mut edits, &mut first);
+            &first
+        };
+        if obfuscate(base, &cfg.sensitive_words, out) {
+            return true;
+        }
+        if edits.is_empty() {
+            return false;
+        }
+        *out = first;
+        return true;
+    }
     if edits.is_empty() {
         return false;
     }
+    apply_edits(body, &mut edits, out);
+    true
+}
+
+/// Writes `body` with `edits` (start, end, replacement; inserts have
+/// start == end; disjoint) applied into `out`.
+fn apply_edits(body: &[u8], edits: &mut [(usize, usize, Vec<u8>)], out: &mut Vec<u8>) {
     edits.sort_by_key(|e| e.0);
     out.clear();
     out.reserve(body.len() + edits.iter().map(|e| e.2.len()).sum::<usize>());
     let mut at = 0;
-    for (s, e, v) in &edits {
+    for (s, e, v) in edits.iter() {
         out.extend_from_slice(&body[at..*s]);
         out.extend_from_slice(v);
         at = *e;
     }
     out.extend_from_slice(&body[at..]);
+}
+
+/// U+200B ZERO WIDTH SPACE, put after the first character of a sensitive word.
+const ZWSP: char = '\u{200B}';
+
+/// Breaks up `words` (see [`Cloak::sensitive_words`]) in the text of
+/// `system` (a string, or its `text` blocks) and of `messages[].content`
+/// (a string, or its `text` blocks), into `out`; false when nothing matched.
+pub fn obfuscate(body: &[u8], words: &[String], out: &mut Vec<u8>) -> bool {
+    let mut edits: Vec<(usize, usize, Vec<u8>)> = Vec::new();
+    let mut text = |v: &[u8]| {
+        let Some(s) = crate::json::escape::decode_string(v) else {
+            return;
+        };
+        if let Some(new) = obfuscate_text(&s, words) {
+            let start = offset(body, v);
+            let mut lit = Vec::with_capacity(new.len() + 2);
+            crate::json::write_string(&mut lit, &new);
+            edits.push((start, start + v.len(), lit));
+        }
+    };
+    let blocks = |v: &[u8], text: &mut dyn FnMut(&[u8])| {
+        if v.first() == Some(&b'"') {
+            text(v);
+        } else {
+            for block in span::array(v) {
+                if span::get_str(block, b"type") == Some(b"text") {
+                    if let Some(t) = span::get(block, b"text") {
+                        text(t);
+                    }
+                }
+            }
+        }
+    };
+    let [system, messages] = span::get_many(body, [b"system", b"messages"]);
+    if let Some(s) = system {
+        blocks(s, &mut text);
+    }
+    for m in span::array(messages.unwrap_or(b"")) {
+        if let Some(c) = span::get(m, b"content") {
+            blocks(c, &mut text);
+        }
+    }
+    if edits.is_empty() {
+        return false;
+    }
+    apply_edits(body, &mut edits, out);
     true
+}
+
+/// `s` with every case-insensitive occurrence of a word (leftmost, longest
+/// word first) written as its first character, U+200B, the rest; `None`
+/// when no word occurs.
+fn obfuscate_text(s: &str, words: &[String]) -> Option<String> {
+    let fold = |c: char| c.to_lowercase().next().unwrap_or(c);
+    let matches_at = |rest: &str, w: &str| -> Option<usize> {
+        let mut it = rest.char_indices();
+        for wc in w.chars() {
+            let (_, c) = it.next()?;
+            if fold(c) != fold(wc) {
+                return None;
+            }
+        }
+        Some(it.next().map_or(rest.len(), |(i, _)| i))
+    };
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < s.len() {
+        let rest = &s[i..];
+        let hit = words.iter().find_map(|w| matches_at(rest, w));
+        match hit {
+            Some(len) => {
+                let o = out.get_or_insert_with(|| String::with_capacity(s.len() + 16));
+                o.push_str(&s[copied..i]);
+                let first = rest.chars().next().map_or(0, char::len_utf8);
+                o.push_str(&rest[..first]);
+                o.push(ZWSP);
+                o.push_str(&rest[first..len]);
+                i += len;
+                copied = i;
+            }
+            None => i += rest.chars().next().map_or(1, char::len_utf8),
+        }
+    }
+    let mut o = out?;
+    o.push_str(&s[copied..]);
+    Some(o)
 }
 
 /// Appends `"key":value` to a run of members inserted before the closing brace.

@@ -639,23 +639,30 @@ fn cloak_is_idempotent() {
 
 #[test]
 fn cloak_settings_from_file_fields() {
-    assert_eq!(Cloak::from_fields(None, None, None), Cloak::default());
-    let c = Cloak::from_fields(Some("ALWAYS"), Some("True"), Some("true"));
+    assert_eq!(Cloak::from_fields(None, None, None, None), Cloak::default());
+    let c = Cloak::from_fields(
+        Some("ALWAYS"),
+        Some("True"),
+        Some("true"),
+        Some(" proxy , a,API,,x\u{200B}y , Anthropic API"),
+    );
     assert_eq!(
         c,
         Cloak {
             mode: CloakMode::Always,
             strict: true,
-            cache_user_id: true
+            cache_user_id: true,
+            // Trimmed, two characters or more, none already broken, longest first.
+            sensitive_words: vec!["Anthropic API".into(), "proxy".into(), "API".into()],
         }
     );
     assert_eq!(
-        Cloak::from_fields(Some("never"), Some("yes"), None).mode,
+        Cloak::from_fields(Some("never"), Some("yes"), None, None).mode,
         CloakMode::Never
     );
-    assert!(!Cloak::from_fields(Some("never"), Some("yes"), None).strict);
+    assert!(!Cloak::from_fields(Some("never"), Some("yes"), None, None).strict);
     assert_eq!(
-        Cloak::from_fields(Some("bogus"), None, None).mode,
+        Cloak::from_fields(Some("bogus"), None, None, None).mode,
         CloakMode::Auto
     );
 }
@@ -723,4 +730,49 @@ fn claude_body_betas_move_to_the_header() {
     );
     assert!(claude::without_body_betas(br#"{"a":"\"betas\""}"#).is_none());
     assert!(claude::without_body_betas(b"{\"betas\":").is_none());
+}
+
+#[test]
+fn cloak_obfuscates_sensitive_words() {
+    let cfg = Cloak::from_fields(None, None, None, Some("proxy,API,Anthropic API,ü-word"));
+    let z = '\u{200B}';
+    let body = json!({
+        "system": [{"type":"text","text":"Use the PROXY api"}, {"type":"image","text":"proxy"}],
+        "messages": [
+            {"role":"user","content":"an Anthropic API proxy, Ü-WORD\n\"api\""},
+            {"role":"assistant","content":[{"type":"text","text":"no match"},{"type":"tool_use","name":"proxy"}]},
+            {"role":"user","content":[{"type":"text","text":"apiapi"}]}
+        ],
+        "tools": [{"name":"proxy"}]
+    });
+    let got = cloaked(&body, &cfg, Some("curl/8"), "claude-sonnet-4-5").unwrap();
+    let sys = got["system"].as_array().unwrap();
+    // The client's text block (third after the two cloak blocks) is broken up;
+    // the image block is dropped by the cloak.
+    assert_eq!(sys.len(), 3);
+    assert_eq!(sys[2]["text"], format!("Use the P{z}ROXY a{z}pi"));
+    let m = got["messages"].as_array().unwrap();
+    assert_eq!(
+        m[0]["content"],
+        format!("an A{z}nthropic API p{z}roxy, Ü{z}-WORD\n\"a{z}pi\"")
+    );
+    assert_eq!(m[1]["content"][0]["text"], "no match");
+    assert_eq!(m[1]["content"][1]["name"], "proxy");
+    assert_eq!(m[2]["content"][0]["text"], format!("a{z}pia{z}pi"));
+    assert_eq!(got["tools"][0]["name"], "proxy");
+    // A broken word no longer matches (a shorter word inside a longer one
+    // still does, as with CLIProxyAPI's regular expression).
+    let again = cloaked(&got, &cfg, Some("curl/8"), "claude-sonnet-4-5").unwrap();
+    assert_eq!(
+        again["messages"][0]["content"],
+        format!("an A{z}nthropic A{z}PI p{z}roxy, Ü{z}-WORD\n\"a{z}pi\"")
+    );
+    assert!(cloaked(&again, &cfg, Some("curl/8"), "claude-sonnet-4-5").is_none());
+    // Without cloaking, no obfuscation either (Claude Code in auto mode).
+    assert!(cloaked(&body, &cfg, Some("claude-cli/2.1.63"), "m").is_none());
+    // Only the words changed: a body needing no other edit still gets them.
+    let b = json!({"metadata":{"user_id": claude::new_user_id()},"messages":[{"role":"user","content":"api"}]});
+    let got = cloaked(&b, &cfg, Some("curl/8"), "claude-3-5-haiku-latest").unwrap();
+    assert_eq!(got["messages"][0]["content"], format!("a{z}pi"));
+    assert_eq!(got["metadata"], b["metadata"]);
 }
