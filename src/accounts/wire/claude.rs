@@ -621,8 +621,15 @@ fn system_value(body: &[u8], span_: Option<(usize, usize)>, strict: bool) -> Opt
 /// file's `cloak_mode` / `cloak_strict_mode` / `cloak_cache_user_id` yet
 /// (the store builds [`Account`](crate::accounts::Account)); until it does,
 /// every Claude account uses CLIProxyAPI's default (`auto`, not strict, a
-/// new user id per request).
-pub fn account_cloak(account: &crate::accounts::Account) -> Cloak {
+/// new user id per request, no sensitive words). Borrowed: nothing is
+/// copied per request.
+pub fn account_cloak(account: &crate::accounts::Account) -> &Cloak {
+    static DEFAULT: Cloak = Cloak {
+        mode: CloakMode::Auto,
+        strict: false,
+        cache_user_id: false,
+        sensitive_words: Vec::new(),
+    };
     let _ = account;
-    Cloak::default()
+    &DEFAULT
 }

@@ -640,6 +640,9 @@ fn cloak_is_idempotent() {
 #[test]
 fn cloak_settings_from_file_fields() {
     assert_eq!(Cloak::from_fields(None, None, None, None), Cloak::default());
+    // Until accounts carry their file's settings, CLIProxyAPI's default.
+    let acc = account(AccountKind::Claude, "");
+    assert_eq!(*claude::account_cloak(&acc), Cloak::default());
     let c = Cloak::from_fields(
         Some("ALWAYS"),
         Some("True"),

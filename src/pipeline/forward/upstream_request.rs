@@ -254,7 +254,7 @@ pub(super) fn prepare(
                     None => folded,
                 };
                 let model = &target.upstream_model;
-                if !(cloaks && wire::claude::cloak(&base, &cloak, ua, model, &a.id, &mut cloaked)) {
+                if !(cloaks && wire::claude::cloak(&base, cloak, ua, model, &a.id, &mut cloaked)) {
                     cloaked = base.into_owned();
                 }
                 (&cloaked[..], None)
