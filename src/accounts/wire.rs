@@ -16,9 +16,21 @@
 //!   `{model, project, request}` envelope; answers come back wrapped in
 //!   `{"response": ...}` and are unwrapped by the `GeminiCli` translator arms.
 //!
-//! The head writers write the auth header, the kind's headers, and
-//! `Content-Type` / `Accept`; the caller then writes the provider's
-//! per-file `headers`, which win (a name they set is skipped here).
+//! The head writers write the auth header and the kind's headers; the
+//! caller writes `Content-Type` / `Accept`, then the provider's per-file
+//! `headers`, which win (a name they set is skipped here).
+//!
+//! Differences from v6.9.7, on purpose or not yet done:
+//! - Claude non-stream calls ask for `Accept-Encoding: identity` (CLIProxyAPI
+//!   asks for gzip/br/zstd and decodes; this relay forwards bodies as sent).
+//! - `claude-header-defaults` / `codex-header-defaults` (config) are not
+//!   read: the built-in defaults above apply; the device-profile
+//!   stabilisation (`stabilize-device-profile`) is not done.
+//! - Codex: no `prompt_cache_key` derivation for Chat and Claude clients
+//!   (only a Responses client's own key becomes `Session_id` /
+//!   `Conversation_id`).
+//! - Later CLIProxyAPI versions send more (e.g. `X-Claude-Code-Session-Id`,
+//!   Codex `codex-tui` identity); v6.9.7 does not.
 
 pub mod claude;
 pub mod codex;

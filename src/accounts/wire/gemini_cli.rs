@@ -3,7 +3,8 @@
 //! CLIProxyAPI's Gemini CLI executor sends, and the request envelope.
 //!
 //! Requests: `{"model": <upstream model>, "project": <project>, "request":
-//! <Gemini generateContent body>}`; token counts `{"request": <body>}`.
+//! <Gemini generateContent body>}` (v6.9.7 sends no `user_prompt_id` or
+//! session fields); token counts `{"request": <body>}`.
 //! Answers: `{"response": <Gemini answer>, ...}`, each stream event too;
 //! countTokens answers `{"totalTokens": n}` as Gemini does. The unwrapping
 //! is the translator's (`Format::GeminiCli`, see [`unwrap`](fn@unwrap)).
