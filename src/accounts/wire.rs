@@ -249,4 +249,6 @@ pub(crate) fn node_platform() -> (&'static str, &'static str) {
 }
 
 #[cfg(test)]
+mod e2e_tests;
+#[cfg(test)]
 pub(crate) mod tests;
