@@ -29,8 +29,14 @@
 //! - Codex: no `prompt_cache_key` derivation for Chat and Claude clients
 //!   (only a Responses client's own key becomes `Session_id` /
 //!   `Conversation_id`).
-//! - Later CLIProxyAPI versions send more (e.g. `X-Claude-Code-Session-Id`,
-//!   Codex `codex-tui` identity); v6.9.7 does not.
+//! - Later v6.9 tags changed the shapes (the values are `pub const`s in
+//!   each module, to move them together): v6.9.8 sends Codex as
+//!   `codex-tui/0.118.0 (...)` with `Originator: codex-tui`; v6.9.9 adds
+//!   `X-Claude-Code-Session-Id` (stable per credential); by v6.9.49 the
+//!   default beta list is longer, `interleaved-thinking` is always added,
+//!   `Anthropic-Dangerous-Direct-Browser-Access` goes to API keys only,
+//!   Claude gets a per-request `x-client-request-id`, and Codex sends
+//!   `Session_id` only with a Mac OS `User-Agent`.
 
 pub mod claude;
 pub mod codex;
