@@ -94,7 +94,7 @@ fn tool_schema(to: Format, out: &Value) -> Value {
         Format::OpenAiChat => out["tools"][0]["function"]["parameters"].clone(),
         Format::OpenAiResponses | Format::Codex => out["tools"][0]["parameters"].clone(),
         Format::Claude => out["tools"][0]["input_schema"].clone(),
-        Format::Gemini => unreachable!(),
+        Format::Gemini | Format::GeminiCli => unreachable!(),
     }
 }
 

@@ -91,6 +91,10 @@ fn required_pairs_do_not_allocate_in_steady_state() {
         (Format::OpenAiChat, Format::Claude),
         (Format::Gemini, Format::OpenAiChat),
         (Format::OpenAiChat, Format::OpenAiResponses),
+        // Gemini CLI accounts: unwrapped for Gemini clients, translated for others.
+        (Format::GeminiCli, Format::Gemini),
+        (Format::GeminiCli, Format::OpenAiChat),
+        (Format::GeminiCli, Format::Claude),
     ];
     for (from, to) in pairs {
         let input = long_stream(from, 2000);

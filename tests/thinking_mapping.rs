@@ -338,16 +338,20 @@ fn suffix_beats_body_on_every_pair() {
             (Codex, "gpt-5-codex(low)"),
             (Claude, "claude-sonnet-4-5(low)"),
             (Gemini, "gemini-2.5-flash(low)"),
+            // A Gemini CLI account's request body is a Gemini body.
+            (GeminiCli, "gemini-2.5-flash(low)"),
         ] {
             let v = tr(*from, to, body, model);
             let ok = match to {
                 OpenAiChat => v["reasoning_effort"] == "low",
                 OpenAiResponses | Codex => v["reasoning"]["effort"] == "low",
                 Claude => v["thinking"] == json!({"type":"enabled","budget_tokens":1024}),
-                Gemini => v["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 1024,
+                Gemini | GeminiCli => {
+                    v["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 1024
+                }
             };
             let base = model.split('(').next().unwrap_or("");
-            let model_ok = to == Gemini || v["model"] == base;
+            let model_ok = matches!(to, Gemini | GeminiCli) || v["model"] == base;
             if !ok || !model_ok {
                 failures.push(format!("{from:?} -> {to:?}: {v}"));
             }

@@ -57,8 +57,16 @@ fn reasoning(f: Format, sse: &[u8]) -> String {
                 _ => None,
             })
             .collect(),
-        Format::Gemini => evs
+        Format::Gemini | Format::GeminiCli => evs
             .iter()
+            // Cloud Code Assist wraps each chunk in `response`.
+            .map(|e| {
+                if e["response"].is_object() {
+                    &e["response"]
+                } else {
+                    e
+                }
+            })
             .filter_map(|e| e["candidates"][0]["content"]["parts"].as_array())
             .flatten()
             .filter(|p| p["thought"] == true)

@@ -7,12 +7,13 @@ use cliproxy::translate::request::{translate_request, ReqOpts};
 use cliproxy::translate::response::{translate_response, RespCtx};
 use libfuzzer_sys::fuzz_target;
 
-const ALL: [Format; 5] = [
+const ALL: [Format; 6] = [
     Format::OpenAiChat,
     Format::OpenAiResponses,
     Format::Claude,
     Format::Gemini,
     Format::Codex,
+    Format::GeminiCli,
 ];
 
 fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@ use cliproxy::translate::format::Format;
 use cliproxy::translate::stream::{new_stream_translator, StreamCtx};
 use libfuzzer_sys::fuzz_target;
 
-const ALL: [Format; 5] = [Format::OpenAiChat, Format::OpenAiResponses, Format::Claude, Format::Gemini, Format::Codex];
+const ALL: [Format; 6] = [Format::OpenAiChat, Format::OpenAiResponses, Format::Claude, Format::Gemini, Format::Codex, Format::GeminiCli];
 
 fn run(from: Format, to: Format, input: &[u8], cuts: &[usize]) -> Vec<u8> {
     let ctx = StreamCtx { model: "m", created: 1, id_seed: 2 };

@@ -59,6 +59,9 @@ pub struct AuthFile {
     pub disable_cooling: Option<bool>,
     /// `request_scoped_errors`.
     pub request_scoped_errors: Vec<ScopedErrorRule>,
+    /// Claude: `cloak_mode`, `cloak_strict_mode`, `cloak_cache_user_id`,
+    /// `cloak_sensitive_words`.
+    pub cloak: super::wire::claude::Cloak,
 }
 
 /// Why a file was skipped.
@@ -254,6 +257,26 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
         request_retry: int_of(generic(obj, "request_retry")).and_then(|r| u32::try_from(r).ok()),
         disable_cooling: bool_of(generic(obj, "disable_cooling")),
         request_scoped_errors,
+        cloak: {
+            // Strings or booleans, as CLIProxyAPI's files carry either.
+            let text = |k: &str| match obj.get(k) {
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(Value::Bool(b)) => Some(b.to_string()),
+                _ => None,
+            };
+            let (m, st, c, w) = (
+                text("cloak_mode"),
+                text("cloak_strict_mode"),
+                text("cloak_cache_user_id"),
+                text("cloak_sensitive_words"),
+            );
+            super::wire::claude::Cloak::from_fields(
+                m.as_deref(),
+                st.as_deref(),
+                c.as_deref(),
+                w.as_deref(),
+            )
+        },
     })
 }
 

@@ -177,6 +177,9 @@ pub struct Account {
     pub refresh_token: RwLock<Secret>,
     /// The current access token.
     pub token: TokenCell,
+    /// Claude: how requests of non-Claude-Code clients are cloaked (the
+    /// file's `cloak_*` fields).
+    pub cloak: wire::claude::Cloak,
     /// Unix seconds of the last successful refresh (file `last_refresh`), 0 if unknown.
     pub last_refresh: std::sync::atomic::AtomicU64,
     /// Unix seconds before which the engine does not try again (backoff).

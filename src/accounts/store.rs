@@ -157,7 +157,10 @@ pub fn scan(dir: &Path) -> Scan {
 }
 
 fn same_identity(a: &Account, f: &AuthFile) -> bool {
-    a.kind == f.kind && a.account_id == f.account_id && a.project_id == f.project_id
+    a.kind == f.kind
+        && a.account_id == f.account_id
+        && a.project_id == f.project_id
+        && a.cloak == f.cloak
 }
 
 fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
@@ -175,6 +178,7 @@ fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
             expires_at: f.expires_at,
             version: 0,
         }),
+        cloak: f.cloak.clone(),
         last_refresh: AtomicU64::new(f.last_refresh.unwrap_or(0)),
         retry_at: AtomicU64::new(0),
         refused: AtomicBool::new(false),

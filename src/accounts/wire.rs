@@ -1,2 +1,260 @@
 //! Upstream request shapes for OAuth accounts (headers each provider's
 //! client sends, envelopes), as CLIProxyAPI's executors send them.
+//!
+//! Reference: CLIProxyAPI v6.9.7 (2026-03-31, the last tag of March, the
+//! v6.9 line of `/work/shared/reference/v6.9-behaviours.md`):
+//! `internal/runtime/executor/{claude,codex,gemini_cli}_executor.go`,
+//! `claude_device_profile.go`, `cloak_utils.go`, `user_id_cache.go` and
+//! `internal/misc/header_utils.go`.
+//!
+//! - [`claude`]: Claude Code OAuth head (`anthropic-beta` with
+//!   `oauth-2025-04-20`, the Claude Code fingerprint) and the cloaking body
+//!   transform for non-Claude-Code clients.
+//! - [`codex`]: ChatGPT (Codex) OAuth head (`Chatgpt-Account-Id`,
+//!   `Originator`, `Session_id`, ...).
+//! - [`gemini_cli`]: Cloud Code Assist (`v1internal`) paths, head and the
+//!   `{model, project, request}` envelope; answers come back wrapped in
+//!   `{"response": ...}` and are unwrapped by the `GeminiCli` translator arms.
+//!
+//! The head writers write the auth header and the kind's headers; the
+//! caller writes `Content-Type` / `Accept`, then the provider's per-file
+//! `headers`, which win (a name they set is skipped here).
+//!
+//! Differences from v6.9.7, on purpose or not yet done:
+//! - Claude non-stream calls ask for `Accept-Encoding: identity` (CLIProxyAPI
+//!   asks for gzip/br/zstd and decodes; this relay forwards bodies as sent).
+//! - `claude-header-defaults` / `codex-header-defaults` (config) are not
+//!   read: the built-in defaults above apply; the device-profile
+//!   stabilisation (`stabilize-device-profile`) is not done.
+//! - Codex: no `prompt_cache_key` derivation for Chat and Claude clients
+//!   (only a Responses client's own key becomes `Session_id` /
+//!   `Conversation_id`).
+//! - Later v6.9 tags changed the shapes (the values are `pub const`s in
+//!   each module, to move them together): v6.9.8 sends Codex as
+//!   `codex-tui/0.118.0 (...)` with `Originator: codex-tui`; v6.9.9 adds
+//!   `X-Claude-Code-Session-Id` (stable per credential); by v6.9.49 the
+//!   default beta list is longer, `interleaved-thinking` is always added,
+//!   `Anthropic-Dangerous-Direct-Browser-Access` goes to API keys only,
+//!   Claude gets a per-request `x-client-request-id`, and Codex sends
+//!   `Session_id` only with a Mac OS `User-Agent`.
+
+pub mod claude;
+pub mod codex;
+pub mod gemini_cli;
+
+use super::{Account, AccountKind};
+use crate::providers::Call;
+use crate::translate::format::Format;
+
+impl AccountKind {
+    /// The wire format an account of this kind speaks upstream.
+    pub fn format(self) -> Format {
+        match self {
+            AccountKind::Claude => Format::Claude,
+            AccountKind::Codex => Format::Codex,
+            AccountKind::Gemini => Format::GeminiCli,
+        }
+    }
+}
+
+/// What the head writers need from the client's request.
+pub struct Client<'a> {
+    /// The client's header `name` (case-insensitive), if sent.
+    pub header: &'a dyn Fn(&str) -> Option<&'a [u8]>,
+    /// The client's body (as received).
+    pub body: &'a [u8],
+    /// The client's wire format.
+    pub format: Format,
+}
+
+/// One upstream call of an account.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    /// Model name sent upstream.
+    pub model: &'a str,
+    /// Which call (picks the path).
+    pub call: Call,
+}
+
+/// Appends the request path for an account (after the endpoint's base
+/// path); false when the provider kind's own path applies.
+pub fn write_path(account: &Account, out: &mut Vec<u8>, call: Call) -> bool {
+    match account.kind {
+        AccountKind::Gemini => {
+            gemini_cli::write_path(out, call);
+            true
+        }
+        AccountKind::Claude | AccountKind::Codex => false,
+    }
+}
+
+/// Writes the auth header and the account kind's headers. `skip(name)` is
+/// true for a header the provider's own `headers` set (written later).
+pub fn write_head(
+    account: &Account,
+    client: &Client<'_>,
+    head: Head<'_>,
+    skip: &dyn Fn(&str) -> bool,
+    out: &mut Vec<u8>,
+) {
+    let token = account.token.get();
+    let mut h = Headers { out, skip };
+    h.bearer(token.access.expose().as_bytes());
+    match account.kind {
+        AccountKind::Claude => claude::write_head(client, &mut h),
+        AccountKind::Codex => codex::write_head(account, client, &mut h),
+        AccountKind::Gemini => gemini_cli::write_head(head, &mut h),
+    }
+}
+
+/// Header output that leaves out names the provider's `headers` set.
+pub(crate) struct Headers<'o> {
+    out: &'o mut Vec<u8>,
+    skip: &'o dyn Fn(&str) -> bool,
+}
+
+impl Headers<'_> {
+    /// `name: value`, unless the provider sets `name`.
+    pub(crate) fn put(&mut self, name: &str, value: &[u8]) {
+        if !(self.skip)(name) {
+            crate::h1::encode::header(self.out, name, value);
+        }
+    }
+
+    /// `name: <client's value>` when the client sent a non-blank one, else
+    /// `name: default` (CLIProxyAPI's `misc.EnsureHeader`); nothing when
+    /// both are empty.
+    pub(crate) fn ensure(&mut self, client: &Client<'_>, name: &str, default: &[u8]) {
+        let v = (client.header)(name).map(trim).filter(|v| !v.is_empty());
+        let v = v.unwrap_or(default);
+        if !v.is_empty() {
+            self.put(name, v);
+        }
+    }
+
+    fn bearer(&mut self, token: &[u8]) {
+        if !(self.skip)("authorization") {
+            self.out.extend_from_slice(b"Authorization: Bearer ");
+            self.out.extend_from_slice(token);
+            self.out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// `obj` without its top-level member `key` (every occurrence); `None`
+/// when `obj` is not a JSON object.
+pub(crate) fn without_member(obj: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+    use crate::json::span;
+    let mut out = Vec::with_capacity(obj.len());
+    out.push(b'{');
+    let mut first = true;
+    span::visit_object(obj, 0, |k, vs| {
+        let Some((v, e)) = span::value_at(obj, vs) else {
+            return span::Step::Stop;
+        };
+        if k != key {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.push(b'"');
+            out.extend_from_slice(k);
+            out.extend_from_slice(b"\":");
+            out.extend_from_slice(trim(v));
+        }
+        span::Step::End(e)
+    })?;
+    out.push(b'}');
+    Some(out)
+}
+
+/// `b` without leading and trailing ASCII whitespace.
+pub(crate) fn trim(b: &[u8]) -> &[u8] {
+    let s = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let e = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |e| e + 1);
+    &b[s..e]
+}
+
+/// 64 unpredictable bits: SipHash under per-thread random keys (from the
+/// OS, via `RandomState`) over a counter. For ids, not for secrets.
+pub(crate) fn random_u64() -> u64 {
+    use std::cell::Cell;
+    use std::hash::{BuildHasher, RandomState};
+    thread_local! {
+        static STATE: (RandomState, Cell<u64>) = (RandomState::new(), Cell::new(0));
+    }
+    STATE.with(|(s, n)| {
+        let c = n.get().wrapping_add(1);
+        n.set(c);
+        s.hash_one(c)
+    })
+}
+
+/// Fills `buf` with [`random_u64`] bytes.
+pub(crate) fn random_bytes(buf: &mut [u8]) {
+    for chunk in buf.chunks_mut(8) {
+        let r = random_u64().to_le_bytes();
+        chunk.copy_from_slice(&r[..chunk.len()]);
+    }
+}
+
+/// Appends `bytes` as lower-case hex.
+pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 15) as usize]);
+    }
+}
+
+/// A random (version 4) UUID, lower case.
+pub(crate) fn uuid_v4() -> String {
+    let mut b = [0u8; 16];
+    random_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut out = Vec::with_capacity(36);
+    for (i, range) in [0..4, 4..6, 6..8, 8..10, 10..16].into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'-');
+        }
+        push_hex(&mut out, &b[range]);
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Whether `s` is a lower-case hyphenated UUID.
+pub(crate) fn is_uuid(s: &[u8]) -> bool {
+    s.len() == 36
+        && s.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        })
+}
+
+/// Host OS and architecture in Node.js / Stainless spellings.
+pub(crate) fn node_platform() -> (&'static str, &'static str) {
+    let os = match std::env::consts::OS {
+        "windows" => "win32",
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "x86" => "x86",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    (os, arch)
+}
+
+#[cfg(test)]
+mod e2e_tests;
+#[cfg(test)]
+pub(crate) mod tests;

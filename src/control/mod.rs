@@ -269,11 +269,12 @@ pub fn run(
         // take effect within about a second, whatever the filesystem),
         // compared with what the serving snapshot read.
         let (now, seen) = auth_dir_stamp(&handle);
-        if now != seen && now != auth_failed {
-            if !reload(&handle, &config_path, listener_tls, "auth files") {
-                // Not retried until the directory changes again.
-                auth_failed = now;
-            }
+        // A rejected reload is not retried until the directory changes again.
+        if now != seen
+            && now != auth_failed
+            && !reload(&handle, &config_path, listener_tls, "auth files")
+        {
+            auth_failed = now;
         }
         if Instant::now() >= next_dns {
             next_dns = Instant::now() + DNS_TTL;

@@ -73,7 +73,7 @@ pub fn error_body(to: Format, status: u16, message: &str, out: &mut Vec<u8>) {
                 .str(message);
             w.end_obj().end_obj();
         }
-        Format::Gemini => {
+        Format::Gemini | Format::GeminiCli => {
             w.obj().key("error").obj().key("code").uint(status as u64);
             w.key("message")
                 .str(message)

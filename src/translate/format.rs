@@ -13,4 +13,15 @@ pub enum Format {
     Gemini,
     /// The Codex flavour of OpenAI Responses (`chatgpt.com/backend-api/codex/responses`).
     Codex,
+    /// Gemini through Cloud Code Assist (Gemini CLI OAuth accounts,
+    /// upstream only): Gemini bodies in a `{model, project, request}`
+    /// envelope, answers and stream events wrapped in `{"response": ...}`.
+    GeminiCli,
+}
+
+/// The Gemini answer inside a Cloud Code Assist ([`Format::GeminiCli`])
+/// answer or stream event: its `response` member; the data itself when it
+/// has none (an error body).
+pub fn gemini_cli_inner(data: &[u8]) -> &[u8] {
+    crate::json::span::get(data, b"response").unwrap_or(data)
 }

@@ -232,7 +232,7 @@ impl Attempts<'_> {
         if self.cx.snap.config.passthrough_headers {
             passthrough::collect(&resp.headers(), &mut fwd);
         }
-        let upstream_fmt = provider.kind.format();
+        let upstream_fmt = provider.format();
         let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
         // Once a keep-alive committed the status, the answer must arrive whole.
         let relayed = if cross_count {

@@ -107,7 +107,9 @@ pub(super) async fn local_count(
     conn.flush().await.is_ok()
 }
 
-/// Relays a translated token count: `{"totalTokens":n}` <-> `{"input_tokens":n}`.
+/// Relays a translated token count: `{"totalTokens":n}` <-> `{"input_tokens":n}`
+/// (a Gemini CLI account's `{"totalTokens":n}` to a Gemini client gains
+/// `promptTokensDetails`).
 pub(super) async fn relay_count(
     w: &Rc<Worker>,
     conn: &mut Conn,
@@ -129,12 +131,7 @@ pub(super) async fn relay_count(
         Ok(v) => v,
         Err(_) => return Relayed::NoFirstByte("unparsable token count from upstream".into()),
     };
-    let out = match client {
-        Format::Claude => {
-            serde_json::json!({ "input_tokens": v["totalTokens"].as_u64().unwrap_or(0) })
-        }
-        _ => serde_json::json!({ "totalTokens": v["input_tokens"].as_u64().unwrap_or(0) }),
-    };
+    let out = count_answer(client, &v);
     reply::json_forwarding(
         &mut conn.out,
         200,
@@ -144,4 +141,22 @@ pub(super) async fn relay_count(
         fwd,
     );
     Relayed::Done(conn.flush().await.is_ok(), false)
+}
+
+/// The client's token-count answer for an upstream count answer `v`.
+pub(super) fn count_answer(client: Format, v: &serde_json::Value) -> serde_json::Value {
+    match client {
+        Format::Claude => {
+            serde_json::json!({ "input_tokens": v["totalTokens"].as_u64().unwrap_or(0) })
+        }
+        _ => match v["totalTokens"].as_u64() {
+            // A Gemini CLI account (Cloud Code Assist `countTokens`): the
+            // count in Gemini's full shape, as CLIProxyAPI rebuilds it.
+            Some(n) => serde_json::json!({
+                "totalTokens": n,
+                "promptTokensDetails": [{ "modality": "TEXT", "tokenCount": n }],
+            }),
+            None => serde_json::json!({ "totalTokens": v["input_tokens"].as_u64().unwrap_or(0) }),
+        },
+    }
 }

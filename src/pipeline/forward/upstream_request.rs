@@ -3,8 +3,22 @@
 //! rewritten in place, or the translated body).
 
 use super::*;
+use crate::accounts::wire;
 use crate::providers::Auth;
 use crate::translate::request::translate_request_suffixed;
+
+// Here rather than in `state` (which the account store owns) so that
+// `accounts` needs nothing from `state`: the layers stay acyclic.
+impl Provider {
+    /// The wire format this provider's upstream speaks: its OAuth account's
+    /// (`AccountKind::format`, e.g. Gemini CLI), else its kind's.
+    pub fn format(&self) -> Format {
+        match &self.account {
+            Some(a) => a.kind.format(),
+            None => self.kind.format(),
+        }
+    }
+}
 
 /// Writes the upstream request line and headers for provider `p` (reference
 /// §3.1), then the body: `model` rewritten in place, or `body` as given.
@@ -19,29 +33,40 @@ pub(super) fn build_request(
     stream: bool,
     count: bool,
     compact: bool,
+    client_format: Format,
     out: &mut Vec<u8>,
 ) {
     out.clear();
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(p.endpoint.base_path.as_bytes());
     let spec = p.kind.spec();
+    let call = crate::providers::Call { stream, count };
+    let account = p.account.as_deref();
     if compact {
         // Codex and OpenAI-compatible upstreams alike (CLIProxyAPI's executors).
         out.extend_from_slice(b"/responses/compact");
-    } else {
-        p.kind.write_path(
-            out,
-            upstream_model,
-            crate::providers::Call { stream, count },
-        );
+    } else if !account.is_some_and(|a| wire::write_path(a, out, call)) {
+        p.kind.write_path(out, upstream_model, call);
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, "Host", p.endpoint.host_header.as_bytes());
     let custom = |name: &str| p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-    if let Some(k) = key {
+    let sse = !compact && (stream || spec.always_streams);
+    if let Some(a) = account {
+        // An OAuth account: its token and its client's headers.
+        let header = |name: &str| req.header(name);
+        let client = wire::Client {
+            header: &header,
+            body: req.body(),
+            format: client_format,
+        };
+        let head = wire::Head {
+            model: upstream_model,
+            call,
+        };
+        wire::write_head(a, &client, head, &custom, out);
+    } else if let Some(k) = key {
         let (name, bearer) = match spec.auth {
-            // OAuth accounts always send a Bearer token.
-            _ if p.account.is_some() => ("Authorization", true),
             Auth::Header(h) => (h, false),
             Auth::HeaderOnDefaultHost(h) if p.default_host => (h, false),
             Auth::HeaderOnDefaultHost(_) | Auth::Bearer => ("Authorization", true),
@@ -57,7 +82,7 @@ pub(super) fn build_request(
             out.extend_from_slice(b"\r\n");
         }
     }
-    if spec.anthropic_headers {
+    if spec.anthropic_headers && account.is_none() {
         if !custom("anthropic-version") {
             encode::header(out, "Anthropic-Version", b"2023-06-01");
         }
@@ -70,7 +95,6 @@ pub(super) fn build_request(
     if !custom("content-type") {
         encode::header(out, "Content-Type", b"application/json");
     }
-    let sse = !compact && (stream || spec.always_streams);
     if !custom("accept") {
         encode::header(
             out,
@@ -82,7 +106,7 @@ pub(super) fn build_request(
             },
         );
     }
-    if let Some(ua) = spec.user_agent {
+    if let Some(ua) = spec.user_agent.filter(|_| account.is_none()) {
         if !custom("user-agent") {
             encode::header(out, "User-Agent", ua);
         }
@@ -122,7 +146,7 @@ pub(super) fn from_protocol_name(f: Format) -> &'static str {
         Format::OpenAiChat => "openai",
         Format::OpenAiResponses | Format::Codex => "responses",
         Format::Claude => "claude",
-        Format::Gemini => "gemini",
+        Format::Gemini | Format::GeminiCli => "gemini",
     }
 }
 
@@ -141,7 +165,6 @@ pub(super) fn prepare(
 ) -> Result<bool, Error> {
     let (w, snap, call) = (cx.w, cx.snap, cx.call);
     let body = call.body;
-    let upstream_fmt = provider.kind.format();
     // `/responses/compact` exists on Codex and OpenAI-compatible upstreams
     // only; CLIProxyAPI's other executors answer 501.
     if call.compact && !matches!(provider.kind, Kind::Codex | Kind::OpenAiCompat) {
@@ -150,6 +173,13 @@ pub(super) fn prepare(
             "/responses/compact not supported",
         ));
     }
+    // A Gemini CLI account takes a Gemini body, wrapped last (below).
+    let wire_fmt = provider.format();
+    let upstream_fmt = if wire_fmt == Format::GeminiCli {
+        Format::Gemini
+    } else {
+        wire_fmt
+    };
     let claude_default = if provider.kind == Kind::Claude {
         snap.registry
             .claude_default_max_tokens(cx.routed.model)
@@ -179,8 +209,12 @@ pub(super) fn prepare(
     };
     // Token counts across Claude and Gemini are translated (request and
     // answer); other upstreams have no count endpoint.
-    let cross_count = call.count_tokens && upstream_fmt != call.client;
-    let count_body = if cross_count {
+    // A Gemini CLI account's count always is (its answer is rebuilt).
+    let cross_count =
+        call.count_tokens && (upstream_fmt != call.client || wire_fmt == Format::GeminiCli);
+    let count_body = if cross_count && wire_fmt == Format::GeminiCli {
+        wire::gemini_cli::count_request(call.client, body, &target.upstream_model)
+    } else if cross_count {
         count_request(call.client, upstream_fmt, body, &target.upstream_model)
     } else {
         None
@@ -218,6 +252,32 @@ pub(super) fn prepare(
         }
         &translated
     };
+    // A Claude account: body `betas` go to the header (`wire::claude::betas`)
+    // and the body is cloaked for clients other than Claude Code.
+    let mut cloaked = Vec::new();
+    let (send_body, rewrite) = match provider.account.as_deref() {
+        Some(a) if a.kind == crate::accounts::AccountKind::Claude => {
+            let cloak = wire::claude::account_cloak(a);
+            let ua = cx.req.header("user-agent");
+            let cloaks = !call.count_tokens && cloak.applies(ua);
+            let has_betas = memchr::memmem::find(send_body, b"\"betas\"").is_some();
+            if cloaks || has_betas {
+                let folded = fold_rewrite(send_body, rewrite);
+                let base = match wire::claude::without_body_betas(&folded) {
+                    Some(b) => std::borrow::Cow::Owned(b),
+                    None => folded,
+                };
+                let model = &target.upstream_model;
+                if !(cloaks && wire::claude::cloak(&base, cloak, ua, model, &a.id, &mut cloaked)) {
+                    cloaked = base.into_owned();
+                }
+                (&cloaked[..], None)
+            } else {
+                (send_body, rewrite)
+            }
+        }
+        _ => (send_body, rewrite),
+    };
     // `payload` rules edit the body about to be sent, once, as span edits.
     let mut edited = Vec::new();
     let (send_body, rewrite) = if snap.payload.is_empty() {
@@ -232,6 +292,26 @@ pub(super) fn prepare(
             ));
         }
         (&edited[..], None)
+    };
+    // A Gemini CLI account: the Gemini body in its Cloud Code Assist envelope.
+    let mut wrapped = Vec::new();
+    let (send_body, rewrite) = match provider.account.as_deref() {
+        Some(a) if wire_fmt == Format::GeminiCli => {
+            let folded = fold_rewrite(send_body, rewrite);
+            if call.count_tokens {
+                // `count_request` already built the envelope.
+                wrapped.extend_from_slice(&folded);
+            } else {
+                wire::gemini_cli::wrap(
+                    &folded,
+                    &target.upstream_model,
+                    &a.project_id,
+                    &mut wrapped,
+                );
+            }
+            (&wrapped[..], None)
+        }
+        _ => (send_body, rewrite),
     };
     if request.capacity() == 0 {
         *request = w.pool.borrow_mut().buf();
@@ -252,12 +332,30 @@ pub(super) fn prepare(
         call.stream,
         call.count_tokens,
         call.compact,
+        call.client,
         request,
     );
     let mut p = w.pool.borrow_mut();
     p.give(translated);
     p.give(edited);
     Ok(cross_count)
+}
+
+/// `body` with the pending `model` rewrite applied (borrowed when none).
+fn fold_rewrite<'b>(
+    body: &'b [u8],
+    rewrite: Option<((usize, usize), &str)>,
+) -> std::borrow::Cow<'b, [u8]> {
+    match rewrite {
+        Some(((s, e), name)) => {
+            let mut v = Vec::with_capacity(body.len() + name.len() + 2);
+            v.extend_from_slice(&body[..s]);
+            crate::json::write_string(&mut v, name);
+            v.extend_from_slice(&body[e..]);
+            std::borrow::Cow::Owned(v)
+        }
+        None => std::borrow::Cow::Borrowed(body),
+    }
 }
 
 /// Applies the `payload` rules to `body` (with the pending `model` rewrite

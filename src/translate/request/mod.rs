@@ -75,10 +75,17 @@ pub fn translate_request_suffixed(
     out: &mut Vec<u8>,
 ) -> Result<(), TranslateError> {
     let root = parse_root(body)?;
-    let from = if from == Format::Codex {
-        Format::OpenAiResponses
+    let from = match from {
+        Format::Codex => Format::OpenAiResponses,
+        Format::GeminiCli => Format::Gemini,
+        f => f,
+    };
+    // A Cloud Code Assist body is a Gemini body in an envelope that names
+    // the account's project: `accounts::wire::gemini_cli::wrap` adds it.
+    let to = if to == Format::GeminiCli {
+        Format::Gemini
     } else {
-        from
+        to
     };
     let suffix = match suffix {
         Some(s) => s.on(opts.upstream_model),
@@ -100,7 +107,7 @@ pub fn translate_request_suffixed(
                 Format::OpenAiChat => parse::chat(&root),
                 Format::OpenAiResponses | Format::Codex => parse::responses(&root),
                 Format::Claude => parse::claude(&root),
-                Format::Gemini => parse::gemini(&root),
+                Format::Gemini | Format::GeminiCli => parse::gemini(&root),
             };
             if let Some(t) = thinking {
                 req.thinking = Some(t);
@@ -126,7 +133,7 @@ pub fn translate_request_suffixed(
             };
             match to {
                 Format::Claude => emit::claude(&req, &eo, out),
-                Format::Gemini => emit::gemini(&req, &eo, out),
+                Format::Gemini | Format::GeminiCli => emit::gemini(&req, &eo, out),
                 Format::OpenAiChat => emit::chat(&req, &eo, out),
                 Format::OpenAiResponses => emit::responses(&req, &eo, false, out),
                 Format::Codex => emit::responses(&req, &eo, true, out),

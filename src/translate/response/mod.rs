@@ -147,6 +147,15 @@ pub fn translate_response_tools(
     tools: Option<&ClientTools>,
     out: &mut Vec<u8>,
 ) -> Result<(), TranslateError> {
+    // A Cloud Code Assist answer is a Gemini answer under `response`.
+    let (from, body) = if from == Format::GeminiCli {
+        (
+            Format::Gemini,
+            crate::translate::format::gemini_cli_inner(body),
+        )
+    } else {
+        (from, body)
+    };
     let root = json::parse(body).map_err(|e| TranslateError {
         message: format!("invalid upstream response: {e}"),
     })?;
@@ -174,14 +183,14 @@ pub fn translate_response_tools(
     let resp = match from {
         Format::OpenAiChat => from_chat(&root),
         Format::Claude => from_claude(&root),
-        Format::Gemini => from_gemini(&root),
+        Format::Gemini | Format::GeminiCli => from_gemini(&root),
         Format::OpenAiResponses | Format::Codex => from_responses(&root),
     };
     let mut w = Writer::new(out);
     match to {
         Format::OpenAiChat => to_chat(&resp, ctx, &mut w),
         Format::Claude => to_claude(&resp, ctx, &mut w),
-        Format::Gemini => to_gemini(&resp, ctx, &mut w),
+        Format::Gemini | Format::GeminiCli => to_gemini(&resp, ctx, &mut w),
         Format::OpenAiResponses | Format::Codex => to_responses(&resp, ctx, tools, &mut w),
     }
     Ok(())

@@ -217,6 +217,15 @@ enum Kind {
         enc: Encoder,
         failed: bool,
     },
+    /// Cloud Code Assist to a Gemini client: each event's `response`
+    /// member becomes a `data:` event of its own, bytes as sent; comments
+    /// and empty events are dropped (Gemini clients read `data:` lines
+    /// only). `enc` only writes errors.
+    Unwrap {
+        scanner: Scanner,
+        enc: Encoder,
+        failed: bool,
+    },
 }
 
 /// Streams of these formats are the same on the wire.
@@ -230,7 +239,13 @@ fn stream_family(f: Format) -> Format {
 /// Create a translator from upstream format `from` to client format `to`.
 pub fn new_stream_translator(from: Format, to: Format, ctx: StreamCtx<'_>) -> StreamTranslator {
     let enc = Encoder::new(stream_family(to), &ctx);
-    let kind = if stream_family(from) == stream_family(to) {
+    let kind = if from == Format::GeminiCli && to == Format::Gemini {
+        Kind::Unwrap {
+            scanner: Scanner::new(),
+            enc,
+            failed: false,
+        }
+    } else if stream_family(from) == stream_family(to) {
         let watch = (stream_family(from) == Format::OpenAiResponses).then(|| {
             (
                 Scanner::new(),
@@ -288,6 +303,15 @@ impl StreamTranslator {
                 enc.reset(&ctx);
                 *failed = false;
             }
+            Kind::Unwrap {
+                scanner,
+                enc,
+                failed,
+            } => {
+                scanner.reset();
+                enc.reset(&ctx);
+                *failed = false;
+            }
         }
     }
 
@@ -336,6 +360,22 @@ impl StreamTranslator {
                     enc.error(502, b"upstream_error", b"upstream SSE event too large", out);
                 }
             }
+            Kind::Unwrap {
+                scanner,
+                enc,
+                failed,
+            } => {
+                if *failed {
+                    return;
+                }
+                if scanner
+                    .feed(upstream, |item| unwrap_item(item, out))
+                    .is_err()
+                {
+                    *failed = true;
+                    enc.error(502, b"upstream_error", b"upstream SSE event too large", out);
+                }
+            }
         }
     }
 
@@ -361,6 +401,13 @@ impl StreamTranslator {
                 let _ = scanner.finish(|item| on_item(item, dec, enc, seen, out));
                 enc.finish(out);
             }
+            Kind::Unwrap {
+                scanner, failed, ..
+            } => {
+                if !*failed {
+                    let _ = scanner.finish(|item| unwrap_item(item, out));
+                }
+            }
         }
     }
 
@@ -371,7 +418,7 @@ impl StreamTranslator {
         crate::json::escape::escape_bytes_into(&mut self.scratch, message.as_bytes());
         let enc = match &mut self.kind {
             Kind::Passthrough { enc, .. } => enc,
-            Kind::Translate { enc, failed, .. } => {
+            Kind::Translate { enc, failed, .. } | Kind::Unwrap { enc, failed, .. } => {
                 *failed = true;
                 enc
             }
@@ -394,6 +441,58 @@ fn on_item(
             enc.event(e, out)
         }),
     }
+}
+
+/// One Cloud Code Assist event as a Gemini client's `data:` event: the
+/// `response` member's bytes, when they are JSON (line breaks, which only JSON whitespace can
+/// hold, become spaces so the event stays one line).
+fn unwrap_item(item: Item<'_>, out: &mut Vec<u8>) {
+    let Item::Event(ev) = item else {
+        return;
+    };
+    let data = decode::trim(crate::translate::format::gemini_cli_inner(decode::trim(
+        ev.data,
+    )));
+    if data.is_empty() {
+        return;
+    }
+    out.extend_from_slice(b"data: ");
+    let start = out.len();
+    out.extend_from_slice(data);
+    for b in &mut out[start..] {
+        if matches!(*b, b'\n' | b'\r') {
+            *b = b' ';
+        }
+    }
+    // Like every translated stream: only JSON reaches the client.
+    if !strict_json(&out[start..]) {
+        out.truncate(start - b"data: ".len());
+        return;
+    }
+    out.extend_from_slice(b"\n\n");
+}
+
+/// Whether `b` is one valid JSON value, strings included (escapes, control
+/// characters, UTF-8); allocation-free.
+fn strict_json(b: &[u8]) -> bool {
+    use crate::json::cursor;
+    match cursor::skip_value(b, cursor::ws(b, 0), 0) {
+        Ok(e) if cursor::ws(b, e) == b.len() => {}
+        _ => return false,
+    }
+    // The structure is valid, so every quote outside a string opens one.
+    let mut j = 0;
+    while let Some(off) = memchr::memchr(b'"', &b[j..]) {
+        let s = j + off;
+        let Ok(e) = cursor::skip_string(b, s) else {
+            return false;
+        };
+        if !crate::json::span::valid_string_body(&b[s + 1..e - 1]) {
+            return false;
+        }
+        j = e;
+    }
+    true
 }
 
 /// Passthrough of a Responses-family stream: decode only the error events.

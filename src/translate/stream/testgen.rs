@@ -112,8 +112,22 @@ pub fn long_stream(f: Format, deltas: usize) -> Vec<u8> {
             }
             s += "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"search\",\"args\":{\"q\":\"x\"}},\"thoughtSignature\":\"CiQBVKhc7oK+sig==\"}],\"role\":\"model\"},\"finishReason\":\"STOP\",\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":1000,\"candidatesTokenCount\":1900,\"totalTokenCount\":3000,\"cachedContentTokenCount\":500,\"thoughtsTokenCount\":100},\"modelVersion\":\"gemini-2.5-pro\",\"responseId\":\"g_long\"}\n\n";
         }
+        Format::GeminiCli => {
+            // The Gemini stream, each chunk wrapped as Cloud Code Assist sends it.
+            let inner = long_stream(Format::Gemini, deltas);
+            let inner = String::from_utf8_lossy(&inner).into_owned();
+            for ev in inner.split("\n\n").filter(|e| !e.is_empty()) {
+                let data = ev.strip_prefix("data: ").unwrap_or(ev);
+                s += &gemini_cli_event(data);
+            }
+        }
     }
     s.into_bytes()
+}
+
+/// One Cloud Code Assist stream event carrying the Gemini chunk `data`.
+pub fn gemini_cli_event(data: &str) -> String {
+    format!("data: {{\"response\": {data},\"traceId\":\"3f1c0a\",\"metadata\":{{}}}}\n\n")
 }
 
 /// Count the translatable upstream events in a stream (`data:` frames), for per-event costs.

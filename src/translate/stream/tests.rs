@@ -6,12 +6,13 @@ use super::testgen::long_stream;
 use super::*;
 use crate::sse::test_rng::Rng;
 
-const ALL: [Format; 5] = [
+const ALL: [Format; 6] = [
     Format::OpenAiChat,
     Format::OpenAiResponses,
     Format::Claude,
     Format::Gemini,
     Format::Codex,
+    Format::GeminiCli,
 ];
 
 fn ctx() -> StreamCtx<'static> {
@@ -74,6 +75,7 @@ fn seeds() -> Vec<Vec<u8>> {
         Format::OpenAiResponses,
         Format::Claude,
         Format::Gemini,
+        Format::GeminiCli,
     ] {
         v.push(long_stream(f, 20));
     }
@@ -196,7 +198,7 @@ fn error_writes_client_shaped_event_and_stops_the_stream() {
                     assert_eq!(data["code"], "rate_limit_exceeded");
                     assert_eq!(data["message"], "slow \"down\"\n");
                 }
-                Format::Gemini => {
+                Format::Gemini | Format::GeminiCli => {
                     assert_eq!(*ev, None, "Gemini streams carry data lines only");
                     assert_eq!(data["error"]["code"], 429);
                     assert_eq!(data["error"]["status"], "RESOURCE_EXHAUSTED");
@@ -356,4 +358,66 @@ fn stream_error_events_agree_with_error_bodies() {
             assert!(body.pointer(key).is_some_and(|v| v.is_string()), "{body}");
         }
     }
+}
+
+/// The oracle for a Cloud Code Assist stream relayed to a Gemini client:
+/// every event's data parsed, its `response` member kept.
+fn unwrap_oracle(input: &[u8]) -> Vec<serde_json::Value> {
+    let text = String::from_utf8_lossy(input);
+    text.split("\n\n")
+        .filter_map(|ev| ev.strip_prefix("data: "))
+        .map(|d| {
+            let v: serde_json::Value = serde_json::from_str(d).expect("fixture JSON");
+            v["response"].clone()
+        })
+        .collect()
+}
+
+/// Gemini CLI (Cloud Code Assist) streams: a Gemini client gets each
+/// event's `response` member as its own `data:` line, byte for byte (no
+/// re-encoding), whole and split at every byte; clients of other formats
+/// get exactly what the plain Gemini stream would give them.
+#[test]
+fn gemini_cli_streams_unwrap_whole_and_split_at_every_byte() {
+    use super::testgen::gemini_cli_event;
+    let plain = long_stream(Format::Gemini, 3);
+    let wrapped = long_stream(Format::GeminiCli, 3);
+    let want = unwrap_oracle(&wrapped);
+    assert!(want.len() > 3);
+    let whole = run(Format::GeminiCli, Format::Gemini, &wrapped, &[]);
+    // Bytes as sent: the unwrapped stream is the plain one.
+    assert_eq!(whole, plain);
+    for cut in 0..=wrapped.len() {
+        let got = run(Format::GeminiCli, Format::Gemini, &wrapped, &[cut]);
+        let data: Vec<_> = frames(&got).into_iter().filter_map(|(_, d)| d).collect();
+        assert_eq!(data, want, "cut {cut}");
+    }
+    let every: Vec<usize> = (1..wrapped.len()).collect();
+    assert_eq!(
+        run(Format::GeminiCli, Format::Gemini, &wrapped, &every),
+        whole
+    );
+    for to in [
+        Format::OpenAiChat,
+        Format::OpenAiResponses,
+        Format::Claude,
+        Format::Codex,
+    ] {
+        let want = run(Format::Gemini, to, &plain, &[]);
+        assert_eq!(run(Format::GeminiCli, to, &wrapped, &[]), want, "{to:?}");
+        for cut in 0..=wrapped.len() {
+            let got = run(Format::GeminiCli, to, &wrapped, &[cut]);
+            assert_eq!(frames(&got), frames(&want), "{to:?} cut {cut}");
+        }
+    }
+    // Pretty-printed data and comments: one data line per event, no comments.
+    let odd = format!(
+        ": ping\n\n{}data: {{\ndata: \"response\": {{\"candidates\":[]}}}}\n\ndata: {{\"response\":{{\"bad\"\n\n",
+        gemini_cli_event("{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}")
+    );
+    let out = run(Format::GeminiCli, Format::Gemini, odd.as_bytes(), &[]);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}\n\ndata: {\"candidates\":[]}\n\n"
+    );
 }

@@ -45,6 +45,8 @@ pub enum Decoder {
     Claude(ClaudeDec),
     /// Gemini `streamGenerateContent?alt=sse` chunks.
     Gemini(GeminiDec),
+    /// Cloud Code Assist chunks: a Gemini chunk under `response`.
+    GeminiCli(GeminiDec),
 }
 
 impl Decoder {
@@ -55,6 +57,10 @@ impl Decoder {
             Format::OpenAiResponses | Format::Codex => Decoder::Responses(RespDec::default()),
             Format::Claude => Decoder::Claude(ClaudeDec::default()),
             Format::Gemini => Decoder::Gemini(GeminiDec {
+                id_seed,
+                ..GeminiDec::default()
+            }),
+            Format::GeminiCli => Decoder::GeminiCli(GeminiDec {
                 id_seed,
                 ..GeminiDec::default()
             }),
@@ -70,7 +76,7 @@ impl Decoder {
             }
             Decoder::Responses(d) => *d = RespDec::default(),
             Decoder::Claude(d) => *d = ClaudeDec::default(),
-            Decoder::Gemini(d) => {
+            Decoder::Gemini(d) | Decoder::GeminiCli(d) => {
                 d.id_seed = id_seed;
                 d.tools = 0;
                 d.any_tool = false;
@@ -92,11 +98,14 @@ impl Decoder {
             Decoder::Responses(d) => d.decode(data, f),
             Decoder::Claude(d) => d.decode(event, data, f),
             Decoder::Gemini(d) => d.decode(data, f),
+            Decoder::GeminiCli(d) => {
+                d.decode(trim(crate::translate::format::gemini_cli_inner(data)), f)
+            }
         }
     }
 }
 
-fn trim(mut b: &[u8]) -> &[u8] {
+pub(crate) fn trim(mut b: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = b {
         if first.is_ascii_whitespace() {
             b = rest;

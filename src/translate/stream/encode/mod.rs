@@ -152,7 +152,8 @@ impl Encoder {
             Format::OpenAiChat => Encoder::Chat(ChatEnc::default()),
             Format::OpenAiResponses | Format::Codex => Encoder::Responses(RespEnc::default()),
             Format::Claude => Encoder::Claude(ClaudeEnc::default()),
-            Format::Gemini => Encoder::Gemini(GeminiEnc::default()),
+            // Upstream-only; its clients would read plain Gemini.
+            Format::Gemini | Format::GeminiCli => Encoder::Gemini(GeminiEnc::default()),
         };
         e.reset(ctx);
         e
