@@ -796,3 +796,49 @@ fn curl_http2_and_h2c() {
     assert!(head.starts_with("HTTP/2 200"), "{head}");
     assert_eq!(stream_text(body.as_bytes()), "Hello world");
 }
+
+/// `nonstream-keepalive-interval` over h2: the committed 200 goes out as
+/// HEADERS, each keep-alive newline as DATA, then the JSON answer ends the
+/// stream.
+#[test]
+fn nonstream_keepalive_newlines_over_h2() {
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate_rx);
+    let mock = Mock::start(move |_| {
+        // Hold the answer until the test saw a keep-alive.
+        let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
+        json_reply(200, &completion("m", "thought long"))
+    });
+    let srv = start_plain(
+        "uring",
+        &mock,
+        "http2-cleartext: true\nnonstream-keepalive-interval: 1\n",
+        &[],
+    );
+    rt().block_on(async {
+        let (c, _conn) = h2c(&srv).await;
+        let (head, mut recv, _send) = open(
+            &c,
+            "POST",
+            "/v1/chat/completions",
+            &[CLIENT_AUTH],
+            br#"{"model":"gpt-test","messages":[]}"#,
+        )
+        .await;
+        assert_eq!(head.status, 200);
+        assert_eq!(
+            head.headers["content-type"],
+            "application/json; charset=utf-8"
+        );
+        let first = recv.data().await.unwrap().unwrap();
+        assert_eq!(&first[..], b"\n");
+        recv.flow_control().release_capacity(1).unwrap();
+        gate_tx.send(()).unwrap();
+        let rest = read_all(&mut recv).await;
+        let v: serde_json::Value = serde_json::from_slice(&rest).unwrap();
+        assert_eq!(v["choices"][0]["message"]["content"], "thought long");
+        // The connection goes on.
+        let r = send(&c, "GET", "/healthz", &[], b"").await;
+        assert_eq!(r.status, 200);
+    });
+}

@@ -439,49 +439,57 @@ enum Framing {
     Chunked(ChunkedDecoder),
     /// A body without framing: it ends when the handler is done.
     UntilEnd,
-    /// The response ended (END_STREAM sent).
+    /// The response ended.
     Done,
 }
 
-fn broken(e: h2::Error) -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, format!("h2 stream: {e}"))
+/// What one [`ResponseConverter::feed`] produced.
+pub struct Fed {
+    /// The response head, once complete, and whether it ends the response
+    /// (no body: END_STREAM on HEADERS).
+    pub head: Option<(http::Response<()>, bool)>,
+    /// The body is complete (END_STREAM on the last DATA).
+    pub end: bool,
 }
 
-/// A stream's response side: takes the HTTP/1.1 response bytes the handler
-/// writes and sends them as HEADERS and DATA frames, within the client's
-/// flow-control window.
-pub struct H2Response {
-    respond: Option<SendResponse<Bytes>>,
-    send: Option<SendStream<Bytes>>,
+/// Reads the HTTP/1.1 response bytes a handler writes, incrementally (the
+/// input may be split at any byte): the head becomes an h2 response head
+/// (connection-specific headers dropped, interim 1xx heads skipped), the
+/// body is un-framed (`Content-Length` or chunked) into a byte buffer.
+pub struct ResponseConverter {
     head_request: bool,
     framing: Framing,
     /// Head bytes while the head is incomplete.
     head_buf: Vec<u8>,
-    /// Body bytes being sent; DATA frames are split off it without copying.
-    data: BytesMut,
 }
 
-impl H2Response {
-    /// The response side of a stream; `head_request`: the request was HEAD.
-    pub fn new(respond: SendResponse<Bytes>, head_request: bool) -> H2Response {
-        H2Response {
-            respond: Some(respond),
-            send: None,
+impl ResponseConverter {
+    /// A converter for one response; `head_request`: the request was HEAD.
+    pub fn new(head_request: bool) -> ResponseConverter {
+        ResponseConverter {
             head_request,
             framing: Framing::Head,
             head_buf: Vec::new(),
-            data: BytesMut::new(),
         }
     }
 
-    /// Whether the response has been sent completely.
+    /// Whether the response is complete.
     pub fn is_done(&self) -> bool {
         matches!(self.framing, Framing::Done)
     }
 
-    /// Takes the next bytes of the HTTP/1.1 response; returns once they are
-    /// handed to h2 within the client's window.
-    pub async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+    /// Whether the body runs until the handler is done (no framing).
+    pub fn until_end(&self) -> bool {
+        matches!(self.framing, Framing::UntilEnd)
+    }
+
+    /// Takes the next bytes; body bytes are appended to `body`. Bytes after
+    /// the end of the response are ignored.
+    pub fn feed(&mut self, data: &[u8], body: &mut BytesMut) -> io::Result<Fed> {
+        let mut fed = Fed {
+            head: None,
+            end: false,
+        };
         let mut data = data;
         let owned: Vec<u8>;
         if !self.head_buf.is_empty() {
@@ -492,97 +500,118 @@ impl H2Response {
         }
         while matches!(self.framing, Framing::Head) {
             if data.is_empty() {
-                return Ok(());
+                return Ok(fed);
             }
-            match self.head(data)? {
-                Some(n) => data = &data[n..],
-                None => {
+            let mut rh = ResponseHead::default();
+            match parse_response_head(data, self.head_request, &mut rh) {
+                Ok(None) => {
                     self.head_buf = data.to_vec();
-                    return Ok(());
+                    return Ok(fed);
                 }
+                Err(m) => return Err(io::Error::new(io::ErrorKind::InvalidData, m)),
+                Ok(Some(())) => {}
             }
-        }
-        self.body(data).await
-    }
-
-    /// Parses a head at the start of `buf` and sends it; `Some(n)`: it took
-    /// `n` bytes, `None`: incomplete. An interim (1xx) head is consumed
-    /// without being sent.
-    fn head(&mut self, buf: &[u8]) -> io::Result<Option<usize>> {
-        let mut rh = ResponseHead::default();
-        match parse_response_head(buf, self.head_request, &mut rh) {
-            Ok(None) => return Ok(None),
-            Err(m) => return Err(io::Error::new(io::ErrorKind::InvalidData, m)),
-            Ok(Some(())) => {}
-        }
-        if rh.status >= 200 {
-            self.send_head(buf, &rh)?;
-        }
-        Ok(Some(rh.head_len))
-    }
-
-    fn send_head(&mut self, buf: &[u8], rh: &ResponseHead) -> io::Result<()> {
-        let Some(mut respond) = self.respond.take() else {
-            return Err(io::Error::other("response head already sent"));
-        };
-        let mut resp = http::Response::new(());
-        *resp.status_mut() =
-            http::StatusCode::from_u16(rh.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
-        let headers = resp.headers_mut();
-        for (n, v) in &rh.headers {
-            let (n, v) = (n.get(buf), v.get(buf));
-            if dropped_response_header(n) {
-                continue;
+            if rh.status >= 200 {
+                self.framing = match rh.body {
+                    Some(RespBody::Length(n)) => Framing::Length(n),
+                    Some(RespBody::Chunked) => Framing::Chunked(ChunkedDecoder::new()),
+                    Some(RespBody::Close) => Framing::UntilEnd,
+                    Some(RespBody::Empty) | None => Framing::Done,
+                };
+                fed.head = Some((response_head(data, &rh), self.is_done()));
             }
-            // A header h2 cannot carry is left out rather than failing the response.
-            if let (Ok(n), Ok(v)) = (
-                http::HeaderName::from_bytes(n),
-                http::HeaderValue::from_bytes(v),
-            ) {
-                headers.append(n, v);
-            }
+            data = &data[rh.head_len..];
         }
-        let framing = match rh.body {
-            Some(RespBody::Length(n)) => Framing::Length(n),
-            Some(RespBody::Chunked) => Framing::Chunked(ChunkedDecoder::new()),
-            Some(RespBody::Close) => Framing::UntilEnd,
-            Some(RespBody::Empty) | None => Framing::Done,
-        };
-        let end = matches!(framing, Framing::Done);
-        let send = respond.send_response(resp, end).map_err(broken)?;
-        self.send = Some(send);
-        self.framing = framing;
-        Ok(())
-    }
-
-    async fn body(&mut self, data: &[u8]) -> io::Result<()> {
         match &mut self.framing {
-            Framing::Head | Framing::Done => Ok(()),
-            Framing::UntilEnd => {
-                self.data.extend_from_slice(data);
-                self.push(false).await
-            }
+            Framing::Head | Framing::Done => {}
+            Framing::UntilEnd => body.extend_from_slice(data),
             Framing::Length(left) => {
                 let n = (*left).min(data.len() as u64) as usize;
                 *left -= n as u64;
-                let end = *left == 0;
-                self.data.extend_from_slice(&data[..n]);
-                if end {
+                body.extend_from_slice(&data[..n]);
+                if *left == 0 {
                     self.framing = Framing::Done;
+                    fed.end = true;
                 }
-                self.push(end).await
             }
             Framing::Chunked(dec) => {
-                let out = &mut self.data;
                 let p = dec
-                    .feed(data, |d| out.extend_from_slice(d))
+                    .feed(data, |d| body.extend_from_slice(d))
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
                 if p.done {
                     self.framing = Framing::Done;
+                    fed.end = true;
                 }
-                self.push(p.done).await
             }
         }
+        Ok(fed)
+    }
+}
+
+/// The h2 response head for a parsed HTTP/1.1 head in `buf`.
+fn response_head(buf: &[u8], rh: &ResponseHead) -> http::Response<()> {
+    let mut resp = http::Response::new(());
+    *resp.status_mut() =
+        http::StatusCode::from_u16(rh.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    let headers = resp.headers_mut();
+    for (n, v) in &rh.headers {
+        let (n, v) = (n.get(buf), v.get(buf));
+        if dropped_response_header(n) {
+            continue;
+        }
+        // A header h2 cannot carry is left out rather than failing the response.
+        if let (Ok(n), Ok(v)) = (
+            http::HeaderName::from_bytes(n),
+            http::HeaderValue::from_bytes(v),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    resp
+}
+
+fn broken(e: h2::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, format!("h2 stream: {e}"))
+}
+
+/// A stream's response side: takes the HTTP/1.1 response bytes the handler
+/// writes ([`ResponseConverter`]) and sends them as HEADERS and DATA frames,
+/// within the client's flow-control window.
+pub struct H2Response {
+    respond: Option<SendResponse<Bytes>>,
+    send: Option<SendStream<Bytes>>,
+    conv: ResponseConverter,
+    /// Body bytes being sent; DATA frames are split off it without copying.
+    data: BytesMut,
+}
+
+impl H2Response {
+    /// The response side of a stream; `head_request`: the request was HEAD.
+    pub fn new(respond: SendResponse<Bytes>, head_request: bool) -> H2Response {
+        H2Response {
+            respond: Some(respond),
+            send: None,
+            conv: ResponseConverter::new(head_request),
+            data: BytesMut::new(),
+        }
+    }
+
+    /// Whether the response has been sent completely.
+    pub fn is_done(&self) -> bool {
+        self.conv.is_done()
+    }
+
+    /// Takes the next bytes of the HTTP/1.1 response; returns once they are
+    /// handed to h2 within the client's window.
+    pub async fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        let fed = self.conv.feed(data, &mut self.data)?;
+        if let Some((head, end)) = fed.head {
+            let Some(mut respond) = self.respond.take() else {
+                return Err(io::Error::other("response head already sent"));
+            };
+            self.send = Some(respond.send_response(head, end).map_err(broken)?);
+        }
+        self.push(fed.end).await
     }
 
     /// Sends `self.data` as DATA frames, each within the capacity h2 has
@@ -590,7 +619,7 @@ impl H2Response {
     /// `end` sets END_STREAM on the last.
     async fn push(&mut self, end: bool) -> io::Result<()> {
         let Some(send) = self.send.as_mut() else {
-            return Err(io::Error::other("no response stream"));
+            return Ok(());
         };
         if self.data.is_empty() {
             if end {
@@ -642,7 +671,7 @@ impl Drop for H2Response {
     /// A body without framing ends when the handler is done; a response cut
     /// short is reset by h2 itself when its handles drop (RST_STREAM CANCEL).
     fn drop(&mut self) {
-        if matches!(self.framing, Framing::UntilEnd) {
+        if self.conv.until_end() {
             if let Some(s) = self.send.as_mut() {
                 let _ = s.send_data(Bytes::new(), true);
             }
@@ -748,5 +777,163 @@ mod tests {
         let mut buf = Vec::new();
         write_head(&mut buf, &parts, "/v1/models", None);
         assert_eq!(buf, b"GET /v1/models HTTP/1.1\r\nhost: h\r\n\r\n");
+    }
+    /// What a converter run produced: status, headers (lower-cased names,
+    /// in order), body, END_STREAM on HEADERS, number of body ends.
+    type Out = (u16, Vec<(String, String)>, Vec<u8>, bool, usize);
+
+    /// Feeds `input` cut at `cuts`.
+    fn convert(input: &[u8], head_request: bool, cuts: &[usize]) -> Out {
+        let mut c = ResponseConverter::new(head_request);
+        let mut body = BytesMut::new();
+        let mut head = None;
+        let mut ends = 0;
+        let mut prev = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+            let fed = c.feed(&input[prev..cut], &mut body).unwrap();
+            prev = cut;
+            if let Some(h) = fed.head {
+                assert!(head.is_none(), "two heads");
+                head = Some(h);
+            }
+            ends += usize::from(fed.end);
+        }
+        let (resp, end_on_head) = head.expect("no head");
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_string()))
+            .collect();
+        (
+            resp.status().as_u16(),
+            headers,
+            body.to_vec(),
+            end_on_head,
+            ends,
+        )
+    }
+
+    /// A plain whole-buffer reading of an HTTP/1.1 response.
+    fn oracle(input: &[u8], head_request: bool) -> Out {
+        let mut rest = input;
+        loop {
+            let end = rest.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+            let head = std::str::from_utf8(&rest[..end]).unwrap();
+            let body = &rest[end + 4..];
+            let mut lines = head.split("\r\n");
+            let status: u16 = lines.next().unwrap()[9..12].parse().unwrap();
+            if status < 200 {
+                rest = body;
+                continue;
+            }
+            let all: Vec<(String, String)> = lines
+                .map(|l| {
+                    let (n, v) = l.split_once(':').unwrap();
+                    (n.trim().to_ascii_lowercase(), v.trim().to_string())
+                })
+                .collect();
+            let get = |n: &str| all.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+            let headers = all
+                .iter()
+                .filter(|(n, _)| !dropped_response_header(n.as_bytes()))
+                .cloned()
+                .collect();
+            if head_request || status == 204 || status == 304 {
+                return (status, headers, Vec::new(), true, 0);
+            }
+            if get("transfer-encoding").is_some() {
+                let mut out = Vec::new();
+                let mut b = body;
+                loop {
+                    let le = b.windows(2).position(|w| w == b"\r\n").unwrap();
+                    let size = std::str::from_utf8(&b[..le]).unwrap();
+                    let size = usize::from_str_radix(size.split(';').next().unwrap(), 16).unwrap();
+                    b = &b[le + 2..];
+                    if size == 0 {
+                        return (status, headers, out, false, 1);
+                    }
+                    out.extend_from_slice(&b[..size]);
+                    b = &b[size + 2..];
+                }
+            }
+            let n: usize = get("content-length").map_or(body.len(), |v| v.parse().unwrap());
+            if n == 0 {
+                return (status, headers, Vec::new(), true, 0);
+            }
+            return (status, headers, body[..n].to_vec(), false, 1);
+        }
+    }
+
+    const RESPONSES: &[(&[u8], bool)] = &[
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\
+Connection: close\r\n\r\nhello",
+            false,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\
+X-A: b\r\nKeep-Alive: 5\r\n\r\n9\r\ndata: a\n\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n",
+            false,
+        ),
+        // HEAD: the length is declared, no body follows.
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n", true),
+        (
+            b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\n\r\n",
+            false,
+        ),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}",
+            false,
+        ),
+        // A nonstream keep-alive commit: a newline chunk, then the JSON.
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n\
+Transfer-Encoding: chunked\r\n\r\n1\r\n\n\r\n1\r\n\n\r\nc\r\n{\"ok\":true}\n\r\n0\r\n\r\n",
+            false,
+        ),
+        // An empty Content-Length body ends on HEADERS; trailing bytes are ignored.
+        (
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\nIGNORED",
+            false,
+        ),
+        (
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\nabcEXTRA",
+            false,
+        ),
+    ];
+
+    /// The converter gives the oracle's result whole, cut once anywhere,
+    /// cut twice anywhere, and fed one byte at a time.
+    #[test]
+    fn converter_whole_and_split_at_every_byte_match_oracle() {
+        for &(input, head_request) in RESPONSES {
+            let text = String::from_utf8_lossy(input);
+            let want = oracle(input, head_request);
+            assert_eq!(convert(input, head_request, &[]), want, "{text}");
+            for i in 0..=input.len() {
+                assert_eq!(convert(input, head_request, &[i]), want, "cut {i}: {text}");
+                for j in i..=input.len() {
+                    assert_eq!(
+                        convert(input, head_request, &[i, j]),
+                        want,
+                        "{i},{j}: {text}"
+                    );
+                }
+            }
+            let every: Vec<usize> = (1..input.len()).collect();
+            assert_eq!(convert(input, head_request, &every), want, "{text}");
+        }
+    }
+
+    /// Malformed handler output is an error, never a panic.
+    #[test]
+    fn converter_rejects_malformed_output() {
+        for bad in [
+            &b"NOT HTTP\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ] {
+            let mut c = ResponseConverter::new(false);
+            assert!(c.feed(bad, &mut BytesMut::new()).is_err());
+        }
     }
 }

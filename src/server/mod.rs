@@ -463,3 +463,5 @@ pub async fn serve_with<H: Host, A: Handler<H>>(
 
 #[cfg(test)]
 mod churn_tests;
+#[cfg(test)]
+mod h2_churn_tests;
