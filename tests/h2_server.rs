@@ -235,6 +235,28 @@ async fn core_exchanges(c: &Client) {
     assert_eq!(stream_text(&r.body), "Hello world");
     assert_eq!(sse_data(&r.body).last().map(String::as_str), Some("[DONE]"));
 
+    // A translated stream (Anthropic client, OpenAI upstream).
+    let r = send(
+        c,
+        "POST",
+        "/v1/messages",
+        &[("x-api-key", CLIENT_KEY), ("anthropic-version", "2023-06-01")],
+        br#"{"model":"gpt-test","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(text.contains("event: message_start"), "{text}");
+    assert!(
+        text.contains(r#""text":"Hello""#) && text.contains(r#""text":" world""#),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}"),
+        "{text}"
+    );
+
     let r = send(c, "GET", "/v1/models", &[CLIENT_AUTH], b"").await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json()["data"]
@@ -274,7 +296,7 @@ both_drivers!(tls_alpn_h2_stream_and_non_stream, |driver| {
     });
     // Upstream requests are ordinary: every exchange reached the mock.
     let reqs = mock.requests();
-    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs.len(), 3);
     assert_eq!(reqs[0].path, "/v1/chat/completions");
     assert_eq!(reqs[0].json()["model"], "upstream-model");
     assert_eq!(reqs[1].json()["stream"], true);
