@@ -37,9 +37,9 @@ const WRITE_HIGH: usize = 256 * 1024;
 /// What sits between the socket and h2's bytes: a rustls session of either
 /// side (any [`Session`]), or nothing ([`Plain`], for h2c).
 pub trait Wire {
-    /// Copies already-decoded bytes into `dst`. `Err(WouldBlock)` when there
-    /// are none; `Ok(0)` at a clean end of stream.
-    fn read_decoded(&mut self, dst: &mut [u8]) -> io::Result<usize>;
+    /// Copies already-decoded bytes into `dst` (advancing it). `Err(WouldBlock)`
+    /// when there are none; `Ok(0)` at a clean end of stream.
+    fn read_decoded(&mut self, dst: &mut ReadBuf<'_>) -> io::Result<usize>;
     /// Takes bytes read from the socket; returns how many it consumed.
     /// Bytes that need no decoding go straight to `dst`.
     fn feed(&mut self, wire: &[u8], dst: &mut ReadBuf<'_>) -> io::Result<usize>;
@@ -54,8 +54,10 @@ pub trait Wire {
 }
 
 impl<S: Session> Wire for S {
-    fn read_decoded(&mut self, dst: &mut [u8]) -> io::Result<usize> {
-        self.reader().read(dst)
+    fn read_decoded(&mut self, dst: &mut ReadBuf<'_>) -> io::Result<usize> {
+        let n = self.reader().read(dst.initialize_unfilled())?;
+        dst.advance(n);
+        Ok(n)
     }
 
     fn feed(&mut self, wire: &[u8], _dst: &mut ReadBuf<'_>) -> io::Result<usize> {
@@ -94,7 +96,8 @@ impl<S: Session> Wire for S {
 pub struct Plain;
 
 impl Wire for Plain {
-    fn read_decoded(&mut self, _dst: &mut [u8]) -> io::Result<usize> {
+    fn read_decoded(&mut self, _dst: &mut ReadBuf<'_>) -> io::Result<usize> {
+        // Nothing is decoded ahead (and `dst` is not zeroed for nothing).
         Err(io::ErrorKind::WouldBlock.into())
     }
 
@@ -219,11 +222,8 @@ impl<S: Wire + Unpin> AsyncRead for H2Io<S> {
         }
         let start = buf.filled().len();
         loop {
-            match this.wire.read_decoded(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
+            match this.wire.read_decoded(buf) {
+                Ok(_) => return Poll::Ready(Ok(())),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 // Closed without close_notify: end of stream; h2 decides
                 // whether that cut a stream short.
