@@ -777,6 +777,21 @@ mod tests {
         let mut buf = Vec::new();
         write_head(&mut buf, &parts, "/v1/models", None);
         assert_eq!(buf, b"GET /v1/models HTTP/1.1\r\nhost: h\r\n\r\n");
+        // Bytes h2 allows in a value (obs-text, tabs) read back unchanged.
+        let req = http::Request::builder()
+            .uri("/x")
+            .header(
+                "x-name",
+                http::HeaderValue::from_bytes(b"caf\xe9\tb").unwrap(),
+            )
+            .body(())
+            .unwrap();
+        let (parts, ()) = req.into_parts();
+        let mut buf = Vec::new();
+        write_head(&mut buf, &parts, "/x", None);
+        let mut head = RequestHead::default();
+        assert_eq!(parse_request_head(&buf, &mut head), Ok(Some(())));
+        assert_eq!(head.header(&buf, "x-name"), Some(&b"caf\xe9\tb"[..]));
     }
     /// What a converter run produced: status, headers (lower-cased names,
     /// in order), body, END_STREAM on HEADERS, number of body ends.
