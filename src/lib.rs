@@ -71,6 +71,7 @@ pub mod control;
 pub mod credentials;
 pub mod error;
 pub mod h1;
+pub mod h2io;
 pub mod json;
 pub mod log;
 pub mod models;

@@ -117,7 +117,7 @@ impl<T: Transport, S: Session> TlsStream<T, S> {
     /// Takes the session apart: the transport, the rustls session (with any
     /// plaintext it still buffers) and the ciphertext read but not yet given
     /// to rustls. For drivers that run reads and writes concurrently (the
-    /// HTTP/2 adapter in `upstream::h2io`).
+    /// HTTP/2 adapter in `crate::h2io`).
     pub fn into_parts(mut self) -> (T, S, Vec<u8>) {
         self.rbuf.drain(..self.rpos);
         (self.tcp, self.conn, self.rbuf)

@@ -27,6 +27,9 @@
 //!   largest request body cliproxy accepts.
 //! - `excluded-models` on `openai-compatibility` entries (same wildcard rules as
 //!   on the other provider lists).
+//! - `http2-cleartext` (bool, default false): h2c with prior knowledge on the
+//!   plain listener (CLIProxyAPI serves HTTP/2 only over TLS). Ignored, with a
+//!   warning, when `tls.enable` is on.
 
 pub mod duration;
 pub mod inactive;
@@ -114,6 +117,9 @@ pub struct Config {
     pub force_model_prefix: bool,
     /// `force-http1`: never offer HTTP/2 to TLS upstreams (entries may override).
     pub force_http1: bool,
+    /// `http2-cleartext`: the plain listener also serves HTTP/2 with prior
+    /// knowledge (h2c); a connection starting with the h2 preface is h2.
+    pub http2_cleartext: bool,
     /// image_generation tool policy.
     pub disable_image_generation: ImageGenerationMode,
     /// Base model of the hosted image tool path (default `gpt-5.4-mini`).

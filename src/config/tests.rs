@@ -1353,6 +1353,26 @@ fn force_http1_global_and_per_entry() {
     }
 }
 
+// -------------------------------------------------------------- http2-cleartext
+
+#[test]
+fn http2_cleartext_defaults_off_and_is_validated() {
+    let (c, w) = parse("port: 1\n");
+    assert!(!c.http2_cleartext && w.is_empty());
+    let (c, w) = parse("http2-cleartext: true\n");
+    assert!(c.http2_cleartext);
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(
+        err("http2-cleartext: sometimes\n").key_path,
+        "http2-cleartext"
+    );
+    assert_eq!(err("http2-cleartext: [1]\n").key_path, "http2-cleartext");
+    // With TLS the listener is HTTPS: the key does nothing, and says so.
+    let (c, w) = parse("http2-cleartext: true\ntls: {enable: true, cert: c.pem, key: k.pem}\n");
+    assert!(c.tls.is_some());
+    assert_eq!(warning_paths(&w), ["http2-cleartext"]);
+}
+
 #[test]
 fn every_kind_has_its_own_keyed_slot() {
     let mut slots: Vec<usize> = Kind::ALL.iter().map(|&k| Config::slot(k)).collect();

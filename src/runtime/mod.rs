@@ -188,6 +188,9 @@ impl crate::server::Host for Worker {
     fn request_done(&self) {
         self.sync_stats();
     }
+    fn http2_cleartext(&self) -> bool {
+        self.snap.borrow().config.http2_cleartext
+    }
 }
 
 /// Messages from the control thread (one byte each).

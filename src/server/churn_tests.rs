@@ -20,8 +20,13 @@ const REQUEST_BODY: &[u8] =
     br#"{"model":"churn-model","messages":[{"role":"user","content":"hello"}]}"#;
 
 fn worker(upstream: u16, dir: &std::path::Path) -> Rc<Worker> {
+    worker_with(upstream, dir, "")
+}
+
+/// [`worker`] with `extra` config lines.
+pub(super) fn worker_with(upstream: u16, dir: &std::path::Path, extra: &str) -> Rc<Worker> {
     let yaml = format!(
-        "host: 127.0.0.1\nport: 0\nauth-dir: {}\napi-keys: [\"sk-client\"]\n\
+        "{extra}host: 127.0.0.1\nport: 0\nauth-dir: {}\napi-keys: [\"sk-client\"]\n\
          openai-compatibility:\n  - name: up\n    base-url: \"http://127.0.0.1:{upstream}/v1\"\n\
          \x20   api-key-entries:\n      - api-key: \"sk-up\"\n    models:\n\
          \x20     - name: up-model\n        alias: churn-model\n",
@@ -88,7 +93,7 @@ async fn read_message(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
 }
 
 /// A keep-alive upstream answering every request with `UPSTREAM_BODY`.
-async fn upstream(listener: TcpListener) {
+pub(super) async fn upstream(listener: TcpListener) {
     while let Ok((mut s, _)) = listener.accept().await {
         monoio::spawn(async move {
             let mut buf = Vec::with_capacity(8192);
@@ -208,7 +213,7 @@ async fn client(addr: SocketAddr, n: usize, close_last: bool) {
 }
 
 /// Waits (bounded) until the worker has no open connection.
-async fn quiesce(w: &Worker) {
+pub(super) async fn quiesce(w: &Worker) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while w.active.get() > 0 && std::time::Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(1)).await;

@@ -9,6 +9,7 @@
 //! parameters, so the call per request is static (no `dyn`, no boxing).
 
 mod encoding;
+pub mod h2;
 mod shutdown;
 pub mod tls;
 
@@ -82,6 +83,10 @@ pub trait Host: 'static {
     fn connection_closed(&self);
     /// A request was answered (publish counters).
     fn request_done(&self);
+    /// `http2-cleartext`: serve h2 with prior knowledge on the plain listener.
+    fn http2_cleartext(&self) -> bool {
+        false
+    }
 }
 
 /// Answers one complete request on a connection. Returns whether the
@@ -393,10 +398,20 @@ pub fn error_plain(
 
 /// Serves one connection until it closes, errs, or the worker shuts down.
 pub async fn serve<H: Host, A: Handler<H>>(w: &Rc<H>, stream: tls::ClientStream, peer: SocketAddr) {
+    serve_with::<H, A>(w, stream, peer, Vec::with_capacity(16 * 1024)).await
+}
+
+/// [`serve`], with `buf` holding bytes already read from the connection.
+pub async fn serve_with<H: Host, A: Handler<H>>(
+    w: &Rc<H>,
+    stream: tls::ClientStream,
+    peer: SocketAddr,
+    buf: Vec<u8>,
+) {
     let mut conn = Conn {
         stream,
         peer,
-        buf: Vec::with_capacity(16 * 1024),
+        buf,
         out: Vec::with_capacity(16 * 1024),
         committed_early: false,
         ws: None,
@@ -460,3 +475,5 @@ pub async fn serve<H: Host, A: Handler<H>>(w: &Rc<H>, stream: tls::ClientStream,
 
 #[cfg(test)]
 mod churn_tests;
+#[cfg(test)]
+mod h2_churn_tests;

@@ -1,14 +1,18 @@
 //! The HTTPS listener (`tls: {enable, cert, key}`): certificate loading,
-//! the per-connection handshake, and the client byte stream (plain or TLS)
-//! the HTTP/1.1 loop in [`super::serve`] runs over.
+//! the per-connection handshake, and the client byte stream (plain, TLS, or
+//! one HTTP/2 stream's response) a [`super::Conn`] writes to.
 //!
 //! Layering: `accept_loop` -> [`serve_accepted`] (handshake on the worker,
 //! bounded by the head timeout) -> the negotiated [`Protocol`] picks the
-//! connection handler -> `serve` over a [`ClientStream`]. The TLS session
+//! connection handler -> `serve` (HTTP/1.1) over a [`ClientStream`], or
+//! [`super::h2::serve`] over the shared h2 adapter. On the plain listener
+//! with `http2-cleartext` on, the first bytes pick h2c or HTTP/1.1. The TLS session
 //! itself is [`crate::tls::TlsStream`], the same code the upstream client uses.
 
+use super::h2::{H2Response, Sniffed};
 use super::{Handler, Host};
 use crate::config::TlsFiles;
+use crate::h2io::{H2Io, Plain};
 use crate::tls::TlsStream;
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
@@ -24,15 +28,17 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// ALPN protocols offered, in preference order. `h2` joins here once an
-/// HTTP/2 handler exists; [`Protocol`] then grows a variant for it.
-const ALPN: &[&[u8]] = &[b"http/1.1"];
+/// ALPN protocols offered, in preference order (as CLIProxyAPI's TLS
+/// listener: HTTP/2 first).
+const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 
 /// The application protocol a connection speaks after the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     /// HTTP/1.1 (ALPN `http/1.1`, or no ALPN at all).
     Http1,
+    /// HTTP/2 (ALPN `h2`).
+    Http2,
 }
 
 impl Protocol {
@@ -40,6 +46,7 @@ impl Protocol {
     pub fn from_alpn(alpn: Option<&[u8]>) -> Option<Protocol> {
         match alpn {
             None | Some(b"http/1.1") => Some(Protocol::Http1),
+            Some(b"h2") => Some(Protocol::Http2),
             Some(_) => None,
         }
     }
@@ -116,7 +123,7 @@ pub async fn serve_accepted<H: Host, A: Handler<H>>(
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     let Some(cfg) = tls else {
-        return super::serve::<H, A>(w, ClientStream::Plain(tcp), peer).await;
+        return serve_plain::<H, A>(w, tcp, peer).await;
     };
     let shutdown = w.shutdown().clone();
     let done = monoio::select! {
@@ -127,9 +134,30 @@ pub async fn serve_accepted<H: Host, A: Handler<H>>(
         Some(Ok(Ok((s, Protocol::Http1)))) => {
             super::serve::<H, A>(w, ClientStream::Tls(s), peer).await;
         }
+        Some(Ok(Ok((s, Protocol::Http2)))) => {
+            let (tcp, session, early) = s.into_parts();
+            super::h2::serve::<H, A, _>(w, H2Io::new(tcp, session, early), peer).await;
+        }
         Some(Ok(Err(e))) => crate::log_debug!("TLS handshake with {peer} failed: {e}"),
         Some(Err(_)) => crate::log_debug!("TLS handshake with {peer} timed out"),
         None => {}
+    }
+}
+
+/// A plain connection: HTTP/1.1, or h2c with prior knowledge when
+/// `http2-cleartext` is on (then the first bytes decide).
+async fn serve_plain<H: Host, A: Handler<H>>(w: &Rc<H>, mut tcp: TcpStream, peer: SocketAddr) {
+    if !w.http2_cleartext() {
+        return super::serve::<H, A>(w, ClientStream::Plain(tcp), peer).await;
+    }
+    match super::h2::sniff(&**w, &mut tcp).await {
+        Sniffed::H2(early) => {
+            super::h2::serve::<H, A, _>(w, H2Io::new(tcp, Plain, early), peer).await;
+        }
+        Sniffed::H1(early) => {
+            super::serve_with::<H, A>(w, ClientStream::Plain(tcp), peer, early).await;
+        }
+        Sniffed::Gone => {}
     }
 }
 
@@ -139,6 +167,9 @@ pub enum ClientStream {
     Plain(TcpStream),
     /// HTTPS.
     Tls(Box<TlsStream<TcpStream, ServerConnection>>),
+    /// One HTTP/2 stream: the HTTP/1.1 response bytes written to it go out
+    /// as HEADERS and DATA frames ([`super::h2`]).
+    H2(Box<H2Response>),
 }
 
 impl ClientStream {
@@ -156,6 +187,8 @@ impl ClientStream {
                 r
             }
             ClientStream::Tls(t) => t.read_into(buf).await,
+            // The stream's request was read whole before the handler ran.
+            ClientStream::H2(_) => Ok(0),
         }
     }
 
@@ -170,6 +203,10 @@ impl ClientStream {
                 let r = t.write_all(&v).await;
                 (r, v)
             }
+            ClientStream::H2(h) => {
+                let r = h.write(&v).await;
+                (r, v)
+            }
         }
     }
 
@@ -181,6 +218,7 @@ impl ClientStream {
         match self {
             ClientStream::Plain(tcp) => plain_gone(tcp).await,
             ClientStream::Tls(t) => t.peer_gone().await,
+            ClientStream::H2(h) => h.reset().await,
         }
     }
 }
@@ -260,11 +298,14 @@ mod tests {
     }
 
     #[test]
-    fn loads_a_matching_pair_offering_http1_only() {
+    fn loads_a_matching_pair_offering_h2_then_http1() {
         let d = dir();
         let (cert, key) = pair();
         let cfg = load(&files(&d, &cert, &key)).unwrap();
-        assert_eq!(cfg.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert_eq!(
+            cfg.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
     }
 
     #[test]
@@ -319,6 +360,7 @@ mod tests {
             Protocol::from_alpn(Some(b"http/1.1")),
             Some(Protocol::Http1)
         );
-        assert_eq!(Protocol::from_alpn(Some(b"h2")), None);
+        assert_eq!(Protocol::from_alpn(Some(b"h2")), Some(Protocol::Http2));
+        assert_eq!(Protocol::from_alpn(Some(b"h3")), None);
     }
 }

@@ -12,10 +12,10 @@
 //! the response head that is an [`UpstreamError::Connect`] (the pipeline
 //! fails over), after it a body read error (the client's stream ends).
 
-use super::h2io::H2Io;
 use super::{
     Endpoint, UpstreamError, BODY_IDLE_TIMEOUT, CONNECT_TIMEOUT, FIRST_BYTE_TIMEOUT, POOL_IDLE,
 };
+use crate::h2io::H2Io;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::RecvStream;

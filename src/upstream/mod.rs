@@ -7,7 +7,6 @@
 //! pooling; the pool keys them by proxy too, so they never mix with direct ones.
 
 pub mod h2conn;
-pub mod h2io;
 pub mod proxy;
 pub mod tls;
 
@@ -793,7 +792,7 @@ pub async fn send(
                 match s {
                     Stream::Tls(t) if t.session().alpn_protocol() == Some(b"h2") => {
                         let (tcp, conn, early) = t.into_parts();
-                        match h2conn::handshake(h2io::H2Io::new(tcp, conn, early)).await {
+                        match h2conn::handshake(crate::h2io::H2Io::new(tcp, conn, early)).await {
                             Ok(c) => {
                                 if let Some(slot) = pool.borrow_mut().h2.get_mut(&key) {
                                     slot.conns.push(c);

@@ -142,6 +142,8 @@ raw_struct! {
         "force-model-prefix" => force_model_prefix: bool,
         /// cliproxy extension: speak only HTTP/1.1 to TLS upstreams (no ALPN `h2`).
         "force-http1" => force_http1: bool,
+        /// cliproxy extension: HTTP/2 with prior knowledge (h2c) on the plain listener.
+        "http2-cleartext" => http2_cleartext: bool,
         /// Full per-request logs.
         "request-log" => request_log: bool,
         /// Claude Code compatibility.

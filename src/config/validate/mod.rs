@@ -115,6 +115,12 @@ impl Config {
             .ok_or_else(|| ConfigError::new("body-limit-mb", "too large for this platform"))?;
 
         let tls = tls_files(&raw, base_dir)?;
+        if raw.http2_cleartext && tls.is_some() {
+            v.warn(
+                "http2-cleartext",
+                "has no effect with tls.enable: the listener is HTTPS (HTTP/2 via ALPN)",
+            );
+        }
 
         let routing = routing(&raw)?;
         let video_result_auth_cache_ttl = duration_or(
@@ -182,6 +188,7 @@ impl Config {
             passthrough_headers: raw.passthrough_headers,
             force_model_prefix: raw.force_model_prefix,
             force_http1: raw.force_http1,
+            http2_cleartext: raw.http2_cleartext,
             disable_image_generation: raw.disable_image_generation,
             gpt_image_2_base_model,
             video_result_auth_cache_ttl,
