@@ -19,7 +19,7 @@
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt, OwnedReadHalf, OwnedWriteHalf, Splitable};
 use monoio::net::TcpStream;
 use std::future::Future;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -55,8 +55,15 @@ pub trait Wire {
 
 impl<S: Session> Wire for S {
     fn read_decoded(&mut self, dst: &mut ReadBuf<'_>) -> io::Result<usize> {
-        let n = self.reader().read(dst.initialize_unfilled())?;
-        dst.advance(n);
+        // Borrow rustls's plaintext and copy only what is there: reading
+        // into `initialize_unfilled()` would zero h2's whole spare buffer
+        // (KiBs) on every poll.
+        use std::io::BufRead;
+        let mut r = self.reader();
+        let chunk = r.fill_buf()?;
+        let n = chunk.len().min(dst.remaining());
+        dst.put_slice(&chunk[..n]);
+        r.consume(n);
         Ok(n)
     }
 

@@ -183,6 +183,7 @@ struct Login {
     lines: mpsc::Receiver<String>,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 fn start_login(auth: &AuthServer, flags: &[&str]) -> Login {
@@ -223,30 +224,32 @@ fn start_login_with(
     let stderr = Arc::new(Mutex::new(Vec::new()));
     let out = child.stdout.take().unwrap();
     let err = child.stderr.take().unwrap();
+    let mut readers = Vec::new();
     {
         let stdout = stdout.clone();
-        std::thread::spawn(move || {
+        readers.push(std::thread::spawn(move || {
             for l in BufReader::new(out).lines() {
                 let Ok(l) = l else { break };
                 stdout.lock().unwrap().push(l.clone());
                 let _ = tx.send(l);
             }
-        });
+        }));
     }
     {
         let stderr = stderr.clone();
-        std::thread::spawn(move || {
+        readers.push(std::thread::spawn(move || {
             for l in BufReader::new(err).lines() {
                 let Ok(l) = l else { break };
                 stderr.lock().unwrap().push(l);
             }
-        });
+        }));
     }
     Login {
         child,
         lines,
         stdout,
         stderr,
+        readers,
     }
 }
 
@@ -277,6 +280,11 @@ impl Login {
             code.is_some()
         });
         assert!(done, "login did not end; stderr {:?}", self.stderr());
+        // The process is gone: its pipes reach EOF, so the readers end and
+        // everything it printed is collected.
+        for r in self.readers.drain(..) {
+            r.join().unwrap();
+        }
         code.unwrap()
     }
 

@@ -29,7 +29,6 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  http2_max_requests 1000000;
   server {
     listen 127.0.0.1:$UP ssl http2;
     ssl_certificate $W/leaf.pem;

@@ -6,7 +6,8 @@
 #                            total instructions of one relay run (epoll, one
 #                            worker, config $W/config.yaml) that answers N
 #                            requests; extra ARGS go to the relay. Env for the
-#                            relay: RELAY_ENV (e.g. "CLIPROXY_CONNECT_TO=...").
+#                            relay: RELAY_ENV (e.g. "CLIPROXY_CONNECT_TO=...");
+#                            KEEP_DIR keeps each callgrind output there.
 
 tls_cert() {
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca \
@@ -49,5 +50,6 @@ count_instructions() {
   if [ "$got" != "$n" ] || grep -q 'Non-2xx' $W/wrk.out; then
     echo "wanted $n answers with 2xx:" >&2; cat $W/wrk.out $W/vg.log >&2; return 1
   fi
+  [ -n "${KEEP_DIR:-}" ] && cp $out "$KEEP_DIR/$(basename "$script" .lua)-$n.out"
   awk '/^totals:|^summary:/ {print $2; exit}' $out
 }
