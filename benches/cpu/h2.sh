@@ -21,51 +21,7 @@ trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf $W' EXIT
 . benches/cpu/lib.sh
 tls_cert upstream.bench
 
-cat > $W/upstream.conf <<NGINX
-worker_processes 1;
-pid $W/upstream.pid;
-error_log $W/upstream.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UP ssl http2;
-    ssl_certificate $W/leaf.pem;
-    ssl_certificate_key $W/leaf.key;
-    location /v1/chat/completions { default_type application/json; return 200 '$BODY'; }
-    location /sse/chat/completions { default_type text/event-stream; return 200 '$SSE'; }
-  }
-}
-NGINX
-nginx -c $W/upstream.conf
-wait_port $UP
-
-cat > $W/config.yaml <<YAML
-host: 127.0.0.1
-port: $CP
-auth-dir: $W/auths
-api-keys: ["sk-bench"]
-openai-compatibility:
-  - name: h2
-    base-url: "https://upstream.bench:$UP/v1"
-    api-key-entries: [{api-key: "k"}]
-    models: [{name: upstream-bench, alias: h2-json}]
-  - name: h2-sse
-    base-url: "https://upstream.bench:$UP/sse"
-    api-key-entries: [{api-key: "k"}]
-    models: [{name: upstream-bench, alias: h2-sse}]
-  - name: h1
-    base-url: "https://upstream.bench:$UP/v1"
-    force-http1: true
-    api-key-entries: [{api-key: "k"}]
-    models: [{name: upstream-bench, alias: h1-json}]
-  - name: h1-sse
-    base-url: "https://upstream.bench:$UP/sse"
-    force-http1: true
-    api-key-entries: [{api-key: "k"}]
-    models: [{name: upstream-bench, alias: h1-sse}]
-YAML
+h2_upstream_and_config
 RELAY_ENV="CLIPROXY_CONNECT_TO=upstream.bench:$UP=127.0.0.1:$UP"
 
 printf '%-6s %-8s %14s\n' proto kind instr/request

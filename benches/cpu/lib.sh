@@ -1,5 +1,8 @@
 # Shared by the callgrind benches (sourced, not run). Expects W (work dir)
 # and CP (the relay's port) set, and benches/upstream.sh sourced.
+#   h2_upstream_and_config   nginx over TLS (h2 and http/1.1) on $UP as upstream.bench
+#                            (needs tls_cert upstream.bench), and $W/config.yaml with
+#                            h1-json/h2-json/h1-sse/h2-sse (h1-* have force-http1)
 #   tls_cert NAME            throw-away CA ($W/ca.pem) and a leaf for NAME ($W/leaf.pem, $W/leaf.key)
 #   scenario NAME MODEL STREAM   a wrk script posting a small chat request; prints its path
 #   count_instructions BIN SCRIPT N [ARGS...]
@@ -52,4 +55,52 @@ count_instructions() {
   fi
   [ -n "${KEEP_DIR:-}" ] && cp $out "$KEEP_DIR/$(basename "$script" .lua)-$n.out"
   awk '/^totals:|^summary:/ {print $2; exit}' $out
+}
+
+h2_upstream_and_config() {
+cat > $W/upstream.conf <<NGINX
+worker_processes 1;
+pid $W/upstream.pid;
+error_log $W/upstream.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$UP ssl http2;
+    ssl_certificate $W/leaf.pem;
+    ssl_certificate_key $W/leaf.key;
+    location /v1/chat/completions { default_type application/json; return 200 '$BODY'; }
+    location /sse/chat/completions { default_type text/event-stream; return 200 '$SSE'; }
+  }
+}
+NGINX
+nginx -c $W/upstream.conf
+wait_port $UP
+
+cat > $W/config.yaml <<YAML
+host: 127.0.0.1
+port: $CP
+auth-dir: $W/auths
+api-keys: ["sk-bench"]
+openai-compatibility:
+  - name: h2
+    base-url: "https://upstream.bench:$UP/v1"
+    api-key-entries: [{api-key: "k"}]
+    models: [{name: upstream-bench, alias: h2-json}]
+  - name: h2-sse
+    base-url: "https://upstream.bench:$UP/sse"
+    api-key-entries: [{api-key: "k"}]
+    models: [{name: upstream-bench, alias: h2-sse}]
+  - name: h1
+    base-url: "https://upstream.bench:$UP/v1"
+    force-http1: true
+    api-key-entries: [{api-key: "k"}]
+    models: [{name: upstream-bench, alias: h1-json}]
+  - name: h1-sse
+    base-url: "https://upstream.bench:$UP/sse"
+    force-http1: true
+    api-key-entries: [{api-key: "k"}]
+    models: [{name: upstream-bench, alias: h1-sse}]
+YAML
 }
