@@ -351,10 +351,157 @@ fn codex_account_follows_its_plan_and_serves_chat_and_responses_clients() {
     }
 }
 
+/// The three account kinds of part 1, as the tests drive them.
+#[derive(Clone, Copy, Debug)]
+enum Acct {
+    Claude,
+    Codex,
+    Gemini,
+}
+
+const KINDS: [Acct; 3] = [Acct::Claude, Acct::Codex, Acct::Gemini];
+
+impl Acct {
+    /// A model of the kind's catalog.
+    fn model(self) -> &'static str {
+        match self {
+            Acct::Claude => MODEL,
+            Acct::Codex => "gpt-5.5",
+            Acct::Gemini => "gemini-2.5-pro",
+        }
+    }
+
+    /// An auth file with `token` expiring at `expired`.
+    fn file(self, token: &str, expired: &str) -> String {
+        match self {
+            Acct::Claude => claude_file(token, expired),
+            Acct::Codex => {
+                let mut v: serde_json::Value =
+                    serde_json::from_str(&codex_file(token, "pro")).unwrap();
+                v["expired"] = json!(expired);
+                v["operator_note"] = json!({"kept": true});
+                v.to_string()
+            }
+            Acct::Gemini => json!({"type":"gemini","email":"g@example.com","project_id":"proj-1",
+                "operator_note":{"kept":true},
+                "token":{"access_token":token,"refresh_token":"rt-g","token_type":"Bearer","expiry":expired}})
+            .to_string(),
+        }
+    }
+
+    /// The token fields of a saved file: (access, refresh, expiry).
+    fn saved_tokens(self, v: &serde_json::Value) -> (String, String, String) {
+        let t = match self {
+            Acct::Gemini => &v["token"],
+            _ => v,
+        };
+        let get = |k: &str| t[k].as_str().unwrap_or("").to_string();
+        match self {
+            Acct::Gemini => (get("access_token"), get("refresh_token"), get("expiry")),
+            _ => (
+                get("access_token"),
+                get("refresh_token"),
+                v["expired"].as_str().unwrap_or("").to_string(),
+            ),
+        }
+    }
+
+    /// The upstream's successful answer saying `text`.
+    fn answer(self, r: &Recorded, text: &str) -> Reply {
+        match self {
+            Acct::Claude => claude_answer(r, text),
+            Acct::Codex => codex_answer(r, text),
+            Acct::Gemini => gemini_cli_answer(r, text),
+        }
+    }
+
+    /// The path prefix the kind's upstream calls use.
+    fn path(self) -> &'static str {
+        match self {
+            Acct::Claude => "/v1/messages",
+            Acct::Codex => "/backend-api/codex/responses",
+            Acct::Gemini => "/v1internal:",
+        }
+    }
+
+    /// The kind's native client format.
+    fn native(self) -> Client {
+        match self {
+            Acct::Claude => Client::Claude,
+            Acct::Codex => Client::Responses,
+            Acct::Gemini => Client::Gemini,
+        }
+    }
+}
+
+/// A Gemini CLI (Cloud Code Assist) answer: the Gemini answer wrapped in
+/// `{"response": ...}`, per SSE event when streaming.
+fn gemini_cli_answer(r: &Recorded, text: &str) -> Reply {
+    let chunk = |t: &str, last: bool| {
+        let mut c =
+            json!({"candidates":[{"content":{"role":"model","parts":[{"text":t}]},"index":0}]});
+        if last {
+            c["candidates"][0]["finishReason"] = json!("STOP");
+            c["usageMetadata"] =
+                json!({"promptTokenCount":3,"candidatesTokenCount":4,"totalTokenCount":7});
+        }
+        json!({ "response": c })
+    };
+    if r.path.contains("streamGenerateContent") {
+        sse_events(&[(None, chunk(text, false)), (None, chunk("", true))])
+    } else {
+        json_reply(200, &chunk(text, true).to_string())
+    }
+}
+
+/// A native-format request of `kind`'s clients.
+fn native(srv: &Server, kind: Acct, stream: bool) -> Resp {
+    let m = kind.model();
+    let body = match kind {
+        Acct::Claude => json!({"model": m, "max_tokens": 64, "stream": stream,
+            "messages": [{"role":"user","content":"hi"}]}),
+        Acct::Codex => json!({"model": m, "stream": stream, "input": "hi"}),
+        Acct::Gemini => json!({"contents": [{"role":"user","parts":[{"text":"hi"}]}]}),
+    };
+    post_as(srv, kind.native(), m, stream, &body)
+}
+
+#[test]
+fn each_kind_serves_chat_and_native_clients_stream_and_not() {
+    for kind in KINDS {
+        let mock = Mock::start_tls_named(&HOSTS, move |r| kind.answer(r, "served"));
+        let auth = scratch_dir("oauth-kinds");
+        std::fs::write(auth.join("acct.json"), kind.file("at-live", far_future())).unwrap();
+        let srv = start(&mock, &auth, 1);
+        assert!(models(&srv).iter().any(|m| m == kind.model()), "{kind:?}");
+        for stream in [false, true] {
+            for r in [chat(&srv, kind.model(), stream), native(&srv, kind, stream)] {
+                assert_eq!(r.status, 200, "{kind:?} {stream}: {}", r.text());
+                assert!(
+                    r.text().contains("served"),
+                    "{kind:?} {stream}: {}",
+                    r.text()
+                );
+            }
+        }
+        let reqs = mock.requests();
+        assert_eq!(reqs.len(), 4, "{kind:?}");
+        for r in reqs {
+            assert!(r.path.starts_with(kind.path()), "{kind:?}: {}", r.path);
+            assert_eq!(
+                r.header("authorization"),
+                Some("Bearer at-live"),
+                "{kind:?}"
+            );
+        }
+    }
+}
+
 /// A mock that is both the token endpoint (any path ending in `/token`:
-/// Claude's, OpenAI's and Google's) and the upstream; the upstream answers
-/// 401 to any token but `at-new`. Returns the mock and its refresh count.
-fn refreshing_mock() -> (Mock, Arc<AtomicUsize>) {
+/// Claude's, OpenAI's and Google's) and `kind`'s upstream; the upstream
+/// answers 401 to any token but `at-new`. Returns the mock and its refresh
+/// count.
+fn refreshing_mock(kind: Acct) -> (Mock, Arc<AtomicUsize>) {
     let refreshes = Arc::new(AtomicUsize::new(0));
     let n = refreshes.clone();
     let mock = Mock::start_tls_named(&HOSTS, move |r| {
@@ -371,7 +518,7 @@ fn refreshing_mock() -> (Mock, Arc<AtomicUsize>) {
                 r#"{"type":"error","error":{"type":"authentication_error","message":"OAuth token has expired"}}"#,
             );
         }
-        claude_answer(r, "fresh")
+        kind.answer(r, "fresh")
     });
     (mock, refreshes)
 }
@@ -385,76 +532,82 @@ fn upstream_calls(mock: &Mock) -> Vec<Recorded> {
 
 #[test]
 fn an_expired_token_at_start_is_refreshed_once_and_written_back() {
-    let (mock, refreshes) = refreshing_mock();
-    let auth = scratch_dir("oauth-expired");
-    let file = auth.join("claude-owner@example.com.json");
-    std::fs::write(&file, claude_file("at-old", "2020-01-01T00:00:00Z")).unwrap();
-    let srv = start(&mock, &auth, 2);
-    let r = chat(&srv, MODEL, false);
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.text().contains("fresh"));
-    assert_eq!(refreshes.load(Ordering::SeqCst), 1, "one refresh");
-    assert!(
-        upstream_calls(&mock)
-            .iter()
-            .all(|r| r.header("authorization") == Some("Bearer at-new")),
-        "the expired token never went upstream"
-    );
-    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-    assert_eq!(saved["access_token"], "at-new");
-    assert_eq!(saved["refresh_token"], "rt-new");
-    assert_eq!(
-        saved["operator_note"],
-        json!({"kept": true}),
-        "other fields kept"
-    );
-    assert_ne!(saved["last_refresh"], "2026-01-01T00:00:00Z");
-    assert_ne!(saved["expired"], "2020-01-01T00:00:00Z");
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    let log = srv.log_text();
-    for secret in ["at-new", "rt-new", "at-old", "rt-claude-1"] {
-        assert!(!log.contains(secret), "{secret} in the log");
+    for kind in KINDS {
+        let (mock, refreshes) = refreshing_mock(kind);
+        let auth = scratch_dir("oauth-expired");
+        let file = auth.join("acct.json");
+        std::fs::write(&file, kind.file("at-old", "2020-01-01T00:00:00Z")).unwrap();
+        let srv = start(&mock, &auth, 2);
+        let r = chat(&srv, kind.model(), false);
+        assert_eq!(r.status, 200, "{kind:?}: {}", r.text());
+        assert!(r.text().contains("fresh"));
+        assert_eq!(refreshes.load(Ordering::SeqCst), 1, "{kind:?}: one refresh");
+        assert!(
+            upstream_calls(&mock)
+                .iter()
+                .all(|r| r.header("authorization") == Some("Bearer at-new")),
+            "{kind:?}: the expired token never went upstream"
+        );
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let (access, refresh, expiry) = kind.saved_tokens(&saved);
+        assert_eq!(
+            (access.as_str(), refresh.as_str()),
+            ("at-new", "rt-new"),
+            "{kind:?}"
+        );
+        assert_ne!(expiry, "2020-01-01T00:00:00Z", "{kind:?}");
+        assert_eq!(
+            saved["operator_note"],
+            json!({"kept": true}),
+            "{kind:?}: other fields kept"
+        );
+        assert!(saved["last_refresh"].is_string(), "{kind:?}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{kind:?}");
+        let log = srv.log_text();
+        for secret in ["at-new", "rt-new", "at-old"] {
+            assert!(!log.contains(secret), "{kind:?}: {secret} in the log");
+        }
     }
 }
 
 #[test]
 fn a_401_refreshes_once_and_retries_the_same_account_and_concurrent_requests_share_it() {
-    let (mock, refreshes) = refreshing_mock();
-    let auth = scratch_dir("oauth-401");
-    // Not expired by the clock: only the upstream knows the token is dead.
-    std::fs::write(
-        auth.join("claude-a.json"),
-        claude_file("at-old", far_future()),
-    )
-    .unwrap();
-    let srv = Arc::new(start(&mock, &auth, 2));
-    let handles: Vec<_> = (0..32)
-        .map(|_| {
-            let srv = srv.clone();
-            std::thread::spawn(move || chat(&srv, MODEL, false))
-        })
-        .collect();
-    for h in handles {
-        let r = h.join().unwrap();
-        assert_eq!(r.status, 200, "{}", r.text());
-        assert!(r.text().contains("fresh"));
+    for kind in KINDS {
+        let (mock, refreshes) = refreshing_mock(kind);
+        let auth = scratch_dir("oauth-401");
+        // Not expired by the clock: only the upstream knows the token is dead.
+        std::fs::write(auth.join("acct.json"), kind.file("at-old", far_future())).unwrap();
+        let srv = Arc::new(start(&mock, &auth, 2));
+        let handles: Vec<_> = (0..32)
+            .map(|_| {
+                let srv = srv.clone();
+                std::thread::spawn(move || chat(&srv, kind.model(), false))
+            })
+            .collect();
+        for h in handles {
+            let r = h.join().unwrap();
+            assert_eq!(r.status, 200, "{kind:?}: {}", r.text());
+            assert!(r.text().contains("fresh"));
+        }
+        assert_eq!(
+            refreshes.load(Ordering::SeqCst),
+            1,
+            "{kind:?}: 32 concurrent requests on a dead token cause exactly one refresh"
+        );
+        // Later requests go straight out with the new token.
+        let before = upstream_calls(&mock).len();
+        assert_eq!(chat(&srv, kind.model(), true).status, 200, "{kind:?}");
+        let after = upstream_calls(&mock);
+        assert_eq!(after.len(), before + 1, "{kind:?}");
+        assert_eq!(
+            after.last().unwrap().header("authorization"),
+            Some("Bearer at-new"),
+            "{kind:?}"
+        );
     }
-    assert_eq!(
-        refreshes.load(Ordering::SeqCst),
-        1,
-        "32 concurrent requests on a dead token cause exactly one refresh"
-    );
-    // Later requests go straight out with the new token.
-    let before = upstream_calls(&mock).len();
-    assert_eq!(chat(&srv, MODEL, true).status, 200);
-    let after = upstream_calls(&mock);
-    assert_eq!(after.len(), before + 1);
-    assert_eq!(
-        after.last().unwrap().header("authorization"),
-        Some("Bearer at-new")
-    );
 }
 
 #[test]
