@@ -146,6 +146,11 @@ pub struct Snapshot {
     pub creds: Vec<CredRef>,
     /// The HTTPS listener's certificate and settings (`tls.enable`).
     pub server_tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// The Amp upstream (`ampcode.upstream-url`), resolved; `None`: off.
+    pub amp_upstream: Option<Endpoint>,
+    /// The Amp key after the configured ones: `AMP_API_KEY`, else Amp's
+    /// own secrets file (read here, off the workers, at every load).
+    pub amp_default_key: Secret,
 }
 
 /// A provider entry of any kind, normalised to one shape.
@@ -426,7 +431,20 @@ impl Snapshot {
             Some(files) => Some(crate::server::tls::load(files)?),
             None => None,
         };
+        let amp_upstream = match config.ampcode.upstream_url.as_str() {
+            "" => None,
+            url => Endpoint::parse(url).ok().map(|mut e| {
+                e.resolve();
+                e
+            }),
+        };
+        let amp_default_key = match amp_upstream {
+            Some(_) => crate::amp::secret::default_key(),
+            None => Secret::new(""),
+        };
         Ok(Snapshot {
+            amp_upstream,
+            amp_default_key,
             server_tls,
             generation,
             registry,

@@ -28,6 +28,7 @@
 //! - `excluded-models` on `openai-compatibility` entries (same wildcard rules as
 //!   on the other provider lists).
 
+pub mod amp;
 pub mod duration;
 pub mod inactive;
 pub mod proxy;
@@ -141,6 +142,8 @@ pub struct Config {
     /// Keys set to a non-default value that cliproxy does not act on (see
     /// [`inactive::inactive_keys`], which adds `auth-dir`).
     pub inactive_keys: Vec<String>,
+    /// `ampcode` (with the legacy flat `amp-*` keys migrated in).
+    pub ampcode: amp::AmpCode,
 }
 
 /// The keyed provider lists, one per [`crate::providers::Kind`] (see [`Config::slot`]).

@@ -140,6 +140,16 @@ pub struct Conn {
     /// A `nonstream-keepalive-interval` newline already committed a `200`
     /// chunked head: the next complete response is sent as its body.
     pub committed_early: bool,
+    /// Rewrites the response bytes at each flush while set (the Amp
+    /// response rewriter on one request); `None` on every other request.
+    pub filter: Option<Box<dyn OutFilter>>,
+}
+
+/// A rewrite of a handler's response bytes on their way out (see
+/// [`Conn::filter`]): called with everything written since the last flush.
+pub trait OutFilter {
+    /// Replaces `out` with the bytes to send (possibly none yet).
+    fn filter(&mut self, out: &mut Vec<u8>);
 }
 
 impl Conn {
@@ -189,6 +199,9 @@ impl Conn {
     /// Writes `out` fully and clears it.
     pub async fn flush(&mut self) -> io::Result<()> {
         self.rewrite_after_commit();
+        if let Some(f) = self.filter.as_mut() {
+            f.filter(&mut self.out);
+        }
         if self.out.is_empty() {
             return Ok(());
         }
@@ -388,6 +401,7 @@ pub async fn serve<H: Host, A: Handler<H>>(w: &Rc<H>, stream: tls::ClientStream,
         buf: Vec::with_capacity(16 * 1024),
         out: Vec::with_capacity(16 * 1024),
         committed_early: false,
+        filter: None,
     };
     let mut head = RequestHead::default();
     loop {
