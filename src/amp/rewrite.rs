@@ -405,3 +405,139 @@ fn emit(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The whole body in one read, and split at every byte, must give the
+    /// same output.
+    fn run(model: &str, suppress: bool, sse: bool, body: &[u8]) -> String {
+        let whole = {
+            let mut r = Rewriter::new(model, suppress, sse);
+            let mut out = Vec::new();
+            r.feed(body, &mut out);
+            r.finish(&mut out);
+            out
+        };
+        let mut r = Rewriter::default();
+        for split in 0..=body.len() {
+            r.reset(model, suppress, sse);
+            let mut out = Vec::new();
+            r.feed(&body[..split], &mut out);
+            r.feed(&body[split..], &mut out);
+            r.finish(&mut out);
+            assert_eq!(out, whole, "split at {split}");
+        }
+        String::from_utf8(whole).unwrap()
+    }
+
+    fn json(model: &str, suppress: bool, body: &str) -> String {
+        run(model, suppress, false, body.as_bytes())
+    }
+
+    // v6.9-behaviours #13, CLIProxyAPI v6.9.25 response_rewriter_test.go fixtures.
+    #[test]
+    fn model_fields_rewritten_back() {
+        assert_eq!(
+            json(
+                "gpt-5.2-codex",
+                false,
+                r#"{"id":"resp_1","model":"gpt-5.3-codex","output":[]}"#
+            ),
+            r#"{"id":"resp_1","model":"gpt-5.2-codex","output":[]}"#
+        );
+        assert_eq!(
+            json(
+                "gpt-5.2-codex",
+                false,
+                r#"{"type":"response.completed","response":{"id":"resp_1","model":"gpt-5.3-codex","status":"completed"}}"#
+            ),
+            r#"{"type":"response.completed","response":{"id":"resp_1","model":"gpt-5.2-codex","status":"completed"}}"#
+        );
+        assert_eq!(
+            json(
+                "g",
+                false,
+                r#"{"modelVersion":"x","response":{"modelVersion":"y"},"message":{"model":"z"}}"#
+            ),
+            r#"{"modelVersion":"g","response":{"modelVersion":"g"},"message":{"model":"g"}}"#
+        );
+        let untouched =
+            r#"{"type":"response.output_item.added","item":{"id":"item_1","type":"message"}}"#;
+        assert_eq!(json("gpt-5.2-codex", false, untouched), untouched);
+        assert_eq!(
+            json("", false, r#"{"model":"gpt-5.3-codex"}"#),
+            r#"{"model":"gpt-5.3-codex"}"#
+        );
+        assert_eq!(
+            json("a\"b", false, r#"{"model":"x"}"#),
+            r#"{"model":"a\"b"}"#
+        );
+    }
+
+    #[test]
+    fn signatures_injected_and_thinking_suppressed_beside_tool_use() {
+        let body = r#"{"model":"m","content":[{"type":"thinking","thinking":"t"},{"type":"text","text":"x"},{"type":"tool_use","id":"a","name":"Bash","input":{}},{"type":"thinking","thinking":"u","signature":"s"}]}"#;
+        assert_eq!(
+            json("", false, body),
+            r#"{"model":"m","content":[{"type":"thinking","thinking":"t","signature":""},{"type":"text","text":"x"},{"type":"tool_use","id":"a","name":"Bash","input":{},"signature":""},{"type":"thinking","thinking":"u","signature":"s"}]}"#
+        );
+        assert_eq!(
+            json("asked", true, body),
+            r#"{"model":"asked","content":[{"type":"text","text":"x"},{"type":"tool_use","id":"a","name":"Bash","input":{},"signature":""}]}"#
+        );
+        // No tool_use: thinking stays even with suppression.
+        assert_eq!(
+            json(
+                "",
+                true,
+                r#"{"content":[{"type":"thinking","thinking":"t","signature":"s"}]}"#
+            ),
+            r#"{"content":[{"type":"thinking","thinking":"t","signature":"s"}]}"#
+        );
+        // Not JSON: unchanged.
+        assert_eq!(
+            json("m", true, "plain text, not json"),
+            "plain text, not json"
+        );
+    }
+
+    const STREAM: &str = "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"abc\"}}\n\nevent: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"name\":\"bash\",\"input\":{}}}\n\n";
+
+    #[test]
+    fn stream_keeps_thinking_and_injects_signatures() {
+        for sse in [true, false] {
+            // By content type, or detected from the `event:` lines.
+            let out = run("", true, sse, STREAM.as_bytes());
+            assert_eq!(out.matches(r#""signature":"""#).count(), 2, "{out}");
+            assert!(out.contains(r#""delta":{"type":"thinking_delta""#));
+            assert!(out.contains(r#"{"type":"content_block_stop","index":0}"#));
+            assert_eq!(out.matches("event: ").count(), 4);
+        }
+    }
+
+    #[test]
+    fn stream_models_rewritten_and_framing_kept() {
+        let body = "data: {\"type\":\"response.created\",\"response\":{\"model\":\"gpt-5.3-codex\"}}\r\n\r\n: keep-alive\n\ndata: {\"type\":\"response.output_item.added\",\"item\":{\"id\":\"item_1\"}}\n\ndata: {\"message\":{\"model\":\"claude-sonnet-4\",\"role\":\"assistant\"}}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            run("gpt-5.2-codex", false, false, body.as_bytes()),
+            "data: {\"type\":\"response.created\",\"response\":{\"model\":\"gpt-5.2-codex\"}}\n\n: keep-alive\n\ndata: {\"type\":\"response.output_item.added\",\"item\":{\"id\":\"item_1\"}}\n\ndata: {\"message\":{\"model\":\"gpt-5.2-codex\",\"role\":\"assistant\"}}\n\ndata: [DONE]\n\n"
+        );
+    }
+
+    #[test]
+    fn large_non_stream_body_passes_unrewritten() {
+        let mut body = br#"{"model":"x","pad":""#.to_vec();
+        body.resize(MAX_BUFFERED + 10, b'a');
+        body.extend_from_slice(br#""}"#);
+        let mut r = Rewriter::new("asked", true, false);
+        let mut out = Vec::new();
+        r.feed(&body[..MAX_BUFFERED / 2], &mut out);
+        assert!(out.is_empty() && r.holding());
+        r.feed(&body[MAX_BUFFERED / 2..], &mut out);
+        assert!(!r.holding());
+        assert!(!r.finish(&mut out));
+        assert_eq!(out, body);
+    }
+}
