@@ -72,12 +72,14 @@ pub struct JsonRewriter {
 impl JsonRewriter {
     /// Appends `data` rewritten to `out`. `model` is the requested name as
     /// JSON string content (escaped; empty: model fields are left alone).
-    /// Anything but a JSON object is copied unchanged.
+    /// Anything but a JSON object is copied unchanged; a malformed object is
+    /// edited only where the tolerant span reader found members (never
+    /// validated as a whole: that would allocate per event).
     pub fn rewrite(&mut self, data: &[u8], model: &[u8], suppress: bool, out: &mut Vec<u8>) {
         self.edits.clear();
         self.scratch.clear();
         let first = data.iter().position(|b| !b.is_ascii_whitespace());
-        if first.map(|i| data[i]) != Some(b'{') || !span::is_valid(data) {
+        if first.map(|i| data[i]) != Some(b'{') {
             out.extend_from_slice(data);
             return;
         }
