@@ -198,10 +198,12 @@ impl Conn {
 
     /// Writes `out` fully and clears it.
     pub async fn flush(&mut self) -> io::Result<()> {
-        self.rewrite_after_commit();
+        // The filter sees whole responses (head first), before an early
+        // commit turns one into the body of the committed answer.
         if let Some(f) = self.filter.as_mut() {
             f.filter(&mut self.out);
         }
+        self.rewrite_after_commit();
         if self.out.is_empty() {
             return Ok(());
         }
