@@ -433,3 +433,96 @@ fn force_mappings_and_hot_reload() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+/// A non-loopback address of this machine, if it has one (the test of the
+/// refusal needs a peer that is not 127.0.0.1).
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    // The route to a documentation address picks the machine's own
+    // outgoing address; UDP connect sends nothing.
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("192.0.2.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn restricted_management_routes_refuse_non_loopback_peers() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("no non-loopback address on this machine; refusal not testable here");
+        return;
+    };
+    let (amp, local) = (amp_mock(), local_mock());
+    let yaml = format!(
+        "port: 0\nhost: \"0.0.0.0\"\n{}",
+        config(&local, &amp_root(&amp), MAPPINGS)
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let addr = std::net::SocketAddr::new(ip, srv.addr.port());
+    let ask = |path: &str| {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(&raw_request("GET", path, &[("X-Api-Key", "client-a")], ""))
+            .unwrap();
+        read_response(&mut BufReader::new(s), false).unwrap()
+    };
+    let r = ask("/api/user");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.json()["error"],
+        "Access denied: management routes restricted to localhost"
+    );
+    assert_eq!(ask("/threads").status, 403);
+    assert!(amp.requests().is_empty());
+    // Provider routes are not management routes.
+    let chat = r#"{"model":"gpt-test","messages":[{"role":"user","content":"hi"}]}"#;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(&raw_request(
+        "POST",
+        "/api/provider/openai/v1/chat/completions",
+        &[("X-Api-Key", "client-a")],
+        chat,
+    ))
+    .unwrap();
+    assert_eq!(
+        read_response(&mut BufReader::new(s), false).unwrap().status,
+        200
+    );
+    // Loopback peers pass.
+    assert_eq!(
+        srv.request("GET", "/api/user", &[("X-Api-Key", "client-a")], "")
+            .status,
+        200
+    );
+}
+
+#[test]
+fn proxied_requests_lose_tracing_and_fingerprint_headers() {
+    let (amp, local) = (amp_mock(), local_mock());
+    let srv = Server::start("epoll", 1, &config(&local, &amp_root(&amp), MAPPINGS), &[]);
+    let r = srv.request(
+        "GET",
+        "/api/meta/x",
+        &[
+            ("X-Api-Key", "client-a"),
+            ("Accept-Encoding", "gzip, br"),
+            ("X-Forwarded-For", "10.0.0.1"),
+            ("X-Stainless-Os", "Linux"),
+            ("Referer", "http://x"),
+            ("X-Amp-Thread", "kept"),
+        ],
+        "",
+    );
+    assert_eq!(r.status, 200);
+    let got = amp.requests().pop().unwrap();
+    for h in [
+        "accept-encoding",
+        "x-forwarded-for",
+        "x-stainless-os",
+        "referer",
+    ] {
+        assert!(got.header(h).is_none(), "{h} forwarded");
+    }
+    assert_eq!(got.header("x-amp-thread"), Some("kept"));
+    let host = amp_root(&amp);
+    assert_eq!(got.header("host"), host.strip_prefix("http://"));
+}

@@ -38,8 +38,12 @@ const API_PREFIXES: [&[u8]; 9] = [
 const ROOT_OPEN: [&[u8]; 3] = [b"/threads", b"/docs", b"/settings"];
 
 /// Client headers never forwarded to the Amp upstream: hop-by-hop,
-/// framing (set here), the client's credentials (replaced by the Amp key).
-const DROP_HEADERS: [&str; 12] = [
+/// framing (set here), the client's credentials (replaced by the Amp key),
+/// and what CLIProxyAPI scrubs as proxy tracing and client fingerprint
+/// (`misc.ScrubProxyAndFingerprintHeaders`), `Accept-Encoding` included so
+/// the upstream answers uncompressed.
+const DROP_HEADERS: [&str; 36] = [
+    "accept-encoding",
     "host",
     "connection",
     "keep-alive",
@@ -52,6 +56,29 @@ const DROP_HEADERS: [&str; 12] = [
     "authorization",
     "x-api-key",
     "x-goog-api-key",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-real-ip",
+    "forwarded",
+    "via",
+    "x-title",
+    "x-stainless-lang",
+    "x-stainless-package-version",
+    "x-stainless-os",
+    "x-stainless-arch",
+    "x-stainless-runtime",
+    "x-stainless-runtime-version",
+    "http-referer",
+    "referer",
+    "sec-ch-ua",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-platform",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "sec-fetch-dest",
+    "priority",
 ];
 
 /// `path` is `prefix` or under it.
@@ -470,10 +497,12 @@ async fn fallback(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
         }
         // No model named, or the Amp upstream is off: the local route
         // answers (an unknown model is its usual error).
-        None => serve_local(w, conn, req, &body, path, &model, None, span, false).await,
+        // (No rewriter then, as in CLIProxyAPI.)
+        None => serve_local(w, conn, req, &body, path, None, None, span).await,
         Some(mapping) => {
             let suppress = mapping.is_some() || !served_by_claude(&snap, &model);
-            serve_local(w, conn, req, &body, path, &model, mapping, span, suppress).await
+            let rewrite = Some((model.as_str(), suppress));
+            serve_local(w, conn, req, &body, path, rewrite, mapping, span).await
         }
     }
 }
@@ -489,7 +518,8 @@ fn served_by_claude(snap: &crate::state::Snapshot, model: &str) -> bool {
 
 /// Serves the request through the pipeline's own routes, with the
 /// sanitised body, the mapped model (body `model` or Gemini URL segment),
-/// `Anthropic-Beta` filtered, and the response rewriter on the way out.
+/// `Anthropic-Beta` filtered, and, given `rewrite` (requested model,
+/// suppress thinking), the response rewriter on the way out.
 #[allow(
     clippy::too_many_arguments,
     reason = "one call site; the request's parts as the fallback decided them"
@@ -500,10 +530,9 @@ async fn serve_local(
     req: &Request<'_>,
     body: &[u8],
     path: &[u8],
-    model: &str,
+    rewrite: Option<(&str, bool)>,
     mapping: Option<String>,
     span: Option<(usize, usize)>,
-    suppress: bool,
 ) -> bool {
     let mut buf = Vec::with_capacity(req.body_start + body.len() + 64);
     buf.extend_from_slice(req.method());
@@ -584,7 +613,9 @@ async fn serve_local(
         head: &head,
         body_start,
     };
-    conn.filter = Some(Box::new(filter::ResponseFilter::new(model, suppress)));
+    if let Some((model, suppress)) = rewrite {
+        conn.filter = Some(Box::new(filter::ResponseFilter::new(model, suppress)));
+    }
     let keep = pipeline::dispatch(w, conn, &local_req).await;
     conn.filter = None;
     keep
