@@ -114,31 +114,39 @@ fn management_routes_proxied_with_the_amp_key() {
 }
 
 #[test]
-fn management_proxy_streams_and_labels_gzip() {
+fn management_proxy_streams_and_inflates_undeclared_gzip() {
     let local = local_mock();
     let amp = Mock::start(|r| {
-        if r.path.starts_with("/api/telemetry") {
-            // gzip magic, no Content-Encoding (a misconfigured upstream).
-            return Reply::Full {
-                status: 200,
-                headers: vec![("Content-Type".into(), "application/json".into())],
-                body: vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0],
-            };
+        let gz = |body: Vec<u8>| Reply::Full {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body,
+        };
+        match r.path.as_str() {
+            // gzip, no Content-Encoding (a misconfigured upstream).
+            "/api/telemetry" => gz(cliproxy::amp::gzip::gzip(
+                br#"{"inflated":true}"#.repeat(100).as_slice(),
+            )),
+            // Looks like gzip but is not: passed as it came.
+            "/api/telemetry/bad" => gz(vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0]),
+            _ => sse_reply(vec!["data: one\n\n".into(), "data: two\n\n".into()]),
         }
-        sse_reply(vec!["data: one\n\n".into(), "data: two\n\n".into()])
     });
     let srv = Server::start("epoll", 1, &config(&local, &amp_root(&amp), MAPPINGS), &[]);
-    let r = srv.request(
-        "GET",
-        "/api/internal/stream",
-        &[("X-Api-Key", "client-a")],
-        "",
-    );
+    let k = [("X-Api-Key", "client-a")];
+    let r = srv.request("GET", "/api/internal/stream", &k, "");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("transfer-encoding"), Some("chunked"));
     assert_eq!(r.text(), "data: one\n\ndata: two\n\n");
-    let r = srv.request("POST", "/api/telemetry", &[("X-Api-Key", "client-a")], "{}");
-    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let r = srv.request("POST", "/api/telemetry", &k, "{}");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), None);
+    assert_eq!(r.text(), r#"{"inflated":true}"#.repeat(100));
+    assert_eq!(
+        r.header("content-length").unwrap(),
+        r.body.len().to_string()
+    );
+    let r = srv.request("POST", "/api/telemetry/bad", &k, "{}");
     assert_eq!(r.body, vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0]);
 }
 

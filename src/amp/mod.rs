@@ -11,6 +11,7 @@
 //! take effect at the next request after a reload.
 
 pub mod filter;
+pub mod gzip;
 pub mod rewrite;
 pub mod sanitize;
 pub mod secret;
@@ -328,9 +329,9 @@ async fn to_amp(
 }
 
 /// Relays an Amp upstream answer: status and headers (hop-by-hop and
-/// framing ones replaced), then the body as it arrives. A gzip body the
-/// upstream sent without `Content-Encoding` (a misconfigured upstream) is
-/// labelled `Content-Encoding: gzip` so the client decodes it.
+/// framing ones replaced), then the body as it arrives. A non-stream gzip
+/// body the upstream sent without `Content-Encoding` (a misconfigured
+/// upstream) is read whole and inflated.
 async fn relay(
     w: &Rc<Worker>,
     conn: &mut Conn,
@@ -379,8 +380,36 @@ async fn relay(
         out.extend_from_slice(v);
         out.extend_from_slice(b"\r\n");
     }
-    if !declared_encoding && !sse && chunk.starts_with(&[0x1f, 0x8b]) {
-        encode::header(out, "Content-Encoding", b"gzip");
+    if !declared_encoding && !sse && gzip::looks_gzipped(&chunk) {
+        // Inflate what a misconfigured upstream gzipped without saying so
+        // (a failure sends the bytes as they came, as CLIProxyAPI does).
+        let whole = if more {
+            let r = monoio::select! {
+                r = resp.read_to_end(&mut chunk, crate::h1::DEFAULT_BODY_LIMIT) => Some(r),
+                _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
+            };
+            match r {
+                None => return false,
+                Some(r) => r.is_ok(),
+            }
+        } else {
+            true
+        };
+        if !whole {
+            // Truncated: close so the client sees it incomplete.
+            conn.out.clear();
+            return false;
+        }
+        let body = gzip::gunzip(&chunk, crate::h1::DEFAULT_BODY_LIMIT);
+        let body = body.as_deref().unwrap_or(&chunk);
+        encode::content_length(&mut conn.out, body.len());
+        conn.out.extend_from_slice(b"\r\n");
+        if !head_only {
+            conn.out.extend_from_slice(body);
+        }
+        let ok = flush(conn).await;
+        w.pool.borrow_mut().give(chunk);
+        return ok;
     }
     let length = resp.content_length();
     let bodyless = head_only || matches!(resp.status(), 100..=199 | 204 | 304);
