@@ -263,6 +263,19 @@ fn provider_routes_local_first_then_mapping_then_amp() {
         local.requests().pop().unwrap().json()["model"],
         "upstream-model"
     );
+    // The same through Amp's Vertex-style bridge path.
+    let r = srv.request(
+        "POST",
+        "/api/provider/google/v1beta1/publishers/google/models/gemini-2.5-flash:generateContent",
+        &h,
+        r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["modelVersion"], "gemini-2.5-flash");
+    assert_eq!(
+        local.requests().pop().unwrap().json()["model"],
+        "upstream-model"
+    );
     assert!(amp.requests().is_empty(), "nothing went to Amp so far");
 
     // Unknown model on the messages route: forwarded to Amp, with the

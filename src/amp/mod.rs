@@ -92,8 +92,9 @@ fn under(path: &[u8], prefix: &[u8]) -> bool {
 enum Route {
     /// A management route, proxied; `open`: no client key needed.
     Manage { open: bool },
-    /// A model request with Amp's fallback.
-    Fallback,
+    /// A model request with Amp's fallback; `managed`: under the
+    /// management gates too (`/api/provider/google/v1beta1/...`).
+    Fallback { managed: bool },
 }
 
 fn classify(method: &[u8], path: &[u8]) -> Option<Route> {
@@ -105,7 +106,7 @@ fn classify(method: &[u8], path: &[u8]) -> Option<Route> {
         if tail.starts_with(b"/v1beta1/") && provider == b"google" {
             return Some(
                 if method == b"POST" && memchr::memmem::find(tail, b"/models/").is_some() {
-                    Route::Fallback
+                    Route::Fallback { managed: true }
                 } else {
                     Route::Manage { open: false }
                 },
@@ -118,7 +119,7 @@ fn classify(method: &[u8], path: &[u8]) -> Option<Route> {
         let fallback = matches!(t, b"/chat/completions" | b"/completions" | b"/responses")
             || (tail.starts_with(b"/v1/") && matches!(t, b"/messages" | b"/messages/count_tokens"))
             || tail.starts_with(b"/v1beta/models/");
-        return fallback.then_some(Route::Fallback);
+        return fallback.then_some(Route::Fallback { managed: false });
     }
     if let Some(rest) = path.strip_prefix(b"/api") {
         if API_PREFIXES
@@ -146,7 +147,12 @@ fn classify(method: &[u8], path: &[u8]) -> Option<Route> {
 pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> Option<bool> {
     match classify(req.method(), req.path())? {
         Route::Manage { open } => Some(manage(w, conn, req, open).await),
-        Route::Fallback => Some(fallback(w, conn, req).await),
+        Route::Fallback { managed } => {
+            if managed && !gates(w, conn, req) {
+                return Some(flush(conn).await);
+            }
+            Some(fallback(w, conn, req).await)
+        }
     }
 }
 
@@ -166,9 +172,9 @@ async fn flush(conn: &mut Conn) -> bool {
     conn.flush().await.is_ok()
 }
 
-/// The management routes: upstream on, no CORS preflight, optionally
-/// loopback clients only, the client key (except the open pages), proxy.
-async fn manage(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, open: bool) -> bool {
+/// The management gates: upstream on (else 503), no CORS preflight (403),
+/// optionally loopback clients only (403). False: the answer is written.
+fn gates(w: &Worker, conn: &mut Conn, req: &Request<'_>) -> bool {
     let snap = w.snapshot();
     if snap.amp_upstream.is_none() {
         json_error(
@@ -176,13 +182,13 @@ async fn manage(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, open: bool) 
             503,
             br#"{"error":"amp upstream proxy not available"}"#,
         );
-        return flush(conn).await;
+        return false;
     }
     if req.method() == b"OPTIONS" {
         encode::status_line(&mut conn.out, 403);
         encode::content_length(&mut conn.out, 0);
         conn.out.extend_from_slice(b"\r\n");
-        return flush(conn).await;
+        return false;
     }
     if snap.config.ampcode.restrict_management_to_localhost
         && !conn.peer.ip().to_canonical().is_loopback()
@@ -196,6 +202,16 @@ async fn manage(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, open: bool) 
             403,
             br#"{"error":"Access denied: management routes restricted to localhost"}"#,
         );
+        return false;
+    }
+    true
+}
+
+/// The management routes: the gates, the client key (except the open
+/// pages), then the proxy.
+async fn manage(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, open: bool) -> bool {
+    let snap = w.snapshot();
+    if !gates(w, conn, req) {
         return flush(conn).await;
     }
     if !open && !pipeline::authorized(w, conn, req, false) {
@@ -566,6 +582,21 @@ async fn serve_local(
     let mut buf = Vec::with_capacity(req.body_start + body.len() + 64);
     buf.extend_from_slice(req.method());
     buf.push(b' ');
+    // Vertex-style `/v1beta1/.../models/{model}:{action}` (Amp's Gemini
+    // bridge): served as the Gemini route `/v1beta/models/{model}:{action}`.
+    let bridged;
+    let path = match (
+        path.starts_with(b"/api/provider/google/v1beta1/"),
+        memchr::memmem::find(path, b"/models/"),
+    ) {
+        (true, Some(i)) => {
+            let mut p = b"/api/provider/google/v1beta".to_vec();
+            p.extend_from_slice(&path[i..]);
+            bridged = p;
+            &bridged[..]
+        }
+        _ => path,
+    };
     match (&mapping, span) {
         (Some(m), None) => {
             // Gemini: the model is the URL segment after /models/.
