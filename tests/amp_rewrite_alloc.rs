@@ -92,3 +92,47 @@ fn rewriter_steady_state_makes_no_allocation() {
         assert_eq!(calls, 0, "allocator calls with {chunk}-byte reads");
     }
 }
+
+/// The connection filter around it (HTTP framing, chunk decode and
+/// re-encode): once its buffers have grown during the first part of a
+/// response, the rest of the response costs no allocator call either.
+#[test]
+fn response_filter_steady_state_makes_no_allocation() {
+    use cliproxy::amp::filter::ResponseFilter;
+    let body = stream();
+    let mut resp =
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for c in body.chunks(97) {
+        resp.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        resp.extend_from_slice(c);
+        resp.extend_from_slice(b"\r\n");
+    }
+    resp.extend_from_slice(b"0\r\n\r\n");
+    for piece in [64, 500] {
+        let mut f = ResponseFilter::new("client-model", false);
+        let mut out = Vec::with_capacity(4096);
+        let mut sent = Vec::new();
+        let warm = resp.len() / 4;
+        let mut counted = 0;
+        for (i, c) in resp.chunks(piece).enumerate() {
+            out.clear();
+            out.extend_from_slice(c);
+            let counting = i * piece >= warm;
+            if counting {
+                CALLS.with(|n| n.set(0));
+                COUNTING.with(|c| c.set(true));
+            }
+            f.apply(&mut out);
+            if counting {
+                COUNTING.with(|c| c.set(false));
+                counted += CALLS.with(|n| n.get());
+            }
+            sent.extend_from_slice(&out);
+        }
+        assert_eq!(counted, 0, "allocator calls with {piece}-byte writes");
+        let text = String::from_utf8_lossy(&sent);
+        assert_eq!(text.matches(r#""signature":"""#).count(), 400);
+        assert!(text.ends_with("0\r\n\r\n"));
+    }
+}

@@ -74,7 +74,9 @@ impl ResponseFilter {
                 let Some(end) = crate::h1::find_head_end(&self.head, from) else {
                     return &[];
                 };
-                let rest = &input[end - from..];
+                // The blank line ends in this read (it was looked for in
+                // every earlier one), so `end > from`; clamped anyway.
+                let rest = &input[end.saturating_sub(from).min(input.len())..];
                 self.head.truncate(end);
                 self.start_body();
                 rest
