@@ -487,6 +487,18 @@ impl Snapshot {
         }
     }
 
+    /// Whether the Amp upstream's addresses or the Amp key from
+    /// `AMP_API_KEY` / Amp's secrets file changed since this snapshot was
+    /// built (blocking: DNS and a file read; control thread only).
+    pub fn amp_changed(&self) -> bool {
+        let Some(ep) = &self.amp_upstream else {
+            return false;
+        };
+        let mut e = ep.clone();
+        e.resolve();
+        e.addrs != ep.addrs || crate::amp::secret::default_key() != self.amp_default_key
+    }
+
     /// Re-resolves every endpoint; `None` if nothing changed.
     pub fn re_resolved(&self) -> Option<Vec<Endpoint>> {
         let mut changed = false;

@@ -176,6 +176,27 @@ fn upstream_key_precedence_env_then_secrets_file() {
     };
     check(&[("HOME", home_s), ("AMP_API_KEY", "env-key")], "env-key");
     check(&[("HOME", home_s), ("AMP_API_KEY", "")], "file-key");
+    // A new `amp login` (the file changes) is read at the next reload.
+    let srv = Server::start_env(
+        "epoll",
+        1,
+        &cfg,
+        &[],
+        &[("HOME", home_s), ("AMP_API_KEY", "")],
+    );
+    std::fs::write(
+        dir.join("secrets.json"),
+        r#"{"apiKey@https://ampcode.com/":"file-key-2"}"#,
+    )
+    .unwrap();
+    std::fs::write(&srv.config_path, format!("{cfg}\n# touched\n")).unwrap();
+    assert!(eventually(Duration::from_secs(10), || {
+        srv.request("GET", "/api/user", &[("X-Api-Key", "client-a")], "");
+        amp.requests()
+            .pop()
+            .and_then(|r| r.header("x-api-key").map(str::to_string))
+            == Some("file-key-2".into())
+    }));
     // upstream-api-key beats both; the client mapping beats that
     // (management_routes_proxied_with_the_amp_key).
     let cfg = config(&local, &amp_root(&amp), "  upstream-api-key: \"cfg-key\"\n");

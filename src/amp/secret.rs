@@ -3,8 +3,9 @@
 //! env `AMP_API_KEY`, then Amp's own secrets file
 //! `$HOME/.local/share/amp/secrets.json` (the Amp CLI writes it at login:
 //! a JSON object whose `apiKey@https://ampcode.com/` member is the key).
-//! The last two are read when a config is loaded (off the workers), so a new
-//! login is seen at the next reload.
+//! The last two are read when a snapshot is built (off the workers); the
+//! control thread compares them once a minute (`Snapshot::amp_changed`) and
+//! reloads when they changed.
 
 use crate::secret::Secret;
 use std::path::PathBuf;
