@@ -405,20 +405,16 @@ fn migrate_legacy(raw: &mut RawConfig, v: &mut V) {
 fn ampcode(raw: &RawConfig, v: &mut V) -> super::amp::AmpCode {
     use super::amp::{AmpCode, AmpMapping};
     let a = &raw.ampcode;
-    let url = a.upstream_url.trim().trim_end_matches('/').to_string();
+    let mut url = a.upstream_url.trim().trim_end_matches('/').to_string();
     if !url.is_empty() {
         if let Err(e) = crate::upstream::Endpoint::parse(&url) {
             v.warn(
                 "ampcode.upstream-url",
                 format!("{e}; the Amp upstream is off"),
             );
+            url.clear();
         }
     }
-    let url = if crate::upstream::Endpoint::parse(&url).is_ok() {
-        url
-    } else {
-        String::new()
-    };
     let mut client_keys: Vec<(Secret, Secret)> = Vec::new();
     for (i, e) in a.upstream_api_keys.iter().enumerate() {
         let up = e.upstream_api_key.expose().trim();
