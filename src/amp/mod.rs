@@ -680,3 +680,84 @@ async fn serve_local(
     conn.filter = None;
     keep
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(method: &str, path: &str) -> &'static str {
+        match classify(method.as_bytes(), path.as_bytes()) {
+            None => "pipeline",
+            Some(Route::Manage { open: true }) => "open",
+            Some(Route::Manage { open: false }) => "manage",
+            Some(Route::Fallback { managed: false }) => "fallback",
+            Some(Route::Fallback { managed: true }) => "bridge",
+        }
+    }
+
+    #[test]
+    fn routes_as_cliproxyapi_registers_them() {
+        for (m, p, want) in [
+            ("GET", "/api/user", "manage"),
+            ("POST", "/api/threads/x/y", "manage"),
+            ("GET", "/api/internal", "manage"),
+            ("GET", "/api/tab/a", "manage"),
+            ("GET", "/api/usery", "pipeline"),
+            ("GET", "/api/other", "pipeline"),
+            ("GET", "/threads", "open"),
+            ("GET", "/threads/abc", "open"),
+            ("GET", "/docs/x", "open"),
+            ("GET", "/settings", "open"),
+            ("POST", "/settings", "pipeline"),
+            ("GET", "/threads.rss", "manage"),
+            ("GET", "/news.rss", "manage"),
+            ("POST", "/auth/cli-login", "open"),
+            ("GET", "/authx", "pipeline"),
+            ("POST", "/api/provider/openai/chat/completions", "fallback"),
+            (
+                "POST",
+                "/api/provider/openai/v1/chat/completions",
+                "fallback",
+            ),
+            ("POST", "/api/provider/openai/completions", "fallback"),
+            ("POST", "/api/provider/openai/v1/responses", "fallback"),
+            ("POST", "/api/provider/anthropic/v1/messages", "fallback"),
+            (
+                "POST",
+                "/api/provider/anthropic/v1/messages/count_tokens",
+                "fallback",
+            ),
+            ("POST", "/api/provider/anthropic/messages", "pipeline"),
+            (
+                "POST",
+                "/api/provider/google/v1beta/models/g:generateContent",
+                "fallback",
+            ),
+            ("GET", "/api/provider/google/v1beta/models", "pipeline"),
+            ("GET", "/api/provider/openai/v1/models", "pipeline"),
+            (
+                "POST",
+                "/api/provider/google/v1beta1/publishers/google/models/g:generateContent",
+                "bridge",
+            ),
+            ("GET", "/api/provider/google/v1beta1/projects/p", "manage"),
+            ("POST", "/v1/chat/completions", "pipeline"),
+            ("GET", "/", "pipeline"),
+        ] {
+            assert_eq!(kind(m, p), want, "{m} {p}");
+        }
+    }
+
+    #[test]
+    fn query_scrubbed_of_the_client_key_only() {
+        let mut out = Vec::new();
+        scrub_query(b"key=ck&x=1&auth_token=ck&key=other", Some(b"ck"), &mut out);
+        assert_eq!(out, b"?x=1&key=other");
+        out.clear();
+        scrub_query(b"key=ck", None, &mut out);
+        assert_eq!(out, b"?key=ck");
+        out.clear();
+        scrub_query(b"", Some(b"ck"), &mut out);
+        assert!(out.is_empty());
+    }
+}
