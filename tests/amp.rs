@@ -568,3 +568,45 @@ fn proxied_requests_lose_tracing_and_fingerprint_headers() {
     let host = amp_root(&amp);
     assert_eq!(got.header("host"), host.strip_prefix("http://"));
 }
+
+#[test]
+fn nonstream_keepalive_then_rewritten_answer() {
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate_rx);
+    let local = Mock::start(move |r| {
+        // Hold the answer until the test saw a keep-alive newline.
+        let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(20));
+        let model = r.json()["model"].as_str().unwrap_or("").to_string();
+        json_reply(200, &completion(&model, "thought long"))
+    });
+    let amp = amp_mock();
+    let mut yaml = config(&local, &amp_root(&amp), MAPPINGS);
+    yaml.push_str("nonstream-keepalive-interval: 1\n");
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let mut s = srv.connect();
+    s.write_all(&raw_request(
+        "POST",
+        "/api/provider/openai/v1/chat/completions",
+        &[("X-Api-Key", "client-a")],
+        r#"{"model":"claude-opus-4","messages":[]}"#,
+    ))
+    .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let (status, _) = read_head(&mut r).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(read_chunk(&mut r).unwrap().unwrap(), b"\n");
+    gate_tx.send(()).unwrap();
+    let mut body = Vec::new();
+    while let Some(c) = read_chunk(&mut r).unwrap() {
+        body.extend(c);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        v["model"], "claude-opus-4",
+        "rewritten after the early commit"
+    );
+    assert_eq!(v["choices"][0]["message"]["content"], "thought long");
+    s.write_all(&raw_request("GET", "/healthz", &[], ""))
+        .unwrap();
+    assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+}
