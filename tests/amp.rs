@@ -66,8 +66,14 @@ fn bearer(k: &str) -> String {
 
 #[test]
 fn management_routes_proxied_with_the_amp_key() {
+    for driver in DRIVERS {
+        management_routes_proxied_with_the_amp_key_on(driver);
+    }
+}
+
+fn management_routes_proxied_with_the_amp_key_on(driver: &str) {
     let (amp, local) = (amp_mock(), local_mock());
-    let srv = Server::start("epoll", 1, &config(&local, &amp_root(&amp), MAPPINGS), &[]);
+    let srv = Server::start(driver, 2, &config(&local, &amp_root(&amp), MAPPINGS), &[]);
     let a = bearer("client-a");
     let r = srv.request(
         "GET",
@@ -216,8 +222,14 @@ fn upstream_key_precedence_env_then_secrets_file() {
 
 #[test]
 fn provider_routes_local_first_then_mapping_then_amp() {
+    for driver in DRIVERS {
+        provider_routes_local_first_then_mapping_then_amp_on(driver);
+    }
+}
+
+fn provider_routes_local_first_then_mapping_then_amp_on(driver: &str) {
     let (amp, local) = (amp_mock(), local_mock());
-    let srv = Server::start("epoll", 1, &config(&local, &amp_root(&amp), MAPPINGS), &[]);
+    let srv = Server::start(driver, 2, &config(&local, &amp_root(&amp), MAPPINGS), &[]);
     let a = bearer("client-a");
     let h = [("Authorization", a.as_str())];
     let chat = |model: &str| {
