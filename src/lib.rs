@@ -66,6 +66,7 @@
 )]
 
 pub mod accounts;
+pub mod amp;
 pub mod config;
 pub mod control;
 pub mod credentials;

@@ -149,6 +149,11 @@ pub struct Snapshot {
     /// `auth-dir`'s fingerprint when this snapshot read it
     /// ([`crate::accounts::store::stamp`]).
     pub auth_stamp: u64,
+    /// The Amp upstream (`ampcode.upstream-url`), resolved; `None`: off.
+    pub amp_upstream: Option<Endpoint>,
+    /// The Amp key after the configured ones: `AMP_API_KEY`, else Amp's
+    /// own secrets file (read here, off the workers, at every load).
+    pub amp_default_key: Secret,
 }
 
 /// A provider entry of any kind, normalised to one shape.
@@ -432,7 +437,20 @@ impl Snapshot {
             Some(files) => Some(crate::server::tls::load(files)?),
             None => None,
         };
+        let amp_upstream = match config.ampcode.upstream_url.as_str() {
+            "" => None,
+            url => Endpoint::parse(url).ok().map(|mut e| {
+                e.resolve();
+                e
+            }),
+        };
+        let amp_default_key = match amp_upstream {
+            Some(_) => crate::amp::secret::default_key(),
+            None => Secret::new(""),
+        };
         Ok(Snapshot {
+            amp_upstream,
+            amp_default_key,
             server_tls,
             auth_stamp,
             generation,
@@ -474,6 +492,18 @@ impl Snapshot {
             stamp: self.generation,
             ..Settings::default()
         }
+    }
+
+    /// Whether the Amp upstream's addresses or the Amp key from
+    /// `AMP_API_KEY` / Amp's secrets file changed since this snapshot was
+    /// built (blocking: DNS and a file read; control thread only).
+    pub fn amp_changed(&self) -> bool {
+        let Some(ep) = &self.amp_upstream else {
+            return false;
+        };
+        let mut e = ep.clone();
+        e.resolve();
+        e.addrs != ep.addrs || crate::amp::secret::default_key() != self.amp_default_key
     }
 
     /// Re-resolves every endpoint; `None` if nothing changed.

@@ -63,7 +63,6 @@ payload:
             "remote-management",
             "usage-statistics-enabled",
             "ws-auth",
-            "ampcode",
             "codex-api-key[].websockets",
         ]
     );

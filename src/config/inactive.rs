@@ -8,8 +8,7 @@
 use super::{Config, RawConfig};
 
 /// The inactive keys `cfg` sets, in the order of CLIProxyAPI's example file.
-/// Sections are named by their top-level key (`remote-management`,
-/// `ampcode`, ...; the legacy `amp-*` keys are migrated into `ampcode`);
+/// Sections are named by their top-level key (`remote-management`, ...);
 /// keys of provider entries by their path (`claude-api-key[].cloak`).
 pub fn inactive_keys(cfg: &Config) -> Vec<String> {
     cfg.inactive_keys.clone()
@@ -55,7 +54,6 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         "video-result-auth-cache-ttl" => video_result_auth_cache_ttl,
         "request-log" => request_log,
         "enable-gemini-cli-endpoint" => enable_gemini_cli_endpoint,
-        "ampcode" => ampcode,
     );
     let mut entry_key = |key: &str, set: bool| {
         if set {

@@ -31,6 +31,7 @@
 //!   plain listener (CLIProxyAPI serves HTTP/2 only over TLS). Ignored, with a
 //!   warning, when `tls.enable` is on.
 
+pub mod amp;
 pub mod duration;
 pub mod inactive;
 pub mod proxy;
@@ -147,6 +148,8 @@ pub struct Config {
     /// Keys set to a non-default value that cliproxy does not act on (see
     /// [`inactive::inactive_keys`], which adds `auth-dir`).
     pub inactive_keys: Vec<String>,
+    /// `ampcode` (with the legacy flat `amp-*` keys migrated in).
+    pub ampcode: amp::AmpCode,
 }
 
 /// The keyed provider lists, one per [`crate::providers::Kind`] (see [`Config::slot`]).

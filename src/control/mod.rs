@@ -281,11 +281,11 @@ pub fn run(
             crate::runtime::save_cooldowns(&handle.shared);
             let cur = handle.shared.current.lock().map(|c| c.clone()).ok();
             if let Some(cur) = cur {
-                if cur.re_resolved().is_some() {
+                if cur.re_resolved().is_some() || cur.amp_changed() {
                     if let Ok(mut snap) = load_snapshot(&config_path, cur.generation + 1) {
                         keep_listener_tls(&handle, &mut snap, listener_tls);
                         handle.reload(snap, Duration::from_secs(5));
-                        crate::log_info!("upstream addresses changed; refreshed");
+                        crate::log_info!("upstream addresses or Amp key changed; refreshed");
                     }
                 }
             }

@@ -47,7 +47,16 @@ impl crate::server::Handler<Worker> for Proxy {
 }
 
 /// Handles one request; returns whether the connection may serve another.
+/// Amp CLI routes (`crate::amp`) first, then the relay's own.
 pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
+    if let Some(keep) = crate::amp::handle(w, conn, req).await {
+        return keep;
+    }
+    dispatch(w, conn, req).await
+}
+
+/// The relay's own routes (the Amp fallback serves local models through it).
+pub(crate) async fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
     let method = req.method();
     let aliased = provider_alias(req.path());
     let (provider, path): (Option<&[u8]>, &[u8]) = match &aliased {
@@ -280,7 +289,7 @@ fn no_route(conn: &mut Conn, head_only: bool) {
     reply::error(&mut conn.out, &e, Format::OpenAiChat, head_only, &[]);
 }
 
-fn authorized(w: &Worker, conn: &mut Conn, req: &Request<'_>, head_only: bool) -> bool {
+pub(crate) fn authorized(w: &Worker, conn: &mut Conn, req: &Request<'_>, head_only: bool) -> bool {
     let snap = w.snapshot();
     let missing = match auth::authenticate(&snap.config.api_keys, req) {
         auth::Auth::Ok => return true,

@@ -267,6 +267,7 @@ async fn stream<H: Host, A: Handler<H>>(
         committed_early: false,
         // No WebSocket over HTTP/2 (no extended CONNECT).
         ws: None,
+        filter: None,
     };
     let mut buf = match read {
         Ok(b) => b,

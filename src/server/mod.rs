@@ -150,6 +150,16 @@ pub struct Conn {
     /// into WebSocket frames on flush (the connection after a `101` belongs
     /// to the handler that upgraded it).
     pub ws: Option<Box<crate::ws::bridge::Bridge>>,
+    /// Rewrites the response bytes at each flush while set (the Amp
+    /// response rewriter on one request); `None` on every other request.
+    pub filter: Option<Box<dyn OutFilter>>,
+}
+
+/// A rewrite of a handler's response bytes on their way out (see
+/// [`Conn::filter`]): called with everything written since the last flush.
+pub trait OutFilter {
+    /// Replaces `out` with the bytes to send (possibly none yet).
+    fn filter(&mut self, out: &mut Vec<u8>);
 }
 
 impl Conn {
@@ -201,6 +211,11 @@ impl Conn {
 
     /// Writes `out` fully and clears it.
     pub async fn flush(&mut self) -> io::Result<()> {
+        // The filter sees whole responses (head first), before an early
+        // commit turns one into the body of the committed answer.
+        if let Some(f) = self.filter.as_mut() {
+            f.filter(&mut self.out);
+        }
         self.rewrite_after_commit();
         if let Some(bridge) = self.ws.as_mut() {
             bridge.transcode(&mut self.out);
@@ -415,6 +430,7 @@ pub async fn serve_with<H: Host, A: Handler<H>>(
         out: Vec::with_capacity(16 * 1024),
         committed_early: false,
         ws: None,
+        filter: None,
     };
     let mut head = RequestHead::default();
     loop {

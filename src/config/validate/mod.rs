@@ -161,6 +161,7 @@ impl Config {
         let oauth_request_scoped_errors =
             oauth_scoped_errors(&raw.oauth_request_scoped_errors, &mut v)?;
 
+        let ampcode = ampcode(&raw, &mut v);
         let config = Config {
             host: raw.host.trim().to_string(),
             port,
@@ -200,6 +201,7 @@ impl Config {
             oauth_request_scoped_errors,
             payload,
             inactive_keys: super::inactive::raw_inactive_keys(&raw),
+            ampcode,
         };
         Ok((config, v.warnings))
     }
@@ -400,6 +402,83 @@ fn migrate_legacy(raw: &mut RawConfig, v: &mut V) {
         if amp.model_mappings.is_empty() {
             amp.model_mappings = std::mem::take(&mut raw.amp_model_mappings);
         }
+    }
+}
+
+/// `ampcode`, after [`migrate_legacy`]: URL trimmed, empty keys and
+/// mappings dropped with a warning, regular expressions compiled
+/// case-insensitively (an invalid one is skipped with a warning, as
+/// CLIProxyAPI does).
+fn ampcode(raw: &RawConfig, v: &mut V) -> super::amp::AmpCode {
+    use super::amp::{AmpCode, AmpMapping};
+    let a = &raw.ampcode;
+    let mut url = a.upstream_url.trim().trim_end_matches('/').to_string();
+    if !url.is_empty() {
+        if let Err(e) = crate::upstream::Endpoint::parse(&url) {
+            v.warn(
+                "ampcode.upstream-url",
+                format!("{e}; the Amp upstream is off"),
+            );
+            url.clear();
+        }
+    }
+    let mut client_keys: Vec<(Secret, Secret)> = Vec::new();
+    for (i, e) in a.upstream_api_keys.iter().enumerate() {
+        let up = e.upstream_api_key.expose().trim();
+        if up.is_empty() {
+            v.warn(
+                format!("ampcode.upstream-api-keys[{i}].upstream-api-key"),
+                "empty; entry ignored",
+            );
+            continue;
+        }
+        for k in &e.api_keys {
+            let k = k.expose().trim();
+            if !k.is_empty() && !client_keys.iter().any(|(c, _)| c.expose() == k) {
+                client_keys.push((Secret::new(k), Secret::new(up)));
+            }
+        }
+    }
+    let mut model_mappings = Vec::new();
+    for (i, m) in a.model_mappings.iter().enumerate() {
+        let (from, to) = (m.from.trim(), m.to.trim());
+        if from.is_empty() || to.is_empty() {
+            v.warn(
+                format!("ampcode.model-mappings[{i}]"),
+                "needs both from and to; ignored",
+            );
+            continue;
+        }
+        let regex = if m.regex {
+            match regex::RegexBuilder::new(from)
+                .case_insensitive(true)
+                .build()
+            {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    v.warn(
+                        format!("ampcode.model-mappings[{i}].from"),
+                        format!("invalid regular expression ({e}); ignored"),
+                    );
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        model_mappings.push(AmpMapping {
+            from: from.to_ascii_lowercase(),
+            to: to.to_string(),
+            regex,
+        });
+    }
+    AmpCode {
+        upstream_url: url,
+        upstream_api_key: Secret::new(a.upstream_api_key.expose().trim()),
+        client_keys,
+        restrict_management_to_localhost: a.restrict_management_to_localhost,
+        model_mappings,
+        force_model_mappings: a.force_model_mappings,
     }
 }
 
