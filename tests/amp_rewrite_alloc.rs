@@ -58,8 +58,8 @@ fn stream() -> Vec<u8> {
     s.into_bytes()
 }
 
-fn run(r: &mut Rewriter, input: &[u8], chunk: usize, out: &mut Vec<u8>) {
-    r.reset("client-model(high)", true, true);
+fn run(r: &mut Rewriter, suppress: bool, input: &[u8], chunk: usize, out: &mut Vec<u8>) {
+    r.reset("client-model(high)", suppress, true);
     for c in input.chunks(chunk) {
         out.clear();
         r.feed(c, out);
@@ -71,25 +71,38 @@ fn run(r: &mut Rewriter, input: &[u8], chunk: usize, out: &mut Vec<u8>) {
 #[test]
 fn rewriter_steady_state_makes_no_allocation() {
     let input = stream();
-    for chunk in [1, 7, 64, 4096] {
-        let mut r = Rewriter::default();
-        let mut out = Vec::with_capacity(64 * 1024);
-        run(&mut r, &input, chunk, &mut out);
-        // The warm-up rewrote something.
-        let mut check = Vec::new();
-        r.reset("client-model(high)", true, true);
-        r.feed(&input, &mut check);
-        r.finish(&mut check);
-        let text = String::from_utf8(check).unwrap();
-        assert!(text.contains(r#""model":"client-model(high)""#));
-        assert_eq!(text.matches(r#""signature":"""#).count(), 400);
-        run(&mut r, &input, chunk, &mut out);
-        CALLS.with(|n| n.set(0));
-        COUNTING.with(|c| c.set(true));
-        run(&mut r, &input, chunk, &mut out);
-        COUNTING.with(|c| c.set(false));
-        let calls = CALLS.with(|n| n.get());
-        assert_eq!(calls, 0, "allocator calls with {chunk}-byte reads");
+    // Thinking suppression off (blocks kept, signatures injected) and on
+    // (thinking blocks dropped from the stream by index).
+    for suppress in [false, true] {
+        for chunk in [1, 7, 64, 4096] {
+            let mut r = Rewriter::default();
+            let mut out = Vec::with_capacity(64 * 1024);
+            run(&mut r, suppress, &input, chunk, &mut out);
+            // The warm-up rewrote something.
+            let mut check = Vec::new();
+            r.reset("client-model(high)", suppress, true);
+            r.feed(&input, &mut check);
+            r.finish(&mut check);
+            let text = String::from_utf8(check).unwrap();
+            assert!(text.contains(r#""model":"client-model(high)""#));
+            let signatures = text.matches(r#""signature":"""#).count();
+            if suppress {
+                assert!(signatures > 0 && signatures < 400, "{signatures}");
+                assert!(!text.contains("thinking_delta"));
+            } else {
+                assert_eq!(signatures, 400);
+            }
+            run(&mut r, suppress, &input, chunk, &mut out);
+            CALLS.with(|n| n.set(0));
+            COUNTING.with(|c| c.set(true));
+            run(&mut r, suppress, &input, chunk, &mut out);
+            COUNTING.with(|c| c.set(false));
+            let calls = CALLS.with(|n| n.get());
+            assert_eq!(
+                calls, 0,
+                "allocator calls with {chunk}-byte reads (suppress {suppress})"
+            );
+        }
     }
 }
 

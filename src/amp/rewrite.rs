@@ -7,11 +7,14 @@
 //! - `tool_use` and `thinking` blocks of `content` (and a streamed
 //!   `content_block` of those types) without `signature` get `"signature":""`
 //!   (the Amp TUI reads `signature.length`);
-//! - a non-stream message that contains `tool_use` loses its `thinking`
-//!   blocks when thinking suppression is on (mapped models, non-Claude
-//!   providers). Streams keep them: v6.9.25 stopped suppressing in streams
-//!   because dropping frames broke the TUI's index alignment
-//!   (`279cbbbb8 fix(amp): don't suppress thinking blocks in streaming mode`);
+//! - when thinking suppression is on (mapped models, non-Claude providers):
+//!   a non-stream message that contains `tool_use` loses its `thinking`
+//!   blocks, and a stream loses each thinking block's `content_block_start`,
+//!   its `thinking_delta`s and its `content_block_stop`, matched by index
+//!   (the shared v6.9 behaviour #13; CLIProxyAPI v6.9.25 itself later
+//!   stopped doing the stream part, `279cbbbb8`, because the gap in block
+//!   indices confused Amp's TUI — the behaviour the compatibility contract
+//!   pins is the one kept here);
 //! - SSE is recognised by content type or by a line starting with `data:` /
 //!   `event:`; a non-stream body is buffered only up to [`MAX_BUFFERED`],
 //!   then passed on as it comes.
@@ -202,6 +205,9 @@ pub struct Rewriter {
     scanner: Scanner,
     json: JsonRewriter,
     data: Vec<u8>,
+    /// Stream suppression: indices of the thinking blocks being dropped
+    /// (capacity kept across answers).
+    dropped: Vec<u32>,
 }
 
 impl Default for Rewriter {
@@ -217,6 +223,7 @@ impl Default for Rewriter {
             scanner: Scanner::new(),
             json: JsonRewriter::default(),
             data: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 }
@@ -260,6 +267,7 @@ impl Rewriter {
         self.line_decided = false;
         self.scan_from = 0;
         self.scanner.reset();
+        self.dropped.clear();
     }
 
     /// True while the body is being held whole (its length may still change).
@@ -303,10 +311,13 @@ impl Rewriter {
                     json,
                     model,
                     data,
-                    suppress: _,
+                    suppress,
+                    dropped,
                     ..
                 } = self;
-                let _ = scanner.finish(|item| emit(item, json, model, data, out));
+                let mut drop = suppress.then_some(dropped);
+                let _ =
+                    scanner.finish(|item| emit(item, json, model, data, drop.as_deref_mut(), out));
                 false
             }
             Mode::Whole => {
@@ -325,10 +336,15 @@ impl Rewriter {
             json,
             model,
             data,
+            suppress,
+            dropped,
             ..
         } = self;
+        let mut drop = suppress.then_some(dropped);
         if scanner
-            .feed(chunk, |item| emit(item, json, model, data, out))
+            .feed(chunk, |item| {
+                emit(item, json, model, data, drop.as_deref_mut(), out)
+            })
             .is_err()
         {
             // An event over the scanner's bound: the rest goes as it is.
@@ -366,15 +382,57 @@ impl Rewriter {
     }
 }
 
-/// Writes one scanned item back as SSE, its JSON data rewritten. Streams
-/// never suppress thinking (see the module docs).
+/// Whether a stream event belongs to a suppressed thinking block: its
+/// `content_block_start` (the index is recorded), a delta or the stop of a
+/// recorded index (the stop forgets it).
+fn suppressed(data: &[u8], dropped: &mut Vec<u32>) -> bool {
+    let index = || {
+        span::get(data, b"index")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    match span::get_str(data, b"type") {
+        Some(b"content_block_start") => {
+            let thinking = span::get(data, b"content_block")
+                .and_then(|b| span::get_str(b, b"type"))
+                == Some(&b"thinking"[..]);
+            match index() {
+                Some(i) if thinking => {
+                    if !dropped.contains(&i) {
+                        dropped.push(i);
+                    }
+                    true
+                }
+                _ => false,
+            }
+        }
+        Some(b"content_block_delta") => index().is_some_and(|i| dropped.contains(&i)),
+        Some(b"content_block_stop") => match index() {
+            Some(i) if dropped.contains(&i) => {
+                dropped.retain(|&d| d != i);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Writes one scanned item back as SSE, its JSON data rewritten; with
+/// `dropped` (suppression on), a thinking block's events are left out.
 fn emit(
     item: Item<'_>,
     json: &mut JsonRewriter,
     model: &[u8],
     data: &mut Vec<u8>,
+    dropped: Option<&mut Vec<u32>>,
     out: &mut Vec<u8>,
 ) {
+    if let (Item::Event(e), Some(d)) = (&item, dropped) {
+        if suppressed(e.data, d) {
+            return;
+        }
+    }
     match item {
         Item::Comment(c) => {
             out.push(b':');
@@ -508,14 +566,23 @@ mod tests {
     const STREAM: &str = "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"abc\"}}\n\nevent: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"name\":\"bash\",\"input\":{}}}\n\n";
 
     #[test]
-    fn stream_keeps_thinking_and_injects_signatures() {
+    fn stream_suppression_drops_thinking_blocks_by_index() {
         for sse in [true, false] {
             // By content type, or detected from the `event:` lines.
-            let out = run("", true, sse, STREAM.as_bytes());
+            // Suppression off: every block stays, signatures injected.
+            let out = run("", false, sse, STREAM.as_bytes());
             assert_eq!(out.matches(r#""signature":"""#).count(), 2, "{out}");
             assert!(out.contains(r#""delta":{"type":"thinking_delta""#));
             assert!(out.contains(r#"{"type":"content_block_stop","index":0}"#));
             assert_eq!(out.matches("event: ").count(), 4);
+            // Suppression on (v6.9 behaviour #13): the thinking block's
+            // start, delta and stop (index 0) go; the tool_use block stays.
+            let out = run("", true, sse, STREAM.as_bytes());
+            assert!(!out.contains("thinking"), "{out}");
+            assert!(!out.contains(r#""index":0"#), "{out}");
+            assert_eq!(out.matches("event: ").count(), 1, "{out}");
+            assert!(out.contains(r#""type":"tool_use""#), "{out}");
+            assert_eq!(out.matches(r#""signature":"""#).count(), 1, "{out}");
         }
     }
 
