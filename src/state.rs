@@ -151,6 +151,8 @@ pub struct Snapshot {
     pub auth_stamp: u64,
     /// The Amp upstream (`ampcode.upstream-url`), resolved; `None`: off.
     pub amp_upstream: Option<Endpoint>,
+    /// The proxy the Amp upstream is reached through (global `proxy-url`).
+    pub amp_proxy: Option<std::sync::Arc<crate::upstream::Proxy>>,
     /// The Amp key after the configured ones: `AMP_API_KEY`, else Amp's
     /// own secrets file (read here, off the workers, at every load).
     pub amp_default_key: Secret,
@@ -448,8 +450,15 @@ impl Snapshot {
             Some(_) => crate::amp::secret::default_key(),
             None => Secret::new(""),
         };
+        // The Amp upstream goes through the global `proxy-url` like every
+        // other upstream.
+        let amp_proxy = config
+            .proxy_url
+            .clone()
+            .map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u)));
         Ok(Snapshot {
             amp_upstream,
+            amp_proxy,
             amp_default_key,
             server_tls,
             auth_stamp,

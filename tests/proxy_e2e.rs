@@ -139,3 +139,31 @@ openai-compatibility:
         assert!(!srv.log_text().contains("p@ss") && !srv.log_text().contains("p%40ss"));
     }
 }
+
+#[test]
+fn amp_upstream_goes_through_the_global_proxy() {
+    let (proxy, seen) = connect_proxy();
+    let amp = Mock::start(|r| {
+        json_reply(
+            200,
+            &serde_json::json!({"amp": true, "path": r.path}).to_string(),
+        )
+    });
+    let amp_root = amp.base_url().trim_end_matches("/v1").to_string();
+    let yaml = format!(
+        "api-keys: [\"sk-client-1\"]\nproxy-url: \"http://{proxy}\"\nampcode:\n  upstream-url: \"{amp_root}\"\n  upstream-api-key: \"amp-key\"\n"
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let r = srv.request("GET", "/api/user", &[CLIENT_AUTH], "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["path"], "/api/user");
+    let heads = seen.lock().unwrap().clone();
+    assert!(
+        heads
+            .iter()
+            .any(|h| h.starts_with(&format!("CONNECT {}", amp.addr))),
+        "the Amp upstream was not reached through the proxy: {heads:?}"
+    );
+    let up = amp.requests().pop().unwrap();
+    assert_eq!(up.header("authorization"), Some("Bearer amp-key"));
+}

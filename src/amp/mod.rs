@@ -322,7 +322,7 @@ async fn to_amp(
     r.extend_from_slice(body);
     let head_only = method == b"HEAD";
     let sent = monoio::select! {
-        s = crate::upstream::send(&w.pool, &w.tls, ep, None, r, head_only, false) => Some(s),
+        s = crate::upstream::send(&w.pool, &w.tls, ep, snap.amp_proxy.as_deref(), r, head_only, false) => Some(s),
         _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
     };
     let mut resp = match sent {
