@@ -683,3 +683,80 @@ fn a_gemini_file_without_a_project_is_served_once_its_project_is_found() {
     assert_eq!(load.header("authorization"), Some("Bearer at-g"));
     assert_eq!(load.header("host"), Some("cloudcode-pa.googleapis.com"));
 }
+
+/// A CONNECT proxy that records each CONNECT target and pipes every tunnel
+/// to `to` (the mock standing in for the real hosts: no DNS needed).
+fn mapping_proxy(to: std::net::SocketAddr) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(client) = s else { continue };
+            let seen = seen2.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(client.try_clone().unwrap());
+                let mut first = String::new();
+                if r.read_line(&mut first).unwrap_or(0) == 0 {
+                    return;
+                }
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                seen.lock()
+                    .unwrap()
+                    .push(first.split_whitespace().nth(1).unwrap_or("").to_string());
+                let Ok(up) = std::net::TcpStream::connect(to) else {
+                    return;
+                };
+                let mut c = client;
+                c.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut up_r, mut up_w) = (up.try_clone().unwrap(), up);
+                let mut c_w = c.try_clone().unwrap();
+                let pending = r.buffer().to_vec();
+                std::thread::spawn(move || {
+                    let _ = up_w.write_all(&pending);
+                    let _ = std::io::copy(&mut c, &mut up_w);
+                });
+                let _ = std::io::copy(&mut up_r, &mut c_w);
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn a_per_file_proxy_carries_the_accounts_upstream_and_refresh_calls() {
+    let (mock, refreshes) = refreshing_mock(Acct::Claude);
+    let (proxy, seen) = mapping_proxy(mock.addr);
+    let auth = scratch_dir("oauth-proxy");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&Acct::Claude.file("at-old", "2020-01-01T00:00:00Z")).unwrap();
+    v["proxy_url"] = json!(proxy);
+    std::fs::write(auth.join("claude-proxied.json"), v.to_string()).unwrap();
+    // No CLIPROXY_CONNECT_TO: only the proxy knows where the hosts are.
+    let ca = mock.write_ca(&scratch_dir("oauth-ca"));
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\n",
+        auth.display()
+    );
+    let srv = Server::start("epoll", 1, &yaml, &["--upstream-ca", &ca.to_string_lossy()]);
+    let r = chat(&srv, MODEL, false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(refreshes.load(Ordering::SeqCst), 1);
+    let targets = seen.lock().unwrap().clone();
+    assert!(
+        targets.iter().all(|t| t == "api.anthropic.com:443"),
+        "{targets:?}"
+    );
+    assert!(
+        targets.len() >= 2,
+        "refresh and upstream call both tunnelled: {targets:?}"
+    );
+}
