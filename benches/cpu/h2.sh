@@ -8,17 +8,8 @@
 # Needs: valgrind, wrk, nginx (with http_v2), openssl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN=${1:?usage: $0 BINARY}
-LOW=${LOW:-300}
-HIGH=${HIGH:-1500}
-for tool in valgrind wrk nginx openssl; do
-  command -v $tool >/dev/null || { echo "$tool missing: apt-get install $tool" >&2; exit 1; }
-done
-W=$(mktemp -d /tmp/cliproxy-h2.XXXXXX)
-UP=18441; CP=18443
-trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf $W' EXIT
-. benches/upstream.sh
 . benches/cpu/lib.sh
+bench_start "${1:-}" h2 18441 18443
 tls_cert upstream.bench
 
 h2_upstream_and_config

@@ -1,5 +1,8 @@
-# Shared by the callgrind benches (sourced, not run). Expects W (work dir)
-# and CP (the relay's port) set, and benches/upstream.sh sourced.
+# Shared by the callgrind benches (sourced, not run).
+#   bench_start BIN TAG UP CP  checks the tools, sets BIN, LOW/HIGH (default
+#                            300/1500), W (work dir, removed on exit), UP and
+#                            CP (upstream and relay ports); sources upstream.sh
+# The functions below expect W and CP set.
 #   h2_upstream_and_config   nginx over TLS (h2 and http/1.1) on $UP as upstream.bench
 #                            (needs tls_cert upstream.bench), and $W/config.yaml with
 #                            h1-json/h2-json/h1-sse/h2-sse (h1-* have force-http1)
@@ -11,6 +14,19 @@
 #                            requests; extra ARGS go to the relay. Env for the
 #                            relay: RELAY_ENV (e.g. "CLIPROXY_CONNECT_TO=...");
 #                            KEEP_DIR keeps each callgrind output there.
+
+bench_start() {
+  BIN=${1:?usage: $0 BINARY}
+  LOW=${LOW:-300}
+  HIGH=${HIGH:-1500}
+  for tool in valgrind wrk nginx openssl; do
+    command -v $tool >/dev/null || { echo "$tool missing: apt-get install $tool" >&2; exit 1; }
+  done
+  W=$(mktemp -d /tmp/cliproxy-$2.XXXXXX)
+  UP=$3; CP=$4
+  trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf $W' EXIT
+  . benches/upstream.sh
+}
 
 tls_cert() {
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca \

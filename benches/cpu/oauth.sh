@@ -13,18 +13,8 @@
 # Needs: valgrind, wrk, nginx, openssl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN=${1:?usage: $0 BINARY}
-LOW=${LOW:-300}
-HIGH=${HIGH:-1500}
-for tool in valgrind wrk nginx openssl; do
-  command -v $tool >/dev/null || { echo "$tool missing: apt-get install $tool" >&2; exit 1; }
-done
-W=$(mktemp -d /tmp/cliproxy-oauth.XXXXXX)
-UP=18431; CP=18433
-trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; rm -rf $W' EXIT
-. benches/upstream.sh
-
 . benches/cpu/lib.sh
+bench_start "${1:-}" oauth 18431 18433
 tls_cert api.anthropic.com
 
 cat > $W/upstream.conf <<NGINX
