@@ -64,7 +64,6 @@ payload:
             "usage-statistics-enabled",
             "ws-auth",
             "ampcode",
-            "codex-api-key[].websockets",
         ]
     );
     assert!(
