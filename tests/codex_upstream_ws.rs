@@ -8,6 +8,7 @@
 mod common;
 use common::*;
 use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,9 +25,13 @@ enum Out {
     Close,
 }
 
-/// One upstream WebSocket connection as the mock saw it.
+/// One upstream connection as the mock saw it: a WebSocket (`GET`,
+/// accepted or refused) or an SSE request (`POST`).
 #[derive(Clone, Default, Debug)]
 struct Seen {
+    method: String,
+    /// The upgrade was refused with this status.
+    refused: Option<u16>,
     path: String,
     headers: Vec<(String, String)>,
     messages: Vec<Value>,
@@ -38,7 +43,10 @@ impl Seen {
     }
 }
 
-type Script = dyn Fn(&Value) -> Vec<Out> + Send + Sync;
+/// The script: (index of the connection, request message) -> answer.
+type Script = dyn Fn(usize, &Value) -> Vec<Out> + Send + Sync;
+/// Which upgrades to refuse: (index of the connection) -> status.
+type Refuse = dyn Fn(usize) -> Option<u16> + Send + Sync;
 
 struct WsMock {
     addr: std::net::SocketAddr,
@@ -46,17 +54,42 @@ struct WsMock {
 }
 
 impl WsMock {
-    fn start(script: impl Fn(&Value) -> Vec<Out> + Send + Sync + 'static) -> WsMock {
+    fn start(script: impl Fn(usize, &Value) -> Vec<Out> + Send + Sync + 'static) -> WsMock {
+        Self::start_with(script, |_| None, None)
+    }
+
+    /// Plain mocks also answer a `POST` with the script's events as SSE and
+    /// refuse the upgrades `refuse` names; a TLS mock only accepts upgrades.
+    fn start_with(
+        script: impl Fn(usize, &Value) -> Vec<Out> + Send + Sync + 'static,
+        refuse: impl Fn(usize) -> Option<u16> + Send + Sync + 'static,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> WsMock {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let script: Arc<Script> = Arc::new(script);
+        let refuse: Arc<Refuse> = Arc::new(refuse);
         let log = seen.clone();
         std::thread::spawn(move || {
             for s in listener.incoming() {
                 let Ok(s) = s else { return };
-                let (log, script) = (log.clone(), script.clone());
-                std::thread::spawn(move || serve(s, &log, &*script));
+                let (log, script, refuse) = (log.clone(), script.clone(), refuse.clone());
+                let tls = tls.clone();
+                std::thread::spawn(move || {
+                    let idx = {
+                        let mut l = log.lock().unwrap();
+                        l.push(Seen::default());
+                        l.len() - 1
+                    };
+                    match tls {
+                        Some(cfg) => {
+                            let conn = rustls::ServerConnection::new(cfg).unwrap();
+                            serve(rustls::StreamOwned::new(conn, s), idx, &log, &*script)
+                        }
+                        None => serve_plain(s, idx, &log, &*script, &*refuse),
+                    }
+                });
             }
         });
         WsMock { addr, seen }
@@ -67,14 +100,81 @@ impl WsMock {
     }
 }
 
-fn serve(s: TcpStream, log: &Mutex<Vec<Seen>>, script: &Script) {
-    let idx = {
+/// A plain connection: a `POST` gets SSE, a refused upgrade its status,
+/// anything else the WebSocket.
+fn serve_plain(s: TcpStream, idx: usize, log: &Mutex<Vec<Seen>>, script: &Script, refuse: &Refuse) {
+    // Look at the head without taking it (the WebSocket handshake reads it).
+    let mut peek = [0u8; 8];
+    let n = s.peek(&mut peek).unwrap_or(0);
+    let post = peek[..n].starts_with(b"POST");
+    let refused = if post { None } else { refuse(idx) };
+    if !post && refused.is_none() {
+        return serve(s, idx, log, script);
+    }
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let (mut first, mut headers, mut len) = (String::new(), Vec::new(), 0usize);
+    r.read_line(&mut first).unwrap();
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (n, v) = line.split_once(':').unwrap();
+        if n.eq_ignore_ascii_case("content-length") {
+            len = v.trim().parse().unwrap();
+        }
+        headers.push((n.to_string(), v.trim().to_string()));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).unwrap();
+    let mut parts = first.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let path = parts.next().unwrap_or_default().to_string();
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    {
         let mut l = log.lock().unwrap();
-        l.push(Seen::default());
-        l.len() - 1
+        let seen = &mut l[idx];
+        (seen.method, seen.path, seen.headers, seen.refused) = (method, path, headers, refused);
+        if post {
+            seen.messages.push(v.clone());
+        }
+    }
+    let (status, ctype, body) = match refused {
+        Some(st) => (
+            st,
+            "application/json",
+            json!({"error":{"message":"upgrade refused","type":"invalid_request_error"}})
+                .to_string(),
+        ),
+        None => (
+            200,
+            "text/event-stream",
+            script(idx, &v)
+                .into_iter()
+                .filter_map(|o| match o {
+                    Out::Text(e) => Some(format!(
+                        "event: {}\ndata: {e}\n\n",
+                        e["type"].as_str().unwrap_or("")
+                    )),
+                    Out::Close => None,
+                })
+                .collect(),
+        ),
     };
+    let mut s = s;
+    let _ = write!(
+        s,
+        "HTTP/1.1 {status} X\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn serve<S: Read + Write>(s: S, idx: usize, log: &Mutex<Vec<Seen>>, script: &Script) {
     let cb = |req: &Request, resp: Response| {
         let mut l = log.lock().unwrap();
+        l[idx].method = req.method().to_string();
         l[idx].path = req.uri().path().to_string();
         l[idx].headers = req
             .headers()
@@ -101,7 +201,7 @@ fn serve(s: TcpStream, log: &Mutex<Vec<Seen>>, script: &Script) {
         };
         let v: Value = serde_json::from_str(m.as_str()).unwrap_or(Value::Null);
         log.lock().unwrap()[idx].messages.push(v.clone());
-        for out in script(&v) {
+        for out in script(idx, &v) {
             match out {
                 Out::Text(e) => {
                     if ws.send(Message::text(e.to_string())).is_err() {
@@ -148,7 +248,7 @@ fn text_events(text: &str) -> Vec<Value> {
 /// The scripted upstream: a tool call first, text once a tool output is in
 /// the input; `"rate limit me"` gets an error frame; `"hang up"` gets two
 /// events and a close.
-fn script(req: &Value) -> Vec<Out> {
+fn script(_conn: usize, req: &Value) -> Vec<Out> {
     let body = req.to_string();
     if body.contains("rate limit me") {
         return vec![Out::Text(
@@ -450,4 +550,161 @@ fn http_client_on_a_websockets_entry_uses_the_sse_request() {
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].method, "POST");
     assert!(reqs[0].header("upgrade").is_none());
+}
+
+/// `426 Upgrade Required` on the upgrade: the same turn goes out as the
+/// SSE request (a POST) and the client gets the whole answer.
+#[test]
+fn upgrade_required_falls_back_to_the_sse_request() {
+    let up = WsMock::start_with(script, |_| Some(426), None);
+    let srv = Server::start(
+        "epoll",
+        1,
+        &config(&format!("http://{}", up.addr), true),
+        &[],
+    );
+    let mut ws = connect(&srv);
+    send(&mut ws, first_turn());
+    let evs = events_until(&mut ws, "response.completed");
+    assert_eq!(evs.len(), tool_call_events().len(), "{evs:?}");
+    let seen = up.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0].method, "GET");
+    assert_eq!(seen[0].refused, Some(426));
+    assert_eq!(seen[1].method, "POST");
+    assert_eq!(seen[1].path, "/backend-api/codex/responses");
+    assert_eq!(seen[1].messages[0]["model"], "codex-upstream");
+    assert!(seen[1].messages[0].get("type").is_none(), "an SSE body");
+}
+
+/// Another refusal of the upgrade (401) is the upstream's error answer:
+/// the client gets an `error` event with that status.
+#[test]
+fn refused_upgrade_is_an_error_answer() {
+    let up = WsMock::start_with(script, |_| Some(401), None);
+    let srv = Server::start(
+        "epoll",
+        1,
+        &config(&format!("http://{}", up.addr), true),
+        &[],
+    );
+    let mut ws = connect(&srv);
+    send(&mut ws, first_turn());
+    let evs = events_until(&mut ws, "response.completed");
+    assert_eq!(types(&evs), ["error"], "{evs:?}");
+    assert_eq!(evs[0]["status"], 401, "{evs:?}");
+    assert_eq!(evs[0]["error"]["message"], "upgrade refused", "{evs:?}");
+    let seen = up.seen();
+    assert!(
+        seen.iter().all(|s| s.method == "GET"),
+        "no SSE retry: {seen:?}"
+    );
+}
+
+/// An upstream socket that closes before its first event fails over like a
+/// connect error: the next credential's socket answers the turn whole.
+#[test]
+fn close_before_the_first_event_fails_over() {
+    let up = WsMock::start(|conn, req| {
+        if conn == 0 {
+            vec![Out::Close]
+        } else {
+            script(conn, req)
+        }
+    });
+    let base = format!("http://{}", up.addr);
+    let yaml = format!(
+        r#"api-keys: ["{CLIENT_KEY}"]
+auth-dir: ./auths
+codex-api-key:
+  - api-key: "sk-up-a"
+    base-url: "{base}/backend-api/codex"
+    websockets: true
+    models: [{{name: codex-upstream, alias: m-codex}}]
+  - api-key: "sk-up-b"
+    base-url: "{base}/backend-api/codex"
+    websockets: true
+    models: [{{name: codex-upstream, alias: m-codex}}]
+"#
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let mut ws = connect(&srv);
+    send(&mut ws, first_turn());
+    let evs = events_until(&mut ws, "response.completed");
+    let want: Vec<String> = tool_call_events()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(types(&evs), want);
+    let seen = up.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let keys: Vec<_> = seen.iter().map(|s| s.header("authorization")).collect();
+    assert_ne!(keys[0], keys[1], "the other credential: {keys:?}");
+}
+
+fn b64url(b: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for ch in b.chunks(3) {
+        let n = ch
+            .iter()
+            .enumerate()
+            .fold(0u32, |a, (i, &x)| a | u32::from(x) << (16 - 8 * i));
+        for i in 0..=ch.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// A Codex OAuth account whose file says `websockets: true`: the upgrade
+/// goes to chatgpt.com over TLS with the account's token and account id.
+#[test]
+fn codex_account_with_websockets_uses_the_upstream_websocket() {
+    let parts = tls_parts_for(&["chatgpt.com"]);
+    let ca_pem = parts.ca_pem.clone();
+    let up = WsMock::start_with(script, |_| None, Some(parts.config));
+    let auth = scratch_dir("codex-ws-auth");
+    let claims = json!({"email":"c@example.com","https://api.openai.com/auth":{"chatgpt_plan_type":"team","chatgpt_account_id":"acct-42"}});
+    let id_token = format!("e30.{}.sig", b64url(claims.to_string().as_bytes()));
+    std::fs::write(
+        auth.join("codex-c@example.com-team.json"),
+        json!({"type":"codex","id_token":id_token,"access_token":"at-codex-ws","refresh_token":"rt",
+            "account_id":"acct-42","email":"c@example.com","expired":"2099-01-01T00:00:00Z","websockets":true})
+        .to_string(),
+    )
+    .unwrap();
+    let ca = scratch_dir("codex-ws-ca").join("ca.pem");
+    std::fs::write(&ca, ca_pem).unwrap();
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\n",
+        auth.display()
+    );
+    let connect_to = format!("chatgpt.com:443={}", up.addr);
+    let srv = Server::start_env(
+        "epoll",
+        1,
+        &yaml,
+        &["--upstream-ca", &ca.to_string_lossy()],
+        &[("CLIPROXY_CONNECT_TO", &connect_to)],
+    );
+    let mut ws = connect(&srv);
+    let mut turn = first_turn();
+    turn["model"] = json!("gpt-5.5");
+    send(&mut ws, turn);
+    let evs = events_until(&mut ws, "response.completed");
+    assert_eq!(evs.len(), tool_call_events().len(), "{evs:?}");
+    let seen = up.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let s = &seen[0];
+    assert_eq!(s.method, "GET");
+    assert_eq!(s.path, "/backend-api/codex/responses");
+    assert_eq!(s.header("authorization"), Some("Bearer at-codex-ws"));
+    assert_eq!(s.header("chatgpt-account-id"), Some("acct-42"));
+    assert_eq!(
+        s.header("openai-beta"),
+        Some("responses_websockets=2026-02-06")
+    );
+    assert_eq!(s.messages[0]["type"], "response.create");
+    assert_eq!(s.messages[0]["model"], "gpt-5.5");
 }
