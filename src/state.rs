@@ -370,6 +370,7 @@ impl Snapshot {
                     request_retry: c.request_retry.map(|r| r as i32),
                     request_scoped_errors: rules.clone(),
                     disabled: false,
+                    websockets: providers[idx].websockets,
                 });
             }
         }
@@ -664,6 +665,7 @@ fn add_accounts(
             request_retry: f.request_retry.map(|r| r as i32),
             request_scoped_errors: rules,
             disabled: false,
+            websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
         });
     }
     crate::accounts::refresh::watch(watched);

@@ -708,3 +708,55 @@ fn codex_account_with_websockets_uses_the_upstream_websocket() {
     assert_eq!(s.messages[0]["type"], "response.create");
     assert_eq!(s.messages[0]["model"], "gpt-5.5");
 }
+
+/// The Codex websocket preference: a WebSocket client's request goes to the
+/// `websockets: true` entry even though another entry has a higher
+/// priority; an HTTP client's request keeps the priority order.
+#[test]
+fn websocket_clients_prefer_websockets_entries_across_priorities() {
+    let sse = Mock::start(|_| {
+        sse_reply(
+            tool_call_events()
+                .iter()
+                .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+                .collect(),
+        )
+    });
+    let up = WsMock::start(script);
+    let yaml = format!(
+        r#"api-keys: ["{CLIENT_KEY}"]
+auth-dir: ./auths
+codex-api-key:
+  - api-key: "sk-high"
+    priority: 10
+    base-url: "http://{}/backend-api/codex"
+    models: [{{name: codex-upstream, alias: m-codex}}]
+  - api-key: "sk-ws"
+    base-url: "http://{}/backend-api/codex"
+    websockets: true
+    models: [{{name: codex-upstream, alias: m-codex}}]
+"#,
+        sse.addr, up.addr
+    );
+    let srv = Server::start("epoll", 1, &yaml, &[]);
+    let mut ws = connect(&srv);
+    send(&mut ws, first_turn());
+    let evs = events_until(&mut ws, "response.completed");
+    assert_eq!(evs.len(), tool_call_events().len(), "{evs:?}");
+    let seen = up.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].header("authorization"), Some("Bearer sk-ws"));
+    assert!(sse.requests().is_empty(), "the higher tier was not used");
+
+    let resp = srv.request(
+        "POST",
+        "/v1/responses",
+        &[("Authorization", &format!("Bearer {CLIENT_KEY}"))],
+        &json!({"model":"m-codex","input":"hi","stream":true}).to_string(),
+    );
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let reqs = sse.requests();
+    assert_eq!(reqs.len(), 1, "HTTP clients keep the priority order");
+    assert_eq!(reqs[0].header("authorization"), Some("Bearer sk-high"));
+    assert_eq!(up.seen().len(), 1);
+}
