@@ -229,7 +229,7 @@ fn terminal(ty: &[u8]) -> bool {
 /// `response.done` is renamed `response.completed` (CLIProxyAPI's
 /// normalisation); an `error` frame's `status` is kept for the decoder.
 pub fn event_to_sse(out: &mut Vec<u8>, text: &[u8]) -> bool {
-    let data = h1::trim(text);
+    let data = text.trim_ascii();
     if data.is_empty() {
         return false;
     }
@@ -390,9 +390,11 @@ mod tests {
     /// terminal event.
     #[test]
     fn frames_to_sse_whole_and_split_at_every_byte() {
-        let events: [&[u8]; 4] = [
+        // A blank frame is skipped; surrounding whitespace is trimmed.
+        let events: [&[u8]; 5] = [
             br#"{"type":"response.created","response":{"id":"r1"}}"#,
-            br#"{"type":"response.output_text.delta","delta":"h\u00e9"}"#,
+            b" \r\n",
+            b"{\"type\":\"response.output_text.delta\",\"delta\":\"h\\u00e9\"}\r\n",
             br#"{"type":"response.done","response":{"id":"r1","status":"completed"}}"#,
             br#"{"type":"response.created"}"#,
         ];
@@ -402,7 +404,11 @@ mod tests {
         }
         let mut want = Vec::new();
         crate::sse::write::write_event(&mut want, Some(b"response.created"), events[0]);
-        crate::sse::write::write_event(&mut want, Some(b"response.output_text.delta"), events[1]);
+        crate::sse::write::write_event(
+            &mut want,
+            Some(b"response.output_text.delta"),
+            events[2].trim_ascii(),
+        );
         crate::sse::write::write_event(
             &mut want,
             Some(b"response.completed"),
