@@ -30,6 +30,10 @@ pub struct Provider {
     pub headers: Vec<(String, String)>,
     /// Speak only HTTP/1.1 to this upstream (`force-http1`, entry or global).
     pub force_http1: bool,
+    /// A Codex entry or account that may talk to the upstream over the
+    /// Responses WebSocket (`websockets: true`), used for requests that
+    /// came from a WebSocket client (`upstream::ws`).
+    pub websockets: bool,
     /// Scheduler provider key: the kind's id (`claude`, `gemini`, ...) or
     /// `openai-compatible-<lower-case name>`.
     pub sched_provider: String,
@@ -171,6 +175,7 @@ struct Entry<'c> {
     priority: i32,
     disable_cooling: Option<bool>,
     force_http1: Option<bool>,
+    websockets: bool,
     request_retry: Option<u32>,
     rules: &'c [crate::config::ScopedErrorRule],
 }
@@ -195,6 +200,7 @@ fn entries(config: &Config) -> Vec<Entry<'_>> {
             priority: c.priority,
             disable_cooling: c.disable_cooling,
             force_http1: c.force_http1,
+            websockets: false,
             request_retry: c.request_retry,
             rules: &c.request_scoped_errors,
         });
@@ -216,6 +222,7 @@ fn entries(config: &Config) -> Vec<Entry<'_>> {
                 priority: k.priority,
                 disable_cooling: k.disable_cooling,
                 force_http1: k.force_http1,
+                websockets: kind == Kind::Codex && k.websockets,
                 request_retry: k.request_retry,
                 rules: &k.request_scoped_errors,
             });
@@ -334,6 +341,7 @@ impl Snapshot {
                 proxies: proxies(&config, c),
                 headers: c.headers.to_vec(),
                 force_http1: c.force_http1.unwrap_or(config.force_http1),
+                websockets: c.websockets,
                 sched_provider: sched_provider.clone(),
                 rules: Vec::new(),
                 account: None,
@@ -369,6 +377,7 @@ impl Snapshot {
                     request_retry: c.request_retry.map(|r| r as i32),
                     request_scoped_errors: rules.clone(),
                     disabled: false,
+                    websockets: providers[idx].websockets,
                 });
             }
         }
@@ -624,6 +633,7 @@ fn add_accounts(
             priority: 0,
             disable_cooling: None,
             force_http1: None,
+            websockets: false,
             request_retry: None,
             rules: &rules_cfg,
         });
@@ -638,6 +648,7 @@ fn add_accounts(
             proxies: vec![proxy.clone()],
             headers,
             force_http1: config.force_http1,
+            websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
             sched_provider: sched.clone(),
             rules: rules.clone(),
             account: Some(a.clone()),
@@ -693,6 +704,7 @@ fn add_accounts(
             request_retry: f.request_retry.map(|r| r as i32),
             request_scoped_errors: rules,
             disabled: false,
+            websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
         });
     }
     crate::accounts::refresh::watch(watched);

@@ -59,12 +59,7 @@ payload:
     assert_eq!(at_start.len(), 1, "one warning line: {}", srv.log_text());
     assert_eq!(
         at_start[0],
-        [
-            "remote-management",
-            "usage-statistics-enabled",
-            "ws-auth",
-            "codex-api-key[].websockets",
-        ]
+        ["remote-management", "usage-statistics-enabled", "ws-auth",]
     );
     assert!(
         !srv.log_text().contains("mgmt-secret-value"),

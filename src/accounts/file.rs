@@ -57,6 +57,9 @@ pub struct AuthFile {
     pub request_retry: Option<u32>,
     /// `disable_cooling`.
     pub disable_cooling: Option<bool>,
+    /// Codex: `websockets` — requests from WebSocket clients reach the
+    /// upstream over its Responses WebSocket (`upstream::ws`).
+    pub websockets: bool,
     /// `request_scoped_errors`.
     pub request_scoped_errors: Vec<ScopedErrorRule>,
     /// Claude: `cloak_mode`, `cloak_strict_mode`, `cloak_cache_user_id`,
@@ -256,6 +259,7 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
         model_aliases,
         request_retry: int_of(generic(obj, "request_retry")).and_then(|r| u32::try_from(r).ok()),
         disable_cooling: bool_of(generic(obj, "disable_cooling")),
+        websockets: bool_of(obj.get("websockets")).unwrap_or(false),
         request_scoped_errors,
         cloak: {
             // Strings or booleans, as CLIProxyAPI's files carry either.
@@ -504,6 +508,18 @@ mod tests {
         assert_eq!(f.headers, [("X-A".into(), "1".into())]);
         assert_eq!(f.request_retry, Some(2));
         assert_eq!(f.disable_cooling, Some(true));
+        assert!(!f.websockets, "off unless the file says so");
+    }
+
+    #[test]
+    fn codex_websockets_flag() {
+        for (v, want) in [("true", true), ("\"true\"", true), ("false", false)] {
+            let f = parse(
+                format!(r#"{{"type":"codex","access_token":"a","websockets":{v}}}"#).as_bytes(),
+            )
+            .expect("parses");
+            assert_eq!(f.websockets, want, "{v}");
+        }
     }
 
     #[test]

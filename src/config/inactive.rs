@@ -80,10 +80,6 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         claude.iter().any(|k| k.experimental_cch_signing),
     );
     entry_key(
-        "codex-api-key[].websockets",
-        raw.codex_api_key.iter().any(|k| k.websockets),
-    );
-    entry_key(
         "openai-compatibility[].support-prompt-cache-key",
         raw.openai_compatibility
             .iter()

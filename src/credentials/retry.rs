@@ -112,6 +112,8 @@ pub struct RetryPlan {
     state: State,
     max_credentials: u32,
     max_interval_ms: u64,
+    /// Prefer credentials with `websockets` (a WebSocket client's request).
+    prefer_websockets: bool,
 }
 
 impl RetryPlan {
@@ -128,7 +130,15 @@ impl RetryPlan {
             state: State::Picking,
             max_credentials: s.max_retry_credentials,
             max_interval_ms: s.max_retry_interval.as_millis() as u64,
+            prefer_websockets: false,
         }
+    }
+
+    /// Requests from a WebSocket client prefer credentials with `websockets`
+    /// enabled, across priority tiers (CLIProxyAPI's Codex websocket
+    /// preference); the others still serve when none of those is ready.
+    pub fn prefer_websockets(&mut self, on: bool) {
+        self.prefer_websockets = on;
     }
 
     /// Current retry round (0 = first).
@@ -162,6 +172,7 @@ impl RetryPlan {
                 self.tried.as_slice(),
                 self.round,
                 self.session.as_ref(),
+                self.prefer_websockets,
                 now_ms,
             ) {
                 Ok(lease) => {

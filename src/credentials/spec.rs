@@ -125,6 +125,10 @@ pub struct CredentialSpec {
     pub request_scoped_errors: Vec<Rule>,
     /// Disabled credentials are never selected and keep no state.
     pub disabled: bool,
+    /// A Codex credential with `websockets: true`: requests from WebSocket
+    /// clients prefer it over every other, across priority tiers
+    /// (CLIProxyAPI's Codex websocket preference).
+    pub websockets: bool,
 }
 
 impl CredentialSpec {
@@ -140,6 +144,7 @@ impl CredentialSpec {
             request_retry: None,
             request_scoped_errors: Vec::new(),
             disabled: false,
+            websockets: false,
         }
     }
 }

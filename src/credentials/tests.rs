@@ -1082,3 +1082,31 @@ fn fallback_alias_hit_binds_primary_too() {
         );
     }
 }
+
+/// CLIProxyAPI's Codex websocket preference: a WebSocket client's request
+/// takes a ready credential with `websockets` first even from a lower
+/// priority tier, then falls back to the others; other requests keep the
+/// tier order.
+#[test]
+fn websocket_requests_prefer_websockets_credentials_across_tiers() {
+    let order = |prefer: bool| {
+        let mut high = cred("high", "codex", &["m"]);
+        high.priority = 10;
+        let mut ws = cred("ws", "codex", &["m"]);
+        ws.websockets = true;
+        let (_s, mut sh, route) = plan_fixture(Settings::default(), &[high, ws]);
+        let mut plan = RetryPlan::new(&sh, route, None);
+        plan.prefer_websockets(prefer);
+        let mut got = Vec::new();
+        while let Next::Try(l) = plan.next(&mut sh, 1) {
+            got.push(sh.credential_id(&l).to_string());
+            plan.report(&mut sh, l, &Outcome::failure(500, b""), 1);
+            if got.len() == 2 {
+                break;
+            }
+        }
+        got
+    };
+    assert_eq!(order(true), ["ws", "high"]);
+    assert_eq!(order(false), ["high", "ws"]);
+}

@@ -24,6 +24,8 @@ pub(crate) struct Member {
     pub weight: u32,
     /// Effective `request-retry` (rounds this credential may join).
     pub retry: i32,
+    /// The credential's `websockets` flag ([`CredentialSpec::websockets`]).
+    pub websockets: bool,
 }
 
 /// A run of members sharing one priority, `start..end` into `Topology::members`.
@@ -57,6 +59,7 @@ pub(crate) struct Cred {
     pub cred_slot: u32,
     pub weight: u32,
     pub retry: i32,
+    pub websockets: bool,
 }
 
 impl Cred {
@@ -347,6 +350,7 @@ impl Topology {
                         cred_slot,
                         weight: spec.weight,
                         retry,
+                        websockets: spec.websockets,
                     },
                 });
             }
@@ -360,6 +364,7 @@ impl Topology {
                 cred_slot,
                 weight: spec.weight,
                 retry,
+                websockets: spec.websockets,
             });
         }
         if creds.len() < cred_names.names.len() {

@@ -9,6 +9,7 @@
 pub mod h2conn;
 pub mod proxy;
 pub mod tls;
+pub mod ws;
 
 use crate::h1::response::RespBody;
 use crate::h1::{self, ChunkedDecoder, ResponseHead};
@@ -515,6 +516,36 @@ pub struct Response {
 enum Body {
     H1(H1Body),
     H2(h2conn::H2Body),
+    /// A Codex upstream WebSocket; events read as SSE ([`ws`]).
+    Ws(ws::WsBody),
+}
+
+/// A response on an HTTP/1.1 connection whose head was read into `buf`.
+fn h1_response(
+    stream: Stream,
+    ep: &Endpoint,
+    proxy: Option<&Proxy>,
+    head: ResponseHead,
+    buf: Vec<u8>,
+) -> Response {
+    let remaining = match head.body {
+        Some(RespBody::Length(n)) => n,
+        _ => 0,
+    };
+    let done = matches!(head.body, Some(RespBody::Empty));
+    let pos = head.head_len;
+    Response {
+        body: Body::H1(H1Body {
+            stream: Some(stream),
+            key: PoolKey::new(ep, proxy),
+            head,
+            buf,
+            pos,
+            remaining,
+            decoder: ChunkedDecoder::new(),
+        }),
+        done,
+    }
 }
 
 /// An HTTP/1.1 response on its own connection.
@@ -537,6 +568,7 @@ impl Response {
         match &self.body {
             Body::H1(b) => b.head.header(&b.buf[..b.head.head_len], name),
             Body::H2(b) => b.header(name),
+            Body::Ws(b) => b.head.header(&b.head_buf[..b.head.head_len], name),
         }
     }
 
@@ -556,6 +588,14 @@ impl Response {
                 .iter()
                 .map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes()))
                 .collect(),
+            Body::Ws(b) => {
+                let buf = &b.head_buf[..b.head.head_len];
+                b.head
+                    .headers
+                    .iter()
+                    .map(|(n, v)| (n.get(buf), v.get(buf)))
+                    .collect()
+            }
         }
     }
 
@@ -564,6 +604,8 @@ impl Response {
         match &self.body {
             Body::H1(b) => b.head.status,
             Body::H2(b) => b.status,
+            // An accepted upgrade answers like a 200 SSE stream.
+            Body::Ws(_) => 200,
         }
     }
 
@@ -575,6 +617,7 @@ impl Response {
                 _ => None,
             },
             Body::H2(b) => b.length(),
+            Body::Ws(_) => None,
         }
     }
 
@@ -596,6 +639,7 @@ impl Response {
         match &mut self.body {
             Body::H1(b) => b.read(out, &mut self.done).await,
             Body::H2(b) => b.read(out, &mut self.done).await,
+            Body::Ws(b) => b.read(out, &mut self.done).await,
         }
     }
 
@@ -866,25 +910,8 @@ async fn send_h1(
                 Err(_) => (false, UpstreamError::Timeout),
                 Ok(Err(f)) => f,
                 Ok(Ok((head, buf))) => {
-                    let remaining = match head.body {
-                        Some(RespBody::Length(n)) => n,
-                        _ => 0,
-                    };
-                    let done = matches!(head.body, Some(RespBody::Empty));
                     pool.borrow_mut().give(request);
-                    let pos = head.head_len;
-                    return Ok(Response {
-                        body: Body::H1(H1Body {
-                            stream: Some(stream),
-                            key: PoolKey::new(ep, proxy),
-                            head,
-                            buf,
-                            pos,
-                            remaining,
-                            decoder: ChunkedDecoder::new(),
-                        }),
-                        done,
-                    });
+                    return Ok(h1_response(stream, ep, proxy, head, buf));
                 }
             },
         };

@@ -1,6 +1,9 @@
-//! RFC 6455 frame codec, no I/O: an incremental message decoder for client
-//! frames (masked, possibly fragmented, control frames interleaved) and an
-//! encoder for server frames (unmasked, never fragmented).
+//! RFC 6455 frame codec, no I/O: an incremental message decoder and a frame
+//! encoder, for both ends. The server side (the Responses WebSocket) decodes
+//! client frames (masked, possibly fragmented, control frames interleaved)
+//! and encodes unmasked frames; the client side (the Codex upstream
+//! WebSocket, `upstream::ws`) decodes server frames, which must be unmasked
+//! ([`Decoder::for_client`]), and encodes masked ones ([`encode_masked`]).
 //!
 //! The decoder works on an accumulating buffer: [`Decoder::next`] looks at
 //! the bytes received so far and either takes one whole frame off the front
@@ -66,11 +69,14 @@ const fn fail(code: u16, reason: &'static str) -> Fail {
     Fail { code, reason }
 }
 
-/// Incremental decoder of client frames into messages.
+/// Incremental decoder of frames into messages.
 #[derive(Debug)]
 pub struct Decoder {
     /// Largest message (all fragments together) accepted.
     max: usize,
+    /// Frames must be masked (a server reading client frames) or must not
+    /// be (a client reading server frames, RFC 6455 §5.1).
+    masked: bool,
     /// Payload of a fragmented data message in progress and its opcode.
     partial: Vec<u8>,
     partial_op: Option<u8>,
@@ -80,13 +86,15 @@ pub struct Decoder {
 struct Head {
     fin: bool,
     opcode: u8,
-    mask: [u8; 4],
+    mask: Option<[u8; 4]>,
     len: usize,
     head_len: usize,
 }
 
 /// Parses the frame header at the start of `b`: `Ok(None)` when incomplete.
-fn head(b: &[u8], max: usize) -> Result<Option<Head>, Fail> {
+/// `masked`: whether the frame must carry a mask (client frames) or must
+/// not (server frames).
+fn head(b: &[u8], max: usize, masked: bool) -> Result<Option<Head>, Fail> {
     let [b0, b1, ..] = *b else { return Ok(None) };
     if b0 & 0x70 != 0 {
         return Err(fail(close::PROTOCOL, "reserved bits set"));
@@ -98,8 +106,10 @@ fn head(b: &[u8], max: usize) -> Result<Option<Head>, Fail> {
     ) {
         return Err(fail(close::PROTOCOL, "unknown opcode"));
     }
-    if b1 & 0x80 == 0 {
-        return Err(fail(close::PROTOCOL, "client frame not masked"));
+    match (b1 & 0x80 != 0, masked) {
+        (false, true) => return Err(fail(close::PROTOCOL, "client frame not masked")),
+        (true, false) => return Err(fail(close::PROTOCOL, "server frame masked")),
+        _ => {}
     }
     let control = opcode & 0x8 != 0;
     let (len, mut at) = match b1 & 0x7F {
@@ -127,11 +137,15 @@ fn head(b: &[u8], max: usize) -> Result<Option<Head>, Fail> {
     if len > max as u64 {
         return Err(fail(close::TOO_BIG, "message too big"));
     }
-    let Some(m) = b.get(at..at + 4) else {
-        return Ok(None);
+    let mask = if masked {
+        let Some(m) = b.get(at..at + 4) else {
+            return Ok(None);
+        };
+        at += 4;
+        Some([m[0], m[1], m[2], m[3]])
+    } else {
+        None
     };
-    let mask = [m[0], m[1], m[2], m[3]];
-    at += 4;
     Ok(Some(Head {
         fin,
         opcode,
@@ -149,12 +163,23 @@ pub fn unmask(data: &mut [u8], mask: [u8; 4]) {
 }
 
 impl Decoder {
-    /// A decoder accepting messages up to `max` bytes.
+    /// A server's decoder of client frames (masked), accepting messages up
+    /// to `max` bytes.
     pub fn new(max: usize) -> Decoder {
         Decoder {
             max,
+            masked: true,
             partial: Vec::new(),
             partial_op: None,
+        }
+    }
+
+    /// A client's decoder of server frames (unmasked), accepting messages
+    /// up to `max` bytes.
+    pub fn for_client(max: usize) -> Decoder {
+        Decoder {
+            masked: false,
+            ..Decoder::new(max)
         }
     }
 
@@ -163,7 +188,7 @@ impl Decoder {
     /// message or was a control frame, that message. `Ok(None)`: more bytes
     /// are needed. An error means the connection must be closed with its code.
     pub fn next(&mut self, buf: &[u8]) -> Result<Option<(usize, Option<Message>)>, Fail> {
-        let Some(h) = head(buf, self.max)? else {
+        let Some(h) = head(buf, self.max, self.masked)? else {
             return Ok(None);
         };
         let end = h.head_len + h.len;
@@ -171,7 +196,9 @@ impl Decoder {
             return Ok(None);
         }
         let mut payload = buf[h.head_len..end].to_vec();
-        unmask(&mut payload, h.mask);
+        if let Some(mask) = h.mask {
+            unmask(&mut payload, mask);
+        }
         let msg = match h.opcode {
             op::PING => Some(Message::Ping(payload)),
             op::PONG => Some(Message::Pong),
@@ -235,19 +262,34 @@ fn close_message(payload: Vec<u8>) -> Result<Message, Fail> {
 
 /// Appends one unmasked, final server frame.
 pub fn encode(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    frame_head(out, opcode, payload.len(), 0);
+    out.extend_from_slice(payload);
+}
+
+/// Appends one final client frame, its payload masked with `mask` (a fresh
+/// unpredictable key per frame, RFC 6455 §5.3).
+pub fn encode_masked(out: &mut Vec<u8>, opcode: u8, payload: &[u8], mask: [u8; 4]) {
+    frame_head(out, opcode, payload.len(), 0x80);
+    out.extend_from_slice(&mask);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    unmask(&mut out[start..], mask);
+}
+
+/// The first bytes of a final frame: opcode, mask bit, minimal length.
+fn frame_head(out: &mut Vec<u8>, opcode: u8, len: usize, mask_bit: u8) {
     out.push(0x80 | opcode);
-    match payload.len() {
-        n @ 0..=125 => out.push(n as u8),
+    match len {
+        n @ 0..=125 => out.push(mask_bit | n as u8),
         n @ 126..=0xFFFF => {
-            out.push(126);
+            out.push(mask_bit | 126);
             out.extend_from_slice(&(n as u16).to_be_bytes());
         }
         n => {
-            out.push(127);
+            out.push(mask_bit | 127);
             out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
-    out.extend_from_slice(payload);
 }
 
 /// Appends a close frame with `code` and `reason` (cut to fit a control frame).
@@ -287,10 +329,27 @@ mod tests {
         v
     }
 
+    /// The oracle's server frame: an explicit header, no mask (`_mask`
+    /// ignored, so it builds the same conversations as `client_frame`).
+    fn server_frame(fin: bool, opcode: u8, payload: &[u8], _mask: [u8; 4]) -> Vec<u8> {
+        let mut v = client_frame(fin, opcode, payload, [0; 4]);
+        v[1] &= 0x7F;
+        let at = match v[1] {
+            126 => 4,
+            127 => 10,
+            _ => 2,
+        };
+        v.drain(at..at + 4);
+        v
+    }
+
     /// Decodes `wire` fed in pieces ending at the `cuts`, as a connection
     /// would: the buffer accumulates and whole frames are taken off its front.
     fn decode_fed(wire: &[u8], cuts: &[usize], max: usize) -> Result<Vec<Message>, Fail> {
-        let mut d = Decoder::new(max);
+        decode_fed_with(Decoder::new(max), wire, cuts)
+    }
+
+    fn decode_fed_with(mut d: Decoder, wire: &[u8], cuts: &[usize]) -> Result<Vec<Message>, Fail> {
         let mut buf = Vec::new();
         let mut out = Vec::new();
         let mut fed = 0;
@@ -310,6 +369,12 @@ mod tests {
     /// 64-bit lengths, empty text, close. The oracle is the message list the
     /// frames were built from.
     fn conversation() -> (Vec<u8>, Vec<Message>) {
+        conversation_with(client_frame)
+    }
+
+    type Framer = fn(bool, u8, &[u8], [u8; 4]) -> Vec<u8>;
+
+    fn conversation_with(client_frame: Framer) -> (Vec<u8>, Vec<Message>) {
         let m = [0x37, 0xfa, 0x21, 0x3d];
         let big = vec![b'x'; 300];
         let huge: Vec<u8> = (0..70_000u32).map(|i| b'a' + (i % 26) as u8).collect();
@@ -396,6 +461,63 @@ mod tests {
             }
         }
         Ok(out)
+    }
+
+    /// The client side: server frames (unmasked) decode to the same
+    /// messages whole, split at every byte of the first 400 and one byte at
+    /// a time; a masked server frame is refused.
+    #[test]
+    fn client_mode_whole_and_split_at_every_byte_agree_with_the_oracle() {
+        let (wire, want) = conversation_with(server_frame);
+        let dec = || Decoder::for_client(1 << 20);
+        assert_eq!(decode_fed_with(dec(), &wire, &[]), Ok(want.clone()));
+        let split_all = wire.len().min(400);
+        for cut in (1..split_all).chain((split_all..wire.len()).step_by(997)) {
+            assert_eq!(
+                decode_fed_with(dec(), &wire, &[cut]),
+                Ok(want.clone()),
+                "cut {cut}"
+            );
+        }
+        let every: Vec<usize> = (1..wire.len()).collect();
+        assert_eq!(decode_fed_with(dec(), &wire, &every), Ok(want));
+        let masked = client_frame(true, op::TEXT, b"x", [1, 2, 3, 4]);
+        assert_eq!(
+            decode_fed_with(dec(), &masked, &[]).map_err(|f| f.code),
+            Err(close::PROTOCOL)
+        );
+    }
+
+    /// What the client encoder writes is what a server's decoder reads
+    /// back, for every length class, whole and split at every byte.
+    #[test]
+    fn masked_client_frames_round_trip_through_the_server_decoder() {
+        let mut wire = Vec::new();
+        let mut want = Vec::new();
+        for (i, n) in [0usize, 1, 125, 126, 65_535, 65_536]
+            .into_iter()
+            .enumerate()
+        {
+            let p: Vec<u8> = (0..n).map(|j| b'a' + ((i + j) % 26) as u8).collect();
+            let mask = [i as u8 + 1, 0x5a, 0xc3, 0x11];
+            let before = wire.len();
+            encode_masked(&mut wire, op::TEXT, &p, mask);
+            assert_eq!(wire[before + 1] & 0x80, 0x80, "client frames are masked");
+            if n > 0 {
+                assert_ne!(&wire[wire.len() - n..], &p[..], "payload is masked");
+            }
+            want.push(Message::Text(p));
+        }
+        encode_masked(&mut wire, op::PONG, b"", [9, 9, 9, 9]);
+        want.push(Message::Pong);
+        assert_eq!(decode_fed(&wire, &[], 1 << 20), Ok(want.clone()));
+        for cut in (1..wire.len().min(300)).chain((300..wire.len()).step_by(4099)) {
+            assert_eq!(
+                decode_fed(&wire, &[cut], 1 << 20),
+                Ok(want.clone()),
+                "cut {cut}"
+            );
+        }
     }
 
     #[test]

@@ -344,12 +344,15 @@ pub(crate) struct Filter<'a> {
     pub tried: &'a [u32],
     pub round: u32,
     pub need_weight: bool,
+    /// Only credentials with `websockets` (the preferring pass).
+    pub only_websockets: bool,
 }
 
 impl Filter<'_> {
     #[inline]
     fn allows(&self, m: &Member) -> bool {
         !(self.need_weight && m.weight == 0)
+            && (!self.only_websockets || m.websockets)
             && (self.round == 0 || m.retry >= self.round as i32)
             && !self.tried.contains(&m.cred)
     }
@@ -484,7 +487,7 @@ impl Shard {
     /// Picks a credential for `route` with the configured strategy (no retry
     /// filters, no session).
     pub fn pick(&mut self, route: &Route, now_ms: u64) -> Result<Lease, PickError> {
-        self.pick_filtered(route, &[], 0, None, now_ms)
+        self.pick_filtered(route, &[], 0, None, false, now_ms)
     }
 
     /// Picks with session affinity when enabled and `session` is given.
@@ -494,17 +497,20 @@ impl Shard {
         session: Option<&SessionKey>,
         now_ms: u64,
     ) -> Result<Lease, PickError> {
-        self.pick_filtered(route, &[], 0, session, now_ms)
+        self.pick_filtered(route, &[], 0, session, false, now_ms)
     }
 
     /// Full pick: skips credentials in `tried`, and in retry round `round > 0`
-    /// those whose effective `request-retry` is below `round`.
+    /// those whose effective `request-retry` is below `round`. With
+    /// `prefer_websockets` (a request from a WebSocket client), ready
+    /// credentials with `websockets` are taken first, whatever their tier.
     pub(crate) fn pick_filtered(
         &mut self,
         route: &Route,
         tried: &[u32],
         round: u32,
         session: Option<&SessionKey>,
+        prefer_websockets: bool,
         now_ms: u64,
     ) -> Result<Lease, PickError> {
         self.refresh();
@@ -513,6 +519,7 @@ impl Shard {
             tried,
             round,
             need_weight: strategy == Strategy::WeightedRoundRobin,
+            only_websockets: false,
         };
         let session = session.filter(|_| self.topo.settings.session_affinity);
         if let Some(key) = session {
@@ -532,11 +539,23 @@ impl Shard {
                 }
             }
         }
-        let picked = if route.n == 1 {
-            self.pick_single(route, strategy, &filter, now_ms)
-        } else {
-            self.pick_mixed(route, strategy, &filter, now_ms)
+        let pick = |s: &mut Self, f: &Filter<'_>| {
+            if route.n == 1 {
+                s.pick_single(route, strategy, f, now_ms)
+            } else {
+                s.pick_mixed(route, strategy, f, now_ms)
+            }
         };
+        let preferred = if prefer_websockets {
+            let only = Filter {
+                only_websockets: true,
+                ..filter
+            };
+            pick(self, &only)
+        } else {
+            None
+        };
+        let picked = preferred.or_else(|| pick(self, &filter));
         match picked {
             Some(m) => {
                 if let Some(key) = session {
@@ -623,6 +642,7 @@ impl Shard {
             cred_slot: c.cred_slot,
             weight: c.weight,
             retry: c.retry,
+            websockets: c.websockets,
         })
     }
 

@@ -361,6 +361,12 @@ fn client_error_body(client: Format, status: u16, body: &[u8]) -> Vec<u8> {
 /// any) while watching the client and, for non-stream requests with
 /// `nonstream-keepalive-interval`, committing `200` and writing newlines
 /// during the wait. `None`: the client left (or a keep-alive write failed).
+///
+/// A request from a Responses WebSocket client (`conn.ws` is set) to a Codex
+/// entry or account with `websockets: true` goes over the upstream's
+/// Responses WebSocket instead (`upstream::ws`), as CLIProxyAPI's
+/// `CodexAutoExecutor` does; HTTP clients always take the SSE request, and
+/// so does a refused upgrade (`426`).
 async fn send(
     cx: &Ctx<'_>,
     conn: &mut Conn,
@@ -378,15 +384,41 @@ async fn send(
     } else {
         cx.snap.config.nonstream_keepalive
     };
-    let mut send = std::pin::pin!(upstream::send(
-        &w.pool,
-        &w.tls,
-        &provider.endpoint,
-        proxy,
-        request,
-        false,
-        provider.force_http1
-    ));
+    let use_ws = conn.ws.is_some()
+        && provider.websockets
+        && provider.kind == crate::providers::Kind::Codex
+        && !cx.call.compact;
+    let mut send = std::pin::pin!(async move {
+        if use_ws {
+            let sent = upstream::ws::send(&w.tls, &provider.endpoint, proxy, &request).await;
+            match sent {
+                Ok(Some(r)) => {
+                    w.pool.borrow_mut().give(request);
+                    return Ok(r);
+                }
+                Ok(None) => {
+                    crate::log_info!(
+                        "upstream {}: websocket upgrade refused (426), using HTTP",
+                        provider.name
+                    );
+                }
+                Err(e) => {
+                    w.pool.borrow_mut().give(request);
+                    return Err(e);
+                }
+            }
+        }
+        upstream::send(
+            &w.pool,
+            &w.tls,
+            &provider.endpoint,
+            proxy,
+            request,
+            false,
+            provider.force_http1,
+        )
+        .await
+    });
     loop {
         let wake = monoio::select! {
             r = &mut send => Some(Some(r)),

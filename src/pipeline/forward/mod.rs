@@ -134,11 +134,12 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
     let mut bootstrap: Option<(Failure, u16, Vec<u8>)> = None;
     let mut retried = 0;
     loop {
-        let (routed, plan) = match route(w, &snap, req, &call.model, call.body) {
+        let (routed, mut plan) = match route(w, &snap, req, &call.model, call.body) {
             Ok(r) => r,
             Err(Unrouted::UnknownModel) => return unknown_model(conn, &call.model).await,
             Err(Unrouted::NoCredential(a)) => return no_credential(conn, a, bootstrap).await,
         };
+        plan.prefer_websockets(conn.ws.is_some());
         let mut attempts = Attempts {
             cx: Ctx {
                 w,

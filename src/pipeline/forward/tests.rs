@@ -64,6 +64,7 @@ fn account_provider(kind: crate::accounts::AccountKind, headers: &[(&str, &str)]
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect(),
         force_http1: false,
+        websockets: false,
         sched_provider: kind.as_type().into(),
         rules: Vec::new(),
         account: Some(std::sync::Arc::new(crate::accounts::wire::tests::account(

@@ -188,18 +188,23 @@ pub fn status_for_code(code: &[u8]) -> Option<u16> {
 
 /// Upstream error object `{"message":..,"type":..,"code":..}` -> Error event.
 fn emit_error(err: &[u8], status_hint: u16, f: &mut dyn FnMut(StreamEvent<'_>)) {
-    let message = get_str(err, b"message").unwrap_or(b"upstream error");
-    let kind = get_str(err, b"type")
-        .filter(|t| *t != b"error")
-        .or_else(|| get_str(err, b"status"))
-        .or_else(|| get_str(err, b"code"))
-        .unwrap_or(b"");
     let status = get_u64(err, b"code")
         .and_then(|c| u16::try_from(c).ok())
         .filter(|c| (100..600).contains(c))
         .or_else(|| status_for_code(get_str(err, b"code").unwrap_or(b"")))
         .or_else(|| status_for_code(get_str(err, b"type").unwrap_or(b"")))
         .unwrap_or(status_hint);
+    emit_error_status(err, status, f);
+}
+
+/// [`emit_error`] with the status already known.
+fn emit_error_status(err: &[u8], status: u16, f: &mut dyn FnMut(StreamEvent<'_>)) {
+    let message = get_str(err, b"message").unwrap_or(b"upstream error");
+    let kind = get_str(err, b"type")
+        .filter(|t| *t != b"error")
+        .or_else(|| get_str(err, b"status"))
+        .or_else(|| get_str(err, b"code"))
+        .unwrap_or(b"");
     f(StreamEvent::Error {
         status,
         kind,

@@ -163,7 +163,16 @@ impl RespDec {
                 let err = get(data, b"error")
                     .filter(|e| e.first() == Some(&b'{'))
                     .unwrap_or(data);
-                emit_error(err, 0, f);
+                // The Codex upstream WebSocket's error frames say their
+                // HTTP status (`status`, or `status_code`); it wins.
+                let explicit = get_u64(data, b"status")
+                    .or_else(|| get_u64(data, b"status_code"))
+                    .and_then(|s| u16::try_from(s).ok())
+                    .filter(|s| (400..600).contains(s));
+                match explicit {
+                    Some(status) => emit_error_status(err, status, f),
+                    None => emit_error(err, 0, f),
+                }
             }
             _ => {}
         }
