@@ -73,6 +73,7 @@ pub mod error;
 pub mod h1;
 pub mod json;
 pub mod log;
+pub mod management;
 pub mod models;
 pub mod payload;
 pub mod pipeline;

@@ -60,7 +60,6 @@ payload:
     assert_eq!(
         at_start[0],
         [
-            "remote-management",
             "usage-statistics-enabled",
             "ws-auth",
             "ampcode",

@@ -28,7 +28,9 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
     unless_default!(
         "credential-concurrency" => credential_concurrency,
         "credential-in-flight" => credential_in_flight,
-        "remote-management" => remote_management,
+        "remote-management.disable-control-panel" => remote_management.disable_control_panel,
+        "remote-management.disable-auto-update-panel" => remote_management.disable_auto_update_panel,
+        "remote-management.panel-github-repository" => remote_management.panel_github_repository,
         "plugins" => plugins,
         "pprof" => pprof,
         "commercial-mode" => commercial_mode,

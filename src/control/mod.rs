@@ -166,6 +166,11 @@ fn auth_dir_stamp(handle: &ServerHandle) -> u64 {
 
 /// Loads a new snapshot (config and auth files) and hands it to the workers.
 fn reload(handle: &ServerHandle, config_path: &Path, listener_tls: bool, why: &str) {
+    // A plaintext management key is hashed in the file before it is served.
+    if let Err(e) = crate::management::secure_secret_key(config_path) {
+        crate::log_error!("{why} reload rejected, keeping the old config: {e}");
+        return;
+    }
     let gen = handle.generation() + 1;
     match load_snapshot(config_path, gen) {
         Ok(mut snap) => {

@@ -193,6 +193,7 @@ impl Config {
             oauth_request_scoped_errors,
             payload,
             inactive_keys: super::inactive::raw_inactive_keys(&raw),
+            remote_management: raw.remote_management.clone(),
         };
         Ok((config, v.warnings))
     }
