@@ -14,9 +14,11 @@
 //!
 //! - [`access`]: key, locality, ban rules.
 //! - [`yaml_edit`]: comment-preserving edits of `config.yaml`.
-//! - `routes`: the config routes.
+//! - [`auth_files`]: the `/auth-files` routes.
+//! - `routes`: the route table and the config routes.
 
 pub mod access;
+pub mod auth_files;
 mod routes;
 pub mod yaml_edit;
 

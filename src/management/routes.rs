@@ -201,6 +201,7 @@ const SECTIONS: &[Section] = &[
 ];
 
 pub(super) enum Route {
+    AuthFiles(super::auth_files::Op),
     Config,
     ConfigYaml(Method),
     Scalar(&'static Scalar, Method),
@@ -211,6 +212,9 @@ pub(super) enum Route {
 
 /// The route for `method` and the path below the prefix, if one is registered.
 pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Route> {
+    if let Some(op) = super::auth_files::find(method, sub) {
+        return Some(Route::AuthFiles(op));
+    }
     let m = match method {
         b"GET" => Method::Get,
         b"PUT" => Method::Put,
@@ -249,8 +253,8 @@ pub(super) fn serve(
     req: &Request<'_>,
     out: &mut Vec<u8>,
 ) {
-    let _ = snap;
     match route {
+        Route::AuthFiles(op) => super::auth_files::serve(op, snap, req, out),
         Route::Config => get_config(plane, out),
         Route::ConfigYaml(Method::Get) => match std::fs::read(&plane.config_path) {
             Ok(bytes) => {
