@@ -59,12 +59,7 @@ payload:
     assert_eq!(at_start.len(), 1, "one warning line: {}", srv.log_text());
     assert_eq!(
         at_start[0],
-        [
-            "usage-statistics-enabled",
-            "ws-auth",
-            "ampcode",
-            "codex-api-key[].websockets",
-        ]
+        ["ws-auth", "ampcode", "codex-api-key[].websockets",]
     );
     assert!(
         !srv.log_text().contains("mgmt-secret-value"),

@@ -37,7 +37,6 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         "logging-to-file" => logging_to_file,
         "logs-max-total-size-mb" => logs_max_total_size_mb,
         "error-logs-max-files" => error_logs_max_files,
-        "usage-statistics-enabled" => usage_statistics_enabled,
         "redis-usage-queue-retention-seconds" => redis_usage_queue_retention_seconds,
         "auth-auto-refresh-workers" => auth_auto_refresh_workers,
         "quota-exceeded" => quota_exceeded,

@@ -138,6 +138,8 @@ pub struct Config {
     pub oauth_request_scoped_errors: Vec<(String, Vec<ScopedErrorRule>)>,
     /// `payload` rules, compiled (parts that do not compile are warnings).
     pub payload: PayloadRules,
+    /// `usage-statistics-enabled`: count requests and tokens for `/usage`.
+    pub usage_statistics_enabled: bool,
     /// `remote-management`: the management API's access settings
     /// (`secret-key` is a bcrypt hash once the start-up write-back ran).
     pub remote_management: raw::RawRemoteManagement,

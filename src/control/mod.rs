@@ -264,6 +264,8 @@ pub fn run(
             reload(&handle, &config_path, listener_tls, "config");
             auth_stamp = auth_dir_stamp(&handle);
         }
+        // Usage statistics: move the workers' queued records into the aggregate.
+        crate::management::usage::drain();
         // Auth files: a stat scan each pass (added, changed, removed files
         // take effect within about a second, whatever the filesystem).
         let stamp = auth_dir_stamp(&handle);

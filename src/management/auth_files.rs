@@ -38,7 +38,8 @@ pub fn auth_index(kind: &str, abs_path: &Path) -> String {
     d[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn rfc3339(t: std::time::SystemTime) -> String {
+/// RFC 3339 (UTC, seconds) of a time.
+pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = t
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -15,11 +15,13 @@
 //! - [`access`]: key, locality, ban rules.
 //! - [`yaml_edit`]: comment-preserving edits of `config.yaml`.
 //! - [`auth_files`]: the `/auth-files` routes.
+//! - [`usage`]: usage statistics, counted per worker and merged on read.
 //! - `routes`: the route table and the config routes.
 
 pub mod access;
 pub mod auth_files;
 mod routes;
+pub mod usage;
 pub mod yaml_edit;
 
 use crate::h1::encode;
@@ -111,6 +113,14 @@ pub(crate) fn json(out: &mut Vec<u8>, status: u16, v: &serde_json::Value) {
 /// `{"error": msg}` with `status`.
 pub(crate) fn error(out: &mut Vec<u8>, status: u16, msg: &str) {
     json(out, status, &serde_json::json!({ "error": msg }));
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Whether management routes exist for this config.

@@ -202,6 +202,9 @@ const SECTIONS: &[Section] = &[
 
 pub(super) enum Route {
     AuthFiles(super::auth_files::Op),
+    Usage,
+    UsageExport,
+    UsageImport,
     Config,
     ConfigYaml(Method),
     Scalar(&'static Scalar, Method),
@@ -215,6 +218,9 @@ pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Route> {
     if let Some(op) = super::auth_files::find(method, sub) {
         return Some(Route::AuthFiles(op));
     }
+    if method == b"POST" && sub == b"/usage/import" {
+        return Some(Route::UsageImport);
+    }
     let m = match method {
         b"GET" => Method::Get,
         b"PUT" => Method::Put,
@@ -224,6 +230,8 @@ pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Route> {
     };
     let sub = std::str::from_utf8(sub).ok()?;
     let route = match sub {
+        "/usage" if m == Method::Get => Route::Usage,
+        "/usage/export" if m == Method::Get => Route::UsageExport,
         "/config" if m == Method::Get => Route::Config,
         "/config.yaml" if matches!(m, Method::Get | Method::Put) => Route::ConfigYaml(m),
         "/routing/strategy" if m != Method::Delete => Route::Strategy(m),
@@ -255,6 +263,12 @@ pub(super) fn serve(
 ) {
     match route {
         Route::AuthFiles(op) => super::auth_files::serve(op, snap, req, out),
+        Route::Usage => json(out, 200, &super::usage::snapshot_json()),
+        Route::UsageExport => json(out, 200, &super::usage::export_json()),
+        Route::UsageImport => match super::usage::import(req.body()) {
+            Ok((added, skipped)) => json(out, 200, &json!({"added": added, "skipped": skipped})),
+            Err(e) => error(out, 400, &format!("invalid usage data: {e}")),
+        },
         Route::Config => get_config(plane, out),
         Route::ConfigYaml(Method::Get) => match std::fs::read(&plane.config_path) {
             Ok(bytes) => {
