@@ -6,6 +6,7 @@
 mod common;
 use common::*;
 use serde_json::json;
+use sha2::Digest;
 use std::time::Duration;
 
 const KEY: &str = "mgmt-key";
@@ -100,9 +101,14 @@ fn usage_counts_requests_and_upstream_tokens() {
     // Workers' records merge in any order.
     tokens.sort();
     assert_eq!(tokens, vec![(0, 0, true), (3, 2, false), (10, 20, false)]);
+    // The same auth-index the provider section's GET shows for the entry.
+    let section = mgmt(&srv, "GET", "/openai-compatibility", "").json();
+    let seed = format!("openai-compatibility:{}+up-key", mock.base_url());
+    let digest = sha2::Sha256::digest(seed.as_bytes());
+    let want: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     for d in details {
         assert_eq!(d["source"], "mock");
-        assert_eq!(d["auth_index"].as_str().unwrap().len(), 16);
+        assert_eq!(d["auth_index"], want, "{section}");
         assert!(d["timestamp"].as_str().unwrap().ends_with('Z'));
     }
     let days = u["requests_by_day"].as_object().unwrap();

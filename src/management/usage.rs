@@ -165,9 +165,9 @@ pub struct Record {
     /// The model the client asked for.
     pub model: String,
     /// The credential's label.
-    pub source: String,
+    pub source: std::sync::Arc<str>,
     /// The credential's `auth_index`.
-    pub auth_index: String,
+    pub auth_index: std::sync::Arc<str>,
     /// Tokens reported by the upstream.
     pub usage: Usage,
     /// Whether the request failed.
@@ -238,44 +238,80 @@ fn base_url(e: &crate::upstream::Endpoint) -> String {
     format!("{scheme}://{}{}", e.host_header, e.base_path)
 }
 
-/// Records one upstream attempt of the request `req` (called by the
-/// forward stage only when `usage-statistics-enabled`).
+/// A credential's (label, auth_index), computed once per worker, snapshot
+/// generation, provider and key (the SHA-256 and the strings stay off the
+/// per-request path).
+type Ident = (std::sync::Arc<str>, std::sync::Arc<str>);
+
+/// This worker's [`Ident`]s for one snapshot generation.
+type Idents = (u64, std::collections::HashMap<(usize, usize), Ident>);
+
+thread_local! {
+    static IDENTS: RefCell<Idents> = RefCell::new((0, std::collections::HashMap::new()));
+}
+
+fn ident(gen: u64, provider: &crate::state::Provider, ki: Option<usize>) -> Ident {
+    let slot = (
+        provider as *const crate::state::Provider as usize,
+        ki.unwrap_or(usize::MAX),
+    );
+    IDENTS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != gen {
+            c.0 = gen;
+            c.1.clear();
+        }
+        c.1.entry(slot)
+            .or_insert_with(|| {
+                let (label, idx) = match &provider.account {
+                    Some(a) => {
+                        let label = if a.email.is_empty() {
+                            a.id.clone()
+                        } else {
+                            a.email.clone()
+                        };
+                        (
+                            label,
+                            super::auth_files::auth_index(a.kind.as_type(), &a.path),
+                        )
+                    }
+                    None => {
+                        let key = ki
+                            .and_then(|k| provider.keys.get(k))
+                            .map(|k| k.expose())
+                            .unwrap_or("");
+                        let idx = super::routes::auth_index(
+                            provider.kind.config_key(),
+                            &base_url(&provider.endpoint),
+                            key,
+                        );
+                        (provider.name.clone(), idx)
+                    }
+                };
+                (label.into(), idx.into())
+            })
+            .clone()
+    })
+}
+
+/// Records one upstream attempt of the request `req` with the credential
+/// `(snapshot generation, provider, key index)` (called by the forward stage
+/// only when `usage-statistics-enabled`).
 pub fn record_attempt(
     req: &crate::server::Request<'_>,
     model: &str,
-    provider: &crate::state::Provider,
+    cred: (u64, &crate::state::Provider, Option<usize>),
     usage: Usage,
     failed: bool,
     latency_ms: u64,
 ) {
-    let (source, auth_index) = match &provider.account {
-        Some(a) => {
-            let label = if a.email.is_empty() {
-                a.id.clone()
-            } else {
-                a.email.clone()
-            };
-            (
-                label,
-                super::auth_files::auth_index(a.kind.as_type(), &a.path),
-            )
-        }
-        None => {
-            let key = provider.keys.first().map(|k| k.expose()).unwrap_or("");
-            let idx = super::routes::auth_index(
-                provider.kind.config_key(),
-                &base_url(&provider.endpoint),
-                key,
-            );
-            (provider.name.clone(), idx)
-        }
-    };
+    let (label, auth_index) = ident(cred.0, cred.1, cred.2);
     record(Record {
         at_ms: super::now_ms().saturating_sub(latency_ms),
         latency_ms,
         api_key: client_key(req),
         model: model.to_string(),
-        source,
+        source: label,
         auth_index,
         usage,
         failed,
@@ -406,8 +442,8 @@ impl Stats {
         let d = Detail {
             timestamp: stamp,
             latency_ms: to_i64(r.latency_ms),
-            source: r.source,
-            auth_index: r.auth_index,
+            source: r.source.to_string(),
+            auth_index: r.auth_index.to_string(),
             tokens,
             failed: r.failed,
         };

@@ -163,7 +163,7 @@ impl Attempts<'_> {
             if !(200..300).contains(&resp.status()) {
                 return self.upstream_error(conn, at, resp).await;
             }
-            let relayed = self.relay(conn, provider, resp, cross_count).await;
+            let relayed = self.relay(conn, provider, at.ki, resp, cross_count).await;
             return self.settle(at, relayed);
         }
     }
@@ -194,7 +194,7 @@ impl Attempts<'_> {
         crate::log_warn!("upstream {} answered {status}", at.provider.name);
         self.bootstrap = None;
         if self.cx.snap.config.usage_statistics_enabled && !self.cx.call.count_tokens {
-            self.record_usage(at.provider, Default::default(), true);
+            self.record_usage(at.provider, at.ki, Default::default(), true);
         }
         // A request fault (or a `stop` rule) ends the request on any
         // model; other failures try the pool's next model first.
@@ -227,6 +227,7 @@ impl Attempts<'_> {
     fn record_usage(
         &self,
         provider: &Provider,
+        ki: Option<usize>,
         usage: crate::translate::stream::Usage,
         failed: bool,
     ) {
@@ -234,7 +235,7 @@ impl Attempts<'_> {
         crate::management::usage::record_attempt(
             self.cx.req,
             &self.cx.call.model,
-            provider,
+            (self.cx.snap.generation, provider, ki),
             usage,
             failed,
             latency,
@@ -246,6 +247,7 @@ impl Attempts<'_> {
         &mut self,
         conn: &mut Conn,
         provider: &Provider,
+        ki: Option<usize>,
         resp: Response,
         cross_count: bool,
     ) -> Relayed {
@@ -291,7 +293,7 @@ impl Attempts<'_> {
         self.fwd = fwd;
         if let Some(s) = sniff {
             let failed = !matches!(relayed, Relayed::Done(_, false));
-            self.record_usage(provider, s.finish(), failed);
+            self.record_usage(provider, ki, s.finish(), failed);
         }
         relayed
     }

@@ -175,7 +175,10 @@ pub(super) fn client_tools(call: &Call<'_>, from: Format) -> Option<ClientTools>
 /// Relays an upstream answer in another format, translating it: whole for
 /// non-stream clients (a Codex stream is aggregated), event by event for
 /// streams. Nothing reaches the client before the translator produced output.
-#[allow(clippy::too_many_arguments, reason = "the relay's inputs, passed through")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the relay's inputs, passed through"
+)]
 pub(super) async fn relay_translated(
     w: &Rc<Worker>,
     conn: &mut Conn,
