@@ -127,6 +127,32 @@ fn upload_serve_disable_fields_download_delete() {
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(f["auth_index"], hex[..16]);
 
+    // The models it serves.
+    let r = call(
+        &srv,
+        "GET",
+        "/auth-files/models?name=claude-owner.json",
+        &[],
+        "",
+    );
+    assert_eq!(r.status, 200);
+    let ids: Vec<String> = r.json()["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(ids.iter().any(|m| m == MODEL), "{ids:?}");
+    assert_eq!(
+        call(&srv, "GET", "/auth-files/models?name=other.json", &[], "").json(),
+        json!({"models": []})
+    );
+    let r = call(&srv, "GET", "/auth-files/models", &[], "");
+    assert_eq!(
+        (r.status, r.json()),
+        (400, json!({"error": "name is required"}))
+    );
+
     // Download byte for byte.
     let r = call(
         &srv,

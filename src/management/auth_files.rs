@@ -533,6 +533,55 @@ fn fields(snap: &Snapshot, req: &Request<'_>, out: &mut Vec<u8>) {
     }
 }
 
+/// `GET /auth-files/models?name=`: the models the named auth file serves
+/// now (`{"models":[{"id", "display_name"?, "type"?, "owned_by"?}]}`); a
+/// file that serves none (disabled, unknown) answers an empty list, as
+/// CLIProxyAPI's registry lookup does.
+fn models(snap: &Snapshot, req: &Request<'_>, out: &mut Vec<u8>) {
+    let name = query(req, "name").unwrap_or_default().trim().to_string();
+    if name.is_empty() {
+        error(out, 400, "name is required");
+        return;
+    }
+    let serving: Vec<usize> = (0..snap.providers.len())
+        .filter(|&i| {
+            snap.providers[i].account.as_ref().is_some_and(|a| {
+                a.id == name
+                    || a.path
+                        .file_name()
+                        .is_some_and(|f| f.to_string_lossy() == name)
+            })
+        })
+        .collect();
+    let mut ids: Vec<&String> = snap
+        .routes
+        .iter()
+        .filter(|(_, ts)| ts.iter().any(|t| serving.contains(&t.provider)))
+        .map(|(id, _)| id)
+        .collect();
+    ids.sort();
+    let list: Vec<Value> = ids
+        .into_iter()
+        .map(|id| {
+            let mut m = Map::new();
+            m.insert("id".into(), Value::String(id.clone()));
+            if let Some(info) = snap.registry.info(id) {
+                for (k, v) in [
+                    ("display_name", &info.display_name),
+                    ("type", &info.model_type),
+                    ("owned_by", &info.owned_by),
+                ] {
+                    if !v.is_empty() {
+                        m.insert(k.into(), Value::String(v.clone()));
+                    }
+                }
+            }
+            Value::Object(m)
+        })
+        .collect();
+    json(out, 200, &json!({ "models": list }));
+}
+
 /// The auth-file routes below the prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Op {
@@ -542,6 +591,7 @@ pub(super) enum Op {
     Download,
     Status,
     Fields,
+    Models,
 }
 
 pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Op> {
@@ -552,6 +602,7 @@ pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Op> {
         (b"GET", b"/auth-files/download") => Op::Download,
         (b"PATCH", b"/auth-files/status") => Op::Status,
         (b"PATCH", b"/auth-files/fields") => Op::Fields,
+        (b"GET", b"/auth-files/models") => Op::Models,
         _ => return None,
     })
 }
@@ -564,6 +615,7 @@ pub(super) fn serve(op: Op, snap: &Snapshot, req: &Request<'_>, out: &mut Vec<u8
         Op::Download => download(snap, req, out),
         Op::Status => status(snap, req, out),
         Op::Fields => fields(snap, req, out),
+        Op::Models => models(snap, req, out),
     }
 }
 
