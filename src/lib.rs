@@ -75,6 +75,7 @@ pub mod h1;
 pub mod h2io;
 pub mod json;
 pub mod log;
+pub mod management;
 pub mod models;
 pub mod payload;
 pub mod pipeline;

@@ -175,6 +175,15 @@ fn real_main() -> i32 {
         login_opts.extra_roots = opts.extra_roots.clone();
         return cliproxy::accounts::login::run(flow, &login_opts);
     }
+    if !check {
+        // A plaintext management key is hashed and written back before
+        // anything serves; a key that cannot be secured stops the start.
+        if let Err(e) = cliproxy::management::secure_secret_key(&config) {
+            eprintln!("{e}");
+            return 1;
+        }
+        cliproxy::management::init(&config);
+    }
     let baseline = cliproxy::control::Baseline::of(&config);
     let snap = match cliproxy::control::load_snapshot(&config, 1) {
         Ok(s) => s,

@@ -57,10 +57,7 @@ payload:
     let srv = Server::start("epoll", 1, &yaml, &[]);
     let at_start = warnings(&srv);
     assert_eq!(at_start.len(), 1, "one warning line: {}", srv.log_text());
-    assert_eq!(
-        at_start[0],
-        ["remote-management", "usage-statistics-enabled", "ws-auth",]
-    );
+    assert_eq!(at_start[0], ["ws-auth",]);
     assert!(
         !srv.log_text().contains("mgmt-secret-value"),
         "no secret in logs"

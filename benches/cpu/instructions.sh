@@ -9,6 +9,8 @@
 #
 # Usage: benches/cpu/instructions.sh BINARY [BINARY...]
 #   env: LOW=500 HIGH=2500
+#        EXTRA_YAML='usage-statistics-enabled: true' (appended to the config,
+#        e.g. to price a setting on the same binary)
 # Needs: valgrind, wrk, nginx (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,6 +46,7 @@ openai-compatibility:
     models:
       - name: upstream-bench
         alias: gpt-bench-sse
+${EXTRA_YAML:-}
 YAML
 nginx -c $W/upstream.conf
 

@@ -145,6 +145,11 @@ pub struct Config {
     pub oauth_request_scoped_errors: Vec<(String, Vec<ScopedErrorRule>)>,
     /// `payload` rules, compiled (parts that do not compile are warnings).
     pub payload: PayloadRules,
+    /// `usage-statistics-enabled`: count requests and tokens for `/usage`.
+    pub usage_statistics_enabled: bool,
+    /// `remote-management`: the management API's access settings
+    /// (`secret-key` is a bcrypt hash once the start-up write-back ran).
+    pub remote_management: raw::RawRemoteManagement,
     /// Keys set to a non-default value that cliproxy does not act on (see
     /// [`inactive::inactive_keys`], which adds `auth-dir`).
     pub inactive_keys: Vec<String>,

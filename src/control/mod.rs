@@ -169,6 +169,11 @@ fn auth_dir_stamp(handle: &ServerHandle) -> (u64, u64) {
 /// Loads a new snapshot (config and auth files) and hands it to the workers.
 /// False when the new config was rejected.
 fn reload(handle: &ServerHandle, config_path: &Path, listener_tls: bool, why: &str) -> bool {
+    // A plaintext management key is hashed in the file before it is served.
+    if let Err(e) = crate::management::secure_secret_key(config_path) {
+        crate::log_error!("{why} reload rejected, keeping the old config: {e}");
+        return false;
+    }
     let gen = handle.generation() + 1;
     match load_snapshot(config_path, gen) {
         Ok(mut snap) => {
@@ -265,6 +270,8 @@ pub fn run(
             last_hash = h;
             reload(&handle, &config_path, listener_tls, "config");
         }
+        // Usage statistics: move the workers' queued records into the aggregate.
+        crate::management::usage::drain();
         // Auth files: a stat scan each pass (added, changed, removed files
         // take effect within about a second, whatever the filesystem),
         // compared with what the serving snapshot read.

@@ -202,6 +202,8 @@ impl Config {
             payload,
             inactive_keys: super::inactive::raw_inactive_keys(&raw),
             ampcode,
+            remote_management: raw.remote_management.clone(),
+            usage_statistics_enabled: raw.usage_statistics_enabled,
         };
         Ok((config, v.warnings))
     }

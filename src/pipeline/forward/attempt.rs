@@ -36,6 +36,8 @@ pub(super) struct Attempts<'a> {
     pub fwd: Vec<u8>,
     /// The upstream request buffer, reused across attempts.
     pub request: Vec<u8>,
+    /// When the request arrived (usage statistics' latency).
+    pub started: std::time::Instant,
 }
 
 impl Attempts<'_> {
@@ -161,7 +163,7 @@ impl Attempts<'_> {
             if !(200..300).contains(&resp.status()) {
                 return self.upstream_error(conn, at, resp).await;
             }
-            let relayed = self.relay(conn, provider, resp, cross_count).await;
+            let relayed = self.relay(conn, provider, at.ki, resp, cross_count).await;
             return self.settle(at, relayed);
         }
     }
@@ -191,6 +193,9 @@ impl Attempts<'_> {
         }
         crate::log_warn!("upstream {} answered {status}", at.provider.name);
         self.bootstrap = None;
+        if self.cx.snap.config.usage_statistics_enabled && !self.cx.call.count_tokens {
+            self.record_usage(at.provider, at.ki, Default::default(), true);
+        }
         // A request fault (or a `stop` rule) ends the request on any
         // model; other failures try the pool's next model first.
         if at.more && !crate::credentials::classify(status, &eb, &at.provider.rules).stop {
@@ -217,11 +222,32 @@ impl Attempts<'_> {
         MemberStep::NextLease
     }
 
+    /// Hands one attempt's outcome to the usage statistics (only called
+    /// when `usage-statistics-enabled`).
+    fn record_usage(
+        &self,
+        provider: &Provider,
+        ki: Option<usize>,
+        usage: crate::translate::stream::Usage,
+        failed: bool,
+    ) {
+        let latency = self.started.elapsed().as_millis() as u64;
+        crate::management::usage::record_attempt(
+            self.cx.req,
+            &self.cx.call.model,
+            (self.cx.snap.generation, provider, ki),
+            usage,
+            failed,
+            latency,
+        );
+    }
+
     /// Picks the relay for a 2xx answer.
     async fn relay(
         &mut self,
         conn: &mut Conn,
         provider: &Provider,
+        ki: Option<usize>,
         resp: Response,
         cross_count: bool,
     ) -> Relayed {
@@ -234,6 +260,14 @@ impl Attempts<'_> {
         }
         let upstream_fmt = provider.format();
         let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
+        // Usage statistics: off costs this one test.
+        let counting = self.cx.snap.config.usage_statistics_enabled && !call.count_tokens;
+        let mut sniff = counting.then(|| {
+            crate::management::usage::Sniffer::new(
+                upstream_fmt,
+                call.stream || upstream_fmt == Format::Codex,
+            )
+        });
         // Once a keep-alive committed the status, the answer must arrive whole.
         let relayed = if cross_count {
             relay_count(w, conn, resp, call.client, &fwd).await
@@ -242,11 +276,25 @@ impl Attempts<'_> {
             && !(call.gemini_raw && call.stream)
             && !conn.committed_early
         {
-            relay(w, conn, resp, call.stream, call.client, &fwd).await
+            relay(
+                w,
+                conn,
+                resp,
+                call.stream,
+                call.client,
+                &fwd,
+                sniff.as_mut(),
+            )
+            .await
         } else {
-            relay_translated(w, conn, resp, upstream_fmt, call, &call.model, &fwd).await
+            let s = sniff.as_mut();
+            relay_translated(w, conn, resp, upstream_fmt, call, &call.model, &fwd, s).await
         };
         self.fwd = fwd;
+        if let Some(s) = sniff {
+            let failed = !matches!(relayed, Relayed::Done(_, false));
+            self.record_usage(provider, ki, s.finish(), failed);
+        }
         relayed
     }
 

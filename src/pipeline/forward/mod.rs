@@ -133,6 +133,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
     // lines), while re-dispatching.
     let mut bootstrap: Option<(Failure, u16, Vec<u8>)> = None;
     let mut retried = 0;
+    let started = std::time::Instant::now();
     loop {
         let (routed, mut plan) = match route(w, &snap, req, &call.model, call.body) {
             Ok(r) => r,
@@ -153,6 +154,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
             bootstrap: None,
             fwd: Vec::new(),
             request,
+            started,
         };
         if let Some(keep) = dispatch(&mut attempts, conn, &mut bootstrap).await {
             return keep;

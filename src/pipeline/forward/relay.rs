@@ -43,6 +43,7 @@ pub(super) async fn relay(
     stream: bool,
     client: Format,
     fwd: &[u8],
+    mut sniff: Option<&mut crate::management::usage::Sniffer>,
 ) -> Relayed {
     let mut chunk = w.pool.borrow_mut().buf();
     // Wait for the first body bytes before committing a status to the client.
@@ -80,6 +81,9 @@ pub(super) async fn relay(
         // Plain relay: bytes out as they come in.
         let mut more = has_body;
         loop {
+            if let Some(s) = sniff.as_deref_mut() {
+                s.feed(&chunk);
+            }
             if chunked {
                 encode::chunk(&mut conn.out, &chunk);
             } else {
@@ -120,6 +124,9 @@ pub(super) async fn relay(
     let mut forwarded_done = false;
     let mut more = has_body;
     loop {
+        if let Some(s) = sniff.as_deref_mut() {
+            s.feed(&chunk);
+        }
         pending.extend_from_slice(&chunk);
         chunk.clear();
         let cut = last_event_boundary(&pending)

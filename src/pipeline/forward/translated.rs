@@ -175,6 +175,10 @@ pub(super) fn client_tools(call: &Call<'_>, from: Format) -> Option<ClientTools>
 /// Relays an upstream answer in another format, translating it: whole for
 /// non-stream clients (a Codex stream is aggregated), event by event for
 /// streams. Nothing reaches the client before the translator produced output.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the relay's inputs, passed through"
+)]
 pub(super) async fn relay_translated(
     w: &Rc<Worker>,
     conn: &mut Conn,
@@ -183,16 +187,21 @@ pub(super) async fn relay_translated(
     call: &Call<'_>,
     model: &str,
     fwd: &[u8],
+    sniff: Option<&mut crate::management::usage::Sniffer>,
 ) -> Relayed {
     if call.stream {
-        translate_stream(w, conn, resp, from, call, model, fwd).await
+        translate_stream(w, conn, resp, from, call, model, fwd, sniff).await
     } else {
-        translate_whole(w, conn, resp, from, call, model, fwd).await
+        translate_whole(w, conn, resp, from, call, model, fwd, sniff).await
     }
 }
 
 /// A non-stream client: the whole answer (a Codex stream aggregated to its
 /// terminal event) translated at once.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the relay's inputs, passed through"
+)]
 async fn translate_whole(
     w: &Rc<Worker>,
     conn: &mut Conn,
@@ -201,6 +210,7 @@ async fn translate_whole(
     call: &Call<'_>,
     model: &str,
     fwd: &[u8],
+    sniff: Option<&mut crate::management::usage::Sniffer>,
 ) -> Relayed {
     let created = unix_now();
     let status = resp.status();
@@ -233,6 +243,13 @@ async fn translate_whole(
     } else {
         &body
     };
+    if let Some(s) = sniff {
+        if from == Format::Codex {
+            s.event(Some(b"response.completed"), data);
+        } else {
+            s.feed(data);
+        }
+    }
     let mut out = w.pool.borrow_mut().buf();
     let ctx = RespCtx {
         client_model: model,
@@ -258,6 +275,10 @@ async fn translate_whole(
 
 /// A stream client: translated event by event; nothing is written before
 /// the translator produced client bytes.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the relay's inputs, passed through"
+)]
 async fn translate_stream(
     w: &Rc<Worker>,
     conn: &mut Conn,
@@ -266,6 +287,7 @@ async fn translate_stream(
     call: &Call<'_>,
     model: &str,
     fwd: &[u8],
+    mut sniff: Option<&mut crate::management::usage::Sniffer>,
 ) -> Relayed {
     let created = unix_now();
     let keepalive = stream_keepalive(w, call.client);
@@ -304,6 +326,9 @@ async fn translate_stream(
             Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
             Some(Ok(true)) => {
                 fed += chunk.len();
+                if let Some(s) = sniff.as_deref_mut() {
+                    s.feed(&chunk);
+                }
                 tr.feed(&chunk, &mut out);
                 chunk.clear();
             }
@@ -345,6 +370,9 @@ async fn translate_stream(
             None => return Relayed::ClientGone,
             Some(Ok(true)) => {
                 fed += chunk.len();
+                if let Some(s) = sniff.as_deref_mut() {
+                    s.feed(&chunk);
+                }
                 tr.feed(&chunk, &mut out);
                 chunk.clear();
             }

@@ -1,0 +1,638 @@
+//! Usage statistics (`usage-statistics-enabled`, CLIProxyAPI v6.9's
+//! `/usage`, `/usage/export`, `/usage/import`).
+//!
+//! Cost on the request path:
+//! - disabled: one `bool` read of the snapshot's config per upstream answer;
+//!   nothing else runs.
+//! - enabled: a [`Sniffer`] watches the upstream bytes the relay already
+//!   has (SSE events are scanned; only events whose data mentions `usage`
+//!   are decoded), then one [`Record`] (a few small strings) is pushed into
+//!   this worker's bounded channel with `try_send`. No lock is taken on the
+//!   request path: the channel is std's array-backed `sync_channel`, whose
+//!   send is lock-free while no receiver sleeps (ours never blocks).
+//!
+//! Merge on read: the management handler (and the control thread once a
+//! second) drains every worker's channel into one [`Stats`] behind a mutex
+//! that only they take.
+//!
+//! Memory bound: each worker's channel holds at most [`QUEUE_CAP`] records
+//! (a full channel drops the record and counts it in `dropped`); the
+//! aggregate keeps at most [`MAX_DETAILS`] request details per (API key,
+//! model) pair (oldest dropped; totals still count them), at most
+//! [`MAX_DAYS`] day buckets, and 24 hour buckets. The number of (API key,
+//! model) pairs is bounded by the configured client keys times the models
+//! served (a request with an unknown key never gets this far).
+
+use crate::translate::format::Format;
+use crate::translate::stream::decode::Decoder;
+use crate::translate::stream::{StreamEvent, Usage};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Mutex;
+
+/// Records a worker's channel holds before drops.
+pub const QUEUE_CAP: usize = 16_384;
+/// Request details kept per (API key, model).
+pub const MAX_DETAILS: usize = 1_000;
+/// Day buckets kept.
+pub const MAX_DAYS: usize = 400;
+/// Largest non-stream body the sniffer keeps to read its usage.
+const MAX_BODY: usize = 8 << 20;
+
+// ------------------------------------------------------------ sniffing
+
+/// Reads token usage out of one upstream answer (stream or whole body) in
+/// upstream format `fmt`.
+pub struct Sniffer {
+    fmt: Format,
+    stream: bool,
+    scanner: crate::sse::Scanner,
+    dec: Decoder,
+    body: Vec<u8>,
+    usage: Usage,
+    failed: bool,
+}
+
+fn mentions_usage(data: &[u8]) -> bool {
+    memchr::memmem::find(data, b"sage").is_some()
+}
+
+impl Sniffer {
+    /// A sniffer for an answer in `fmt`; `stream`: SSE, else one JSON body.
+    pub fn new(fmt: Format, stream: bool) -> Sniffer {
+        Sniffer {
+            fmt,
+            stream,
+            scanner: crate::sse::Scanner::new(),
+            dec: Decoder::new(fmt, 0),
+            body: Vec::new(),
+            usage: Usage::default(),
+            failed: false,
+        }
+    }
+
+    /// Feeds the next bytes of the answer.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if !self.stream {
+            if self.body.len() + bytes.len() <= MAX_BODY {
+                self.body.extend_from_slice(bytes);
+            } else {
+                self.failed = true;
+            }
+            return;
+        }
+        if self.failed {
+            return;
+        }
+        let (dec, usage) = (&mut self.dec, &mut self.usage);
+        let r = self.scanner.feed(bytes, |item| {
+            if let crate::sse::Item::Event(ev) = item {
+                if mentions_usage(ev.data) {
+                    dec.decode(ev.event, ev.data, &mut |e| {
+                        if let StreamEvent::Usage(u) = e {
+                            *usage = u;
+                        }
+                    });
+                }
+            }
+        });
+        if r.is_err() {
+            self.failed = true;
+        }
+    }
+
+    /// One complete event (a Codex answer aggregated to its terminal event).
+    pub fn event(&mut self, event: Option<&[u8]>, data: &[u8]) {
+        let usage = &mut self.usage;
+        self.dec.decode(event, data, &mut |e| {
+            if let StreamEvent::Usage(u) = e {
+                *usage = u;
+            }
+        });
+    }
+
+    /// The usage the answer reported (zeros when it reported none).
+    pub fn finish(mut self) -> Usage {
+        if self.stream || self.failed {
+            return self.usage;
+        }
+        let body = std::mem::take(&mut self.body);
+        match self.fmt {
+            // A whole message reads like the stream's opening event.
+            Format::Claude => {
+                let mut w = Vec::with_capacity(body.len() + 40);
+                w.extend_from_slice(b"{\"type\":\"message_start\",\"message\":");
+                w.extend_from_slice(&body);
+                w.push(b'}');
+                self.event(Some(b"message_start"), &w);
+                // message_start carries input; the whole message's usage
+                // object is final, so it is also read as the closing delta.
+                if let Some(usage) = crate::json::span::get(&body, b"usage") {
+                    let mut d = Vec::with_capacity(usage.len() + 48);
+                    d.extend_from_slice(b"{\"type\":\"message_delta\",\"delta\":{},\"usage\":");
+                    d.extend_from_slice(usage);
+                    d.push(b'}');
+                    self.event(Some(b"message_delta"), &d);
+                }
+            }
+            Format::OpenAiResponses | Format::Codex => {
+                let mut w = Vec::with_capacity(body.len() + 48);
+                w.extend_from_slice(b"{\"type\":\"response.completed\",\"response\":");
+                w.extend_from_slice(&body);
+                w.push(b'}');
+                self.event(Some(b"response.completed"), &w);
+            }
+            // A Gemini CLI answer is `{"response": ...}`: its decoder unwraps it.
+            Format::OpenAiChat | Format::Gemini | Format::GeminiCli => self.event(None, &body),
+        }
+        self.usage
+    }
+}
+
+// ------------------------------------------------------------ records
+
+/// One request's outcome, as a worker hands it to the aggregate.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Unix milliseconds when the request arrived.
+    pub at_ms: u64,
+    /// Milliseconds from arrival to the end of the answer.
+    pub latency_ms: u64,
+    /// The client's API key (the `apis` bucket).
+    pub api_key: String,
+    /// The model the client asked for.
+    pub model: String,
+    /// The credential's label.
+    pub source: std::sync::Arc<str>,
+    /// The credential's `auth_index`.
+    pub auth_index: std::sync::Arc<str>,
+    /// Tokens reported by the upstream.
+    pub usage: Usage,
+    /// Whether the request failed.
+    pub failed: bool,
+}
+
+struct Lane {
+    tx: SyncSender<Record>,
+}
+
+thread_local! {
+    static LANE: RefCell<Option<Lane>> = const { RefCell::new(None) };
+}
+
+fn receivers() -> &'static Mutex<Vec<Receiver<Record>>> {
+    static R: std::sync::OnceLock<Mutex<Vec<Receiver<Record>>>> = std::sync::OnceLock::new();
+    R.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Hands a record to the aggregate from this thread's lane (created on the
+/// thread's first record; that one time registers its receiver).
+pub fn record(r: Record) {
+    LANE.with(|lane| {
+        let mut lane = lane.borrow_mut();
+        let lane = lane.get_or_insert_with(|| {
+            let (tx, rx) = sync_channel(QUEUE_CAP);
+            receivers()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(rx);
+            Lane { tx }
+        });
+        match lane.tx.try_send(r) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                DROPPED.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+}
+
+/// The client's key as presented (`Authorization` Bearer or raw,
+/// `X-Api-Key`, `X-Goog-Api-Key`, `?key=`); `""` for an open relay.
+fn client_key(req: &crate::server::Request<'_>) -> String {
+    let raw = req
+        .header("authorization")
+        .map(|a| {
+            let bearer = a.len() > 7 && a[..7].eq_ignore_ascii_case(b"bearer ");
+            if bearer {
+                &a[7..]
+            } else {
+                a
+            }
+        })
+        .or_else(|| req.header("x-api-key"))
+        .or_else(|| req.header("x-goog-api-key"))
+        .or_else(|| crate::pipeline::auth::query_param(req.query(), "key"))
+        .unwrap_or_default();
+    String::from_utf8_lossy(raw).trim().to_string()
+}
+
+/// The base URL an endpoint was configured with (best effort: scheme,
+/// `Host` value and path prefix).
+fn base_url(e: &crate::upstream::Endpoint) -> String {
+    let scheme = if e.tls { "https" } else { "http" };
+    format!("{scheme}://{}{}", e.host_header, e.base_path)
+}
+
+/// A credential's (label, auth_index), computed once per worker, snapshot
+/// generation, provider and key (the SHA-256 and the strings stay off the
+/// per-request path).
+type Ident = (std::sync::Arc<str>, std::sync::Arc<str>);
+
+/// This worker's [`Ident`]s for one snapshot generation.
+type Idents = (u64, std::collections::HashMap<(usize, usize), Ident>);
+
+thread_local! {
+    static IDENTS: RefCell<Idents> = RefCell::new((0, std::collections::HashMap::new()));
+}
+
+fn ident(gen: u64, provider: &crate::state::Provider, ki: Option<usize>) -> Ident {
+    let slot = (
+        provider as *const crate::state::Provider as usize,
+        ki.unwrap_or(usize::MAX),
+    );
+    IDENTS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != gen {
+            c.0 = gen;
+            c.1.clear();
+        }
+        c.1.entry(slot)
+            .or_insert_with(|| {
+                let (label, idx) = match &provider.account {
+                    Some(a) => {
+                        let label = if a.email.is_empty() {
+                            a.id.clone()
+                        } else {
+                            a.email.clone()
+                        };
+                        (
+                            label,
+                            super::auth_files::auth_index(a.kind.as_type(), &a.path),
+                        )
+                    }
+                    None => {
+                        let key = ki
+                            .and_then(|k| provider.keys.get(k))
+                            .map(|k| k.expose())
+                            .unwrap_or("");
+                        let idx = super::routes::auth_index(
+                            provider.kind.config_key(),
+                            &base_url(&provider.endpoint),
+                            key,
+                        );
+                        (provider.name.clone(), idx)
+                    }
+                };
+                (label.into(), idx.into())
+            })
+            .clone()
+    })
+}
+
+/// Records one upstream attempt of the request `req` with the credential
+/// `(snapshot generation, provider, key index)` (called by the forward stage
+/// only when `usage-statistics-enabled`).
+pub fn record_attempt(
+    req: &crate::server::Request<'_>,
+    model: &str,
+    cred: (u64, &crate::state::Provider, Option<usize>),
+    usage: Usage,
+    failed: bool,
+    latency_ms: u64,
+) {
+    let (label, auth_index) = ident(cred.0, cred.1, cred.2);
+    record(Record {
+        at_ms: super::now_ms().saturating_sub(latency_ms),
+        latency_ms,
+        api_key: client_key(req),
+        model: model.to_string(),
+        source: label,
+        auth_index,
+        usage,
+        failed,
+    });
+}
+
+// ------------------------------------------------------------ aggregate
+
+/// CLIProxyAPI's token breakdown of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Tokens {
+    #[serde(default)]
+    pub input_tokens: i64,
+    #[serde(default)]
+    pub output_tokens: i64,
+    #[serde(default)]
+    pub reasoning_tokens: i64,
+    #[serde(default)]
+    pub cached_tokens: i64,
+    #[serde(default)]
+    pub total_tokens: i64,
+}
+
+/// One request detail (`details[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Detail {
+    pub timestamp: String,
+    #[serde(default)]
+    pub latency_ms: i64,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub auth_index: String,
+    #[serde(default)]
+    pub tokens: Tokens,
+    #[serde(default)]
+    pub failed: bool,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct ModelStats {
+    total_requests: i64,
+    total_tokens: i64,
+    details: VecDeque<Detail>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+struct ApiStats {
+    total_requests: i64,
+    total_tokens: i64,
+    models: BTreeMap<String, ModelStats>,
+}
+
+/// The merged statistics, in CLIProxyAPI's snapshot shape.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Stats {
+    total_requests: i64,
+    success_count: i64,
+    failure_count: i64,
+    total_tokens: i64,
+    apis: BTreeMap<String, ApiStats>,
+    requests_by_day: BTreeMap<String, i64>,
+    requests_by_hour: BTreeMap<String, i64>,
+    tokens_by_day: BTreeMap<String, i64>,
+    tokens_by_hour: BTreeMap<String, i64>,
+}
+
+/// `YYYY-MM-DD`, `HH` and RFC 3339 (UTC) of Unix milliseconds.
+fn times(ms: u64) -> (String, String, String) {
+    let secs = ms / 1000;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let stamp = super::auth_files::rfc3339(t);
+    let day = stamp[..10].to_string();
+    let hour = stamp[11..13].to_string();
+    let frac = format!("{}.{:03}Z", &stamp[..19], ms % 1000);
+    (day, hour, frac)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Stats {
+    fn add_detail(&mut self, api: &str, model: &str, d: Detail) {
+        let tokens = d.tokens.total_tokens;
+        self.total_requests += 1;
+        if d.failed {
+            self.failure_count += 1;
+        } else {
+            self.success_count += 1;
+        }
+        self.total_tokens += tokens;
+        let day = d.timestamp.get(..10).unwrap_or("").to_string();
+        let hour = d.timestamp.get(11..13).unwrap_or("").to_string();
+        *self.requests_by_day.entry(day.clone()).or_default() += 1;
+        *self.requests_by_hour.entry(hour.clone()).or_default() += 1;
+        *self.tokens_by_day.entry(day).or_default() += tokens;
+        *self.tokens_by_hour.entry(hour).or_default() += tokens;
+        while self.requests_by_day.len() > MAX_DAYS {
+            let Some(first) = self.requests_by_day.keys().next().cloned() else {
+                break;
+            };
+            self.requests_by_day.remove(&first);
+            self.tokens_by_day.remove(&first);
+        }
+        let a = self.apis.entry(api.to_string()).or_default();
+        a.total_requests += 1;
+        a.total_tokens += tokens;
+        let m = a.models.entry(model.to_string()).or_default();
+        m.total_requests += 1;
+        m.total_tokens += tokens;
+        m.details.push_back(d);
+        while m.details.len() > MAX_DETAILS {
+            m.details.pop_front();
+        }
+    }
+
+    fn add(&mut self, r: Record) {
+        let (_, _, stamp) = times(r.at_ms);
+        let u = r.usage;
+        let tokens = Tokens {
+            input_tokens: to_i64(u.input),
+            output_tokens: to_i64(u.output),
+            reasoning_tokens: to_i64(u.reasoning),
+            cached_tokens: to_i64(u.cached),
+            total_tokens: to_i64(u.input.saturating_add(u.output)),
+        };
+        let d = Detail {
+            timestamp: stamp,
+            latency_ms: to_i64(r.latency_ms),
+            source: r.source.to_string(),
+            auth_index: r.auth_index.to_string(),
+            tokens,
+            failed: r.failed,
+        };
+        self.add_detail(&r.api_key, &r.model, d);
+    }
+
+    /// Merges an exported snapshot: details already present (same API key,
+    /// model and every detail field) are skipped. Returns (added, skipped).
+    fn merge(&mut self, other: Stats) -> (i64, i64) {
+        let mut seen: HashSet<(String, String, Detail)> = HashSet::new();
+        for (k, a) in &self.apis {
+            for (m, ms) in &a.models {
+                for d in &ms.details {
+                    seen.insert((k.clone(), m.clone(), d.clone()));
+                }
+            }
+        }
+        let (mut added, mut skipped) = (0, 0);
+        for (k, a) in other.apis {
+            for (m, ms) in a.models {
+                for d in ms.details {
+                    if seen.insert((k.clone(), m.clone(), d.clone())) {
+                        self.add_detail(&k, &m, d);
+                        added += 1;
+                    } else {
+                        skipped += 1;
+                    }
+                }
+            }
+        }
+        (added, skipped)
+    }
+}
+
+fn stats() -> &'static Mutex<Stats> {
+    static S: std::sync::OnceLock<Mutex<Stats>> = std::sync::OnceLock::new();
+    S.get_or_init(|| Mutex::new(Stats::default()))
+}
+
+/// Moves every queued record into the aggregate (management reads and the
+/// control thread's tick).
+pub fn drain() {
+    let rx = receivers().lock().unwrap_or_else(|p| p.into_inner());
+    let mut s = stats().lock().unwrap_or_else(|p| p.into_inner());
+    for r in rx.iter() {
+        while let Ok(rec) = r.try_recv() {
+            s.add(rec);
+        }
+    }
+}
+
+/// `GET /usage`: `{"usage": snapshot, "failed_requests": n}` as CLIProxyAPI.
+pub fn snapshot_json() -> serde_json::Value {
+    drain();
+    let s = stats().lock().unwrap_or_else(|p| p.into_inner()).clone();
+    serde_json::json!({
+        "usage": s,
+        "failed_requests": s.failure_count,
+        "dropped_records": DROPPED.load(Ordering::Relaxed),
+    })
+}
+
+/// `GET /usage/export`.
+pub fn export_json() -> serde_json::Value {
+    drain();
+    let s = stats().lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let (_, _, now) = times(super::now_ms());
+    serde_json::json!({ "version": 1, "exported_at": now, "usage": s })
+}
+
+/// `POST /usage/import`: merges an export (`{"usage": ...}` or a bare
+/// snapshot). Returns (added, skipped) or why the body was refused.
+pub fn import(body: &[u8]) -> Result<(i64, i64), String> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let snap = match v.get("usage") {
+        Some(u) => u.clone(),
+        None => v,
+    };
+    let other: Stats = serde_json::from_value(snap).map_err(|e| e.to_string())?;
+    drain();
+    let mut s = stats().lock().unwrap_or_else(|p| p.into_inner());
+    Ok(s.merge(other))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sniff_stream(fmt: Format, body: &[u8]) -> Usage {
+        let mut s = Sniffer::new(fmt, true);
+        s.feed(body);
+        s.finish()
+    }
+
+    /// Whole vs split at every byte: the same usage as the one-read oracle.
+    fn check_splits(fmt: Format, body: &[u8], want: Usage) {
+        assert_eq!(sniff_stream(fmt, body), want, "whole");
+        for cut in 0..=body.len() {
+            let mut s = Sniffer::new(fmt, true);
+            s.feed(&body[..cut]);
+            s.feed(&body[cut..]);
+            assert_eq!(s.finish(), want, "split at {cut}");
+        }
+    }
+
+    fn u(input: u64, output: u64) -> Usage {
+        Usage {
+            input,
+            output,
+            ..Usage::default()
+        }
+    }
+
+    #[test]
+    fn chat_stream_and_body() {
+        let body = b"data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":11,\"completion_tokens\":7,\"total_tokens\":18}}\n\ndata: [DONE]\n\n";
+        check_splits(Format::OpenAiChat, body, u(11, 7));
+        let mut s = Sniffer::new(Format::OpenAiChat, false);
+        s.feed(
+            br#"{"id":"c","choices":[{"index":0,"message":{"role":"assistant","content":"x"}}],"#,
+        );
+        s.feed(br#""usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#);
+        assert_eq!(s.finish(), u(3, 4));
+    }
+
+    #[test]
+    fn claude_stream_and_body() {
+        let body = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":[],\"usage\":{\"input_tokens\":20,\"output_tokens\":1}}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        check_splits(Format::Claude, body, u(20, 9));
+        let mut s = Sniffer::new(Format::Claude, false);
+        s.feed(br#"{"id":"m","type":"message","role":"assistant","model":"c","content":[{"type":"text","text":"x"}],"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":3}}"#);
+        assert_eq!(s.finish(), u(5, 3));
+    }
+
+    #[test]
+    fn gemini_stream_and_body() {
+        let body = b"data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"hi\"}]}}]}\r\n\r\ndata: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"!\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":5,\"totalTokenCount\":13}}\r\n\r\n";
+        check_splits(Format::Gemini, body, u(8, 5));
+        let mut s = Sniffer::new(Format::Gemini, false);
+        s.feed(br#"{"candidates":[{"content":{"role":"model","parts":[{"text":"x"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":2,"candidatesTokenCount":6,"totalTokenCount":8}}"#);
+        assert_eq!(s.finish(), u(2, 6));
+    }
+
+    #[test]
+    fn responses_stream_and_body() {
+        let body = b"event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"status\":\"in_progress\"}}\n\nevent: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"status\":\"completed\",\"output\":[],\"usage\":{\"input_tokens\":30,\"output_tokens\":12,\"total_tokens\":42}}}\n\n";
+        check_splits(Format::OpenAiResponses, body, u(30, 12));
+        check_splits(Format::Codex, body, u(30, 12));
+        let mut s = Sniffer::new(Format::OpenAiResponses, false);
+        s.feed(br#"{"id":"r","object":"response","status":"completed","output":[],"usage":{"input_tokens":4,"output_tokens":2,"total_tokens":6}}"#);
+        assert_eq!(s.finish(), u(4, 2));
+    }
+
+    #[test]
+    fn aggregate_shape_bounds_and_import() {
+        let mut s = Stats::default();
+        let rec = |i: u64, failed: bool| Record {
+            at_ms: 1_700_000_000_000 + i,
+            latency_ms: 12,
+            api_key: "sk-1".into(),
+            model: "m".into(),
+            source: "acct".into(),
+            auth_index: "0123456789abcdef".into(),
+            usage: u(3, 4),
+            failed,
+        };
+        for i in 0..(MAX_DETAILS as u64 + 5) {
+            s.add(rec(i, i == 0));
+        }
+        let n = MAX_DETAILS as i64 + 5;
+        assert_eq!(
+            (s.total_requests, s.failure_count, s.success_count),
+            (n, 1, n - 1)
+        );
+        assert_eq!(s.total_tokens, 7 * n);
+        let m = &s.apis["sk-1"].models["m"];
+        assert_eq!(m.details.len(), MAX_DETAILS);
+        assert_eq!(m.total_requests, n);
+        assert_eq!(s.requests_by_day["2023-11-14"], n);
+        assert_eq!(s.requests_by_hour["22"], n);
+        let v = serde_json::to_value(&s).unwrap();
+        let d = &v["apis"]["sk-1"]["models"]["m"]["details"][0];
+        assert_eq!(d["tokens"]["total_tokens"], 7);
+        assert_eq!(d["timestamp"], "2023-11-14T22:13:20.005Z");
+        // Importing its own export adds nothing; a fresh aggregate takes it all.
+        let copy: Stats = serde_json::from_value(v).unwrap();
+        assert_eq!(s.clone().merge(copy.clone()), (0, MAX_DETAILS as i64));
+        let mut fresh = Stats::default();
+        assert_eq!(fresh.merge(copy), (MAX_DETAILS as i64, 0));
+    }
+}
