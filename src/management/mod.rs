@@ -19,6 +19,7 @@
 //! - `routes`: the route table and the config routes.
 
 pub mod access;
+mod ampcode;
 pub mod auth_files;
 mod routes;
 pub mod usage;

@@ -42,6 +42,34 @@ pub(super) struct Scalar {
 
 const SCALARS: &[Scalar] = &[
     Scalar {
+        route: "/ampcode/upstream-url",
+        name: "upstream-url",
+        path: &["ampcode", "upstream-url"],
+        kind: Kind::Str,
+        deletable: true,
+    },
+    Scalar {
+        route: "/ampcode/upstream-api-key",
+        name: "upstream-api-key",
+        path: &["ampcode", "upstream-api-key"],
+        kind: Kind::Str,
+        deletable: true,
+    },
+    Scalar {
+        route: "/ampcode/restrict-management-to-localhost",
+        name: "restrict-management-to-localhost",
+        path: &["ampcode", "restrict-management-to-localhost"],
+        kind: Kind::Bool,
+        deletable: false,
+    },
+    Scalar {
+        route: "/ampcode/force-model-mappings",
+        name: "force-model-mappings",
+        path: &["ampcode", "force-model-mappings"],
+        kind: Kind::Bool,
+        deletable: false,
+    },
+    Scalar {
         route: "/debug",
         name: "debug",
         path: &["debug"],
@@ -156,6 +184,12 @@ fn scalar_value(raw: &RawConfig, s: &Scalar) -> Value {
         "/max-retry-interval" => json!(raw.max_retry_interval),
         "/force-model-prefix" => json!(raw.force_model_prefix),
         "/proxy-url" => json!(raw.proxy_url.expose()),
+        "/ampcode/upstream-url" => json!(raw.ampcode.upstream_url),
+        "/ampcode/upstream-api-key" => json!(raw.ampcode.upstream_api_key.expose()),
+        "/ampcode/restrict-management-to-localhost" => {
+            json!(raw.ampcode.restrict_management_to_localhost)
+        }
+        "/ampcode/force-model-mappings" => json!(raw.ampcode.force_model_mappings),
         "/quota-exceeded/switch-project" => json!(raw.quota_exceeded.switch_project),
         "/quota-exceeded/switch-preview-model" => json!(raw.quota_exceeded.switch_preview_model),
         _ => Value::Null,
@@ -211,6 +245,8 @@ pub(super) enum Route {
     Strategy(Method),
     ApiKeys(Method),
     Section(&'static Section, Method),
+    AmpCode,
+    AmpList(super::ampcode::List, Method),
 }
 
 /// The route for `method` and the path below the prefix, if one is registered.
@@ -236,6 +272,9 @@ pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Route> {
         "/config.yaml" if matches!(m, Method::Get | Method::Put) => Route::ConfigYaml(m),
         "/routing/strategy" if m != Method::Delete => Route::Strategy(m),
         "/api-keys" => Route::ApiKeys(m),
+        "/ampcode" if m == Method::Get => Route::AmpCode,
+        "/ampcode/upstream-api-keys" => Route::AmpList(super::ampcode::List::UpstreamApiKeys, m),
+        "/ampcode/model-mappings" => Route::AmpList(super::ampcode::List::ModelMappings, m),
         _ => {
             if let Some(s) = SCALARS.iter().find(|s| s.route == sub) {
                 if m == Method::Delete && !s.deletable {
@@ -299,6 +338,8 @@ pub(super) fn serve(
         Route::Strategy(m) => strategy(plane, m, req.body(), out),
         Route::ApiKeys(m) => api_keys(plane, m, req, out),
         Route::Section(s, m) => section(plane, s, m, req, out),
+        Route::AmpCode => super::ampcode::get_all(plane, out),
+        Route::AmpList(l, m) => super::ampcode::list(plane, l, m, req.body(), out),
     }
 }
 
@@ -311,7 +352,7 @@ fn base_dir(path: &Path) -> &Path {
     }
 }
 
-fn read_text(plane: &Plane, out: &mut Vec<u8>) -> Option<String> {
+pub(super) fn read_text(plane: &Plane, out: &mut Vec<u8>) -> Option<String> {
     match std::fs::read_to_string(&plane.config_path) {
         Ok(t) => Some(t),
         Err(e) => {
@@ -353,7 +394,7 @@ fn commit(plane: &Plane, text: &str, out: &mut Vec<u8>) {
 }
 
 /// Runs `edit` on the current file text under the write lock, then commits.
-fn mutate(
+pub(super) fn mutate(
     plane: &Plane,
     out: &mut Vec<u8>,
     edit: impl FnOnce(&str, &mut Vec<u8>) -> Option<String>,
@@ -368,7 +409,7 @@ fn mutate(
     commit(plane, &new_text, out);
 }
 
-fn body_json(body: &[u8]) -> Option<Value> {
+pub(super) fn body_json(body: &[u8]) -> Option<Value> {
     serde_json::from_slice(body).ok()
 }
 
