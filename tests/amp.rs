@@ -402,7 +402,12 @@ fn messages_route_locally_filters_beta_and_sanitises() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let got = claude.requests().pop().unwrap();
-    assert_eq!(got.header("anthropic-beta"), Some("tools-2024-04-04"));
+    // context-1m filtered; the OAuth beta is added as CLIProxyAPI's Claude
+    // executor adds it to every credential's list.
+    assert_eq!(
+        got.header("anthropic-beta"),
+        Some("tools-2024-04-04,oauth-2025-04-20")
+    );
     let sent = got.json();
     let content = sent["messages"][0]["content"].as_array().unwrap();
     assert_eq!(content.len(), 1, "{sent}");

@@ -760,3 +760,53 @@ fn a_per_file_proxy_carries_the_accounts_upstream_and_refresh_calls() {
         "refresh and upstream call both tunnelled: {targets:?}"
     );
 }
+
+#[test]
+fn a_claude_api_key_and_a_claude_account_send_the_same_identity() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| claude_answer(r, "same"));
+    let auth = scratch_dir("oauth-identity");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&claude_file("at-live", far_future())).unwrap();
+    v["cloak_mode"] = json!("never");
+    v["model_aliases"] = json!([{"name": MODEL, "alias": "via-account"}]);
+    std::fs::write(auth.join("claude-a.json"), v.to_string()).unwrap();
+    let ca = mock.write_ca(&scratch_dir("oauth-ca"));
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\nclaude-api-key:\n  - api-key: \"sk-ant-api-key\"\n    models: [{{name: {MODEL}, alias: via-key}}]\n",
+        auth.display()
+    );
+    let connect = mock.connect_to(&HOSTS);
+    let srv = Server::start_env(
+        "epoll",
+        1,
+        &yaml,
+        &["--upstream-ca", &ca.to_string_lossy()],
+        &[("CLIPROXY_CONNECT_TO", &connect)],
+    );
+    for model in ["via-key", "via-account"] {
+        assert_eq!(chat(&srv, model, false).status, 200, "{model}");
+    }
+    let reqs = mock.requests();
+    let names = |r: &Recorded| {
+        let mut n: Vec<String> = r
+            .headers
+            .iter()
+            .map(|(k, _)| k.to_ascii_lowercase())
+            .filter(|k| k != "authorization" && k != "x-api-key" && k != "content-length")
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&reqs[0]), names(&reqs[1]), "same identity headers");
+    assert_eq!(reqs[0].header("x-api-key"), Some("sk-ant-api-key"));
+    assert_eq!(reqs[1].header("authorization"), Some("Bearer at-live"));
+    for r in &reqs {
+        assert_eq!(r.header("x-app"), Some("cli"));
+        assert!(r
+            .header("anthropic-beta")
+            .is_some_and(|b| b.contains("oauth-2025-04-20")));
+        assert!(r
+            .header("user-agent")
+            .is_some_and(|u| u.starts_with("claude-cli/")));
+    }
+}

@@ -107,6 +107,14 @@ pub fn write_head(
     }
 }
 
+/// Claude Code's identity headers (betas, Anthropic version, the
+/// fingerprint) for a Claude API key: CLIProxyAPI's executor sends the same
+/// head whatever the credential (`applyClaudeHeaders`); only the auth
+/// header differs.
+pub fn write_claude_identity(client: &Client<'_>, skip: &dyn Fn(&str) -> bool, out: &mut Vec<u8>) {
+    claude::write_head(client, &mut Headers { out, skip });
+}
+
 /// Header output that leaves out names the provider's `headers` set.
 pub(crate) struct Headers<'o> {
     out: &'o mut Vec<u8>,

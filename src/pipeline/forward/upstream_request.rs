@@ -83,14 +83,15 @@ pub(super) fn build_request(
         }
     }
     if spec.anthropic_headers && account.is_none() {
-        if !custom("anthropic-version") {
-            encode::header(out, "Anthropic-Version", b"2023-06-01");
-        }
-        if let Some(beta) = req.header("anthropic-beta") {
-            if !custom("anthropic-beta") {
-                encode::header(out, "Anthropic-Beta", beta);
-            }
-        }
+        // A Claude API key carries the same Claude Code identity as an
+        // account (CLIProxyAPI's executor applies it to every credential).
+        let header = |name: &str| req.header(name);
+        let client = wire::Client {
+            header: &header,
+            body: req.body(),
+            format: client_format,
+        };
+        wire::write_claude_identity(&client, &custom, out);
     }
     if !custom("content-type") {
         encode::header(out, "Content-Type", b"application/json");
@@ -255,8 +256,22 @@ pub(super) fn prepare(
     // A Claude account: body `betas` go to the header (`wire::claude::betas`)
     // and the body is cloaked for clients other than Claude Code.
     let mut cloaked = Vec::new();
-    let (send_body, rewrite) = match provider.account.as_deref() {
-        Some(a) if a.kind == crate::accounts::AccountKind::Claude => {
+    let claude_account = provider
+        .account
+        .as_deref()
+        .filter(|a| a.kind == crate::accounts::AccountKind::Claude);
+    let claude_key = provider.account.is_none() && provider.kind.spec().anthropic_headers;
+    let (send_body, rewrite) = match claude_account {
+        // API keys move body betas too; only accounts are cloaked.
+        _ if claude_key && memchr::memmem::find(send_body, b"\"betas\"").is_some() => {
+            let folded = fold_rewrite(send_body, rewrite);
+            cloaked = match wire::claude::without_body_betas(&folded) {
+                Some(b) => b,
+                None => folded.into_owned(),
+            };
+            (&cloaked[..], None)
+        }
+        Some(a) => {
             let cloak = wire::claude::account_cloak(a);
             let ua = cx.req.header("user-agent");
             let cloaks = !call.count_tokens && cloak.applies(ua);
