@@ -20,26 +20,7 @@ trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; kill ${CP_PID:-} 2>/
 . benches/upstream.sh
 upstream_conf $W $UP
 
-cat > $W/proxy.conf <<NGINX
-worker_processes 1;
-pid $W/proxy.pid;
-error_log $W/proxy.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream up { server 127.0.0.1:$UP; keepalive 256; }
-  server {
-    listen 127.0.0.1:$NGX;
-    location / {
-      proxy_pass http://up;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-NGINX
+proxy_conf $W $UP $NGX
 
 cat > $W/config.yaml <<YAML
 host: 127.0.0.1
