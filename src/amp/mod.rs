@@ -287,7 +287,7 @@ async fn to_amp(
         );
         return flush(conn).await;
     };
-    let key = secret::upstream_key(&snap, client);
+    let key = upstream_key(&snap, client);
     let method = req.method();
     let mut r = w.pool.borrow_mut().buf();
     r.extend_from_slice(method);
@@ -679,6 +679,20 @@ async fn serve_local(
     let keep = pipeline::dispatch(w, conn, &local_req).await;
     conn.filter = None;
     keep
+}
+
+/// The Amp key for a request whose client authenticated with `client`.
+pub fn upstream_key<'s>(snap: &'s crate::state::Snapshot, client: Option<&[u8]>) -> &'s str {
+    let amp = &snap.config.ampcode;
+    if let Some(c) = client {
+        if let Some((_, up)) = amp.client_keys.iter().find(|(k, _)| k.ct_eq(c)) {
+            return up.expose();
+        }
+    }
+    if !amp.upstream_api_key.is_empty() {
+        return amp.upstream_api_key.expose();
+    }
+    snap.amp_default_key.expose()
 }
 
 #[cfg(test)]

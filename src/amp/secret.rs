@@ -60,20 +60,6 @@ pub fn key_from_secrets(b: &[u8]) -> Option<String> {
     (!k.is_empty()).then(|| k.to_string())
 }
 
-/// The Amp key for a request whose client authenticated with `client`.
-pub fn upstream_key<'s>(snap: &'s crate::state::Snapshot, client: Option<&[u8]>) -> &'s str {
-    let amp = &snap.config.ampcode;
-    if let Some(c) = client {
-        if let Some((_, up)) = amp.client_keys.iter().find(|(k, _)| k.ct_eq(c)) {
-            return up.expose();
-        }
-    }
-    if !amp.upstream_api_key.is_empty() {
-        return amp.upstream_api_key.expose();
-    }
-    snap.amp_default_key.expose()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

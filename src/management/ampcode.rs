@@ -8,7 +8,7 @@
 //! section of the file (comments inside it are not kept); the reload applies
 //! it like any other config edit.
 
-use super::routes::{body_json, mutate, read_text, Method};
+use super::config_file::{body_json, mutate, read_text, Method};
 use super::yaml_edit::replace_section;
 use super::{error, json, Plane};
 use serde_json::{json, Map, Value};

@@ -281,7 +281,7 @@ fn ident(gen: u64, provider: &crate::state::Provider, ki: Option<usize>) -> Iden
                             .and_then(|k| provider.keys.get(k))
                             .map(|k| k.expose())
                             .unwrap_or("");
-                        let idx = super::routes::auth_index(
+                        let idx = super::config_file::auth_index(
                             provider.kind.config_key(),
                             &base_url(&provider.endpoint),
                             key,
