@@ -2,7 +2,7 @@
 //! client sends, envelopes), as CLIProxyAPI's executors send them.
 //!
 //! Reference: CLIProxyAPI v6.9.7 (2026-03-31, the last tag of March, the
-//! v6.9 line of `/work/shared/reference/v6.9-behaviours.md`):
+//! v6.9 line of the shared v6.9 behaviours reference):
 //! `internal/runtime/executor/{claude,codex,gemini_cli}_executor.go`,
 //! `claude_device_profile.go`, `cloak_utils.go`, `user_id_cache.go` and
 //! `internal/misc/header_utils.go`.
