@@ -17,9 +17,9 @@ pub mod sanitize;
 pub mod secret;
 
 use crate::h1::encode;
-use crate::pipeline;
 use crate::runtime::Worker;
 use crate::server::{Conn, Request, CLIENT_WATCH_DELAY};
+use std::future::Future;
 use std::rc::Rc;
 
 /// `/api/{...}` prefixes proxied to the Amp upstream.
@@ -144,14 +144,22 @@ fn classify(method: &[u8], path: &[u8]) -> Option<Route> {
 }
 
 /// Serves `req` if it is an Amp route; `None` leaves it to the pipeline.
-pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> Option<bool> {
+/// The relay's own routes, which serve a request the Amp module keeps
+/// local. The pipeline implements it and passes itself in, so this module
+/// does not name the pipeline (it wraps it).
+pub trait Relay {
+    /// Serves `req` through the relay's routes; returns keep-alive.
+    fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> impl Future<Output = bool>;
+}
+
+pub async fn handle<R: Relay>(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> Option<bool> {
     match classify(req.method(), req.path())? {
         Route::Manage { open } => Some(manage(w, conn, req, open).await),
         Route::Fallback { managed } => {
             if managed && !gates(w, conn, req) {
                 return Some(flush(conn).await);
             }
-            Some(fallback(w, conn, req).await)
+            Some(fallback::<R>(w, conn, req).await)
         }
     }
 }
@@ -214,7 +222,7 @@ async fn manage(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, open: bool) 
     if !gates(w, conn, req) {
         return flush(conn).await;
     }
-    if !open && !pipeline::authorized(w, conn, req, false) {
+    if !open && !crate::pipeline::auth::authorized(w, conn, req, false) {
         return flush(conn).await;
     }
     let key = client_key(&snap.config.api_keys, req);
@@ -247,7 +255,7 @@ fn client_key<'r>(keys: &[crate::secret::Secret], req: &'r Request<'_>) -> Optio
     let q = req.query();
     ["key", "auth_token"]
         .into_iter()
-        .filter_map(|n| pipeline::auth::query_param(q, n))
+        .filter_map(|n| crate::pipeline::auth::query_param(q, n))
         .find(|v| is_key(v))
 }
 
@@ -511,8 +519,8 @@ fn requested_model(body: &[u8], path: &[u8]) -> (String, Option<(usize, usize)>)
 
 /// A provider route with Amp's fallback: local provider, then a mapping,
 /// then the Amp upstream (`force-model-mappings`: the mapping first).
-async fn fallback(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
-    if !pipeline::authorized(w, conn, req, false) {
+async fn fallback<R: Relay>(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
+    if !crate::pipeline::auth::authorized(w, conn, req, false) {
         return flush(conn).await;
     }
     let snap = w.snapshot();
@@ -543,11 +551,11 @@ async fn fallback(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
         // No model named, or the Amp upstream is off: the local route
         // answers (an unknown model is its usual error).
         // (No rewriter then, as in CLIProxyAPI.)
-        None => serve_local(w, conn, req, &body, path, None, None, span).await,
+        None => serve_local::<R>(w, conn, req, &body, path, None, None, span).await,
         Some(mapping) => {
             let suppress = mapping.is_some() || !served_by_claude(&snap, &model);
             let rewrite = Some((model.as_str(), suppress));
-            serve_local(w, conn, req, &body, path, rewrite, mapping, span).await
+            serve_local::<R>(w, conn, req, &body, path, rewrite, mapping, span).await
         }
     }
 }
@@ -569,7 +577,7 @@ fn served_by_claude(snap: &crate::state::Snapshot, model: &str) -> bool {
     clippy::too_many_arguments,
     reason = "one call site; the request's parts as the fallback decided them"
 )]
-async fn serve_local(
+async fn serve_local<R: Relay>(
     w: &Rc<Worker>,
     conn: &mut Conn,
     req: &Request<'_>,
@@ -676,7 +684,7 @@ async fn serve_local(
     if let Some((model, suppress)) = rewrite {
         conn.filter = Some(Box::new(filter::ResponseFilter::new(model, suppress)));
     }
-    let keep = pipeline::dispatch(w, conn, &local_req).await;
+    let keep = R::dispatch(w, conn, &local_req).await;
     conn.filter = None;
     keep
 }

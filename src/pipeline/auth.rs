@@ -3,8 +3,11 @@
 //! `?key=`, `?auth_token=`; any candidate equal to a configured key passes.
 //! Comparison is constant-time per key.
 
+use crate::error::{Error, ErrorKind};
+use crate::runtime::Worker;
 use crate::secret::Secret;
-use crate::server::Request;
+use crate::server::{Conn, Request};
+use crate::translate::format::Format;
 
 /// The outcome of authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,6 +115,21 @@ pub fn authenticate(keys: &[Secret], req: &Request<'_>) -> Auth {
     } else {
         Auth::Missing
     }
+}
+
+/// Authenticates `req` against the client keys; on failure writes
+/// CLIProxyAPI's 401 (one shape whatever the route) and returns false.
+pub(crate) fn authorized(w: &Worker, conn: &mut Conn, req: &Request<'_>, head_only: bool) -> bool {
+    let snap = w.snapshot();
+    let missing = match authenticate(&snap.config.api_keys, req) {
+        Auth::Ok => return true,
+        Auth::Missing => true,
+        Auth::Invalid => false,
+    };
+    // CLIProxyAPI answers authentication in one shape whatever the route.
+    let e = Error::new(ErrorKind::Unauthorized { missing }, "");
+    super::reply::error(&mut conn.out, &e, Format::OpenAiChat, head_only, &[]);
+    false
 }
 
 #[cfg(test)]

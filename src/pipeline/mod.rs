@@ -49,10 +49,16 @@ impl crate::server::Handler<Worker> for Proxy {
 /// Handles one request; returns whether the connection may serve another.
 /// Amp CLI routes (`crate::amp`) first, then the relay's own.
 pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
-    if let Some(keep) = crate::amp::handle(w, conn, req).await {
+    if let Some(keep) = crate::amp::handle::<Proxy>(w, conn, req).await {
         return keep;
     }
     dispatch(w, conn, req).await
+}
+
+impl crate::amp::Relay for Proxy {
+    async fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
+        dispatch(w, conn, req).await
+    }
 }
 
 /// The relay's own routes (the Amp fallback serves local models through it).
@@ -85,7 +91,7 @@ pub(crate) async fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>)
             reply::json(&mut conn.out, 200, br#"{"status":"ok"}"#, head_only, &[])
         }
         (_, b"/v1/models") | (_, b"/v1beta/models") if get => {
-            if !authorized(w, conn, req, head_only) {
+            if !auth::authorized(w, conn, req, head_only) {
                 return flush(conn).await;
             }
             let snap = w.snapshot();
@@ -109,7 +115,7 @@ pub(crate) async fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>)
             return inference(w, conn, req, Format::OpenAiChat, false).await
         }
         (b"POST", b"/v1/completions") => {
-            if !authorized(w, conn, req, false) {
+            if !auth::authorized(w, conn, req, false) {
                 return flush(conn).await;
             }
             let converted = match crate::translate::completions::request_to_chat(req.body()) {
@@ -140,7 +146,7 @@ pub(crate) async fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>)
             return inference(w, conn, req, Format::OpenAiResponses, false).await
         }
         (b"GET", b"/v1/responses") | (b"GET", b"/backend-api/codex/responses") => {
-            if !authorized(w, conn, req, false) {
+            if !auth::authorized(w, conn, req, false) {
                 return flush(conn).await;
             }
             return responses_ws::serve(w, conn, req).await;
@@ -161,7 +167,7 @@ pub(crate) async fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>)
             match (m, memchr::memrchr(b':', rest)) {
                 (b"POST", Some(_)) => return gemini_action(w, conn, req, rest).await,
                 (m, None) if m == b"GET" || m == b"HEAD" => {
-                    if !authorized(w, conn, req, head_only) {
+                    if !auth::authorized(w, conn, req, head_only) {
                         return flush(conn).await;
                     }
                     let snap = w.snapshot();
@@ -206,7 +212,7 @@ async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest:
             return flush(conn).await;
         }
     };
-    if !authorized(w, conn, req, false) {
+    if !auth::authorized(w, conn, req, false) {
         return flush(conn).await;
     }
     let call = forward::Call {
@@ -232,7 +238,7 @@ async fn gemini_action(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, rest:
 /// `/responses/compact` (Codex, OpenAI-compatible; others answer 501), the
 /// JSON answer relayed as is.
 async fn compact(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
-    if !authorized(w, conn, req, false) {
+    if !auth::authorized(w, conn, req, false) {
         return flush(conn).await;
     }
     let client = Format::OpenAiResponses;
@@ -277,7 +283,7 @@ async fn inference(
     client: Format,
     count: bool,
 ) -> bool {
-    if !authorized(w, conn, req, false) {
+    if !auth::authorized(w, conn, req, false) {
         return flush(conn).await;
     }
     forward::body_routed(w, conn, req, client, count).await
@@ -291,17 +297,4 @@ async fn flush(conn: &mut Conn) -> bool {
 fn no_route(conn: &mut Conn, head_only: bool) {
     let e = Error::new(ErrorKind::NoRoute, "");
     reply::error(&mut conn.out, &e, Format::OpenAiChat, head_only, &[]);
-}
-
-pub(crate) fn authorized(w: &Worker, conn: &mut Conn, req: &Request<'_>, head_only: bool) -> bool {
-    let snap = w.snapshot();
-    let missing = match auth::authenticate(&snap.config.api_keys, req) {
-        auth::Auth::Ok => return true,
-        auth::Auth::Missing => true,
-        auth::Auth::Invalid => false,
-    };
-    // CLIProxyAPI answers authentication in one shape whatever the route.
-    let e = Error::new(ErrorKind::Unauthorized { missing }, "");
-    reply::error(&mut conn.out, &e, Format::OpenAiChat, head_only, &[]);
-    false
 }

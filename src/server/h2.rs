@@ -260,7 +260,8 @@ async fn stream<H: Host, A: Handler<H>>(
     let limit = w.body_limit();
     let read = read_request(&*w, req, limit).await;
     let mut conn = Conn {
-        stream: super::tls::ClientStream::H2(Box::new(H2Response::new(respond, head_request))),
+        // The stream type is the server module's; it wraps an h2 response.
+        stream: Box::new(H2Response::new(respond, head_request)).into(),
         peer,
         buf: Vec::new(),
         out: Vec::with_capacity(4096),

@@ -172,6 +172,12 @@ pub enum ClientStream {
     H2(Box<H2Response>),
 }
 
+impl From<Box<H2Response>> for ClientStream {
+    fn from(h: Box<H2Response>) -> ClientStream {
+        ClientStream::H2(h)
+    }
+}
+
 impl ClientStream {
     /// Reads more bytes, appending to `buf`; `Ok(0)` is end of stream.
     pub async fn read_more(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
