@@ -810,3 +810,47 @@ fn a_claude_api_key_and_a_claude_account_send_the_same_identity() {
             .is_some_and(|u| u.starts_with("claude-cli/")));
     }
 }
+
+#[test]
+fn a_hanging_token_endpoint_for_one_account_does_not_hold_up_another() {
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let mock = Mock::start_tls_named(&HOSTS, move |r| {
+        if r.path.ends_with("/token") {
+            if String::from_utf8_lossy(&r.body).contains("rt-slow") {
+                // Held until the test is done with the other account.
+                let _ = release_rx
+                    .lock()
+                    .unwrap()
+                    .recv_timeout(Duration::from_secs(30));
+            }
+            return json_reply(
+                200,
+                r#"{"access_token":"at-new","refresh_token":"rt-new","expires_in":28800}"#,
+            );
+        }
+        if r.header("authorization") != Some("Bearer at-new") {
+            return json_reply(
+                401,
+                r#"{"type":"error","error":{"type":"authentication_error","message":"expired"}}"#,
+            );
+        }
+        claude_answer(r, "pooled")
+    });
+    let auth = scratch_dir("oauth-pool");
+    let mut slow: serde_json::Value =
+        serde_json::from_str(&claude_file("at-old", "2020-01-01T00:00:00Z")).unwrap();
+    slow["refresh_token"] = json!("rt-slow");
+    slow["model_aliases"] = json!([{"name": MODEL, "alias": "slow-model"}]);
+    // Sorted first, so a single refresher would take it first.
+    std::fs::write(auth.join("a-slow.json"), slow.to_string()).unwrap();
+    let mut fast: serde_json::Value =
+        serde_json::from_str(&claude_file("at-old", "2020-01-01T00:00:00Z")).unwrap();
+    fast["model_aliases"] = json!([{"name": MODEL, "alias": "fast-model"}]);
+    std::fs::write(auth.join("b-fast.json"), fast.to_string()).unwrap();
+    let srv = start(&mock, &auth, 1);
+    let r = chat(&srv, "fast-model", false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("pooled"));
+    release_tx.send(()).unwrap();
+}

@@ -51,8 +51,22 @@ static ENGINE: OnceLock<Engine> = OnceLock::new();
 /// The accounts of the current snapshot (set before or after the engine starts).
 static WATCHED: Mutex<Vec<Watched>> = Mutex::new(Vec::new());
 
-/// Starts the engine thread (once per process; later calls do nothing).
-pub fn start(tls: Arc<rustls::ClientConfig>) {
+/// One piece of work for the refresh pool.
+enum Job {
+    /// Refresh this account (its `refreshing` flag is held).
+    Refresh(Arc<Account>, Option<Arc<crate::upstream::Proxy>>),
+    /// Look up this Gemini account's project.
+    Discover(Arc<Account>, Option<Arc<crate::upstream::Proxy>>),
+}
+
+/// Default size of the refresh pool (CLIProxyAPI's `auth-auto-refresh-workers`).
+pub const DEFAULT_WORKERS: usize = 16;
+
+/// Starts the engine (once per process; later calls do nothing): a
+/// dispatcher thread that scans and takes requests, and `workers` threads
+/// (`auth-auto-refresh-workers`, ≤ 0 = 16) that make the token calls, so one
+/// slow token endpoint does not hold up the other accounts.
+pub fn start(tls: Arc<rustls::ClientConfig>, workers: i64) {
     let (tx, rx) = mpsc::channel::<Option<Arc<Account>>>();
     // The first scan runs at once (tokens that expired while we were down).
     let _ = tx.send(None);
@@ -63,11 +77,44 @@ pub fn start(tls: Arc<rustls::ClientConfig>) {
     if ENGINE.set(engine).is_err() {
         return;
     }
+    let n = if workers <= 0 {
+        DEFAULT_WORKERS
+    } else {
+        usize::try_from(workers).unwrap_or(DEFAULT_WORKERS).min(256)
+    };
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>();
+    let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+    for i in 0..n {
+        let jobs = jobs_rx.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("cliproxy-refresh-{i}"))
+            .spawn(move || work(&jobs));
+        if let Err(e) = spawned {
+            crate::log_error!("token refresh worker failed to start: {e}");
+        }
+    }
     let spawned = std::thread::Builder::new()
         .name("cliproxy-refresh".into())
-        .spawn(move || run(rx));
+        .spawn(move || run(rx, jobs_tx));
     if let Err(e) = spawned {
         crate::log_error!("token refresh thread failed to start: {e}");
+    }
+}
+
+/// A pool worker: takes jobs until the dispatcher is gone.
+fn work(jobs: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let (Ok(job), Some(e)) = (job, ENGINE.get()) else {
+            return;
+        };
+        match job {
+            Job::Refresh(a, proxy) => refresh_one(e, &a, proxy),
+            Job::Discover(a, proxy) => discover(e, &a, proxy),
+        }
     }
 }
 
@@ -202,14 +249,13 @@ pub async fn after_unauthorized(a: &Arc<Account>, seen: u64) -> bool {
     )
 }
 
-fn run(rx: mpsc::Receiver<Option<Arc<Account>>>) {
+fn run(rx: mpsc::Receiver<Option<Arc<Account>>>, jobs: mpsc::Sender<Job>) {
     loop {
         let asked = match rx.recv_timeout(SCAN_INTERVAL) {
             Ok(a) => a,
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
-        let Some(e) = ENGINE.get() else { return };
         // Requests first (a worker is waiting), then the periodic scan.
         let mut queue: Vec<Arc<Account>> = asked.into_iter().collect();
         while let Ok(a) = rx.try_recv() {
@@ -232,12 +278,14 @@ fn run(rx: mpsc::Receiver<Option<Arc<Account>>>) {
         let t = now();
         for a in &queue {
             if a.token.is_refreshing() {
-                refresh_one(e, a, proxy_of(a));
+                let _ = jobs.send(Job::Refresh(a.clone(), proxy_of(a)));
             }
         }
         for (a, proxy) in &watched {
             if needs_project(a, t) {
-                discover(e, a, proxy.clone(), t);
+                // Claimed here so the next scan does not queue it again.
+                a.discover_at.store(t + FAILURE_BACKOFF, Ordering::Release);
+                let _ = jobs.send(Job::Discover(a.clone(), proxy.clone()));
             }
             if due(a, t) && !queue.iter().any(|q| Arc::ptr_eq(q, a)) {
                 let claimed = a
@@ -246,7 +294,7 @@ fn run(rx: mpsc::Receiver<Option<Arc<Account>>>) {
                     .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok();
                 if claimed {
-                    refresh_one(e, a, proxy.clone());
+                    let _ = jobs.send(Job::Refresh(a.clone(), proxy.clone()));
                 }
             }
         }
@@ -266,9 +314,7 @@ fn needs_project(a: &Account, now: u64) -> bool {
 /// the control thread's reload then serves the account with it (as
 /// CLIProxyAPI does when a Gemini CLI file has no project). A failure is
 /// retried after [`FAILURE_BACKOFF`].
-fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Proxy>>, now: u64) {
-    a.discover_at
-        .store(now + FAILURE_BACKOFF, Ordering::Release);
+fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Proxy>>) {
     let net = Net {
         tls: e.tls.clone(),
         proxy,

@@ -37,7 +37,6 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         "logs-max-total-size-mb" => logs_max_total_size_mb,
         "error-logs-max-files" => error_logs_max_files,
         "redis-usage-queue-retention-seconds" => redis_usage_queue_retention_seconds,
-        "auth-auto-refresh-workers" => auth_auto_refresh_workers,
         "quota-exceeded" => quota_exceeded,
         "ws-auth" => ws_auth,
         "antigravity-signature-cache-enabled" => antigravity_signature_cache_enabled,

@@ -145,6 +145,9 @@ pub struct Config {
     pub oauth_request_scoped_errors: Vec<(String, Vec<ScopedErrorRule>)>,
     /// `payload` rules, compiled (parts that do not compile are warnings).
     pub payload: PayloadRules,
+    /// `auth-auto-refresh-workers`: size of the token refresh pool
+    /// (≤ 0 = 16; read at start).
+    pub auth_auto_refresh_workers: i64,
     /// `usage-statistics-enabled`: count requests and tokens for `/usage`.
     pub usage_statistics_enabled: bool,
     /// `remote-management`: the management API's access settings

@@ -371,7 +371,7 @@ pub fn start<A: crate::server::Handler<Worker>>(
         listeners.push(bind_listener(bound)?);
     }
     let tls = crate::upstream::client_tls_config(&opts.extra_roots)?;
-    crate::accounts::refresh::start(tls.clone());
+    crate::accounts::refresh::start(tls.clone(), snap.config.auth_auto_refresh_workers);
     let shared = Arc::new(Shared {
         current: Mutex::new(snap.clone()),
         applied: (0..workers)

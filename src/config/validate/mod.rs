@@ -204,6 +204,7 @@ impl Config {
             ampcode,
             remote_management: raw.remote_management.clone(),
             usage_statistics_enabled: raw.usage_statistics_enabled,
+            auth_auto_refresh_workers: raw.auth_auto_refresh_workers,
         };
         Ok((config, v.warnings))
     }
