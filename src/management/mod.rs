@@ -21,6 +21,7 @@
 pub mod access;
 mod ampcode;
 pub mod auth_files;
+mod oauth_maps;
 mod routes;
 pub mod usage;
 pub mod yaml_edit;
