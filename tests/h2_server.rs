@@ -694,7 +694,26 @@ both_drivers!(
             let r = tokio::time::timeout(Duration::from_secs(10), conn)
                 .await
                 .expect("the server did not close the connection after its last stream");
-            assert!(r.unwrap().is_ok());
+            // Closed: cleanly, or reset by the kernel when the process exits
+            // at the end of its drain with a frame of ours (a window update)
+            // still unread. Any h2 protocol error still fails.
+            match r.unwrap() {
+                Ok(()) => {}
+                Err(e) => {
+                    let kind = e.get_io().map(std::io::Error::kind);
+                    assert!(
+                        matches!(
+                            kind,
+                            Some(
+                                std::io::ErrorKind::ConnectionReset
+                                    | std::io::ErrorKind::UnexpectedEof
+                                    | std::io::ErrorKind::BrokenPipe
+                            )
+                        ),
+                        "{e:?}"
+                    );
+                }
+            }
         });
         assert_eq!(srv.wait_exit(Duration::from_secs(10)), Some(0));
     }

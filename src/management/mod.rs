@@ -22,6 +22,7 @@ pub mod access;
 mod ampcode;
 pub mod auth_files;
 mod config_file;
+mod oauth_maps;
 mod routes;
 pub mod usage;
 pub mod yaml_edit;

@@ -239,6 +239,8 @@ pub(super) enum Route {
     Section(&'static Section, Method),
     AmpCode,
     AmpList(super::ampcode::List, Method),
+    OAuthMap(super::oauth_maps::MapKey, Method),
+    ModelDefinitions(String),
 }
 
 /// The route for `method` and the path below the prefix, if one is registered.
@@ -267,7 +269,13 @@ pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Route> {
         "/ampcode" if m == Method::Get => Route::AmpCode,
         "/ampcode/upstream-api-keys" => Route::AmpList(super::ampcode::List::UpstreamApiKeys, m),
         "/ampcode/model-mappings" => Route::AmpList(super::ampcode::List::ModelMappings, m),
+        _ if sub.starts_with("/model-definitions/") && m == Method::Get => {
+            Route::ModelDefinitions(sub["/model-definitions/".len()..].to_string())
+        }
         _ => {
+            if let Some(k) = super::oauth_maps::MapKey::from_route(sub) {
+                return Some(Route::OAuthMap(k, m));
+            }
             if let Some(s) = SCALARS.iter().find(|s| s.route == sub) {
                 if m == Method::Delete && !s.deletable {
                     return None;
@@ -332,6 +340,14 @@ pub(super) fn serve(
         Route::Section(s, m) => section(plane, s, m, req, out),
         Route::AmpCode => super::ampcode::get_all(plane, out),
         Route::AmpList(l, m) => super::ampcode::list(plane, l, m, req.body(), out),
+        Route::OAuthMap(k, m) => {
+            super::oauth_maps::serve(plane, k, m, req.body(), &|n| query(req, n), out)
+        }
+        Route::ModelDefinitions(channel) => {
+            let mut buf = Vec::new();
+            crate::pipeline::auth::percent_decode(channel.as_bytes(), &mut buf);
+            super::oauth_maps::model_definitions(&String::from_utf8_lossy(&buf), out)
+        }
     }
 }
 
