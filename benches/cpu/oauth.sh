@@ -17,50 +17,7 @@ cd "$(dirname "$0")/../.."
 bench_start "${1:-}" oauth 18431 18433
 tls_cert api.anthropic.com
 
-cat > $W/upstream.conf <<NGINX
-worker_processes 1;
-pid $W/upstream.pid;
-error_log $W/upstream.err;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UP ssl;
-    ssl_certificate $W/leaf.pem;
-    ssl_certificate_key $W/leaf.key;
-    location /v1/messages {
-      if (\$http_accept ~ "event-stream") { rewrite ^ /claude-sse last; }
-      default_type application/json;
-      return 200 '$CLAUDE';
-    }
-    location /claude-sse { internal; default_type text/event-stream; return 200 '$CLAUDE_SSE'; }
-  }
-}
-NGINX
-nginx -c $W/upstream.conf
-wait_port $UP
-
-mkdir -p $W/auths
-cat > $W/auths/claude-bench@example.com.json <<JSON
-{"type":"claude","email":"bench@example.com","access_token":"sk-ant-oat01-bench","refresh_token":"rt","expired":"2099-01-01T00:00:00Z",
- "model_aliases":[{"name":"claude-sonnet-4-6","alias":"via-account"}]}
-JSON
-cat > $W/auths/claude-plain@example.com.json <<JSON
-{"type":"claude","email":"plain@example.com","access_token":"sk-ant-oat01-plain","refresh_token":"rt","expired":"2099-01-01T00:00:00Z",
- "cloak_mode":"never","model_aliases":[{"name":"claude-sonnet-4-6","alias":"via-plain"}]}
-JSON
-cat > $W/config.yaml <<YAML
-host: 127.0.0.1
-port: $CP
-auth-dir: $W/auths
-api-keys: ["sk-bench"]
-claude-api-key:
-  - api-key: "sk-ant-api-bench"
-    models:
-      - name: claude-sonnet-4-6
-        alias: via-key
-YAML
+claude_upstream_and_config
 
 RELAY_ENV="CLIPROXY_CONNECT_TO=api.anthropic.com:443=127.0.0.1:$UP"
 
