@@ -224,8 +224,10 @@ impl Future for Wait<'_> {
 /// expired, asks for a refresh and waits (bounded). Returns the token
 /// version the request goes out with.
 pub async fn ensure_fresh(a: &Arc<Account>) -> u64 {
-    let v = a.token.get().version;
-    if !expired(a, 0) {
+    // One read of the cell on the common path (a live token).
+    let t = a.token.get();
+    let v = t.version;
+    if !(t.access.is_empty() || t.expires_at.is_some_and(|e| e <= now())) {
         return v;
     }
     if request(a, v) {

@@ -331,15 +331,11 @@ pub(super) fn prepare(
     if request.capacity() == 0 {
         *request = w.pool.borrow_mut().buf();
     }
-    // An OAuth account sends its current token (the refresh engine swaps it).
-    let token = provider.account.as_ref().map(|a| a.token.get());
-    let key = match &token {
-        Some(t) => Some(&t.access),
-        None => ki.and_then(|k| provider.keys.get(k)),
-    };
+    // An account's token is read once, where its head is written
+    // (`wire::write_head`); `key` is the config entry's.
     build_request(
         provider,
-        key,
+        ki.and_then(|k| provider.keys.get(k)),
         cx.req,
         send_body,
         rewrite,
