@@ -361,6 +361,83 @@ fn latest_version_asks_github_off_the_worker() {
         .starts_with("status 404"));
 }
 
+/// An HTTP CONNECT proxy that records each CONNECT line and tunnels every
+/// one to `to` (the mock GitHub), whatever host it names.
+fn connect_proxy(to: std::net::SocketAddr) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let rec = seen.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(s) = s else { return };
+            let rec = rec.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                        break;
+                    }
+                }
+                rec.lock().unwrap().push(line.trim().to_string());
+                let up = std::net::TcpStream::connect(to).unwrap();
+                let mut w = s.try_clone().unwrap();
+                w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut a, mut b) = (up.try_clone().unwrap(), w);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut a, &mut b);
+                    let _ = b.shutdown(std::net::Shutdown::Write);
+                });
+                let mut up = up;
+                let _ = std::io::copy(&mut r, &mut up);
+                let _ = up.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn panel_and_latest_version_go_through_proxy_url() {
+    let gh = github(Gh::good());
+    let (port, seen) = connect_proxy(gh.addr);
+    let ca_dir = scratch_dir("panel-ca");
+    let ca = gh.write_ca(&ca_dir);
+    // No CLIPROXY_CONNECT_TO: only the proxy knows where "GitHub" is.
+    let yaml = format!(
+        "api-keys:\n  - \"{CLIENT_KEY}\"\nproxy-url: \"http://127.0.0.1:{port}\"\nremote-management:\n  secret-key: \"{KEY}\"\n  panel-github-repository: \"https://github.com/o/panel\"\n"
+    );
+    let srv = Server::start("epoll", 1, &yaml, &["--upstream-ca", ca.to_str().unwrap()]);
+    let r = panel(&srv);
+    assert_eq!(r.status, 200, "{}", srv.log_text());
+    assert_eq!(r.text(), PANEL);
+    let v = srv.request(
+        "GET",
+        "/v0/management/latest-version",
+        &[("X-Management-Key", KEY)],
+        "",
+    );
+    assert_eq!(v.json(), json!({"latest-version": "v6.9.99"}));
+    let lines = seen.lock().unwrap().clone();
+    for host in [
+        "api.github.com:443",
+        "github.com:443",
+        "objects.githubusercontent.com:443",
+    ] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == &format!("CONNECT {host} HTTP/1.1")),
+            "{host} through the proxy: {lines:?}"
+        );
+    }
+}
+
 fn upstream(r: &Recorded) -> Reply {
     if r.json()["messages"][0]["content"] == "fail" {
         return json_reply(500, r#"{"error":{"message":"boom"}}"#);

@@ -174,6 +174,7 @@ openai-compatibility:
         if "b" in state:
             state["b"].quit()
         shutil.rmtree(profile, ignore_errors=True)
+        shutil.rmtree(cfg_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
