@@ -615,19 +615,24 @@ pub fn drain() {
     let mut q = queue().lock().unwrap_or_else(|p| p.into_inner());
     let mut k = key_stats().lock().unwrap_or_else(|p| p.into_inner());
     let now = super::now_ms();
+    let mut records = Vec::new();
     for r in rx.iter() {
         while let Ok(m) = r.try_recv() {
             match m {
-                Msg::Usage(rec) => {
-                    q.push(now, queue_item(&rec));
-                    s.add(rec);
-                }
+                Msg::Usage(rec) => records.push(rec),
                 Msg::Key(kr) => k
                     .entry((kr.group, kr.key))
                     .or_default()
                     .add(kr.at_secs, kr.success),
             }
         }
+    }
+    // The lanes are drained one worker after another: order this batch by
+    // request time so the queue hands out the oldest first.
+    records.sort_by_key(|r| r.at_ms);
+    for rec in records {
+        q.push(now, queue_item(&rec));
+        s.add(rec);
     }
     q.prune(now);
 }
