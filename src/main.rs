@@ -197,6 +197,8 @@ fn real_main() -> i32 {
         return 0;
     }
     cliproxy::log::set_debug(snap.config.debug);
+    // A control panel already on disk is re-checked every 3 h from now on.
+    cliproxy::management::panel::at_start(&config, &snap.config, &opts.extra_roots);
     if let Err(e) = std::fs::create_dir_all(&snap.config.auth_dir) {
         cliproxy::log_warn!("auth-dir {}: {e}", snap.config.auth_dir.display());
     }

@@ -45,6 +45,45 @@ pub fn call(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<Reply, String> {
+    let limits = Limits {
+        max_body: MAX_BODY,
+        timeout: CALL_TIMEOUT,
+    };
+    send(net, method, url, headers, body, limits).map(|f| Reply {
+        status: f.status,
+        body: f.body,
+    })
+}
+
+/// How much of an answer [`send`] reads, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body read; a longer one is an error.
+    pub max_body: usize,
+    /// Whole-call deadline (connect, send, read).
+    pub timeout: Duration,
+}
+
+/// An answer with the one header a caller that follows redirects needs.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Status code.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// The `Location` header, when present.
+    pub location: Option<String>,
+}
+
+/// [`call`] with explicit [`Limits`], keeping `Location`.
+pub fn send(
+    net: &Net,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    limits: Limits,
+) -> Result<Fetched, String> {
     let mut ep = Endpoint::parse(url)?;
     let path_and_query = match url.find("://").map(|i| i + 3) {
         Some(start) => match url[start..].find('/') {
@@ -92,13 +131,20 @@ pub fn call(
                     .await
                     .map_err(|e| e.to_string())?;
             let status = resp.status();
+            let location = resp
+                .header("location")
+                .map(|v| String::from_utf8_lossy(v).trim().to_string());
             let mut body = Vec::new();
-            resp.read_to_end(&mut body, MAX_BODY)
+            resp.read_to_end(&mut body, limits.max_body)
                 .await
                 .map_err(|e| format!("{url}: reading the answer: {e}"))?;
-            Ok::<Reply, String>(Reply { status, body })
+            Ok::<Fetched, String>(Fetched {
+                status,
+                body,
+                location,
+            })
         };
-        match monoio::time::timeout(CALL_TIMEOUT, fut).await {
+        match monoio::time::timeout(limits.timeout, fut).await {
             Ok(r) => r,
             Err(_) => Err(format!("{url}: timed out")),
         }

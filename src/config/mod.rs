@@ -150,6 +150,9 @@ pub struct Config {
     pub auth_auto_refresh_workers: i64,
     /// `usage-statistics-enabled`: count requests and tokens for `/usage`.
     pub usage_statistics_enabled: bool,
+    /// `redis-usage-queue-retention-seconds`: how long `/usage-queue` keeps
+    /// a record (as written; normalised by the queue).
+    pub redis_usage_queue_retention_seconds: i64,
     /// `remote-management`: the management API's access settings
     /// (`secret-key` is a bcrypt hash once the start-up write-back ran).
     pub remote_management: raw::RawRemoteManagement,

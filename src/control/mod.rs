@@ -271,6 +271,11 @@ pub fn run(
             reload(&handle, &config_path, listener_tls, "config");
         }
         // Usage statistics: move the workers' queued records into the aggregate.
+        if let Some(cur) = handle.shared.current.lock().ok().map(|c| c.clone()) {
+            crate::management::usage::set_queue_retention(
+                cur.config.redis_usage_queue_retention_seconds,
+            );
+        }
         crate::management::usage::drain();
         // Auth files: a stat scan each pass (added, changed, removed files
         // take effect within about a second, whatever the filesystem),

@@ -16,6 +16,7 @@
 //! - [`yaml_edit`]: comment-preserving edits of `config.yaml`.
 //! - [`auth_files`]: the `/auth-files` routes.
 //! - [`usage`]: usage statistics, counted per worker and merged on read.
+//! - [`panel`]: the control panel (`/management.html`) and `/latest-version`.
 //! - `routes`: the route table and the config routes.
 
 pub mod access;
@@ -23,6 +24,7 @@ mod ampcode;
 pub mod auth_files;
 mod config_file;
 mod oauth_maps;
+pub mod panel;
 mod routes;
 pub mod usage;
 pub mod yaml_edit;
@@ -48,6 +50,11 @@ pub struct Plane {
 }
 
 static PLANE: OnceLock<Plane> = OnceLock::new();
+
+/// The management plane, once [`init`] ran.
+pub(crate) fn plane() -> Option<&'static Plane> {
+    PLANE.get()
+}
 
 /// Installs the management plane for the config at `config_path`, reading
 /// `MANAGEMENT_PASSWORD` from the environment. Call once before serving.
@@ -164,6 +171,10 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
         provided,
     ) {
         error(&mut conn.out, d.status, &d.message);
+        return conn.flush().await.is_ok();
+    }
+    if matches!(route, routes::Route::LatestVersion) {
+        panel::latest_version(w, &snap.config, &mut conn.out).await;
         return conn.flush().await.is_ok();
     }
     routes::serve(plane, &snap, route, req, &mut conn.out);

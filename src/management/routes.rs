@@ -229,6 +229,9 @@ const SECTIONS: &[Section] = &[
 pub(super) enum Route {
     AuthFiles(super::auth_files::Op),
     Usage,
+    UsageQueue,
+    ApiKeyUsage,
+    LatestVersion,
     UsageExport,
     UsageImport,
     Config,
@@ -262,6 +265,9 @@ pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Route> {
     let route = match sub {
         "/usage" if m == Method::Get => Route::Usage,
         "/usage/export" if m == Method::Get => Route::UsageExport,
+        "/usage-queue" if m == Method::Get => Route::UsageQueue,
+        "/api-key-usage" if m == Method::Get => Route::ApiKeyUsage,
+        "/latest-version" if m == Method::Get => Route::LatestVersion,
         "/config" if m == Method::Get => Route::Config,
         "/config.yaml" if matches!(m, Method::Get | Method::Put) => Route::ConfigYaml(m),
         "/routing/strategy" if m != Method::Delete => Route::Strategy(m),
@@ -304,6 +310,15 @@ pub(super) fn serve(
         Route::AuthFiles(op) => super::auth_files::serve(op, snap, req, out),
         Route::Usage => json(out, 200, &super::usage::snapshot_json()),
         Route::UsageExport => json(out, 200, &super::usage::export_json()),
+        Route::UsageQueue => {
+            match super::usage::parse_queue_count(query(req, "count").as_deref()) {
+                Ok(n) => json(out, 200, &super::usage::pop_queue(n)),
+                Err(e) => error(out, 400, e),
+            }
+        }
+        Route::ApiKeyUsage => json(out, 200, &super::usage::api_key_usage_json(snap)),
+        // Served by `super::handle` (it waits for GitHub off the worker).
+        Route::LatestVersion => error(out, 500, "handler unavailable"),
         Route::UsageImport => match super::usage::import(req.body()) {
             Ok((added, skipped)) => json(out, 200, &json!({"added": added, "skipped": skipped})),
             Err(e) => error(out, 400, &format!("invalid usage data: {e}")),

@@ -22,6 +22,19 @@
 //! [`MAX_DAYS`] day buckets, and 24 hour buckets. The number of (API key,
 //! model) pairs is bounded by the configured client keys times the models
 //! served (a request with an unknown key never gets this far).
+//!
+//! `/usage-queue` (CLIProxyAPI v7's usage queue, read over HTTP): every
+//! record merged into the aggregate is also queued as one JSON object for
+//! `redis-usage-queue-retention-seconds` (default 60, at most 3600), at most
+//! [`QUEUE_MAX`] records (oldest dropped first); a read pops the oldest.
+//!
+//! `/api-key-usage`: every attempt on an API-key credential (whatever
+//! `usage-statistics-enabled` says, as CLIProxyAPI's `MarkResult`) sends one
+//! small [`KeyResult`] (two shared strings, no allocation) through the same
+//! per-worker channel. The aggregate keeps, per credential, the success and
+//! failure totals and [`RECENT_BUCKETS`] ten-minute buckets: a fixed size per
+//! configured API key; entries of keys no longer configured are dropped on
+//! read.
 
 use crate::translate::format::Format;
 use crate::translate::stream::decode::Decoder;
@@ -39,6 +52,12 @@ pub const QUEUE_CAP: usize = 16_384;
 pub const MAX_DETAILS: usize = 1_000;
 /// Day buckets kept.
 pub const MAX_DAYS: usize = 400;
+/// Records `/usage-queue` holds at most.
+pub const QUEUE_MAX: usize = 65_536;
+/// Ten-minute buckets `/api-key-usage` reports per credential.
+pub const RECENT_BUCKETS: usize = 20;
+/// Seconds per `/api-key-usage` bucket.
+pub const BUCKET_SECS: u64 = 600;
 /// Largest non-stream body the sniffer keeps to read its usage.
 const MAX_BODY: usize = 8 << 20;
 
@@ -173,26 +192,63 @@ pub struct Record {
     pub usage: Usage,
     /// Whether the request failed.
     pub failed: bool,
+    /// The upstream provider (`claude`, `gemini`, an OpenAI-compatible
+    /// entry's name, ...).
+    pub provider: std::sync::Arc<str>,
+    /// `apikey` (a config entry) or `oauth` (an auth file).
+    pub auth_type: &'static str,
+    /// The client's route (`/v1/chat/completions`, ...).
+    pub endpoint: String,
+}
+
+/// One attempt's result on an API-key credential (`/api-key-usage`).
+#[derive(Debug, Clone)]
+pub struct KeyResult {
+    /// Provider group (`claude`, `gemini`, `codex`, `vertex`, or an
+    /// OpenAI-compatible entry's lower-case name).
+    pub group: std::sync::Arc<str>,
+    /// `base_url|api_key`.
+    pub key: std::sync::Arc<str>,
+    /// Unix seconds of the result.
+    pub at_secs: u64,
+    /// 2xx (else a failure).
+    pub success: bool,
+}
+
+/// What a worker's lane carries.
+enum Msg {
+    Usage(Record),
+    Key(KeyResult),
 }
 
 struct Lane {
-    tx: SyncSender<Record>,
+    tx: SyncSender<Msg>,
 }
 
 thread_local! {
     static LANE: RefCell<Option<Lane>> = const { RefCell::new(None) };
 }
 
-fn receivers() -> &'static Mutex<Vec<Receiver<Record>>> {
-    static R: std::sync::OnceLock<Mutex<Vec<Receiver<Record>>>> = std::sync::OnceLock::new();
+fn receivers() -> &'static Mutex<Vec<Receiver<Msg>>> {
+    static R: std::sync::OnceLock<Mutex<Vec<Receiver<Msg>>>> = std::sync::OnceLock::new();
     R.get_or_init(|| Mutex::new(Vec::new()))
 }
 
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// Hands a record to the aggregate from this thread's lane (created on the
-/// thread's first record; that one time registers its receiver).
+/// Hands a record to the aggregate from this thread's lane.
 pub fn record(r: Record) {
+    send(Msg::Usage(r));
+}
+
+/// Hands an API-key credential's result to the aggregate.
+pub fn record_key(r: KeyResult) {
+    send(Msg::Key(r));
+}
+
+/// Sends on this thread's lane (created on the thread's first message; that
+/// one time registers its receiver).
+fn send(m: Msg) {
     LANE.with(|lane| {
         let mut lane = lane.borrow_mut();
         let lane = lane.get_or_insert_with(|| {
@@ -203,7 +259,7 @@ pub fn record(r: Record) {
                 .push(rx);
             Lane { tx }
         });
-        match lane.tx.try_send(r) {
+        match lane.tx.try_send(m) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 DROPPED.fetch_add(1, Ordering::Relaxed);
@@ -239,16 +295,48 @@ fn base_url(e: &crate::upstream::Endpoint) -> String {
     format!("{scheme}://{}{}", e.host_header, e.base_path)
 }
 
-/// A credential's (label, auth_index), computed once per worker, snapshot
-/// generation, provider and key (the SHA-256 and the strings stay off the
-/// per-request path).
-type Ident = (std::sync::Arc<str>, std::sync::Arc<str>);
+/// A credential's names, computed once per worker, snapshot generation,
+/// provider and key (the SHA-256 and the strings stay off the per-request
+/// path).
+#[derive(Clone)]
+struct Ident {
+    label: std::sync::Arc<str>,
+    auth_index: std::sync::Arc<str>,
+    /// `/api-key-usage` group and `base_url|api_key` (API-key entries).
+    group: std::sync::Arc<str>,
+    key: Option<std::sync::Arc<str>>,
+}
 
 /// This worker's [`Ident`]s for one snapshot generation.
 type Idents = (u64, std::collections::HashMap<(usize, usize), Ident>);
 
 thread_local! {
     static IDENTS: RefCell<Idents> = RefCell::new((0, std::collections::HashMap::new()));
+}
+
+/// The `/api-key-usage` group of a provider: CLIProxyAPI's provider id, or
+/// an OpenAI-compatible entry's lower-case name.
+fn group_of(provider: &crate::state::Provider) -> String {
+    match provider.sched_provider.strip_prefix("openai-compatible-") {
+        Some(name) => name.to_string(),
+        None => provider.sched_provider.to_ascii_lowercase(),
+    }
+}
+
+/// `base_url|api_key` of key `ki` of an API-key entry (the base URL is
+/// empty when the entry left it at the provider's default, as in
+/// CLIProxyAPI, where it is the configured string).
+fn key_id(provider: &crate::state::Provider, ki: Option<usize>) -> Option<String> {
+    let key = ki.and_then(|k| provider.keys.get(k))?.expose().trim();
+    if key.is_empty() {
+        return None;
+    }
+    let base = if provider.default_host {
+        String::new()
+    } else {
+        base_url(&provider.endpoint)
+    };
+    Some(format!("{base}|{key}"))
 }
 
 fn ident(gen: u64, provider: &crate::state::Provider, ki: Option<usize>) -> Ident {
@@ -289,10 +377,38 @@ fn ident(gen: u64, provider: &crate::state::Provider, ki: Option<usize>) -> Iden
                         (provider.name.clone(), idx)
                     }
                 };
-                (label.into(), idx.into())
+                let key = match provider.account {
+                    Some(_) => None,
+                    None => key_id(provider, ki).map(Into::into),
+                };
+                Ident {
+                    label: label.into(),
+                    auth_index: idx.into(),
+                    group: group_of(provider).into(),
+                    key,
+                }
             })
             .clone()
     })
+}
+
+/// Counts one attempt's result on the credential `(snapshot generation,
+/// provider, key index)` for `/api-key-usage` (API-key entries only; an
+/// account's result is not an API key's).
+pub fn record_key_result(cred: (u64, &crate::state::Provider, Option<usize>), success: bool) {
+    if cred.1.account.is_some() {
+        return;
+    }
+    let id = ident(cred.0, cred.1, cred.2);
+    let Some(key) = id.key else {
+        return;
+    };
+    record_key(KeyResult {
+        group: id.group,
+        key,
+        at_secs: super::now_ms() / 1000,
+        success,
+    });
 }
 
 /// Records one upstream attempt of the request `req` with the credential
@@ -306,16 +422,23 @@ pub fn record_attempt(
     failed: bool,
     latency_ms: u64,
 ) {
-    let (label, auth_index) = ident(cred.0, cred.1, cred.2);
+    let id = ident(cred.0, cred.1, cred.2);
     record(Record {
         at_ms: super::now_ms().saturating_sub(latency_ms),
         latency_ms,
         api_key: client_key(req),
         model: model.to_string(),
-        source: label,
-        auth_index,
+        source: id.label,
+        auth_index: id.auth_index,
         usage,
         failed,
+        provider: id.group,
+        auth_type: if cred.1.account.is_some() {
+            "oauth"
+        } else {
+            "apikey"
+        },
+        endpoint: String::from_utf8_lossy(req.path()).into_owned(),
     });
 }
 
@@ -484,16 +607,248 @@ fn stats() -> &'static Mutex<Stats> {
     S.get_or_init(|| Mutex::new(Stats::default()))
 }
 
-/// Moves every queued record into the aggregate (management reads and the
-/// control thread's tick).
+/// Moves every queued record into the aggregate, the usage queue and the
+/// API-key counters (management reads and the control thread's tick).
 pub fn drain() {
     let rx = receivers().lock().unwrap_or_else(|p| p.into_inner());
     let mut s = stats().lock().unwrap_or_else(|p| p.into_inner());
+    let mut q = queue().lock().unwrap_or_else(|p| p.into_inner());
+    let mut k = key_stats().lock().unwrap_or_else(|p| p.into_inner());
+    let now = super::now_ms();
+    let mut records = Vec::new();
     for r in rx.iter() {
-        while let Ok(rec) = r.try_recv() {
-            s.add(rec);
+        while let Ok(m) = r.try_recv() {
+            match m {
+                Msg::Usage(rec) => records.push(rec),
+                Msg::Key(kr) => k
+                    .entry((kr.group, kr.key))
+                    .or_default()
+                    .add(kr.at_secs, kr.success),
+            }
         }
     }
+    // The lanes are drained one worker after another: order this batch by
+    // request time so the queue hands out the oldest first.
+    records.sort_by_key(|r| r.at_ms);
+    for rec in records {
+        q.push(now, queue_item(&rec));
+        s.add(rec);
+    }
+    q.prune(now);
+}
+
+// ------------------------------------------------------------ usage queue
+
+static RETENTION_SECS: AtomicU64 = AtomicU64::new(60);
+
+/// Sets the queue's retention from `redis-usage-queue-retention-seconds`
+/// (CLIProxyAPI's rule: <= 0 means 60, at most 3600).
+pub fn set_queue_retention(secs: i64) {
+    let secs = match secs {
+        s if s <= 0 => 60,
+        s => s.min(3600) as u64,
+    };
+    RETENTION_SECS.store(secs, Ordering::Relaxed);
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<(u64, serde_json::Value)>,
+}
+
+impl Queue {
+    fn push(&mut self, now_ms: u64, item: serde_json::Value) {
+        self.items.push_back((now_ms, item));
+        while self.items.len() > QUEUE_MAX {
+            self.items.pop_front();
+        }
+    }
+
+    fn prune(&mut self, now_ms: u64) {
+        let keep_ms = RETENTION_SECS.load(Ordering::Relaxed) * 1000;
+        while self
+            .items
+            .front()
+            .is_some_and(|(t, _)| now_ms.saturating_sub(*t) > keep_ms)
+        {
+            self.items.pop_front();
+        }
+    }
+}
+
+fn queue() -> &'static Mutex<Queue> {
+    static Q: std::sync::OnceLock<Mutex<Queue>> = std::sync::OnceLock::new();
+    Q.get_or_init(|| Mutex::new(Queue::default()))
+}
+
+/// One queued record in CLIProxyAPI's usage-queue shape. Fields cliproxy
+/// does not track are present with empty values (`ttft_ms`, `client_ip`,
+/// `x_forwarded_for`, `user_agent`, `request_id`, `reasoning_effort`,
+/// `service_tier`); a failure's `fail.status_code` is 500 (the status is
+/// not kept with the record).
+fn queue_item(r: &Record) -> serde_json::Value {
+    let (_, _, stamp) = times(r.at_ms);
+    let u = r.usage;
+    let total = u.input.saturating_add(u.output);
+    serde_json::json!({
+        "timestamp": stamp,
+        "latency_ms": r.latency_ms,
+        "ttft_ms": 0,
+        "source": &*r.source,
+        "auth_index": &*r.auth_index,
+        "client_ip": "",
+        "x_forwarded_for": "",
+        "user_agent": "",
+        "tokens": {
+            "input_tokens": u.input,
+            "output_tokens": u.output,
+            "reasoning_tokens": u.reasoning,
+            "cached_tokens": u.cached,
+            "cache_read_tokens": u.cached,
+            "cache_read_tokens_present": true,
+            "cache_creation_tokens": 0,
+            "total_tokens": total,
+        },
+        "failed": r.failed,
+        "generate": false,
+        "fail": {
+            "status_code": if r.failed { 500 } else { 200 },
+            "body": "",
+        },
+        "provider": &*r.provider,
+        "executor_type": &*r.provider,
+        "model": r.model,
+        "alias": r.model,
+        "endpoint": r.endpoint,
+        "auth_type": r.auth_type,
+        "api_key": r.api_key,
+        "request_id": "",
+        "reasoning_effort": "",
+        "service_tier": "",
+    })
+}
+
+/// `?count=`: empty means 1; anything but a positive integer is refused
+/// with CLIProxyAPI's message.
+pub fn parse_queue_count(v: Option<&str>) -> Result<usize, &'static str> {
+    let v = v.unwrap_or("").trim();
+    if v.is_empty() {
+        return Ok(1);
+    }
+    match v.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => Err("count must be a positive integer"),
+    }
+}
+
+/// `GET /usage-queue?count=n`: pops up to `n` of the oldest queued records
+/// (a JSON array, empty when none).
+pub fn pop_queue(n: usize) -> serde_json::Value {
+    drain();
+    let mut q = queue().lock().unwrap_or_else(|p| p.into_inner());
+    q.prune(super::now_ms());
+    let take = n.min(q.items.len());
+    serde_json::Value::Array(q.items.drain(..take).map(|(_, v)| v).collect())
+}
+
+// ------------------------------------------------------------ API-key usage
+
+/// One API-key credential's counters.
+#[derive(Debug, Default, Clone)]
+struct KeyStats {
+    success: i64,
+    failed: i64,
+    /// (bucket id, success, failed) in a ring indexed by id.
+    buckets: [(u64, i64, i64); RECENT_BUCKETS],
+}
+
+impl KeyStats {
+    fn add(&mut self, at_secs: u64, success: bool) {
+        let id = at_secs / BUCKET_SECS;
+        let b = &mut self.buckets[(id % RECENT_BUCKETS as u64) as usize];
+        if b.0 != id {
+            *b = (id, 0, 0);
+        }
+        if success {
+            self.success += 1;
+            b.1 += 1;
+        } else {
+            self.failed += 1;
+            b.2 += 1;
+        }
+    }
+
+    /// The last [`RECENT_BUCKETS`] buckets, oldest first, ending with the
+    /// one holding `now_secs`; labels are `HH:MM-HH:MM` (UTC).
+    fn recent(&self, now_secs: u64) -> Vec<serde_json::Value> {
+        let cur = now_secs / BUCKET_SECS;
+        (0..RECENT_BUCKETS as u64)
+            .rev()
+            .map(|back| {
+                let id = cur.saturating_sub(back);
+                let b = self.buckets[(id % RECENT_BUCKETS as u64) as usize];
+                let (s, f) = if b.0 == id { (b.1, b.2) } else { (0, 0) };
+                serde_json::json!({
+                    "time": bucket_label(id),
+                    "success": s,
+                    "failed": f,
+                })
+            })
+            .collect()
+    }
+}
+
+fn bucket_label(id: u64) -> String {
+    let hm = |secs: u64| {
+        let day = secs % 86_400;
+        format!("{:02}:{:02}", day / 3600, (day % 3600) / 60)
+    };
+    let start = id * BUCKET_SECS;
+    format!("{}-{}", hm(start), hm(start + BUCKET_SECS))
+}
+
+type KeyMap = std::collections::HashMap<(std::sync::Arc<str>, std::sync::Arc<str>), KeyStats>;
+
+fn key_stats() -> &'static Mutex<KeyMap> {
+    static K: std::sync::OnceLock<Mutex<KeyMap>> = std::sync::OnceLock::new();
+    K.get_or_init(|| Mutex::new(KeyMap::new()))
+}
+
+/// `GET /api-key-usage`: `{group: {"base_url|api_key": {success, failed,
+/// recent_requests[20]}}}` for every API-key credential of `snap`
+/// (CLIProxyAPI's shape); counters of keys no longer configured are dropped.
+pub fn api_key_usage_json(snap: &crate::state::Snapshot) -> serde_json::Value {
+    drain();
+    let mut k = key_stats().lock().unwrap_or_else(|p| p.into_inner());
+    let now = super::now_ms() / 1000;
+    let mut out: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    let mut live: HashSet<(String, String)> = HashSet::new();
+    for p in snap.providers.iter().filter(|p| p.account.is_none()) {
+        let group = group_of(p);
+        for ki in 0..p.keys.len() {
+            let Some(id) = key_id(p, Some(ki)) else {
+                continue;
+            };
+            let entry = k
+                .get(&(
+                    std::sync::Arc::from(group.as_str()),
+                    std::sync::Arc::from(id.as_str()),
+                ))
+                .cloned()
+                .unwrap_or_default();
+            out.entry(group.clone()).or_default().insert(
+                id.clone(),
+                serde_json::json!({
+                    "success": entry.success,
+                    "failed": entry.failed,
+                    "recent_requests": entry.recent(now),
+                }),
+            );
+            live.insert((group.clone(), id));
+        }
+    }
+    k.retain(|(g, id), _| live.contains(&(g.to_string(), id.to_string())));
+    serde_json::to_value(out).unwrap_or_default()
 }
 
 /// `GET /usage`: `{"usage": snapshot, "failed_requests": n}` as CLIProxyAPI.
@@ -610,6 +965,9 @@ mod tests {
             auth_index: "0123456789abcdef".into(),
             usage: u(3, 4),
             failed,
+            provider: "claude".into(),
+            auth_type: "oauth",
+            endpoint: "/v1/messages".into(),
         };
         for i in 0..(MAX_DETAILS as u64 + 5) {
             s.add(rec(i, i == 0));
@@ -634,5 +992,67 @@ mod tests {
         assert_eq!(s.clone().merge(copy.clone()), (0, MAX_DETAILS as i64));
         let mut fresh = Stats::default();
         assert_eq!(fresh.merge(copy), (MAX_DETAILS as i64, 0));
+    }
+
+    #[test]
+    fn queue_count_rules() {
+        assert_eq!(parse_queue_count(None), Ok(1));
+        assert_eq!(parse_queue_count(Some(" ")), Ok(1));
+        assert_eq!(parse_queue_count(Some("7")), Ok(7));
+        for bad in ["0", "-3", "x", "1.5"] {
+            assert_eq!(
+                parse_queue_count(Some(bad)),
+                Err("count must be a positive integer"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn queue_is_bounded_and_expires() {
+        let mut q = Queue::default();
+        for i in 0..(QUEUE_MAX as u64 + 3) {
+            q.push(1_000 + i, serde_json::json!(i));
+        }
+        assert_eq!(q.items.len(), QUEUE_MAX);
+        assert_eq!(q.items[0].1, serde_json::json!(3));
+        // Default retention: 60 s after the newest push, everything is gone.
+        let newest = 1_000 + QUEUE_MAX as u64 + 2;
+        q.prune(newest + 60_000);
+        assert_eq!(q.items.len(), 1, "only the newest is still within 60 s");
+        q.prune(newest + 60_001);
+        assert!(q.items.is_empty());
+    }
+
+    #[test]
+    fn key_buckets_roll_over() {
+        let mut k = KeyStats::default();
+        let t0 = 1_700_000_400; // 22:20 UTC
+        k.add(t0, true);
+        k.add(t0 + 1, false);
+        k.add(t0 + BUCKET_SECS, true);
+        let r = k.recent(t0 + BUCKET_SECS);
+        assert_eq!(r.len(), RECENT_BUCKETS);
+        assert_eq!(r[RECENT_BUCKETS - 1]["time"], "22:30-22:40");
+        assert_eq!(r[RECENT_BUCKETS - 1]["success"], 1);
+        assert_eq!(r[RECENT_BUCKETS - 2]["time"], "22:20-22:30");
+        assert_eq!(
+            (
+                r[RECENT_BUCKETS - 2]["success"].clone(),
+                r[RECENT_BUCKETS - 2]["failed"].clone()
+            ),
+            (serde_json::json!(1), serde_json::json!(1))
+        );
+        // 20 buckets later the old ones fell out of the window; totals stay.
+        let later = k.recent(t0 + 21 * BUCKET_SECS);
+        assert!(later.iter().all(|b| b["success"] == 0 && b["failed"] == 0));
+        assert_eq!((k.success, k.failed), (2, 1));
+        // A ring slot reused by a newer bucket starts from zero.
+        k.add(t0 + 20 * BUCKET_SECS, false);
+        let r = k.recent(t0 + 20 * BUCKET_SECS);
+        assert_eq!(r[RECENT_BUCKETS - 1]["failed"], 1);
+        assert_eq!(r[RECENT_BUCKETS - 1]["success"], 0);
+        assert_eq!(bucket_label(0), "00:00-00:10");
+        assert_eq!(bucket_label(143), "23:50-00:00");
     }
 }

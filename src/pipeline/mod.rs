@@ -187,6 +187,8 @@ pub(crate) async fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>)
                 _ => no_route(conn, head_only),
             }
         }
+        // The control panel (CLIProxyAPI registers GET only).
+        (b"GET", b"/management.html") => return crate::management::panel::serve(w, conn).await,
         // The management plane: tried after every proxy route, so those never pay for it.
         (_, p) if p.starts_with(crate::management::PREFIX) => {
             return crate::management::handle(w, conn, req).await

@@ -204,6 +204,7 @@ impl Config {
             ampcode,
             remote_management: raw.remote_management.clone(),
             usage_statistics_enabled: raw.usage_statistics_enabled,
+            redis_usage_queue_retention_seconds: raw.redis_usage_queue_retention_seconds,
             auth_auto_refresh_workers: raw.auth_auto_refresh_workers,
         };
         Ok((config, v.warnings))

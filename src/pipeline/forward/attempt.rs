@@ -44,6 +44,19 @@ impl Attempts<'_> {
     fn report(&mut self, lease: Lease, outcome: &Outcome<'_>) {
         let mut shard = self.cx.w.shard.borrow_mut();
         let now = shard.now_ms();
+        // `/api-key-usage` counts every attempt that reached the upstream
+        // (not a skipped lease, a local answer or a client that left).
+        if outcome.status != crate::credentials::STATUS_CLIENT_CLOSED {
+            let snap = self.cx.snap;
+            if let Some((_, pi, ki)) = locate(&shard, snap, &lease) {
+                if let Some(p) = snap.providers.get(pi) {
+                    crate::management::usage::record_key_result(
+                        (snap.generation, p, ki),
+                        outcome.is_success(),
+                    );
+                }
+            }
+        }
         self.plan.report(&mut shard, lease, outcome, now);
     }
 
