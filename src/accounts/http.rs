@@ -22,6 +22,8 @@ pub struct Reply {
     pub status: u16,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// Response headers as received (names as sent by the server).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -58,9 +60,13 @@ pub fn call(
     req.extend_from_slice(method.as_bytes());
     req.push(b' ');
     req.extend_from_slice(path_and_query.as_bytes());
-    req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    req.extend_from_slice(ep.host_header.as_bytes());
-    req.extend_from_slice(b"\r\n");
+    req.extend_from_slice(b" HTTP/1.1\r\n");
+    // A caller's `Host` replaces the URL's (management `/api-call`).
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        req.extend_from_slice(b"Host: ");
+        req.extend_from_slice(ep.host_header.as_bytes());
+        req.extend_from_slice(b"\r\n");
+    }
     for (n, v) in headers {
         if v.bytes().any(|b| b == b'\r' || b == b'\n') || n.bytes().any(|b| b <= b' ' || b == b':')
         {
@@ -92,11 +98,25 @@ pub fn call(
                     .await
                     .map_err(|e| e.to_string())?;
             let status = resp.status();
+            let headers = resp
+                .headers()
+                .into_iter()
+                .map(|(n, v)| {
+                    (
+                        String::from_utf8_lossy(n).into_owned(),
+                        String::from_utf8_lossy(v).into_owned(),
+                    )
+                })
+                .collect();
             let mut body = Vec::new();
             resp.read_to_end(&mut body, MAX_BODY)
                 .await
                 .map_err(|e| format!("{url}: reading the answer: {e}"))?;
-            Ok::<Reply, String>(Reply { status, body })
+            Ok::<Reply, String>(Reply {
+                status,
+                body,
+                headers,
+            })
         };
         match monoio::time::timeout(CALL_TIMEOUT, fut).await {
             Ok(r) => r,
