@@ -70,7 +70,7 @@ fn auth_dir(snap: &Snapshot) -> PathBuf {
     std::path::absolute(d).unwrap_or_else(|_| d.clone())
 }
 
-fn query(req: &Request<'_>, name: &str) -> Option<String> {
+pub(super) fn query(req: &Request<'_>, name: &str) -> Option<String> {
     let raw = crate::pipeline::auth::query_param(req.query(), name)?;
     let mut buf = Vec::new();
     crate::pipeline::auth::percent_decode(raw, &mut buf);
@@ -170,12 +170,26 @@ fn entry(dir: &Path, path: &Path) -> Option<Value> {
     Some(e)
 }
 
-fn list(snap: &Snapshot, out: &mut Vec<u8>) {
+/// The list entries of every file in `auth-dir`, with its id (path
+/// relative to `auth-dir`, the scheduler's credential id of an account).
+pub(super) fn list_entries(snap: &Snapshot) -> Vec<(String, Value)> {
     let dir = auth_dir(snap);
-    let files: Vec<Value> = crate::accounts::store::json_files(&dir)
+    crate::accounts::store::json_files(&dir)
         .iter()
-        .filter_map(|p| entry(&dir, p))
-        .collect();
+        .filter_map(|p| {
+            let e = entry(&dir, p)?;
+            let id = e
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            Some((id, e))
+        })
+        .collect()
+}
+
+fn list(snap: &Snapshot, out: &mut Vec<u8>) {
+    let files: Vec<Value> = list_entries(snap).into_iter().map(|(_, e)| e).collect();
     json(out, 200, &json!({ "files": files }));
 }
 
