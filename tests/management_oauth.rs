@@ -142,7 +142,10 @@ struct Env {
 }
 
 fn start() -> Env {
-    let mock = Mock::start_tls_named(&HOSTS, provider);
+    start_with(Mock::start_tls_named(&HOSTS, provider), &HOSTS)
+}
+
+fn start_with(mock: Mock, hosts: &[&str]) -> Env {
     let auth = scratch_dir("mgmt-oauth-auth");
     let ca = mock.write_ca(&scratch_dir("mgmt-oauth-ca"));
     let fwd = free_port();
@@ -150,7 +153,7 @@ fn start() -> Env {
         "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\nremote-management:\n  secret-key: \"{KEY}\"\n",
         auth.display()
     );
-    let connect_to = mock.connect_to(&HOSTS);
+    let connect_to = mock.connect_to(hosts);
     let fwd_s = fwd.to_string();
     let srv = Server::start_env(
         "epoll",
@@ -572,4 +575,83 @@ fn paste_back_callback_completes_a_codex_login() {
     assert_eq!(f["access_token"], "cx-access");
     assert_eq!(f["account_id"], "acct-9");
     assert_eq!(f["email"], "cx@example.com");
+}
+
+const GOOGLE: [&str; 4] = [
+    "oauth2.googleapis.com",
+    "www.googleapis.com",
+    "cloudcode-pa.googleapis.com",
+    "serviceusage.googleapis.com",
+];
+
+fn host_of(r: &Recorded) -> String {
+    r.header("host")
+        .unwrap_or("")
+        .split(':')
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn gemini_cli_browser_login_keeps_the_named_project() {
+    let mock = Mock::start_tls_named(&GOOGLE, |r| match (host_of(r).as_str(), r.path.as_str()) {
+        ("oauth2.googleapis.com", "/token") => json_reply(
+            200,
+            r#"{"access_token":"ya29.web","refresh_token":"1//web","expires_in":3599}"#,
+        ),
+        ("www.googleapis.com", "/oauth2/v1/userinfo?alt=json") => {
+            json_reply(200, r#"{"email":"g@example.com"}"#)
+        }
+        ("cloudcode-pa.googleapis.com", "/v1internal:loadCodeAssist") => json_reply(
+            200,
+            r#"{"currentTier":{"id":"standard-tier"},"allowedTiers":[{"id":"standard-tier","isDefault":true}]}"#,
+        ),
+        ("cloudcode-pa.googleapis.com", "/v1internal:onboardUser") => json_reply(
+            200,
+            r#"{"done":true,"response":{"cloudaicompanionProject":{"id":"other"}}}"#,
+        ),
+        (
+            "serviceusage.googleapis.com",
+            "/v1/projects/my-proj/services/cloudaicompanion.googleapis.com",
+        ) => json_reply(200, r#"{"state":"ENABLED"}"#),
+        _ => json_reply(404, "{}"),
+    });
+    let env = start_with(mock, &GOOGLE);
+    let v = call(
+        &env.srv,
+        "GET",
+        "/gemini-cli-auth-url?project_id=my-proj",
+        "",
+    )
+    .json();
+    let state = v["state"].as_str().unwrap().to_string();
+    let url_q = query_of(v["url"].as_str().unwrap());
+    // The browser lands on the main port's Google sink.
+    let (status, _) = browser_get(
+        env.srv.addr.port(),
+        &format!("/google/callback?state={state}&code=g-code&scope=x"),
+    );
+    assert_eq!(status, 200);
+    assert!(soon(|| auth_status(&env.srv, &state)["status"] != "wait"));
+    assert_eq!(auth_status(&env.srv, &state), json!({"status": "ok"}));
+    let ex: Vec<Recorded> = env
+        .mock
+        .requests()
+        .into_iter()
+        .filter(|r| host_of(r) == "oauth2.googleapis.com")
+        .collect();
+    assert_eq!(ex.len(), 1);
+    let form = query_of(&format!("?{}", String::from_utf8_lossy(&ex[0].body)));
+    assert_eq!(form["code"], "g-code");
+    assert_eq!(form["redirect_uri"], "http://localhost:8085/oauth2callback");
+    assert_eq!(s256(&form["code_verifier"]), url_q["code_challenge"]);
+    let name = "gemini-g@example.com-my-proj.json";
+    assert_eq!(files_in(&env.auth), [name]);
+    let f: Value = serde_json::from_slice(&std::fs::read(env.auth.join(name)).unwrap()).unwrap();
+    assert_eq!(f["type"], "gemini");
+    assert_eq!(f["project_id"], "my-proj");
+    assert_eq!(f["email"], "g@example.com");
+    assert_eq!(f["token"]["access_token"], "ya29.web");
+    assert_eq!(f["token"]["refresh_token"], "1//web");
 }
