@@ -289,6 +289,23 @@ fn auth_url_routes_answer_cliproxyapi_shapes() {
         "",
     );
     assert_eq!(r.status, 401);
+    // A second browser login of a kind takes the callback port over from
+    // the first (the forwarder only passes the query on: either state
+    // still reaches its own session).
+    for _ in 0..2 {
+        let r = call(&env.srv, "GET", "/codex-auth-url?is_webui=true", "");
+        assert_eq!(r.status, 200, "{}", r.text());
+        states.push(r.json()["state"].as_str().unwrap().to_string());
+        let (status, raw) = browser_get(env.fwd, "/auth/callback?x=1");
+        assert_eq!(status, 302, "{raw}");
+        assert_eq!(
+            location(&raw),
+            format!(
+                "http://127.0.0.1:{}/codex/callback?x=1",
+                env.srv.addr.port()
+            )
+        );
+    }
     for s in &states {
         let r = call(&env.srv, "DELETE", &format!("/oauth-session?state={s}"), "");
         assert_eq!(r.json(), json!({"status": "ok", "cancelled": true}));

@@ -50,7 +50,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -431,32 +431,68 @@ fn forward_port(kind: &Kind) -> u16 {
         .unwrap_or(kind.forward_port)
 }
 
+/// The running forwarders by port, each with its stop flag.
+fn forwarders() -> &'static Mutex<HashMap<u16, Arc<AtomicBool>>> {
+    static F: OnceLock<Mutex<HashMap<u16, Arc<AtomicBool>>>> = OnceLock::new();
+    F.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
 /// Starts the `is_webui` forwarder for the session `state`: every GET on
 /// `port` is answered `302` to `target` with the request's query; it stops
-/// once the session is no longer pending.
+/// once the session is no longer pending. A forwarder still running on the
+/// port for an older login is stopped first (CLIProxyAPI replaces it too:
+/// the newest login of a kind owns its callback port).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "runs on the auth-url route's own thread, never a worker"
+)]
 fn start_forwarder(port: u16, target: String, state: String) -> Result<(), String> {
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
-        .map_err(|e| format!("callback port {port}: {e}"))?;
+    let old = forwarders()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&port);
+    if let Some(stop) = &old {
+        stop.store(true, Ordering::Release);
+        table().changed.notify_all();
+    }
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    // The old forwarder lets the port go within one poll.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let listener = loop {
+        match TcpListener::bind(addr) {
+            Ok(l) => break l,
+            Err(_) if old.is_some() && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => return Err(format!("callback port {port}: {e}")),
+        }
+    };
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    forwarders()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(port, stop.clone());
     std::thread::Builder::new()
         .name("cliproxy-oauth-fwd".into())
-        .spawn(move || forward_loop(&listener, &target, &state))
+        .spawn(move || {
+            forward_loop(&listener, &target, &state, &stop);
+            drop(listener);
+            let mut f = forwarders().lock().unwrap_or_else(|p| p.into_inner());
+            if f.get(&port).is_some_and(|s| Arc::ptr_eq(s, &stop)) {
+                f.remove(&port);
+            }
+        })
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
 
-#[allow(
-    clippy::disallowed_methods,
-    reason = "the forwarder runs on its own thread, never a worker"
-)]
-fn forward_loop(listener: &TcpListener, target: &str, state: &str) {
-    // Ends with the session; a newer login's forwarder for the same port
-    // fails to bind meanwhile (one at a time per port).
+fn forward_loop(listener: &TcpListener, target: &str, state: &str, stop: &AtomicBool) {
     loop {
         match listener.accept() {
             Ok((s, _)) => forward_one(s, target),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if !is_pending(state) {
+                if stop.load(Ordering::Acquire) || !is_pending(state) {
                     return;
                 }
                 // Wake on any session change, else look again shortly.
