@@ -236,6 +236,16 @@ fn api_call_sends_the_fresh_token_through_the_credential() {
             .as_array()
             .is_some_and(|m| !m.is_empty())
     }));
+    // `/auth-files/models` takes the index too.
+    let by_name = call(&srv, "GET", "/auth-files/models?name=claude-rt.json", "").json();
+    let by_index = call(
+        &srv,
+        "GET",
+        &format!("/auth-files/models?auth_index={idx}"),
+        "",
+    )
+    .json();
+    assert_eq!(by_name, by_index);
     let body = json!({
         "auth_index": idx,
         "method": "get",
@@ -307,4 +317,60 @@ fn api_call_sends_the_fresh_token_through_the_credential() {
         (r.status, r.json()),
         (502, json!({"error": "request failed"}))
     );
+}
+
+#[test]
+fn an_api_key_is_found_by_the_auth_index_its_section_shows() {
+    let limited = Arc::new(AtomicBool::new(false));
+    let l = limited.clone();
+    let mock = Mock::start(move |r| match r.path.split('?').next().unwrap_or("") {
+        "/v1/messages" if l.load(Ordering::SeqCst) => Reply::Full {
+            status: 429,
+            headers: vec![("Retry-After".into(), "3600".into())],
+            body: br#"{"type":"error","error":{"type":"rate_limit_error","message":"x"}}"#.to_vec(),
+        },
+        "/v1/messages" => message(),
+        _ => json_reply(200, r#"{"probe":true}"#),
+    });
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nremote-management:\n  secret-key: \"{KEY}\"\nclaude-api-key:\n  - api-key: \"ck-live\"\n    base-url: \"http://{}\"\n",
+        mock.addr
+    );
+    let srv = Server::start("epoll", 2, &yaml, &[]);
+    let list = call(&srv, "GET", "/claude-api-key", "").json();
+    let idx = list["claude-api-key"][0]["auth-index"]
+        .as_str()
+        .expect("auth-index")
+        .to_string();
+
+    // `$TOKEN$` of an API key is the key.
+    let body = json!({"auth_index": idx, "method": "GET", "url": format!("http://{}/probe", mock.addr),
+        "header": {"x-api-key": "$TOKEN$"}});
+    let r = call(&srv, "POST", "/api-call", &body.to_string());
+    assert_eq!(r.json()["body"], r#"{"probe":true}"#, "{}", r.text());
+    let seen = mock
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path.ends_with("/probe"))
+        .unwrap_or_else(|| panic!("{:?}", mock.requests()));
+    assert_eq!(seen.header("x-api-key"), Some("ck-live"));
+
+    // Its cooldown is cleared by that index too.
+    assert_eq!(chat_status(&srv), 200);
+    limited.store(true, Ordering::SeqCst);
+    assert_eq!(chat_status(&srv), 429);
+    let before = messages_seen(&mock);
+    assert_ne!(chat_status(&srv), 200);
+    assert_eq!(messages_seen(&mock), before, "cooling down");
+    limited.store(false, Ordering::SeqCst);
+    let r = call(
+        &srv,
+        "POST",
+        "/reset-quota",
+        &json!({"auth_index": idx}).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["models"], json!([MODEL]), "{}", srv.log_text());
+    assert_eq!(chat_status(&srv), 200);
+    assert_eq!(messages_seen(&mock), before + 1);
 }

@@ -548,19 +548,27 @@ fn fields(snap: &Snapshot, req: &Request<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// `GET /auth-files/models?name=`: the models the named auth file serves
+/// `GET /auth-files/models?name=` (or `?auth_index=`): the models the
+/// named auth file serves
 /// now (`{"models":[{"id", "display_name"?, "type"?, "owned_by"?}]}`); a
 /// file that serves none (disabled, unknown) answers an empty list, as
 /// CLIProxyAPI's registry lookup does.
 fn models(snap: &Snapshot, req: &Request<'_>, out: &mut Vec<u8>) {
     let name = query(req, "name").unwrap_or_default().trim().to_string();
-    if name.is_empty() {
+    let index = query(req, "auth_index")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if name.is_empty() && index.is_empty() {
         error(out, 400, "name is required");
         return;
     }
     let serving: Vec<usize> = (0..snap.providers.len())
         .filter(|&i| {
             snap.providers[i].account.as_ref().is_some_and(|a| {
+                if name.is_empty() {
+                    return auth_index(a.kind.as_type(), &a.path) == index;
+                }
                 a.id == name
                     || a.path
                         .file_name()
