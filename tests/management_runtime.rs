@@ -287,6 +287,31 @@ fn api_call_sends_the_fresh_token_through_the_credential() {
     assert_eq!(seen.body, br#"{"q":1}"#);
     assert_eq!(seen.header("authorization"), Some("Bearer $TOKEN$"));
 
+    // The request's `proxy_url` is used: a dead proxy fails the call,
+    // `direct` goes straight to the upstream.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let mut body = json!({
+        "method": "GET",
+        "url": "https://api.anthropic.com/api/oauth/usage",
+        "proxy_url": format!("http://127.0.0.1:{dead_port}"),
+    });
+    let r = call(&srv, "POST", "/api-call", &body.to_string());
+    assert_eq!(
+        (r.status, r.json()),
+        (502, json!({"error": "request failed"}))
+    );
+    body["proxy_url"] = json!("direct");
+    let r = call(&srv, "POST", "/api-call", &body.to_string());
+    assert_eq!(r.json()["status_code"], 200, "{}", r.text());
+    body["proxy_url"] = json!("::not a proxy::");
+    let r = call(&srv, "POST", "/api-call", &body.to_string());
+    assert_eq!(
+        (r.status, r.json()),
+        (400, json!({"error": "invalid proxy_url"}))
+    );
+
     // Bad bodies and an unreachable upstream.
     for (body, status, msg) in [
         (json!({"url": "https://x"}), 400, "missing method"),

@@ -5,7 +5,9 @@
 //!   `unavailable`, `next_retry_after`, `quota`, `model_states`,
 //!   `last_refresh`, `next_refresh_after`, `success`/`failed`.
 //! - `POST /reset-quota {auth_index}`: clears a credential's cooldowns.
-//! - `POST /api-call`: an HTTP call through a credential (`$TOKEN$`).
+//! - `POST /api-call`: an HTTP call through a credential (`$TOKEN$`), via
+//!   the request's `proxy_url`, else the credential's proxy, else the
+//!   global `proxy-url`.
 //!
 //! How the state is read: cooldowns live in one table of atomic words that
 //! every core's scheduler shard shares ([`crate::credentials::Scheduler`]);
@@ -264,6 +266,8 @@ struct CallSpec {
     headers: Vec<(String, String)>,
     data: Vec<u8>,
     auth_index: String,
+    /// `proxy_url` of the request: beats the credential's and the global.
+    proxy: Option<crate::config::ProxySetting>,
 }
 
 fn parse_call(body: &[u8]) -> Result<CallSpec, &'static str> {
@@ -310,7 +314,12 @@ fn parse_call(body: &[u8]) -> Result<CallSpec, &'static str> {
         .find(|v| !v.is_empty())
         .unwrap_or("")
         .to_string();
+    let proxy = match s("proxy_url") {
+        "" => None,
+        p => Some(crate::config::ProxySetting::parse(p).map_err(|_| "invalid proxy_url")?),
+    };
     Ok(CallSpec {
+        proxy,
         method,
         url,
         headers,
@@ -361,6 +370,13 @@ async fn api_call(w: &Worker, snap: &Arc<Snapshot>, body: &[u8], out: &mut Vec<u
             (token, proxy)
         }
         None => (String::new(), global()),
+    };
+    let proxy = match spec.proxy {
+        Some(crate::config::ProxySetting::Proxy(u)) => {
+            Some(Arc::new(crate::upstream::Proxy::resolve(u)))
+        }
+        Some(crate::config::ProxySetting::Direct) => None,
+        Some(crate::config::ProxySetting::Inherit) | None => proxy,
     };
     let headers: Vec<(String, String)> = spec
         .headers
@@ -521,5 +537,15 @@ mod tests {
         );
         assert_eq!(c.data, b"{}");
         assert_eq!(canonical("x-request-id"), "X-Request-Id");
+        let b = json!({"method":"GET","url":"http://h/","proxy_url":"::nope::"});
+        assert_eq!(
+            parse_call(b.to_string().as_bytes()).err(),
+            Some("invalid proxy_url")
+        );
+        let b = json!({"method":"GET","url":"http://h/","proxy_url":"direct"});
+        assert!(matches!(
+            parse_call(b.to_string().as_bytes()).map(|c| c.proxy),
+            Ok(Some(crate::config::ProxySetting::Direct))
+        ));
     }
 }
