@@ -22,12 +22,22 @@ pub struct Reply {
     pub status: u16,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// Response headers as received (names as sent by the server).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
     /// The body as JSON (`Null` when it is not JSON).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The first header `name` (any case), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
     }
 
     /// 2xx.
@@ -49,10 +59,7 @@ pub fn call(
         max_body: MAX_BODY,
         timeout: CALL_TIMEOUT,
     };
-    send(net, method, url, headers, body, limits).map(|f| Reply {
-        status: f.status,
-        body: f.body,
-    })
+    send(net, method, url, headers, body, limits)
 }
 
 /// How much of an answer [`send`] reads, and for how long.
@@ -64,18 +71,7 @@ pub struct Limits {
     pub timeout: Duration,
 }
 
-/// An answer with the one header a caller that follows redirects needs.
-#[derive(Debug, Clone)]
-pub struct Fetched {
-    /// Status code.
-    pub status: u16,
-    /// Body bytes.
-    pub body: Vec<u8>,
-    /// The `Location` header, when present.
-    pub location: Option<String>,
-}
-
-/// [`call`] with explicit [`Limits`], keeping `Location`.
+/// [`call`] with explicit [`Limits`].
 pub fn send(
     net: &Net,
     method: &str,
@@ -83,7 +79,7 @@ pub fn send(
     headers: &[(&str, &str)],
     body: &[u8],
     limits: Limits,
-) -> Result<Fetched, String> {
+) -> Result<Reply, String> {
     let mut ep = Endpoint::parse(url)?;
     let path_and_query = match url.find("://").map(|i| i + 3) {
         Some(start) => match url[start..].find('/') {
@@ -97,9 +93,13 @@ pub fn send(
     req.extend_from_slice(method.as_bytes());
     req.push(b' ');
     req.extend_from_slice(path_and_query.as_bytes());
-    req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    req.extend_from_slice(ep.host_header.as_bytes());
-    req.extend_from_slice(b"\r\n");
+    req.extend_from_slice(b" HTTP/1.1\r\n");
+    // A caller's `Host` replaces the URL's (management `/api-call`).
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        req.extend_from_slice(b"Host: ");
+        req.extend_from_slice(ep.host_header.as_bytes());
+        req.extend_from_slice(b"\r\n");
+    }
     for (n, v) in headers {
         if v.bytes().any(|b| b == b'\r' || b == b'\n') || n.bytes().any(|b| b <= b' ' || b == b':')
         {
@@ -131,17 +131,24 @@ pub fn send(
                     .await
                     .map_err(|e| e.to_string())?;
             let status = resp.status();
-            let location = resp
-                .header("location")
-                .map(|v| String::from_utf8_lossy(v).trim().to_string());
+            let headers = resp
+                .headers()
+                .into_iter()
+                .map(|(n, v)| {
+                    (
+                        String::from_utf8_lossy(n).into_owned(),
+                        String::from_utf8_lossy(v).into_owned(),
+                    )
+                })
+                .collect();
             let mut body = Vec::new();
             resp.read_to_end(&mut body, limits.max_body)
                 .await
                 .map_err(|e| format!("{url}: reading the answer: {e}"))?;
-            Ok::<Fetched, String>(Fetched {
+            Ok::<Reply, String>(Reply {
                 status,
                 body,
-                location,
+                headers,
             })
         };
         match monoio::time::timeout(limits.timeout, fut).await {

@@ -39,7 +39,9 @@ pub use classify::{
     Classified, STATUS_CLIENT_CLOSED,
 };
 pub use retry::{Next, RetryPlan};
-pub use scheduler::{Lease, Outcome, PickError, Released, Route, Scheduler, Shard, Verdict};
+pub use scheduler::{
+    CredState, Lease, Outcome, PickError, Released, Route, Scheduler, Shard, StateView, Verdict,
+};
 pub use spec::{
     CredentialSpec, Rule, RuleAction, Settings, Strategy, DEFAULT_QUOTA_COOLDOWN_CEILING,
 };

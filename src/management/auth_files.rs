@@ -70,7 +70,7 @@ fn auth_dir(snap: &Snapshot) -> PathBuf {
     std::path::absolute(d).unwrap_or_else(|_| d.clone())
 }
 
-fn query(req: &Request<'_>, name: &str) -> Option<String> {
+pub(super) fn query(req: &Request<'_>, name: &str) -> Option<String> {
     let raw = crate::pipeline::auth::query_param(req.query(), name)?;
     let mut buf = Vec::new();
     crate::pipeline::auth::percent_decode(raw, &mut buf);
@@ -170,12 +170,26 @@ fn entry(dir: &Path, path: &Path) -> Option<Value> {
     Some(e)
 }
 
-fn list(snap: &Snapshot, out: &mut Vec<u8>) {
+/// The list entries of every file in `auth-dir`, with its id (path
+/// relative to `auth-dir`, the scheduler's credential id of an account).
+pub(super) fn list_entries(snap: &Snapshot) -> Vec<(String, Value)> {
     let dir = auth_dir(snap);
-    let files: Vec<Value> = crate::accounts::store::json_files(&dir)
+    crate::accounts::store::json_files(&dir)
         .iter()
-        .filter_map(|p| entry(&dir, p))
-        .collect();
+        .filter_map(|p| {
+            let e = entry(&dir, p)?;
+            let id = e
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            Some((id, e))
+        })
+        .collect()
+}
+
+fn list(snap: &Snapshot, out: &mut Vec<u8>) {
+    let files: Vec<Value> = list_entries(snap).into_iter().map(|(_, e)| e).collect();
     json(out, 200, &json!({ "files": files }));
 }
 
@@ -534,19 +548,27 @@ fn fields(snap: &Snapshot, req: &Request<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// `GET /auth-files/models?name=`: the models the named auth file serves
+/// `GET /auth-files/models?name=` (or `?auth_index=`): the models the
+/// named auth file serves
 /// now (`{"models":[{"id", "display_name"?, "type"?, "owned_by"?}]}`); a
 /// file that serves none (disabled, unknown) answers an empty list, as
 /// CLIProxyAPI's registry lookup does.
 fn models(snap: &Snapshot, req: &Request<'_>, out: &mut Vec<u8>) {
     let name = query(req, "name").unwrap_or_default().trim().to_string();
-    if name.is_empty() {
+    let index = query(req, "auth_index")
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if name.is_empty() && index.is_empty() {
         error(out, 400, "name is required");
         return;
     }
     let serving: Vec<usize> = (0..snap.providers.len())
         .filter(|&i| {
             snap.providers[i].account.as_ref().is_some_and(|a| {
+                if name.is_empty() {
+                    return auth_index(a.kind.as_type(), &a.path) == index;
+                }
                 a.id == name
                     || a.path
                         .file_name()

@@ -18,12 +18,20 @@
 //! - [`usage`]: usage statistics, counted per worker and merged on read.
 //! - [`panel`]: the control panel (`/management.html`) and `/latest-version`.
 //! - `routes`: the route table and the config routes.
+//! - [`oauth`]: logins started from the browser (`*-auth-url`, sessions,
+//!   the main-port callback sinks).
+//! - `live`: runtime credential state (`/auth-files` runtime fields,
+//!   `/reset-quota`) and `/api-call`.
+//! - `offload`: blocking work of a handler on its own thread.
 
 pub mod access;
 mod ampcode;
 pub mod auth_files;
 mod config_file;
+mod live;
+pub mod oauth;
 mod oauth_maps;
+mod offload;
 pub mod panel;
 mod routes;
 pub mod usage;
@@ -145,9 +153,7 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
     let plane = PLANE.get();
     let sub = &req.path()[PREFIX.len()..];
     let route = match plane {
-        Some(p) if enabled(&snap.config, Some(p)) => {
-            routes::find(req.method(), sub).map(|r| (p, r))
-        }
+        Some(p) if enabled(&snap.config, Some(p)) => find(req.method(), sub).map(|r| (p, r)),
         _ => None,
     };
     let Some((plane, route)) = route else {
@@ -173,12 +179,32 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
         error(&mut conn.out, d.status, &d.message);
         return conn.flush().await.is_ok();
     }
-    if matches!(route, routes::Route::LatestVersion) {
-        panel::latest_version(w, &snap.config, &mut conn.out).await;
-        return conn.flush().await.is_ok();
+    match route {
+        Found::Config(routes::Route::LatestVersion) => {
+            panel::latest_version(w, &snap.config, &mut conn.out).await
+        }
+        Found::Config(route) => routes::serve(plane, &snap, route, req, &mut conn.out),
+        Found::OAuth(op) => oauth::serve(w, &snap, op, req, &mut conn.out).await,
+        Found::Live(op) => live::serve(w, &snap, op, req, &mut conn.out).await,
     }
-    routes::serve(plane, &snap, route, req, &mut conn.out);
     conn.flush().await.is_ok()
+}
+
+/// A management route, by the module that serves it.
+enum Found {
+    Config(routes::Route),
+    OAuth(oauth::Op),
+    Live(live::Op),
+}
+
+fn find(method: &[u8], sub: &[u8]) -> Option<Found> {
+    if let Some(op) = live::find(method, sub) {
+        return Some(Found::Live(op));
+    }
+    if let Some(op) = oauth::find(method, sub) {
+        return Some(Found::OAuth(op));
+    }
+    routes::find(method, sub).map(Found::Config)
 }
 
 /// Makes sure a plaintext `remote-management.secret-key` in the config file

@@ -26,7 +26,7 @@
 //! `/latest-version` asks the GitHub API for CLIProxyAPI's latest release
 //! tag through the same fetcher, also off the worker.
 
-use crate::accounts::http::{Fetched, Limits};
+use crate::accounts::http::{Limits, Reply};
 use crate::accounts::Net;
 use crate::config::Config;
 use crate::h1::encode;
@@ -64,73 +64,6 @@ const RELEASE_TIMEOUT: Duration = Duration::from_secs(15);
 const ASSET_TIMEOUT: Duration = Duration::from_secs(60);
 const LATEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_REDIRECTS: usize = 5;
-
-// ------------------------------------------------------------ off the worker
-
-/// The result slot a helper thread fills and a worker task awaits.
-struct Slot<T> {
-    value: Option<T>,
-    done: bool,
-    waker: Option<Waker>,
-}
-
-struct Wait<T>(Arc<Mutex<Slot<T>>>);
-
-impl<T> Future for Wait<T> {
-    type Output = Option<T>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if s.done {
-            return Poll::Ready(s.value.take());
-        }
-        match &s.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => s.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
-    }
-}
-
-/// Runs `f` on a new thread and awaits its result without blocking the
-/// worker (monoio's `sync` feature lets the thread wake this task). `None`:
-/// the thread could not be started or panicked.
-pub(crate) async fn off_worker<T, F>(name: &str, f: F) -> Option<T>
-where
-    T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
-{
-    let slot = Arc::new(Mutex::new(Slot {
-        value: None,
-        done: false,
-        waker: None,
-    }));
-    let theirs = slot.clone();
-    let spawned = std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || {
-            // Filled even when `f` panics, so the waiter is never stranded.
-            struct Finish<T>(Arc<Mutex<Slot<T>>>, Option<T>);
-            impl<T> Drop for Finish<T> {
-                fn drop(&mut self) {
-                    let waker = {
-                        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
-                        s.value = self.1.take();
-                        s.done = true;
-                        s.waker.take()
-                    };
-                    if let Some(w) = waker {
-                        w.wake();
-                    }
-                }
-            }
-            let mut fin = Finish(theirs, None);
-            fin.1 = Some(f());
-        });
-    if spawned.is_err() {
-        return None;
-    }
-    Wait(slot).await
-}
 
 // ------------------------------------------------------------ where the file lives
 
@@ -287,13 +220,13 @@ impl Source {
 
 /// GET `url`, following up to [`MAX_REDIRECTS`] redirects (GitHub's asset
 /// links redirect to its download host).
-fn get(net: &Net, url: &str, headers: &[(&str, &str)], limits: Limits) -> Result<Fetched, String> {
+fn get(net: &Net, url: &str, headers: &[(&str, &str)], limits: Limits) -> Result<Reply, String> {
     let mut url = url.to_string();
     for _ in 0..=MAX_REDIRECTS {
         let f = crate::accounts::http::send(net, "GET", &url, headers, b"", limits)?;
-        match (f.status, &f.location) {
+        match (f.status, f.header("location").map(str::to_string)) {
             (301 | 302 | 303 | 307 | 308, Some(loc)) if !loc.is_empty() => {
-                url = join_location(&url, loc);
+                url = join_location(&url, &loc);
             }
             _ => return Ok(f),
         }
@@ -661,7 +594,7 @@ pub fn at_start(
 /// CLIProxyAPI's error codes when GitHub cannot be asked.
 pub async fn latest_version(w: &Rc<Worker>, cfg: &Config, out: &mut Vec<u8>) {
     let src = Source::of(w.tls.clone(), cfg);
-    let r = off_worker("latest-version", move || {
+    let r = super::offload::run("latest-version", move || {
         let net = src.net();
         let limits = Limits {
             max_body: 256 << 10,

@@ -352,31 +352,7 @@ fn ident(gen: u64, provider: &crate::state::Provider, ki: Option<usize>) -> Iden
         }
         c.1.entry(slot)
             .or_insert_with(|| {
-                let (label, idx) = match &provider.account {
-                    Some(a) => {
-                        let label = if a.email.is_empty() {
-                            a.id.clone()
-                        } else {
-                            a.email.clone()
-                        };
-                        (
-                            label,
-                            super::auth_files::auth_index(a.kind.as_type(), &a.path),
-                        )
-                    }
-                    None => {
-                        let key = ki
-                            .and_then(|k| provider.keys.get(k))
-                            .map(|k| k.expose())
-                            .unwrap_or("");
-                        let idx = super::config_file::auth_index(
-                            provider.kind.config_key(),
-                            &base_url(&provider.endpoint),
-                            key,
-                        );
-                        (provider.name.clone(), idx)
-                    }
-                };
+                let (label, idx) = identity(provider, ki);
                 let key = match provider.account {
                     Some(_) => None,
                     None => key_id(provider, ki).map(Into::into),
@@ -409,6 +385,37 @@ pub fn record_key_result(cred: (u64, &crate::state::Provider, Option<usize>), su
         at_secs: super::now_ms() / 1000,
         success,
     });
+}
+
+/// A credential's `(label, auth_index)` (reference §3.4): an account's
+/// email (else its id) and file index; a config key's provider name and
+/// key index.
+pub(crate) fn identity(provider: &crate::state::Provider, ki: Option<usize>) -> (String, String) {
+    match &provider.account {
+        Some(a) => {
+            let label = if a.email.is_empty() {
+                a.id.clone()
+            } else {
+                a.email.clone()
+            };
+            (
+                label,
+                super::auth_files::auth_index(a.kind.as_type(), &a.path),
+            )
+        }
+        None => {
+            let key = ki
+                .and_then(|k| provider.keys.get(k))
+                .map(|k| k.expose())
+                .unwrap_or("");
+            let idx = super::config_file::auth_index(
+                provider.kind.config_key(),
+                &base_url(&provider.endpoint),
+                key,
+            );
+            (provider.name.clone(), idx)
+        }
+    }
 }
 
 /// Records one upstream attempt of the request `req` with the credential
@@ -607,11 +614,22 @@ fn stats() -> &'static Mutex<Stats> {
     S.get_or_init(|| Mutex::new(Stats::default()))
 }
 
-/// Moves every queued record into the aggregate, the usage queue and the
-/// API-key counters (management reads and the control thread's tick).
+/// Success and failure counts per credential `auth_index` (one entry per
+/// credential that served a request since start; bounded by the
+/// credentials configured over the process's life).
+fn per_credential() -> &'static Mutex<std::collections::HashMap<String, (i64, i64)>> {
+    static C: std::sync::OnceLock<Mutex<std::collections::HashMap<String, (i64, i64)>>> =
+        std::sync::OnceLock::new();
+    C.get_or_init(|| Mutex::new(std::collections::HashMap::new()))
+}
+
+/// Moves every queued record into the aggregate, the per-credential counts,
+/// the usage queue and the API-key counters (management reads and the
+/// control thread's tick).
 pub fn drain() {
     let rx = receivers().lock().unwrap_or_else(|p| p.into_inner());
     let mut s = stats().lock().unwrap_or_else(|p| p.into_inner());
+    let mut per = per_credential().lock().unwrap_or_else(|p| p.into_inner());
     let mut q = queue().lock().unwrap_or_else(|p| p.into_inner());
     let mut k = key_stats().lock().unwrap_or_else(|p| p.into_inner());
     let now = super::now_ms();
@@ -619,7 +637,17 @@ pub fn drain() {
     for r in rx.iter() {
         while let Ok(m) = r.try_recv() {
             match m {
-                Msg::Usage(rec) => records.push(rec),
+                Msg::Usage(rec) => {
+                    if !rec.auth_index.is_empty() {
+                        let c = per.entry(rec.auth_index.to_string()).or_default();
+                        if rec.failed {
+                            c.1 += 1;
+                        } else {
+                            c.0 += 1;
+                        }
+                    }
+                    records.push(rec)
+                }
                 Msg::Key(kr) => k
                     .entry((kr.group, kr.key))
                     .or_default()
@@ -849,6 +877,17 @@ pub fn api_key_usage_json(snap: &crate::state::Snapshot) -> serde_json::Value {
     }
     k.retain(|(g, id), _| live.contains(&(g.to_string(), id.to_string())));
     serde_json::to_value(out).unwrap_or_default()
+}
+
+/// `(success, failed)` requests of the credential `auth_index` counted by
+/// usage statistics (zero while `usage-statistics-enabled` is off).
+pub fn counts_of(auth_index: &str) -> (i64, i64) {
+    per_credential()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(auth_index)
+        .copied()
+        .unwrap_or_default()
 }
 
 /// `GET /usage`: `{"usage": snapshot, "failed_requests": n}` as CLIProxyAPI.

@@ -193,6 +193,12 @@ pub(crate) async fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>)
         (_, p) if p.starts_with(crate::management::PREFIX) => {
             return crate::management::handle(w, conn, req).await
         }
+        // OAuth redirects of logins started from the management API.
+        (b"GET", p) if crate::management::oauth::sink_of(p).is_some() => {
+            if let Some(kind) = crate::management::oauth::sink_of(p) {
+                return crate::management::oauth::serve_sink(conn, req, kind).await;
+            }
+        }
         _ => no_route(conn, head_only),
     }
     flush(conn).await

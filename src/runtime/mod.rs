@@ -366,6 +366,7 @@ pub fn start<A: crate::server::Handler<Worker>>(
     let addr = listen_addr(&snap.config.host, snap.config.port)?;
     let first = bind_listener(addr)?;
     let bound = first.local_addr()?;
+    crate::management::oauth::set_listen_port(bound.port());
     let mut listeners = vec![first];
     for _ in 1..workers {
         listeners.push(bind_listener(bound)?);

@@ -142,8 +142,19 @@ fn claude_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
     show_url(&claude::auth_url(&state, &pkce.challenge), opts.no_browser);
     say!("Waiting for Claude authentication callback...");
     let code = wait_callback(&listener, claude::CALLBACK_PATH, &state, CALLBACK_TIMEOUT)?;
-    let t = claude::exchange_code(net, &code, &state, pkce.verifier.expose())
-        .map_err(oe("token exchange"))?;
+    claude_finish(net, &code, &state, pkce.verifier.expose())
+}
+
+/// The end of a Claude login, shared by the CLI and the management API's
+/// browser flow: exchanges `code` (PKCE `verifier`) and builds the file's
+/// name and object.
+pub fn claude_finish(
+    net: &Net,
+    code: &str,
+    state: &str,
+    verifier: &str,
+) -> Result<(String, Value), String> {
+    let t = claude::exchange_code(net, code, state, verifier).map_err(oe("token exchange"))?;
     let email = extra_str(&t, "email").to_string();
     if email.is_empty() {
         return Err("the token answer names no account email".into());
@@ -165,8 +176,19 @@ fn codex_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
     show_url(&codex::auth_url(&state, &pkce.challenge), opts.no_browser);
     say!("Waiting for Codex authentication callback...");
     let code = wait_callback(&listener, codex::CALLBACK_PATH, &state, CALLBACK_TIMEOUT)?;
-    let t = codex::exchange_code(net, &code, codex::REDIRECT_URI, pkce.verifier.expose())
-        .map_err(oe("token exchange"))?;
+    codex_finish(net, &code, codex::REDIRECT_URI, pkce.verifier.expose())
+}
+
+/// The end of a Codex PKCE login (CLI and browser flow): exchanges `code`
+/// for tokens and builds the file's name and object.
+pub fn codex_finish(
+    net: &Net,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> Result<(String, Value), String> {
+    let t =
+        codex::exchange_code(net, code, redirect_uri, verifier).map_err(oe("token exchange"))?;
     codex_file(&t)
 }
 
@@ -283,13 +305,6 @@ fn name_part(s: &str) -> String {
 }
 
 fn gemini_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
-    let requested: Vec<String> = opts
-        .project_id
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
     let pkce = Pkce::generate().map_err(|e| e.to_string())?;
     let state = oauth::random_state().map_err(|e| e.to_string())?;
     let port = opts.callback_port.unwrap_or(gemini::CALLBACK_PORT);
@@ -301,14 +316,42 @@ fn gemini_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
     );
     say!("Waiting for authentication callback...");
     let code = wait_callback(&listener, gemini::CALLBACK_PATH, &state, CALLBACK_TIMEOUT)?;
-    let t = gemini::exchange_code(net, &code, &redirect, pkce.verifier.expose())
-        .map_err(oe("token exchange"))?;
+    gemini_finish(
+        net,
+        &code,
+        &redirect,
+        pkce.verifier.expose(),
+        &opts.project_id,
+        &mut |line| say!("{line}"),
+    )
+}
+
+/// The end of a Gemini CLI login (CLI and browser flow): exchanges `code`,
+/// reads the account's email, activates or discovers the Code Assist
+/// project(s) (`project_id`: one id, several separated by commas, `ALL`, or
+/// empty to discover) and builds the file's name and object. `progress`
+/// receives the steps for the user.
+pub fn gemini_finish(
+    net: &Net,
+    code: &str,
+    redirect: &str,
+    verifier: &str,
+    project_id: &str,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(String, Value), String> {
+    let requested: Vec<String> = project_id
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    let t = gemini::exchange_code(net, code, redirect, verifier).map_err(oe("token exchange"))?;
     let access = t.access_token.expose();
     let email = gemini::user_email(net, access).map_err(oe("userinfo"))?;
     if email.is_empty() {
-        say!("Failed to get user email from token");
+        progress("Failed to get user email from token");
     } else {
-        say!("Authenticated user email: {email}");
+        progress(&format!("Authenticated user email: {email}"));
     }
     let all = requested.iter().any(|p| p.eq_ignore_ascii_case("all"));
     let requested = if all {
@@ -322,13 +365,13 @@ fn gemini_login(net: &Net, opts: &Options) -> Result<(String, Value), String> {
     };
     let mut projects: Vec<String> = Vec::new();
     if requested.is_empty() {
-        say!("No -project_id: discovering the account's Code Assist project...");
+        progress("No -project_id: discovering the account's Code Assist project...");
         let p = gemini::discover_project(net, access).map_err(oe("project discovery"))?;
-        say!("Discovered project: {p}");
+        progress(&format!("Discovered project: {p}"));
         projects.push(p);
     } else {
         for r in &requested {
-            say!("Activating project {r}");
+            progress(&format!("Activating project {r}"));
             let p = gemini::setup_project(net, access, Some(r)).map_err(oe("onboarding"))?;
             if !projects.contains(&p) {
                 projects.push(p);

@@ -264,6 +264,7 @@ mod tests {
         let r = |status, body: &str| Reply {
             status,
             body: body.as_bytes().to_vec(),
+            headers: Vec::new(),
         };
         match failure(
             "t",

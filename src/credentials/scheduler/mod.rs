@@ -163,6 +163,30 @@ pub struct Released {
     pub skipped_cooldown: bool,
 }
 
+/// A decoded state word, for status pages ([`Scheduler::state_of`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct StateView {
+    /// Unix ms of the cooldown deadline (0: none was ever set).
+    pub until_unix_ms: u64,
+    /// Whether the deadline is still ahead.
+    pub blocked: bool,
+    /// The last failure's HTTP status (0: none or a transport error).
+    pub status: u16,
+    /// The block is a quota cooldown (429 family).
+    pub quota: bool,
+    /// 429 backoff level.
+    pub level: u8,
+}
+
+/// A credential's cooldown state ([`Scheduler::state_of`]).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct CredState {
+    /// The credential-level word (failures that hit every model).
+    pub credential: StateView,
+    /// `(model id, state)` of every model word that is not clean.
+    pub models: Vec<(String, StateView)>,
+}
+
 pub(crate) struct Inner {
     current: Mutex<Arc<Topology>>,
     gen: AtomicU64,
@@ -289,6 +313,44 @@ impl Scheduler {
         let slot = cred.slot_of(topo.model_names.get(model.trim())?)?;
         let until = Word::until_of(topo.word(slot)).max(Word::until_of(topo.word(cred.cred_slot)));
         Some(until.saturating_sub(now_ms))
+    }
+
+    /// The cooldown state of `credential_id`: its credential-level word and
+    /// every model word that is not clean (model ids sorted), `None` if the
+    /// id is unknown or inactive. For management status pages: it reads the
+    /// shared atomic words on demand (the generation's `Arc` is cloned under
+    /// the reload mutex, which the request path never takes), so the request
+    /// path pays nothing for it.
+    pub fn state_of(&self, credential_id: &str) -> Option<CredState> {
+        let topo = lock(&self.inner.current).clone();
+        let cred = topo.cred(topo.cred_names.get(credential_id.trim())?)?;
+        let now = self.inner.now_ms();
+        let view = |raw: u64| {
+            let w = Word::decode(raw);
+            StateView {
+                until_unix_ms: if w.until == 0 {
+                    0
+                } else {
+                    self.inner.unix_ms(w.until)
+                },
+                blocked: Word::blocks(raw, now),
+                status: w.status,
+                quota: w.quota,
+                level: w.level,
+            }
+        };
+        let models = cred
+            .models
+            .iter()
+            .filter_map(|&(m, slot)| {
+                let raw = topo.word(slot);
+                (raw != 0).then(|| (topo.model_names.name(m).to_string(), view(raw)))
+            })
+            .collect();
+        Some(CredState {
+            credential: view(topo.word(cred.cred_slot)),
+            models,
+        })
     }
 
     pub(crate) fn topology(&self) -> Arc<Topology> {
