@@ -44,6 +44,10 @@ pub struct Provider {
     /// replaces `keys`, its kind picks the request shape
     /// (`accounts::wire`). `None` for config entries.
     pub account: Option<std::sync::Arc<crate::accounts::Account>>,
+    /// One project of a Gemini CLI file listing several: this provider is
+    /// the virtual credential of that project (CLIProxyAPI's per-project
+    /// auths), sharing the account's token. `None`: the account's own.
+    pub project: Option<String>,
 }
 
 /// A credential's place in the snapshot.
@@ -345,6 +349,7 @@ impl Snapshot {
                 sched_provider: sched_provider.clone(),
                 rules: Vec::new(),
                 account: None,
+                project: None,
             });
             let rules = scoped_rules(c);
             providers[idx].rules = rules.clone();
@@ -579,12 +584,13 @@ fn add_accounts(
         crate::log_warn!("auth-dir: skipping {name}: {why}");
     }
     let mut watched = Vec::with_capacity(scan.accounts.len());
-    for (i, l) in scan.accounts.iter().enumerate() {
+    // Target entry of the next account credential (virtual project
+    // credentials take one each).
+    let mut next_entry = ACCOUNT_ENTRY_BASE;
+    for l in scan.accounts.iter() {
         let (a, f) = (&l.account, &l.file);
         let kind = store::provider_kind(a.kind);
         let channel = store::channel(a.kind);
-        let mut endpoint = Endpoint::parse(store::base_url(a.kind))?;
-        endpoint.resolve();
         let proxy = match f.proxy_url.as_str() {
             "" => config.proxy_url.clone(),
             p => match crate::config::ProxySetting::parse(p) {
@@ -637,75 +643,83 @@ fn add_accounts(
             request_retry: None,
             rules: &rules_cfg,
         });
-        let idx = s.providers.len();
-        let sched = store::sched_provider(a.kind).to_string();
-        s.providers.push(Provider {
-            kind,
-            name: sched.clone(),
-            endpoint,
-            default_host: true,
-            keys: vec![store::placeholder_key()],
-            proxies: vec![proxy.clone()],
-            headers,
-            force_http1: config.force_http1,
-            websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
-            sched_provider: sched.clone(),
-            rules: rules.clone(),
-            account: Some(a.clone()),
-        });
-        let entry = ACCOUNT_ENTRY_BASE + i;
-        s.by_entry.insert((kind, entry), idx);
-        let mut excluded = f.excluded_models.clone();
-        excluded.extend(
-            store::plan_exclusions(&a.plan)
-                .iter()
-                .filter(|_| a.kind == crate::accounts::AccountKind::Codex)
-                .map(|m| m.to_string()),
-        );
-        excluded.extend(
-            for_channel(&config.oauth_excluded_models, channel)
-                .iter()
-                .cloned(),
-        );
-        let mut aliases: Vec<(String, String, bool)> = f
-            .model_aliases
-            .iter()
-            .map(|(n, al)| (n.clone(), al.clone(), false))
-            .collect();
-        if aliases.is_empty() {
-            aliases = for_channel(&config.oauth_model_alias, channel)
-                .iter()
-                .map(|al| (al.name.clone(), al.alias.clone(), al.fork))
-                .collect();
-        }
-        let prefix = (!f.prefix.is_empty()).then_some(f.prefix.as_str());
-        s.registry.add_account(
-            &crate::models::AccountView {
+        // One credential per file, or per project of a multi-project
+        // Gemini file (all on this account's token).
+        for (cred_id, project) in store::virtual_credentials(a, f) {
+            let mut endpoint = Endpoint::parse(&store::account_base_url(a))?;
+            endpoint.resolve();
+            let idx = s.providers.len();
+            let sched = store::sched_provider(a.kind).to_string();
+            s.providers.push(Provider {
                 kind,
-                index: entry,
-                excluded: &excluded,
-                aliases: &aliases,
-                prefix,
-            },
-            config.force_model_prefix,
-        );
-        s.credentials.insert(a.id.clone(), (idx, Some(0)));
-        s.creds.push(CredRef {
-            provider: idx,
-            key: Some(0),
-        });
-        s.specs.push(CredentialSpec {
-            id: a.id.clone(),
-            provider: sched,
-            priority: f.priority,
-            weight: f.weight,
-            models: Vec::new(),
-            disable_cooling: f.disable_cooling,
-            request_retry: f.request_retry.map(|r| r as i32),
-            request_scoped_errors: rules,
-            disabled: false,
-            websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
-        });
+                name: sched.clone(),
+                endpoint,
+                default_host: true,
+                keys: vec![store::placeholder_key()],
+                proxies: vec![proxy.clone()],
+                headers: headers.clone(),
+                force_http1: config.force_http1,
+                websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
+                sched_provider: sched.clone(),
+                rules: rules.clone(),
+                account: Some(a.clone()),
+                project,
+            });
+            let entry = next_entry;
+            next_entry += 1;
+            s.by_entry.insert((kind, entry), idx);
+            let mut excluded = f.excluded_models.clone();
+            excluded.extend(
+                store::plan_exclusions(&a.plan)
+                    .iter()
+                    .filter(|_| a.kind == crate::accounts::AccountKind::Codex)
+                    .map(|m| m.to_string()),
+            );
+            excluded.extend(
+                for_channel(&config.oauth_excluded_models, channel)
+                    .iter()
+                    .cloned(),
+            );
+            let mut aliases: Vec<(String, String, bool)> = f
+                .model_aliases
+                .iter()
+                .map(|(n, al)| (n.clone(), al.clone(), false))
+                .collect();
+            if aliases.is_empty() {
+                aliases = for_channel(&config.oauth_model_alias, channel)
+                    .iter()
+                    .map(|al| (al.name.clone(), al.alias.clone(), al.fork))
+                    .collect();
+            }
+            let prefix = (!f.prefix.is_empty()).then_some(f.prefix.as_str());
+            s.registry.add_account(
+                &crate::models::AccountView {
+                    kind,
+                    index: entry,
+                    excluded: &excluded,
+                    aliases: &aliases,
+                    prefix,
+                },
+                config.force_model_prefix,
+            );
+            s.credentials.insert(cred_id.clone(), (idx, Some(0)));
+            s.creds.push(CredRef {
+                provider: idx,
+                key: Some(0),
+            });
+            s.specs.push(CredentialSpec {
+                id: cred_id,
+                provider: sched,
+                priority: f.priority,
+                weight: f.weight,
+                models: Vec::new(),
+                disable_cooling: f.disable_cooling,
+                request_retry: f.request_retry.map(|r| r as i32),
+                request_scoped_errors: rules.clone(),
+                disabled: false,
+                websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
+            });
+        }
     }
     crate::accounts::refresh::watch(watched);
     Ok(())

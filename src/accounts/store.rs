@@ -161,6 +161,7 @@ fn same_identity(a: &Account, f: &AuthFile) -> bool {
         && a.account_id == f.account_id
         && a.project_id == f.project_id
         && a.cloak == f.cloak
+        && a.vertex == f.vertex
 }
 
 fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
@@ -172,6 +173,7 @@ fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
         account_id: f.account_id.clone(),
         plan: f.plan.clone(),
         project_id: f.project_id.clone(),
+        vertex: f.vertex.clone(),
         refresh_token: RwLock::new(f.refresh_token.clone()),
         token: TokenCell::new(TokenState {
             access: f.access_token.clone(),
@@ -213,6 +215,7 @@ pub fn sched_provider(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "claude",
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
+        AccountKind::Vertex => "vertex",
     }
 }
 
@@ -222,6 +225,7 @@ pub fn channel(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "claude",
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
+        AccountKind::Vertex => "vertex",
     }
 }
 
@@ -237,13 +241,52 @@ pub fn plan_exclusions(plan: &str) -> &'static [&'static str] {
     }
 }
 
-/// The upstream base URL of an account kind.
+/// The upstream base URL of an account kind (Vertex: per location, see
+/// [`account_base_url`]).
 pub fn base_url(kind: AccountKind) -> &'static str {
     match kind {
         AccountKind::Claude => "https://api.anthropic.com",
         AccountKind::Codex => "https://chatgpt.com/backend-api/codex",
         AccountKind::Gemini => "https://cloudcode-pa.googleapis.com",
+        AccountKind::Vertex => "https://us-central1-aiplatform.googleapis.com",
     }
+}
+
+/// The upstream base URL of one account: its kind's, or for a Vertex
+/// service account its location's.
+pub fn account_base_url(a: &Account) -> std::borrow::Cow<'static, str> {
+    match &a.vertex {
+        Some(sa) => std::borrow::Cow::Owned(sa.base_url()),
+        None => std::borrow::Cow::Borrowed(base_url(a.kind)),
+    }
+}
+
+/// The credentials one account file is served as: `(credential id, label
+/// suffix, project)`. A Gemini file listing several projects becomes one
+/// virtual credential per project, as CLIProxyAPI synthesises them (ID
+/// `<file id>::<project with / \ and spaces as _>`, label
+/// `<email> [<project>]`), all sharing the file's token and refresh; any
+/// other file is one credential under its own ID.
+pub fn virtual_credentials(a: &Account, f: &AuthFile) -> Vec<(String, Option<String>)> {
+    if a.kind != AccountKind::Gemini || f.projects.len() <= 1 {
+        return vec![(a.id.clone(), None)];
+    }
+    f.projects
+        .iter()
+        .map(|p| {
+            let safe: String = p
+                .chars()
+                .map(|c| {
+                    if matches!(c, '/' | '\\' | ' ') {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            (format!("{}::{safe}", a.id), Some(p.clone()))
+        })
+        .collect()
 }
 
 /// The provider-table kind whose format and catalog an account kind uses.
@@ -252,6 +295,7 @@ pub fn provider_kind(kind: AccountKind) -> crate::providers::Kind {
         AccountKind::Claude => crate::providers::Kind::Claude,
         AccountKind::Codex => crate::providers::Kind::Codex,
         AccountKind::Gemini => crate::providers::Kind::Gemini,
+        AccountKind::Vertex => crate::providers::Kind::Vertex,
     }
 }
 

@@ -65,12 +65,12 @@ pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
     )
 }
 
-fn auth_dir(snap: &Snapshot) -> PathBuf {
+pub(super) fn auth_dir(snap: &Snapshot) -> PathBuf {
     let d = &snap.config.auth_dir;
     std::path::absolute(d).unwrap_or_else(|_| d.clone())
 }
 
-fn query(req: &Request<'_>, name: &str) -> Option<String> {
+pub(super) fn query(req: &Request<'_>, name: &str) -> Option<String> {
     let raw = crate::pipeline::auth::query_param(req.query(), name)?;
     let mut buf = Vec::new();
     crate::pipeline::auth::percent_decode(raw, &mut buf);

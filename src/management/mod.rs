@@ -25,6 +25,7 @@ mod config_file;
 mod oauth_maps;
 mod routes;
 pub mod usage;
+mod vertex_import;
 pub mod yaml_edit;
 
 use crate::h1::encode;
