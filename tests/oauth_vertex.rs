@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const HOSTS: [&str; 5] = [
+const HOSTS: [&str; 6] = [
     "oauth2.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "us-central1-aiplatform.googleapis.com",
     "europe-west4-aiplatform.googleapis.com",
     "aiplatform.googleapis.com",
@@ -453,6 +454,12 @@ fn cloudcode_mock(limited: &'static [&'static str]) -> (Mock, Arc<AtomicUsize>) 
                 r#"{"access_token":"at-new","expires_in":3600,"token_type":"Bearer"}"#,
             );
         }
+        if r.path.starts_with("/v1/projects") {
+            return json_reply(
+                200,
+                r#"{"projects":[{"projectId":"p-x","name":"x"},{"projectId":"p-y","name":"y"}]}"#,
+            );
+        }
         let project = r.json()["project"].as_str().unwrap_or("").to_string();
         if limited.contains(&project.as_str()) {
             return json_reply(
@@ -475,6 +482,9 @@ fn cloudcode_mock(limited: &'static [&'static str]) -> (Mock, Arc<AtomicUsize>) 
 
 fn projects_called(mock: &Mock) -> Vec<String> {
     upstream_calls(mock)
+        .into_iter()
+        .filter(|r| r.path.starts_with("/v1internal:"))
+        .collect::<Vec<_>>()
         .iter()
         .map(|r| r.json()["project"].as_str().unwrap_or("").to_string())
         .collect()
@@ -585,4 +595,41 @@ fn a_429_on_one_project_moves_to_the_next_whatever_quota_exceeded_says() {
             "{yaml:?}: the start warns when the switches are set"
         );
     }
+}
+
+#[test]
+fn a_gemini_file_saying_all_gets_every_listed_project_written_back_and_served() {
+    let (mock, _) = cloudcode_mock(&[]);
+    let auth = scratch_dir("vx-all");
+    let file = auth.join("gemini-g@example.com-all.json");
+    std::fs::write(
+        &file,
+        multi_project_file("ALL", "at-live", "2099-01-01T00:00:00Z"),
+    )
+    .unwrap();
+    let srv = start_with(&mock, &auth, "", 1);
+    // Not served until its projects are known; then one credential each.
+    assert!(eventually(Duration::from_secs(15), || chat(&srv, false)
+        .status
+        == 200));
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(saved["project_id"], "p-x,p-y");
+    assert_eq!(
+        saved["token"]["access_token"], "at-live",
+        "other fields kept"
+    );
+    let list = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path.starts_with("/v1/projects"))
+        .expect("the project list was asked");
+    assert_eq!(list.header("authorization"), Some("Bearer at-live"));
+    for _ in 0..3 {
+        assert_eq!(chat(&srv, false).status, 200);
+    }
+    let mut seen = projects_called(&mock);
+    seen.dedup();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, ["p-x", "p-y"]);
 }

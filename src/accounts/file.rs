@@ -232,6 +232,13 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
             projects.push(p.to_string());
         }
     }
+    if kind == AccountKind::Gemini && projects.len() == 1 && projects[0].eq_ignore_ascii_case("all")
+    {
+        // `ALL` (CLIProxyAPI's login resolves it before writing): not a
+        // project; the refresh thread lists the account's projects and
+        // writes them back (`refresh::discover`).
+        projects.clear();
+    }
     let project_id = projects.first().cloned().unwrap_or_default();
     let headers = match generic(obj, "headers") {
         Some(Value::Object(m)) => m

@@ -312,17 +312,37 @@ fn needs_project(a: &Account, now: u64) -> bool {
         && !expired(a, 0)
 }
 
+/// Whether the file at `path` asks for every project (`project_id: "ALL"`).
+fn wants_all_projects(path: &std::path::Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v.get("project_id")?
+                .as_str()
+                .map(|p| p.trim().eq_ignore_ascii_case("all"))
+        })
+        .unwrap_or(false)
+}
+
 /// Finds the account's project and stores it in its file as `project_id`;
 /// the control thread's reload then serves the account with it (as
-/// CLIProxyAPI does when a Gemini CLI file has no project). A failure is
-/// retried after [`FAILURE_BACKOFF`].
+/// CLIProxyAPI does when a Gemini CLI file has no project). A file saying
+/// `ALL` gets every project the account lists, as a comma list (served as
+/// one credential per project), as `-login -project_id ALL` would have
+/// written it. A failure is retried after [`FAILURE_BACKOFF`].
 fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Proxy>>) {
     let net = Net {
         tls: e.tls.clone(),
         proxy,
     };
     let token = a.token.get();
-    match oauth::gemini::discover_project(&net, token.access.expose()) {
+    let found = if wants_all_projects(&a.path) {
+        oauth::gemini::list_projects(&net, token.access.expose()).map(|l| l.join(","))
+    } else {
+        oauth::gemini::discover_project(&net, token.access.expose())
+    };
+    match found {
         Ok(project) if !project.is_empty() => {
             let stored = update_file(&a.path, |obj| {
                 obj.insert(

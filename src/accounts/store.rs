@@ -319,6 +319,42 @@ mod tests {
     }
 
     #[test]
+    fn multi_project_files_become_virtual_credentials_like_cliproxyapi() {
+        let f = super::file::parse(
+            br#"{"type":"gemini","email":"g@x","project_id":" p-a, p/b ,p c,p-a,,",
+                "token":{"access_token":"t","refresh_token":"r"}}"#,
+        )
+        .expect("parse");
+        assert_eq!(f.projects, ["p-a", "p/b", "p c"]);
+        assert_eq!(f.project_id, "p-a");
+        let a = new_account("gemini-g@x-all.json".into(), PathBuf::from("/a"), &f);
+        let v = virtual_credentials(&a, &f);
+        let ids: Vec<&str> = v.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "gemini-g@x-all.json::p-a",
+                "gemini-g@x-all.json::p_b",
+                "gemini-g@x-all.json::p_c"
+            ]
+        );
+        let projects: Vec<Option<&str>> = v.iter().map(|(_, p)| p.as_deref()).collect();
+        assert_eq!(projects, [Some("p-a"), Some("p/b"), Some("p c")]);
+        // One project, an array, "ALL" (resolved later) and other kinds.
+        let one = super::file::parse(br#"{"type":"gemini","project_id":["p-1"]}"#).unwrap();
+        let a1 = new_account("g.json".into(), PathBuf::from("/g"), &one);
+        assert_eq!(
+            virtual_credentials(&a1, &one),
+            [("g.json".to_string(), None)]
+        );
+        let all = super::file::parse(br#"{"type":"gemini","project_id":"all"}"#).unwrap();
+        assert!(all.projects.is_empty() && all.project_id.is_empty());
+        let c = super::file::parse(br#"{"type":"claude","project_id":"a,b"}"#).unwrap();
+        let ac = new_account("c.json".into(), PathBuf::from("/c"), &c);
+        assert_eq!(virtual_credentials(&ac, &c).len(), 1);
+    }
+
+    #[test]
     fn scan_keeps_accounts_across_rescans_and_names_bad_files() {
         let dir = std::env::temp_dir().join(format!("cliproxy-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
