@@ -332,9 +332,73 @@ fn vertex_account_mints_once_and_serves_chat_and_gemini_clients_per_location() {
                 String::from_utf8_lossy(&r.body)
             );
         }
+        // A Gemini client's token count goes to :countTokens on the same host.
+        let r = srv.request(
+            "POST",
+            &format!("/v1beta/models/{MODEL}:countTokens"),
+            &[("x-goog-api-key", CLIENT_KEY)],
+            &json!({"contents": [{"role":"user","parts":[{"text":"hi"}]}]}).to_string(),
+        );
+        let last = upstream_calls(&mock).pop().unwrap();
+        assert_eq!(last.path, format!("{base}:countTokens"), "{}", r.text());
+        assert_eq!(last.header("host"), Some(host));
         let log = srv.log_text();
         assert!(!log.contains("vx-token-1") && !log.contains("PRIVATE KEY"));
     }
+}
+
+#[test]
+fn a_401_from_vertex_mints_a_new_token_once_and_retries() {
+    let mints = Arc::new(AtomicUsize::new(0));
+    let m = mints.clone();
+    let mock = Mock::start_tls_named(&HOSTS, move |r| {
+        if r.path == "/token" {
+            assert!(check_token_request(r).is_ok());
+            let n = m.fetch_add(1, Ordering::SeqCst) + 1;
+            return json_reply(
+                200,
+                &json!({"access_token": format!("vx-token-{n}"), "expires_in": 3599}).to_string(),
+            );
+        }
+        // The first token was revoked upstream.
+        if r.header("authorization") == Some("Bearer vx-token-1") {
+            return json_reply(
+                401,
+                r#"{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}"#,
+            );
+        }
+        gemini_answer(r, "served by vertex")
+    });
+    let auth = scratch_dir("vx-401");
+    std::fs::write(
+        auth.join("vertex-proj-v.json"),
+        vertex_file("proj-v", "us-central1"),
+    )
+    .unwrap();
+    let srv = Arc::new(start(&mock, &auth, ""));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let srv = srv.clone();
+            std::thread::spawn(move || chat(&srv, i % 2 == 0))
+        })
+        .collect();
+    for h in handles {
+        let r = h.join().unwrap();
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert_eq!(
+        mints.load(Ordering::SeqCst),
+        2,
+        "the start mint, then one after the 401s"
+    );
+    let calls = upstream_calls(&mock);
+    assert_eq!(
+        calls.last().unwrap().header("authorization"),
+        Some("Bearer vx-token-2")
+    );
+    assert!(calls
+        .iter()
+        .all(|r| r.header("host") == Some("us-central1-aiplatform.googleapis.com")));
 }
 
 fn multipart(parts: &[(&str, Option<&str>, &str)]) -> String {

@@ -518,6 +518,30 @@ mod tests {
     }
 
     #[test]
+    fn truncated_or_altered_der_is_refused_never_a_panic() {
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_slice(TEST_KEY.as_bytes())
+            .expect("pem")
+            .secret_pkcs8_der()
+            .to_vec();
+        let whole = pkcs8_to_pkcs1(&der).expect("whole key");
+        assert!(ring::signature::RsaKeyPair::from_der(&whole).is_ok());
+        // Every strict prefix fails to parse (the outer length no longer fits).
+        for cut in 0..der.len() {
+            assert!(pkcs8_to_pkcs1(&der[..cut]).is_none(), "cut {cut}");
+        }
+        // Any single altered byte in the header either fails or yields
+        // something ring refuses; nothing panics.
+        for i in 0..32.min(der.len()) {
+            let mut d = der.clone();
+            d[i] ^= 0xff;
+            if let Some(k) = pkcs8_to_pkcs1(&d) {
+                let _ = ring::signature::RsaKeyPair::from_der(&k);
+            }
+        }
+    }
+
+    #[test]
     fn import_builds_cliproxyapi_file() {
         let raw = serde_json::to_vec(&Value::Object(sa(TEST_KEY))).unwrap();
         let imp = import(&raw, "").expect("import");
