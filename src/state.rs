@@ -584,13 +584,12 @@ fn add_accounts(
         crate::log_warn!("auth-dir: skipping {name}: {why}");
     }
     let mut watched = Vec::with_capacity(scan.accounts.len());
-    // Target entry of the next account credential (virtual project
-    // credentials take one each).
-    let mut next_entry = ACCOUNT_ENTRY_BASE;
-    for l in scan.accounts.iter() {
+    for (i, l) in scan.accounts.iter().enumerate() {
         let (a, f) = (&l.account, &l.file);
         let kind = store::provider_kind(a.kind);
         let channel = store::channel(a.kind);
+        let mut endpoint = Endpoint::parse(&store::account_base_url(a))?;
+        endpoint.resolve();
         let proxy = match f.proxy_url.as_str() {
             "" => config.proxy_url.clone(),
             p => match crate::config::ProxySetting::parse(p) {
@@ -604,7 +603,14 @@ fn add_accounts(
             },
         };
         let proxy = proxy.map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u)));
-        watched.push((a.clone(), proxy.clone()));
+        // A multi-project file is several consecutive entries on one
+        // account: watched once.
+        if !watched
+            .last()
+            .is_some_and(|(w, _)| std::sync::Arc::ptr_eq(w, a))
+        {
+            watched.push((a.clone(), proxy.clone()));
+        }
         if a.kind == crate::accounts::AccountKind::Gemini && a.project_id.is_empty() {
             // Served once the refresh thread found its project (written
             // to the file, which reloads).
@@ -643,83 +649,76 @@ fn add_accounts(
             request_retry: None,
             rules: &rules_cfg,
         });
-        // One credential per file, or per project of a multi-project
-        // Gemini file (all on this account's token).
-        for (cred_id, project) in store::virtual_credentials(a, f) {
-            let mut endpoint = Endpoint::parse(&store::account_base_url(a))?;
-            endpoint.resolve();
-            let idx = s.providers.len();
-            let sched = store::sched_provider(a.kind).to_string();
-            s.providers.push(Provider {
-                kind,
-                name: sched.clone(),
-                endpoint,
-                default_host: true,
-                keys: vec![store::placeholder_key()],
-                proxies: vec![proxy.clone()],
-                headers: headers.clone(),
-                force_http1: config.force_http1,
-                websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
-                sched_provider: sched.clone(),
-                rules: rules.clone(),
-                account: Some(a.clone()),
-                project,
-            });
-            let entry = next_entry;
-            next_entry += 1;
-            s.by_entry.insert((kind, entry), idx);
-            let mut excluded = f.excluded_models.clone();
-            excluded.extend(
-                store::plan_exclusions(&a.plan)
-                    .iter()
-                    .filter(|_| a.kind == crate::accounts::AccountKind::Codex)
-                    .map(|m| m.to_string()),
-            );
-            excluded.extend(
-                for_channel(&config.oauth_excluded_models, channel)
-                    .iter()
-                    .cloned(),
-            );
-            let mut aliases: Vec<(String, String, bool)> = f
-                .model_aliases
+        let idx = s.providers.len();
+        let sched = store::sched_provider(a.kind).to_string();
+        s.providers.push(Provider {
+            kind,
+            name: sched.clone(),
+            endpoint,
+            default_host: true,
+            keys: vec![store::placeholder_key()],
+            proxies: vec![proxy.clone()],
+            headers,
+            force_http1: config.force_http1,
+            websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
+            sched_provider: sched.clone(),
+            rules: rules.clone(),
+            account: Some(a.clone()),
+            project: l.project.clone(),
+        });
+        let entry = ACCOUNT_ENTRY_BASE + i;
+        s.by_entry.insert((kind, entry), idx);
+        let mut excluded = f.excluded_models.clone();
+        excluded.extend(
+            store::plan_exclusions(&a.plan)
                 .iter()
-                .map(|(n, al)| (n.clone(), al.clone(), false))
+                .filter(|_| a.kind == crate::accounts::AccountKind::Codex)
+                .map(|m| m.to_string()),
+        );
+        excluded.extend(
+            for_channel(&config.oauth_excluded_models, channel)
+                .iter()
+                .cloned(),
+        );
+        let mut aliases: Vec<(String, String, bool)> = f
+            .model_aliases
+            .iter()
+            .map(|(n, al)| (n.clone(), al.clone(), false))
+            .collect();
+        if aliases.is_empty() {
+            aliases = for_channel(&config.oauth_model_alias, channel)
+                .iter()
+                .map(|al| (al.name.clone(), al.alias.clone(), al.fork))
                 .collect();
-            if aliases.is_empty() {
-                aliases = for_channel(&config.oauth_model_alias, channel)
-                    .iter()
-                    .map(|al| (al.name.clone(), al.alias.clone(), al.fork))
-                    .collect();
-            }
-            let prefix = (!f.prefix.is_empty()).then_some(f.prefix.as_str());
-            s.registry.add_account(
-                &crate::models::AccountView {
-                    kind,
-                    index: entry,
-                    excluded: &excluded,
-                    aliases: &aliases,
-                    prefix,
-                },
-                config.force_model_prefix,
-            );
-            s.credentials.insert(cred_id.clone(), (idx, Some(0)));
-            s.creds.push(CredRef {
-                provider: idx,
-                key: Some(0),
-            });
-            s.specs.push(CredentialSpec {
-                id: cred_id,
-                provider: sched,
-                priority: f.priority,
-                weight: f.weight,
-                models: Vec::new(),
-                disable_cooling: f.disable_cooling,
-                request_retry: f.request_retry.map(|r| r as i32),
-                request_scoped_errors: rules.clone(),
-                disabled: false,
-                websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
-            });
         }
+        let prefix = (!f.prefix.is_empty()).then_some(f.prefix.as_str());
+        s.registry.add_account(
+            &crate::models::AccountView {
+                kind,
+                index: entry,
+                excluded: &excluded,
+                aliases: &aliases,
+                prefix,
+            },
+            config.force_model_prefix,
+        );
+        s.credentials.insert(l.cred_id.clone(), (idx, Some(0)));
+        s.creds.push(CredRef {
+            provider: idx,
+            key: Some(0),
+        });
+        s.specs.push(CredentialSpec {
+            id: l.cred_id.clone(),
+            provider: sched,
+            priority: f.priority,
+            weight: f.weight,
+            models: Vec::new(),
+            disable_cooling: f.disable_cooling,
+            request_retry: f.request_retry.map(|r| r as i32),
+            request_scoped_errors: rules,
+            disabled: false,
+            websockets: a.kind == crate::accounts::AccountKind::Codex && f.websockets,
+        });
     }
     crate::accounts::refresh::watch(watched);
     Ok(())

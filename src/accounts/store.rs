@@ -18,13 +18,19 @@ const MAX_DEPTH: usize = 4;
 /// Largest auth file read.
 const MAX_FILE: u64 = 1 << 20;
 
-/// One loaded file.
+/// One loaded file, or one project of a multi-project Gemini file (then
+/// several entries share the account: one token, one refresh).
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The shared account.
     pub account: Arc<Account>,
     /// What the file says (per-file settings).
     pub file: AuthFile,
+    /// The credential ID: the auth ID, or `<auth ID>::<project>` for a
+    /// project of a multi-project file ([`virtual_credentials`]).
+    pub cred_id: String,
+    /// That project (`None`: the account's own `project_id`).
+    pub project: Option<String>,
 }
 
 /// What a scan of `auth-dir` found.
@@ -148,7 +154,14 @@ pub fn scan(dir: &Path) -> Scan {
             _ => Arc::new(new_account(id.clone(), path.clone(), &f)),
         };
         seen.insert(id, account.clone());
-        out.accounts.push(Loaded { account, file: f });
+        for (cred_id, project) in virtual_credentials(&account, &f) {
+            out.accounts.push(Loaded {
+                account: account.clone(),
+                file: f.clone(),
+                cred_id,
+                project,
+            });
+        }
     }
     // Files removed or disabled leave the cache; a request still holding
     // the old snapshot keeps its `Arc` until it ends.
