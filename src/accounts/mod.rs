@@ -1,6 +1,6 @@
 //! OAuth subscription accounts: the JSON files in `auth-dir` (Claude Code,
-//! Codex and Gemini CLI logins, in CLIProxyAPI's formats), their tokens and
-//! how those tokens are kept fresh.
+//! Codex and Gemini CLI logins, Vertex AI service accounts, in CLIProxyAPI's
+//! formats), their tokens and how those tokens are kept fresh.
 //!
 //! - [`file`]: one auth file read and rewritten (unknown fields kept).
 //! - [`Account`] / [`TokenCell`]: an account as the request path sees it;
@@ -9,6 +9,7 @@
 //!   endpoints, onboarding), over the upstream connector (proxies, CA).
 //! - [`oauth`]: each provider's token endpoint (refresh, code exchange).
 //! - [`login`]: the `-login`, `-claude-login`, `-codex-login` flows.
+//! - [`vertex`]: Vertex service accounts (`-vertex-import`, JWT minting).
 //! - [`wire`]: upstream request shapes for accounts (headers, envelopes).
 
 pub mod file;
