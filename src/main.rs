@@ -34,6 +34,7 @@ login (writes an auth file to the config's auth-dir, then exits):
   -codex-device-login Codex device code flow
   -login              Google account for Gemini CLI (browser, callback on :8085)
   -project_id ID      Gemini: project(s) to use, comma-separated (default: discovered)
+  -vertex-import FILE import a Vertex AI service-account key (JSON) into auth-dir
   -no-browser         print the URL only (default: also try to open a browser)
   -oauth-callback-port N  listen for the callback on port N instead";
 
@@ -47,6 +48,7 @@ fn real_main() -> i32 {
     let mut opts = Options::default();
     let mut login: Option<Flow> = None;
     let mut login_opts = cliproxy::accounts::login::Options::default();
+    let mut vertex_import: Option<String> = None;
     if let Ok(d) = std::env::var("CLIPROXY_DRIVER") {
         match Driver::parse(&d) {
             Some(d) => opts.driver = d,
@@ -147,6 +149,10 @@ fn real_main() -> i32 {
                 }
                 login = Some(f);
             }
+            "vertex-import" => match value("vertex-import") {
+                Ok(v) => vertex_import = Some(v),
+                Err(c) => return c,
+            },
             "no-browser" => login_opts.no_browser = true,
             "project_id" => match value("project_id") {
                 Ok(v) => login_opts.project_id = v,
@@ -169,6 +175,13 @@ fn real_main() -> i32 {
                 return 2;
             }
         }
+    }
+    if let Some(key) = vertex_import {
+        if login.is_some() {
+            eprintln!("-vertex-import and a login flag cannot be combined");
+            return 2;
+        }
+        return cliproxy::accounts::vertex::run_import(&config, &key);
     }
     if let Some(flow) = login {
         login_opts.config = config;

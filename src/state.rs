@@ -44,6 +44,10 @@ pub struct Provider {
     /// replaces `keys`, its kind picks the request shape
     /// (`accounts::wire`). `None` for config entries.
     pub account: Option<std::sync::Arc<crate::accounts::Account>>,
+    /// One project of a Gemini CLI file listing several: this provider is
+    /// the virtual credential of that project (CLIProxyAPI's per-project
+    /// auths), sharing the account's token. `None`: the account's own.
+    pub project: Option<String>,
 }
 
 /// A credential's place in the snapshot.
@@ -345,6 +349,7 @@ impl Snapshot {
                 sched_provider: sched_provider.clone(),
                 rules: Vec::new(),
                 account: None,
+                project: None,
             });
             let rules = scoped_rules(c);
             providers[idx].rules = rules.clone();
@@ -583,7 +588,7 @@ fn add_accounts(
         let (a, f) = (&l.account, &l.file);
         let kind = store::provider_kind(a.kind);
         let channel = store::channel(a.kind);
-        let mut endpoint = Endpoint::parse(store::base_url(a.kind))?;
+        let mut endpoint = Endpoint::parse(&store::account_base_url(a))?;
         endpoint.resolve();
         let proxy = match f.proxy_url.as_str() {
             "" => config.proxy_url.clone(),
@@ -598,7 +603,14 @@ fn add_accounts(
             },
         };
         let proxy = proxy.map(|u| std::sync::Arc::new(crate::upstream::Proxy::resolve(u)));
-        watched.push((a.clone(), proxy.clone()));
+        // A multi-project file is several consecutive entries on one
+        // account: watched once.
+        if !watched
+            .last()
+            .is_some_and(|(w, _)| std::sync::Arc::ptr_eq(w, a))
+        {
+            watched.push((a.clone(), proxy.clone()));
+        }
         if a.kind == crate::accounts::AccountKind::Gemini && a.project_id.is_empty() {
             // Served once the refresh thread found its project (written
             // to the file, which reloads).
@@ -652,6 +664,7 @@ fn add_accounts(
             sched_provider: sched.clone(),
             rules: rules.clone(),
             account: Some(a.clone()),
+            project: l.project.clone(),
         });
         let entry = ACCOUNT_ENTRY_BASE + i;
         s.by_entry.insert((kind, entry), idx);
@@ -689,13 +702,13 @@ fn add_accounts(
             },
             config.force_model_prefix,
         );
-        s.credentials.insert(a.id.clone(), (idx, Some(0)));
+        s.credentials.insert(l.cred_id.clone(), (idx, Some(0)));
         s.creds.push(CredRef {
             provider: idx,
             key: Some(0),
         });
         s.specs.push(CredentialSpec {
-            id: a.id.clone(),
+            id: l.cred_id.clone(),
             provider: sched,
             priority: f.priority,
             weight: f.weight,

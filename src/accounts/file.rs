@@ -5,7 +5,10 @@
 //! - `claude`, `codex`: top-level `access_token`, `refresh_token`,
 //!   `id_token`, `expired` (RFC 3339), `last_refresh`; codex `account_id`.
 //! - `gemini`: `token: {access_token, refresh_token, expiry, ...}` (Go's
-//!   oauth2 token), `project_id`.
+//!   oauth2 token), `project_id` (one id, or a comma list: one credential
+//!   per project).
+//! - `vertex`: no tokens; `service_account{...}` (the key), `project_id`,
+//!   `location` (see [`super::vertex`]).
 //!
 //! Generic keys (any kind; kebab-case spellings normalised): `disabled`,
 //! `priority`, `weight`, `prefix`, `proxy_url`, `headers`, `excluded_models`,
@@ -35,8 +38,15 @@ pub struct AuthFile {
     pub account_id: String,
     /// Codex: plan type from the id token, lower case.
     pub plan: String,
-    /// Gemini: `project_id` (first of a list).
+    /// Gemini: `project_id` (first of a list). Vertex: the file's
+    /// `project_id`, else the service account's.
     pub project_id: String,
+    /// Gemini: every project of `project_id` (comma list or array),
+    /// trimmed, de-duplicated, in order (CLIProxyAPI's
+    /// `splitGeminiProjectIDs`).
+    pub projects: Vec<String>,
+    /// Vertex: the parsed service account.
+    pub vertex: Option<std::sync::Arc<super::vertex::ServiceAccount>>,
     /// `disabled`.
     pub disabled: bool,
     /// `priority`.
@@ -156,6 +166,26 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
             str_of(obj, "refresh_token"),
             str_of(obj, "expired"),
         ),
+        // Minted from the key, never stored.
+        AccountKind::Vertex => ("", "", ""),
+    };
+    let vertex = match kind {
+        AccountKind::Vertex => {
+            let sa = obj
+                .get("service_account")
+                .and_then(Value::as_object)
+                .ok_or_else(|| Skip::Corrupt("vertex: no service_account object".into()))?;
+            let acc = super::vertex::ServiceAccount::from_json(sa, str_of(obj, "location"))
+                .map_err(|e| Skip::Corrupt(format!("vertex: {e}")))?;
+            if !super::vertex::valid_location(&acc.location) {
+                return Err(Skip::Corrupt(format!(
+                    "vertex: location {:?} is not a region name",
+                    acc.location
+                )));
+            }
+            Some(std::sync::Arc::new(acc))
+        }
+        _ => None,
     };
     let claims = match kind {
         AccountKind::Codex => jwt_claims(str_of(obj, "id_token")),
@@ -180,11 +210,36 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
             email = str_of(c, "email").to_string();
         }
     }
-    let project_id = match obj.get("project_id") {
-        Some(Value::String(s)) => s.split(',').next().unwrap_or("").trim().to_string(),
-        Some(Value::Array(a)) => a.iter().find_map(Value::as_str).unwrap_or("").to_string(),
-        _ => String::new(),
+    let mut projects: Vec<String> = Vec::new();
+    let listed: Vec<&str> = match obj.get("project_id") {
+        Some(Value::String(s)) => s.split(',').collect(),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
     };
+    for p in listed.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
+        if !projects.iter().any(|q| q == p) {
+            projects.push(p.to_string());
+        }
+    }
+    if kind == AccountKind::Vertex && projects.is_empty() {
+        if let Some(p) = obj
+            .get("service_account")
+            .and_then(|sa| sa.get("project_id"))
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            projects.push(p.to_string());
+        }
+    }
+    if kind == AccountKind::Gemini && projects.len() == 1 && projects[0].eq_ignore_ascii_case("all")
+    {
+        // `ALL` (CLIProxyAPI's login resolves it before writing): not a
+        // project; the refresh thread lists the account's projects and
+        // writes them back (`refresh::discover`).
+        projects.clear();
+    }
+    let project_id = projects.first().cloned().unwrap_or_default();
     let headers = match generic(obj, "headers") {
         Some(Value::Object(m)) => m
             .iter()
@@ -235,6 +290,8 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
         account_id,
         plan,
         project_id,
+        projects,
+        vertex,
         disabled: bool_of(generic(obj, "disabled")).unwrap_or(false),
         priority: int_of(generic(obj, "priority"))
             .and_then(|p| i32::try_from(p).ok())
@@ -344,6 +401,8 @@ pub fn apply_tokens(kind: AccountKind, obj: &mut Map<String, Value>, t: &TokenSe
                 }
             }
         }
+        // Vertex tokens stay in memory (the refresh engine does not call this).
+        AccountKind::Vertex => {}
         AccountKind::Claude | AccountKind::Codex => {
             put(obj, "access_token", t.access_token.expose());
             if let Some(r) = &t.refresh_token {

@@ -1,6 +1,6 @@
 //! OAuth subscription accounts: the JSON files in `auth-dir` (Claude Code,
-//! Codex and Gemini CLI logins, in CLIProxyAPI's formats), their tokens and
-//! how those tokens are kept fresh.
+//! Codex and Gemini CLI logins, Vertex AI service accounts, in CLIProxyAPI's
+//! formats), their tokens and how those tokens are kept fresh.
 //!
 //! - [`file`]: one auth file read and rewritten (unknown fields kept).
 //! - [`Account`] / [`TokenCell`]: an account as the request path sees it;
@@ -9,6 +9,7 @@
 //!   endpoints, onboarding), over the upstream connector (proxies, CA).
 //! - [`oauth`]: each provider's token endpoint (refresh, code exchange).
 //! - [`login`]: the `-login`, `-claude-login`, `-codex-login` flows.
+//! - [`vertex`]: Vertex service accounts (`-vertex-import`, JWT minting).
 //! - [`wire`]: upstream request shapes for accounts (headers, envelopes).
 
 pub mod file;
@@ -17,6 +18,7 @@ pub mod login;
 pub mod oauth;
 pub mod refresh;
 pub mod store;
+pub mod vertex;
 pub mod wire;
 
 use crate::secret::Secret;
@@ -33,12 +35,19 @@ pub enum AccountKind {
     Codex,
     /// Gemini CLI OAuth (`type: "gemini"`), served through Cloud Code Assist.
     Gemini,
+    /// Vertex AI service account (`type: "vertex"`): tokens minted from the
+    /// key with a JWT-bearer grant ([`vertex`]).
+    Vertex,
 }
 
 impl AccountKind {
     /// Every kind.
-    pub const ALL: [AccountKind; 3] =
-        [AccountKind::Claude, AccountKind::Codex, AccountKind::Gemini];
+    pub const ALL: [AccountKind; 4] = [
+        AccountKind::Claude,
+        AccountKind::Codex,
+        AccountKind::Gemini,
+        AccountKind::Vertex,
+    ];
 
     /// The kind of an auth file's `type` value.
     pub fn from_type(t: &str) -> Option<AccountKind> {
@@ -46,6 +55,7 @@ impl AccountKind {
             "claude" => Some(AccountKind::Claude),
             "codex" => Some(AccountKind::Codex),
             "gemini" | "gemini-cli" => Some(AccountKind::Gemini),
+            "vertex" => Some(AccountKind::Vertex),
             _ => None,
         }
     }
@@ -56,17 +66,20 @@ impl AccountKind {
             AccountKind::Claude => "claude",
             AccountKind::Codex => "codex",
             AccountKind::Gemini => "gemini",
+            AccountKind::Vertex => "vertex",
         }
     }
 
     /// How long before expiry a token is refreshed (CLIProxyAPI's leads:
     /// Claude 4 h, Codex 5 days; Gemini when it expires, with a minute's
-    /// margin so a request never leaves with a token about to lapse).
+    /// margin so a request never leaves with a token about to lapse; a
+    /// Vertex token, minted for an hour, 5 minutes before it ends).
     pub fn refresh_lead(self) -> Duration {
         match self {
             AccountKind::Claude => Duration::from_secs(4 * 3600),
             AccountKind::Codex => Duration::from_secs(5 * 24 * 3600),
             AccountKind::Gemini => Duration::from_secs(60),
+            AccountKind::Vertex => Duration::from_secs(5 * 60),
         }
     }
 }
@@ -171,8 +184,13 @@ pub struct Account {
     pub account_id: String,
     /// Codex: the plan from the id token (`chatgpt_plan_type`), lower case.
     pub plan: String,
-    /// Gemini: the Cloud Code Assist project.
+    /// Gemini: the Cloud Code Assist project (the first of a list; each
+    /// project of a list is served as its own credential, see
+    /// `state::Provider::project`). Vertex: the service account's project.
     pub project_id: String,
+    /// Vertex: the service account (key, token URI, location); `None` for
+    /// the other kinds.
+    pub vertex: Option<Arc<vertex::ServiceAccount>>,
     /// The refresh token (empty: the account cannot be refreshed).
     pub refresh_token: RwLock<Secret>,
     /// The current access token.
@@ -196,6 +214,12 @@ pub struct Account {
 }
 
 impl Account {
+    /// Whether the refresh engine can get this account a new token: a
+    /// refresh token, or a service-account key to mint one with.
+    pub fn can_refresh(&self) -> bool {
+        self.vertex.is_some() || !self.refresh_token().is_empty()
+    }
+
     /// The current refresh token.
     pub fn refresh_token(&self) -> Secret {
         match self.refresh_token.read() {

@@ -151,7 +151,7 @@ pub fn expired(a: &Account, margin: u64) -> bool {
 /// `seen_version` or one is already under way. Returns false when no
 /// refresh can happen (no engine, no refresh token, refused before).
 pub fn request(a: &Arc<Account>, seen_version: u64) -> bool {
-    if a.refresh_token().is_empty() || a.refused.load(Ordering::Acquire) {
+    if !a.can_refresh() || a.refused.load(Ordering::Acquire) {
         return false;
     }
     let Some(e) = ENGINE.get() else { return false };
@@ -312,17 +312,37 @@ fn needs_project(a: &Account, now: u64) -> bool {
         && !expired(a, 0)
 }
 
+/// Whether the file at `path` asks for every project (`project_id: "ALL"`).
+fn wants_all_projects(path: &std::path::Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| {
+            v.get("project_id")?
+                .as_str()
+                .map(|p| p.trim().eq_ignore_ascii_case("all"))
+        })
+        .unwrap_or(false)
+}
+
 /// Finds the account's project and stores it in its file as `project_id`;
 /// the control thread's reload then serves the account with it (as
-/// CLIProxyAPI does when a Gemini CLI file has no project). A failure is
-/// retried after [`FAILURE_BACKOFF`].
+/// CLIProxyAPI does when a Gemini CLI file has no project). A file saying
+/// `ALL` gets every project the account lists, as a comma list (served as
+/// one credential per project), as `-login -project_id ALL` would have
+/// written it. A failure is retried after [`FAILURE_BACKOFF`].
 fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Proxy>>) {
     let net = Net {
         tls: e.tls.clone(),
         proxy,
     };
     let token = a.token.get();
-    match oauth::gemini::discover_project(&net, token.access.expose()) {
+    let found = if wants_all_projects(&a.path) {
+        oauth::gemini::list_projects(&net, token.access.expose()).map(|l| l.join(","))
+    } else {
+        oauth::gemini::discover_project(&net, token.access.expose())
+    };
+    match found {
         Ok(project) if !project.is_empty() => {
             let stored = update_file(&a.path, |obj| {
                 obj.insert(
@@ -342,7 +362,7 @@ fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Pro
 
 /// Whether the scan should refresh `a` now.
 fn due(a: &Account, now: u64) -> bool {
-    if a.refresh_token().is_empty()
+    if !a.can_refresh()
         || a.refused.load(Ordering::Acquire)
         || a.retry_at.load(Ordering::Acquire) > now
         || a.token.is_refreshing()
@@ -366,9 +386,17 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
     };
     let rt = a.refresh_token();
     let t = now();
-    match oauth::refresh(a.kind, &net, rt.expose()) {
+    let result = match &a.vertex {
+        // A service account mints its token from the key (nothing to store
+        // in the file).
+        Some(sa) => sa.mint(&net, t),
+        None => oauth::refresh(a.kind, &net, rt.expose()),
+    };
+    match result {
         Ok(set) => {
-            if let Err(err) = write_back(a, &set, t) {
+            if a.vertex.is_some() {
+                // Kept in memory only, as CLIProxyAPI does.
+            } else if let Err(err) = write_back(a, &set, t) {
                 crate::log_warn!(
                     "auth {}: refreshed, but the file was not updated: {err}",
                     a.id
@@ -383,7 +411,15 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
             a.last_refresh.store(t, Ordering::Release);
             a.retry_at.store(0, Ordering::Release);
             a.token.set(set.access_token.clone(), expires_at);
-            crate::log_info!("auth {}: token refreshed", a.id);
+            crate::log_info!(
+                "auth {}: token {}",
+                a.id,
+                if a.vertex.is_some() {
+                    "minted"
+                } else {
+                    "refreshed"
+                }
+            );
         }
         Err(oauth::OAuthError::Rejected { status, code }) => {
             a.refused.store(true, Ordering::Release);

@@ -18,13 +18,19 @@ const MAX_DEPTH: usize = 4;
 /// Largest auth file read.
 const MAX_FILE: u64 = 1 << 20;
 
-/// One loaded file.
+/// One loaded file, or one project of a multi-project Gemini file (then
+/// several entries share the account: one token, one refresh).
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The shared account.
     pub account: Arc<Account>,
     /// What the file says (per-file settings).
     pub file: AuthFile,
+    /// The credential ID: the auth ID, or `<auth ID>::<project>` for a
+    /// project of a multi-project file ([`virtual_credentials`]).
+    pub cred_id: String,
+    /// That project (`None`: the account's own `project_id`).
+    pub project: Option<String>,
 }
 
 /// What a scan of `auth-dir` found.
@@ -148,7 +154,14 @@ pub fn scan(dir: &Path) -> Scan {
             _ => Arc::new(new_account(id.clone(), path.clone(), &f)),
         };
         seen.insert(id, account.clone());
-        out.accounts.push(Loaded { account, file: f });
+        for (cred_id, project) in virtual_credentials(&account, &f) {
+            out.accounts.push(Loaded {
+                account: account.clone(),
+                file: f.clone(),
+                cred_id,
+                project,
+            });
+        }
     }
     // Files removed or disabled leave the cache; a request still holding
     // the old snapshot keeps its `Arc` until it ends.
@@ -161,6 +174,7 @@ fn same_identity(a: &Account, f: &AuthFile) -> bool {
         && a.account_id == f.account_id
         && a.project_id == f.project_id
         && a.cloak == f.cloak
+        && a.vertex == f.vertex
 }
 
 fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
@@ -172,6 +186,7 @@ fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
         account_id: f.account_id.clone(),
         plan: f.plan.clone(),
         project_id: f.project_id.clone(),
+        vertex: f.vertex.clone(),
         refresh_token: RwLock::new(f.refresh_token.clone()),
         token: TokenCell::new(TokenState {
             access: f.access_token.clone(),
@@ -213,6 +228,7 @@ pub fn sched_provider(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "claude",
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
+        AccountKind::Vertex => "vertex",
     }
 }
 
@@ -222,6 +238,7 @@ pub fn channel(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "claude",
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
+        AccountKind::Vertex => "vertex",
     }
 }
 
@@ -237,13 +254,52 @@ pub fn plan_exclusions(plan: &str) -> &'static [&'static str] {
     }
 }
 
-/// The upstream base URL of an account kind.
+/// The upstream base URL of an account kind (Vertex: per location, see
+/// [`account_base_url`]).
 pub fn base_url(kind: AccountKind) -> &'static str {
     match kind {
         AccountKind::Claude => "https://api.anthropic.com",
         AccountKind::Codex => "https://chatgpt.com/backend-api/codex",
         AccountKind::Gemini => "https://cloudcode-pa.googleapis.com",
+        AccountKind::Vertex => "https://us-central1-aiplatform.googleapis.com",
     }
+}
+
+/// The upstream base URL of one account: its kind's, or for a Vertex
+/// service account its location's.
+pub fn account_base_url(a: &Account) -> std::borrow::Cow<'static, str> {
+    match &a.vertex {
+        Some(sa) => std::borrow::Cow::Owned(sa.base_url()),
+        None => std::borrow::Cow::Borrowed(base_url(a.kind)),
+    }
+}
+
+/// The credentials one account file is served as: `(credential id, label
+/// suffix, project)`. A Gemini file listing several projects becomes one
+/// virtual credential per project, as CLIProxyAPI synthesises them (ID
+/// `<file id>::<project with / \ and spaces as _>`, label
+/// `<email> [<project>]`), all sharing the file's token and refresh; any
+/// other file is one credential under its own ID.
+pub fn virtual_credentials(a: &Account, f: &AuthFile) -> Vec<(String, Option<String>)> {
+    if a.kind != AccountKind::Gemini || f.projects.len() <= 1 {
+        return vec![(a.id.clone(), None)];
+    }
+    f.projects
+        .iter()
+        .map(|p| {
+            let safe: String = p
+                .chars()
+                .map(|c| {
+                    if matches!(c, '/' | '\\' | ' ') {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            (format!("{}::{safe}", a.id), Some(p.clone()))
+        })
+        .collect()
 }
 
 /// The provider-table kind whose format and catalog an account kind uses.
@@ -252,6 +308,7 @@ pub fn provider_kind(kind: AccountKind) -> crate::providers::Kind {
         AccountKind::Claude => crate::providers::Kind::Claude,
         AccountKind::Codex => crate::providers::Kind::Codex,
         AccountKind::Gemini => crate::providers::Kind::Gemini,
+        AccountKind::Vertex => crate::providers::Kind::Vertex,
     }
 }
 
@@ -272,6 +329,42 @@ mod tests {
         assert!(plan_exclusions("plus").is_empty());
         assert_eq!(plan_exclusions("team"), ["gpt-5.3-codex-spark"]);
         assert!(plan_exclusions("free").contains(&"gpt-5.4"));
+    }
+
+    #[test]
+    fn multi_project_files_become_virtual_credentials_like_cliproxyapi() {
+        let f = super::file::parse(
+            br#"{"type":"gemini","email":"g@x","project_id":" p-a, p/b ,p c,p-a,,",
+                "token":{"access_token":"t","refresh_token":"r"}}"#,
+        )
+        .expect("parse");
+        assert_eq!(f.projects, ["p-a", "p/b", "p c"]);
+        assert_eq!(f.project_id, "p-a");
+        let a = new_account("gemini-g@x-all.json".into(), PathBuf::from("/a"), &f);
+        let v = virtual_credentials(&a, &f);
+        let ids: Vec<&str> = v.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "gemini-g@x-all.json::p-a",
+                "gemini-g@x-all.json::p_b",
+                "gemini-g@x-all.json::p_c"
+            ]
+        );
+        let projects: Vec<Option<&str>> = v.iter().map(|(_, p)| p.as_deref()).collect();
+        assert_eq!(projects, [Some("p-a"), Some("p/b"), Some("p c")]);
+        // One project, an array, "ALL" (resolved later) and other kinds.
+        let one = super::file::parse(br#"{"type":"gemini","project_id":["p-1"]}"#).unwrap();
+        let a1 = new_account("g.json".into(), PathBuf::from("/g"), &one);
+        assert_eq!(
+            virtual_credentials(&a1, &one),
+            [("g.json".to_string(), None)]
+        );
+        let all = super::file::parse(br#"{"type":"gemini","project_id":"all"}"#).unwrap();
+        assert!(all.projects.is_empty() && all.project_id.is_empty());
+        let c = super::file::parse(br#"{"type":"claude","project_id":"a,b"}"#).unwrap();
+        let ac = new_account("c.json".into(), PathBuf::from("/c"), &c);
+        assert_eq!(virtual_credentials(&ac, &c).len(), 1);
     }
 
     #[test]

@@ -53,6 +53,7 @@ impl AccountKind {
             AccountKind::Claude => Format::Claude,
             AccountKind::Codex => Format::Codex,
             AccountKind::Gemini => Format::GeminiCli,
+            AccountKind::Vertex => Format::Gemini,
         }
     }
 }
@@ -78,10 +79,15 @@ pub struct Head<'a> {
 
 /// Appends the request path for an account (after the endpoint's base
 /// path); false when the provider kind's own path applies.
-pub fn write_path(account: &Account, out: &mut Vec<u8>, call: Call) -> bool {
+pub fn write_path(account: &Account, out: &mut Vec<u8>, model: &str, call: Call) -> bool {
     match account.kind {
         AccountKind::Gemini => {
             gemini_cli::write_path(out, call);
+            true
+        }
+        AccountKind::Vertex => {
+            let location = account.vertex.as_ref().map_or("", |v| v.location.as_str());
+            super::vertex::write_path(out, &account.project_id, location, model, call);
             true
         }
         AccountKind::Claude | AccountKind::Codex => false,
@@ -104,6 +110,8 @@ pub fn write_head(
         AccountKind::Claude => claude::write_head(client, &mut h),
         AccountKind::Codex => codex::write_head(account, client, &mut h),
         AccountKind::Gemini => gemini_cli::write_head(head, &mut h),
+        // Only the Bearer token (CLIProxyAPI's Vertex executor).
+        AccountKind::Vertex => {}
     }
 }
 

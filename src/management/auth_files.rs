@@ -65,7 +65,7 @@ pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
     )
 }
 
-fn auth_dir(snap: &Snapshot) -> PathBuf {
+pub(super) fn auth_dir(snap: &Snapshot) -> PathBuf {
     let d = &snap.config.auth_dir;
     std::path::absolute(d).unwrap_or_else(|_| d.clone())
 }

@@ -35,6 +35,7 @@ mod offload;
 pub mod panel;
 mod routes;
 pub mod usage;
+mod vertex_import;
 pub mod yaml_edit;
 
 use crate::h1::encode;

@@ -244,6 +244,7 @@ pub(super) enum Route {
     AmpList(super::ampcode::List, Method),
     OAuthMap(super::oauth_maps::MapKey, Method),
     ModelDefinitions(String),
+    VertexImport,
 }
 
 /// The route for `method` and the path below the prefix, if one is registered.
@@ -253,6 +254,9 @@ pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Route> {
     }
     if method == b"POST" && sub == b"/usage/import" {
         return Some(Route::UsageImport);
+    }
+    if method == b"POST" && sub == b"/vertex/import" {
+        return Some(Route::VertexImport);
     }
     let m = match method {
         b"GET" => Method::Get,
@@ -363,6 +367,7 @@ pub(super) fn serve(
             crate::pipeline::auth::percent_decode(channel.as_bytes(), &mut buf);
             super::oauth_maps::model_definitions(&String::from_utf8_lossy(&buf), out)
         }
+        Route::VertexImport => super::vertex_import::serve(snap, req, out),
     }
 }
 

@@ -393,11 +393,16 @@ pub fn record_key_result(cred: (u64, &crate::state::Provider, Option<usize>), su
 pub(crate) fn identity(provider: &crate::state::Provider, ki: Option<usize>) -> (String, String) {
     match &provider.account {
         Some(a) => {
-            let label = if a.email.is_empty() {
+            let mut label = if a.email.is_empty() {
                 a.id.clone()
             } else {
                 a.email.clone()
             };
+            // A project of a multi-project file: CLIProxyAPI's virtual auth
+            // label `<label> [<project>]`.
+            if let Some(p) = &provider.project {
+                label = format!("{label} [{p}]");
+            }
             (
                 label,
                 super::auth_files::auth_index(a.kind.as_type(), &a.path),

@@ -54,6 +54,11 @@ pub fn refresh(kind: AccountKind, net: &Net, refresh_token: &str) -> Result<Toke
         AccountKind::Claude => claude::refresh(net, refresh_token),
         AccountKind::Codex => codex::refresh(net, refresh_token),
         AccountKind::Gemini => gemini::refresh(net, refresh_token),
+        // Minted from the service-account key (`vertex::ServiceAccount::mint`).
+        AccountKind::Vertex => Err(OAuthError::Rejected {
+            status: 0,
+            code: "service_account_has_no_refresh_token".into(),
+        }),
     }
 }
 

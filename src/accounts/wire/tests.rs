@@ -16,6 +16,7 @@ pub(crate) fn account(kind: AccountKind, account_id: &str) -> Account {
         account_id: account_id.into(),
         plan: "plus".into(),
         project_id: "proj-7".into(),
+        vertex: None,
         refresh_token: std::sync::RwLock::new(Secret::new("")),
         token: TokenCell::new(TokenState {
             access: Secret::new("tok-abc"),
@@ -347,7 +348,7 @@ fn gemini_cli_head_and_paths() {
     );
     let path = |call: Call| {
         let mut out = Vec::new();
-        assert!(write_path(&acc, &mut out, call));
+        assert!(write_path(&acc, &mut out, "m", call));
         String::from_utf8(out).unwrap()
     };
     assert_eq!(path(SEND), "/v1internal:generateContent");
@@ -359,7 +360,7 @@ fn gemini_cli_head_and_paths() {
     assert_eq!(path(count), "/v1internal:countTokens");
     for kind in [AccountKind::Claude, AccountKind::Codex] {
         let mut out = Vec::new();
-        assert!(!write_path(&account(kind, ""), &mut out, SEND));
+        assert!(!write_path(&account(kind, ""), &mut out, "m", SEND));
         assert!(out.is_empty());
     }
 }

@@ -360,12 +360,12 @@ raw_struct! {
 raw_struct! {
     /// `quota-exceeded`.
     pub struct RawQuotaExceeded {
-        /// Legacy, no runtime effect upstream.
-        "switch-project" => switch_project: bool,
-        /// Legacy, no runtime effect upstream.
-        "switch-preview-model" => switch_preview_model: bool,
-        /// Use Google One AI credits as last resort (Antigravity Claude models).
-        "antigravity-credits" => antigravity_credits: bool,
+        /// Legacy, no runtime effect in CLIProxyAPI v6.9 (default true there).
+        "switch-project" => switch_project: bool = true,
+        /// Legacy, no runtime effect in CLIProxyAPI v6.9 (default true there).
+        "switch-preview-model" => switch_preview_model: bool = true,
+        /// Use Google One AI credits as last resort (Antigravity Claude models; default true).
+        "antigravity-credits" => antigravity_credits: bool = true,
     }
 }
 

@@ -45,7 +45,7 @@ pub(super) fn build_request(
     if compact {
         // Codex and OpenAI-compatible upstreams alike (CLIProxyAPI's executors).
         out.extend_from_slice(b"/responses/compact");
-    } else if !account.is_some_and(|a| wire::write_path(a, out, call)) {
+    } else if !account.is_some_and(|a| wire::write_path(a, out, upstream_model, call)) {
         p.kind.write_path(out, upstream_model, call);
     }
     out.extend_from_slice(b" HTTP/1.1\r\n");
@@ -317,12 +317,9 @@ pub(super) fn prepare(
                 // `count_request` already built the envelope.
                 wrapped.extend_from_slice(&folded);
             } else {
-                wire::gemini_cli::wrap(
-                    &folded,
-                    &target.upstream_model,
-                    &a.project_id,
-                    &mut wrapped,
-                );
+                // A virtual credential of a multi-project file sends its own project.
+                let project = provider.project.as_deref().unwrap_or(&a.project_id);
+                wire::gemini_cli::wrap(&folded, &target.upstream_model, project, &mut wrapped);
             }
             (&wrapped[..], None)
         }
