@@ -583,7 +583,7 @@ fn add_accounts(
         let (a, f) = (&l.account, &l.file);
         let kind = store::provider_kind(a.kind);
         let channel = store::channel(a.kind);
-        let mut endpoint = Endpoint::parse(store::base_url(a.kind))?;
+        let mut endpoint = Endpoint::parse(&store::account_base_url(a))?;
         endpoint.resolve();
         let proxy = match f.proxy_url.as_str() {
             "" => config.proxy_url.clone(),
@@ -686,6 +686,7 @@ fn add_accounts(
                 excluded: &excluded,
                 aliases: &aliases,
                 prefix,
+                own: crate::accounts::chat_kinds::catalog(a.kind),
             },
             config.force_model_prefix,
         );

@@ -10,7 +10,10 @@
 //! - [`oauth`]: each provider's token endpoint (refresh, code exchange).
 //! - [`login`]: the `-login`, `-claude-login`, `-codex-login` flows.
 //! - [`wire`]: upstream request shapes for accounts (headers, envelopes).
+//! - [`chat_kinds`]: what the OpenAI-Chat account kinds (Kimi, Qwen, iFlow)
+//!   keep per file, their base URLs and model catalogs.
 
+pub mod chat_kinds;
 pub mod file;
 pub mod http;
 pub mod login;
@@ -33,12 +36,25 @@ pub enum AccountKind {
     Codex,
     /// Gemini CLI OAuth (`type: "gemini"`), served through Cloud Code Assist.
     Gemini,
+    /// Kimi Code OAuth (`type: "kimi"`, device flow); OpenAI Chat upstream.
+    Kimi,
+    /// Qwen Code OAuth (`type: "qwen"`, device flow); OpenAI Chat upstream.
+    Qwen,
+    /// iFlow (`type: "iflow"`, OAuth or cookie, requests carry its API key);
+    /// OpenAI Chat upstream.
+    IFlow,
 }
 
 impl AccountKind {
     /// Every kind.
-    pub const ALL: [AccountKind; 3] =
-        [AccountKind::Claude, AccountKind::Codex, AccountKind::Gemini];
+    pub const ALL: [AccountKind; 6] = [
+        AccountKind::Claude,
+        AccountKind::Codex,
+        AccountKind::Gemini,
+        AccountKind::Kimi,
+        AccountKind::Qwen,
+        AccountKind::IFlow,
+    ];
 
     /// The kind of an auth file's `type` value.
     pub fn from_type(t: &str) -> Option<AccountKind> {
@@ -46,6 +62,9 @@ impl AccountKind {
             "claude" => Some(AccountKind::Claude),
             "codex" => Some(AccountKind::Codex),
             "gemini" | "gemini-cli" => Some(AccountKind::Gemini),
+            "kimi" => Some(AccountKind::Kimi),
+            "qwen" => Some(AccountKind::Qwen),
+            "iflow" => Some(AccountKind::IFlow),
             _ => None,
         }
     }
@@ -56,17 +75,24 @@ impl AccountKind {
             AccountKind::Claude => "claude",
             AccountKind::Codex => "codex",
             AccountKind::Gemini => "gemini",
+            AccountKind::Kimi => "kimi",
+            AccountKind::Qwen => "qwen",
+            AccountKind::IFlow => "iflow",
         }
     }
 
     /// How long before expiry a token is refreshed (CLIProxyAPI's leads:
-    /// Claude 4 h, Codex 5 days; Gemini when it expires, with a minute's
-    /// margin so a request never leaves with a token about to lapse).
+    /// Claude 4 h, Codex 5 days, Kimi 5 min, Qwen 20 min, iFlow 24 h; Gemini
+    /// when it expires, with a minute's margin so a request never leaves
+    /// with a token about to lapse).
     pub fn refresh_lead(self) -> Duration {
         match self {
             AccountKind::Claude => Duration::from_secs(4 * 3600),
             AccountKind::Codex => Duration::from_secs(5 * 24 * 3600),
             AccountKind::Gemini => Duration::from_secs(60),
+            AccountKind::Kimi => Duration::from_secs(5 * 60),
+            AccountKind::Qwen => Duration::from_secs(20 * 60),
+            AccountKind::IFlow => Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -94,6 +120,9 @@ pub struct TokenSet {
     pub expires_in: Option<u64>,
     /// Other fields to store in the file (e.g. `email`, `account_id`).
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// iFlow: the API key requests carry (fetched with the new token or
+    /// renewed with the cookie); stored as the file's `api_key`.
+    pub api_key: Option<Secret>,
 }
 
 /// The token an account currently uses.
@@ -173,6 +202,8 @@ pub struct Account {
     pub plan: String,
     /// Gemini: the Cloud Code Assist project.
     pub project_id: String,
+    /// Kimi, Qwen, iFlow: the file's kind-specific fields.
+    pub chat: chat_kinds::Extra,
     /// The refresh token (empty: the account cannot be refreshed).
     pub refresh_token: RwLock<Secret>,
     /// The current access token.
@@ -196,6 +227,12 @@ pub struct Account {
 }
 
 impl Account {
+    /// Whether the account can renew its credential: a refresh token, or
+    /// (iFlow) a browser cookie that renews the API key.
+    pub fn can_refresh(&self) -> bool {
+        !self.refresh_token().is_empty() || !self.chat.cookie.is_empty()
+    }
+
     /// The current refresh token.
     pub fn refresh_token(&self) -> Secret {
         match self.refresh_token.read() {

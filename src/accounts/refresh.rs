@@ -3,7 +3,8 @@
 //!
 //! - **Ahead of expiry**: every [`SCAN_INTERVAL`] it refreshes accounts
 //!   whose token expires within their kind's lead (Claude 4 h, Codex 5 days,
-//!   Gemini 1 min), or that have no expiry and were last refreshed more than
+//!   Gemini 1 min, Kimi 5 min, Qwen 20 min, iFlow 24 h; an iFlow file renews
+//!   its API key with its refresh token or its browser cookie), or that have no expiry and were last refreshed more than
 //!   a lead ago. A failure backs off [`FAILURE_BACKOFF`]; a refusal
 //!   (`invalid_grant`) stops automatic retries until the file changes.
 //! - **Single flight**: a worker that needs a fresh token (expired, or an
@@ -151,7 +152,7 @@ pub fn expired(a: &Account, margin: u64) -> bool {
 /// `seen_version` or one is already under way. Returns false when no
 /// refresh can happen (no engine, no refresh token, refused before).
 pub fn request(a: &Arc<Account>, seen_version: u64) -> bool {
-    if a.refresh_token().is_empty() || a.refused.load(Ordering::Acquire) {
+    if !a.can_refresh() || a.refused.load(Ordering::Acquire) {
         return false;
     }
     let Some(e) = ENGINE.get() else { return false };
@@ -342,7 +343,7 @@ fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Pro
 
 /// Whether the scan should refresh `a` now.
 fn due(a: &Account, now: u64) -> bool {
-    if a.refresh_token().is_empty()
+    if !a.can_refresh()
         || a.refused.load(Ordering::Acquire)
         || a.retry_at.load(Ordering::Acquire) > now
         || a.token.is_refreshing()
@@ -364,9 +365,8 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
         tls: e.tls.clone(),
         proxy,
     };
-    let rt = a.refresh_token();
     let t = now();
-    match oauth::refresh(a.kind, &net, rt.expose()) {
+    match oauth::refresh_account(a, &net) {
         Ok(set) => {
             if let Err(err) = write_back(a, &set, t) {
                 crate::log_warn!(
@@ -382,7 +382,12 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
             let expires_at = set.expires_in.map(|s| t + s);
             a.last_refresh.store(t, Ordering::Release);
             a.retry_at.store(0, Ordering::Release);
-            a.token.set(set.access_token.clone(), expires_at);
+            // iFlow requests carry the API key, not the OAuth token.
+            let cell = match (&set.api_key, a.kind) {
+                (Some(k), super::AccountKind::IFlow) => k.clone(),
+                _ => set.access_token.clone(),
+            };
+            a.token.set(cell, expires_at);
             crate::log_info!("auth {}: token refreshed", a.id);
         }
         Err(oauth::OAuthError::Rejected { status, code }) => {

@@ -161,6 +161,7 @@ fn same_identity(a: &Account, f: &AuthFile) -> bool {
         && a.account_id == f.account_id
         && a.project_id == f.project_id
         && a.cloak == f.cloak
+        && a.chat == f.chat
 }
 
 fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
@@ -172,6 +173,7 @@ fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
         account_id: f.account_id.clone(),
         plan: f.plan.clone(),
         project_id: f.project_id.clone(),
+        chat: f.chat.clone(),
         refresh_token: RwLock::new(f.refresh_token.clone()),
         token: TokenCell::new(TokenState {
             access: f.access_token.clone(),
@@ -213,6 +215,9 @@ pub fn sched_provider(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "claude",
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
+        AccountKind::Kimi => "kimi",
+        AccountKind::Qwen => "qwen",
+        AccountKind::IFlow => "iflow",
     }
 }
 
@@ -222,6 +227,9 @@ pub fn channel(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "claude",
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
+        AccountKind::Kimi => "kimi",
+        AccountKind::Qwen => "qwen",
+        AccountKind::IFlow => "iflow",
     }
 }
 
@@ -243,7 +251,16 @@ pub fn base_url(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "https://api.anthropic.com",
         AccountKind::Codex => "https://chatgpt.com/backend-api/codex",
         AccountKind::Gemini => "https://cloudcode-pa.googleapis.com",
+        AccountKind::Kimi => super::chat_kinds::KIMI_BASE,
+        AccountKind::Qwen => super::chat_kinds::QWEN_DEFAULT_BASE,
+        AccountKind::IFlow => super::chat_kinds::IFLOW_BASE,
     }
+}
+
+/// The upstream base URL of one account: its kind's, or one its file
+/// names (Qwen's `resource_url`).
+pub fn account_base_url(a: &Account) -> String {
+    super::chat_kinds::base_url(a).unwrap_or_else(|| base_url(a.kind).to_string())
 }
 
 /// The provider-table kind whose format and catalog an account kind uses.
@@ -252,6 +269,9 @@ pub fn provider_kind(kind: AccountKind) -> crate::providers::Kind {
         AccountKind::Claude => crate::providers::Kind::Claude,
         AccountKind::Codex => crate::providers::Kind::Codex,
         AccountKind::Gemini => crate::providers::Kind::Gemini,
+        AccountKind::Kimi | AccountKind::Qwen | AccountKind::IFlow => {
+            crate::providers::Kind::OpenAiCompat
+        }
     }
 }
 
@@ -292,7 +312,7 @@ mod tests {
         std::fs::write(dir.join("broken.json"), "{").expect("write");
         std::fs::write(dir.join("off.json"), r#"{"type":"claude","disabled":true}"#)
             .expect("write");
-        std::fs::write(dir.join("kimi.json"), r#"{"type":"kimi"}"#).expect("write");
+        std::fs::write(dir.join("kimi.json"), r#"{"type":"xai"}"#).expect("write");
         let s1 = scan(&dir);
         let ids: Vec<&str> = s1.accounts.iter().map(|l| l.account.id.as_str()).collect();
         assert_eq!(ids, ["claude-a.json", "team/codex-b.json"]);

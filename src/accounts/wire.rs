@@ -15,6 +15,9 @@
 //! - [`gemini_cli`]: Cloud Code Assist (`v1internal`) paths, head and the
 //!   `{model, project, request}` envelope; answers come back wrapped in
 //!   `{"response": ...}` and are unwrapped by the `GeminiCli` translator arms.
+//! - [`kimi`], [`qwen`], [`iflow`]: OpenAI Chat upstreams (v6.9.25's
+//!   executors): the kind's identity headers (Kimi's `X-Msh-*`, Qwen's
+//!   `X-Dashscope-*`, iFlow's signed `session-id`).
 //!
 //! The head writers write the auth header and the kind's headers; the
 //! caller writes `Content-Type` / `Accept`, then the provider's per-file
@@ -41,6 +44,9 @@
 pub mod claude;
 pub mod codex;
 pub mod gemini_cli;
+pub mod iflow;
+pub mod kimi;
+pub mod qwen;
 
 use super::{Account, AccountKind};
 use crate::providers::Call;
@@ -53,6 +59,7 @@ impl AccountKind {
             AccountKind::Claude => Format::Claude,
             AccountKind::Codex => Format::Codex,
             AccountKind::Gemini => Format::GeminiCli,
+            AccountKind::Kimi | AccountKind::Qwen | AccountKind::IFlow => Format::OpenAiChat,
         }
     }
 }
@@ -84,7 +91,11 @@ pub fn write_path(account: &Account, out: &mut Vec<u8>, call: Call) -> bool {
             gemini_cli::write_path(out, call);
             true
         }
-        AccountKind::Claude | AccountKind::Codex => false,
+        AccountKind::Claude
+        | AccountKind::Codex
+        | AccountKind::Kimi
+        | AccountKind::Qwen
+        | AccountKind::IFlow => false,
     }
 }
 
@@ -104,6 +115,10 @@ pub fn write_head(
         AccountKind::Claude => claude::write_head(client, &mut h),
         AccountKind::Codex => codex::write_head(account, client, &mut h),
         AccountKind::Gemini => gemini_cli::write_head(head, &mut h),
+        AccountKind::Kimi => kimi::write_head(account, &mut h),
+        AccountKind::Qwen => qwen::write_head(&mut h),
+        // The iFlow cell holds the API key (see `chat_kinds`).
+        AccountKind::IFlow => iflow::write_head(token.access.expose(), &mut h),
     }
 }
 
@@ -262,6 +277,8 @@ pub(crate) fn node_platform() -> (&'static str, &'static str) {
     (os, arch)
 }
 
+#[cfg(test)]
+mod chat_tests;
 #[cfg(test)]
 mod e2e_tests;
 #[cfg(test)]

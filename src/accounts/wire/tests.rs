@@ -16,6 +16,7 @@ pub(crate) fn account(kind: AccountKind, account_id: &str) -> Account {
         account_id: account_id.into(),
         plan: "plus".into(),
         project_id: "proj-7".into(),
+        chat: Default::default(),
         refresh_token: std::sync::RwLock::new(Secret::new("")),
         token: TokenCell::new(TokenState {
             access: Secret::new("tok-abc"),
@@ -32,7 +33,7 @@ pub(crate) fn account(kind: AccountKind, account_id: &str) -> Account {
 }
 
 /// The header lines `write_head` wrote, as (name, value) pairs in order.
-fn head_of(
+pub(crate) fn head_of(
     acc: &Account,
     headers: &[(&str, &str)],
     body: &[u8],
@@ -74,7 +75,7 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-const SEND: Call = Call {
+pub(crate) const SEND: Call = Call {
     stream: false,
     count: false,
 };

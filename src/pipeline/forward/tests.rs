@@ -51,6 +51,10 @@ fn account_provider(kind: crate::accounts::AccountKind, headers: &[(&str, &str)]
         AccountKind::Claude => (Kind::Claude, "https://api.anthropic.com"),
         AccountKind::Codex => (Kind::Codex, "https://chatgpt.com/backend-api/codex"),
         AccountKind::Gemini => (Kind::Gemini, "https://cloudcode-pa.googleapis.com"),
+        other => (
+            crate::accounts::store::provider_kind(other),
+            crate::accounts::store::base_url(other),
+        ),
     };
     Provider {
         kind: k,
