@@ -179,7 +179,7 @@ impl K {
     }
     /// The checks of one upstream request of this kind.
     fn check_head(self, r: &Recorded, cred: &str) {
-        assert_eq!(host_of(&r), self.host(), "{self:?}");
+        assert_eq!(host_of(r), self.host(), "{self:?}");
         assert_eq!(r.path, self.path(), "{self:?}");
         assert_eq!(
             r.header("authorization"),
