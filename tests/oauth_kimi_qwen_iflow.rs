@@ -960,3 +960,113 @@ fn iflow_cookie_login_turns_the_cookie_into_a_renewed_key() {
     assert_eq!(mock.requests().len(), 2, "no call for a duplicate");
     assert_eq!(written(&auth).0, name);
 }
+
+// ------------------------------------------------------------ shaping
+
+#[test]
+fn channels_take_aliases_exclusions_and_list_their_models() {
+    let mock = Mock::start_tls_named(&HOSTS, move |r| chat_answer(r, "aliased"));
+    let auth = scratch_dir("kqi-shape");
+    for kind in KINDS {
+        std::fs::write(
+            auth.join(format!("{kind:?}.json")),
+            kind.file("cred-live", FAR),
+        )
+        .unwrap();
+    }
+    let ca = mock.write_ca(&scratch_dir("kqi-ca"));
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\nremote-management:\n  secret-key: \"mgmt-key-1\"\n\
+         oauth-model-alias:\n  kimi:\n    - name: kimi-k2.5\n      alias: k-fast\n  iflow:\n    - name: glm-4.6\n      alias: glm\n      fork: true\n\
+         oauth-excluded-models:\n  iflow:\n    - \"qwen3-*\"\n",
+        auth.display()
+    );
+    let srv = Server::start_env(
+        "epoll",
+        1,
+        &yaml,
+        &["--upstream-ca", &ca.to_string_lossy()],
+        &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
+    );
+    let ids = models(&srv);
+    let has = |m: &str| ids.iter().any(|i| i == m);
+    assert!(
+        has("k-fast") && !has("kimi-k2.5"),
+        "alias replaces: {ids:?}"
+    );
+    assert!(has("glm") && has("glm-4.6"), "fork keeps both: {ids:?}");
+    assert!(
+        !has("qwen3-max") && has("deepseek-v3.2"),
+        "exclusions: {ids:?}"
+    );
+    assert!(has("coder-model"));
+    // An alias reaches the upstream under the upstream name.
+    let r = chat(&srv, "k-fast", false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let last = upstream_calls(&mock).pop().unwrap();
+    assert_eq!(host_of(&last), "api.kimi.com");
+    assert_eq!(last.json()["model"], "k2.5");
+    let r = messages(&srv, "glm", false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let last = upstream_calls(&mock).pop().unwrap();
+    assert_eq!(host_of(&last), "apis.iflow.cn");
+    assert_eq!(last.json()["model"], "glm-4.6");
+    // The management catalog knows the three channels.
+    for (ch, first) in [
+        ("kimi", "kimi-k2"),
+        ("qwen", "coder-model"),
+        ("iflow", "qwen3-coder-plus"),
+    ] {
+        let r = srv.request(
+            "GET",
+            &format!("/v0/management/model-definitions/{ch}"),
+            &[("X-Management-Key", "mgmt-key-1")],
+            "",
+        );
+        assert_eq!(r.status, 200, "{ch}: {}", r.text());
+        assert_eq!(r.json()["models"][0]["id"], first, "{ch}");
+        assert_eq!(r.json()["models"][0]["type"], ch, "{ch}");
+    }
+}
+
+#[test]
+fn a_qwen_refresh_naming_another_resource_url_moves_the_account_there() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| {
+        if r.path == "/api/v1/oauth2/token" {
+            return json_reply(
+                200,
+                r#"{"access_token":"at-new","refresh_token":"rt-new","expires_in":3600,"resource_url":"portal.qwen.ai"}"#,
+            );
+        }
+        if r.header("authorization") != Some("Bearer at-new") {
+            return json_reply(401, r#"{"error":{"message":"expired"}}"#);
+        }
+        chat_answer(r, "moved")
+    });
+    let auth = scratch_dir("kqi-qwen-move");
+    let file = auth.join("qwen-q@example.com.json");
+    std::fs::write(&file, K::Qwen.file("cred-old", PAST)).unwrap();
+    let srv = start(&mock, &auth, 1);
+    assert_eq!(chat(&srv, "coder-model", false).status, 200);
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(saved["resource_url"], "portal.qwen.ai");
+    // The file reloads; the account's requests then go to the new host.
+    let moved = eventually(Duration::from_secs(15), || {
+        let r = chat(&srv, "coder-model", false);
+        r.status == 200
+            && upstream_calls(&mock)
+                .last()
+                .is_some_and(|u| host_of(u) == "portal.qwen.ai")
+    });
+    assert!(
+        moved,
+        "{:?}",
+        upstream_calls(&mock)
+            .iter()
+            .map(host_of)
+            .collect::<Vec<_>>()
+    );
+    let last = upstream_calls(&mock).pop().unwrap();
+    assert_eq!(last.path, "/v1/chat/completions");
+    assert_eq!(last.header("authorization"), Some("Bearer at-new"));
+}

@@ -117,7 +117,7 @@ pub fn base_url(a: &Account) -> Option<String> {
 }
 
 /// The compiled-in model lists of these kinds (v6.9.25's `models.json`).
-const MODELS_JSON: &str = include_str!("chat_models.json");
+pub const MODELS_JSON: &str = include_str!("chat_models.json");
 
 struct Catalogs {
     kimi: Vec<(ModelInfo, String)>,
