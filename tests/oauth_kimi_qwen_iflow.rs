@@ -199,6 +199,14 @@ impl K {
                     .is_some_and(|v| v.contains(' ')));
             }
             K::Qwen => {
+                // Qwen Code's leading system message, the client's after it.
+                let msgs = r.json()["messages"].clone();
+                assert_eq!(
+                    msgs[0],
+                    json!({"role":"system","content":[
+                        {"type":"text","text":"","cache_control":{"type":"ephemeral"}}]})
+                );
+                assert_eq!(msgs[1]["role"], "user");
                 assert_eq!(r.header("x-dashscope-authtype"), Some("qwen-oauth"));
                 assert_eq!(r.header("x-dashscope-cachecontrol"), Some("enable"));
                 assert_eq!(
