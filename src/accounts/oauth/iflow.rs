@@ -141,6 +141,18 @@ pub fn refresh(net: &Net, refresh_token: &str) -> Result<TokenSet, OAuthError> {
     token_request(net, "iflow token refresh", &refresh_body(refresh_token))
 }
 
+/// `msg` with every occurrence of `secret` (and of its URL-encoded form)
+/// replaced.
+fn redact(msg: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return msg.to_string();
+    }
+    let mut encoded = String::new();
+    crate::accounts::http::url_encode_into(&mut encoded, secret);
+    msg.replace(&encoded, "<redacted>")
+        .replace(secret, "<redacted>")
+}
+
 /// What the user info says.
 #[derive(Debug, Clone)]
 pub struct UserInfo {
@@ -177,8 +189,10 @@ pub fn parse_user_info(v: &Value) -> Result<UserInfo, String> {
 pub fn user_info(net: &Net, access_token: &str) -> Result<UserInfo, OAuthError> {
     const WHAT: &str = "iflow user info";
     let url = super::url_with_query(USER_INFO_URL, &[("accessToken", access_token)]);
+    // The token rides in the query: a transport error names the URL, so
+    // the token is cut out of the message before it can reach a log.
     let reply = call(net, "GET", &url, &[("Accept", "application/json")], b"")
-        .map_err(|e| OAuthError::Transient(format!("{WHAT}: {e}")))?;
+        .map_err(|e| OAuthError::Transient(format!("{WHAT}: {}", redact(&e, access_token))))?;
     if reply.status != 200 {
         return Err(super::failure(WHAT, &reply));
     }
@@ -338,6 +352,17 @@ mod tests {
         assert!(
             exchange_body("c", "http://l/").starts_with("grant_type=authorization_code&code=c&")
         );
+    }
+
+    #[test]
+    fn transport_errors_lose_the_token() {
+        let m = "https://iflow.cn/api/oauth/getUserInfo?accessToken=a%2Fb: timed out";
+        assert_eq!(
+            redact(m, "a/b"),
+            "https://iflow.cn/api/oauth/getUserInfo?accessToken=<redacted>: timed out"
+        );
+        assert_eq!(redact("x a/b", "a/b"), "x <redacted>");
+        assert_eq!(redact("x", ""), "x");
     }
 
     #[test]

@@ -45,10 +45,11 @@ fn kimi_head_names_the_device() {
     assert!(!get(&h, "x-msh-device-name").is_empty());
     let (os, arch) = super::kimi::go_platform();
     assert_eq!(get(&h, "x-msh-device-model"), format!("{os} {arch}"));
-    // Without a device id in the file: CLIProxyAPI's fallback id.
+    // Without a device id in the file: kimi-cli's, else CLIProxyAPI's fallback.
     let b = account(AccountKind::Kimi, "");
     let h = head_of(&b, &[], b"{}", Format::OpenAiChat, "k2", SEND, &[]);
-    assert_eq!(get(&h, "x-msh-device-id"), "cli-proxy-api-device");
+    assert_eq!(get(&h, "x-msh-device-id"), super::kimi::default_device_id());
+    assert!(!get(&h, "x-msh-device-id").is_empty());
     // A header the provider's own `headers` set is left to it.
     let h = head_of(&a, &[], b"{}", Format::Claude, "k2", SEND, &["User-Agent"]);
     assert!(!names(&h).contains(&"User-Agent"));

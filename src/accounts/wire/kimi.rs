@@ -52,10 +52,34 @@ pub fn device_model() -> &'static str {
     })
 }
 
+/// The device id kimi-cli stored under `home` (`.local/share/kimi/device_id`,
+/// on macOS `Library/Application Support/kimi/device_id`), when there is one.
+pub fn kimi_cli_device_id(home: &std::path::Path, os: &str) -> Option<String> {
+    let dir = match os {
+        "macos" => home.join("Library/Application Support/kimi"),
+        _ => home.join(".local/share/kimi"),
+    };
+    let id = std::fs::read_to_string(dir.join("device_id")).ok()?;
+    let id = id.trim();
+    (!id.is_empty() && id.len() <= 128 && !id.bytes().any(|b| b.is_ascii_control()))
+        .then(|| id.to_string())
+}
+
+/// The device id of a file without `device_id`: kimi-cli's (read once),
+/// else [`FALLBACK_DEVICE_ID`], as CLIProxyAPI's executor picks it.
+pub fn default_device_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        std::env::var_os("HOME")
+            .and_then(|h| kimi_cli_device_id(std::path::Path::new(&h), std::env::consts::OS))
+            .unwrap_or_else(|| FALLBACK_DEVICE_ID.to_string())
+    })
+}
+
 /// The device id an account sends.
 pub fn device_id(a: &Account) -> &str {
     match a.chat.device_id.as_str() {
-        "" => FALLBACK_DEVICE_ID,
+        "" => default_device_id(),
         d => d,
     }
 }
@@ -68,4 +92,30 @@ pub(crate) fn write_head(a: &Account, h: &mut Headers<'_>) {
     h.put("X-Msh-Device-Name", hostname().as_bytes());
     h.put("X-Msh-Device-Model", device_model().as_bytes());
     h.put("X-Msh-Device-Id", device_id(a).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kimi_cli_device_id_is_read_from_its_share_dir() {
+        let home = std::env::temp_dir().join(format!("cliproxy-kimi-home-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        assert_eq!(kimi_cli_device_id(&home, "linux"), None);
+        std::fs::create_dir_all(home.join(".local/share/kimi")).expect("mkdir");
+        std::fs::write(home.join(".local/share/kimi/device_id"), "abc-123\n").expect("w");
+        assert_eq!(
+            kimi_cli_device_id(&home, "linux").as_deref(),
+            Some("abc-123")
+        );
+        assert_eq!(kimi_cli_device_id(&home, "macos"), None);
+        std::fs::write(home.join(".local/share/kimi/device_id"), "bad\x01id").expect("w");
+        assert_eq!(
+            kimi_cli_device_id(&home, "linux"),
+            None,
+            "no control bytes in a header"
+        );
+        let _ = std::fs::remove_dir_all(&home);
+    }
 }
