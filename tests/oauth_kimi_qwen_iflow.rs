@@ -1078,3 +1078,41 @@ fn a_qwen_refresh_naming_another_resource_url_moves_the_account_there() {
     assert_eq!(last.path, "/v1/chat/completions");
     assert_eq!(last.header("authorization"), Some("Bearer at-new"));
 }
+
+#[test]
+fn a_device_login_stops_with_a_clear_error_when_the_code_expires() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| match r.path.as_str() {
+        "/api/oauth/device_authorization" => json_reply(
+            200,
+            r#"{"device_code":"dc-x","user_code":"X","verification_uri":"https://www.kimi.com/code/authorize_device","interval":1}"#,
+        ),
+        "/api/oauth/token" => json_reply(
+            400,
+            r#"{"error":"expired_token","error_description":"the code dc-x expired"}"#,
+        ),
+        _ => json_reply(404, "{}"),
+    });
+    let (mut login, auth) = start_login(&mock, &["-kimi-login", "-no-browser"], "");
+    assert_eq!(login.exit_code(), 1);
+    let err = login.stderr();
+    assert!(
+        err.contains("Kimi authentication failed") && err.contains("expired"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("dc-x"),
+        "the device code stays out of messages: {err}"
+    );
+    assert!(
+        std::fs::read_dir(&auth).map_or(true, |mut d| d.next().is_none()),
+        "no file written"
+    );
+    assert_eq!(
+        mock.requests()
+            .iter()
+            .filter(|r| r.path == "/api/oauth/token")
+            .count(),
+        1,
+        "an expired code is not polled again"
+    );
+}
