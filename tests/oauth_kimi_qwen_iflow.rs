@@ -1116,3 +1116,27 @@ fn a_device_login_stops_with_a_clear_error_when_the_code_expires() {
         "an expired code is not polled again"
     );
 }
+
+#[test]
+fn a_qwen_quota_403_reaches_the_client_as_429() {
+    let mock = Mock::start_tls_named(&HOSTS, |_| {
+        json_reply(
+            403,
+            r#"{"error":{"code":"insufficient_quota","message":"Free allocated quota exceeded.","type":"insufficient_quota"}}"#,
+        )
+    });
+    let auth = scratch_dir("kqi-quota");
+    std::fs::write(auth.join("q.json"), K::Qwen.file("cred-live", FAR)).unwrap();
+    let srv = start(&mock, &auth, 1);
+    let r = chat(&srv, "coder-model", false);
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert!(r.text().contains("quota"), "{}", r.text());
+    // The other kinds keep the upstream's 403.
+    let mock = Mock::start_tls_named(&HOSTS, |_| {
+        json_reply(403, r#"{"error":{"code":"insufficient_quota"}}"#)
+    });
+    let auth = scratch_dir("kqi-quota-kimi");
+    std::fs::write(auth.join("k.json"), K::Kimi.file("cred-live", FAR)).unwrap();
+    let srv = start(&mock, &auth, 1);
+    assert_eq!(chat(&srv, "kimi-k2", false).status, 403);
+}

@@ -154,6 +154,40 @@ pub fn ensure_system_message(body: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Whether an error body says the account's quota is exhausted (v6.9.25
+/// `isQwenQuotaError`): `error.code` or `error.type` is
+/// `insufficient_quota` / `quota_exceeded`, or `error.message` says so.
+pub fn is_quota_error(body: &[u8]) -> bool {
+    let Some(err) = span::get(body, b"error") else {
+        return false;
+    };
+    let [code, kind, message] = span::get_many(err, [b"code", b"type", b"message"]);
+    let lower = |v: Option<&[u8]>| {
+        v.and_then(span::str_content)
+            .map(<[u8]>::to_ascii_lowercase)
+            .unwrap_or_default()
+    };
+    let is_code = |c: &[u8]| c == b"insufficient_quota" || c == b"quota_exceeded";
+    if is_code(&lower(code)) || is_code(&lower(kind)) {
+        return true;
+    }
+    let m = lower(message);
+    [&b"insufficient_quota"[..], b"quota exceeded"]
+        .iter()
+        .any(|n| memchr::memmem::find(&m, n).is_some())
+}
+
+/// The status an upstream error counts as: Qwen answers an exhausted daily
+/// quota with 403 (or 429); both read as 429 so the account cools down as
+/// for a quota (v6.9.25 `wrapQwenError`).
+pub fn effective_status(status: u16, body: &[u8]) -> u16 {
+    if matches!(status, 403 | 429) && is_quota_error(body) {
+        429
+    } else {
+        status
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +270,21 @@ mod tests {
         for c in &cases {
             assert_eq!(run(&run(c)), run(c), "{c}");
         }
+    }
+
+    #[test]
+    fn quota_errors_read_as_429() {
+        let q = br#"{"error":{"code":"insufficient_quota","message":"m"}}"#;
+        assert_eq!(effective_status(403, q), 429);
+        assert_eq!(effective_status(429, q), 429);
+        assert_eq!(effective_status(500, q), 500, "only 403 and 429");
+        let t = br#"{"error":{"type":"Quota_Exceeded"}}"#;
+        assert_eq!(effective_status(403, t), 429);
+        let m = br#"{"error":{"message":"Free allocated quota exceeded."}}"#;
+        assert_eq!(effective_status(403, m), 429);
+        let other = br#"{"error":{"code":"forbidden","message":"no access"}}"#;
+        assert_eq!(effective_status(403, other), 403);
+        assert_eq!(effective_status(403, b"not json"), 403);
     }
 
     #[test]
