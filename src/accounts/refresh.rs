@@ -4,8 +4,8 @@
 //! - **Ahead of expiry**: every [`SCAN_INTERVAL`] it refreshes accounts
 //!   whose token expires within their kind's lead (Claude 4 h, Codex 5 days,
 //!   Gemini 1 min, Kimi 5 min, Qwen 20 min, iFlow 24 h; an iFlow file renews
-//!   its API key with its refresh token or its browser cookie), or that have no expiry and were last refreshed more than
-//!   a lead ago. A failure backs off [`FAILURE_BACKOFF`]; a refusal
+//!   its API key with its refresh token or its browser cookie), or that have
+//!   no expiry and were last refreshed more than a lead ago. A failure backs off [`FAILURE_BACKOFF`]; a refusal
 //!   (`invalid_grant`) stops automatic retries until the file changes.
 //! - **Single flight**: a worker that needs a fresh token (expired, or an
 //!   upstream 401) calls [`request`]; the account's `refreshing` flag lets

@@ -1,14 +1,17 @@
 //! The CLI login flows (`-login`, `-claude-login`, `-codex-login`,
 //! `-codex-device-login`; `-kimi-login`, `-qwen-login`, `-iflow-login`,
-//! `-iflow-cookie` in [`kimi`], [`qwen`], [`iflow`]), as CLIProxyAPI runs them: PKCE with a local
-//! callback server (Claude 54545 `/callback`, Codex 1455 `/auth/callback`,
-//! Gemini 8085 `/oauth2callback`; `-oauth-callback-port` moves the
-//! listener), or Codex's device flow; then the auth file is written to
+//! `-iflow-cookie` in [`kimi`], [`qwen`], [`iflow`]), as CLIProxyAPI runs
+//! them: PKCE with a local callback server (Claude 54545 `/callback`,
+//! Codex 1455 `/auth/callback`, Gemini 8085 `/oauth2callback`, iFlow 11451
+//! `/oauth2callback`; `-oauth-callback-port` moves the listener), or a
+//! device flow (Codex, Kimi, Qwen); then the auth file is written to
 //! `auth-dir` (temp file + rename, mode 0600) under CLIProxyAPI's name:
 //!
 //! - Claude: `claude-<email>.json`
 //! - Codex: `codex-<email>.json`, `codex-<email>-<plan>.json`, or for a
 //!   team plan `codex-<first 8 hex of SHA-256(account id)>-<email>-team.json`
+//! - Kimi `kimi-<unix ms>.json`, Qwen `qwen-<email>.json`, iFlow
+//!   `iflow-<email or key name>-<unix>.json`
 //! - Gemini: `gemini-<email>-<project>.json` (`gemini-<email>-all.json`
 //!   for several projects)
 //!
