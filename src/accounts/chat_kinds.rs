@@ -45,10 +45,16 @@ impl Extra {
     /// Reads `kind`'s fields from a file object.
     pub fn read(kind: AccountKind, obj: &Map<String, Value>) -> Extra {
         match kind {
-            AccountKind::Kimi => Extra {
-                device_id: str_of(obj, "device_id").to_string(),
-                ..Extra::default()
-            },
+            AccountKind::Kimi => {
+                // Read here, on the control thread, so no worker ever
+                // touches the file system or the host name for a head.
+                let _ = super::wire::kimi::default_device_id();
+                let _ = super::wire::kimi::hostname();
+                Extra {
+                    device_id: str_of(obj, "device_id").to_string(),
+                    ..Extra::default()
+                }
+            }
             AccountKind::Qwen => Extra {
                 resource_url: str_of(obj, "resource_url").to_string(),
                 ..Extra::default()

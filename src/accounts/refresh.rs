@@ -166,6 +166,14 @@ pub fn request(a: &Arc<Account>, seen_version: u64) -> bool {
     {
         return true;
     }
+    // A refresh may have finished between the version check and the claim:
+    // the engine moves the token before it clears the flag, so a second
+    // look tells; without it a late 401 would refresh a second time.
+    if a.token.get().version != seen_version {
+        a.token.refreshing.store(false, Ordering::Release);
+        a.wake_waiters();
+        return true;
+    }
     match e.tx.lock() {
         Ok(tx) if tx.send(Some(a.clone())).is_ok() => true,
         _ => {
