@@ -33,6 +33,10 @@ login (writes an auth file to the config's auth-dir, then exits):
   -codex-login        Codex OAuth (browser, callback on :1455)
   -codex-device-login Codex device code flow
   -login              Google account for Gemini CLI (browser, callback on :8085)
+  -kimi-login         Kimi Code device flow
+  -qwen-login         Qwen Code device flow (asks for an email or alias on stdin)
+  -iflow-login        iFlow OAuth (browser, callback on :11451)
+  -iflow-cookie       iFlow browser cookie (read from stdin) -> API key
   -project_id ID      Gemini: project(s) to use, comma-separated (default: discovered)
   -vertex-import FILE import a Vertex AI service-account key (JSON) into auth-dir
   -no-browser         print the URL only (default: also try to open a browser)
@@ -136,11 +140,16 @@ fn real_main() -> i32 {
                     }
                 }
             }
-            "login" | "claude-login" | "codex-login" | "codex-device-login" => {
+            "login" | "claude-login" | "codex-login" | "codex-device-login" | "kimi-login"
+            | "qwen-login" | "iflow-login" | "iflow-cookie" => {
                 let f = match flag.as_str() {
                     "login" => Flow::Gemini,
                     "claude-login" => Flow::Claude,
                     "codex-login" => Flow::Codex,
+                    "kimi-login" => Flow::Kimi,
+                    "qwen-login" => Flow::Qwen,
+                    "iflow-login" => Flow::IFlow,
+                    "iflow-cookie" => Flow::IFlowCookie,
                     _ => Flow::CodexDevice,
                 };
                 if login.is_some_and(|l| l != f) {

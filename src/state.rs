@@ -699,6 +699,7 @@ fn add_accounts(
                 excluded: &excluded,
                 aliases: &aliases,
                 prefix,
+                own: crate::accounts::chat_kinds::catalog(a.kind),
             },
             config.force_model_prefix,
         );

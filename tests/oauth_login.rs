@@ -26,7 +26,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-const HOSTS: [&str; 8] = [
+const HOSTS: [&str; 11] = [
+    "auth.kimi.com",
+    "chat.qwen.ai",
+    "iflow.cn",
     "cloudresourcemanager.googleapis.com",
     "api.anthropic.com",
     "auth.openai.com",

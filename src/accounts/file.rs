@@ -47,6 +47,8 @@ pub struct AuthFile {
     pub projects: Vec<String>,
     /// Vertex: the parsed service account.
     pub vertex: Option<std::sync::Arc<super::vertex::ServiceAccount>>,
+    /// Kimi, Qwen, iFlow: their own fields.
+    pub chat: super::chat_kinds::Extra,
     /// `disabled`.
     pub disabled: bool,
     /// `priority`.
@@ -166,6 +168,9 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
             str_of(obj, "refresh_token"),
             str_of(obj, "expired"),
         ),
+        AccountKind::Kimi | AccountKind::Qwen | AccountKind::IFlow => {
+            super::chat_kinds::token_fields(kind, obj)
+        }
         // Minted from the key, never stored.
         AccountKind::Vertex => ("", "", ""),
     };
@@ -285,13 +290,14 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
         email,
         access_token: Secret::new(access),
         refresh_token: Secret::new(refresh),
-        expires_at: parse_rfc3339(expiry),
+        expires_at: parse_rfc3339(expiry).or_else(|| super::chat_kinds::parse_minute_time(expiry)),
         last_refresh: parse_rfc3339(str_of(obj, "last_refresh")),
         account_id,
         plan,
         project_id,
         projects,
         vertex,
+        chat: super::chat_kinds::Extra::read(kind, obj),
         disabled: bool_of(generic(obj, "disabled")).unwrap_or(false),
         priority: int_of(generic(obj, "priority"))
             .and_then(|p| i32::try_from(p).ok())
@@ -403,6 +409,21 @@ pub fn apply_tokens(kind: AccountKind, obj: &mut Map<String, Value>, t: &TokenSe
         }
         // Vertex tokens stay in memory (the refresh engine does not call this).
         AccountKind::Vertex => {}
+        AccountKind::Kimi | AccountKind::Qwen | AccountKind::IFlow => {
+            // An iFlow cookie renewal has no OAuth token, only a new key.
+            if !t.access_token.is_empty() {
+                put(obj, "access_token", t.access_token.expose());
+            }
+            if let Some(r) = &t.refresh_token {
+                put(obj, "refresh_token", r.expose());
+            }
+            if let Some(k) = &t.api_key {
+                put(obj, "api_key", k.expose());
+            }
+            if let Some(e) = &expiry {
+                put(obj, "expired", e);
+            }
+        }
         AccountKind::Claude | AccountKind::Codex => {
             put(obj, "access_token", t.access_token.expose());
             if let Some(r) = &t.refresh_token {
@@ -626,9 +647,48 @@ mod tests {
         assert!(matches!(parse(b"{nope"), Err(Skip::Corrupt(_))));
         assert!(matches!(parse(b"[1]"), Err(Skip::Corrupt(_))));
         assert_eq!(
-            parse(br#"{"type":"kimi"}"#).err(),
-            Some(Skip::Unsupported("kimi".into()))
+            parse(br#"{"type":"xai"}"#).err(),
+            Some(Skip::Unsupported("xai".into()))
         );
+    }
+
+    #[test]
+    fn chat_kind_files_and_their_write_back() {
+        let f = parse(
+            br#"{"type":"iflow","api_key":"sk-if","access_token":"oat","refresh_token":"ort",
+                "expired":"2030-01-01 08:00","cookie":"BXAuth=b;","email":"n"}"#,
+        )
+        .expect("parses");
+        assert_eq!(f.kind, AccountKind::IFlow);
+        assert_eq!(
+            f.access_token.expose(),
+            "sk-if",
+            "requests carry the API key"
+        );
+        assert_eq!(f.refresh_token.expose(), "ort");
+        assert_eq!(f.expires_at, parse_rfc3339("2030-01-01T08:00:00Z"));
+        assert_eq!(f.chat.cookie.expose(), "BXAuth=b;");
+        let f = parse(br#"{"type":"kimi","access_token":"k","device_id":"dev"}"#).expect("kimi");
+        assert_eq!(
+            (f.access_token.expose(), f.chat.device_id.as_str()),
+            ("k", "dev")
+        );
+        let mut obj: Map<String, Value> =
+            serde_json::from_str(r#"{"type":"iflow","cookie":"BXAuth=b;","api_key":"old","x":1}"#)
+                .expect("json");
+        let t = TokenSet {
+            api_key: Some(Secret::new("new-key")),
+            expires_in: Some(60),
+            ..TokenSet::default()
+        };
+        apply_tokens(AccountKind::IFlow, &mut obj, &t, 1_000);
+        assert_eq!(obj["api_key"], "new-key");
+        assert!(
+            !obj.contains_key("access_token"),
+            "a cookie renewal has no OAuth token"
+        );
+        assert_eq!(obj["x"], 1);
+        assert_eq!(from_object(&obj).expect("parses").expires_at, Some(1_060));
     }
 
     #[test]

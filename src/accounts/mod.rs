@@ -11,7 +11,10 @@
 //! - [`login`]: the `-login`, `-claude-login`, `-codex-login` flows.
 //! - [`vertex`]: Vertex service accounts (`-vertex-import`, JWT minting).
 //! - [`wire`]: upstream request shapes for accounts (headers, envelopes).
+//! - [`chat_kinds`]: what the OpenAI-Chat account kinds (Kimi, Qwen, iFlow)
+//!   keep per file, their base URLs and model catalogs.
 
+pub mod chat_kinds;
 pub mod file;
 pub mod http;
 pub mod login;
@@ -38,15 +41,25 @@ pub enum AccountKind {
     /// Vertex AI service account (`type: "vertex"`): tokens minted from the
     /// key with a JWT-bearer grant ([`vertex`]).
     Vertex,
+    /// Kimi Code OAuth (`type: "kimi"`, device flow); OpenAI Chat upstream.
+    Kimi,
+    /// Qwen Code OAuth (`type: "qwen"`, device flow); OpenAI Chat upstream.
+    Qwen,
+    /// iFlow (`type: "iflow"`, OAuth or cookie, requests carry its API key);
+    /// OpenAI Chat upstream.
+    IFlow,
 }
 
 impl AccountKind {
     /// Every kind.
-    pub const ALL: [AccountKind; 4] = [
+    pub const ALL: [AccountKind; 7] = [
         AccountKind::Claude,
         AccountKind::Codex,
         AccountKind::Gemini,
         AccountKind::Vertex,
+        AccountKind::Kimi,
+        AccountKind::Qwen,
+        AccountKind::IFlow,
     ];
 
     /// The kind of an auth file's `type` value.
@@ -56,6 +69,9 @@ impl AccountKind {
             "codex" => Some(AccountKind::Codex),
             "gemini" | "gemini-cli" => Some(AccountKind::Gemini),
             "vertex" => Some(AccountKind::Vertex),
+            "kimi" => Some(AccountKind::Kimi),
+            "qwen" => Some(AccountKind::Qwen),
+            "iflow" => Some(AccountKind::IFlow),
             _ => None,
         }
     }
@@ -67,19 +83,26 @@ impl AccountKind {
             AccountKind::Codex => "codex",
             AccountKind::Gemini => "gemini",
             AccountKind::Vertex => "vertex",
+            AccountKind::Kimi => "kimi",
+            AccountKind::Qwen => "qwen",
+            AccountKind::IFlow => "iflow",
         }
     }
 
     /// How long before expiry a token is refreshed (CLIProxyAPI's leads:
-    /// Claude 4 h, Codex 5 days; Gemini when it expires, with a minute's
-    /// margin so a request never leaves with a token about to lapse; a
-    /// Vertex token, minted for an hour, 5 minutes before it ends).
+    /// Claude 4 h, Codex 5 days, Kimi 5 min, Qwen 20 min, iFlow 24 h; Gemini
+    /// when it expires, with a minute's margin so a request never leaves
+    /// with a token about to lapse; a Vertex token, minted for an hour, 5
+    /// minutes before it ends).
     pub fn refresh_lead(self) -> Duration {
         match self {
             AccountKind::Claude => Duration::from_secs(4 * 3600),
             AccountKind::Codex => Duration::from_secs(5 * 24 * 3600),
             AccountKind::Gemini => Duration::from_secs(60),
             AccountKind::Vertex => Duration::from_secs(5 * 60),
+            AccountKind::Kimi => Duration::from_secs(5 * 60),
+            AccountKind::Qwen => Duration::from_secs(20 * 60),
+            AccountKind::IFlow => Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -107,6 +130,9 @@ pub struct TokenSet {
     pub expires_in: Option<u64>,
     /// Other fields to store in the file (e.g. `email`, `account_id`).
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// iFlow: the API key requests carry (fetched with the new token or
+    /// renewed with the cookie); stored as the file's `api_key`.
+    pub api_key: Option<Secret>,
 }
 
 /// The token an account currently uses.
@@ -191,6 +217,8 @@ pub struct Account {
     /// Vertex: the service account (key, token URI, location); `None` for
     /// the other kinds.
     pub vertex: Option<Arc<vertex::ServiceAccount>>,
+    /// Kimi, Qwen, iFlow: the file's kind-specific fields.
+    pub chat: chat_kinds::Extra,
     /// The refresh token (empty: the account cannot be refreshed).
     pub refresh_token: RwLock<Secret>,
     /// The current access token.
@@ -214,10 +242,11 @@ pub struct Account {
 }
 
 impl Account {
-    /// Whether the refresh engine can get this account a new token: a
-    /// refresh token, or a service-account key to mint one with.
+    /// Whether the account can renew its credential: a refresh token, a
+    /// service-account key to mint one with (Vertex), or (iFlow) a browser
+    /// cookie that renews the API key.
     pub fn can_refresh(&self) -> bool {
-        self.vertex.is_some() || !self.refresh_token().is_empty()
+        self.vertex.is_some() || !self.refresh_token().is_empty() || !self.chat.cookie.is_empty()
     }
 
     /// The current refresh token.

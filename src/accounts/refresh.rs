@@ -3,8 +3,9 @@
 //!
 //! - **Ahead of expiry**: every [`SCAN_INTERVAL`] it refreshes accounts
 //!   whose token expires within their kind's lead (Claude 4 h, Codex 5 days,
-//!   Gemini 1 min), or that have no expiry and were last refreshed more than
-//!   a lead ago. A failure backs off [`FAILURE_BACKOFF`]; a refusal
+//!   Gemini 1 min, Kimi 5 min, Qwen 20 min, iFlow 24 h; an iFlow file renews
+//!   its API key with its refresh token or its browser cookie), or that have
+//!   no expiry and were last refreshed more than a lead ago. A failure backs off [`FAILURE_BACKOFF`]; a refusal
 //!   (`invalid_grant`) stops automatic retries until the file changes.
 //! - **Single flight**: a worker that needs a fresh token (expired, or an
 //!   upstream 401) calls [`request`]; the account's `refreshing` flag lets
@@ -163,6 +164,14 @@ pub fn request(a: &Arc<Account>, seen_version: u64) -> bool {
         .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
     {
+        return true;
+    }
+    // A refresh may have finished between the version check and the claim:
+    // the engine moves the token before it clears the flag, so a second
+    // look tells; without it a late 401 would refresh a second time.
+    if a.token.get().version != seen_version {
+        a.token.refreshing.store(false, Ordering::Release);
+        a.wake_waiters();
         return true;
     }
     match e.tx.lock() {
@@ -384,13 +393,12 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
         tls: e.tls.clone(),
         proxy,
     };
-    let rt = a.refresh_token();
     let t = now();
     let result = match &a.vertex {
         // A service account mints its token from the key (nothing to store
         // in the file).
         Some(sa) => sa.mint(&net, t),
-        None => oauth::refresh(a.kind, &net, rt.expose()),
+        None => oauth::refresh_account(a, &net),
     };
     match result {
         Ok(set) => {
@@ -410,7 +418,12 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
             let expires_at = set.expires_in.map(|s| t + s);
             a.last_refresh.store(t, Ordering::Release);
             a.retry_at.store(0, Ordering::Release);
-            a.token.set(set.access_token.clone(), expires_at);
+            // iFlow requests carry the API key, not the OAuth token.
+            let cell = match (&set.api_key, a.kind) {
+                (Some(k), super::AccountKind::IFlow) => k.clone(),
+                _ => set.access_token.clone(),
+            };
+            a.token.set(cell, expires_at);
             crate::log_info!(
                 "auth {}: token {}",
                 a.id,

@@ -175,6 +175,7 @@ fn same_identity(a: &Account, f: &AuthFile) -> bool {
         && a.project_id == f.project_id
         && a.cloak == f.cloak
         && a.vertex == f.vertex
+        && a.chat == f.chat
 }
 
 fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
@@ -187,6 +188,7 @@ fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
         plan: f.plan.clone(),
         project_id: f.project_id.clone(),
         vertex: f.vertex.clone(),
+        chat: f.chat.clone(),
         refresh_token: RwLock::new(f.refresh_token.clone()),
         token: TokenCell::new(TokenState {
             access: f.access_token.clone(),
@@ -229,6 +231,9 @@ pub fn sched_provider(kind: AccountKind) -> &'static str {
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
         AccountKind::Vertex => "vertex",
+        AccountKind::Kimi => "kimi",
+        AccountKind::Qwen => "qwen",
+        AccountKind::IFlow => "iflow",
     }
 }
 
@@ -239,6 +244,9 @@ pub fn channel(kind: AccountKind) -> &'static str {
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
         AccountKind::Vertex => "vertex",
+        AccountKind::Kimi => "kimi",
+        AccountKind::Qwen => "qwen",
+        AccountKind::IFlow => "iflow",
     }
 }
 
@@ -262,16 +270,19 @@ pub fn base_url(kind: AccountKind) -> &'static str {
         AccountKind::Codex => "https://chatgpt.com/backend-api/codex",
         AccountKind::Gemini => "https://cloudcode-pa.googleapis.com",
         AccountKind::Vertex => "https://us-central1-aiplatform.googleapis.com",
+        AccountKind::Kimi => super::chat_kinds::KIMI_BASE,
+        AccountKind::Qwen => super::chat_kinds::QWEN_DEFAULT_BASE,
+        AccountKind::IFlow => super::chat_kinds::IFLOW_BASE,
     }
 }
 
-/// The upstream base URL of one account: its kind's, or for a Vertex
-/// service account its location's.
-pub fn account_base_url(a: &Account) -> std::borrow::Cow<'static, str> {
-    match &a.vertex {
-        Some(sa) => std::borrow::Cow::Owned(sa.base_url()),
-        None => std::borrow::Cow::Borrowed(base_url(a.kind)),
+/// The upstream base URL of one account: its kind's, a Vertex service
+/// account's location's, or one its file names (Qwen's `resource_url`).
+pub fn account_base_url(a: &Account) -> String {
+    if let Some(sa) = &a.vertex {
+        return sa.base_url();
     }
+    super::chat_kinds::base_url(a).unwrap_or_else(|| base_url(a.kind).to_string())
 }
 
 /// The credentials one account file is served as: `(credential id, label
@@ -309,6 +320,9 @@ pub fn provider_kind(kind: AccountKind) -> crate::providers::Kind {
         AccountKind::Codex => crate::providers::Kind::Codex,
         AccountKind::Gemini => crate::providers::Kind::Gemini,
         AccountKind::Vertex => crate::providers::Kind::Vertex,
+        AccountKind::Kimi | AccountKind::Qwen | AccountKind::IFlow => {
+            crate::providers::Kind::OpenAiCompat
+        }
     }
 }
 
@@ -385,7 +399,7 @@ mod tests {
         std::fs::write(dir.join("broken.json"), "{").expect("write");
         std::fs::write(dir.join("off.json"), r#"{"type":"claude","disabled":true}"#)
             .expect("write");
-        std::fs::write(dir.join("kimi.json"), r#"{"type":"kimi"}"#).expect("write");
+        std::fs::write(dir.join("kimi.json"), r#"{"type":"xai"}"#).expect("write");
         let s1 = scan(&dir);
         let ids: Vec<&str> = s1.accounts.iter().map(|l| l.account.id.as_str()).collect();
         assert_eq!(ids, ["claude-a.json", "team/codex-b.json"]);

@@ -15,6 +15,9 @@
 //! - [`gemini_cli`]: Cloud Code Assist (`v1internal`) paths, head and the
 //!   `{model, project, request}` envelope; answers come back wrapped in
 //!   `{"response": ...}` and are unwrapped by the `GeminiCli` translator arms.
+//! - [`kimi`], [`qwen`], [`iflow`]: OpenAI Chat upstreams (v6.9.25's
+//!   executors): the kind's identity headers (Kimi's `X-Msh-*`, Qwen's
+//!   `X-Dashscope-*`, iFlow's signed `session-id`).
 //!
 //! The head writers write the auth header and the kind's headers; the
 //! caller writes `Content-Type` / `Accept`, then the provider's per-file
@@ -41,6 +44,9 @@
 pub mod claude;
 pub mod codex;
 pub mod gemini_cli;
+pub mod iflow;
+pub mod kimi;
+pub mod qwen;
 
 use super::{Account, AccountKind};
 use crate::providers::Call;
@@ -54,6 +60,7 @@ impl AccountKind {
             AccountKind::Codex => Format::Codex,
             AccountKind::Gemini => Format::GeminiCli,
             AccountKind::Vertex => Format::Gemini,
+            AccountKind::Kimi | AccountKind::Qwen | AccountKind::IFlow => Format::OpenAiChat,
         }
     }
 }
@@ -90,7 +97,11 @@ pub fn write_path(account: &Account, out: &mut Vec<u8>, model: &str, call: Call)
             super::vertex::write_path(out, &account.project_id, location, model, call);
             true
         }
-        AccountKind::Claude | AccountKind::Codex => false,
+        AccountKind::Claude
+        | AccountKind::Codex
+        | AccountKind::Kimi
+        | AccountKind::Qwen
+        | AccountKind::IFlow => false,
     }
 }
 
@@ -112,6 +123,10 @@ pub fn write_head(
         AccountKind::Gemini => gemini_cli::write_head(head, &mut h),
         // Only the Bearer token (CLIProxyAPI's Vertex executor).
         AccountKind::Vertex => {}
+        AccountKind::Kimi => kimi::write_head(account, &mut h),
+        AccountKind::Qwen => qwen::write_head(&mut h),
+        // The iFlow cell holds the API key (see `chat_kinds`).
+        AccountKind::IFlow => iflow::write_head(token.access.expose(), &mut h),
     }
 }
 
@@ -270,6 +285,8 @@ pub(crate) fn node_platform() -> (&'static str, &'static str) {
     (os, arch)
 }
 
+#[cfg(test)]
+mod chat_tests;
 #[cfg(test)]
 mod e2e_tests;
 #[cfg(test)]

@@ -248,6 +248,11 @@ fn channel_models(channel: &str) -> Option<Vec<Value>> {
         "codex-team" => ("codex", Some("team")),
         "codex-plus" => ("codex", Some("plus")),
         "codex-pro" => ("codex", Some("pro")),
+        "kimi" | "qwen" | "iflow" => {
+            let lists: Value =
+                serde_json::from_str(crate::accounts::chat_kinds::MODELS_JSON).ok()?;
+            return lists.get(channel)?.as_array().cloned();
+        }
         _ => return None,
     };
     let catalog: Value = serde_json::from_str(crate::models::catalog::CATALOG_JSON).ok()?;

@@ -24,6 +24,9 @@ pub struct AccountView<'a> {
     pub aliases: &'a [(String, String, bool)],
     /// The file's `prefix`.
     pub prefix: Option<&'a str>,
+    /// (model, upstream name): the account kind's own list (Kimi, Qwen,
+    /// iFlow); empty = the provider kind's catalog, each model under its id.
+    pub own: &'a [(ModelInfo, String)],
 }
 
 /// One model an entry offers, before exclusion and prefixing.
@@ -102,7 +105,14 @@ impl Registry {
     /// picked again.
     pub fn add_account(&mut self, a: &AccountView<'_>, force_prefix: bool) {
         let mut offers = Vec::new();
-        for m in catalog::defaults(a.kind) {
+        let defaults = catalog::defaults(a.kind).iter().map(|m| (m, m.id.as_str()));
+        let own = a.own.iter().map(|(m, up)| (m, up.as_str()));
+        let list: Vec<(&ModelInfo, &str)> = if a.own.is_empty() {
+            defaults.collect()
+        } else {
+            own.collect()
+        };
+        for (m, upstream) in list {
             if excluded(a.excluded, &m.id) {
                 continue;
             }
@@ -114,7 +124,7 @@ impl Registry {
             if aliases.is_empty() || aliases.iter().any(|(_, _, fork)| *fork) {
                 offers.push(Offer {
                     info: m.clone(),
-                    upstream: m.id.clone(),
+                    upstream: upstream.to_string(),
                     force_mapping: false,
                 });
             }
@@ -124,7 +134,7 @@ impl Registry {
                         id: alias.clone(),
                         ..m.clone()
                     },
-                    upstream: m.id.clone(),
+                    upstream: upstream.to_string(),
                     force_mapping: false,
                 });
             }

@@ -124,6 +124,18 @@ pub fn parse(text: &str) -> Result<Catalog, serde_json::Error> {
     })
 }
 
+/// Parses a JSON object of named model lists in the catalog's entry format
+/// (the OAuth account kinds that keep their own lists use it).
+pub fn parse_lists(
+    text: &str,
+) -> Result<std::collections::HashMap<String, Vec<ModelInfo>>, serde_json::Error> {
+    let raw: std::collections::HashMap<String, Vec<RawModel>> = serde_json::from_str(text)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(ModelInfo::from).collect()))
+        .collect())
+}
+
 /// The compiled-in catalog (parsed once).
 pub fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();

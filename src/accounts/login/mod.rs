@@ -1,13 +1,17 @@
 //! The CLI login flows (`-login`, `-claude-login`, `-codex-login`,
-//! `-codex-device-login`), as CLIProxyAPI runs them: PKCE with a local
-//! callback server (Claude 54545 `/callback`, Codex 1455 `/auth/callback`,
-//! Gemini 8085 `/oauth2callback`; `-oauth-callback-port` moves the
-//! listener), or Codex's device flow; then the auth file is written to
+//! `-codex-device-login`; `-kimi-login`, `-qwen-login`, `-iflow-login`,
+//! `-iflow-cookie` in [`kimi`], [`qwen`], [`iflow`]), as CLIProxyAPI runs
+//! them: PKCE with a local callback server (Claude 54545 `/callback`,
+//! Codex 1455 `/auth/callback`, Gemini 8085 `/oauth2callback`, iFlow 11451
+//! `/oauth2callback`; `-oauth-callback-port` moves the listener), or a
+//! device flow (Codex, Kimi, Qwen); then the auth file is written to
 //! `auth-dir` (temp file + rename, mode 0600) under CLIProxyAPI's name:
 //!
 //! - Claude: `claude-<email>.json`
 //! - Codex: `codex-<email>.json`, `codex-<email>-<plan>.json`, or for a
 //!   team plan `codex-<first 8 hex of SHA-256(account id)>-<email>-team.json`
+//! - Kimi `kimi-<unix ms>.json`, Qwen `qwen-<email>.json`, iFlow
+//!   `iflow-<email or key name>-<unix>.json`
 //! - Gemini: `gemini-<email>-<project>.json` (`gemini-<email>-all.json`
 //!   for several projects)
 //!
@@ -37,6 +41,11 @@ macro_rules! warn_user {
     }};
 }
 
+pub mod device;
+pub mod iflow;
+pub mod kimi;
+pub mod qwen;
+
 /// How long the browser step may take (CLIProxyAPI: 5 minutes).
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Largest callback request head read.
@@ -53,6 +62,14 @@ pub enum Flow {
     Codex,
     /// `-codex-device-login`: device code.
     CodexDevice,
+    /// `-kimi-login`: Kimi Code device flow.
+    Kimi,
+    /// `-qwen-login`: Qwen Code device flow.
+    Qwen,
+    /// `-iflow-login`: iFlow OAuth (browser, callback on 11451).
+    IFlow,
+    /// `-iflow-cookie`: iFlow browser cookie (read from stdin).
+    IFlowCookie,
 }
 
 /// Command-line options of a login.
@@ -79,6 +96,10 @@ pub fn run(flow: Flow, opts: &Options) -> i32 {
         Flow::Claude => "Claude",
         Flow::Codex => "Codex",
         Flow::CodexDevice => "Codex device",
+        Flow::Kimi => "Kimi",
+        Flow::Qwen => "Qwen",
+        Flow::IFlow => "iFlow",
+        Flow::IFlowCookie => "iFlow cookie",
     };
     match login(flow, opts) {
         Ok(path) => {
@@ -109,6 +130,10 @@ fn login(flow: Flow, opts: &Options) -> Result<PathBuf, String> {
         Flow::Codex => codex_login(&net, opts)?,
         Flow::CodexDevice => codex_device_login(&net, opts)?,
         Flow::Gemini => gemini_login(&net, opts)?,
+        Flow::Kimi => kimi::login(&net, opts)?,
+        Flow::Qwen => qwen::login(&net, opts)?,
+        Flow::IFlow => iflow::login(&net, opts)?,
+        Flow::IFlowCookie => iflow::cookie_login(&net, &cfg.auth_dir)?,
     };
     save(&cfg.auth_dir, &name, &obj).map_err(|e| format!("writing {name}: {e}"))
 }
@@ -397,6 +422,18 @@ pub fn gemini_finish(
 
 fn flush() {
     let _ = io::stdout().flush();
+}
+
+/// Prints `question` and reads one line from stdin (trimmed).
+fn prompt(question: &str) -> Result<String, String> {
+    say!("{question}");
+    flush();
+    let mut line = String::new();
+    match io::stdin().read_line(&mut line) {
+        Ok(0) => Err(format!("no answer on stdin to: {question}")),
+        Ok(_) => Ok(line.trim().to_string()),
+        Err(e) => Err(format!("reading stdin: {e}")),
+    }
 }
 
 /// Prints the authorization URL and, unless `-no-browser`, tries to open it.

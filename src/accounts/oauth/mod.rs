@@ -11,7 +11,11 @@
 
 pub mod claude;
 pub mod codex;
+pub mod device;
 pub mod gemini;
+pub mod iflow;
+pub mod kimi;
+pub mod qwen;
 
 use super::http::Reply;
 use super::{AccountKind, Net, TokenSet};
@@ -59,6 +63,26 @@ pub fn refresh(kind: AccountKind, net: &Net, refresh_token: &str) -> Result<Toke
             status: 0,
             code: "service_account_has_no_refresh_token".into(),
         }),
+        AccountKind::Kimi => kimi::refresh(net, refresh_token, ""),
+        AccountKind::Qwen => qwen::refresh(net, refresh_token),
+        AccountKind::IFlow => iflow::refresh(net, refresh_token),
+    }
+}
+
+/// Renews `a`'s credential as its kind does: Kimi presents the file's
+/// device id; an iFlow file with a `cookie` and a key name (`email`)
+/// renews its API key with the cookie (CLIProxyAPI tries that first);
+/// everything else refreshes its refresh token.
+pub fn refresh_account(a: &super::Account, net: &Net) -> Result<TokenSet, OAuthError> {
+    let rt = a.refresh_token();
+    match a.kind {
+        AccountKind::IFlow if !a.chat.cookie.is_empty() && !a.email.trim().is_empty() => {
+            iflow::refresh_cookie(net, a.chat.cookie.expose(), a.email.trim())
+        }
+        AccountKind::Kimi if !rt.is_empty() => {
+            kimi::refresh(net, rt.expose(), super::wire::kimi::device_id(a))
+        }
+        kind => refresh(kind, net, rt.expose()),
     }
 }
 
@@ -220,6 +244,7 @@ pub fn token_set(v: &Value) -> Option<TokenSet> {
         id_token: s("id_token").map(Secret::new),
         expires_in,
         extra: serde_json::Map::new(),
+        api_key: None,
     })
 }
 

@@ -17,6 +17,7 @@ pub(crate) fn account(kind: AccountKind, account_id: &str) -> Account {
         plan: "plus".into(),
         project_id: "proj-7".into(),
         vertex: None,
+        chat: Default::default(),
         refresh_token: std::sync::RwLock::new(Secret::new("")),
         token: TokenCell::new(TokenState {
             access: Secret::new("tok-abc"),
@@ -33,7 +34,7 @@ pub(crate) fn account(kind: AccountKind, account_id: &str) -> Account {
 }
 
 /// The header lines `write_head` wrote, as (name, value) pairs in order.
-fn head_of(
+pub(crate) fn head_of(
     acc: &Account,
     headers: &[(&str, &str)],
     body: &[u8],
@@ -75,7 +76,7 @@ fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-const SEND: Call = Call {
+pub(crate) const SEND: Call = Call {
     stream: false,
     count: false,
 };

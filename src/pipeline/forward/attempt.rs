@@ -205,6 +205,13 @@ impl Attempts<'_> {
             Some(Err(_)) => {}
         }
         crate::log_warn!("upstream {} answered {status}", at.provider.name);
+        // A Qwen account's exhausted quota comes as 403: it counts as 429.
+        let status = match at.provider.account.as_deref() {
+            Some(a) if a.kind == crate::accounts::AccountKind::Qwen => {
+                crate::accounts::wire::qwen::effective_status(status, &eb)
+            }
+            _ => status,
+        };
         self.bootstrap = None;
         if self.cx.snap.config.usage_statistics_enabled && !self.cx.call.count_tokens {
             self.record_usage(at.provider, at.ki, Default::default(), true);

@@ -52,6 +52,10 @@ fn account_provider(kind: crate::accounts::AccountKind, headers: &[(&str, &str)]
         AccountKind::Codex => (Kind::Codex, "https://chatgpt.com/backend-api/codex"),
         AccountKind::Gemini => (Kind::Gemini, "https://cloudcode-pa.googleapis.com"),
         AccountKind::Vertex => (Kind::Vertex, "https://aiplatform.googleapis.com"),
+        other => (
+            crate::accounts::store::provider_kind(other),
+            crate::accounts::store::base_url(other),
+        ),
     };
     Provider {
         kind: k,

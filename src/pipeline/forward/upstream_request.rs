@@ -293,6 +293,21 @@ pub(super) fn prepare(
         }
         _ => (send_body, rewrite),
     };
+    // A Qwen account: Qwen Code's one leading system message.
+    let mut qwen_body = Vec::new();
+    let qwen = provider
+        .account
+        .as_deref()
+        .is_some_and(|a| a.kind == crate::accounts::AccountKind::Qwen);
+    let (send_body, rewrite) = if qwen && !call.count_tokens {
+        let folded = fold_rewrite(send_body, rewrite);
+        if !wire::qwen::ensure_system_message(&folded, &mut qwen_body) {
+            qwen_body = folded.into_owned();
+        }
+        (&qwen_body[..], None)
+    } else {
+        (send_body, rewrite)
+    };
     // `payload` rules edit the body about to be sent, once, as span edits.
     let mut edited = Vec::new();
     let (send_body, rewrite) = if snap.payload.is_empty() {
