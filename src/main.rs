@@ -33,6 +33,7 @@ login (writes an auth file to the config's auth-dir, then exits):
   -codex-login        Codex OAuth (browser, callback on :1455)
   -codex-device-login Codex device code flow
   -login              Google account for Gemini CLI (browser, callback on :8085)
+  -antigravity-login  Google account for Antigravity (browser, callback on :51121)
   -project_id ID      Gemini: project(s) to use, comma-separated (default: discovered)
   -no-browser         print the URL only (default: also try to open a browser)
   -oauth-callback-port N  listen for the callback on port N instead";
@@ -134,11 +135,13 @@ fn real_main() -> i32 {
                     }
                 }
             }
-            "login" | "claude-login" | "codex-login" | "codex-device-login" => {
+            "login" | "claude-login" | "codex-login" | "codex-device-login"
+            | "antigravity-login" => {
                 let f = match flag.as_str() {
                     "login" => Flow::Gemini,
                     "claude-login" => Flow::Claude,
                     "codex-login" => Flow::Codex,
+                    "antigravity-login" => Flow::Antigravity,
                     _ => Flow::CodexDevice,
                 };
                 if login.is_some_and(|l| l != f) {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 pub use crate::providers::Kind;
 
 /// One upstream entry, ready to use.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Provider {
     /// What it is.
     pub kind: Kind,
@@ -44,6 +44,10 @@ pub struct Provider {
     /// replaces `keys`, its kind picks the request shape
     /// (`accounts::wire`). `None` for config entries.
     pub account: Option<std::sync::Arc<crate::accounts::Account>>,
+    /// Hosts tried in order after `endpoint` fails (connection error, or an
+    /// answer `accounts::wire::antigravity::falls_back` names); resolved
+    /// like `endpoint`. Empty for everything but Antigravity accounts.
+    pub fallback: Vec<Endpoint>,
 }
 
 /// A credential's place in the snapshot.
@@ -345,6 +349,7 @@ impl Snapshot {
                 sched_provider: sched_provider.clone(),
                 rules: Vec::new(),
                 account: None,
+                fallback: Vec::new(),
             });
             let rules = scoped_rules(c);
             providers[idx].rules = rules.clone();
@@ -583,8 +588,31 @@ fn add_accounts(
         let (a, f) = (&l.account, &l.file);
         let kind = store::provider_kind(a.kind);
         let channel = store::channel(a.kind);
-        let mut endpoint = Endpoint::parse(store::base_url(a.kind))?;
+        let antigravity = a.kind == crate::accounts::AccountKind::Antigravity;
+        // Antigravity: the file's `base_url`, else its hosts in order.
+        let (base, fallback) = if antigravity && !f.base_url.is_empty() {
+            (f.base_url.as_str(), &[][..])
+        } else if antigravity {
+            let hosts = &crate::accounts::wire::antigravity::BASE_URLS;
+            (hosts[0], &hosts[1..])
+        } else {
+            (store::base_url(a.kind), &[][..])
+        };
+        let mut endpoint = match Endpoint::parse(base) {
+            Ok(e) => e,
+            Err(e) if antigravity => {
+                crate::log_warn!("auth-dir: skipping {}: base_url: {e}", a.id);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         endpoint.resolve();
+        let mut fallback_eps = Vec::with_capacity(fallback.len());
+        for u in fallback {
+            let mut ep = Endpoint::parse(u)?;
+            ep.resolve();
+            fallback_eps.push(ep);
+        }
         let proxy = match f.proxy_url.as_str() {
             "" => config.proxy_url.clone(),
             p => match crate::config::ProxySetting::parse(p) {
@@ -652,6 +680,7 @@ fn add_accounts(
             sched_provider: sched.clone(),
             rules: rules.clone(),
             account: Some(a.clone()),
+            fallback: fallback_eps,
         });
         let entry = ACCOUNT_ENTRY_BASE + i;
         s.by_entry.insert((kind, entry), idx);
@@ -686,6 +715,7 @@ fn add_accounts(
                 excluded: &excluded,
                 aliases: &aliases,
                 prefix,
+                models: antigravity.then(crate::models::catalog::antigravity),
             },
             config.force_model_prefix,
         );

@@ -6,6 +6,9 @@
 //!   `id_token`, `expired` (RFC 3339), `last_refresh`; codex `account_id`.
 //! - `gemini`: `token: {access_token, refresh_token, expiry, ...}` (Go's
 //!   oauth2 token), `project_id`.
+//! - `antigravity`: top-level `access_token`, `refresh_token`, `expires_in`
+//!   (seconds), `timestamp` (Unix ms of the grant), `expired` (RFC 3339),
+//!   `project_id`; optional `base_url` and `user_agent`.
 //!
 //! Generic keys (any kind; kebab-case spellings normalised): `disabled`,
 //! `priority`, `weight`, `prefix`, `proxy_url`, `headers`, `excluded_models`,
@@ -35,8 +38,12 @@ pub struct AuthFile {
     pub account_id: String,
     /// Codex: plan type from the id token, lower case.
     pub plan: String,
-    /// Gemini: `project_id` (first of a list).
+    /// Gemini, Antigravity: `project_id` (first of a list).
     pub project_id: String,
+    /// Antigravity: `base_url` (replaces the built-in host fallback order).
+    pub base_url: String,
+    /// Antigravity: `user_agent` (replaces the built-in `User-Agent`).
+    pub user_agent: String,
     /// `disabled`.
     pub disabled: bool,
     /// `priority`.
@@ -151,12 +158,22 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
             };
             (pick("access_token"), pick("refresh_token"), pick("expiry"))
         }
-        AccountKind::Claude | AccountKind::Codex => (
+        AccountKind::Claude | AccountKind::Codex | AccountKind::Antigravity => (
             str_of(obj, "access_token"),
             str_of(obj, "refresh_token"),
             str_of(obj, "expired"),
         ),
     };
+    let mut expires_at = parse_rfc3339(expiry);
+    if expires_at.is_none() && kind == AccountKind::Antigravity {
+        // CLIProxyAPI's fallback: the grant's `timestamp` (ms) + `expires_in`.
+        let ts = int_of(obj.get("timestamp")).and_then(|t| u64::try_from(t).ok());
+        let ein = int_of(obj.get("expires_in")).and_then(|t| u64::try_from(t).ok());
+        if let (Some(ts), Some(ein)) = (ts, ein) {
+            expires_at = Some(ts / 1000 + ein);
+        }
+    }
+    let trimmed = |k: &str| str_of(obj, k).trim().to_string();
     let claims = match kind {
         AccountKind::Codex => jwt_claims(str_of(obj, "id_token")),
         _ => None,
@@ -230,11 +247,13 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
         email,
         access_token: Secret::new(access),
         refresh_token: Secret::new(refresh),
-        expires_at: parse_rfc3339(expiry),
+        expires_at,
         last_refresh: parse_rfc3339(str_of(obj, "last_refresh")),
         account_id,
         plan,
         project_id,
+        base_url: trimmed("base_url").trim_end_matches('/').to_string(),
+        user_agent: trimmed("user_agent"),
         disabled: bool_of(generic(obj, "disabled")).unwrap_or(false),
         priority: int_of(generic(obj, "priority"))
             .and_then(|p| i32::try_from(p).ok())
@@ -343,6 +362,20 @@ pub fn apply_tokens(kind: AccountKind, obj: &mut Map<String, Value>, t: &TokenSe
                     put(tm, "token_type", "Bearer");
                 }
             }
+        }
+        AccountKind::Antigravity => {
+            // CLIProxyAPI's layout: the lifetime, the grant time in ms and
+            // the expiry it implies.
+            put(obj, "access_token", t.access_token.expose());
+            if let Some(r) = &t.refresh_token {
+                put(obj, "refresh_token", r.expose());
+            }
+            let ein = t.expires_in.unwrap_or(0);
+            obj.insert("expires_in".into(), Value::from(ein));
+            obj.insert("timestamp".into(), Value::from(now.saturating_mul(1000)));
+            let exp = crate::models::list::rfc3339_utc(i64::try_from(now + ein).unwrap_or(0));
+            put(obj, "expired", &exp);
+            put(obj, "type", "antigravity");
         }
         AccountKind::Claude | AccountKind::Codex => {
             put(obj, "access_token", t.access_token.expose());

@@ -1,5 +1,5 @@
 //! OAuth subscription accounts: the JSON files in `auth-dir` (Claude Code,
-//! Codex and Gemini CLI logins, in CLIProxyAPI's formats), their tokens and
+//! Codex, Gemini CLI and Antigravity logins, in CLIProxyAPI's formats), their tokens and
 //! how those tokens are kept fresh.
 //!
 //! - [`file`]: one auth file read and rewritten (unknown fields kept).
@@ -8,7 +8,8 @@
 //! - [`http`]: a small blocking HTTPS client for control-plane calls (token
 //!   endpoints, onboarding), over the upstream connector (proxies, CA).
 //! - [`oauth`]: each provider's token endpoint (refresh, code exchange).
-//! - [`login`]: the `-login`, `-claude-login`, `-codex-login` flows.
+//! - [`login`]: the `-login`, `-claude-login`, `-codex-login`,
+//!   `-antigravity-login` flows.
 //! - [`wire`]: upstream request shapes for accounts (headers, envelopes).
 
 pub mod file;
@@ -33,12 +34,19 @@ pub enum AccountKind {
     Codex,
     /// Gemini CLI OAuth (`type: "gemini"`), served through Cloud Code Assist.
     Gemini,
+    /// Antigravity OAuth (`type: "antigravity"`): Google's agent IDE client,
+    /// Gemini and Claude models through its `v1internal` endpoints.
+    Antigravity,
 }
 
 impl AccountKind {
     /// Every kind.
-    pub const ALL: [AccountKind; 3] =
-        [AccountKind::Claude, AccountKind::Codex, AccountKind::Gemini];
+    pub const ALL: [AccountKind; 4] = [
+        AccountKind::Claude,
+        AccountKind::Codex,
+        AccountKind::Gemini,
+        AccountKind::Antigravity,
+    ];
 
     /// The kind of an auth file's `type` value.
     pub fn from_type(t: &str) -> Option<AccountKind> {
@@ -46,6 +54,7 @@ impl AccountKind {
             "claude" => Some(AccountKind::Claude),
             "codex" => Some(AccountKind::Codex),
             "gemini" | "gemini-cli" => Some(AccountKind::Gemini),
+            "antigravity" => Some(AccountKind::Antigravity),
             _ => None,
         }
     }
@@ -56,17 +65,20 @@ impl AccountKind {
             AccountKind::Claude => "claude",
             AccountKind::Codex => "codex",
             AccountKind::Gemini => "gemini",
+            AccountKind::Antigravity => "antigravity",
         }
     }
 
     /// How long before expiry a token is refreshed (CLIProxyAPI's leads:
-    /// Claude 4 h, Codex 5 days; Gemini when it expires, with a minute's
-    /// margin so a request never leaves with a token about to lapse).
+    /// Claude 4 h, Codex 5 days, Antigravity 5 min; Gemini when it expires,
+    /// with a minute's margin so a request never leaves with a token about
+    /// to lapse).
     pub fn refresh_lead(self) -> Duration {
         match self {
             AccountKind::Claude => Duration::from_secs(4 * 3600),
             AccountKind::Codex => Duration::from_secs(5 * 24 * 3600),
             AccountKind::Gemini => Duration::from_secs(60),
+            AccountKind::Antigravity => Duration::from_secs(5 * 60),
         }
     }
 }
@@ -171,8 +183,10 @@ pub struct Account {
     pub account_id: String,
     /// Codex: the plan from the id token (`chatgpt_plan_type`), lower case.
     pub plan: String,
-    /// Gemini: the Cloud Code Assist project.
+    /// Gemini, Antigravity: the Cloud Code Assist project.
     pub project_id: String,
+    /// Antigravity: the file's `user_agent` (empty: the built-in one).
+    pub user_agent: String,
     /// The refresh token (empty: the account cannot be refreshed).
     pub refresh_token: RwLock<Secret>,
     /// The current access token.
@@ -187,7 +201,7 @@ pub struct Account {
     /// The token endpoint refused the refresh token: no automatic retries
     /// until the file changes.
     pub refused: AtomicBool,
-    /// Gemini without `project_id`: Unix seconds before which project
+    /// Gemini or Antigravity without `project_id`: Unix seconds before which project
     /// discovery is not tried again.
     pub discover_at: std::sync::atomic::AtomicU64,
     /// Requests waiting for a refresh of this account to finish (woken from

@@ -3,7 +3,7 @@
 //!
 //! - **Ahead of expiry**: every [`SCAN_INTERVAL`] it refreshes accounts
 //!   whose token expires within their kind's lead (Claude 4 h, Codex 5 days,
-//!   Gemini 1 min), or that have no expiry and were last refreshed more than
+//!   Antigravity 5 min, Gemini 1 min), or that have no expiry and were last refreshed more than
 //!   a lead ago. A failure backs off [`FAILURE_BACKOFF`]; a refusal
 //!   (`invalid_grant`) stops automatic retries until the file changes.
 //! - **Single flight**: a worker that needs a fresh token (expired, or an
@@ -306,8 +306,10 @@ fn run(rx: mpsc::Receiver<Option<Arc<Account>>>, jobs: mpsc::Sender<Job>) {
 /// A Gemini account without a project whose token is usable: time to ask
 /// Cloud Code Assist for one (`loadCodeAssist`, then `onboardUser`).
 fn needs_project(a: &Account, now: u64) -> bool {
-    a.kind == super::AccountKind::Gemini
-        && a.project_id.is_empty()
+    matches!(
+        a.kind,
+        super::AccountKind::Gemini | super::AccountKind::Antigravity
+    ) && a.project_id.is_empty()
         && a.discover_at.load(Ordering::Acquire) <= now
         && !expired(a, 0)
 }
@@ -322,7 +324,13 @@ fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Pro
         proxy,
     };
     let token = a.token.get();
-    match oauth::gemini::discover_project(&net, token.access.expose()) {
+    let found = match a.kind {
+        super::AccountKind::Antigravity => {
+            oauth::antigravity::fetch_project(&net, token.access.expose())
+        }
+        _ => oauth::gemini::discover_project(&net, token.access.expose()),
+    };
+    match found {
         Ok(project) if !project.is_empty() => {
             let stored = update_file(&a.path, |obj| {
                 obj.insert(
@@ -331,12 +339,12 @@ fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Pro
                 );
             });
             match stored {
-                Ok(()) => crate::log_info!("auth {}: Gemini project {project} found", a.id),
+                Ok(()) => crate::log_info!("auth {}: project {project} found", a.id),
                 Err(err) => crate::log_warn!("auth {}: project found but not stored: {err}", a.id),
             }
         }
-        Ok(_) => crate::log_warn!("auth {}: no Gemini project offered for this account", a.id),
-        Err(err) => crate::log_warn!("auth {}: Gemini project discovery failed: {err}", a.id),
+        Ok(_) => crate::log_warn!("auth {}: no project offered for this account", a.id),
+        Err(err) => crate::log_warn!("auth {}: project discovery failed: {err}", a.id),
     }
 }
 

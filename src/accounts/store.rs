@@ -161,6 +161,7 @@ fn same_identity(a: &Account, f: &AuthFile) -> bool {
         && a.account_id == f.account_id
         && a.project_id == f.project_id
         && a.cloak == f.cloak
+        && a.user_agent == f.user_agent
 }
 
 fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
@@ -172,6 +173,7 @@ fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
         account_id: f.account_id.clone(),
         plan: f.plan.clone(),
         project_id: f.project_id.clone(),
+        user_agent: f.user_agent.clone(),
         refresh_token: RwLock::new(f.refresh_token.clone()),
         token: TokenCell::new(TokenState {
             access: f.access_token.clone(),
@@ -213,6 +215,7 @@ pub fn sched_provider(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "claude",
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
+        AccountKind::Antigravity => "antigravity",
     }
 }
 
@@ -222,6 +225,7 @@ pub fn channel(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "claude",
         AccountKind::Codex => "codex",
         AccountKind::Gemini => "gemini-cli",
+        AccountKind::Antigravity => "antigravity",
     }
 }
 
@@ -243,6 +247,7 @@ pub fn base_url(kind: AccountKind) -> &'static str {
         AccountKind::Claude => "https://api.anthropic.com",
         AccountKind::Codex => "https://chatgpt.com/backend-api/codex",
         AccountKind::Gemini => "https://cloudcode-pa.googleapis.com",
+        AccountKind::Antigravity => super::wire::antigravity::BASE_URLS[0],
     }
 }
 
@@ -251,7 +256,7 @@ pub fn provider_kind(kind: AccountKind) -> crate::providers::Kind {
     match kind {
         AccountKind::Claude => crate::providers::Kind::Claude,
         AccountKind::Codex => crate::providers::Kind::Codex,
-        AccountKind::Gemini => crate::providers::Kind::Gemini,
+        AccountKind::Gemini | AccountKind::Antigravity => crate::providers::Kind::Gemini,
     }
 }
 

@@ -12,6 +12,8 @@
 //!   transform for non-Claude-Code clients.
 //! - [`codex`]: ChatGPT (Codex) OAuth head (`Chatgpt-Account-Id`,
 //!   `Originator`, `Session_id`, ...).
+//! - [`antigravity`]: Antigravity (`v1internal` on its daily and
+//!   production hosts): head, the agent envelope, the host fallback order.
 //! - [`gemini_cli`]: Cloud Code Assist (`v1internal`) paths, head and the
 //!   `{model, project, request}` envelope; answers come back wrapped in
 //!   `{"response": ...}` and are unwrapped by the `GeminiCli` translator arms.
@@ -38,6 +40,7 @@
 //!   Claude gets a per-request `x-client-request-id`, and Codex sends
 //!   `Session_id` only with a Mac OS `User-Agent`.
 
+pub mod antigravity;
 pub mod claude;
 pub mod codex;
 pub mod gemini_cli;
@@ -52,7 +55,7 @@ impl AccountKind {
         match self {
             AccountKind::Claude => Format::Claude,
             AccountKind::Codex => Format::Codex,
-            AccountKind::Gemini => Format::GeminiCli,
+            AccountKind::Gemini | AccountKind::Antigravity => Format::GeminiCli,
         }
     }
 }
@@ -84,6 +87,10 @@ pub fn write_path(account: &Account, out: &mut Vec<u8>, call: Call) -> bool {
             gemini_cli::write_path(out, call);
             true
         }
+        AccountKind::Antigravity => {
+            antigravity::write_path(out, call);
+            true
+        }
         AccountKind::Claude | AccountKind::Codex => false,
     }
 }
@@ -104,6 +111,7 @@ pub fn write_head(
         AccountKind::Claude => claude::write_head(client, &mut h),
         AccountKind::Codex => codex::write_head(account, client, &mut h),
         AccountKind::Gemini => gemini_cli::write_head(head, &mut h),
+        AccountKind::Antigravity => antigravity::write_head(account, head, &mut h),
     }
 }
 

@@ -24,6 +24,9 @@ pub struct AccountView<'a> {
     pub aliases: &'a [(String, String, bool)],
     /// The file's `prefix`.
     pub prefix: Option<&'a str>,
+    /// The account kind's own model list, when it is not `kind`'s catalog
+    /// (Antigravity).
+    pub models: Option<&'static [ModelInfo]>,
 }
 
 /// One model an entry offers, before exclusion and prefixing.
@@ -102,7 +105,7 @@ impl Registry {
     /// picked again.
     pub fn add_account(&mut self, a: &AccountView<'_>, force_prefix: bool) {
         let mut offers = Vec::new();
-        for m in catalog::defaults(a.kind) {
+        for m in a.models.unwrap_or_else(|| catalog::defaults(a.kind)) {
             if excluded(a.excluded, &m.id) {
                 continue;
             }

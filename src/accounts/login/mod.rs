@@ -10,6 +10,8 @@
 //!   team plan `codex-<first 8 hex of SHA-256(account id)>-<email>-team.json`
 //! - Gemini: `gemini-<email>-<project>.json` (`gemini-<email>-all.json`
 //!   for several projects)
+//! - Antigravity: `antigravity-<email>.json` (callback 51121
+//!   `/oauth-callback`; see [`antigravity`])
 //!
 //! Everything here runs on the CLI's main thread (no workers are started):
 //! blocking calls are fine and are allowed at their sites with that reason.
@@ -37,6 +39,8 @@ macro_rules! warn_user {
     }};
 }
 
+pub mod antigravity;
+
 /// How long the browser step may take (CLIProxyAPI: 5 minutes).
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Largest callback request head read.
@@ -53,6 +57,8 @@ pub enum Flow {
     Codex,
     /// `-codex-device-login`: device code.
     CodexDevice,
+    /// `-antigravity-login`: Google account for Antigravity.
+    Antigravity,
 }
 
 /// Command-line options of a login.
@@ -79,6 +85,7 @@ pub fn run(flow: Flow, opts: &Options) -> i32 {
         Flow::Claude => "Claude",
         Flow::Codex => "Codex",
         Flow::CodexDevice => "Codex device",
+        Flow::Antigravity => "Antigravity",
     };
     match login(flow, opts) {
         Ok(path) => {
@@ -109,11 +116,12 @@ fn login(flow: Flow, opts: &Options) -> Result<PathBuf, String> {
         Flow::Codex => codex_login(&net, opts)?,
         Flow::CodexDevice => codex_device_login(&net, opts)?,
         Flow::Gemini => gemini_login(&net, opts)?,
+        Flow::Antigravity => antigravity::login(&net, opts)?,
     };
     save(&cfg.auth_dir, &name, &obj).map_err(|e| format!("writing {name}: {e}"))
 }
 
-fn oe(what: &str) -> impl Fn(OAuthError) -> String + '_ {
+pub(crate) fn oe(what: &str) -> impl Fn(OAuthError) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
@@ -125,7 +133,7 @@ fn now_secs() -> u64 {
 
 /// A new auth file's object: `base` with the tokens applied in `kind`'s
 /// layout (the layout lives in [`file::apply_tokens`]).
-fn file_object(kind: AccountKind, mut base: Map<String, Value>, t: &TokenSet) -> Value {
+pub(crate) fn file_object(kind: AccountKind, mut base: Map<String, Value>, t: &TokenSet) -> Value {
     file::apply_tokens(kind, &mut base, t, now_secs());
     Value::Object(base)
 }
@@ -265,7 +273,7 @@ pub fn gemini_file_name(email: &str, project: &str) -> String {
 
 /// A file-name component: path separators and control characters become
 /// `_` so a name can only land inside `auth-dir`.
-fn name_part(s: &str) -> String {
+pub(crate) fn name_part(s: &str) -> String {
     let out: String = s
         .chars()
         .map(|c| {
@@ -357,7 +365,7 @@ fn flush() {
 }
 
 /// Prints the authorization URL and, unless `-no-browser`, tries to open it.
-fn show_url(url: &str, no_browser: bool) {
+pub(crate) fn show_url(url: &str, no_browser: bool) {
     if !no_browser {
         say!("Opening browser for authentication");
         open_browser(url);
@@ -384,7 +392,7 @@ fn open_browser(url: &str) {
 }
 
 /// Listens on `port` on every address (like CLIProxyAPI's `:port`).
-fn bind(port: u16) -> Result<TcpListener, String> {
+pub(crate) fn bind(port: u16) -> Result<TcpListener, String> {
     let any6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
     let any4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
     TcpListener::bind(any6)

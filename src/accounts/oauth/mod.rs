@@ -9,6 +9,7 @@
 //! Errors never carry a token: an answer's body is reduced to its OAuth
 //! `error` code (a short identifier) before it reaches a message.
 
+pub mod antigravity;
 pub mod claude;
 pub mod codex;
 pub mod gemini;
@@ -54,6 +55,7 @@ pub fn refresh(kind: AccountKind, net: &Net, refresh_token: &str) -> Result<Toke
         AccountKind::Claude => claude::refresh(net, refresh_token),
         AccountKind::Codex => codex::refresh(net, refresh_token),
         AccountKind::Gemini => gemini::refresh(net, refresh_token),
+        AccountKind::Antigravity => antigravity::refresh(net, refresh_token),
     }
 }
 

@@ -16,6 +16,7 @@ pub(crate) fn account(kind: AccountKind, account_id: &str) -> Account {
         account_id: account_id.into(),
         plan: "plus".into(),
         project_id: "proj-7".into(),
+        user_agent: String::new(),
         refresh_token: std::sync::RwLock::new(Secret::new("")),
         token: TokenCell::new(TokenState {
             access: Secret::new("tok-abc"),

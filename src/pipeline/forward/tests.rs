@@ -51,6 +51,7 @@ fn account_provider(kind: crate::accounts::AccountKind, headers: &[(&str, &str)]
         AccountKind::Claude => (Kind::Claude, "https://api.anthropic.com"),
         AccountKind::Codex => (Kind::Codex, "https://chatgpt.com/backend-api/codex"),
         AccountKind::Gemini => (Kind::Gemini, "https://cloudcode-pa.googleapis.com"),
+        AccountKind::Antigravity => (Kind::Gemini, "https://daily-cloudcode-pa.googleapis.com"),
     };
     Provider {
         kind: k,
@@ -70,6 +71,7 @@ fn account_provider(kind: crate::accounts::AccountKind, headers: &[(&str, &str)]
         account: Some(std::sync::Arc::new(crate::accounts::wire::tests::account(
             kind, "acc-9",
         ))),
+        fallback: Vec::new(),
     }
 }
 

@@ -18,6 +18,16 @@ impl Provider {
             None => self.kind.format(),
         }
     }
+
+    /// This provider on its fallback host `host` (1-based index into
+    /// `fallback`; Antigravity's daily → production order).
+    pub(super) fn on_fallback(&self, host: usize) -> Provider {
+        let mut p = self.clone();
+        if let Some(ep) = host.checked_sub(1).and_then(|i| self.fallback.get(i)) {
+            p.endpoint = ep.clone();
+        }
+        p
+    }
 }
 
 /// Writes the upstream request line and headers for provider `p` (reference
@@ -308,7 +318,8 @@ pub(super) fn prepare(
         }
         (&edited[..], None)
     };
-    // A Gemini CLI account: the Gemini body in its Cloud Code Assist envelope.
+    // A Gemini CLI account: the Gemini body in its Cloud Code Assist
+    // envelope; an Antigravity account: in its agent envelope.
     let mut wrapped = Vec::new();
     let (send_body, rewrite) = match provider.account.as_deref() {
         Some(a) if wire_fmt == Format::GeminiCli => {
@@ -316,6 +327,14 @@ pub(super) fn prepare(
             if call.count_tokens {
                 // `count_request` already built the envelope.
                 wrapped.extend_from_slice(&folded);
+            } else if a.kind == crate::accounts::AccountKind::Antigravity {
+                let model = &target.upstream_model;
+                if wire::antigravity::wrap(&folded, model, &a.project_id, &mut wrapped).is_none() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidRequest { status: 400 },
+                        "invalid request body: not a JSON object",
+                    ));
+                }
             } else {
                 wire::gemini_cli::wrap(
                     &folded,

@@ -58,12 +58,22 @@ pub fn gemini(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
             }
         }
     }
+    // A Claude model behind Gemini's wire (Antigravity) takes Claude's own
+    // signed thinking back, signature byte for byte, and call ids.
+    let claude = o.model.contains("claude");
     // Groups of consecutive same-role messages; a trailing model turn is dropped.
     let mut groups: Vec<(Role, Vec<&Part<'_>>)> = Vec::new();
     for m in &req.msgs {
         let keep = |p: &&Part<'_>| match p {
             Part::Text(t) => !t.is_empty(),
-            Part::Thinking { origin, .. } => *origin == Format::Gemini,
+            Part::Thinking { origin, sig, .. } => {
+                *origin == Format::Gemini
+                    || (claude
+                        && *origin == Format::Claude
+                        && sig
+                            .as_ref()
+                            .is_some_and(|s| claude_signature(s).len() >= 50))
+            }
             Part::Image { mime, src } | Part::File { mime, src, .. } => {
                 matches!(src, Src::B64(_)) || !mime.is_empty()
             }
@@ -93,9 +103,21 @@ pub fn gemini(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
             Part::ToolCall { .. } => 2,
             _ => 1,
         };
+        // v6.9 #10: thinking, then text and inline data, then calls, each
+        // group in its original order.
+        // Claude models: a call without its own signature carries the
+        // turn's thinking signature (CLIProxyAPI's Antigravity translator).
+        let turn_sig = parts.iter().find_map(|p| match p {
+            Part::Thinking { sig: Some(s), .. } if claude => Some(claude_signature(s)),
+            _ => None,
+        });
         for pass in 0..3 {
             for p in parts.iter().filter(|p| rank(p) == pass) {
-                gemini_part(&mut w, p, &names);
+                if claude {
+                    claude_part(&mut w, p, &names, turn_sig.as_deref());
+                } else {
+                    gemini_part(&mut w, p, &names);
+                }
             }
         }
         w.end_arr().end_obj();
@@ -134,6 +156,94 @@ pub fn gemini(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
     }
     w.end_arr();
     w.end_obj();
+}
+
+/// A Claude thinking signature as Antigravity takes it: the escaped bytes
+/// after a `claude#` prefix (CLIProxyAPI hands signatures to clients as
+/// `<model group>#<signature>`), else all of them.
+fn claude_signature<'t>(s: &'t Text<'_>) -> std::borrow::Cow<'t, str> {
+    let raw: std::borrow::Cow<'t, str> = match s {
+        Text::J(j) => std::borrow::Cow::Borrowed(j.raw),
+        Text::S(c) => {
+            let mut out = Vec::with_capacity(c.len());
+            crate::json::write_string(&mut out, c);
+            let inner = out.get(1..out.len().saturating_sub(1)).unwrap_or(&[]);
+            std::borrow::Cow::Owned(String::from_utf8_lossy(inner).into_owned())
+        }
+    };
+    match raw {
+        std::borrow::Cow::Borrowed(r) => {
+            std::borrow::Cow::Borrowed(r.strip_prefix("claude#").unwrap_or(r))
+        }
+        std::borrow::Cow::Owned(r) => match r.strip_prefix("claude#") {
+            Some(rest) => std::borrow::Cow::Owned(rest.to_string()),
+            None => std::borrow::Cow::Owned(r),
+        },
+    }
+}
+
+/// A part of a Claude model's turn on Gemini's wire (Antigravity): thinking
+/// with its signature as sent, calls and results with their ids.
+fn claude_part(
+    w: &mut Writer<'_>,
+    p: &Part<'_>,
+    names: &HashMap<&str, Cow<'_, str>>,
+    turn_sig: Option<&str>,
+) {
+    match p {
+        Part::Thinking {
+            text, sig: Some(s), ..
+        } => {
+            w.obj().key("thought").bool(true).key("text");
+            text.write(w);
+            w.key("thoughtSignature")
+                .raw_str(claude_signature(s).as_bytes());
+            w.end_obj();
+        }
+        Part::ToolCall {
+            id,
+            name,
+            args,
+            sig,
+            ..
+        } => {
+            w.obj().key("thoughtSignature");
+            match (sig, turn_sig) {
+                (Some(s), _) => s.write(w),
+                (None, Some(t)) => {
+                    w.raw_str(t.as_bytes());
+                }
+                (None, None) => {
+                    w.str(GEMINI_SKIP_SIGNATURE);
+                }
+            }
+            w.key("functionCall").obj();
+            if !id.is_empty() {
+                w.key("id").str(id);
+            }
+            w.key("name")
+                .str(&sanitize_gemini_name(&name.get()))
+                .key("args");
+            args_obj(w, args);
+            w.end_obj().end_obj();
+        }
+        Part::ToolResult {
+            id, name, content, ..
+        } => {
+            let n = match name {
+                Some(n) => n.get(),
+                None => names.get(id.as_ref()).cloned().unwrap_or(Cow::Borrowed("")),
+            };
+            w.obj().key("functionResponse").obj();
+            if !id.is_empty() {
+                w.key("id").str(id);
+            }
+            w.key("name").str(&sanitize_gemini_name(&n)).key("response");
+            gemini_result(w, content);
+            w.end_obj().end_obj();
+        }
+        _ => gemini_part(w, p, names),
+    }
 }
 
 pub(super) fn gemini_part(w: &mut Writer<'_>, p: &Part<'_>, names: &HashMap<&str, Cow<'_, str>>) {
