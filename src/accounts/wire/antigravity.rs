@@ -332,6 +332,257 @@ pub fn wrap(body: &[u8], model: &str, project: &str, out: &mut Vec<u8>) -> Optio
     Some(())
 }
 
+/// Models whose non-stream requests CLIProxyAPI sends as streams and
+/// aggregates (Claude, Gemini 3 Pro, Gemini 3.1 Flash Image).
+pub fn streams_non_stream(model: &str) -> bool {
+    is_claude(model) || model.contains("gemini-3-pro") || model.contains("gemini-3.1-flash-image")
+}
+
+/// Whether an answer body is an SSE stream rather than one JSON document.
+pub fn is_sse(body: &[u8]) -> bool {
+    let i = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
+    body[i..].starts_with(b"data:")
+        || body[i..].starts_with(b"event:")
+        || body[i..].starts_with(b":")
+}
+
+/// The text of a JSON string span, unescaped (empty for anything else).
+fn text_of(v: Option<&[u8]>, out: &mut Vec<u8>) {
+    if let Some(c) = v.and_then(span::str_content) {
+        crate::json::escape::unescape_into(out, c);
+    }
+}
+
+/// A JSON string span that is not `""`.
+fn nonempty(v: Option<&[u8]>) -> Option<&[u8]> {
+    v.filter(|v| v.len() > 2 && v.first() == Some(&b'"'))
+}
+
+/// Merges a stream's events into one non-stream answer, as CLIProxyAPI's
+/// `convertStreamToNonStream` does: consecutive text parts become one,
+/// consecutive thought parts become one (keeping the last signature),
+/// calls and inline data are kept as sent; role, finish reason, model
+/// version, response id and usage come from the last event that has them
+/// (zero usage when none did); the last event is the template for every
+/// other field. Output: `{"response": {...}, "traceId": "..."}`. `None`
+/// when no event carried an answer.
+pub fn aggregate_stream(stream: &[u8]) -> Option<Vec<u8>> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Pending {
+        None,
+        Text,
+        Thought,
+    }
+    struct Acc<'a> {
+        parts: Vec<u8>,
+        n: usize,
+        kind: Pending,
+        text: Vec<u8>,
+        sig: Option<&'a [u8]>,
+    }
+    impl<'a> Acc<'a> {
+        fn sep(&mut self) {
+            if self.n > 0 {
+                self.parts.push(b',');
+            }
+            self.n += 1;
+        }
+        fn flush(&mut self) {
+            let (kind, sig) = (self.kind, self.sig.take());
+            self.kind = Pending::None;
+            let text = std::mem::take(&mut self.text);
+            let blank = text.iter().all(u8::is_ascii_whitespace);
+            match kind {
+                Pending::None => {}
+                Pending::Text if blank => {}
+                Pending::Thought if blank && sig.is_none() => {}
+                Pending::Text => {
+                    self.sep();
+                    self.parts.extend_from_slice(b"{\"text\":");
+                    crate::json::write_string(&mut self.parts, &String::from_utf8_lossy(&text));
+                    self.parts.push(b'}');
+                }
+                Pending::Thought => {
+                    self.sep();
+                    self.parts.extend_from_slice(b"{\"thought\":true,\"text\":");
+                    crate::json::write_string(&mut self.parts, &String::from_utf8_lossy(&text));
+                    if let Some(s) = sig {
+                        self.parts.extend_from_slice(b",\"thoughtSignature\":");
+                        self.parts.extend_from_slice(s);
+                    }
+                    self.parts.push(b'}');
+                }
+            }
+        }
+        fn raw(&mut self, p: &[u8]) {
+            self.flush();
+            self.sep();
+            self.parts.extend_from_slice(p);
+        }
+    }
+    let mut acc = Acc {
+        parts: Vec::new(),
+        n: 0,
+        kind: Pending::None,
+        text: Vec::new(),
+        sig: None,
+    };
+
+    let (mut template, mut trace, mut role, mut finish) = (None, None, None, None);
+    let (mut version, mut rid, mut usage) = (None, None, None);
+    for line in stream.split(|&b| b == b'\n') {
+        let Some(data) = super::trim(line).strip_prefix(b"data:") else {
+            continue;
+        };
+        let root = super::trim(data);
+        if root.first() != Some(&b'{') || !span::is_valid(root) {
+            continue;
+        }
+        let resp = match span::get(root, b"response") {
+            Some(r) if r.first() == Some(&b'{') => r,
+            _ if span::get(root, b"candidates").is_some() => root,
+            _ => continue,
+        };
+        template = Some(resp);
+        trace = nonempty(span::get(root, b"traceId")).or(trace);
+        let cand = span::get(resp, b"candidates").and_then(|c| span::array(c).next());
+        let content = cand.and_then(|c| span::get(c, b"content"));
+        role = content.and_then(|c| span::get(c, b"role")).or(role);
+        finish = nonempty(cand.and_then(|c| span::get(c, b"finishReason"))).or(finish);
+        version = nonempty(span::get(resp, b"modelVersion")).or(version);
+        rid = nonempty(span::get(resp, b"responseId")).or(rid);
+        usage = span::get(resp, b"usageMetadata")
+            .or_else(|| span::get(root, b"usageMetadata"))
+            .or(usage);
+        let parts = content.and_then(|c| span::get(c, b"parts")).unwrap_or(b"");
+        for p in span::array(parts) {
+            let has = |k: &[u8]| span::get(p, k).is_some();
+            if has(b"functionCall") || has(b"inlineData") || has(b"inline_data") {
+                acc.raw(p);
+                continue;
+            }
+            let thought = span::get(p, b"thought") == Some(b"true");
+            if thought || has(b"text") {
+                let kind = if thought {
+                    Pending::Thought
+                } else {
+                    Pending::Text
+                };
+                if acc.kind != Pending::None && acc.kind != kind {
+                    acc.flush();
+                }
+                acc.kind = kind;
+                text_of(span::get(p, b"text"), &mut acc.text);
+                if thought {
+                    let sig = span::get(p, b"thoughtSignature")
+                        .or_else(|| span::get(p, b"thought_signature"));
+                    if let Some(s) = nonempty(sig) {
+                        acc.sig = Some(s);
+                    }
+                }
+                continue;
+            }
+            acc.raw(p);
+        }
+    }
+    acc.flush();
+    let template = template?;
+    let cand = span::get(template, b"candidates").and_then(|c| span::array(c).next());
+    let mut out = Vec::with_capacity(acc.parts.len() + template.len() + 128);
+    out.extend_from_slice(b"{\"response\":");
+    each_member(template, &mut out, |k, v, out| match k {
+        b"candidates" => {
+            out.extend_from_slice(b"\"candidates\":[");
+            let cand_members = |out: &mut Vec<u8>| {
+                out.extend_from_slice(b"\"content\":{\"role\":");
+                out.extend_from_slice(role.unwrap_or(b"\"model\""));
+                out.extend_from_slice(b",\"parts\":[");
+                out.extend_from_slice(&acc.parts);
+                out.extend_from_slice(b"]}");
+                if let Some(f) = finish {
+                    out.extend_from_slice(b",\"finishReason\":");
+                    out.extend_from_slice(f);
+                }
+            };
+            let m = out.len();
+            let ok = cand.and_then(|c| {
+                each_member(c, out, |k, v, out| {
+                    if k == b"content" {
+                        cand_members(out);
+                        true
+                    } else if k == b"finishReason" {
+                        false
+                    } else {
+                        member(out, k, v);
+                        true
+                    }
+                })
+            });
+            if ok.is_none() {
+                out.truncate(m);
+                out.push(b'{');
+                cand_members(out);
+                out.push(b'}');
+            } else if cand.and_then(|c| span::get(c, b"content")).is_none() {
+                out.pop();
+                if out.last() != Some(&b'{') {
+                    out.push(b',');
+                }
+                cand_members(out);
+                out.push(b'}');
+            }
+            let _ = v;
+            out.push(b']');
+            true
+        }
+        b"modelVersion" | b"responseId" | b"usageMetadata" => false,
+        _ => {
+            member(out, k, v);
+            true
+        }
+    })?;
+    out.pop();
+    if span::get(template, b"candidates").is_none() {
+        if out.last() != Some(&b'{') {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"candidates\":[{\"content\":{\"role\":");
+        out.extend_from_slice(role.unwrap_or(b"\"model\""));
+        out.extend_from_slice(b",\"parts\":[");
+        out.extend_from_slice(&acc.parts);
+        out.extend_from_slice(b"]}");
+        if let Some(f) = finish {
+            out.extend_from_slice(b",\"finishReason\":");
+            out.extend_from_slice(f);
+        }
+        out.extend_from_slice(b"}]");
+    }
+    for (k, v) in [
+        (&b"modelVersion"[..], version),
+        (b"responseId", rid),
+        (
+            b"usageMetadata",
+            usage.or(Some(
+                br#"{"promptTokenCount":0,"candidatesTokenCount":0,"totalTokenCount":0}"#,
+            )),
+        ),
+    ] {
+        if let Some(v) = v {
+            if out.last() != Some(&b'{') {
+                out.push(b',');
+            }
+            member(&mut out, k, v);
+        }
+    }
+    out.extend_from_slice(b"},\"traceId\":");
+    out.extend_from_slice(trace.unwrap_or(b"\"\""));
+    out.push(b'}');
+    Some(out)
+}
+
 /// An Antigravity `countTokens` body: the Cloud Code Assist one
 /// (`{"request": ...}`, no `model`, `project` or `safetySettings`).
 pub use super::gemini_cli::count_request;
@@ -408,6 +659,54 @@ mod tests {
         let mut out = Vec::new();
         assert!(wrap(b"[1]", "m", "p", &mut out).is_none());
         assert!(wrap(b"{\"a\":", "m", "p", &mut Vec::new()).is_none());
+    }
+
+    fn merged(stream: &str) -> Value {
+        let out = aggregate_stream(stream.as_bytes()).expect("an answer");
+        serde_json::from_slice(&out).expect("valid JSON")
+    }
+
+    #[test]
+    fn stream_aggregated_like_cliproxyapi() {
+        let ev = |v: Value| format!("data: {v}\r\n\r\n");
+        let stream = [
+            ev(json!({"response":{"candidates":[{"content":{"role":"model","parts":[{"thought":true,"text":"a"}]}}],"responseId":"r1"},"traceId":"t-1"})),
+            ev(json!({"response":{"candidates":[{"content":{"role":"model","parts":[{"thought":true,"text":"b","thoughtSignature":"SIG\"1"}]}}]}})),
+            ev(json!({"response":{"candidates":[{"content":{"role":"model","parts":[{"text":"x"},{"text":"y"}]}}]}})),
+            ev(json!({"response":{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"f","args":{}}},{"text":" "}]},"finishReason":"STOP","index":0}],"usageMetadata":{"totalTokenCount":7},"modelVersion":"claude-x"}})),
+        ]
+        .concat();
+        let v = merged(&stream);
+        assert_eq!(v["traceId"], "t-1");
+        let r = &v["response"];
+        assert_eq!(
+            r["candidates"],
+            json!([{"content":{"role":"model","parts":[
+                {"thought":true,"text":"ab","thoughtSignature":"SIG\"1"},
+                {"text":"xy"},
+                {"functionCall":{"name":"f","args":{}}}
+            ]},"finishReason":"STOP","index":0}])
+        );
+        assert_eq!(r["usageMetadata"], json!({"totalTokenCount":7}));
+        assert_eq!(r["modelVersion"], "claude-x");
+        assert_eq!(r["responseId"], "r1");
+        // Whole stream vs the same events with LF framing and noise lines.
+        let lf = stream
+            .replace("\r\n", "\n")
+            .replace("data: {", ": ping\ndata: {");
+        assert_eq!(merged(&lf), v);
+        // No usage anywhere: zeros, as CLIProxyAPI writes.
+        let v = merged(&ev(
+            json!({"candidates":[{"content":{"parts":[{"text":"z"}]}}]}),
+        ));
+        assert_eq!(v["response"]["usageMetadata"]["totalTokenCount"], 0);
+        assert_eq!(v["response"]["candidates"][0]["content"]["role"], "model");
+        assert_eq!(v["traceId"], "");
+        assert!(aggregate_stream(b"data: [DONE]\n\n").is_none());
+        assert!(aggregate_stream(b"").is_none());
+        assert!(is_sse(b"\n data: {}") && !is_sse(b" {\"response\":{}}"));
+        assert!(streams_non_stream("claude-sonnet-4-6") && streams_non_stream("gemini-3-pro-high"));
+        assert!(!streams_non_stream("gemini-3-flash"));
     }
 
     #[test]

@@ -350,6 +350,15 @@ pub(super) fn prepare(
     if request.capacity() == 0 {
         *request = w.pool.borrow_mut().buf();
     }
+    // Antigravity serves some models' non-stream calls as streams, which
+    // the relay aggregates (`wire::antigravity::aggregate_stream`).
+    let upstream_stream = call.stream
+        || (!call.count_tokens
+            && provider
+                .account
+                .as_deref()
+                .is_some_and(|a| a.kind == crate::accounts::AccountKind::Antigravity)
+            && wire::antigravity::streams_non_stream(&target.upstream_model));
     // An account's token is read once, where its head is written
     // (`wire::write_head`); `key` is the config entry's.
     build_request(
@@ -359,7 +368,7 @@ pub(super) fn prepare(
         send_body,
         rewrite,
         &target.upstream_model,
-        call.stream,
+        upstream_stream,
         call.count_tokens,
         call.compact,
         call.client,

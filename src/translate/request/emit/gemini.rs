@@ -406,3 +406,161 @@ fn gemini_generation_config(w: &mut Writer<'_>, req: &Req<'_>, o: &EmitOpts<'_>)
     }
     w.end_obj();
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::translate::format::Format;
+    use crate::translate::request::{translate_request, ReqOpts};
+    use crate::translate::response::{translate_response, RespCtx};
+    use serde_json::{json, Value};
+
+    /// A Claude signature (64 characters, with a JSON escape) as a client
+    /// sends it back.
+    const SIG: &str = r"EqQBCkYIBxgCKkB\/9xZ+Tq0h2mZ6c3Y1pQ8vL0kR4sW7nA2bE5dF8gH1jK3mN6oP==";
+
+    fn to_gemini(model: &str, claude_body: &str) -> (Vec<u8>, Value) {
+        let opts = ReqOpts {
+            upstream_model: model,
+            stream: false,
+            claude_default_max_tokens: None,
+        };
+        let mut out = Vec::new();
+        translate_request(
+            Format::Claude,
+            Format::GeminiCli,
+            claude_body.as_bytes(),
+            &opts,
+            &mut out,
+        )
+        .expect("translates");
+        let v = serde_json::from_slice(&out).expect("JSON");
+        (out, v)
+    }
+
+    fn assistant(content: &str) -> String {
+        format!(
+            r#"{{"model":"m","max_tokens":10,"messages":[{{"role":"user","content":"q"}},{{"role":"assistant","content":{content}}},{{"role":"user","content":[{{"type":"tool_result","tool_use_id":"t1","content":"r1"}},{{"type":"tool_result","tool_use_id":"t2","content":"r2"}}]}}]}}"#
+        )
+    }
+
+    /// v6.9 #10: a model turn is thinking, then text, then calls, each group
+    /// in its original order; Claude models keep their signed thinking.
+    #[test]
+    fn claude_model_turn_part_order() {
+        let body = assistant(&format!(
+            r#"[{{"type":"text","text":"a"}},{{"type":"tool_use","id":"t1","name":"f","input":{{"x":1}}}},{{"type":"thinking","thinking":"th","signature":"{SIG}"}},{{"type":"text","text":"b"}},{{"type":"tool_use","id":"t2","name":"g","input":{{}}}}]"#
+        ));
+        let (_, v) = to_gemini("claude-sonnet-4-6", &body);
+        let parts = &v["contents"][1]["parts"];
+        assert_eq!(v["contents"][1]["role"], "model");
+        let kinds: Vec<String> = parts
+            .as_array()
+            .expect("parts")
+            .iter()
+            .map(|p| {
+                if p["thought"] == true {
+                    format!("thought:{}", p["text"].as_str().unwrap_or(""))
+                } else if let Some(t) = p["text"].as_str() {
+                    format!("text:{t}")
+                } else {
+                    format!("call:{}", p["functionCall"]["id"].as_str().unwrap_or(""))
+                }
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            ["thought:th", "text:a", "text:b", "call:t1", "call:t2"]
+        );
+        // Calls carry the turn's signature and their ids; results their ids.
+        let unescaped = SIG.replace(r"\/", "/");
+        assert_eq!(parts[3]["thoughtSignature"], unescaped.as_str());
+        assert_eq!(
+            parts[3]["functionCall"],
+            json!({"id":"t1","name":"f","args":{"x":1}})
+        );
+        let results = &v["contents"][2]["parts"];
+        assert_eq!(results[0]["functionResponse"]["id"], "t1");
+        assert_eq!(results[1]["functionResponse"]["name"], "g");
+    }
+
+    #[test]
+    fn signatures_are_byte_exact_and_unsigned_thinking_is_dropped() {
+        for sent in [SIG.to_string(), format!("claude#{SIG}")] {
+            let body = assistant(&format!(
+                r#"[{{"type":"thinking","thinking":"th","signature":"{sent}"}},{{"type":"tool_use","id":"t1","name":"f","input":{{}}}}]"#
+            ));
+            let (raw, _) = to_gemini("claude-opus-4-6-thinking", &body);
+            let want = format!(r#""thought":true,"text":"th","thoughtSignature":"{SIG}""#);
+            let text = String::from_utf8(raw).expect("utf8");
+            assert!(text.contains(&want), "{text}");
+        }
+        // Unsigned (or too short) thinking is not sent; the call gets the
+        // validator bypass value.
+        for sig in ["", r#","signature":"short""#] {
+            let body = assistant(&format!(
+                r#"[{{"type":"thinking","thinking":"th"{sig}}},{{"type":"tool_use","id":"t1","name":"f","input":{{}}}}]"#
+            ));
+            let (_, v) = to_gemini("claude-sonnet-4-6", &body);
+            let parts = v["contents"][1]["parts"].as_array().expect("parts").clone();
+            assert_eq!(parts.len(), 1, "{parts:?}");
+            assert_eq!(
+                parts[0]["thoughtSignature"],
+                "skip_thought_signature_validator"
+            );
+        }
+        // A Gemini model never gets Claude's thinking.
+        let body = assistant(&format!(
+            r#"[{{"type":"thinking","thinking":"th","signature":"{SIG}"}},{{"type":"text","text":"a"}}]"#
+        ));
+        let (_, v) = to_gemini("gemini-3-flash", &body);
+        assert_eq!(v["contents"][1]["parts"], json!([{"text":"a"}]));
+    }
+
+    /// An upstream thought signature reaches a Claude client and comes back
+    /// to the upstream byte for byte.
+    #[test]
+    fn signature_round_trip_through_a_claude_client() {
+        let upstream = format!(
+            r#"{{"response":{{"candidates":[{{"content":{{"role":"model","parts":[{{"thought":true,"text":"hmm","thoughtSignature":"{SIG}"}},{{"text":"hi"}}]}},"finishReason":"STOP"}}],"usageMetadata":{{"promptTokenCount":1,"candidatesTokenCount":2,"totalTokenCount":3}}}}}}"#
+        );
+        let mut claude = Vec::new();
+        let ctx = RespCtx {
+            client_model: "claude-sonnet-4-6",
+            created: 0,
+        };
+        translate_response(
+            Format::GeminiCli,
+            Format::Claude,
+            upstream.as_bytes(),
+            &ctx,
+            &mut claude,
+        )
+        .expect("translates");
+        // Upstream -> client: the signature's bytes as the upstream sent them.
+        let client_text = String::from_utf8(claude.clone()).expect("utf8");
+        assert!(
+            client_text.contains(&format!(r#""signature":"{SIG}""#)),
+            "{client_text}"
+        );
+        let msg: Value = serde_json::from_slice(&claude).expect("JSON");
+        let blocks = msg["content"].clone();
+        assert_eq!(blocks[0]["type"], "thinking");
+        let body = json!({
+            "model": "m",
+            "max_tokens": 10,
+            "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": blocks},
+                {"role": "user", "content": "more"},
+            ],
+        })
+        .to_string();
+        let (raw, _) = to_gemini("claude-sonnet-4-6", &body);
+        let text = String::from_utf8(raw).expect("utf8");
+        // Client -> upstream: the bytes the client sent (re-encoded by
+        // serde_json here, which writes `/` unescaped).
+        let unescaped = SIG.replace(r"\/", "/");
+        let want = format!(r#""thought":true,"text":"hmm","thoughtSignature":"{unescaped}""#);
+        assert!(text.contains(&want), "{text}");
+    }
+}
