@@ -606,6 +606,47 @@ mod tests {
     }
 
     #[test]
+    fn antigravity_file_expiry_overrides_and_write_back() {
+        let f = parse(
+            br#"{"type":"antigravity","email":"a@x","access_token":"ya29","refresh_token":"1//r",
+                "expires_in":3599,"timestamp":1700000000123,"expired":"2030-01-01T00:00:00Z",
+                "project_id":"p-1","base_url":" https://example.test/ ","user_agent":"antigravity/1 x"}"#,
+        )
+        .expect("parses");
+        assert_eq!(f.kind, AccountKind::Antigravity);
+        assert_eq!(f.expires_at, parse_rfc3339("2030-01-01T00:00:00Z"));
+        assert_eq!(f.project_id, "p-1");
+        assert_eq!(f.base_url, "https://example.test");
+        assert_eq!(f.user_agent, "antigravity/1 x");
+        // Without `expired`: the grant time (ms) plus the lifetime.
+        let f = parse(
+            br#"{"type":"antigravity","access_token":"a","expires_in":"100","timestamp":1700000000999}"#,
+        )
+        .expect("parses");
+        assert_eq!(f.expires_at, Some(1_700_000_000 + 100));
+        let mut obj: Map<String, Value> = serde_json::from_str(
+            r#"{"type":"antigravity","access_token":"old","refresh_token":"r","project_id":"p","note":1}"#,
+        )
+        .expect("json");
+        let t = TokenSet {
+            access_token: Secret::new("new"),
+            expires_in: Some(3599),
+            ..TokenSet::default()
+        };
+        apply_tokens(AccountKind::Antigravity, &mut obj, &t, 1_000);
+        assert_eq!(obj["access_token"], "new");
+        assert_eq!(obj["refresh_token"], "r");
+        assert_eq!(obj["expires_in"], 3599);
+        assert_eq!(obj["timestamp"], 1_000_000);
+        assert_eq!(obj["expired"], crate::models::list::rfc3339_utc(4_599));
+        assert_eq!(
+            (&obj["project_id"], &obj["note"]),
+            (&Value::from("p"), &Value::from(1))
+        );
+        assert_eq!(from_object(&obj).expect("parses").expires_at, Some(4_599));
+    }
+
+    #[test]
     fn refreshed_tokens_keep_every_other_field() {
         let mut obj: Map<String, Value> = serde_json::from_str(
             r#"{"type":"gemini","token":{"access_token":"old","refresh_token":"r","client_id":"c"},"project_id":"p","x":1}"#,
