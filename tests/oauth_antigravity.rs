@@ -677,3 +677,41 @@ fn antigravity_login_end_to_end() {
     assert_eq!(parsed.kind, cliproxy::accounts::AccountKind::Antigravity);
     assert_eq!(parsed.expires_at, Some(ts + 3599));
 }
+
+#[test]
+fn token_counts_go_to_count_tokens_without_the_agent_envelope() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| {
+        if r.path == "/v1internal:countTokens" {
+            json_reply(200, r#"{"totalTokens":42}"#)
+        } else {
+            answer(r, "served")
+        }
+    });
+    let auth = scratch_dir("ag-count");
+    std::fs::write(
+        auth.join("a.json"),
+        file("at-live", "2099-01-01T00:00:00Z", Some("proj-ag")),
+    )
+    .unwrap();
+    let srv = start(&mock, &auth, &mock.connect_to(&HOSTS));
+    let r = srv.request(
+        "POST",
+        "/v1/messages/count_tokens",
+        &[
+            ("x-api-key", CLIENT_KEY),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        &json!({"model": CLAUDE_MODEL, "messages": [{"role":"user","content":"hi"}]}).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["input_tokens"], 42);
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(host_of(&reqs[0]), DAILY);
+    let body = reqs[0].json();
+    assert_eq!(body["request"]["contents"][0]["parts"][0]["text"], "hi");
+    for k in ["model", "project", "requestId", "userAgent"] {
+        assert!(body.get(k).is_none(), "{k} in {body}");
+    }
+    assert!(body["request"].get("safetySettings").is_none());
+}
