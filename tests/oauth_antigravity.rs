@@ -715,3 +715,32 @@ fn token_counts_go_to_count_tokens_without_the_agent_envelope() {
     }
     assert!(body["request"].get("safetySettings").is_none());
 }
+
+#[test]
+fn payload_rules_for_the_antigravity_protocol_edit_the_request() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| answer(r, "served"));
+    let auth = scratch_dir("ag-payload");
+    std::fs::write(
+        auth.join("a.json"),
+        file("at-live", "2099-01-01T00:00:00Z", Some("p")),
+    )
+    .unwrap();
+    let ca = mock.write_ca(&scratch_dir("ag-ca"));
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\npayload:\n  override:\n    - models: [{{name: \"gemini-*\", protocol: antigravity}}]\n      params: {{\"generationConfig.topK\": 7}}\n    - models: [{{name: \"gemini-*\", protocol: gemini}}]\n      params: {{\"generationConfig.topP\": 0.1}}\n",
+        auth.display()
+    );
+    let srv = Server::start_env(
+        "epoll",
+        1,
+        &yaml,
+        &["--upstream-ca", &ca.to_string_lossy()],
+        &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
+    );
+    let r = chat(&srv, GEMINI_MODEL, false);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = mock.requests()[0].json();
+    assert_eq!(body["request"]["generationConfig"]["topK"], 7, "{body}");
+    assert!(body["request"]["generationConfig"].get("topP").is_none());
+    assert_eq!(body["model"], GEMINI_MODEL);
+}

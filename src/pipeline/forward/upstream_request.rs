@@ -419,7 +419,12 @@ fn apply_payload(
     let ctx = crate::payload::PayloadCtx {
         upstream_model: &target.upstream_model,
         requested_model: &cx.call.model,
-        protocol: provider.kind.spec().payload_protocol,
+        // Antigravity rules name their own protocol; their paths are
+        // relative to `request`, the body the rules edit here.
+        protocol: match provider.account.as_deref() {
+            Some(a) if a.kind == crate::accounts::AccountKind::Antigravity => "antigravity",
+            _ => provider.kind.spec().payload_protocol,
+        },
         from_protocol: from_protocol_name(cx.call.client),
         headers: &cx.routed.headers,
         root: "",
