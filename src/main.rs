@@ -37,6 +37,7 @@ login (writes an auth file to the config's auth-dir, then exits):
   -qwen-login         Qwen Code device flow (asks for an email or alias on stdin)
   -iflow-login        iFlow OAuth (browser, callback on :11451)
   -iflow-cookie       iFlow browser cookie (read from stdin) -> API key
+  -antigravity-login  Google account for Antigravity (browser, callback on :51121)
   -project_id ID      Gemini: project(s) to use, comma-separated (default: discovered)
   -vertex-import FILE import a Vertex AI service-account key (JSON) into auth-dir
   -no-browser         print the URL only (default: also try to open a browser)
@@ -141,7 +142,7 @@ fn real_main() -> i32 {
                 }
             }
             "login" | "claude-login" | "codex-login" | "codex-device-login" | "kimi-login"
-            | "qwen-login" | "iflow-login" | "iflow-cookie" => {
+            | "qwen-login" | "iflow-login" | "iflow-cookie" | "antigravity-login" => {
                 let f = match flag.as_str() {
                     "login" => Flow::Gemini,
                     "claude-login" => Flow::Claude,
@@ -150,6 +151,7 @@ fn real_main() -> i32 {
                     "qwen-login" => Flow::Qwen,
                     "iflow-login" => Flow::IFlow,
                     "iflow-cookie" => Flow::IFlowCookie,
+                    "antigravity-login" => Flow::Antigravity,
                     _ => Flow::CodexDevice,
                 };
                 if login.is_some_and(|l| l != f) {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 pub use crate::providers::Kind;
 
 /// One upstream entry, ready to use.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Provider {
     /// What it is.
     pub kind: Kind,
@@ -48,6 +48,10 @@ pub struct Provider {
     /// the virtual credential of that project (CLIProxyAPI's per-project
     /// auths), sharing the account's token. `None`: the account's own.
     pub project: Option<String>,
+    /// Hosts tried in order after `endpoint` fails (connection error, or an
+    /// answer `accounts::wire::antigravity::falls_back` names); resolved
+    /// like `endpoint`. Empty for everything but Antigravity accounts.
+    pub fallback: Vec<Endpoint>,
 }
 
 /// A credential's place in the snapshot.
@@ -350,6 +354,7 @@ impl Snapshot {
                 rules: Vec::new(),
                 account: None,
                 project: None,
+                fallback: Vec::new(),
             });
             let rules = scoped_rules(c);
             providers[idx].rules = rules.clone();
@@ -588,8 +593,33 @@ fn add_accounts(
         let (a, f) = (&l.account, &l.file);
         let kind = store::provider_kind(a.kind);
         let channel = store::channel(a.kind);
-        let mut endpoint = Endpoint::parse(&store::account_base_url(a))?;
+        let antigravity = a.kind == crate::accounts::AccountKind::Antigravity;
+        // Antigravity: the file's `base_url`, else its hosts in order; the
+        // others: their kind's (a Vertex location's, a Qwen `resource_url`).
+        let own_base = store::account_base_url(a);
+        let (base, fallback) = if antigravity && !f.base_url.is_empty() {
+            (f.base_url.as_str(), &[][..])
+        } else if antigravity {
+            let hosts = &crate::accounts::wire::antigravity::BASE_URLS;
+            (hosts[0], &hosts[1..])
+        } else {
+            (own_base.as_str(), &[][..])
+        };
+        let mut endpoint = match Endpoint::parse(base) {
+            Ok(e) => e,
+            Err(e) if antigravity => {
+                crate::log_warn!("auth-dir: skipping {}: base_url: {e}", a.id);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         endpoint.resolve();
+        let mut fallback_eps = Vec::with_capacity(fallback.len());
+        for u in fallback {
+            let mut ep = Endpoint::parse(u)?;
+            ep.resolve();
+            fallback_eps.push(ep);
+        }
         let proxy = match f.proxy_url.as_str() {
             "" => config.proxy_url.clone(),
             p => match crate::config::ProxySetting::parse(p) {
@@ -665,6 +695,7 @@ fn add_accounts(
             rules: rules.clone(),
             account: Some(a.clone()),
             project: l.project.clone(),
+            fallback: fallback_eps,
         });
         let entry = ACCOUNT_ENTRY_BASE + i;
         s.by_entry.insert((kind, entry), idx);
@@ -700,6 +731,7 @@ fn add_accounts(
                 aliases: &aliases,
                 prefix,
                 own: crate::accounts::chat_kinds::catalog(a.kind),
+                models: antigravity.then(crate::models::catalog::antigravity),
             },
             config.force_model_prefix,
         );

@@ -9,6 +9,9 @@
 //!   per project).
 //! - `vertex`: no tokens; `service_account{...}` (the key), `project_id`,
 //!   `location` (see [`super::vertex`]).
+//! - `antigravity`: top-level `access_token`, `refresh_token`, `expires_in`
+//!   (seconds), `timestamp` (Unix ms of the grant), `expired` (RFC 3339),
+//!   `project_id`; optional `base_url` and `user_agent`.
 //!
 //! Generic keys (any kind; kebab-case spellings normalised): `disabled`,
 //! `priority`, `weight`, `prefix`, `proxy_url`, `headers`, `excluded_models`,
@@ -38,8 +41,8 @@ pub struct AuthFile {
     pub account_id: String,
     /// Codex: plan type from the id token, lower case.
     pub plan: String,
-    /// Gemini: `project_id` (first of a list). Vertex: the file's
-    /// `project_id`, else the service account's.
+    /// Gemini, Antigravity: `project_id` (first of a list). Vertex: the
+    /// file's `project_id`, else the service account's.
     pub project_id: String,
     /// Gemini: every project of `project_id` (comma list or array),
     /// trimmed, de-duplicated, in order (CLIProxyAPI's
@@ -49,6 +52,10 @@ pub struct AuthFile {
     pub vertex: Option<std::sync::Arc<super::vertex::ServiceAccount>>,
     /// Kimi, Qwen, iFlow: their own fields.
     pub chat: super::chat_kinds::Extra,
+    /// Antigravity: `base_url` (replaces the built-in host fallback order).
+    pub base_url: String,
+    /// Antigravity: `user_agent` (replaces the built-in `User-Agent`).
+    pub user_agent: String,
     /// `disabled`.
     pub disabled: bool,
     /// `priority`.
@@ -163,7 +170,7 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
             };
             (pick("access_token"), pick("refresh_token"), pick("expiry"))
         }
-        AccountKind::Claude | AccountKind::Codex => (
+        AccountKind::Claude | AccountKind::Codex | AccountKind::Antigravity => (
             str_of(obj, "access_token"),
             str_of(obj, "refresh_token"),
             str_of(obj, "expired"),
@@ -192,6 +199,17 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
         }
         _ => None,
     };
+    let mut expires_at =
+        parse_rfc3339(expiry).or_else(|| super::chat_kinds::parse_minute_time(expiry));
+    if expires_at.is_none() && kind == AccountKind::Antigravity {
+        // CLIProxyAPI's fallback: the grant's `timestamp` (ms) + `expires_in`.
+        let ts = int_of(obj.get("timestamp")).and_then(|t| u64::try_from(t).ok());
+        let ein = int_of(obj.get("expires_in")).and_then(|t| u64::try_from(t).ok());
+        if let (Some(ts), Some(ein)) = (ts, ein) {
+            expires_at = Some(ts / 1000 + ein);
+        }
+    }
+    let trimmed = |k: &str| str_of(obj, k).trim().to_string();
     let claims = match kind {
         AccountKind::Codex => jwt_claims(str_of(obj, "id_token")),
         _ => None,
@@ -290,7 +308,7 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
         email,
         access_token: Secret::new(access),
         refresh_token: Secret::new(refresh),
-        expires_at: parse_rfc3339(expiry).or_else(|| super::chat_kinds::parse_minute_time(expiry)),
+        expires_at,
         last_refresh: parse_rfc3339(str_of(obj, "last_refresh")),
         account_id,
         plan,
@@ -298,6 +316,8 @@ pub fn from_object(obj: &Map<String, Value>) -> Result<AuthFile, Skip> {
         projects,
         vertex,
         chat: super::chat_kinds::Extra::read(kind, obj),
+        base_url: trimmed("base_url").trim_end_matches('/').to_string(),
+        user_agent: trimmed("user_agent"),
         disabled: bool_of(generic(obj, "disabled")).unwrap_or(false),
         priority: int_of(generic(obj, "priority"))
             .and_then(|p| i32::try_from(p).ok())
@@ -423,6 +443,20 @@ pub fn apply_tokens(kind: AccountKind, obj: &mut Map<String, Value>, t: &TokenSe
             if let Some(e) = &expiry {
                 put(obj, "expired", e);
             }
+        }
+        AccountKind::Antigravity => {
+            // CLIProxyAPI's layout: the lifetime, the grant time in ms and
+            // the expiry it implies.
+            put(obj, "access_token", t.access_token.expose());
+            if let Some(r) = &t.refresh_token {
+                put(obj, "refresh_token", r.expose());
+            }
+            let ein = t.expires_in.unwrap_or(0);
+            obj.insert("expires_in".into(), Value::from(ein));
+            obj.insert("timestamp".into(), Value::from(now.saturating_mul(1000)));
+            let exp = crate::models::list::rfc3339_utc(i64::try_from(now + ein).unwrap_or(0));
+            put(obj, "expired", &exp);
+            put(obj, "type", "antigravity");
         }
         AccountKind::Claude | AccountKind::Codex => {
             put(obj, "access_token", t.access_token.expose());
@@ -689,6 +723,47 @@ mod tests {
         );
         assert_eq!(obj["x"], 1);
         assert_eq!(from_object(&obj).expect("parses").expires_at, Some(1_060));
+    }
+
+    #[test]
+    fn antigravity_file_expiry_overrides_and_write_back() {
+        let f = parse(
+            br#"{"type":"antigravity","email":"a@x","access_token":"ya29","refresh_token":"1//r",
+                "expires_in":3599,"timestamp":1700000000123,"expired":"2030-01-01T00:00:00Z",
+                "project_id":"p-1","base_url":" https://example.test/ ","user_agent":"antigravity/1 x"}"#,
+        )
+        .expect("parses");
+        assert_eq!(f.kind, AccountKind::Antigravity);
+        assert_eq!(f.expires_at, parse_rfc3339("2030-01-01T00:00:00Z"));
+        assert_eq!(f.project_id, "p-1");
+        assert_eq!(f.base_url, "https://example.test");
+        assert_eq!(f.user_agent, "antigravity/1 x");
+        // Without `expired`: the grant time (ms) plus the lifetime.
+        let f = parse(
+            br#"{"type":"antigravity","access_token":"a","expires_in":"100","timestamp":1700000000999}"#,
+        )
+        .expect("parses");
+        assert_eq!(f.expires_at, Some(1_700_000_000 + 100));
+        let mut obj: Map<String, Value> = serde_json::from_str(
+            r#"{"type":"antigravity","access_token":"old","refresh_token":"r","project_id":"p","note":1}"#,
+        )
+        .expect("json");
+        let t = TokenSet {
+            access_token: Secret::new("new"),
+            expires_in: Some(3599),
+            ..TokenSet::default()
+        };
+        apply_tokens(AccountKind::Antigravity, &mut obj, &t, 1_000);
+        assert_eq!(obj["access_token"], "new");
+        assert_eq!(obj["refresh_token"], "r");
+        assert_eq!(obj["expires_in"], 3599);
+        assert_eq!(obj["timestamp"], 1_000_000);
+        assert_eq!(obj["expired"], crate::models::list::rfc3339_utc(4_599));
+        assert_eq!(
+            (&obj["project_id"], &obj["note"]),
+            (&Value::from("p"), &Value::from(1))
+        );
+        assert_eq!(from_object(&obj).expect("parses").expires_at, Some(4_599));
     }
 
     #[test]

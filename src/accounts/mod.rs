@@ -1,6 +1,7 @@
 //! OAuth subscription accounts: the JSON files in `auth-dir` (Claude Code,
-//! Codex and Gemini CLI logins, Vertex AI service accounts, in CLIProxyAPI's
-//! formats), their tokens and how those tokens are kept fresh.
+//! Codex, Gemini CLI, Antigravity, Kimi, Qwen and iFlow logins, Vertex AI
+//! service accounts, in CLIProxyAPI's formats), their tokens and how those
+//! tokens are kept fresh.
 //!
 //! - [`file`]: one auth file read and rewritten (unknown fields kept).
 //! - [`Account`] / [`TokenCell`]: an account as the request path sees it;
@@ -8,7 +9,8 @@
 //! - [`http`]: a small blocking HTTPS client for control-plane calls (token
 //!   endpoints, onboarding), over the upstream connector (proxies, CA).
 //! - [`oauth`]: each provider's token endpoint (refresh, code exchange).
-//! - [`login`]: the `-login`, `-claude-login`, `-codex-login` flows.
+//! - [`login`]: the `-login`, `-claude-login`, `-codex-login`,
+//!   `-antigravity-login`, `-kimi-login`, `-qwen-login`, `-iflow-*` flows.
 //! - [`vertex`]: Vertex service accounts (`-vertex-import`, JWT minting).
 //! - [`wire`]: upstream request shapes for accounts (headers, envelopes).
 //! - [`chat_kinds`]: what the OpenAI-Chat account kinds (Kimi, Qwen, iFlow)
@@ -48,11 +50,14 @@ pub enum AccountKind {
     /// iFlow (`type: "iflow"`, OAuth or cookie, requests carry its API key);
     /// OpenAI Chat upstream.
     IFlow,
+    /// Antigravity OAuth (`type: "antigravity"`): Google's agent IDE client,
+    /// Gemini and Claude models through its `v1internal` endpoints.
+    Antigravity,
 }
 
 impl AccountKind {
     /// Every kind.
-    pub const ALL: [AccountKind; 7] = [
+    pub const ALL: [AccountKind; 8] = [
         AccountKind::Claude,
         AccountKind::Codex,
         AccountKind::Gemini,
@@ -60,6 +65,7 @@ impl AccountKind {
         AccountKind::Kimi,
         AccountKind::Qwen,
         AccountKind::IFlow,
+        AccountKind::Antigravity,
     ];
 
     /// The kind of an auth file's `type` value.
@@ -72,6 +78,7 @@ impl AccountKind {
             "kimi" => Some(AccountKind::Kimi),
             "qwen" => Some(AccountKind::Qwen),
             "iflow" => Some(AccountKind::IFlow),
+            "antigravity" => Some(AccountKind::Antigravity),
             _ => None,
         }
     }
@@ -86,14 +93,15 @@ impl AccountKind {
             AccountKind::Kimi => "kimi",
             AccountKind::Qwen => "qwen",
             AccountKind::IFlow => "iflow",
+            AccountKind::Antigravity => "antigravity",
         }
     }
 
     /// How long before expiry a token is refreshed (CLIProxyAPI's leads:
-    /// Claude 4 h, Codex 5 days, Kimi 5 min, Qwen 20 min, iFlow 24 h; Gemini
-    /// when it expires, with a minute's margin so a request never leaves
-    /// with a token about to lapse; a Vertex token, minted for an hour, 5
-    /// minutes before it ends).
+    /// Claude 4 h, Codex 5 days, Antigravity 5 min, Kimi 5 min, Qwen 20 min,
+    /// iFlow 24 h; Gemini when it expires, with a minute's margin so a
+    /// request never leaves with a token about to lapse; a Vertex token,
+    /// minted for an hour, 5 minutes before it ends).
     pub fn refresh_lead(self) -> Duration {
         match self {
             AccountKind::Claude => Duration::from_secs(4 * 3600),
@@ -103,6 +111,7 @@ impl AccountKind {
             AccountKind::Kimi => Duration::from_secs(5 * 60),
             AccountKind::Qwen => Duration::from_secs(20 * 60),
             AccountKind::IFlow => Duration::from_secs(24 * 3600),
+            AccountKind::Antigravity => Duration::from_secs(5 * 60),
         }
     }
 }
@@ -210,15 +219,17 @@ pub struct Account {
     pub account_id: String,
     /// Codex: the plan from the id token (`chatgpt_plan_type`), lower case.
     pub plan: String,
-    /// Gemini: the Cloud Code Assist project (the first of a list; each
-    /// project of a list is served as its own credential, see
-    /// `state::Provider::project`). Vertex: the service account's project.
+    /// Gemini, Antigravity: the Cloud Code Assist project (Gemini: the first
+    /// of a list; each project of a list is served as its own credential,
+    /// see `state::Provider::project`). Vertex: the service account's project.
     pub project_id: String,
     /// Vertex: the service account (key, token URI, location); `None` for
     /// the other kinds.
     pub vertex: Option<Arc<vertex::ServiceAccount>>,
     /// Kimi, Qwen, iFlow: the file's kind-specific fields.
     pub chat: chat_kinds::Extra,
+    /// Antigravity: the file's `user_agent` (empty: the built-in one).
+    pub user_agent: String,
     /// The refresh token (empty: the account cannot be refreshed).
     pub refresh_token: RwLock<Secret>,
     /// The current access token.
@@ -233,7 +244,7 @@ pub struct Account {
     /// The token endpoint refused the refresh token: no automatic retries
     /// until the file changes.
     pub refused: AtomicBool,
-    /// Gemini without `project_id`: Unix seconds before which project
+    /// Gemini or Antigravity without `project_id`: Unix seconds before which project
     /// discovery is not tried again.
     pub discover_at: std::sync::atomic::AtomicU64,
     /// Requests waiting for a refresh of this account to finish (woken from

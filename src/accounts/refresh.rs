@@ -3,9 +3,10 @@
 //!
 //! - **Ahead of expiry**: every [`SCAN_INTERVAL`] it refreshes accounts
 //!   whose token expires within their kind's lead (Claude 4 h, Codex 5 days,
-//!   Gemini 1 min, Kimi 5 min, Qwen 20 min, iFlow 24 h; an iFlow file renews
-//!   its API key with its refresh token or its browser cookie), or that have
-//!   no expiry and were last refreshed more than a lead ago. A failure backs off [`FAILURE_BACKOFF`]; a refusal
+//!   Antigravity 5 min, Gemini 1 min, Kimi 5 min, Qwen 20 min, iFlow 24 h; an
+//!   iFlow file renews its API key with its refresh token or its browser
+//!   cookie), or that have no expiry and were last refreshed more than a lead
+//!   ago. A failure backs off [`FAILURE_BACKOFF`]; a refusal
 //!   (`invalid_grant`) stops automatic retries until the file changes.
 //! - **Single flight**: a worker that needs a fresh token (expired, or an
 //!   upstream 401) calls [`request`]; the account's `refreshing` flag lets
@@ -315,8 +316,10 @@ fn run(rx: mpsc::Receiver<Option<Arc<Account>>>, jobs: mpsc::Sender<Job>) {
 /// A Gemini account without a project whose token is usable: time to ask
 /// Cloud Code Assist for one (`loadCodeAssist`, then `onboardUser`).
 fn needs_project(a: &Account, now: u64) -> bool {
-    a.kind == super::AccountKind::Gemini
-        && a.project_id.is_empty()
+    matches!(
+        a.kind,
+        super::AccountKind::Gemini | super::AccountKind::Antigravity
+    ) && a.project_id.is_empty()
         && a.discover_at.load(Ordering::Acquire) <= now
         && !expired(a, 0)
 }
@@ -346,7 +349,9 @@ fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Pro
         proxy,
     };
     let token = a.token.get();
-    let found = if wants_all_projects(&a.path) {
+    let found = if a.kind == super::AccountKind::Antigravity {
+        oauth::antigravity::fetch_project(&net, token.access.expose())
+    } else if wants_all_projects(&a.path) {
         oauth::gemini::list_projects(&net, token.access.expose()).map(|l| l.join(","))
     } else {
         oauth::gemini::discover_project(&net, token.access.expose())
@@ -360,12 +365,12 @@ fn discover(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::Pro
                 );
             });
             match stored {
-                Ok(()) => crate::log_info!("auth {}: Gemini project {project} found", a.id),
+                Ok(()) => crate::log_info!("auth {}: project {project} found", a.id),
                 Err(err) => crate::log_warn!("auth {}: project found but not stored: {err}", a.id),
             }
         }
-        Ok(_) => crate::log_warn!("auth {}: no Gemini project offered for this account", a.id),
-        Err(err) => crate::log_warn!("auth {}: Gemini project discovery failed: {err}", a.id),
+        Ok(_) => crate::log_warn!("auth {}: no project offered for this account", a.id),
+        Err(err) => crate::log_warn!("auth {}: project discovery failed: {err}", a.id),
     }
 }
 

@@ -176,6 +176,7 @@ fn same_identity(a: &Account, f: &AuthFile) -> bool {
         && a.cloak == f.cloak
         && a.vertex == f.vertex
         && a.chat == f.chat
+        && a.user_agent == f.user_agent
 }
 
 fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
@@ -189,6 +190,7 @@ fn new_account(id: String, path: PathBuf, f: &AuthFile) -> Account {
         project_id: f.project_id.clone(),
         vertex: f.vertex.clone(),
         chat: f.chat.clone(),
+        user_agent: f.user_agent.clone(),
         refresh_token: RwLock::new(f.refresh_token.clone()),
         token: TokenCell::new(TokenState {
             access: f.access_token.clone(),
@@ -234,6 +236,7 @@ pub fn sched_provider(kind: AccountKind) -> &'static str {
         AccountKind::Kimi => "kimi",
         AccountKind::Qwen => "qwen",
         AccountKind::IFlow => "iflow",
+        AccountKind::Antigravity => "antigravity",
     }
 }
 
@@ -247,6 +250,7 @@ pub fn channel(kind: AccountKind) -> &'static str {
         AccountKind::Kimi => "kimi",
         AccountKind::Qwen => "qwen",
         AccountKind::IFlow => "iflow",
+        AccountKind::Antigravity => "antigravity",
     }
 }
 
@@ -273,6 +277,7 @@ pub fn base_url(kind: AccountKind) -> &'static str {
         AccountKind::Kimi => super::chat_kinds::KIMI_BASE,
         AccountKind::Qwen => super::chat_kinds::QWEN_DEFAULT_BASE,
         AccountKind::IFlow => super::chat_kinds::IFLOW_BASE,
+        AccountKind::Antigravity => super::wire::antigravity::BASE_URLS[0],
     }
 }
 
@@ -318,7 +323,7 @@ pub fn provider_kind(kind: AccountKind) -> crate::providers::Kind {
     match kind {
         AccountKind::Claude => crate::providers::Kind::Claude,
         AccountKind::Codex => crate::providers::Kind::Codex,
-        AccountKind::Gemini => crate::providers::Kind::Gemini,
+        AccountKind::Gemini | AccountKind::Antigravity => crate::providers::Kind::Gemini,
         AccountKind::Vertex => crate::providers::Kind::Vertex,
         AccountKind::Kimi | AccountKind::Qwen | AccountKind::IFlow => {
             crate::providers::Kind::OpenAiCompat

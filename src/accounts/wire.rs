@@ -12,6 +12,8 @@
 //!   transform for non-Claude-Code clients.
 //! - [`codex`]: ChatGPT (Codex) OAuth head (`Chatgpt-Account-Id`,
 //!   `Originator`, `Session_id`, ...).
+//! - [`antigravity`]: Antigravity (`v1internal` on its daily and
+//!   production hosts): head, the agent envelope, the host fallback order.
 //! - [`gemini_cli`]: Cloud Code Assist (`v1internal`) paths, head and the
 //!   `{model, project, request}` envelope; answers come back wrapped in
 //!   `{"response": ...}` and are unwrapped by the `GeminiCli` translator arms.
@@ -41,6 +43,7 @@
 //!   Claude gets a per-request `x-client-request-id`, and Codex sends
 //!   `Session_id` only with a Mac OS `User-Agent`.
 
+pub mod antigravity;
 pub mod claude;
 pub mod codex;
 pub mod gemini_cli;
@@ -58,7 +61,7 @@ impl AccountKind {
         match self {
             AccountKind::Claude => Format::Claude,
             AccountKind::Codex => Format::Codex,
-            AccountKind::Gemini => Format::GeminiCli,
+            AccountKind::Gemini | AccountKind::Antigravity => Format::GeminiCli,
             AccountKind::Vertex => Format::Gemini,
             AccountKind::Kimi | AccountKind::Qwen | AccountKind::IFlow => Format::OpenAiChat,
         }
@@ -97,6 +100,10 @@ pub fn write_path(account: &Account, out: &mut Vec<u8>, model: &str, call: Call)
             super::vertex::write_path(out, &account.project_id, location, model, call);
             true
         }
+        AccountKind::Antigravity => {
+            antigravity::write_path(out, call);
+            true
+        }
         AccountKind::Claude
         | AccountKind::Codex
         | AccountKind::Kimi
@@ -127,6 +134,7 @@ pub fn write_head(
         AccountKind::Qwen => qwen::write_head(&mut h),
         // The iFlow cell holds the API key (see `chat_kinds`).
         AccountKind::IFlow => iflow::write_head(token.access.expose(), &mut h),
+        AccountKind::Antigravity => antigravity::write_head(account, head, &mut h),
     }
 }
 

@@ -27,6 +27,9 @@ pub struct AccountView<'a> {
     /// (model, upstream name): the account kind's own list (Kimi, Qwen,
     /// iFlow); empty = the provider kind's catalog, each model under its id.
     pub own: &'a [(ModelInfo, String)],
+    /// The account kind's own model list, when it is not `kind`'s catalog
+    /// (Antigravity).
+    pub models: Option<&'static [ModelInfo]>,
 }
 
 /// One model an entry offers, before exclusion and prefixing.
@@ -105,7 +108,8 @@ impl Registry {
     /// picked again.
     pub fn add_account(&mut self, a: &AccountView<'_>, force_prefix: bool) {
         let mut offers = Vec::new();
-        let defaults = catalog::defaults(a.kind).iter().map(|m| (m, m.id.as_str()));
+        let base: &[ModelInfo] = a.models.unwrap_or_else(|| catalog::defaults(a.kind));
+        let defaults = base.iter().map(|m| (m, m.id.as_str()));
         let own = a.own.iter().map(|(m, up)| (m, up.as_str()));
         let list: Vec<(&ModelInfo, &str)> = if a.own.is_empty() {
             defaults.collect()

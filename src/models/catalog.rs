@@ -142,6 +142,21 @@ pub fn catalog() -> &'static Catalog {
     CATALOG.get_or_init(|| parse(CATALOG_JSON).unwrap_or_default())
 }
 
+/// Antigravity's models (CLIProxyAPI v6.9.7's `antigravity` list: Gemini,
+/// Claude and GPT-OSS models served through the Antigravity account).
+pub const ANTIGRAVITY_JSON: &str = include_str!("catalog_antigravity.json");
+
+/// The models an Antigravity account serves (parsed once; empty if the
+/// compiled-in text could not be parsed, which the unit tests catch).
+pub fn antigravity() -> &'static [ModelInfo] {
+    static LIST: OnceLock<Vec<ModelInfo>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        serde_json::from_str::<Vec<RawModel>>(ANTIGRAVITY_JSON)
+            .map(|v| v.into_iter().map(ModelInfo::from).collect())
+            .unwrap_or_default()
+    })
+}
+
 /// The default models of an API-key entry of `kind` that lists no models.
 /// `openai-compatibility` has no defaults.
 pub fn defaults(kind: ProviderKind) -> &'static [ModelInfo] {

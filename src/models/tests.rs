@@ -919,3 +919,27 @@ fn anthropic_list_selection_rule() {
     assert!(!wants_anthropic_list(None, Some(b"my claude-cli")));
     assert!(!wants_anthropic_list(None, None));
 }
+
+#[test]
+fn antigravity_list_is_cliproxyapis() {
+    let list = catalog::antigravity();
+    let ids: Vec<&str> = list.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids.len(), 11, "{ids:?}");
+    for want in [
+        "claude-opus-4-6-thinking",
+        "claude-sonnet-4-6",
+        "gemini-3-flash",
+        "gemini-3.1-pro-high",
+        "gpt-oss-120b-medium",
+    ] {
+        assert!(ids.contains(&want), "{want}");
+    }
+    assert!(list
+        .iter()
+        .all(|m| m.owned_by == "antigravity" && !m.display_name.is_empty()));
+    let opus = list.iter().find(|m| m.id == "claude-opus-4-6-thinking");
+    assert_eq!(
+        opus.and_then(|m| m.thinking.as_ref()).map(|t| t.max),
+        Some(64000)
+    );
+}

@@ -14,6 +14,8 @@
 //!   `iflow-<email or key name>-<unix>.json`
 //! - Gemini: `gemini-<email>-<project>.json` (`gemini-<email>-all.json`
 //!   for several projects)
+//! - Antigravity: `antigravity-<email>.json` (callback 51121
+//!   `/oauth-callback`; see [`antigravity`])
 //!
 //! Everything here runs on the CLI's main thread (no workers are started):
 //! blocking calls are fine and are allowed at their sites with that reason.
@@ -41,6 +43,7 @@ macro_rules! warn_user {
     }};
 }
 
+pub mod antigravity;
 pub mod device;
 pub mod iflow;
 pub mod kimi;
@@ -70,6 +73,8 @@ pub enum Flow {
     IFlow,
     /// `-iflow-cookie`: iFlow browser cookie (read from stdin).
     IFlowCookie,
+    /// `-antigravity-login`: Google account for Antigravity.
+    Antigravity,
 }
 
 /// Command-line options of a login.
@@ -100,6 +105,7 @@ pub fn run(flow: Flow, opts: &Options) -> i32 {
         Flow::Qwen => "Qwen",
         Flow::IFlow => "iFlow",
         Flow::IFlowCookie => "iFlow cookie",
+        Flow::Antigravity => "Antigravity",
     };
     match login(flow, opts) {
         Ok(path) => {
@@ -134,11 +140,12 @@ fn login(flow: Flow, opts: &Options) -> Result<PathBuf, String> {
         Flow::Qwen => qwen::login(&net, opts)?,
         Flow::IFlow => iflow::login(&net, opts)?,
         Flow::IFlowCookie => iflow::cookie_login(&net, &cfg.auth_dir)?,
+        Flow::Antigravity => antigravity::login(&net, opts)?,
     };
     save(&cfg.auth_dir, &name, &obj).map_err(|e| format!("writing {name}: {e}"))
 }
 
-fn oe(what: &str) -> impl Fn(OAuthError) -> String + '_ {
+pub(crate) fn oe(what: &str) -> impl Fn(OAuthError) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
@@ -150,7 +157,7 @@ fn now_secs() -> u64 {
 
 /// A new auth file's object: `base` with the tokens applied in `kind`'s
 /// layout (the layout lives in [`file::apply_tokens`]).
-fn file_object(kind: AccountKind, mut base: Map<String, Value>, t: &TokenSet) -> Value {
+pub(crate) fn file_object(kind: AccountKind, mut base: Map<String, Value>, t: &TokenSet) -> Value {
     file::apply_tokens(kind, &mut base, t, now_secs());
     Value::Object(base)
 }
@@ -312,7 +319,7 @@ pub fn gemini_file_name(email: &str, project: &str) -> String {
 
 /// A file-name component: path separators and control characters become
 /// `_` so a name can only land inside `auth-dir`.
-fn name_part(s: &str) -> String {
+pub(crate) fn name_part(s: &str) -> String {
     let out: String = s
         .chars()
         .map(|c| {
@@ -437,7 +444,7 @@ fn prompt(question: &str) -> Result<String, String> {
 }
 
 /// Prints the authorization URL and, unless `-no-browser`, tries to open it.
-fn show_url(url: &str, no_browser: bool) {
+pub(crate) fn show_url(url: &str, no_browser: bool) {
     if !no_browser {
         say!("Opening browser for authentication");
         open_browser(url);
@@ -464,7 +471,7 @@ fn open_browser(url: &str) {
 }
 
 /// Listens on `port` on every address (like CLIProxyAPI's `:port`).
-fn bind(port: u16) -> Result<TcpListener, String> {
+pub(crate) fn bind(port: u16) -> Result<TcpListener, String> {
     let any6 = SocketAddr::from((Ipv6Addr::UNSPECIFIED, port));
     let any4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
     TcpListener::bind(any6)

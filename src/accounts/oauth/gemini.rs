@@ -258,7 +258,7 @@ fn metadata() -> Value {
 }
 
 /// `cloudaicompanionProject` of an answer: a string or `{id}`.
-fn project_of(v: Option<&Value>) -> String {
+pub(crate) fn project_of(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.trim().to_string(),
         Some(Value::Object(o)) => o

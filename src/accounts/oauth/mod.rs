@@ -9,6 +9,7 @@
 //! Errors never carry a token: an answer's body is reduced to its OAuth
 //! `error` code (a short identifier) before it reaches a message.
 
+pub mod antigravity;
 pub mod claude;
 pub mod codex;
 pub mod device;
@@ -66,6 +67,7 @@ pub fn refresh(kind: AccountKind, net: &Net, refresh_token: &str) -> Result<Toke
         AccountKind::Kimi => kimi::refresh(net, refresh_token, ""),
         AccountKind::Qwen => qwen::refresh(net, refresh_token),
         AccountKind::IFlow => iflow::refresh(net, refresh_token),
+        AccountKind::Antigravity => antigravity::refresh(net, refresh_token),
     }
 }
 

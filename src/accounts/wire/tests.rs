@@ -18,6 +18,7 @@ pub(crate) fn account(kind: AccountKind, account_id: &str) -> Account {
         project_id: "proj-7".into(),
         vertex: None,
         chat: Default::default(),
+        user_agent: String::new(),
         refresh_token: std::sync::RwLock::new(Secret::new("")),
         token: TokenCell::new(TokenState {
             access: Secret::new("tok-abc"),

@@ -108,7 +108,8 @@ impl Attempts<'_> {
     /// One model of the pool on the leased credential.
     async fn member(&mut self, conn: &mut Conn, at: &At<'_>) -> MemberStep {
         let call = self.cx.call;
-        let (provider, target) = (at.provider, at.target);
+        let target = at.target;
+        let provider = at.provider;
         // OpenAI-compatible and Codex upstreams have no count endpoint:
         // the count is estimated locally, as CLIProxyAPI does.
         if call.count_tokens && !provider.kind.spec().counts_tokens {
@@ -123,7 +124,12 @@ impl Attempts<'_> {
             None => 0,
         };
         let mut refreshed = false;
+        // An Antigravity account's next host (`Provider::fallback`): the
+        // provider again with that endpoint, made only when a host failed.
+        let mut host = 0usize;
+        let mut alt: Option<Provider> = None;
         loop {
+            let provider: &Provider = alt.as_ref().unwrap_or(at.provider);
             let cross_count = match prepare(&self.cx, provider, at.ki, target, &mut self.request) {
                 Ok(c) => c,
                 Err(e) => {
@@ -148,6 +154,11 @@ impl Attempts<'_> {
                 Ok(r) => r,
                 Err(e) => {
                     crate::log_warn!("upstream {}: {e}", provider.name);
+                    if host < at.provider.fallback.len() {
+                        host += 1;
+                        alt = Some(at.provider.on_fallback(host));
+                        continue;
+                    }
                     self.last = Some(Failure::Transport(e.to_string()));
                     self.bootstrap = None;
                     if at.more {
@@ -174,21 +185,35 @@ impl Attempts<'_> {
                 }
             }
             if !(200..300).contains(&resp.status()) {
-                return self.upstream_error(conn, at, resp).await;
+                let Some((status, retry_after, eb)) = self.error_body(conn, at, resp).await else {
+                    return MemberStep::Return(false);
+                };
+                if host < at.provider.fallback.len()
+                    && crate::accounts::wire::antigravity::falls_back(status, &eb)
+                {
+                    crate::log_info!(
+                        "upstream {} answered {status}: trying its next host",
+                        provider.name
+                    );
+                    host += 1;
+                    alt = Some(at.provider.on_fallback(host));
+                    continue;
+                }
+                return self.upstream_error(at, status, retry_after, eb);
             }
             let relayed = self.relay(conn, provider, at.ki, resp, cross_count).await;
             return self.settle(at, relayed);
         }
     }
 
-    /// A non-2xx answer: read its body, then try the pool's next model or
-    /// report the failure and move to the next credential.
-    async fn upstream_error(
+    /// A non-2xx answer's status, `Retry-After` and body (bounded); `None`
+    /// when the client left while it was read (reported).
+    async fn error_body(
         &mut self,
         conn: &mut Conn,
         at: &At<'_>,
         mut resp: Response,
-    ) -> MemberStep {
+    ) -> Option<(u16, Option<Vec<u8>>, Vec<u8>)> {
         let status = resp.status();
         let retry_after = resp.header("retry-after").map(<[u8]>::to_vec);
         let mut eb = Vec::new();
@@ -199,11 +224,23 @@ impl Attempts<'_> {
         match read {
             None => {
                 self.report(at.lease, &Outcome::client_gone());
-                return MemberStep::Return(false);
+                return None;
             }
             Some(Ok(())) => resp.release(&self.cx.w.pool),
             Some(Err(_)) => {}
         }
+        Some((status, retry_after, eb))
+    }
+
+    /// A non-2xx answer (its body read): try the pool's next model or
+    /// report the failure and move to the next credential.
+    fn upstream_error(
+        &mut self,
+        at: &At<'_>,
+        status: u16,
+        retry_after: Option<Vec<u8>>,
+        eb: Vec<u8>,
+    ) -> MemberStep {
         crate::log_warn!("upstream {} answered {status}", at.provider.name);
         // A Qwen account's exhausted quota comes as 403: it counts as 429.
         let status = match at.provider.account.as_deref() {

@@ -52,6 +52,7 @@ fn account_provider(kind: crate::accounts::AccountKind, headers: &[(&str, &str)]
         AccountKind::Codex => (Kind::Codex, "https://chatgpt.com/backend-api/codex"),
         AccountKind::Gemini => (Kind::Gemini, "https://cloudcode-pa.googleapis.com"),
         AccountKind::Vertex => (Kind::Vertex, "https://aiplatform.googleapis.com"),
+        AccountKind::Antigravity => (Kind::Gemini, "https://daily-cloudcode-pa.googleapis.com"),
         other => (
             crate::accounts::store::provider_kind(other),
             crate::accounts::store::base_url(other),
@@ -76,6 +77,7 @@ fn account_provider(kind: crate::accounts::AccountKind, headers: &[(&str, &str)]
             kind, "acc-9",
         ))),
         project: None,
+        fallback: Vec::new(),
     }
 }
 

@@ -240,6 +240,15 @@ async fn translate_whole(
                 )
             }
         }
+    } else if from == Format::GeminiCli && crate::accounts::wire::antigravity::is_sse(&body) {
+        // An Antigravity non-stream call sent as a stream: merged into one answer.
+        match crate::accounts::wire::antigravity::aggregate_stream(&body) {
+            Some(d) => {
+                completed = d;
+                &completed
+            }
+            None => return Relayed::NoFirstByte("upstream stream carried no answer".into()),
+        }
     } else {
         &body
     };

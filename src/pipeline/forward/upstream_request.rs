@@ -18,6 +18,16 @@ impl Provider {
             None => self.kind.format(),
         }
     }
+
+    /// This provider on its fallback host `host` (1-based index into
+    /// `fallback`; Antigravity's daily → production order).
+    pub(super) fn on_fallback(&self, host: usize) -> Provider {
+        let mut p = self.clone();
+        if let Some(ep) = host.checked_sub(1).and_then(|i| self.fallback.get(i)) {
+            p.endpoint = ep.clone();
+        }
+        p
+    }
 }
 
 /// Writes the upstream request line and headers for provider `p` (reference
@@ -323,7 +333,8 @@ pub(super) fn prepare(
         }
         (&edited[..], None)
     };
-    // A Gemini CLI account: the Gemini body in its Cloud Code Assist envelope.
+    // A Gemini CLI account: the Gemini body in its Cloud Code Assist
+    // envelope; an Antigravity account: in its agent envelope.
     let mut wrapped = Vec::new();
     let (send_body, rewrite) = match provider.account.as_deref() {
         Some(a) if wire_fmt == Format::GeminiCli => {
@@ -331,6 +342,14 @@ pub(super) fn prepare(
             if call.count_tokens {
                 // `count_request` already built the envelope.
                 wrapped.extend_from_slice(&folded);
+            } else if a.kind == crate::accounts::AccountKind::Antigravity {
+                let model = &target.upstream_model;
+                if wire::antigravity::wrap(&folded, model, &a.project_id, &mut wrapped).is_none() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidRequest { status: 400 },
+                        "invalid request body: not a JSON object",
+                    ));
+                }
             } else {
                 // A virtual credential of a multi-project file sends its own project.
                 let project = provider.project.as_deref().unwrap_or(&a.project_id);
@@ -343,6 +362,15 @@ pub(super) fn prepare(
     if request.capacity() == 0 {
         *request = w.pool.borrow_mut().buf();
     }
+    // Antigravity serves some models' non-stream calls as streams, which
+    // the relay aggregates (`wire::antigravity::aggregate_stream`).
+    let upstream_stream = call.stream
+        || (!call.count_tokens
+            && provider
+                .account
+                .as_deref()
+                .is_some_and(|a| a.kind == crate::accounts::AccountKind::Antigravity)
+            && wire::antigravity::streams_non_stream(&target.upstream_model));
     // An account's token is read once, where its head is written
     // (`wire::write_head`); `key` is the config entry's.
     build_request(
@@ -352,7 +380,7 @@ pub(super) fn prepare(
         send_body,
         rewrite,
         &target.upstream_model,
-        call.stream,
+        upstream_stream,
         call.count_tokens,
         call.compact,
         call.client,
@@ -403,7 +431,12 @@ fn apply_payload(
     let ctx = crate::payload::PayloadCtx {
         upstream_model: &target.upstream_model,
         requested_model: &cx.call.model,
-        protocol: provider.kind.spec().payload_protocol,
+        // Antigravity rules name their own protocol; their paths are
+        // relative to `request`, the body the rules edit here.
+        protocol: match provider.account.as_deref() {
+            Some(a) if a.kind == crate::accounts::AccountKind::Antigravity => "antigravity",
+            _ => provider.kind.spec().payload_protocol,
+        },
         from_protocol: from_protocol_name(cx.call.client),
         headers: &cx.routed.headers,
         root: "",

@@ -80,6 +80,9 @@ pub(super) fn to_claude(r: &Resp<'_>, ctx: &RespCtx<'_>, w: &mut Writer<'_>) {
                     (Format::Claude | Format::OpenAiResponses | Format::Codex, Some(s)) => {
                         s.write(w)
                     }
+                    // A Claude model behind Gemini's wire (Antigravity): its
+                    // thought signature is Claude's, kept as the stream does.
+                    (Format::Gemini, Some(s)) if ctx.client_model.contains("claude") => s.write(w),
                     _ => {
                         w.str("");
                     }
