@@ -104,6 +104,7 @@ fn built(
         count,
         false,
         client,
+        &Default::default(),
         &mut out,
     );
     let text = String::from_utf8(out).unwrap();

@@ -34,6 +34,7 @@ pub(super) fn build_request(
     count: bool,
     compact: bool,
     client_format: Format,
+    defaults: &wire::HeaderDefaults,
     out: &mut Vec<u8>,
 ) {
     out.clear();
@@ -59,6 +60,7 @@ pub(super) fn build_request(
             header: &header,
             body: req.body(),
             format: client_format,
+            defaults,
         };
         let head = wire::Head {
             model: upstream_model,
@@ -90,6 +92,7 @@ pub(super) fn build_request(
             header: &header,
             body: req.body(),
             format: client_format,
+            defaults,
         };
         wire::write_claude_identity(&client, &custom, out);
     }
@@ -344,6 +347,7 @@ pub(super) fn prepare(
         call.count_tokens,
         call.compact,
         call.client,
+        &cx.snap.config.header_defaults,
         request,
     );
     let mut p = w.pool.borrow_mut();
