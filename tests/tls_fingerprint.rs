@@ -265,3 +265,62 @@ const ANTHROPIC_JA3_PADDED: &str = "50027c67d7d68e24c00d233bca146d88";
 const CHATGPT_JA4: &str = "t13d1516h2_8daaf6152771_02713d6af862";
 /// rustls 0.23 (ring) with ALPN h2, http/1.1.
 const DEFAULT_JA4: &str = "t13d1011h2_61a7ad8aa9b6_3fcd1a44f3e3";
+
+/// The BoringSSL path checks certificates like rustls does: a certificate
+/// for another name, or from a CA that is not trusted, fails the handshake
+/// and nothing reaches the upstream.
+#[test]
+fn profile_hosts_still_check_the_certificate() {
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nclaude-api-key:\n  - api-key: \"sk-ant-k\"\n    models: [{{name: claude-sonnet-4-6, alias: fp-claude}}]\n"
+    );
+    let body = json!({"model": "fp-claude", "messages": [{"role":"user","content":"hi"}]});
+    // Wrong name, trusted CA.
+    let wrong = Mock::start_tls_named(&["other.example.test"], claude_reply);
+    let ca = wrong.write_ca(&scratch_dir("fp-ca-wrong"));
+    let srv = Server::start_env(
+        "epoll",
+        1,
+        &yaml,
+        &["--upstream-ca", &ca.to_string_lossy()],
+        &[(
+            "CLIPROXY_CONNECT_TO",
+            &wrong.connect_to(&["api.anthropic.com"]),
+        )],
+    );
+    let r = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[CLIENT_AUTH, ("Content-Type", "application/json")],
+        &body.to_string(),
+    );
+    assert!(r.status >= 500, "{} {}", r.status, r.text());
+    assert!(wrong.requests().is_empty());
+    let refused = |srv: &Server| {
+        eventually(Duration::from_secs(5), || {
+            srv.log_text().contains("CERTIFICATE_VERIFY_FAILED")
+        })
+    };
+    assert!(refused(&srv), "{}", srv.log_text());
+    // Right name, CA not trusted.
+    let untrusted = Mock::start_tls_named(&["api.anthropic.com"], claude_reply);
+    let srv = Server::start_env(
+        "epoll",
+        1,
+        &yaml,
+        &[],
+        &[(
+            "CLIPROXY_CONNECT_TO",
+            &untrusted.connect_to(&["api.anthropic.com"]),
+        )],
+    );
+    let r = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[CLIENT_AUTH, ("Content-Type", "application/json")],
+        &body.to_string(),
+    );
+    assert!(r.status >= 500, "{} {}", r.status, r.text());
+    assert!(untrusted.requests().is_empty());
+    assert!(refused(&srv), "{}", srv.log_text());
+}

@@ -477,11 +477,17 @@ impl FpStream {
                     return Ok(n);
                 }
                 None => {
-                    self.flush().await?;
-                    if !self.fill().await? {
-                        // The next read reports the end (or the truncation).
-                        continue;
+                    if self.s.io().eof {
+                        // BoringSSL wants more after the end of stream.
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "TLS: closed mid-record",
+                        ));
                     }
+                    self.flush().await?;
+                    // At the end of stream the next read reports it (or
+                    // the truncation).
+                    self.fill().await?;
                 }
             }
         }
