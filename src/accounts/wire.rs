@@ -29,7 +29,8 @@
 //!   `timezone` and the device-profile stabilisation
 //!   (`stabilize-device-profile`) are not acted on (reported as inactive).
 //! - `codex-header-defaults.user-agent` is the OAuth Codex `User-Agent`
-//!   fallback; `beta-features` (WebSocket upgrades only) is not acted on.
+//!   (beating the client's); `beta-features` goes on the account's Responses
+//!   WebSocket upgrades when the client sends none.
 //! - Codex: no `prompt_cache_key` derivation for Chat and Claude clients
 //!   (only a Responses client's own key becomes `Session_id` /
 //!   `Conversation_id`).
@@ -91,6 +92,9 @@ pub struct HeaderDefaults {
     /// OAuth Codex `User-Agent`; beats the client's own (v6.9.7's
     /// `ensureHeaderWithConfigPrecedence`).
     pub codex_user_agent: String,
+    /// OAuth Codex `X-Codex-Beta-Features` on Responses WebSocket upgrades
+    /// only, when the client sends none (`upstream::ws::upgrade_parts`).
+    pub codex_beta_features: String,
 }
 
 /// `configured` when it is set, else `builtin`.

@@ -46,7 +46,6 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         "xai-api-key" => xai_api_key,
         "xai" => xai,
         "codex" => codex,
-        "codex-header-defaults.beta-features" => codex_header_defaults.beta_features,
         "claude-header-defaults.os" => claude_header_defaults.os,
         "claude-header-defaults.arch" => claude_header_defaults.arch,
         "claude-header-defaults.timezone" => claude_header_defaults.timezone,

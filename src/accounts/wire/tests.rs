@@ -817,6 +817,7 @@ fn configured() -> HeaderDefaults {
         claude_runtime_version: "v99.0.0".into(),
         claude_timeout: "900".into(),
         codex_user_agent: "my-codex/1.0".into(),
+        codex_beta_features: "feature-a".into(),
     }
 }
 

@@ -222,6 +222,7 @@ fn header_defaults(raw: &RawConfig) -> crate::accounts::wire::HeaderDefaults {
         claude_runtime_version: t(&c.runtime_version),
         claude_timeout: t(&c.timeout),
         codex_user_agent: t(&raw.codex_header_defaults.user_agent),
+        codex_beta_features: t(&raw.codex_header_defaults.beta_features),
     }
 }
 
