@@ -324,3 +324,58 @@ fn profile_hosts_still_check_the_certificate() {
     assert!(untrusted.requests().is_empty());
     assert!(refused(&srv), "{}", srv.log_text());
 }
+
+/// A body of many TLS records each way crosses the BoringSSL session
+/// intact (the request is encrypted in chunks; the answer spans records).
+#[test]
+fn large_bodies_cross_the_boringssl_session_intact() {
+    let big: String = (0..300_000)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let echo = big.clone();
+    let mock = Mock::start_tls_named(&["api.anthropic.com"], move |r| {
+        let model = r.json()["model"].as_str().unwrap_or("m").to_string();
+        let c = &r.json()["messages"][0]["content"];
+        let sent = c
+            .as_str()
+            .or_else(|| c[0]["text"].as_str())
+            .map_or(0, str::len);
+        json_reply(
+            200,
+            &json!({"id":"msg_1","type":"message","role":"assistant","model":model,
+                "content":[{"type":"text","text":format!("{sent}:{echo}")}],"stop_reason":"end_turn",
+                "usage":{"input_tokens":1,"output_tokens":1}})
+            .to_string(),
+        )
+    });
+    let ca = mock.write_ca(&scratch_dir("fp-ca-big"));
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nclaude-api-key:\n  - api-key: \"sk-ant-k\"\n    models: [{{name: claude-sonnet-4-6, alias: fp-claude}}]\n"
+    );
+    let srv = Server::start_env(
+        "uring",
+        1,
+        &yaml,
+        &["--upstream-ca", &ca.to_string_lossy()],
+        &[(
+            "CLIPROXY_CONNECT_TO",
+            &mock.connect_to(&["api.anthropic.com"]),
+        )],
+    );
+    for _ in 0..2 {
+        let body = json!({"model": "fp-claude", "messages": [{"role":"user","content": big}]});
+        let r = srv.request(
+            "POST",
+            "/v1/chat/completions",
+            &[CLIENT_AUTH, ("Content-Type", "application/json")],
+            &body.to_string(),
+        );
+        assert_eq!(r.status, 200);
+        let text = r.json()["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(text, format!("{}:{big}", big.len()));
+    }
+    assert_eq!(mock.requests().len(), 2);
+}

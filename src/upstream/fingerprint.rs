@@ -339,6 +339,9 @@ impl crate::h2io::Wire for Session {
     }
 }
 
+/// Plaintext encrypted per step of [`FpStream::write_all`] (four records).
+const WRITE_CHUNK: usize = 64 * 1024;
+
 /// A BoringSSL session over a monoio TCP stream (the HTTP/1.1 path).
 pub struct FpStream {
     tcp: TcpStream,
@@ -439,6 +442,8 @@ impl FpStream {
         let out = std::mem::take(&mut self.s.io().output);
         let (r, mut out) = self.tcp.write_all(out).await;
         out.clear();
+        // A pooled connection keeps its buffer: not beyond a few records.
+        out.shrink_to(2 * WRITE_CHUNK);
         self.s.io().output = out;
         r.map(|_| ())
     }
@@ -493,12 +498,19 @@ impl FpStream {
         }
     }
 
-    /// Writes all of `data`.
+    /// Writes all of `data`, encrypting at most [`WRITE_CHUNK`] at a time
+    /// so the ciphertext buffer stays small for large bodies.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         let mut off = 0;
         while off < data.len() {
-            match self.s.0.ssl_write(&data[off..]) {
-                Ok(n) => off += n,
+            let end = data.len().min(off + WRITE_CHUNK);
+            match self.s.0.ssl_write(&data[off..end]) {
+                Ok(n) => {
+                    off += n;
+                    if self.s.io().output.len() >= WRITE_CHUNK {
+                        self.flush().await?;
+                    }
+                }
                 Err(e) => match want(e)? {
                     Want::Read => {
                         self.flush().await?;
