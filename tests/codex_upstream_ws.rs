@@ -677,7 +677,7 @@ fn codex_account_with_websockets_uses_the_upstream_websocket() {
     let ca = scratch_dir("codex-ws-ca").join("ca.pem");
     std::fs::write(&ca, ca_pem).unwrap();
     let yaml = format!(
-        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\n",
+        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\ncodex-header-defaults:\n  user-agent: \"my-codex/1.0\"\n  beta-features: \" feature-a,feature-b \"\n",
         auth.display()
     );
     let connect_to = format!("chatgpt.com:443={}", up.addr);
@@ -701,6 +701,13 @@ fn codex_account_with_websockets_uses_the_upstream_websocket() {
     assert_eq!(s.path, "/backend-api/codex/responses");
     assert_eq!(s.header("authorization"), Some("Bearer at-codex-ws"));
     assert_eq!(s.header("chatgpt-account-id"), Some("acct-42"));
+    // `codex-header-defaults`: the account's User-Agent and, on the
+    // upgrade only, X-Codex-Beta-Features (trimmed).
+    assert_eq!(s.header("user-agent"), Some("my-codex/1.0"));
+    assert_eq!(
+        s.header("x-codex-beta-features"),
+        Some("feature-a,feature-b")
+    );
     assert_eq!(
         s.header("openai-beta"),
         Some("responses_websockets=2026-02-06")

@@ -104,7 +104,17 @@ impl H2Mock {
         max_streams: u32,
         script: impl Fn(&Seen) -> H2Reply + Send + Sync + 'static,
     ) -> H2Mock {
-        let parts = tls_parts();
+        Self::start_with(tls_parts(), alpn, max_streams, script)
+    }
+
+    /// As [`H2Mock::start`], presenting `parts`' certificate (e.g. for a
+    /// provider's real host name, dialled through `CLIPROXY_CONNECT_TO`).
+    fn start_with(
+        parts: TlsParts,
+        alpn: &[&[u8]],
+        max_streams: u32,
+        script: impl Fn(&Seen) -> H2Reply + Send + Sync + 'static,
+    ) -> H2Mock {
         let mut cfg = (*parts.config).clone();
         cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
@@ -700,6 +710,71 @@ fn h1_only_origin_still_works() {
     // Keep-alive reuse on the h1 path as before.
     assert_eq!(mock.connections.load(Ordering::SeqCst), 1);
 }
+
+both_drivers!(chatgpt_speaks_h2_through_its_chrome_hello, |driver| {
+    // `chatgpt.com` gets the Chrome ClientHello (BoringSSL): ALPN offers h2,
+    // the origin picks it, and concurrent requests share one connection.
+    let item = serde_json::json!({"type":"message","id":"m1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"over h2","annotations":[]}]});
+    let events = sse_frames(&[
+        codex_created("gpt-5.4"),
+        (
+            Some("response.output_item.added"),
+            serde_json::json!({"type":"response.output_item.added","sequence_number":1,"output_index":0,"item":{"type":"message","id":"m1","status":"in_progress","role":"assistant","content":[]}}),
+        ),
+        (
+            Some("response.output_text.delta"),
+            serde_json::json!({"type":"response.output_text.delta","sequence_number":2,"item_id":"m1","output_index":0,"content_index":0,"delta":"over h2"}),
+        ),
+        (
+            Some("response.output_item.done"),
+            serde_json::json!({"type":"response.output_item.done","sequence_number":3,"output_index":0,"item":item}),
+        ),
+        (
+            Some("response.completed"),
+            serde_json::json!({"type":"response.completed","sequence_number":4,"response":{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":"gpt-5.4","output":[item],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}}),
+        ),
+    ]);
+    let mock = H2Mock::start_with(
+        tls_parts_for(&["chatgpt.com"]),
+        &[b"h2", b"http/1.1"],
+        100,
+        move |_| H2Reply::Sse {
+            events: events.clone(),
+            kill_after: None,
+        },
+    );
+    let dir = scratch_dir("h2-chatgpt");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &mock.ca_pem).unwrap();
+    let yaml = format!(
+        "api-keys: [\"{KEY}\"]\ncodex-api-key:\n  - api-key: \"sk-codex\"\n    base-url: \"https://chatgpt.com/backend-api/codex\"\n    models: [{{name: gpt-5.4, alias: gpt-test}}]\n"
+    );
+    let srv = Server::start_env(
+        driver,
+        1,
+        &yaml,
+        &["--upstream-ca", ca.to_str().unwrap()],
+        &[(
+            "CLIPROXY_CONNECT_TO",
+            &format!("chatgpt.com:443=127.0.0.1:{}", mock.port),
+        )],
+    );
+    for stream in [false, true] {
+        let resp = srv.request("POST", "/v1/chat/completions", &[AUTH], &chat_body(stream));
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert!(resp.text().contains("over h2"), "{}", resp.text());
+    }
+    concurrent_streams(&srv, 8, "over h2");
+    let seen = mock.seen();
+    assert_eq!(seen.len(), 10, "{seen:?}");
+    assert!(seen.iter().all(|s| s.proto == "h2"), "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|s| s.path == "/backend-api/codex/responses"),
+        "{seen:?}"
+    );
+    assert_eq!(mock.connections.load(Ordering::SeqCst), 1);
+});
 
 // ------------------------------------------------- in-process (library) tests
 

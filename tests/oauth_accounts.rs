@@ -854,3 +854,118 @@ fn a_hanging_token_endpoint_for_one_account_does_not_hold_up_another() {
     assert!(r.text().contains("pooled"));
     release_tx.send(()).unwrap();
 }
+
+/// `claude-header-defaults` and `codex-header-defaults` reach the upstream:
+/// the Claude fallbacks for a client that sends none of the headers (an
+/// account and an API key alike), the client's own values beating them, an
+/// auth file's `headers` beating everything; the Codex `User-Agent` beating
+/// the client's for an account (CLIProxyAPI v6.9.7's precedence).
+#[test]
+fn header_defaults_keys_reach_the_upstream_with_their_precedence() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| {
+        if r.path.contains("/codex/") {
+            codex_answer(r, "ok")
+        } else {
+            claude_answer(r, "ok")
+        }
+    });
+    let auth = scratch_dir("oauth-header-defaults");
+    let mut claude: serde_json::Value =
+        serde_json::from_str(&claude_file("at-claude", far_future())).unwrap();
+    claude["cloak_mode"] = json!("never");
+    claude["model_aliases"] = json!([{"name": MODEL, "alias": "via-account"}]);
+    std::fs::write(auth.join("claude-a.json"), claude.to_string()).unwrap();
+    let mut pinned = claude.clone();
+    pinned["access_token"] = json!("at-pinned");
+    pinned["model_aliases"] = json!([{"name": MODEL, "alias": "via-pinned"}]);
+    pinned["headers"] = json!({"User-Agent": "file-agent/1", "X-Stainless-Timeout": "7"});
+    std::fs::write(auth.join("claude-b.json"), pinned.to_string()).unwrap();
+    std::fs::write(auth.join("codex-c.json"), codex_file("at-codex", "plus")).unwrap();
+    let ca = mock.write_ca(&scratch_dir("oauth-ca"));
+    let yaml = format!(
+        r#"api-keys: ["{CLIENT_KEY}"]
+auth-dir: "{}"
+claude-api-key:
+  - api-key: "sk-ant-api-key"
+    models: [{{name: {MODEL}, alias: via-key}}]
+claude-header-defaults:
+  user-agent: " claude-cli/9.9.9 (external, cli) "
+  package-version: "0.99.0"
+  runtime-version: "v99.1.0"
+  timeout: "900"
+codex-header-defaults:
+  user-agent: "my-codex/1.0"
+"#,
+        auth.display()
+    );
+    let srv = Server::start_env(
+        "epoll",
+        1,
+        &yaml,
+        &["--upstream-ca", &ca.to_string_lossy()],
+        &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
+    );
+    for model in ["via-key", "via-account", "via-pinned"] {
+        assert_eq!(chat(&srv, model, false).status, 200, "{model}");
+    }
+    // A Claude Code client keeps its own values.
+    let r = srv.request(
+        "POST",
+        "/v1/messages",
+        &[
+            CLIENT_AUTH,
+            ("Content-Type", "application/json"),
+            ("User-Agent", "claude-cli/2.1.70 (external, cli)"),
+            ("X-Stainless-Package-Version", "0.80.0"),
+            ("X-Stainless-Timeout", "120"),
+        ],
+        &json!({"model": "via-account", "max_tokens": 8, "messages": [{"role":"user","content":"hi"}]})
+            .to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let codex = chat(&srv, "gpt-5.5", false);
+    assert_eq!(codex.status, 200, "{}", codex.text());
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 5, "{reqs:?}");
+    let claude_reqs: Vec<&Recorded> = reqs
+        .iter()
+        .filter(|r| r.path.contains("/v1/messages"))
+        .collect();
+    let by_auth = |needle: &str| {
+        claude_reqs
+            .iter()
+            .copied()
+            .filter(|r| {
+                r.header("authorization")
+                    .is_some_and(|a| a.contains(needle))
+                    || r.header("x-api-key").is_some_and(|a| a.contains(needle))
+            })
+            .collect::<Vec<_>>()
+    };
+    for r in [by_auth("sk-ant-api-key")[0], by_auth("at-claude")[0]] {
+        assert_eq!(
+            r.header("user-agent"),
+            Some("claude-cli/9.9.9 (external, cli)")
+        );
+        assert_eq!(r.header("x-stainless-package-version"), Some("0.99.0"));
+        assert_eq!(r.header("x-stainless-runtime-version"), Some("v99.1.0"));
+        assert_eq!(r.header("x-stainless-timeout"), Some("900"));
+    }
+    let own = by_auth("at-claude")[1];
+    assert_eq!(
+        own.header("user-agent"),
+        Some("claude-cli/2.1.70 (external, cli)")
+    );
+    assert_eq!(own.header("x-stainless-package-version"), Some("0.80.0"));
+    assert_eq!(own.header("x-stainless-timeout"), Some("120"));
+    assert_eq!(own.header("x-stainless-runtime-version"), Some("v99.1.0"));
+    let file = by_auth("at-pinned")[0];
+    assert_eq!(file.header("user-agent"), Some("file-agent/1"));
+    assert_eq!(file.header("x-stainless-timeout"), Some("7"));
+    assert_eq!(file.header("x-stainless-package-version"), Some("0.99.0"));
+    let cx = reqs.iter().find(|r| r.path.contains("/codex/")).unwrap();
+    assert_eq!(cx.header("user-agent"), Some("my-codex/1.0"));
+    // Acted on: not in the "not acted on" warning.
+    let log = srv.log_text();
+    assert!(!log.contains("header-defaults"), "{log}");
+}

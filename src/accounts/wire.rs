@@ -28,9 +28,14 @@
 //! Differences from v6.9.7, on purpose or not yet done:
 //! - Claude non-stream calls ask for `Accept-Encoding: identity` (CLIProxyAPI
 //!   asks for gzip/br/zstd and decodes; this relay forwards bodies as sent).
-//! - `claude-header-defaults` / `codex-header-defaults` (config) are not
-//!   read: the built-in defaults above apply; the device-profile
-//!   stabilisation (`stabilize-device-profile`) is not done.
+//! - `claude-header-defaults` (config): `user-agent`, `package-version`,
+//!   `runtime-version` and `timeout` replace the built-in fallbacks as in
+//!   v6.9.7's legacy device mode ([`HeaderDefaults`]); `os`, `arch`,
+//!   `timezone` and the device-profile stabilisation
+//!   (`stabilize-device-profile`) are not acted on (reported as inactive).
+//! - `codex-header-defaults.user-agent` is the OAuth Codex `User-Agent`
+//!   (beating the client's); `beta-features` goes on the account's Responses
+//!   WebSocket upgrades when the client sends none.
 //! - Codex: no `prompt_cache_key` derivation for Chat and Claude clients
 //!   (only a Responses client's own key becomes `Session_id` /
 //!   `Conversation_id`).
@@ -76,6 +81,40 @@ pub struct Client<'a> {
     pub body: &'a [u8],
     /// The client's wire format.
     pub format: Format,
+    /// The operator's header fallbacks (config).
+    pub defaults: &'a HeaderDefaults,
+}
+
+/// `claude-header-defaults` / `codex-header-defaults`: operator fallbacks
+/// for the fingerprint headers, each trimmed; an empty value keeps the
+/// built-in one. Precedence is CLIProxyAPI v6.9.7's: a provider's or auth
+/// file's own `headers` win over everything (the writers skip those names);
+/// then, per header, see [`claude::write_head`] and [`codex::write_head`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderDefaults {
+    /// `User-Agent` for Claude requests from clients that are not Claude Code.
+    pub claude_user_agent: String,
+    /// `X-Stainless-Package-Version` when the client sends none.
+    pub claude_package_version: String,
+    /// `X-Stainless-Runtime-Version` when the client sends none.
+    pub claude_runtime_version: String,
+    /// `X-Stainless-Timeout` when the client sends none.
+    pub claude_timeout: String,
+    /// OAuth Codex `User-Agent`; beats the client's own (v6.9.7's
+    /// `ensureHeaderWithConfigPrecedence`).
+    pub codex_user_agent: String,
+    /// OAuth Codex `X-Codex-Beta-Features` on Responses WebSocket upgrades
+    /// only, when the client sends none (`upstream::ws::upgrade_parts`).
+    pub codex_beta_features: String,
+}
+
+/// `configured` when it is set, else `builtin`.
+fn or_builtin<'a>(configured: &'a str, builtin: &'a str) -> &'a [u8] {
+    if configured.is_empty() {
+        builtin.as_bytes()
+    } else {
+        configured.as_bytes()
+    }
 }
 
 /// One upstream call of an account.

@@ -42,8 +42,9 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         "xai-api-key" => xai_api_key,
         "xai" => xai,
         "codex" => codex,
-        "codex-header-defaults" => codex_header_defaults,
-        "claude-header-defaults" => claude_header_defaults,
+        "claude-header-defaults.os" => claude_header_defaults.os,
+        "claude-header-defaults.arch" => claude_header_defaults.arch,
+        "claude-header-defaults.timezone" => claude_header_defaults.timezone,
         "disable-claude-cloak-mode" => disable_claude_cloak_mode,
         "disable-image-generation" => disable_image_generation,
         "gpt-image-2-base-model" => gpt_image_2_base_model,
@@ -56,6 +57,10 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
             out.push(key.to_string());
         }
     };
+    entry_key(
+        "claude-header-defaults.stabilize-device-profile",
+        raw.claude_header_defaults.stabilize_device_profile == Some(true),
+    );
     let claude = &raw.claude_api_key;
     entry_key(
         "claude-api-key[].cloak",

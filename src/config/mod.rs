@@ -101,6 +101,9 @@ pub struct Config {
     pub streaming_keepalive: Option<Duration>,
     /// Re-dispatches allowed before the first byte reaches the client.
     pub streaming_bootstrap_retries: u32,
+    /// Header fallbacks for Claude and Codex OAuth heads
+    /// (`claude-header-defaults`, `codex-header-defaults`), trimmed.
+    pub header_defaults: crate::accounts::wire::HeaderDefaults,
     /// Blank-line keep-alive interval for non-stream responses; `None` = off.
     pub nonstream_keepalive: Option<Duration>,
     /// `save-cooldown-status`: persist cooldowns across restarts.

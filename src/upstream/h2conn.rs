@@ -114,9 +114,66 @@ impl Drop for StreamSlot {
     }
 }
 
+/// The TLS session under an upstream HTTP/2 connection: rustls, or
+/// BoringSSL for a host with a ClientHello profile (`fingerprint`).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per connection, inside the connection's adapter; boxing rustls would add an indirection to every poll of the common case"
+)]
+pub enum UpWire {
+    /// rustls.
+    Rustls(rustls::ClientConnection),
+    /// BoringSSL.
+    Boring(super::fingerprint::Session),
+}
+
+impl crate::h2io::Wire for UpWire {
+    fn read_decoded(&mut self, dst: &mut tokio::io::ReadBuf<'_>) -> std::io::Result<usize> {
+        match self {
+            UpWire::Rustls(c) => c.read_decoded(dst),
+            UpWire::Boring(s) => s.read_decoded(dst),
+        }
+    }
+
+    fn feed(&mut self, wire: &[u8], dst: &mut tokio::io::ReadBuf<'_>) -> std::io::Result<usize> {
+        match self {
+            UpWire::Rustls(c) => c.feed(wire, dst),
+            UpWire::Boring(s) => s.feed(wire, dst),
+        }
+    }
+
+    fn wants_write(&self) -> bool {
+        match self {
+            UpWire::Rustls(c) => crate::h2io::Wire::wants_write(c),
+            UpWire::Boring(s) => s.wants_write(),
+        }
+    }
+
+    fn take_output(&mut self, wq: &mut Vec<u8>) -> std::io::Result<()> {
+        match self {
+            UpWire::Rustls(c) => c.take_output(wq),
+            UpWire::Boring(s) => s.take_output(wq),
+        }
+    }
+
+    fn encode(&mut self, data: &[u8], wq: &mut Vec<u8>) -> std::io::Result<usize> {
+        match self {
+            UpWire::Rustls(c) => c.encode(data, wq),
+            UpWire::Boring(s) => s.encode(data, wq),
+        }
+    }
+
+    fn close(&mut self) {
+        match self {
+            UpWire::Rustls(c) => crate::h2io::Wire::close(c),
+            UpWire::Boring(s) => s.close(),
+        }
+    }
+}
+
 /// Runs the h2 handshake over an established TLS session (ALPN `h2`) and
 /// spawns the connection task on this worker.
-pub(super) async fn handshake(io: H2Io) -> Result<H2Conn, UpstreamError> {
+pub(super) async fn handshake(io: H2Io<UpWire>) -> Result<H2Conn, UpstreamError> {
     let fut = h2::client::Builder::new()
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONN_WINDOW)
@@ -184,7 +241,7 @@ struct Usage {
 /// connections do not pile up), else pings the peer and gives up on it when
 /// no PONG arrives in time.
 async fn drive(
-    connection: h2::client::Connection<H2Io, Bytes>,
+    connection: h2::client::Connection<H2Io<UpWire>, Bytes>,
     ping: Option<h2::PingPong>,
     usage: Usage,
 ) {

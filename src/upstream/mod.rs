@@ -6,6 +6,7 @@
 //! Connections through a `proxy-url` ([`proxy`]) get the same timeouts and
 //! pooling; the pool keys them by proxy too, so they never mix with direct ones.
 
+pub mod fingerprint;
 pub mod h2conn;
 pub mod proxy;
 pub mod tls;
@@ -181,6 +182,15 @@ pub fn client_tls_config(
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // The hosts with a ClientHello profile (BoringSSL) check certificates
+    // with the same verifier and roots.
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots.clone()),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    fingerprint::set_verifier(verifier)?;
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
@@ -188,6 +198,11 @@ pub fn client_tls_config(
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
+}
+
+/// Whether `cfg` offers `h2` (the caller can take an HTTP/2 connection).
+pub(crate) fn offers_h2(cfg: &rustls::ClientConfig) -> bool {
+    cfg.alpn_protocols.iter().any(|a| a == b"h2")
 }
 
 /// `base` with ALPN offering `h2` before `http/1.1` (upstream TLS when HTTP/2
@@ -490,6 +505,12 @@ async fn connect(
             let tcp = monoio::net::TcpStream::connect_addr(*addr).await?;
             tcp.set_nodelay(true)?;
             if ep.tls {
+                if let Some(p) = fingerprint::profile_for(&ep.host) {
+                    let h2 = offers_h2(upstream_tls);
+                    return Ok::<_, io::Error>(Stream::Fp(Box::new(
+                        fingerprint::FpStream::connect(tcp, Vec::new(), &ep.host, p, h2).await?,
+                    )));
+                }
                 Ok::<_, io::Error>(Stream::Tls(Box::new(
                     tls::TlsStream::connect(tcp, &ep.host, upstream_tls.clone()).await?,
                 )))
@@ -833,10 +854,9 @@ pub async fn send(
                     }
                 };
                 pool.borrow_mut().opened += 1;
-                match s {
-                    Stream::Tls(t) if t.session().alpn_protocol() == Some(b"h2") => {
-                        let (tcp, conn, early) = t.into_parts();
-                        match h2conn::handshake(crate::h2io::H2Io::new(tcp, conn, early)).await {
+                match h2_io(s) {
+                    Ok(io) => {
+                        match h2conn::handshake(io).await {
                             Ok(c) => {
                                 if let Some(slot) = pool.borrow_mut().h2.get_mut(&key) {
                                     slot.conns.push(c);
@@ -849,7 +869,7 @@ pub async fn send(
                         }
                         drop(guard);
                     }
-                    other => {
+                    Err(other) => {
                         if let Some(slot) = pool.borrow_mut().h2.get_mut(&key) {
                             slot.h1 = true;
                         }
@@ -860,6 +880,30 @@ pub async fn send(
                 }
             }
         }
+    }
+}
+
+/// A fresh TLS connection that negotiated `h2`, as the HTTP/2 adapter;
+/// any other connection back as it is.
+fn h2_io(s: Stream) -> Result<crate::h2io::H2Io<h2conn::UpWire>, Stream> {
+    match s {
+        Stream::Tls(t) if t.session().alpn_protocol() == Some(b"h2") => {
+            let (tcp, conn, early) = t.into_parts();
+            Ok(crate::h2io::H2Io::new(
+                tcp,
+                h2conn::UpWire::Rustls(conn),
+                early,
+            ))
+        }
+        Stream::Fp(t) if t.alpn() == Some(b"h2") => {
+            let (tcp, sess) = t.into_parts();
+            Ok(crate::h2io::H2Io::new(
+                tcp,
+                h2conn::UpWire::Boring(sess),
+                Vec::new(),
+            ))
+        }
+        other => Err(other),
     }
 }
 

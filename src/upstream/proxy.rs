@@ -164,13 +164,28 @@ async fn connect_via(
         return Ok(s);
     }
     Ok(match s {
-        Stream::Plain(tcp) => Stream::Tls(Box::new(
-            TlsStream::connect_with(tcp, buf, &ep.host, upstream_tls.clone()).await?,
-        )),
+        Stream::Plain(tcp) => match super::fingerprint::profile_for(&ep.host) {
+            Some(p) => Stream::Fp(Box::new(
+                super::fingerprint::FpStream::connect(
+                    tcp,
+                    buf,
+                    &ep.host,
+                    p,
+                    super::offers_h2(upstream_tls),
+                )
+                .await?,
+            )),
+            None => Stream::Tls(Box::new(
+                TlsStream::connect_with(tcp, buf, &ep.host, upstream_tls.clone()).await?,
+            )),
+        },
         Stream::Tls(t) => Stream::TlsInTls(Box::new(
             TlsStream::connect_with(*t, buf, &ep.host, tls.clone()).await?,
         )),
-        Stream::TlsInTls(_) => unreachable!("a fresh proxy connection is plain or TLS"),
+        // A fresh proxy connection is plain or TLS.
+        Stream::TlsInTls(_) | Stream::Fp(_) => {
+            return Err(Step::Handshake("unexpected proxy connection".into()))
+        }
     })
 }
 

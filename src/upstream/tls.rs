@@ -46,6 +46,8 @@ pub enum Stream {
     Tls(Box<TlsStream>),
     /// TLS to the upstream inside a TLS session with an `https://` proxy.
     TlsInTls(Box<TlsStream<TlsStream>>),
+    /// TLS with a host's ClientHello profile (BoringSSL, `fingerprint`).
+    Fp(Box<super::fingerprint::FpStream>),
 }
 
 impl Stream {
@@ -65,6 +67,7 @@ impl Stream {
             }
             Stream::Tls(t) => t.read_into(out).await,
             Stream::TlsInTls(t) => t.read_into(out).await,
+            Stream::Fp(t) => t.read_into(out).await,
         }
     }
 
@@ -80,6 +83,10 @@ impl Stream {
                 (r, data)
             }
             Stream::TlsInTls(t) => {
+                let r = t.write_all(&data).await;
+                (r, data)
+            }
+            Stream::Fp(t) => {
                 let r = t.write_all(&data).await;
                 (r, data)
             }

@@ -59,7 +59,13 @@ pub(super) struct WsBody {
 
 /// The upgrade request and the `response.create` message built from an
 /// HTTP/1.1 request with a `Content-Length` body, and the key sent.
-pub fn upgrade_parts(request: &[u8], key: &[u8]) -> Result<(Vec<u8>, Vec<u8>), String> {
+/// `beta_features` becomes `X-Codex-Beta-Features` unless the request
+/// already carries one (a file's `headers`).
+pub fn upgrade_parts(
+    request: &[u8],
+    key: &[u8],
+    beta_features: Option<&[u8]>,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
     let mut raw = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut raw);
     let head_len = match req.parse(request) {
@@ -73,7 +79,11 @@ pub fn upgrade_parts(request: &[u8], key: &[u8]) -> Result<(Vec<u8>, Vec<u8>), S
     up.extend_from_slice(path.as_bytes());
     up.extend_from_slice(b" HTTP/1.1\r\n");
     let mut beta: &[u8] = BETA;
+    let mut beta_features = beta_features.filter(|v| !v.is_empty());
     for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("x-codex-beta-features") {
+            beta_features = None;
+        }
         if h.name.eq_ignore_ascii_case("openai-beta")
             && memchr::memmem::find(h.value, b"responses_websockets=").is_some()
         {
@@ -85,6 +95,9 @@ pub fn upgrade_parts(request: &[u8], key: &[u8]) -> Result<(Vec<u8>, Vec<u8>), S
         h1::encode::header(&mut up, h.name, h.value);
     }
     h1::encode::header(&mut up, "OpenAI-Beta", beta);
+    if let Some(v) = beta_features {
+        h1::encode::header(&mut up, "X-Codex-Beta-Features", v);
+    }
     up.extend_from_slice(
         b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
     );
@@ -135,12 +148,14 @@ pub async fn send(
     ep: &Endpoint,
     proxy: Option<&Proxy>,
     request: &[u8],
+    beta_features: Option<&[u8]>,
 ) -> Result<Option<super::Response>, UpstreamError> {
     let mut key_raw = [0u8; 16];
     crate::accounts::wire::random_bytes(&mut key_raw);
     let mut key = Vec::with_capacity(24);
     super::proxy::base64_into(&key_raw, &mut key);
-    let (upgrade, message) = upgrade_parts(request, &key).map_err(UpstreamError::Protocol)?;
+    let (upgrade, message) =
+        upgrade_parts(request, &key, beta_features).map_err(UpstreamError::Protocol)?;
     // The TLS config without `h2` in ALPN: an upgrade is HTTP/1.1 only.
     let mut stream = connect(ep, proxy, tls, tls).await?;
     let (w, _) = stream.write_all(upgrade).await;
@@ -339,6 +354,29 @@ impl WsBody {
 mod tests {
     use super::*;
 
+    /// `codex-header-defaults.beta-features` goes on the upgrade unless the
+    /// request already has the header (a file's `headers` win).
+    #[test]
+    fn beta_features_are_added_unless_the_request_has_them() {
+        let head = |extra: &str| {
+            format!("POST /backend-api/codex/responses HTTP/1.1\r\nHost: chatgpt.com\r\n{extra}Content-Length: 2\r\n\r\n{{}}")
+                .into_bytes()
+        };
+        let (up, _) = upgrade_parts(&head(""), b"k", Some(b"feature-a,feature-b")).unwrap();
+        let up = String::from_utf8(up).unwrap();
+        assert!(
+            up.contains("X-Codex-Beta-Features: feature-a,feature-b\r\n"),
+            "{up}"
+        );
+        let (up, _) =
+            upgrade_parts(&head("X-Codex-Beta-Features: file\r\n"), b"k", Some(b"cfg")).unwrap();
+        let up = String::from_utf8(up).unwrap();
+        assert!(up.contains("X-Codex-Beta-Features: file\r\n"), "{up}");
+        assert!(!up.contains("cfg"), "{up}");
+        let (up, _) = upgrade_parts(&head(""), b"k", Some(b"")).unwrap();
+        assert!(!String::from_utf8(up).unwrap().contains("Beta-Features"));
+    }
+
     #[test]
     fn upgrade_keeps_headers_and_drops_body_framing() {
         let body = br#"{"model":"gpt-5","stream":true,"input":[{"type":"message"}],"type":"x"}"#;
@@ -346,7 +384,8 @@ mod tests {
         req.extend_from_slice(b"POST /backend-api/codex/responses HTTP/1.1\r\nHost: chatgpt.com\r\nAuthorization: Bearer sk-1\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nOpenAI-Beta: responses=experimental\r\nChatgpt-Account-Id: acct\r\n");
         req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
         req.extend_from_slice(body);
-        let (up, msg) = upgrade_parts(&req, b"dGhlIHNhbXBsZSBub25jZQ==").unwrap();
+        let (up, msg) = upgrade_parts(&req, b"dGhlIHNhbXBsZSBub25jZQ==", None).unwrap();
+        assert!(!String::from_utf8_lossy(&up).contains("X-Codex-Beta-Features"));
         let up = String::from_utf8(up).unwrap();
         assert!(
             up.starts_with("GET /backend-api/codex/responses HTTP/1.1\r\n"),

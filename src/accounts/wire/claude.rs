@@ -2,7 +2,7 @@
 //! executor sends for an OAuth token (`applyClaudeHeaders` with the legacy
 //! device headers) and the cloaking body transform (`applyCloaking`).
 
-use super::{node_platform, trim, Client, Headers};
+use super::{node_platform, or_builtin, trim, Client, Headers};
 use crate::json::span;
 
 /// `anthropic-beta` when the client sends none.
@@ -44,8 +44,12 @@ fn stainless_platform() -> (String, String) {
 /// Claude Code OAuth headers (after `Authorization`): the beta list, the
 /// Anthropic version, the Claude Code fingerprint. A client's own value of
 /// each fingerprint header is passed through (CLIProxyAPI's
-/// `misc.EnsureHeader`); `User-Agent` only when it is Claude Code's.
+/// `misc.EnsureHeader`); `User-Agent` only when it is Claude Code's. Where
+/// the client sends none, `claude-header-defaults` (`timeout`,
+/// `runtime-version`, `package-version`, `user-agent`) replace the built-in
+/// values; a provider's or file's own `headers` win over all of these.
 pub(super) fn write_head(client: &Client<'_>, h: &mut Headers<'_>) {
+    let d = client.defaults;
     let betas = betas(client);
     h.put("Anthropic-Beta", betas.as_bytes());
     h.ensure(client, "Anthropic-Version", b"2023-06-01");
@@ -54,7 +58,11 @@ pub(super) fn write_head(client: &Client<'_>, h: &mut Headers<'_>) {
     h.ensure(client, "X-Stainless-Retry-Count", b"0");
     h.ensure(client, "X-Stainless-Runtime", b"node");
     h.ensure(client, "X-Stainless-Lang", b"js");
-    h.ensure(client, "X-Stainless-Timeout", b"600");
+    h.ensure(
+        client,
+        "X-Stainless-Timeout",
+        or_builtin(&d.claude_timeout, "600"),
+    );
     // CLIProxyAPI asks for gzip/br/zstd on non-stream calls and decodes
     // them; this relay forwards bodies as they come, so it asks for none.
     h.put("Accept-Encoding", b"identity");
@@ -62,19 +70,22 @@ pub(super) fn write_head(client: &Client<'_>, h: &mut Headers<'_>) {
     h.ensure(
         client,
         "X-Stainless-Runtime-Version",
-        RUNTIME_VERSION.as_bytes(),
+        or_builtin(&d.claude_runtime_version, RUNTIME_VERSION),
     );
     h.ensure(
         client,
         "X-Stainless-Package-Version",
-        PACKAGE_VERSION.as_bytes(),
+        or_builtin(&d.claude_package_version, PACKAGE_VERSION),
     );
     h.ensure(client, "X-Stainless-Os", os.as_bytes());
     h.ensure(client, "X-Stainless-Arch", arch.as_bytes());
     let ua = (client.header)("user-agent")
         .map(trim)
         .filter(|ua| is_claude_code(ua));
-    h.put("User-Agent", ua.unwrap_or(USER_AGENT.as_bytes()));
+    h.put(
+        "User-Agent",
+        ua.unwrap_or(or_builtin(&d.claude_user_agent, USER_AGENT)),
+    );
 }
 
 /// The `anthropic-beta` value: the client's list (plus the OAuth beta when

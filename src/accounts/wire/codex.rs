@@ -16,8 +16,10 @@ pub const ORIGINATOR: &str = "codex_cli_rs";
 /// `Session_id` is the client's, else the Responses client's
 /// `prompt_cache_key` (then also sent as `Conversation_id`), else a new
 /// UUID. `Version`, `X-Codex-Turn-Metadata`, `X-Client-Request-Id` are
-/// passed through when the client sends them; `User-Agent` and
-/// `Originator` are the client's or Codex CLI's.
+/// passed through when the client sends them; `User-Agent` is
+/// `codex-header-defaults.user-agent` when set (it beats the client's, as
+/// v6.9.7's `ensureHeaderWithConfigPrecedence`), else the client's or Codex
+/// CLI's; `Originator` the client's or Codex CLI's.
 pub(super) fn write_head(account: &Account, client: &Client<'_>, h: &mut Headers<'_>) {
     h.ensure(client, "Version", b"");
     let cache_key = prompt_cache_key(client);
@@ -39,7 +41,12 @@ pub(super) fn write_head(account: &Account, client: &Client<'_>, h: &mut Headers
     h.put("Session_id", session);
     h.ensure(client, "X-Codex-Turn-Metadata", b"");
     h.ensure(client, "X-Client-Request-Id", b"");
-    h.ensure(client, "User-Agent", USER_AGENT.as_bytes());
+    let configured = &client.defaults.codex_user_agent;
+    if configured.is_empty() {
+        h.ensure(client, "User-Agent", USER_AGENT.as_bytes());
+    } else {
+        h.put("User-Agent", configured.as_bytes());
+    }
     h.ensure(client, "Originator", ORIGINATOR.as_bytes());
     if !account.account_id.is_empty() {
         h.put("Chatgpt-Account-Id", account.account_id.as_bytes());

@@ -44,6 +44,23 @@ pub(crate) fn head_of(
     call: Call,
     skip: &[&str],
 ) -> Vec<(String, String)> {
+    head_with(
+        acc,
+        headers,
+        &HeaderDefaults::default(),
+        (body, format, model, call),
+        skip,
+    )
+}
+
+/// As [`head_of`], with the operator's header defaults.
+fn head_with(
+    acc: &Account,
+    headers: &[(&str, &str)],
+    defaults: &HeaderDefaults,
+    (body, format, model, call): (&[u8], Format, &str, Call),
+    skip: &[&str],
+) -> Vec<(String, String)> {
     let header = |name: &str| {
         headers
             .iter()
@@ -54,6 +71,7 @@ pub(crate) fn head_of(
         header: &header,
         body,
         format,
+        defaults,
     };
     let head = Head { model, call };
     let skip = |n: &str| skip.iter().any(|s| s.eq_ignore_ascii_case(n));
@@ -787,4 +805,145 @@ fn cloak_obfuscates_sensitive_words() {
     let got = cloaked(&b, &cfg, Some("curl/8"), "claude-3-5-haiku-latest").unwrap();
     assert_eq!(got["messages"][0]["content"], format!("a{z}pi"));
     assert_eq!(got["metadata"], b["metadata"]);
+}
+
+fn value<'a>(head: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    head.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn configured() -> HeaderDefaults {
+    HeaderDefaults {
+        claude_user_agent: "claude-cli/9.9.9 (external, cli)".into(),
+        claude_package_version: "0.99.0".into(),
+        claude_runtime_version: "v99.0.0".into(),
+        claude_timeout: "900".into(),
+        codex_user_agent: "my-codex/1.0".into(),
+        codex_beta_features: "feature-a".into(),
+    }
+}
+
+/// `claude-header-defaults` replace the built-in fallbacks for a client
+/// that sends none of the headers (v6.9.7 legacy device mode).
+#[test]
+fn claude_header_defaults_fill_what_the_client_left_out() {
+    let acc = account(AccountKind::Claude, "");
+    let got = head_with(
+        &acc,
+        &[("User-Agent", "OpenAI/Python 1.99.0")],
+        &configured(),
+        (b"{}", Format::OpenAiChat, "m", SEND),
+        &[],
+    );
+    assert_eq!(
+        value(&got, "user-agent"),
+        Some("claude-cli/9.9.9 (external, cli)")
+    );
+    assert_eq!(value(&got, "x-stainless-package-version"), Some("0.99.0"));
+    assert_eq!(value(&got, "x-stainless-runtime-version"), Some("v99.0.0"));
+    assert_eq!(value(&got, "x-stainless-timeout"), Some("900"));
+    // Not configurable in legacy mode: this host's platform.
+    let (os, arch) = stainless();
+    assert_eq!(value(&got, "x-stainless-os"), Some(os.as_str()));
+    assert_eq!(value(&got, "x-stainless-arch"), Some(arch.as_str()));
+}
+
+/// The client's own values beat the defaults (a Claude Code client keeps
+/// its `User-Agent`); a provider's or file's `headers` beat both (the
+/// writer leaves those names to them).
+#[test]
+fn claude_client_values_and_file_headers_beat_the_defaults() {
+    let acc = account(AccountKind::Claude, "");
+    let got = head_with(
+        &acc,
+        &[
+            ("User-Agent", "claude-cli/2.1.70 (external, cli)"),
+            ("X-Stainless-Package-Version", "0.80.0"),
+            ("X-Stainless-Runtime-Version", "v22.1.0"),
+            ("X-Stainless-Timeout", "120"),
+        ],
+        &configured(),
+        (b"{}", Format::Claude, "m", SEND),
+        &[],
+    );
+    assert_eq!(
+        value(&got, "user-agent"),
+        Some("claude-cli/2.1.70 (external, cli)")
+    );
+    assert_eq!(value(&got, "x-stainless-package-version"), Some("0.80.0"));
+    assert_eq!(value(&got, "x-stainless-runtime-version"), Some("v22.1.0"));
+    assert_eq!(value(&got, "x-stainless-timeout"), Some("120"));
+    let skipped = head_with(
+        &acc,
+        &[],
+        &configured(),
+        (b"{}", Format::Claude, "m", SEND),
+        &["user-agent", "x-stainless-timeout"],
+    );
+    assert_eq!(value(&skipped, "user-agent"), None);
+    assert_eq!(value(&skipped, "x-stainless-timeout"), None);
+    assert_eq!(
+        value(&skipped, "x-stainless-package-version"),
+        Some("0.99.0")
+    );
+}
+
+/// Empty defaults keep the built-in values (same head as without config).
+#[test]
+fn empty_header_defaults_keep_the_builtin_head() {
+    for kind in [AccountKind::Claude, AccountKind::Codex] {
+        let acc = account(kind, "acct-1");
+        let a = head_of(&acc, &[], b"{}", Format::OpenAiChat, "m", SEND, &[]);
+        let b = head_with(
+            &acc,
+            &[],
+            &HeaderDefaults::default(),
+            (b"{}", Format::OpenAiChat, "m", SEND),
+            &[],
+        );
+        let strip = |h: Vec<(String, String)>| {
+            h.into_iter()
+                .filter(|(n, _)| n != "Session_id")
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(a.clone()), strip(b), "{kind:?}");
+        let ua = value(&a, "user-agent").map(String::from);
+        let builtin = match kind {
+            AccountKind::Claude => claude::USER_AGENT,
+            _ => codex::USER_AGENT,
+        };
+        assert_eq!(ua.as_deref(), Some(builtin));
+    }
+}
+
+/// `codex-header-defaults.user-agent` beats the client's `User-Agent` for
+/// an OAuth Codex account (v6.9.7's config precedence); a file's `headers`
+/// still win.
+#[test]
+fn codex_user_agent_default_beats_the_client_and_loses_to_file_headers() {
+    let acc = account(AccountKind::Codex, "acct-1");
+    for client_ua in [None, Some("codex_cli_rs/0.200.0 (Linux; x86_64)")] {
+        let headers: Vec<(&str, &str)> = client_ua.map(|u| ("User-Agent", u)).into_iter().collect();
+        let got = head_with(
+            &acc,
+            &headers,
+            &configured(),
+            (b"{}", Format::OpenAiResponses, "m", STREAM),
+            &[],
+        );
+        assert_eq!(
+            value(&got, "user-agent"),
+            Some("my-codex/1.0"),
+            "{client_ua:?}"
+        );
+    }
+    let got = head_with(
+        &acc,
+        &[],
+        &configured(),
+        (b"{}", Format::OpenAiResponses, "m", STREAM),
+        &["user-agent"],
+    );
+    assert_eq!(value(&got, "user-agent"), None);
 }

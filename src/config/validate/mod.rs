@@ -181,6 +181,7 @@ impl Config {
             transient_error_cooldown,
             streaming_keepalive,
             streaming_bootstrap_retries,
+            header_defaults: header_defaults(&raw),
             nonstream_keepalive,
             save_cooldown_status: raw.save_cooldown_status,
             disable_cloaking_model_list: raw.claude_code.disable_cloaking_model_list,
@@ -208,6 +209,21 @@ impl Config {
             auth_auto_refresh_workers: raw.auth_auto_refresh_workers,
         };
         Ok((config, v.warnings))
+    }
+}
+
+/// `claude-header-defaults` and `codex-header-defaults`, trimmed (the keys
+/// of them not acted on are reported by `inactive`).
+fn header_defaults(raw: &RawConfig) -> crate::accounts::wire::HeaderDefaults {
+    let c = &raw.claude_header_defaults;
+    let t = |s: &str| s.trim().to_string();
+    crate::accounts::wire::HeaderDefaults {
+        claude_user_agent: t(&c.user_agent),
+        claude_package_version: t(&c.package_version),
+        claude_runtime_version: t(&c.runtime_version),
+        claude_timeout: t(&c.timeout),
+        codex_user_agent: t(&raw.codex_header_defaults.user_agent),
+        codex_beta_features: t(&raw.codex_header_defaults.beta_features),
     }
 }
 

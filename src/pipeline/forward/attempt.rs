@@ -493,9 +493,30 @@ async fn send(
         && provider.websockets
         && provider.kind == crate::providers::Kind::Codex
         && !cx.call.compact;
+    // `X-Codex-Beta-Features` on an account's upgrade: the client's, else
+    // `codex-header-defaults.beta-features` (CLIProxyAPI v6.9.7's
+    // `ensureHeaderWithPriority`; a file's `headers` win in `upgrade_parts`).
+    let beta_features = provider.account.as_ref().filter(|_| use_ws).and_then(|_| {
+        cx.req
+            .header("x-codex-beta-features")
+            .map(crate::accounts::wire::trim)
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                Some(
+                    cx.snap
+                        .config
+                        .header_defaults
+                        .codex_beta_features
+                        .as_bytes(),
+                )
+                .filter(|v| !v.is_empty())
+            })
+    });
     let mut send = std::pin::pin!(async move {
         if use_ws {
-            let sent = upstream::ws::send(&w.tls, &provider.endpoint, proxy, &request).await;
+            let sent =
+                upstream::ws::send(&w.tls, &provider.endpoint, proxy, &request, beta_features)
+                    .await;
             match sent {
                 Ok(Some(r)) => {
                     w.pool.borrow_mut().give(request);

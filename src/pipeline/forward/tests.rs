@@ -112,6 +112,7 @@ fn built(
         count,
         false,
         client,
+        &Default::default(),
         &mut out,
     );
     let text = String::from_utf8(out).unwrap();

@@ -44,6 +44,7 @@ pub(super) fn build_request(
     count: bool,
     compact: bool,
     client_format: Format,
+    defaults: &wire::HeaderDefaults,
     out: &mut Vec<u8>,
 ) {
     out.clear();
@@ -69,6 +70,7 @@ pub(super) fn build_request(
             header: &header,
             body: req.body(),
             format: client_format,
+            defaults,
         };
         let head = wire::Head {
             model: upstream_model,
@@ -100,6 +102,7 @@ pub(super) fn build_request(
             header: &header,
             body: req.body(),
             format: client_format,
+            defaults,
         };
         wire::write_claude_identity(&client, &custom, out);
     }
@@ -384,6 +387,7 @@ pub(super) fn prepare(
         call.count_tokens,
         call.compact,
         call.client,
+        &cx.snap.config.header_defaults,
         request,
     );
     let mut p = w.pool.borrow_mut();
