@@ -197,6 +197,7 @@ fn real_main() -> i32 {
         return 0;
     }
     cliproxy::log::set_debug(snap.config.debug);
+    cliproxy::obs::apply(&snap.config);
     if let Err(e) = std::fs::create_dir_all(&snap.config.auth_dir) {
         cliproxy::log_warn!("auth-dir {}: {e}", snap.config.auth_dir.display());
     }

@@ -383,9 +383,11 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
             a.last_refresh.store(t, Ordering::Release);
             a.retry_at.store(0, Ordering::Release);
             a.token.set(set.access_token.clone(), expires_at);
+            crate::obs::metrics::REFRESH_OK.fetch_add(1, Ordering::Relaxed);
             crate::log_info!("auth {}: token refreshed", a.id);
         }
         Err(oauth::OAuthError::Rejected { status, code }) => {
+            crate::obs::metrics::REFRESH_FAILED.fetch_add(1, Ordering::Relaxed);
             a.refused.store(true, Ordering::Release);
             a.retry_at.store(t + FAILURE_BACKOFF, Ordering::Release);
             crate::log_warn!(
@@ -394,6 +396,7 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
             );
         }
         Err(oauth::OAuthError::Transient(m)) => {
+            crate::obs::metrics::REFRESH_FAILED.fetch_add(1, Ordering::Relaxed);
             a.retry_at.store(t + FAILURE_BACKOFF, Ordering::Release);
             crate::log_warn!("auth {}: token refresh failed: {m}", a.id);
         }

@@ -214,7 +214,7 @@ pub fn record(r: Record) {
 
 /// The client's key as presented (`Authorization` Bearer or raw,
 /// `X-Api-Key`, `X-Goog-Api-Key`, `?key=`); `""` for an open relay.
-fn client_key(req: &crate::server::Request<'_>) -> String {
+pub(crate) fn client_key(req: &crate::server::Request<'_>) -> String {
     let raw = req
         .header("authorization")
         .map(|a| {
@@ -242,7 +242,13 @@ fn base_url(e: &crate::upstream::Endpoint) -> String {
 /// A credential's (label, auth_index), computed once per worker, snapshot
 /// generation, provider and key (the SHA-256 and the strings stay off the
 /// per-request path).
-type Ident = (std::sync::Arc<str>, std::sync::Arc<str>);
+/// (usage label, auth_index, provider name, metrics credential label).
+type Ident = (
+    std::sync::Arc<str>,
+    std::sync::Arc<str>,
+    std::sync::Arc<str>,
+    std::sync::Arc<str>,
+);
 
 /// This worker's [`Ident`]s for one snapshot generation.
 type Idents = (u64, std::collections::HashMap<(usize, usize), Ident>);
@@ -289,10 +295,32 @@ fn ident(gen: u64, provider: &crate::state::Provider, ki: Option<usize>) -> Iden
                         (provider.name.clone(), idx)
                     }
                 };
-                (label.into(), idx.into())
+                let shown: std::sync::Arc<str> = if provider.account.is_some() {
+                    label.as_str().into()
+                } else {
+                    idx.clone().into()
+                };
+                (
+                    label.into(),
+                    idx.into(),
+                    provider.name.as_str().into(),
+                    shown,
+                )
             })
             .clone()
     })
+}
+
+/// A credential's labels for metrics and the access log, cached per worker
+/// and snapshot generation: (provider name, credential label: the account's
+/// email or id, else the key's `auth_index`; never a key).
+pub(crate) fn obs_labels(
+    gen: u64,
+    provider: &crate::state::Provider,
+    ki: Option<usize>,
+) -> (std::sync::Arc<str>, std::sync::Arc<str>) {
+    let (_, _, name, shown) = ident(gen, provider, ki);
+    (name, shown)
 }
 
 /// Records one upstream attempt of the request `req` with the credential
@@ -306,7 +334,7 @@ pub fn record_attempt(
     failed: bool,
     latency_ms: u64,
 ) {
-    let (label, auth_index) = ident(cred.0, cred.1, cred.2);
+    let (label, auth_index, _, _) = ident(cred.0, cred.1, cred.2);
     record(Record {
         at_ms: super::now_ms().saturating_sub(latency_ms),
         latency_ms,
