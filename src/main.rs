@@ -218,12 +218,18 @@ fn real_main() -> i32 {
             return 1;
         }
     };
-    cliproxy::log_info!(
+    let ready = format!(
         "cliproxy listening on {} ({} workers, {} driver)",
         handle.addr,
         handle.shared.applied.len(),
         handle.driver.name()
     );
+    cliproxy::log_info!("{ready}");
+    // With `logging-to-file` the log goes to logs/main.log; the readiness
+    // line still reaches stderr for supervisors.
+    if cliproxy::obs::mainlog::active() {
+        eprintln!("{ready}");
+    }
     cliproxy::control::run(handle, config, sig_fd, baseline)
 }
 

@@ -186,6 +186,9 @@ impl Conn {
             self.committed_early = true;
         }
         crate::h1::encode::chunk(&mut v, b"\n");
+        if let Some(t) = self.trace.as_mut() {
+            t.on_flush(&v);
+        }
         self.stream.write_all(v).await.0
     }
 
