@@ -27,6 +27,10 @@
 //!   largest request body cliproxy accepts.
 //! - `excluded-models` on `openai-compatibility` entries (same wildcard rules as
 //!   on the other provider lists).
+//! - `metrics` (`enabled`, `public`; both default false): `GET /metrics`
+//!   (see [`crate::obs::metrics`]).
+//! - `access-log` (`enabled`, `format: json|logfmt`, `path`): one line per
+//!   request (see [`crate::obs`]).
 //! - `http2-cleartext` (bool, default false): h2c with prior knowledge on the
 //!   plain listener (CLIProxyAPI serves HTTP/2 only over TLS). Ignored, with a
 //!   warning, when `tls.enable` is on.
