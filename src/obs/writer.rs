@@ -1,10 +1,11 @@
 //! The log writer thread: request logs, error logs and access-log lines are
 //! formatted and written here, never on a worker.
 //!
-//! Bound: the channel holds at most [`QUEUE_CAP`] jobs (each request-log job
-//! holds at most [`super::MAX_CAPTURE`] bytes per captured section, so the
-//! queue's memory is bounded too). A worker's `try_send` on a full channel
-//! drops the job and counts it in [`dropped`]; nothing blocks or grows.
+//! Bound: the channel holds at most [`QUEUE_CAP`] jobs and at most
+//! [`MAX_QUEUED_BYTES`] of captured bytes (each request-log section is
+//! capped at [`super::MAX_CAPTURE`]). A job past either bound is dropped and
+//! counted in [`dropped`]; a worker never blocks and the queue never grows
+//! past them.
 
 use super::files;
 use crate::config::{AccessFormat, AccessLog};
@@ -16,6 +17,25 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Jobs queued before new ones are dropped.
 pub const QUEUE_CAP: usize = 1024;
+/// Captured bytes queued before new request logs are dropped.
+pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+
+static QUEUED_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl Job {
+    fn bytes(&self) -> usize {
+        match self {
+            Job::Request(r) => {
+                r.head.len()
+                    + r.body.len()
+                    + r.upstream_request.len()
+                    + r.response.len()
+                    + r.api_errors.iter().map(|e| e.1.len()).sum::<usize>()
+            }
+            Job::Access(_) => 0,
+        }
+    }
+}
 
 /// What the writer needs from the config.
 #[derive(Clone, Debug, Default)]
@@ -110,9 +130,16 @@ pub fn send(job: Job) {
         DROPPED.fetch_add(1, Ordering::Relaxed);
         return;
     };
+    let n = job.bytes();
+    if n > 0 && QUEUED_BYTES.fetch_add(n, Ordering::Relaxed) + n > MAX_QUEUED_BYTES {
+        QUEUED_BYTES.fetch_sub(n, Ordering::Relaxed);
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
     match tx.try_send(job) {
         Ok(()) => {}
         Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+            QUEUED_BYTES.fetch_sub(n, Ordering::Relaxed);
             DROPPED.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -127,6 +154,7 @@ fn run(rx: Receiver<Job>) {
     let mut access: Option<AccessFile> = None;
     let mut since_sweep: u64 = 0;
     while let Ok(job) = rx.recv() {
+        QUEUED_BYTES.fetch_sub(job.bytes(), Ordering::Relaxed);
         let s = settings().lock().unwrap_or_else(|p| p.into_inner()).clone();
         match job {
             Job::Request(r) => {
