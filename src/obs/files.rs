@@ -114,22 +114,46 @@ pub fn is_error_log(name: &str) -> bool {
     name.starts_with("error-") && name.ends_with(".log")
 }
 
-/// Keeps at most `max` `error-*.log` files (oldest removed first).
-pub fn cap_error_logs(dir: &Path, max: usize) {
-    let mut files = log_files(dir, is_error_log);
-    if files.len() <= max {
-        return;
+/// The `error-*.log` files of a directory in the order they were written:
+/// seeded from the directory (by modification time) once, then kept by the
+/// writer as it adds files, so files written within one timestamp tick
+/// still leave oldest first.
+pub struct ErrorLogs {
+    dir: std::path::PathBuf,
+    order: std::collections::VecDeque<std::path::PathBuf>,
+}
+
+impl ErrorLogs {
+    /// The error logs already in `dir`, oldest first.
+    pub fn scan(dir: &Path) -> ErrorLogs {
+        let mut files = log_files(dir, is_error_log);
+        files.sort_by_key(|e| (e.modified, e.path.clone()));
+        ErrorLogs {
+            dir: dir.to_path_buf(),
+            order: files.into_iter().map(|e| e.path).collect(),
+        }
     }
-    files.sort_by_key(|e| (e.modified, e.path.clone()));
-    let excess = files.len() - max;
-    for e in files.into_iter().take(excess) {
-        let _ = std::fs::remove_file(&e.path);
+
+    /// The directory this list is for.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Records a new file, then keeps at most `max` (oldest removed first).
+    pub fn added(&mut self, path: std::path::PathBuf, max: usize) {
+        self.order.push_back(path);
+        while self.order.len() > max {
+            if let Some(old) = self.order.pop_front() {
+                let _ = std::fs::remove_file(old);
+            }
+        }
     }
 }
 
 /// `logs-max-total-size-mb`: removes the oldest `*.log` files of `dir`
-/// until their total fits `max_bytes`; the active `main.log` is kept.
-pub fn enforce_total_size(dir: &Path, max_bytes: u64) -> usize {
+/// until their total fits `max_bytes`; the active `main.log` and `keep`
+/// (the file just written) stay.
+pub fn enforce_total_size(dir: &Path, max_bytes: u64, keep: Option<&Path>) -> usize {
     let mut files = log_files(dir, |n| n.ends_with(".log") || n.ends_with(".log.gz"));
     let mut total: u64 = files.iter().map(|e| e.size).sum();
     if total <= max_bytes {
@@ -141,7 +165,7 @@ pub fn enforce_total_size(dir: &Path, max_bytes: u64) -> usize {
         if total <= max_bytes {
             break;
         }
-        if e.path.file_name().is_some_and(|n| n == MAIN_LOG) {
+        if e.path.file_name().is_some_and(|n| n == MAIN_LOG) || keep == Some(e.path.as_path()) {
             continue;
         }
         if std::fs::remove_file(&e.path).is_ok() {
@@ -221,18 +245,30 @@ mod tests {
             set_mtime(&p, 1_000 + i);
         }
         std::fs::write(d.join("other.txt"), b"keep").unwrap();
-        cap_error_logs(&d, 2);
+        let mut logs = ErrorLogs::scan(&d);
+        let p = d.join("error-x-5.log");
+        std::fs::write(&p, vec![b'x'; 100]).unwrap();
+        // Same time as the oldest: the order written still decides.
+        set_mtime(&p, 1_000);
+        logs.added(p, 3);
         let mut left: Vec<String> = list_error_logs(&d).into_iter().map(|e| e.0).collect();
         left.sort();
-        assert_eq!(left, ["error-x-3.log", "error-x-4.log"]);
+        assert_eq!(left, ["error-x-3.log", "error-x-4.log", "error-x-5.log"]);
+        std::fs::remove_file(d.join("error-x-5.log")).unwrap();
 
         std::fs::write(d.join(MAIN_LOG), vec![b'm'; 300]).unwrap();
         set_mtime(&d.join(MAIN_LOG), 10);
         // 300 (main, protected) + 200: a 350-byte limit removes the older error log only.
-        assert_eq!(enforce_total_size(&d, 400), 1);
+        assert_eq!(enforce_total_size(&d, 400, None), 1);
         assert!(d.join(MAIN_LOG).exists() && d.join("error-x-4.log").exists());
         assert!(!d.join("error-x-3.log").exists());
         assert!(d.join("other.txt").exists());
+        // The file just written is kept even when it is the oldest.
+        set_mtime(&d.join("error-x-4.log"), 1);
+        assert_eq!(
+            enforce_total_size(&d, 10, Some(&d.join("error-x-4.log"))),
+            0
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -78,7 +78,7 @@ impl MainLog {
             *self = fresh;
         }
         if self.max_total > 0 {
-            files::enforce_total_size(&self.dir, self.max_total);
+            files::enforce_total_size(&self.dir, self.max_total, None);
         }
     }
 }

@@ -260,7 +260,8 @@ pub fn finish(w: &crate::runtime::Worker, req: &Request<'_>, t: Box<Trace>) {
     let latency_us = t.started.elapsed().as_micros() as u64;
     let status = t.status();
     if t.flags & METRICS != 0 {
-        metrics::record(&t, status, latency_us, w.pool.borrow().idle_conns());
+        let idle = w.pool.try_borrow().map_or(0, |p| p.idle_conns());
+        metrics::record(&t, status, latency_us, idle);
     }
     if t.flags & ACCESS_LOG != 0 {
         writer::send(writer::Job::Access(writer::AccessRecord {

@@ -152,23 +152,32 @@ struct AccessFile {
 
 fn run(rx: Receiver<Job>) {
     let mut access: Option<AccessFile> = None;
+    let mut errors: Option<files::ErrorLogs> = None;
     let mut since_sweep: u64 = 0;
+    let mut last: Option<PathBuf> = None;
     while let Ok(job) = rx.recv() {
         QUEUED_BYTES.fetch_sub(job.bytes(), Ordering::Relaxed);
         let s = settings().lock().unwrap_or_else(|p| p.into_inner()).clone();
         match job {
             Job::Request(r) => {
                 let name = files::request_log_name(&r.target, r.at_unix_ms, r.error);
+                let path = s.log_dir.join(&name);
                 let text = format_request_log(&r);
+                // `error-logs-max-files: 0` keeps every file: nothing to track.
+                let capped = r.error && s.error_max_files > 0;
+                if capped && errors.as_ref().is_none_or(|e| e.dir() != s.log_dir) {
+                    errors = Some(files::ErrorLogs::scan(&s.log_dir));
+                }
                 if std::fs::create_dir_all(&s.log_dir).is_ok()
-                    && std::fs::write(s.log_dir.join(&name), &text).is_ok()
+                    && std::fs::write(&path, &text).is_ok()
                 {
                     WRITTEN.fetch_add(1, Ordering::Relaxed);
+                    if let (true, Some(e)) = (capped, errors.as_mut()) {
+                        e.added(path.clone(), s.error_max_files as usize);
+                    }
                 }
                 since_sweep += text.len() as u64;
-                if r.error && s.error_max_files > 0 {
-                    files::cap_error_logs(&s.log_dir, s.error_max_files as usize);
-                }
+                last = Some(path);
             }
             Job::Access(a) => {
                 let Some(cfg) = &s.access else { continue };
@@ -191,7 +200,7 @@ fn run(rx: Receiver<Job>) {
         // was written since the last sweep.
         if s.max_total_bytes > 0 && since_sweep >= (s.max_total_bytes / 16).max(1) {
             since_sweep = 0;
-            files::enforce_total_size(&s.log_dir, s.max_total_bytes);
+            files::enforce_total_size(&s.log_dir, s.max_total_bytes, last.as_deref());
         }
     }
 }
