@@ -83,6 +83,8 @@ pub struct Trace {
     at_unix_ms: u64,
     ttfb_us: Option<u64>,
     status: u16,
+    /// The first bytes sent (`HTTP/1.1 NNN`), for the status.
+    status_head: [u8; STATUS_PREFIX],
     /// Bytes relayed to the client (capped copy in `response`).
     response: Vec<u8>,
     response_total: usize,
@@ -100,6 +102,20 @@ pub struct Trace {
     pub tokens: (u64, u64),
 }
 
+/// `HTTP/1.1 NNN`.
+const STATUS_PREFIX: usize = 12;
+
+fn parse_status(head: &[u8; STATUS_PREFIX]) -> u16 {
+    if !head.starts_with(b"HTTP/1.1 ") {
+        return 0;
+    }
+    std::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s| (100..1000).contains(s))
+        .unwrap_or(0)
+}
+
 fn push_capped(dst: &mut Vec<u8>, src: &[u8]) {
     let room = MAX_CAPTURE.saturating_sub(dst.len());
     dst.extend_from_slice(&src[..src.len().min(room)]);
@@ -115,6 +131,7 @@ impl Trace {
             at_unix_ms: crate::management::now_ms(),
             ttfb_us: None,
             status: 0,
+            status_head: [0; STATUS_PREFIX],
             response: Vec::new(),
             response_total: 0,
             upstream_request: Vec::new(),
@@ -138,11 +155,14 @@ impl Trace {
         }
         if self.ttfb_us.is_none() {
             self.ttfb_us = Some(self.started.elapsed().as_micros() as u64);
-            if out.len() >= 12 && out.starts_with(b"HTTP/1.1 ") {
-                self.status = std::str::from_utf8(&out[9..12])
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
+        }
+        // The status line's first 12 bytes, however the flushes split them.
+        if self.response_total < STATUS_PREFIX {
+            let take = (STATUS_PREFIX - self.response_total).min(out.len());
+            let at = self.response_total;
+            self.status_head[at..at + take].copy_from_slice(&out[..take]);
+            if at + take == STATUS_PREFIX {
+                self.status = parse_status(&self.status_head);
             }
         }
         self.response_total += out.len();
@@ -306,5 +326,77 @@ pub fn finish(w: &crate::runtime::Worker, req: &Request<'_>, t: Box<Trace>) {
             response: t.response,
             response_total: t.response_total,
         })));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The oracle: what a trace should hold after seeing `all` at once.
+    fn oracle(all: &[u8]) -> (u16, Vec<u8>, usize) {
+        let mut head = [0u8; STATUS_PREFIX];
+        let status = if all.len() >= STATUS_PREFIX {
+            head.copy_from_slice(&all[..STATUS_PREFIX]);
+            parse_status(&head)
+        } else {
+            0
+        };
+        (
+            status,
+            all[..all.len().min(MAX_CAPTURE)].to_vec(),
+            all.len(),
+        )
+    }
+
+    #[test]
+    fn flushes_split_at_every_byte_match_the_whole() {
+        let answers: [&[u8]; 4] = [
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: {\"a\":1}\n\n",
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\n{}",
+            b"HTTP/1.1 2",
+            b"garbage that is not a status line",
+        ];
+        for all in answers {
+            let want = oracle(all);
+            for cut in 0..=all.len() {
+                for second in cut..=all.len() {
+                    let mut t = Trace::new(REQUEST_LOG);
+                    t.on_flush(&all[..cut]);
+                    t.on_flush(&all[cut..second]);
+                    t.on_flush(&all[second..]);
+                    assert_eq!(
+                        (t.status, t.response.clone(), t.response_total),
+                        want,
+                        "cuts {cut},{second} of {:?}",
+                        String::from_utf8_lossy(all)
+                    );
+                }
+            }
+            // Byte by byte.
+            let mut t = Trace::new(REQUEST_LOG);
+            for b in all {
+                t.on_flush(std::slice::from_ref(b));
+            }
+            assert_eq!((t.status, t.response, t.response_total), want);
+        }
+        // Nothing sent: the client left (499).
+        assert_eq!(Trace::new(METRICS).status(), 499);
+    }
+
+    #[test]
+    fn capture_is_capped() {
+        let mut t = Trace::new(REQUEST_LOG);
+        let chunk = vec![b'x'; 300 * 1024];
+        for _ in 0..5 {
+            t.on_flush(&chunk);
+        }
+        assert_eq!(t.response.len(), MAX_CAPTURE);
+        assert_eq!(t.response_total, 5 * chunk.len());
+        // Metrics alone keep no bodies.
+        let mut m = Trace::new(METRICS);
+        m.on_flush(&chunk);
+        m.upstream_request(&chunk);
+        assert!(m.response.is_empty() && m.upstream_request.is_empty());
     }
 }
