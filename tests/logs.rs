@@ -413,3 +413,76 @@ fn access_log_lines_parse_and_carry_no_secret() {
     assert_eq!(streamed["tokens_in"], 10);
     assert_no_secret(&log_dir(&srv));
 }
+
+#[test]
+fn access_log_logfmt_lines_carry_every_field() {
+    let mock = Mock::start(script);
+    let srv = start(
+        &mock,
+        "access-log:\n  enabled: true\n  format: logfmt\n  path: \"acc/requests.log\"\n",
+    );
+    assert_eq!(chat(&srv, "one", false).status, 200);
+    // A relative path is taken from the config file's directory.
+    let path = srv.dir.join("acc/requests.log");
+    let mut text = String::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            text = std::fs::read_to_string(&path).unwrap_or_default();
+            text.lines().count() == 1
+        }),
+        "{text}"
+    );
+    let fields: std::collections::HashMap<&str, &str> = text
+        .trim_end()
+        .split(' ')
+        .map(|kv| {
+            kv.split_once('=')
+                .unwrap_or_else(|| panic!("{kv} in {text}"))
+        })
+        .collect();
+    for k in [
+        "time",
+        "key",
+        "method",
+        "path",
+        "model",
+        "provider",
+        "credential",
+        "status",
+        "latency_ms",
+        "ttfb_ms",
+        "tokens_in",
+        "tokens_out",
+    ] {
+        assert!(fields.contains_key(k), "no {k}: {text}");
+    }
+    assert_eq!(fields["status"], "200");
+    assert_eq!(fields["model"], "gpt-test");
+    assert_eq!(fields["tokens_in"], "3");
+    assert_eq!(fields["tokens_out"], "2");
+    assert!(!text.contains(CLIENT_KEY) && !text.contains(UP_KEY));
+}
+
+#[test]
+fn request_log_follows_a_reload() {
+    let mock = Mock::start(script);
+    let srv = start(&mock, "");
+    assert_eq!(chat(&srv, "before", false).status, 200);
+    let yaml = std::fs::read_to_string(&srv.config_path).unwrap();
+    std::fs::write(&srv.config_path, format!("{yaml}request-log: true\n")).unwrap();
+    let dir = log_dir(&srv);
+    // Each poll sends a request; once the reload is applied it is logged.
+    assert!(
+        eventually(Duration::from_secs(15), || {
+            assert_eq!(chat(&srv, "after", false).status, 200);
+            files(&dir)
+                .iter()
+                .any(|(n, t)| n.starts_with("v1-chat-completions-") && t.contains("after"))
+        }),
+        "{:?}",
+        files(&dir)
+    );
+    // The request before the reload was never logged.
+    assert!(files(&dir).iter().all(|(_, t)| !t.contains("before")));
+    assert_no_secret(&dir);
+}
