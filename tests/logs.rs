@@ -106,6 +106,19 @@ fn request_log_holds_request_upstream_and_answer_with_secrets_masked() {
     assert_eq!(plain.status, 200, "{}", plain.text());
     let streamed = chat(&srv, "second-question", true);
     assert_eq!(streamed.status, 200);
+    // A Claude client: translated both ways, its key in x-api-key.
+    let claude = srv.request(
+        "POST",
+        "/v1/messages",
+        &[
+            ("x-api-key", CLIENT_KEY),
+            ("anthropic-version", "2023-06-01"),
+            ("Content-Type", "application/json"),
+        ],
+        &json!({"model":"gpt-test","max_tokens":10,"messages":[{"role":"user","content":"third-question"}]})
+            .to_string(),
+    );
+    assert_eq!(claude.status, 200, "{}", claude.text());
     // The upstream did get its key (so masking it is what keeps it out).
     assert_eq!(
         mock.requests()[0].header("authorization"),
@@ -117,7 +130,7 @@ fn request_log_holds_request_upstream_and_answer_with_secrets_masked() {
     assert!(
         eventually(Duration::from_secs(10), || {
             logs = files(&dir);
-            logs.len() == 2
+            logs.len() == 3
         }),
         "{logs:?}"
     );
@@ -153,6 +166,20 @@ fn request_log_holds_request_upstream_and_answer_with_secrets_masked() {
     assert!(stream_text.contains("text/event-stream"), "{stream_text}");
     assert!(stream_text.contains("eamed"), "{stream_text}");
     assert!(stream_text.contains("[DONE]"), "{stream_text}");
+    let (claude_name, claude_text) = find("third-question");
+    assert!(claude_name.starts_with("v1-messages-"), "{claude_name}");
+    assert!(claude_text.contains("x-api-key: ****"), "{claude_text}");
+    // The upstream's own (OpenAI) body, then the client's (Claude) answer.
+    let api = claude_text.split("=== API RESPONSE ===").nth(1).unwrap();
+    let (upstream_part, client_part) = api.split_once("=== RESPONSE ===").unwrap();
+    assert!(
+        upstream_part.contains("\"chat.completion\""),
+        "{claude_text}"
+    );
+    assert!(
+        client_part.contains("\"type\":\"message\""),
+        "{claude_text}"
+    );
     assert_no_secret(&dir);
 
     // The log by its request id (the name's last part), byte for byte.

@@ -92,6 +92,9 @@ pub struct Trace {
     upstream_request: Vec<u8>,
     /// The upstream answer's status and header lines.
     upstream_head: Option<(u16, Vec<u8>)>,
+    /// The upstream's answer body before translation (translated answers
+    /// only: a same-format answer is the relayed body), capped.
+    upstream_body: Vec<u8>,
     /// Upstream error answers: status and body (capped).
     api_errors: Vec<(u16, Vec<u8>)>,
     /// Labels.
@@ -136,6 +139,7 @@ impl Trace {
             response_total: 0,
             upstream_request: Vec::new(),
             upstream_head: None,
+            upstream_body: Vec::new(),
             api_errors: Vec::new(),
             provider: Arc::from(""),
             model: String::new(),
@@ -192,6 +196,13 @@ impl Trace {
             h.push(b'\n');
         }
         self.upstream_head = Some((status, h));
+    }
+
+    /// Upstream answer bytes a translating relay read.
+    pub fn upstream_body(&mut self, bytes: &[u8]) {
+        if self.keeps_bodies() {
+            push_capped(&mut self.upstream_body, bytes);
+        }
     }
 
     /// An upstream error answer's body.
@@ -321,6 +332,7 @@ pub fn finish(w: &crate::runtime::Worker, req: &Request<'_>, t: Box<Trace>) {
             body,
             upstream_request: t.upstream_request,
             upstream_head: t.upstream_head,
+            upstream_body: t.upstream_body,
             api_errors: t.api_errors,
             status,
             response: t.response,

@@ -29,6 +29,7 @@ impl Job {
                 r.head.len()
                     + r.body.len()
                     + r.upstream_request.len()
+                    + r.upstream_body.len()
                     + r.response.len()
                     + r.api_errors.iter().map(|e| e.1.len()).sum::<usize>()
             }
@@ -59,6 +60,8 @@ pub struct RequestLog {
     pub body: Vec<u8>,
     pub upstream_request: Vec<u8>,
     pub upstream_head: Option<(u16, Vec<u8>)>,
+    /// The upstream body before translation (empty when relayed as is).
+    pub upstream_body: Vec<u8>,
     pub api_errors: Vec<(u16, Vec<u8>)>,
     pub status: u16,
     /// The bytes relayed to the client (head and body, capped).
@@ -348,6 +351,10 @@ pub fn format_request_log(r: &RequestLog) -> Vec<u8> {
         out.extend_from_slice(b"=== API RESPONSE ===\n");
         let _ = writeln!(out, "Status: {status}");
         write_headers(&mut out, &[b"\n".as_slice(), headers].concat());
+        if !r.upstream_body.is_empty() {
+            out.push(b'\n');
+            out.extend_from_slice(&r.upstream_body);
+        }
         section_spacing(&mut out);
     }
     out.extend_from_slice(b"=== RESPONSE ===\n");
@@ -469,6 +476,7 @@ mod tests {
             body: b"{\"model\":\"m\"}".to_vec(),
             upstream_request: b"POST /v1/messages HTTP/1.1\r\nx-api-key: sk-secret-e\r\nanthropic-version: 1\r\n\r\n{\"model\":\"up\"}".to_vec(),
             upstream_head: Some((200, b"content-type: text/event-stream\nset-cookie: sk-secret-f\n".to_vec())),
+            upstream_body: b"event: message_start\ndata: {}\n\n".to_vec(),
             api_errors: vec![(429, b"{\"error\":\"slow\"}".to_vec())],
             status: 200,
             response: b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: hi\n\n".to_vec(),
@@ -492,6 +500,7 @@ mod tests {
             "{\"model\":\"up\"}",
             "=== API ERROR RESPONSE ===\nHTTP Status: 429\n{\"error\":\"slow\"}",
             "=== API RESPONSE ===\nStatus: 200\ncontent-type: text/event-stream",
+            "set-cookie: ****\n\nevent: message_start\ndata: {}",
             "=== RESPONSE ===\nStatus: 200\nContent-Type: text/event-stream\n\ndata: hi",
         ] {
             assert!(text.contains(s), "missing {s:?} in\n{text}");
