@@ -367,7 +367,16 @@ pub fn format_request_log(r: &RequestLog) -> Vec<u8> {
         write_headers(&mut out, head);
     }
     out.push(b'\n');
-    out.extend_from_slice(body);
+    // A chunked answer is logged as its body, without the framing.
+    let chunked = String::from_utf8_lossy(head)
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let mut plain = Vec::new();
+    let decoded = chunked
+        && crate::h1::chunked::ChunkedDecoder::new()
+            .feed(body, |d| plain.extend_from_slice(d))
+            .is_ok();
+    out.extend_from_slice(if decoded { &plain } else { body });
     if r.response_total > r.response.len() {
         let _ = write!(
             out,
@@ -479,7 +488,7 @@ mod tests {
             upstream_body: b"event: message_start\ndata: {}\n\n".to_vec(),
             api_errors: vec![(429, b"{\"error\":\"slow\"}".to_vec())],
             status: 200,
-            response: b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: hi\n\n".to_vec(),
+            response: b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata: \r\n4\r\nhi\n\n\r\n0\r\n\r\n".to_vec(),
             response_total: 62,
         }
     }
@@ -501,7 +510,7 @@ mod tests {
             "=== API ERROR RESPONSE ===\nHTTP Status: 429\n{\"error\":\"slow\"}",
             "=== API RESPONSE ===\nStatus: 200\ncontent-type: text/event-stream",
             "set-cookie: ****\n\nevent: message_start\ndata: {}",
-            "=== RESPONSE ===\nStatus: 200\nContent-Type: text/event-stream\n\ndata: hi",
+            "=== RESPONSE ===\nStatus: 200\nContent-Type: text/event-stream\nTransfer-Encoding: chunked\n\ndata: hi\n\n\n",
         ] {
             assert!(text.contains(s), "missing {s:?} in\n{text}");
         }
