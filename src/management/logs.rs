@@ -11,6 +11,10 @@ use serde_json::json;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+/// Most bytes of app log one `GET /logs` reads (newest files first; the
+/// active `main.log` is always read).
+const MAX_READ: u64 = 32 << 20;
+
 /// `main.log` and its rotations (`main-<time>.log`), oldest first.
 fn app_log_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut rotated: Vec<String> = Vec::new();
@@ -127,18 +131,30 @@ pub(super) fn get_logs(cfg: &Config, q: &[u8], out: &mut Vec<u8>) {
             Err(_) => return error(out, 400, "invalid limit: must be a positive integer"),
         },
     };
-    let mut all: Vec<String> = Vec::new();
+    // Newest files first, up to MAX_READ bytes, so a long history of
+    // rotations never loads whole into memory.
+    let mut budget = MAX_READ;
+    let mut newest_first: Vec<Vec<String>> = Vec::new();
     let mut end_of_main = 0;
-    for f in &files {
+    for (i, f) in files.iter().enumerate().rev() {
+        let is_main = i + 1 == files.len() && f.file_name().is_some_and(|n| n == MAIN_LOG);
+        let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        if !is_main && len > budget {
+            break;
+        }
+        budget = budget.saturating_sub(len);
         match complete_lines(f, 0) {
             Ok((l, end)) => {
-                all.extend(l);
-                end_of_main = end;
+                if is_main {
+                    end_of_main = end;
+                }
+                newest_first.push(l);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return error(out, 500, &format!("failed to read log files: {e}")),
         }
     }
+    let all: Vec<String> = newest_first.into_iter().rev().flatten().collect();
     let main = dir.join(MAIN_LOG);
     let latest_of = |lines: &[String]| {
         lines
