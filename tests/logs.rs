@@ -251,6 +251,33 @@ fn request_log_off_writes_only_capped_error_logs() {
     }
     assert_no_secret(&dir);
 
+    // A refused key is an error log too, its key masked.
+    let refused = srv.request(
+        "POST",
+        "/v1/chat/completions",
+        &[
+            ("Authorization", "Bearer sk-wrong-secret-7"),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"model":"gpt-test","messages":[{"role":"user","content":"refused-1"}]}"#,
+    );
+    assert_eq!(refused.status, 401);
+    let mut logs = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            logs = files(&dir);
+            logs.iter().any(|(_, t)| t.contains("refused-1"))
+        }),
+        "{logs:?}"
+    );
+    let (_, refused_log) = logs.iter().find(|(_, t)| t.contains("refused-1")).unwrap();
+    assert!(
+        refused_log.contains("=== RESPONSE ===\nStatus: 401"),
+        "{refused_log}"
+    );
+    assert!(!refused_log.contains("sk-wrong-secret-7"), "{refused_log}");
+    assert_eq!(logs.len(), 2, "{logs:?}");
+
     let list = mgmt(&srv, "GET", "/request-error-logs").json();
     let listed = list["files"].as_array().unwrap();
     assert_eq!(listed.len(), 2, "{list}");
