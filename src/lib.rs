@@ -77,6 +77,7 @@ pub mod json;
 pub mod log;
 pub mod management;
 pub mod models;
+pub mod obs;
 pub mod payload;
 pub mod pipeline;
 pub mod providers;

@@ -17,6 +17,10 @@ pub fn debug_enabled() -> bool {
 
 /// Writes one line with a UTC timestamp and level.
 pub fn write(level: &str, args: std::fmt::Arguments<'_>) {
+    // `logging-to-file`: the line goes to `logs/main.log` instead.
+    if crate::obs::mainlog::active() && crate::obs::mainlog::write(level, args) {
+        return;
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

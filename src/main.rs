@@ -223,6 +223,7 @@ fn real_main() -> i32 {
     cliproxy::log::set_debug(snap.config.debug);
     // A control panel already on disk is re-checked every 3 h from now on.
     cliproxy::management::panel::at_start(&config, &snap.config, &opts.extra_roots);
+    cliproxy::obs::apply(&snap.config);
     if let Err(e) = std::fs::create_dir_all(&snap.config.auth_dir) {
         cliproxy::log_warn!("auth-dir {}: {e}", snap.config.auth_dir.display());
     }
@@ -243,12 +244,18 @@ fn real_main() -> i32 {
             return 1;
         }
     };
-    cliproxy::log_info!(
+    let ready = format!(
         "cliproxy listening on {} ({} workers, {} driver)",
         handle.addr,
         handle.shared.applied.len(),
         handle.driver.name()
     );
+    cliproxy::log_info!("{ready}");
+    // With `logging-to-file` the log goes to logs/main.log; the readiness
+    // line still reaches stderr for supervisors.
+    if cliproxy::obs::mainlog::active() {
+        eprintln!("{ready}");
+    }
     cliproxy::control::run(handle, config, sig_fd, baseline)
 }
 

@@ -65,7 +65,7 @@ payload:
 
     // Reload with other keys: one new line naming only what is set now.
     let reloaded = format!(
-        "api-keys: [\"sk-client-1\"]\nauth-dir: \"{}\"\nrequest-log: true\nstreaming:\n  keepalive-seconds: 5\n",
+        "api-keys: [\"sk-client-1\"]\nauth-dir: \"{}\"\nrequest-log: true\nlogging-to-file: false\ncommercial-mode: true\nstreaming:\n  keepalive-seconds: 5\n",
         scratch_dir("empty-auths").display()
     );
     std::fs::write(&srv.config_path, reloaded).unwrap();
@@ -74,7 +74,9 @@ payload:
         "no warning after reload: {}",
         srv.log_text()
     );
-    assert_eq!(warnings(&srv)[1], ["request-log"]);
+    // request-log, logging-to-file, logs-max-total-size-mb and
+    // error-logs-max-files are acted on (crate::obs): never named.
+    assert_eq!(warnings(&srv)[1], ["commercial-mode"]);
     let _ = std::fs::remove_dir_all(&auths);
 }
 

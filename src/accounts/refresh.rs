@@ -429,6 +429,7 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
                 _ => set.access_token.clone(),
             };
             a.token.set(cell, expires_at);
+            crate::obs::metrics::REFRESH_OK.fetch_add(1, Ordering::Relaxed);
             crate::log_info!(
                 "auth {}: token {}",
                 a.id,
@@ -440,6 +441,7 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
             );
         }
         Err(oauth::OAuthError::Rejected { status, code }) => {
+            crate::obs::metrics::REFRESH_FAILED.fetch_add(1, Ordering::Relaxed);
             a.refused.store(true, Ordering::Release);
             a.retry_at.store(t + FAILURE_BACKOFF, Ordering::Release);
             crate::log_warn!(
@@ -448,6 +450,7 @@ fn refresh_one(e: &Engine, a: &Arc<Account>, proxy: Option<Arc<crate::upstream::
             );
         }
         Err(oauth::OAuthError::Transient(m)) => {
+            crate::obs::metrics::REFRESH_FAILED.fetch_add(1, Ordering::Relaxed);
             a.retry_at.store(t + FAILURE_BACKOFF, Ordering::Release);
             crate::log_warn!("auth {}: token refresh failed: {m}", a.id);
         }

@@ -33,6 +33,7 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         "logging-to-file" => logging_to_file,
         "logs-max-total-size-mb" => logs_max_total_size_mb,
         "error-logs-max-files" => error_logs_max_files,
+        "redis-usage-queue-retention-seconds" => redis_usage_queue_retention_seconds,
         "quota-exceeded" => quota_exceeded,
         "ws-auth" => ws_auth,
         "antigravity-signature-cache-enabled" => antigravity_signature_cache_enabled,
@@ -49,7 +50,6 @@ pub(super) fn raw_inactive_keys(raw: &RawConfig) -> Vec<String> {
         "disable-image-generation" => disable_image_generation,
         "gpt-image-2-base-model" => gpt_image_2_base_model,
         "video-result-auth-cache-ttl" => video_result_auth_cache_ttl,
-        "request-log" => request_log,
         "enable-gemini-cli-endpoint" => enable_gemini_cli_endpoint,
     );
     let mut entry_key = |key: &str, set: bool| {

@@ -27,6 +27,10 @@
 //!   largest request body cliproxy accepts.
 //! - `excluded-models` on `openai-compatibility` entries (same wildcard rules as
 //!   on the other provider lists).
+//! - `metrics` (`enabled`, `public`; both default false): `GET /metrics`
+//!   (see [`crate::obs::metrics`]).
+//! - `access-log` (`enabled`, `format: json|logfmt`, `path`): one line per
+//!   request (see [`crate::obs`]).
 //! - `http2-cleartext` (bool, default false): h2c with prior knowledge on the
 //!   plain listener (CLIProxyAPI serves HTTP/2 only over TLS). Ignored, with a
 //!   warning, when `tls.enable` is on.
@@ -115,6 +119,19 @@ pub struct Config {
     pub ws_auth: bool,
     /// Full per-request logs.
     pub request_log: bool,
+    /// `logging-to-file`: the app log goes to `<log_dir>/main.log` (rotated).
+    pub logging_to_file: bool,
+    /// `logs-max-total-size-mb` in bytes; 0 = no limit.
+    pub logs_max_total_bytes: u64,
+    /// `error-logs-max-files` (0 = no cleanup of `error-*.log`).
+    pub error_logs_max_files: u64,
+    /// Where every log file goes: `$WRITABLE_PATH/logs`, else `logs/` next
+    /// to the config file.
+    pub log_dir: PathBuf,
+    /// `metrics` (cliproxy extension): `/metrics` and its counting.
+    pub metrics: raw::RawMetrics,
+    /// `access-log` (cliproxy extension), when enabled.
+    pub access_log: Option<AccessLog>,
     /// Forward filtered upstream response headers.
     pub passthrough_headers: bool,
     /// Unprefixed model names only route to unprefixed credentials.
@@ -164,6 +181,24 @@ pub struct Config {
     pub inactive_keys: Vec<String>,
     /// `ampcode` (with the legacy flat `amp-*` keys migrated in).
     pub ampcode: amp::AmpCode,
+}
+
+/// The `access-log` setting (cliproxy extension).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessLog {
+    /// Line format.
+    pub format: AccessFormat,
+    /// The file lines are appended to.
+    pub path: PathBuf,
+}
+
+/// An access-log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessFormat {
+    /// One JSON object per line.
+    Json,
+    /// `key=value` pairs.
+    Logfmt,
 }
 
 /// The keyed provider lists, one per [`crate::providers::Kind`] (see [`Config::slot`]).

@@ -178,6 +178,7 @@ fn reload(handle: &ServerHandle, config_path: &Path, listener_tls: bool, why: &s
     match load_snapshot(config_path, gen) {
         Ok(mut snap) => {
             crate::log::set_debug(snap.config.debug);
+            crate::obs::apply(&snap.config);
             warn_tls_toggle(listener_tls, snap.server_tls.is_some());
             keep_listener_tls(handle, &mut snap, listener_tls);
             if handle.reload(snap, Duration::from_secs(5)) {

@@ -49,6 +49,25 @@ struct File {
 }
 
 impl Scheduler {
+    /// Cooldowns in force now: (whole credentials, credential-model pairs).
+    /// Reads the shared words; for `/metrics`.
+    pub fn cooling_counts(&self) -> (usize, usize) {
+        let topo = self.topology();
+        let now = self.inner.now_ms();
+        let (mut creds, mut models) = (0, 0);
+        for cred in topo.creds.iter().flatten() {
+            if Word::blocks(topo.word(cred.cred_slot), now) {
+                creds += 1;
+            }
+            for &(_, slot) in cred.models.iter() {
+                if Word::blocks(topo.word(slot), now) {
+                    models += 1;
+                }
+            }
+        }
+        (creds, models)
+    }
+
     /// Writes all active cooldowns to `path` atomically. Returns the number of
     /// records written.
     pub fn save_to(&self, path: &Path) -> io::Result<usize> {

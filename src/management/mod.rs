@@ -29,6 +29,7 @@ mod ampcode;
 pub mod auth_files;
 mod config_file;
 mod live;
+mod logs;
 pub mod oauth;
 mod oauth_maps;
 mod offload;
@@ -206,6 +207,73 @@ fn find(method: &[u8], sub: &[u8]) -> Option<Found> {
         return Some(Found::OAuth(op));
     }
     routes::find(method, sub).map(Found::Config)
+}
+
+/// `GET /metrics` (cliproxy extension): 404 unless `metrics.enabled`; then
+/// the management key is required (same gate, locality and ban rules as
+/// `/v0/management`) unless `metrics.public` is set. With management off
+/// and `public` unset the route is a 404.
+pub async fn metrics(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
+    let snap = w.snapshot();
+    let m = &snap.config.metrics;
+    let plane = PLANE.get();
+    let allowed = m.enabled && (m.public || plane.is_some_and(|p| enabled(&snap.config, Some(p))));
+    if !allowed {
+        let e = crate::error::Error::new(crate::error::ErrorKind::NoRoute, "");
+        crate::pipeline::reply::error(
+            &mut conn.out,
+            &e,
+            crate::translate::format::Format::OpenAiChat,
+            req.method() == b"HEAD",
+            &[],
+        );
+        return conn.flush().await.is_ok();
+    }
+    if !m.public {
+        if let Some(plane) = plane {
+            let provided =
+                access::presented(req.header("authorization"), req.header("x-management-key"));
+            let rm = &snap.config.remote_management;
+            if let Err(d) = plane.gate.check(
+                conn.peer.ip(),
+                rm.allow_remote,
+                rm.secret_key.expose().trim(),
+                provided,
+            ) {
+                error(&mut conn.out, d.status, &d.message);
+                return conn.flush().await.is_ok();
+            }
+        }
+    }
+    let shared = &w.shared;
+    let g = crate::obs::metrics::Gauges {
+        cooling: shared.scheduler.cooling_counts(),
+        upstream_opened: shared
+            .upstream_opened
+            .load(std::sync::atomic::Ordering::Relaxed),
+        upstream_reused: shared
+            .upstream_reused
+            .load(std::sync::atomic::Ordering::Relaxed),
+        open_connections: shared
+            .open_connections
+            .load(std::sync::atomic::Ordering::Relaxed) as u64,
+    };
+    let text = crate::obs::metrics::render(&g);
+    encode::status_line(&mut conn.out, 200);
+    encode::header(
+        &mut conn.out,
+        "Content-Type",
+        b"text/plain; version=0.0.4; charset=utf-8",
+    );
+    if req.method() == b"HEAD" {
+        encode::content_length(&mut conn.out, text.len());
+        conn.out.extend_from_slice(b"\r\n");
+    } else {
+        encode::content_length(&mut conn.out, text.len());
+        conn.out.extend_from_slice(b"\r\n");
+        conn.out.extend_from_slice(text.as_bytes());
+    }
+    conn.flush().await.is_ok()
 }
 
 /// Makes sure a plaintext `remote-management.secret-key` in the config file

@@ -245,6 +245,10 @@ pub(super) enum Route {
     OAuthMap(super::oauth_maps::MapKey, Method),
     ModelDefinitions(String),
     VertexImport,
+    Logs(Method),
+    ErrorLogs,
+    ErrorLog(String),
+    LogById(String),
 }
 
 /// The route for `method` and the path below the prefix, if one is registered.
@@ -277,6 +281,14 @@ pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Route> {
         "/routing/strategy" if m != Method::Delete => Route::Strategy(m),
         "/api-keys" => Route::ApiKeys(m),
         "/ampcode" if m == Method::Get => Route::AmpCode,
+        "/logs" if matches!(m, Method::Get | Method::Delete) => Route::Logs(m),
+        "/request-error-logs" if m == Method::Get => Route::ErrorLogs,
+        _ if sub.starts_with("/request-error-logs/") && m == Method::Get => {
+            Route::ErrorLog(sub["/request-error-logs/".len()..].to_string())
+        }
+        _ if sub.starts_with("/request-log-by-id/") && m == Method::Get => {
+            Route::LogById(sub["/request-log-by-id/".len()..].to_string())
+        }
         "/ampcode/upstream-api-keys" => Route::AmpList(super::ampcode::List::UpstreamApiKeys, m),
         "/ampcode/model-mappings" => Route::AmpList(super::ampcode::List::ModelMappings, m),
         _ if sub.starts_with("/model-definitions/") && m == Method::Get => {
@@ -362,6 +374,11 @@ pub(super) fn serve(
         Route::OAuthMap(k, m) => {
             super::oauth_maps::serve(plane, k, m, req.body(), &|n| query(req, n), out)
         }
+        Route::Logs(Method::Delete) => super::logs::delete_logs(&snap.config, out),
+        Route::Logs(_) => super::logs::get_logs(&snap.config, req.query(), out),
+        Route::ErrorLogs => super::logs::list_error_logs(&snap.config, out),
+        Route::ErrorLog(name) => super::logs::get_error_log(&snap.config, &name, out),
+        Route::LogById(id) => super::logs::get_by_id(&snap.config, &id, out),
         Route::ModelDefinitions(channel) => {
             let mut buf = Vec::new();
             crate::pipeline::auth::percent_decode(channel.as_bytes(), &mut buf);

@@ -270,7 +270,7 @@ fn send(m: Msg) {
 
 /// The client's key as presented (`Authorization` Bearer or raw,
 /// `X-Api-Key`, `X-Goog-Api-Key`, `?key=`); `""` for an open relay.
-fn client_key(req: &crate::server::Request<'_>) -> String {
+pub(crate) fn client_key(req: &crate::server::Request<'_>) -> String {
     let raw = req
         .header("authorization")
         .map(|a| {
@@ -305,6 +305,11 @@ struct Ident {
     /// `/api-key-usage` group and `base_url|api_key` (API-key entries).
     group: std::sync::Arc<str>,
     key: Option<std::sync::Arc<str>>,
+    /// Metrics and access log: the provider entry's name.
+    name: std::sync::Arc<str>,
+    /// Metrics and access log: the credential label (an account's label,
+    /// else the key's `auth_index`; never a key).
+    shown: std::sync::Arc<str>,
 }
 
 /// This worker's [`Ident`]s for one snapshot generation.
@@ -357,11 +362,18 @@ fn ident(gen: u64, provider: &crate::state::Provider, ki: Option<usize>) -> Iden
                     Some(_) => None,
                     None => key_id(provider, ki).map(Into::into),
                 };
+                let shown: std::sync::Arc<str> = if provider.account.is_some() {
+                    label.as_str().into()
+                } else {
+                    idx.as_str().into()
+                };
                 Ident {
                     label: label.into(),
                     auth_index: idx.into(),
                     group: group_of(provider).into(),
                     key,
+                    name: provider.name.as_str().into(),
+                    shown,
                 }
             })
             .clone()
@@ -421,6 +433,18 @@ pub(crate) fn identity(provider: &crate::state::Provider, ki: Option<usize>) -> 
             (provider.name.clone(), idx)
         }
     }
+}
+
+/// A credential's labels for metrics and the access log, cached per worker
+/// and snapshot generation: (provider name, credential label: the account's
+/// email or id, else the key's `auth_index`; never a key).
+pub(crate) fn obs_labels(
+    gen: u64,
+    provider: &crate::state::Provider,
+    ki: Option<usize>,
+) -> (std::sync::Arc<str>, std::sync::Arc<str>) {
+    let id = ident(gen, provider, ki);
+    (id.name, id.shown)
 }
 
 /// Records one upstream attempt of the request `req` with the credential

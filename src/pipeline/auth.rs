@@ -126,6 +126,9 @@ pub(crate) fn authorized(w: &Worker, conn: &mut Conn, req: &Request<'_>, head_on
         Auth::Missing => true,
         Auth::Invalid => false,
     };
+    // A refused request is an error log (request-log off), as CLIProxyAPI's
+    // logging middleware sits before its auth middleware.
+    crate::obs::arm_error_log(conn, None);
     // CLIProxyAPI answers authentication in one shape whatever the route.
     let e = Error::new(ErrorKind::Unauthorized { missing }, "");
     super::reply::error(&mut conn.out, &e, Format::OpenAiChat, head_only, &[]);

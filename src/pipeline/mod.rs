@@ -48,11 +48,18 @@ impl crate::server::Handler<Worker> for Proxy {
 
 /// Handles one request; returns whether the connection may serve another.
 /// Amp CLI routes (`crate::amp`) first, then the relay's own.
+/// With request logs, the access log or metrics on, the request carries a
+/// trace ([`crate::obs`]); off, this costs a flag load and two branches.
 pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
-    if let Some(keep) = crate::amp::handle::<Proxy>(w, conn, req).await {
-        return keep;
+    crate::obs::begin(conn, req);
+    let keep = match crate::amp::handle::<Proxy>(w, conn, req).await {
+        Some(keep) => keep,
+        None => dispatch(w, conn, req).await,
+    };
+    if let Some(t) = conn.trace.take() {
+        crate::obs::finish(w, req, t);
     }
-    dispatch(w, conn, req).await
+    keep
 }
 
 impl crate::amp::Relay for Proxy {
@@ -189,6 +196,7 @@ pub(crate) async fn dispatch(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>)
         }
         // The control panel (CLIProxyAPI registers GET only).
         (b"GET", b"/management.html") => return crate::management::panel::serve(w, conn).await,
+        (_, b"/metrics") if get => return crate::management::metrics(w, conn, req).await,
         // The management plane: tried after every proxy route, so those never pay for it.
         (_, p) if p.starts_with(crate::management::PREFIX) => {
             return crate::management::handle(w, conn, req).await

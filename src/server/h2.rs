@@ -269,6 +269,7 @@ async fn stream<H: Host, A: Handler<H>>(
         // No WebSocket over HTTP/2 (no extended CONNECT).
         ws: None,
         filter: None,
+        trace: None,
     };
     let mut buf = match read {
         Ok(b) => b,

@@ -153,6 +153,9 @@ pub struct Conn {
     /// Rewrites the response bytes at each flush while set (the Amp
     /// response rewriter on one request); `None` on every other request.
     pub filter: Option<Box<dyn OutFilter>>,
+    /// The request's observability trace (request log, access log,
+    /// metrics); `None` unless one of them is on (see [`crate::obs`]).
+    pub trace: Option<Box<crate::obs::Trace>>,
 }
 
 /// A rewrite of a handler's response bytes on their way out (see
@@ -183,6 +186,9 @@ impl Conn {
             self.committed_early = true;
         }
         crate::h1::encode::chunk(&mut v, b"\n");
+        if let Some(t) = self.trace.as_mut() {
+            t.on_flush(&v);
+        }
         self.stream.write_all(v).await.0
     }
 
@@ -217,6 +223,9 @@ impl Conn {
             f.filter(&mut self.out);
         }
         self.rewrite_after_commit();
+        if let Some(t) = self.trace.as_mut() {
+            t.on_flush(&self.out);
+        }
         if let Some(bridge) = self.ws.as_mut() {
             bridge.transcode(&mut self.out);
         }
@@ -429,6 +438,7 @@ pub async fn serve_with<H: Host, A: Handler<H>>(
         buf,
         out: Vec::with_capacity(16 * 1024),
         committed_early: false,
+        trace: None,
         ws: None,
         filter: None,
     };

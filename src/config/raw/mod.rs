@@ -172,6 +172,32 @@ raw_struct! {
         "amp-model-mappings" => amp_model_mappings: Vec<RawAmpModelMapping>,
         /// cliproxy extension: request body limit in MiB.
         "body-limit-mb" => body_limit_mb: i64 = DEFAULT_BODY_LIMIT_MB,
+        /// cliproxy extension: Prometheus `/metrics`.
+        "metrics" => metrics: RawMetrics,
+        /// cliproxy extension: one structured line per request.
+        "access-log" => access_log: RawAccessLog,
+    }
+}
+
+raw_struct! {
+    /// `metrics` (cliproxy extension).
+    pub struct RawMetrics {
+        /// Count requests and serve `GET /metrics`.
+        "enabled" => enabled: bool,
+        /// Serve `/metrics` without the management key.
+        "public" => public: bool,
+    }
+}
+
+raw_struct! {
+    /// `access-log` (cliproxy extension).
+    pub struct RawAccessLog {
+        /// Write one line per request.
+        "enabled" => enabled: bool,
+        /// `json` (default) or `logfmt`.
+        "format" => format: String,
+        /// File path; "" = `access.log` in the log directory.
+        "path" => path: String,
     }
 }
 

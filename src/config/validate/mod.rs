@@ -115,6 +115,30 @@ impl Config {
             .ok_or_else(|| ConfigError::new("body-limit-mb", "too large for this platform"))?;
 
         let tls = tls_files(&raw, base_dir)?;
+        let log_dir = match std::env::var_os("WRITABLE_PATH").filter(|p| !p.is_empty()) {
+            Some(w) => PathBuf::from(w).join("logs"),
+            None => base_dir.join("logs"),
+        };
+        let access_log = if raw.access_log.enabled {
+            let format = match raw.access_log.format.trim().to_ascii_lowercase().as_str() {
+                "" | "json" => super::AccessFormat::Json,
+                "logfmt" => super::AccessFormat::Logfmt,
+                other => {
+                    return Err(ConfigError::new(
+                        "access-log.format",
+                        format!("{other:?} is not json or logfmt"),
+                    ))
+                }
+            };
+            let path = if raw.access_log.path.trim().is_empty() {
+                log_dir.join("access.log")
+            } else {
+                resolve_path(&raw.access_log.path, "", base_dir, "access-log.path")?
+            };
+            Some(super::AccessLog { format, path })
+        } else {
+            None
+        };
         if raw.http2_cleartext && tls.is_some() {
             v.warn(
                 "http2-cleartext",
@@ -187,6 +211,13 @@ impl Config {
             disable_cloaking_model_list: raw.claude_code.disable_cloaking_model_list,
             ws_auth: raw.ws_auth,
             request_log: raw.request_log,
+            logging_to_file: raw.logging_to_file,
+            logs_max_total_bytes: (raw.logs_max_total_size_mb.max(0) as u64)
+                .saturating_mul(1024 * 1024),
+            error_logs_max_files: raw.error_logs_max_files.max(0) as u64,
+            log_dir: log_dir.clone(),
+            metrics: raw.metrics.clone(),
+            access_log,
             passthrough_headers: raw.passthrough_headers,
             force_model_prefix: raw.force_model_prefix,
             force_http1: raw.force_http1,

@@ -145,6 +145,12 @@ impl Attempts<'_> {
                 provider.name,
                 at.cred
             );
+            if let Some(t) = conn.trace.as_mut() {
+                let (p, c) =
+                    crate::management::usage::obs_labels(self.cx.snap.generation, provider, at.ki);
+                t.attempt(&p, &c);
+                t.upstream_request(&self.request);
+            }
             let request = std::mem::take(&mut self.request);
             let Some(sent) = send(&self.cx, conn, provider, at.ki, request).await else {
                 self.report(at.lease, &Outcome::client_gone());
@@ -183,6 +189,9 @@ impl Attempts<'_> {
                         continue;
                     }
                 }
+            }
+            if let Some(t) = conn.trace.as_mut() {
+                t.upstream_head(resp.status(), &resp.headers());
             }
             if !(200..300).contains(&resp.status()) {
                 let Some((status, retry_after, eb)) = self.error_body(conn, at, resp).await else {
@@ -228,6 +237,9 @@ impl Attempts<'_> {
             }
             Some(Ok(())) => resp.release(&self.cx.w.pool),
             Some(Err(_)) => {}
+        }
+        if let Some(t) = conn.trace.as_mut() {
+            t.api_error(status, &eb);
         }
         Some((status, retry_after, eb))
     }
@@ -317,9 +329,11 @@ impl Attempts<'_> {
         }
         let upstream_fmt = provider.format();
         let passthrough = upstream_fmt == call.client && upstream_fmt != Format::Codex;
-        // Usage statistics: off costs this one test.
+        // Usage statistics: off costs this one test (and the trace test:
+        // the access log and metrics read tokens too).
         let counting = self.cx.snap.config.usage_statistics_enabled && !call.count_tokens;
-        let mut sniff = counting.then(|| {
+        let traced = conn.trace.as_ref().is_some_and(|t| t.wants_tokens());
+        let mut sniff = (counting || traced).then(|| {
             crate::management::usage::Sniffer::new(
                 upstream_fmt,
                 call.stream || upstream_fmt == Format::Codex,
@@ -350,7 +364,13 @@ impl Attempts<'_> {
         self.fwd = fwd;
         if let Some(s) = sniff {
             let failed = !matches!(relayed, Relayed::Done(_, false));
-            self.record_usage(provider, ki, s.finish(), failed);
+            let usage = s.finish();
+            if let Some(t) = conn.trace.as_mut() {
+                t.tokens = (usage.input, usage.output);
+            }
+            if counting {
+                self.record_usage(provider, ki, usage, failed);
+            }
         }
         relayed
     }

@@ -134,11 +134,20 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
     let mut bootstrap: Option<(Failure, u16, Vec<u8>)> = None;
     let mut retried = 0;
     let started = std::time::Instant::now();
+    if let Some(t) = conn.trace.as_mut() {
+        t.model.clone_from(&call.model);
+    }
     loop {
         let (routed, mut plan) = match route(w, &snap, req, &call.model, call.body) {
             Ok(r) => r,
-            Err(Unrouted::UnknownModel) => return unknown_model(conn, &call.model).await,
-            Err(Unrouted::NoCredential(a)) => return no_credential(conn, a, bootstrap).await,
+            Err(Unrouted::UnknownModel) => {
+                crate::obs::arm_error_log(conn, None);
+                return unknown_model(conn, &call.model).await;
+            }
+            Err(Unrouted::NoCredential(a)) => {
+                arm_error_log(conn, bootstrap.as_ref().map(|b| &b.0));
+                return no_credential(conn, a, bootstrap).await;
+            }
         };
         plan.prefer_websockets(conn.ws.is_some());
         let mut attempts = Attempts {
@@ -176,7 +185,10 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
                 );
                 bootstrap = Some((f, s, fwd));
             }
-            (last, _) => return give_up(conn, last, &fwd).await,
+            (last, _) => {
+                arm_error_log(conn, last.as_ref());
+                return give_up(conn, last, &fwd).await;
+            }
         }
     }
 }
@@ -208,7 +220,10 @@ async fn dispatch(
                 }
                 continue;
             }
-            Next::GiveUp(a) => return Some(no_credential(conn, a, bootstrap.take()).await),
+            Next::GiveUp(a) => {
+                arm_error_log(conn, bootstrap.as_ref().map(|b| &b.0));
+                return Some(no_credential(conn, a, bootstrap.take()).await);
+            }
             Next::ReturnUpstream | Next::Done => return None,
         };
         match attempts.lease(conn, lease).await {
@@ -216,6 +231,16 @@ async fn dispatch(
             Step::NextLease => {}
         }
     }
+}
+
+/// Arms an error log for a failed request (see [`crate::obs::arm_error_log`])
+/// with the upstream's last error answer, if that is what failed.
+fn arm_error_log(conn: &mut Conn, last: Option<&Failure>) {
+    let up = match last {
+        Some(Failure::Upstream { status, body, .. }) => Some((*status, body.as_slice())),
+        _ => None,
+    };
+    crate::obs::arm_error_log(conn, up);
 }
 
 /// `streaming.bootstrap-retries` re-dispatches after these statuses of a

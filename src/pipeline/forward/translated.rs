@@ -252,6 +252,9 @@ async fn translate_whole(
     } else {
         &body
     };
+    if let Some(t) = conn.trace.as_mut() {
+        t.upstream_body(&body);
+    }
     if let Some(s) = sniff {
         if from == Format::Codex {
             s.event(Some(b"response.completed"), data);
@@ -338,6 +341,9 @@ async fn translate_stream(
                 if let Some(s) = sniff.as_deref_mut() {
                     s.feed(&chunk);
                 }
+                if let Some(t) = conn.trace.as_mut() {
+                    t.upstream_body(&chunk);
+                }
                 tr.feed(&chunk, &mut out);
                 chunk.clear();
             }
@@ -381,6 +387,9 @@ async fn translate_stream(
                 fed += chunk.len();
                 if let Some(s) = sniff.as_deref_mut() {
                     s.feed(&chunk);
+                }
+                if let Some(t) = conn.trace.as_mut() {
+                    t.upstream_body(&chunk);
                 }
                 tr.feed(&chunk, &mut out);
                 chunk.clear();
