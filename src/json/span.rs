@@ -359,6 +359,7 @@ pub fn valid_string_body(c: &[u8]) -> bool {
         i += 8;
     }
     let start = i;
+    let mut ascii = true;
     while i < c.len() {
         match c[i] {
             b'"' => return false,
@@ -376,12 +377,13 @@ pub fn valid_string_body(c: &[u8]) -> bool {
                 continue;
             }
             b if b < 0x20 => return false,
-            _ => {}
+            b => ascii &= b < 0x80,
         }
         i += 1;
     }
-    // Bytes before `start` are ASCII, so `start` is a character boundary.
-    std::str::from_utf8(&c[start..]).is_ok()
+    // Bytes before `start` are ASCII, so `start` is a character boundary; an
+    // all-ASCII tail (most short tokens) needs no UTF-8 check.
+    ascii || std::str::from_utf8(&c[start..]).is_ok()
 }
 
 /// A non-negative integer value (a float or negative number reads as `None`).

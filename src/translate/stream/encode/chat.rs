@@ -2,12 +2,21 @@
 
 use super::*;
 
+/// What follows `{"index":N,"delta":` in a text chunk, up to the text.
+const TEXT_OPEN: &[u8] = b"{\"content\":\"";
+/// What closes a text chunk after the text: the delta, the choice, the chunk
+/// ([`ChatEnc::chunk_close`]) and the SSE frame.
+const TEXT_CLOSE: &[u8] = b"\"},\"finish_reason\":null}]}\n\n";
+
 /// OpenAI Chat encoder state.
 #[derive(Debug, Default)]
 pub struct ChatEnc {
     pub(super) c: Common,
     /// `{"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[`
     pub(super) prefix: Vec<u8>,
+    /// `data: <prefix>{"index":0,"delta":{"content":"`: the head of every text
+    /// chunk of choice 0 (almost every chunk of a stream), written in one copy.
+    pub(super) text_open: Vec<u8>,
     /// `(choice, upstream tool key) -> client tool index`, per choice sequential.
     pub(super) tools: Vec<(u32, u32, u32)>,
 }
@@ -16,6 +25,7 @@ impl ChatEnc {
     pub(super) fn reset(&mut self, ctx: &StreamCtx<'_>) {
         self.c.reset(ctx);
         self.prefix.clear();
+        self.text_open.clear();
         self.tools.clear();
     }
 
@@ -34,6 +44,11 @@ impl ChatEnc {
         p.extend_from_slice(b",\"model\":\"");
         p.extend_from_slice(&self.c.model);
         p.extend_from_slice(b"\",\"choices\":[");
+        let mut t = std::mem::take(&mut self.text_open);
+        t.clear();
+        self.chunk_open(0, &mut t);
+        t.extend_from_slice(TEXT_OPEN);
+        self.text_open = t;
         self.chunk_open(0, out);
         out.extend_from_slice(b"{\"role\":\"assistant\",\"content\":\"\"}");
         Self::chunk_close(out);
@@ -74,9 +89,15 @@ impl ChatEnc {
         }
         match ev {
             StreamEvent::Start { .. } | StreamEvent::ReasoningSignature { .. } => {}
+            StreamEvent::Text { choice: 0, text } if !self.text_open.is_empty() => {
+                out.reserve(self.text_open.len() + text.len() + TEXT_CLOSE.len());
+                out.extend_from_slice(&self.text_open);
+                out.extend_from_slice(text);
+                out.extend_from_slice(TEXT_CLOSE);
+            }
             StreamEvent::Text { choice, text } => {
                 self.chunk_open(choice, out);
-                out.extend_from_slice(b"{\"content\":\"");
+                out.extend_from_slice(TEXT_OPEN);
                 out.extend_from_slice(text);
                 out.extend_from_slice(b"\"}");
                 Self::chunk_close(out);
