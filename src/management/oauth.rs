@@ -37,12 +37,22 @@
 //! device flow's `run` polls its token endpoint, checking
 //! [`Waiter::pending`] between polls so a cancel stops it. The session
 //! thread writes the file and reports the outcome; nothing else changes.
-//! Antigravity (`/antigravity-auth-url`, sink `/antigravity/callback`,
-//! port 51121) and the Kimi/Qwen/iFlow device flows register this way.
+//! The kinds: Claude, Codex, Gemini CLI; Antigravity
+//! (`/antigravity-auth-url`, sink `/antigravity/callback`, port 51121) and
+//! iFlow (`/iflow-auth-url`, sink `/iflow/callback`, port 11451), both
+//! redirect flows; the device flows Kimi (`/kimi-auth-url`) and Qwen
+//! (`/qwen-auth-url`), whose answer's `url` is the device page with the
+//! user code filled in (as CLIProxyAPI's) and whose session key is made up
+//! (`kmi-…`, `qwn-…`). Qwen's CLI login asks for an email; from the panel
+//! the account is labelled with the Unix milliseconds of the approval, as
+//! CLIProxyAPI's management route does. `POST /iflow-auth-url` is not a
+//! session: it turns a browser cookie into an API-key file at once.
 
 use super::{answer, error, json};
 use crate::accounts::login;
-use crate::accounts::oauth::{self, claude, codex, gemini, Pkce};
+use crate::accounts::oauth::{
+    self, antigravity as ag, claude, codex, gemini, iflow, kimi, qwen, Pkce,
+};
 use crate::accounts::Net;
 use crate::server::{Conn, Request};
 use serde_json::{json, Value};
@@ -143,6 +153,38 @@ pub static KINDS: &[Kind] = &[
         forward_port: gemini::CALLBACK_PORT,
         start: start_gemini,
     },
+    Kind {
+        provider: "antigravity",
+        aliases: &["anti-gravity"],
+        route: "/antigravity-auth-url",
+        sink: Some("/antigravity/callback"),
+        forward_port: ag::CALLBACK_PORT,
+        start: start_antigravity,
+    },
+    Kind {
+        provider: "iflow",
+        aliases: &["i-flow"],
+        route: "/iflow-auth-url",
+        sink: Some("/iflow/callback"),
+        forward_port: iflow::CALLBACK_PORT,
+        start: start_iflow,
+    },
+    Kind {
+        provider: "kimi",
+        aliases: &[],
+        route: "/kimi-auth-url",
+        sink: None,
+        forward_port: 0,
+        start: start_kimi,
+    },
+    Kind {
+        provider: "qwen",
+        aliases: &[],
+        route: "/qwen-auth-url",
+        sink: None,
+        forward_port: 0,
+        start: start_qwen,
+    },
 ];
 
 fn start_claude(_: &Start) -> Result<Begun, String> {
@@ -193,6 +235,93 @@ fn start_gemini(s: &Start) -> Result<Begun, String> {
                 &project,
                 &mut |line| crate::log_info!("gemini login: {line}"),
             )
+        }),
+    })
+}
+
+fn start_antigravity(_: &Start) -> Result<Begun, String> {
+    let pkce = Pkce::generate().map_err(|e| e.to_string())?;
+    let state = oauth::random_state().map_err(|e| e.to_string())?;
+    // The redirect URI registered for Antigravity's client names its fixed
+    // port; the `is_webui` forwarder (or a paste-back) covers the rest.
+    let redirect = login::antigravity::redirect_uri(ag::CALLBACK_PORT);
+    let url = login::antigravity::auth_url(&redirect, &state, &pkce.challenge);
+    Ok(Begun {
+        url,
+        state,
+        run: Box::new(move |w: &Waiter| {
+            let code = w.code(CALLBACK_WAIT)?;
+            login::antigravity::finish(&w.net, &code, &redirect, pkce.verifier.expose())
+        }),
+    })
+}
+
+fn start_iflow(_: &Start) -> Result<Begun, String> {
+    let a = login::iflow::start(iflow::CALLBACK_PORT)?;
+    let redirect = a.redirect_uri;
+    Ok(Begun {
+        url: a.url,
+        state: a.state,
+        run: Box::new(move |w: &Waiter| {
+            let code = w.code(CALLBACK_WAIT)?;
+            login::iflow::finish(&w.net, &code, &redirect)
+        }),
+    })
+}
+
+/// The session key of a device flow (it has no OAuth `state`): the kind's
+/// prefix, as CLIProxyAPI's (`kmi-`, …), and random hex.
+fn device_state(prefix: &str) -> Result<String, String> {
+    let r = oauth::random_state().map_err(|e| e.to_string())?;
+    Ok(format!("{prefix}-{r}"))
+}
+
+/// The poll of a device flow's session: stops once the session is no
+/// longer pending (cancelled or expired).
+fn polling<T>(w: &Waiter, poll: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    if w.pending() {
+        poll()
+    } else {
+        Err("cancelled".into())
+    }
+}
+
+fn start_kimi(s: &Start) -> Result<Begun, String> {
+    let started = login::kimi::start(&s.net)?;
+    let state = device_state("kmi")?;
+    Ok(Begun {
+        url: started.device.url().to_string(),
+        state,
+        run: Box::new(move |w: &Waiter| {
+            login::device::wait(&started.device, kimi::MAX_WAIT, || {
+                polling(w, || login::kimi::poll(&w.net, &started))
+            })
+        }),
+    })
+}
+
+/// Qwen's answer names no account and the panel has no prompt: as
+/// CLIProxyAPI's management route does, the account is labelled with the
+/// Unix milliseconds of the approval (`qwen-<ms>.json`, `email: "<ms>"`).
+fn start_qwen(s: &Start) -> Result<Begun, String> {
+    let d = login::qwen::start(&s.net)?;
+    let state = device_state("qwn")?;
+    Ok(Begun {
+        url: d.url().to_string(),
+        state,
+        run: Box::new(move |w: &Waiter| {
+            let mut tokens = None;
+            login::device::wait(&d, qwen::MAX_WAIT, || {
+                polling(w, || match login::qwen::poll(&w.net, &d)? {
+                    login::qwen::Polled::Wait(step) => Ok(step),
+                    login::qwen::Polled::Tokens(t) => {
+                        tokens = Some(t);
+                        Ok(login::device::Step::Done(String::new(), Value::Null))
+                    }
+                })
+            })?;
+            let t = tokens.ok_or("the device flow ended without tokens")?;
+            login::qwen::file(&t, &super::now_ms().to_string())
         }),
     })
 }
@@ -550,6 +679,8 @@ pub(super) enum Op {
     Status,
     Cancel,
     Callback,
+    /// `POST /iflow-auth-url`: an iFlow browser cookie to an API-key file.
+    IFlowCookie,
 }
 
 pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Op> {
@@ -557,6 +688,7 @@ pub(super) fn find(method: &[u8], sub: &[u8]) -> Option<Op> {
         (b"GET", b"/get-auth-status") => return Some(Op::Status),
         (b"DELETE", b"/oauth-session") => return Some(Op::Cancel),
         (b"GET" | b"POST", b"/oauth-callback") => return Some(Op::Callback),
+        (b"POST", b"/iflow-auth-url") => return Some(Op::IFlowCookie),
         _ => {}
     }
     if method != b"GET" {
@@ -623,6 +755,85 @@ pub(super) async fn serve(
         Op::Status => status(param(&pairs, "state"), out),
         Op::Cancel => cancel(param(&pairs, "state"), out),
         Op::Callback => callback(req, &pairs, out),
+        Op::IFlowCookie => iflow_cookie(w, snap, req.body(), out).await,
+    }
+}
+
+/// What the cookie login ended with: the answer's status and body.
+type CookieAnswer = (u16, Value);
+
+/// `POST /iflow-auth-url` `{"cookie": ..}` (CLIProxyAPI v6.9.25
+/// `RequestIFlowCookieToken`): the cookie's `BXAuth` renews the account's
+/// API key and the file is written as `-iflow-cookie` writes it. Answers
+/// `{"status":"ok","saved_path","email","expired","type"}`; a missing or
+/// malformed cookie or a refused one is 400, a `BXAuth` another file holds
+/// is 409 with `existing_file`. The calls to iFlow run off the worker.
+async fn iflow_cookie(
+    w: &crate::runtime::Worker,
+    snap: &crate::state::Snapshot,
+    body: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let bad =
+        |status: u16, m: &str| -> CookieAnswer { (status, json!({"status": "error", "error": m})) };
+    let cookie = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(b)) => b
+            .get("cookie")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim()
+            .to_string(),
+        _ => String::new(),
+    };
+    if cookie.is_empty() {
+        let (status, v) = bad(400, "cookie is required");
+        return json(out, status, &v);
+    }
+    let net = net_of(w, snap);
+    let dir = auth_dir(snap);
+    let done = super::offload::run("cliproxy-iflow-cookie", move || -> CookieAnswer {
+        let normal = match iflow::normalize_cookie(&cookie) {
+            Ok(c) => c,
+            Err(e) => return bad(400, &e),
+        };
+        if let Some(existing) = login::iflow::duplicate_of(&dir, iflow::bx_auth(&normal)) {
+            return (
+                409,
+                json!({"status": "error", "error": "duplicate BXAuth found",
+                    "existing_file": existing}),
+            );
+        }
+        let (name, obj) = match login::iflow::cookie_file(&net, &cookie, &dir) {
+            Ok(f) => f,
+            Err(e) => return bad(400, &e),
+        };
+        if super::auth_files::unsafe_name(&name) {
+            return bad(400, "failed to extract email from token");
+        }
+        match login::save(&dir, &name, &obj) {
+            Ok(path) => {
+                crate::log_info!(
+                    "iflow cookie login from the management API saved {}",
+                    path.display()
+                );
+                let field = |k: &str| obj.get(k).cloned().unwrap_or(Value::from(""));
+                (
+                    200,
+                    json!({"status": "ok", "saved_path": path.to_string_lossy(),
+                        "email": field("email"), "expired": field("expired"),
+                        "type": field("type")}),
+                )
+            }
+            Err(e) => {
+                crate::log_warn!("iflow cookie login: cannot write {name}: {e}");
+                bad(500, "failed to save authentication tokens")
+            }
+        }
+    })
+    .await;
+    match done {
+        Some((status, v)) => json(out, status, &v),
+        None => error(out, 500, "failed to save authentication tokens"),
     }
 }
 
@@ -923,6 +1134,30 @@ mod tests {
         assert_eq!(find(b"GET", b"/codex-auth-url"), Some(Op::AuthUrl(1)));
         assert_eq!(find(b"GET", b"/gemini-cli-auth-url"), Some(Op::AuthUrl(2)));
         assert_eq!(find(b"POST", b"/anthropic-auth-url"), None);
+        for (i, k) in KINDS.iter().enumerate() {
+            assert_eq!(find(b"GET", k.route.as_bytes()), Some(Op::AuthUrl(i)));
+            if let Some(sink) = k.sink {
+                assert_eq!(
+                    sink_of(sink.as_bytes()).map(|s| s.provider),
+                    Some(k.provider)
+                );
+            }
+        }
+        assert_eq!(find(b"POST", b"/iflow-auth-url"), Some(Op::IFlowCookie));
+        assert_eq!(find(b"POST", b"/kimi-auth-url"), None);
+        assert_eq!(
+            sink_of(b"/antigravity/callback").map(|k| k.provider),
+            Some("antigravity")
+        );
+        assert_eq!(
+            sink_of(b"/iflow/callback").map(|k| k.provider),
+            Some("iflow")
+        );
+        assert_eq!(
+            kind_named("anti-gravity").map(|k| k.provider),
+            Some("antigravity")
+        );
+        assert_eq!(kind_named("I-Flow").map(|k| k.provider), Some("iflow"));
         assert_eq!(find(b"GET", b"/oauth-callback"), Some(Op::Callback));
         assert_eq!(find(b"POST", b"/oauth-callback"), Some(Op::Callback));
         assert_eq!(find(b"DELETE", b"/oauth-session"), Some(Op::Cancel));
