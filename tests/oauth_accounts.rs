@@ -969,3 +969,92 @@ codex-header-defaults:
     let log = srv.log_text();
     assert!(!log.contains("header-defaults"), "{log}");
 }
+
+/// v6.9 behaviour #17: `oauth-model-alias` renames model ids for listing and
+/// routing; a client-visible name that two providers both expose is shared
+/// (requests rotate over both backends), while a unique alias or a file's
+/// prefix pins one backend.
+#[test]
+fn oauth_model_aliases_share_an_overlapping_name_and_unique_names_pin_a_backend() {
+    let mock = Mock::start_tls_named(&HOSTS, |r| {
+        if r.path.starts_with("/backend-api/codex") {
+            codex_answer(r, "from codex")
+        } else {
+            claude_answer(r, "from claude")
+        }
+    });
+    let auth = scratch_dir("oauth-alias-17");
+    std::fs::write(
+        auth.join("claude-a.json"),
+        claude_file("at-claude", far_future()),
+    )
+    .unwrap();
+    let mut codex: serde_json::Value =
+        serde_json::from_str(&codex_file("at-codex", "plus")).unwrap();
+    codex["prefix"] = json!("cx");
+    std::fs::write(auth.join("codex-b.json"), codex.to_string()).unwrap();
+    let ca = mock.write_ca(&scratch_dir("oauth-alias-17-ca"));
+    let yaml = format!(
+        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\noauth-model-alias:\n  claude:\n    - {{name: {MODEL}, alias: shared}}\n    - {{name: {MODEL}, alias: only-claude}}\n  codex:\n    - {{name: gpt-5.5, alias: shared}}\n",
+        auth.display()
+    );
+    let srv = Server::start_env(
+        "epoll",
+        1,
+        &yaml,
+        &["--upstream-ca", &ca.to_string_lossy()],
+        &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
+    );
+    let ids = models(&srv);
+    for want in ["shared", "only-claude", "cx/shared"] {
+        assert!(ids.iter().any(|m| m == want), "{want} listed: {ids:?}");
+    }
+    assert!(
+        !ids.iter().any(|m| m == MODEL),
+        "an alias without fork replaces the name: {ids:?}"
+    );
+    // Which backend served each answer, by host and upstream model.
+    let served = |model: &str| -> Vec<(String, String)> {
+        let before = mock.requests().len();
+        let r = chat(&srv, model, false);
+        assert_eq!(r.status, 200, "{model}: {}", r.text());
+        mock.requests()[before..]
+            .iter()
+            .map(|u| {
+                (
+                    u.header("host").unwrap_or("").to_string(),
+                    u.json()["model"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    let mut shared_hosts = std::collections::BTreeSet::new();
+    for _ in 0..4 {
+        for (host, upstream) in served("shared") {
+            let want = if host == "chatgpt.com" {
+                "gpt-5.5"
+            } else {
+                MODEL
+            };
+            assert_eq!(upstream, want, "the alias maps to {host}'s own name");
+            shared_hosts.insert(host);
+        }
+    }
+    assert_eq!(
+        shared_hosts.into_iter().collect::<Vec<_>>(),
+        ["api.anthropic.com", "chatgpt.com"],
+        "an overlapping name rotates over both providers"
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            served("only-claude"),
+            [("api.anthropic.com".to_string(), MODEL.to_string())],
+            "a unique alias pins the Claude account"
+        );
+        assert_eq!(
+            served("cx/shared"),
+            [("chatgpt.com".to_string(), "gpt-5.5".to_string())],
+            "the file's prefix pins the Codex account"
+        );
+    }
+}
