@@ -160,25 +160,9 @@ pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool 
     };
     let Some((plane, route)) = route else {
         // gin: a route that is not registered is a plain-text 404.
-        let e = crate::error::Error::new(crate::error::ErrorKind::NoRoute, "");
-        crate::pipeline::reply::error(
-            &mut conn.out,
-            &e,
-            crate::translate::format::Format::OpenAiChat,
-            req.method() == b"HEAD",
-            &[],
-        );
-        return conn.flush().await.is_ok();
+        return no_route(conn, req).await;
     };
-    let provided = access::presented(req.header("authorization"), req.header("x-management-key"));
-    let rm = &snap.config.remote_management;
-    if let Err(d) = plane.gate.check(
-        conn.peer.ip(),
-        rm.allow_remote,
-        rm.secret_key.expose().trim(),
-        provided,
-    ) {
-        error(&mut conn.out, d.status, &d.message);
+    if !admitted(plane, &snap.config, conn, req) {
         return conn.flush().await.is_ok();
     }
     match route {
@@ -209,6 +193,43 @@ fn find(method: &[u8], sub: &[u8]) -> Option<Found> {
     routes::find(method, sub).map(Found::Config)
 }
 
+/// gin's answer to a route that is not registered: a plain-text 404.
+async fn no_route(conn: &mut Conn, req: &Request<'_>) -> bool {
+    let e = crate::error::Error::new(crate::error::ErrorKind::NoRoute, "");
+    crate::pipeline::reply::error(
+        &mut conn.out,
+        &e,
+        crate::translate::format::Format::OpenAiChat,
+        req.method() == b"HEAD",
+        &[],
+    );
+    conn.flush().await.is_ok()
+}
+
+/// The management key, locality and ban checks; on refusal the error is
+/// written to `conn.out` (the caller flushes) and `false` returned.
+fn admitted(
+    plane: &Plane,
+    config: &crate::config::Config,
+    conn: &mut Conn,
+    req: &Request<'_>,
+) -> bool {
+    let provided = access::presented(req.header("authorization"), req.header("x-management-key"));
+    let rm = &config.remote_management;
+    match plane.gate.check(
+        conn.peer.ip(),
+        rm.allow_remote,
+        rm.secret_key.expose().trim(),
+        provided,
+    ) {
+        Ok(()) => true,
+        Err(d) => {
+            error(&mut conn.out, d.status, &d.message);
+            false
+        }
+    }
+}
+
 /// `GET /metrics` (cliproxy extension): 404 unless `metrics.enabled`; then
 /// the management key is required (same gate, locality and ban rules as
 /// `/v0/management`) unless `metrics.public` is set. With management off
@@ -219,28 +240,11 @@ pub async fn metrics(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool
     let plane = PLANE.get();
     let allowed = m.enabled && (m.public || plane.is_some_and(|p| enabled(&snap.config, Some(p))));
     if !allowed {
-        let e = crate::error::Error::new(crate::error::ErrorKind::NoRoute, "");
-        crate::pipeline::reply::error(
-            &mut conn.out,
-            &e,
-            crate::translate::format::Format::OpenAiChat,
-            req.method() == b"HEAD",
-            &[],
-        );
-        return conn.flush().await.is_ok();
+        return no_route(conn, req).await;
     }
     if !m.public {
         if let Some(plane) = plane {
-            let provided =
-                access::presented(req.header("authorization"), req.header("x-management-key"));
-            let rm = &snap.config.remote_management;
-            if let Err(d) = plane.gate.check(
-                conn.peer.ip(),
-                rm.allow_remote,
-                rm.secret_key.expose().trim(),
-                provided,
-            ) {
-                error(&mut conn.out, d.status, &d.message);
+            if !admitted(plane, &snap.config, conn, req) {
                 return conn.flush().await.is_ok();
             }
         }
