@@ -81,6 +81,7 @@ pub mod obs;
 pub mod payload;
 pub mod pipeline;
 pub mod providers;
+pub mod random;
 pub mod runtime;
 pub mod secret;
 pub mod server;

@@ -78,16 +78,6 @@ pub fn token_fields(kind: AccountKind, obj: &Map<String, Value>) -> (&str, &str,
     (access, str_of(obj, "refresh_token"), str_of(obj, "expired"))
 }
 
-/// Unix seconds of an iFlow API-key expiry as the cookie flow stores it
-/// (`2006-01-02 15:04`, read as UTC as CLIProxyAPI's `time.Parse` does).
-pub fn parse_minute_time(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if s.len() != 16 || s.as_bytes().get(10) != Some(&b' ') {
-        return None;
-    }
-    super::file::parse_rfc3339(&format!("{}T{}:00Z", &s[..10], &s[11..]))
-}
-
 /// Qwen's base URL for `resource_url`: `https://` added when it names no
 /// scheme, `/v1` when it does not end so (CLIProxyAPI's
 /// `normaliseQwenBaseURL`); the default host when empty.
@@ -215,11 +205,14 @@ mod tests {
     #[test]
     fn minute_times() {
         assert_eq!(
-            parse_minute_time("2026-01-02 03:04"),
-            super::super::file::parse_rfc3339("2026-01-02T03:04:00Z")
+            crate::accounts::codec::parse_minute_time("2026-01-02 03:04"),
+            crate::accounts::codec::parse_rfc3339("2026-01-02T03:04:00Z")
         );
-        assert_eq!(parse_minute_time("2026-01-02T03:04"), None);
-        assert_eq!(parse_minute_time(""), None);
+        assert_eq!(
+            crate::accounts::codec::parse_minute_time("2026-01-02T03:04"),
+            None
+        );
+        assert_eq!(crate::accounts::codec::parse_minute_time(""), None);
     }
 
     #[test]

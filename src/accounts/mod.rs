@@ -17,6 +17,7 @@
 //!   keep per file, their base URLs and model catalogs.
 
 pub mod chat_kinds;
+pub mod codec;
 pub mod file;
 pub mod http;
 pub mod login;

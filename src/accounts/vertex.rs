@@ -392,7 +392,7 @@ pub fn save(dir: &std::path::Path, imp: &Import) -> Result<std::path::PathBuf, S
         .create(dir)
         .map_err(|e| format!("create {}: {e}", dir.display()))?;
     let path = dir.join(&imp.file_name);
-    super::file::write_atomic(&path, imp.bytes.expose().as_bytes())
+    super::codec::write_atomic(&path, imp.bytes.expose().as_bytes())
         .map_err(|e| format!("write {}: {e}", path.display()))?;
     Ok(path)
 }
@@ -474,18 +474,18 @@ mod tests {
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
         let header: Value =
-            serde_json::from_slice(&crate::accounts::file::base64url_decode(parts[0]).unwrap())
+            serde_json::from_slice(&crate::accounts::codec::base64url_decode(parts[0]).unwrap())
                 .unwrap();
         assert_eq!(header, json!({"alg":"RS256","typ":"JWT","kid":"kid-1"}));
         let claims: Value =
-            serde_json::from_slice(&crate::accounts::file::base64url_decode(parts[1]).unwrap())
+            serde_json::from_slice(&crate::accounts::codec::base64url_decode(parts[1]).unwrap())
                 .unwrap();
         assert_eq!(claims["iss"], "svc@proj-1.iam.gserviceaccount.com");
         assert_eq!(claims["scope"], SCOPE);
         assert_eq!(claims["aud"], "https://oauth2.googleapis.com/token");
         assert_eq!(claims["iat"], 1_700_000_000u64);
         assert_eq!(claims["exp"], 1_700_003_600u64);
-        let sig = crate::accounts::file::base64url_decode(parts[2]).unwrap();
+        let sig = crate::accounts::codec::base64url_decode(parts[2]).unwrap();
         let public = ring::signature::UnparsedPublicKey::new(
             &ring::signature::RSA_PKCS1_2048_8192_SHA256,
             acc.key.public().as_ref().to_vec(),

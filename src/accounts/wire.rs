@@ -85,28 +85,8 @@ pub struct Client<'a> {
     pub defaults: &'a HeaderDefaults,
 }
 
-/// `claude-header-defaults` / `codex-header-defaults`: operator fallbacks
-/// for the fingerprint headers, each trimmed; an empty value keeps the
-/// built-in one. Precedence is CLIProxyAPI v6.9.7's: a provider's or auth
-/// file's own `headers` win over everything (the writers skip those names);
-/// then, per header, see [`claude::write_head`] and [`codex::write_head`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HeaderDefaults {
-    /// `User-Agent` for Claude requests from clients that are not Claude Code.
-    pub claude_user_agent: String,
-    /// `X-Stainless-Package-Version` when the client sends none.
-    pub claude_package_version: String,
-    /// `X-Stainless-Runtime-Version` when the client sends none.
-    pub claude_runtime_version: String,
-    /// `X-Stainless-Timeout` when the client sends none.
-    pub claude_timeout: String,
-    /// OAuth Codex `User-Agent`; beats the client's own (v6.9.7's
-    /// `ensureHeaderWithConfigPrecedence`).
-    pub codex_user_agent: String,
-    /// OAuth Codex `X-Codex-Beta-Features` on Responses WebSocket upgrades
-    /// only, when the client sends none (`upstream::ws::upgrade_parts`).
-    pub codex_beta_features: String,
-}
+/// The operator's header fallbacks (defined with the config).
+pub use crate::config::HeaderDefaults;
 
 /// `configured` when it is set, else `builtin`.
 fn or_builtin<'a>(configured: &'a str, builtin: &'a str) -> &'a [u8] {
@@ -259,28 +239,7 @@ pub(crate) fn trim(b: &[u8]) -> &[u8] {
     &b[s..e]
 }
 
-/// 64 unpredictable bits: SipHash under per-thread random keys (from the
-/// OS, via `RandomState`) over a counter. For ids, not for secrets.
-pub(crate) fn random_u64() -> u64 {
-    use std::cell::Cell;
-    use std::hash::{BuildHasher, RandomState};
-    thread_local! {
-        static STATE: (RandomState, Cell<u64>) = (RandomState::new(), Cell::new(0));
-    }
-    STATE.with(|(s, n)| {
-        let c = n.get().wrapping_add(1);
-        n.set(c);
-        s.hash_one(c)
-    })
-}
-
-/// Fills `buf` with [`random_u64`] bytes.
-pub(crate) fn random_bytes(buf: &mut [u8]) {
-    for chunk in buf.chunks_mut(8) {
-        let r = random_u64().to_le_bytes();
-        chunk.copy_from_slice(&r[..chunk.len()]);
-    }
-}
+pub(crate) use crate::random::{random_bytes, random_u64};
 
 /// Appends `bytes` as lower-case hex.
 pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {

@@ -255,7 +255,7 @@ fn client_key<'r>(keys: &[crate::secret::Secret], req: &'r Request<'_>) -> Optio
     let q = req.query();
     ["key", "auth_token"]
         .into_iter()
-        .filter_map(|n| crate::pipeline::auth::query_param(q, n))
+        .filter_map(|n| crate::h1::query::query_param(q, n))
         .find(|v| is_key(v))
 }
 

@@ -107,7 +107,7 @@ pub struct Config {
     pub streaming_bootstrap_retries: u32,
     /// Header fallbacks for Claude and Codex OAuth heads
     /// (`claude-header-defaults`, `codex-header-defaults`), trimmed.
-    pub header_defaults: crate::accounts::wire::HeaderDefaults,
+    pub header_defaults: HeaderDefaults,
     /// Blank-line keep-alive interval for non-stream responses; `None` = off.
     pub nonstream_keepalive: Option<Duration>,
     /// `save-cooldown-status`: persist cooldowns across restarts.
@@ -607,4 +607,28 @@ pub fn load_file(path: &Path) -> Result<(Config, Vec<Warning>), ConfigError> {
         _ => Path::new("."),
     };
     parse_str(&text, base_dir)
+}
+
+/// `claude-header-defaults` / `codex-header-defaults`: operator fallbacks
+/// for the fingerprint headers, each trimmed; an empty value keeps the
+/// built-in one. Precedence is CLIProxyAPI v6.9.7's: a provider's or auth
+/// file's own `headers` win over everything (the writers skip those names);
+/// then, per header, see `accounts::wire::claude::write_head` and
+/// `accounts::wire::codex::write_head`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderDefaults {
+    /// `User-Agent` for Claude requests from clients that are not Claude Code.
+    pub claude_user_agent: String,
+    /// `X-Stainless-Package-Version` when the client sends none.
+    pub claude_package_version: String,
+    /// `X-Stainless-Runtime-Version` when the client sends none.
+    pub claude_runtime_version: String,
+    /// `X-Stainless-Timeout` when the client sends none.
+    pub claude_timeout: String,
+    /// OAuth Codex `User-Agent`; beats the client's own (v6.9.7's
+    /// `ensureHeaderWithConfigPrecedence`).
+    pub codex_user_agent: String,
+    /// OAuth Codex `X-Codex-Beta-Features` on Responses WebSocket upgrades
+    /// only, when the client sends none (`upstream::ws`).
+    pub codex_beta_features: String,
 }

@@ -7,6 +7,7 @@
 
 pub mod chunked;
 pub mod encode;
+pub mod query;
 pub mod request;
 pub mod response;
 

@@ -71,9 +71,9 @@ pub(super) fn auth_dir(snap: &Snapshot) -> PathBuf {
 }
 
 pub(super) fn query(req: &Request<'_>, name: &str) -> Option<String> {
-    let raw = crate::pipeline::auth::query_param(req.query(), name)?;
+    let raw = crate::h1::query::query_param(req.query(), name)?;
     let mut buf = Vec::new();
-    crate::pipeline::auth::percent_decode(raw, &mut buf);
+    crate::h1::query::percent_decode(raw, &mut buf);
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
@@ -88,7 +88,7 @@ fn query_all(req: &Request<'_>, name: &str) -> Vec<String> {
             };
             (k == name.as_bytes()).then(|| {
                 let mut buf = Vec::new();
-                crate::pipeline::auth::percent_decode(v, &mut buf);
+                crate::h1::query::percent_decode(v, &mut buf);
                 String::from_utf8_lossy(&buf).into_owned()
             })
         })

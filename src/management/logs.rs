@@ -75,9 +75,9 @@ fn parse_cursor(raw: &str) -> Option<(u64, u64)> {
 }
 
 fn query(q: &[u8], name: &str) -> Option<String> {
-    let raw = crate::pipeline::auth::query_param(q, name)?;
+    let raw = crate::h1::query::query_param(q, name)?;
     let mut buf = Vec::new();
-    crate::pipeline::auth::percent_decode(raw, &mut buf);
+    crate::h1::query::percent_decode(raw, &mut buf);
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
@@ -264,7 +264,7 @@ pub(super) fn list_error_logs(cfg: &Config, out: &mut Vec<u8>) {
 
 fn decoded(seg: &str) -> String {
     let mut buf = Vec::new();
-    crate::pipeline::auth::percent_decode(seg.as_bytes(), &mut buf);
+    crate::h1::query::percent_decode(seg.as_bytes(), &mut buf);
     String::from_utf8_lossy(&buf).trim().to_string()
 }
 

@@ -137,10 +137,7 @@ pub(crate) fn error(out: &mut Vec<u8>, status: u16, msg: &str) {
 
 /// Unix milliseconds now.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    crate::obs::now_ms()
 }
 
 /// Whether management routes exist for this config.

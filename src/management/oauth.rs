@@ -60,7 +60,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -541,15 +541,6 @@ fn session_thread(state: String, provider: &'static str, net: Net, dir: PathBuf,
 
 // ------------------------------------------------------------ forwarder
 
-/// The port this server listens on (set once the listeners are bound), for
-/// the forwarder's redirect target.
-static LISTEN_PORT: AtomicU16 = AtomicU16::new(0);
-
-/// Records the bound port of the main listener.
-pub fn set_listen_port(port: u16) {
-    LISTEN_PORT.store(port, Ordering::Relaxed);
-}
-
 /// The port the forwarder of `kind` listens on: the provider's registered
 /// port, or `CLIPROXY_OAUTH_FORWARD_PORT` (tests, or a host where that port
 /// is taken and the redirect is tunnelled).
@@ -710,7 +701,7 @@ fn query_pairs(q: &[u8]) -> Vec<(String, String)> {
             };
             let dec = |b: &[u8]| {
                 let mut out = Vec::new();
-                crate::pipeline::auth::percent_decode(b, &mut out);
+                crate::h1::query::percent_decode(b, &mut out);
                 String::from_utf8_lossy(&out).into_owned()
             };
             (dec(k), dec(v))
@@ -848,7 +839,7 @@ async fn auth_url(
         param(&pairs, "is_webui").to_ascii_lowercase().as_str(),
         "1" | "true" | "yes" | "on"
     );
-    let target = match (webui, kind.sink, LISTEN_PORT.load(Ordering::Relaxed)) {
+    let target = match (webui, kind.sink, crate::runtime::listen_port()) {
         (false, _, _) => None,
         (true, Some(sink), port) if port != 0 => {
             let scheme = if snap.config.tls.is_some() {

@@ -381,7 +381,7 @@ pub(super) fn serve(
         Route::LogById(id) => super::logs::get_by_id(&snap.config, &id, out),
         Route::ModelDefinitions(channel) => {
             let mut buf = Vec::new();
-            crate::pipeline::auth::percent_decode(channel.as_bytes(), &mut buf);
+            crate::h1::query::percent_decode(channel.as_bytes(), &mut buf);
             super::oauth_maps::model_definitions(&String::from_utf8_lossy(&buf), out)
         }
         Route::VertexImport => super::vertex_import::serve(snap, req, out),
@@ -541,9 +541,9 @@ fn strategy(plane: &Plane, m: Method, body: &[u8], out: &mut Vec<u8>) {
 // ------------------------------------------------------------ lists
 
 fn query(req: &Request<'_>, name: &str) -> Option<String> {
-    let raw = crate::pipeline::auth::query_param(req.query(), name)?;
+    let raw = crate::h1::query::query_param(req.query(), name)?;
     let mut buf = Vec::new();
-    crate::pipeline::auth::percent_decode(raw, &mut buf);
+    crate::h1::query::percent_decode(raw, &mut buf);
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 

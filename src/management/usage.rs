@@ -271,26 +271,6 @@ fn send(m: Msg) {
     });
 }
 
-/// The client's key as presented (`Authorization` Bearer or raw,
-/// `X-Api-Key`, `X-Goog-Api-Key`, `?key=`); `""` for an open relay.
-pub(crate) fn client_key(req: &crate::server::Request<'_>) -> String {
-    let raw = req
-        .header("authorization")
-        .map(|a| {
-            let bearer = a.len() > 7 && a[..7].eq_ignore_ascii_case(b"bearer ");
-            if bearer {
-                &a[7..]
-            } else {
-                a
-            }
-        })
-        .or_else(|| req.header("x-api-key"))
-        .or_else(|| req.header("x-goog-api-key"))
-        .or_else(|| crate::pipeline::auth::query_param(req.query(), "key"))
-        .unwrap_or_default();
-    String::from_utf8_lossy(raw).trim().to_string()
-}
-
 /// The base URL an endpoint was configured with (best effort: scheme,
 /// `Host` value and path prefix).
 fn base_url(e: &crate::upstream::Endpoint) -> String {
@@ -465,7 +445,7 @@ pub fn record_attempt(
     record(Record {
         at_ms: super::now_ms().saturating_sub(latency_ms),
         latency_ms,
-        api_key: client_key(req),
+        api_key: req.client_key(),
         model: model.to_string(),
         source: id.label,
         auth_index: id.auth_index,

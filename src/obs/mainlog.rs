@@ -64,7 +64,7 @@ impl MainLog {
     }
 
     fn rotate(&mut self) {
-        let now = crate::management::now_ms();
+        let now = super::now_ms();
         let ts = files::rfc3339_ms(now).replace(':', "-");
         let ts = ts.trim_end_matches('Z');
         let mut target = self.dir.join(format!("main-{ts}.log"));
@@ -143,7 +143,7 @@ pub fn write(level: &str, args: std::fmt::Arguments<'_>) -> bool {
     let Some(m) = s.as_mut() else {
         return false;
     };
-    let line = format_line(crate::management::now_ms(), level, args);
+    let line = format_line(super::now_ms(), level, args);
     m.write_line(&line, ROTATE_BYTES);
     true
 }

@@ -6,10 +6,10 @@
 //!   atomic load and a branch per request ([`flags`]), one `Option` test per
 //!   flush and per upstream attempt (`Conn::trace` is `None`). Failed
 //!   proxy requests (only those) build an error log when `request-log` is
-//!   off and `error-logs-max-files` allows it ([`arm_error_log`]).
+//!   off and `error-logs-max-files` allows it (`pipeline::trace::arm_error_log`).
 //! - on: a [`Trace`] rides on the connection for the request; it copies the
 //!   bytes a request log needs (capped at [`MAX_CAPTURE`] per section) and
-//!   times the first byte. At the end, [`finish`] counts the metrics on this
+//!   times the first byte. At the end, `pipeline::trace::finish` counts the metrics on this
 //!   worker (no lock: per-worker atomics, see [`metrics`]) and hands the
 //!   request log / access line to the writer thread ([`writer`]) through a
 //!   bounded channel: a full channel drops the job and counts it; the worker
@@ -21,7 +21,6 @@ pub mod metrics;
 pub mod writer;
 
 use crate::config::Config;
-use crate::server::Request;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,6 +40,14 @@ pub const TRACED: u8 = REQUEST_LOG | ACCESS_LOG | METRICS;
 pub const MAX_CAPTURE: usize = 1 << 20;
 
 static FLAGS: AtomicU8 = AtomicU8::new(0);
+
+/// Unix milliseconds now (0 before 1970).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
 
 /// The active observability flags.
 #[inline]
@@ -79,24 +86,24 @@ pub struct Trace {
     pub flags: u8,
     /// An error log is wanted (armed on a failure path, `request-log` off).
     pub error_log: bool,
-    started: Instant,
-    at_unix_ms: u64,
-    ttfb_us: Option<u64>,
-    status: u16,
+    pub(crate) started: Instant,
+    pub(crate) at_unix_ms: u64,
+    pub(crate) ttfb_us: Option<u64>,
+    pub(crate) status: u16,
     /// The first bytes sent (`HTTP/1.1 NNN`), for the status.
-    status_head: [u8; STATUS_PREFIX],
+    pub(crate) status_head: [u8; STATUS_PREFIX],
     /// Bytes relayed to the client (capped copy in `response`).
-    response: Vec<u8>,
-    response_total: usize,
+    pub(crate) response: Vec<u8>,
+    pub(crate) response_total: usize,
     /// The last upstream request (head and body, capped).
-    upstream_request: Vec<u8>,
+    pub(crate) upstream_request: Vec<u8>,
     /// The upstream answer's status and header lines.
-    upstream_head: Option<(u16, Vec<u8>)>,
+    pub(crate) upstream_head: Option<(u16, Vec<u8>)>,
     /// The upstream's answer body before translation (translated answers
     /// only: a same-format answer is the relayed body), capped.
-    upstream_body: Vec<u8>,
+    pub(crate) upstream_body: Vec<u8>,
     /// Upstream error answers: status and body (capped).
-    api_errors: Vec<(u16, Vec<u8>)>,
+    pub(crate) api_errors: Vec<(u16, Vec<u8>)>,
     /// Labels.
     pub provider: Arc<str>,
     pub model: String,
@@ -119,7 +126,7 @@ fn parse_status(head: &[u8; STATUS_PREFIX]) -> u16 {
         .unwrap_or(0)
 }
 
-fn push_capped(dst: &mut Vec<u8>, src: &[u8]) {
+pub(crate) fn push_capped(dst: &mut Vec<u8>, src: &[u8]) {
     let room = MAX_CAPTURE.saturating_sub(dst.len());
     dst.extend_from_slice(&src[..src.len().min(room)]);
 }
@@ -131,7 +138,7 @@ impl Trace {
             flags,
             error_log: false,
             started: Instant::now(),
-            at_unix_ms: crate::management::now_ms(),
+            at_unix_ms: now_ms(),
             ttfb_us: None,
             status: 0,
             status_head: [0; STATUS_PREFIX],
@@ -236,108 +243,6 @@ impl Trace {
         } else {
             self.status
         }
-    }
-}
-
-/// Puts a trace on `conn` for `req` when any traced feature is on. The
-/// management plane and `/metrics` itself are not traced.
-#[inline]
-pub fn begin(conn: &mut crate::server::Conn, req: &Request<'_>) {
-    let f = flags();
-    if f & TRACED == 0 {
-        return;
-    }
-    let p = req.path();
-    if p.starts_with(crate::management::PREFIX) || p == b"/metrics" {
-        return;
-    }
-    conn.trace = Some(Trace::new(f));
-}
-
-/// On a failed proxy request with `request-log` off: arms an error log
-/// (captures the answer about to be flushed); `last_upstream` is the
-/// upstream's last error answer, if any.
-pub fn arm_error_log(conn: &mut crate::server::Conn, last_upstream: Option<(u16, &[u8])>) {
-    let f = flags();
-    if f & ERROR_LOG == 0 {
-        return;
-    }
-    let t = conn.trace.get_or_insert_with(|| Trace::new(ERROR_LOG));
-    if t.flags & REQUEST_LOG != 0 {
-        return;
-    }
-    t.error_log = true;
-    if t.api_errors.is_empty() {
-        if let Some((s, b)) = last_upstream {
-            t.api_error(s, b);
-        }
-    }
-}
-
-/// An 8-hex-digit fingerprint (SHA-256 prefix) of a client key (never the key itself).
-pub fn key_label(req: &Request<'_>) -> String {
-    let raw = crate::management::usage::client_key(req);
-    if raw.is_empty() {
-        return String::new();
-    }
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(raw.as_bytes());
-    d[..4].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Ends the request's trace: metrics on this worker, then the logs to the
-/// writer thread.
-pub fn finish(w: &crate::runtime::Worker, req: &Request<'_>, t: Box<Trace>) {
-    let latency_us = t.started.elapsed().as_micros() as u64;
-    let status = t.status();
-    if t.flags & METRICS != 0 {
-        let idle = w.pool.try_borrow().map_or(0, |p| p.idle_conns());
-        metrics::record(&t, status, latency_us, idle);
-    }
-    if t.flags & ACCESS_LOG != 0 {
-        writer::send(writer::Job::Access(writer::AccessRecord {
-            at_unix_ms: t.at_unix_ms,
-            key_label: key_label(req),
-            method: String::from_utf8_lossy(req.method()).into_owned(),
-            path: String::from_utf8_lossy(req.path()).into_owned(),
-            model: t.model.clone(),
-            provider: t.provider.to_string(),
-            credential: t.credential.to_string(),
-            status,
-            latency_us,
-            ttfb_us: t.ttfb_us.unwrap_or(latency_us),
-            tokens_in: t.tokens.0,
-            tokens_out: t.tokens.1,
-        }));
-    }
-    let full = t.flags & REQUEST_LOG != 0;
-    if full || (t.error_log && status >= 400) {
-        let mut head = Vec::with_capacity(req.body_start);
-        head.extend_from_slice(&req.buf[..req.body_start.min(req.buf.len())]);
-        let mut body = Vec::new();
-        push_capped(&mut body, req.body());
-        writer::send(writer::Job::Request(Box::new(writer::RequestLog {
-            error: !full,
-            at_unix_ms: t.at_unix_ms,
-            method: String::from_utf8_lossy(req.method()).into_owned(),
-            target: {
-                let mut u = String::from_utf8_lossy(req.path()).into_owned();
-                if !req.query().is_empty() {
-                    u.push('?');
-                    u.push_str(&String::from_utf8_lossy(req.query()));
-                }
-                u
-            },
-            head,
-            body,
-            upstream_request: t.upstream_request,
-            upstream_head: t.upstream_head,
-            upstream_body: t.upstream_body,
-            api_errors: t.api_errors,
-            status,
-            response: t.response,
-            response_total: t.response_total,
-        })));
     }
 }
 

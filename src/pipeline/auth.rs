@@ -20,40 +20,7 @@ pub enum Auth {
     Invalid,
 }
 
-/// Decodes `%XX` and `+` in a query value into `out`.
-pub fn percent_decode(v: &[u8], out: &mut Vec<u8>) {
-    out.clear();
-    let mut i = 0;
-    while i < v.len() {
-        match v[i] {
-            b'%' if i + 2 < v.len() => {
-                let hex = |c: u8| (c as char).to_digit(16);
-                match (hex(v[i + 1]), hex(v[i + 2])) {
-                    (Some(a), Some(b)) => {
-                        out.push((a * 16 + b) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-}
-
-/// The raw value of query parameter `name`, if present.
-pub fn query_param<'a>(query: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    query.split(|&c| c == b'&').find_map(|pair| {
-        let (k, v) = match memchr::memchr(b'=', pair) {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &[][..]),
-        };
-        (k == name.as_bytes()).then_some(v)
-    })
-}
+pub use crate::h1::query::{percent_decode, query_param};
 
 fn matches(keys: &[Secret], candidate: &[u8]) -> bool {
     // Visit every key so timing does not reveal which one matched.
@@ -128,7 +95,7 @@ pub(crate) fn authorized(w: &Worker, conn: &mut Conn, req: &Request<'_>, head_on
     };
     // A refused request is an error log (request-log off), as CLIProxyAPI's
     // logging middleware sits before its auth middleware.
-    crate::obs::arm_error_log(conn, None);
+    crate::pipeline::trace::arm_error_log(conn, None);
     // CLIProxyAPI answers authentication in one shape whatever the route.
     let e = Error::new(ErrorKind::Unauthorized { missing }, "");
     super::reply::error(&mut conn.out, &e, Format::OpenAiChat, head_only, &[]);

@@ -8,6 +8,7 @@ pub mod forward;
 pub mod models;
 pub mod reply;
 pub mod responses_ws;
+pub mod trace;
 
 use crate::error::{Error, ErrorKind};
 use crate::runtime::Worker;
@@ -51,13 +52,13 @@ impl crate::server::Handler<Worker> for Proxy {
 /// With request logs, the access log or metrics on, the request carries a
 /// trace ([`crate::obs`]); off, this costs a flag load and two branches.
 pub async fn handle(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>) -> bool {
-    crate::obs::begin(conn, req);
+    trace::begin(conn, req);
     let keep = match crate::amp::handle::<Proxy>(w, conn, req).await {
         Some(keep) => keep,
         None => dispatch(w, conn, req).await,
     };
     if let Some(t) = conn.trace.take() {
-        crate::obs::finish(w, req, t);
+        trace::finish(w, req, t);
     }
     keep
 }

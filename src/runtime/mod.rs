@@ -366,7 +366,7 @@ pub fn start<A: crate::server::Handler<Worker>>(
     let addr = listen_addr(&snap.config.host, snap.config.port)?;
     let first = bind_listener(addr)?;
     let bound = first.local_addr()?;
-    crate::management::oauth::set_listen_port(bound.port());
+    LISTEN_PORT.store(bound.port(), std::sync::atomic::Ordering::Relaxed);
     let mut listeners = vec![first];
     for _ in 1..workers {
         listeners.push(bind_listener(bound)?);
@@ -534,4 +534,13 @@ async fn control_task(w: Rc<Worker>, mut inbox: monoio::net::UnixStream) {
         }
         w.sync_stats();
     }
+}
+
+/// The port the main listener is bound to (set once the listeners are
+/// bound; 0 before), e.g. for the OAuth forwarder's redirect target.
+static LISTEN_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+/// See [`LISTEN_PORT`].
+pub fn listen_port() -> u16 {
+    LISTEN_PORT.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -267,6 +267,26 @@ pub struct Request<'a> {
 }
 
 impl Request<'_> {
+    /// The client's key as presented (`Authorization` Bearer or raw,
+    /// `X-Api-Key`, `X-Goog-Api-Key`, `?key=`); `""` for an open relay.
+    pub fn client_key(&self) -> String {
+        let raw = self
+            .header("authorization")
+            .map(|a| {
+                let bearer = a.len() > 7 && a[..7].eq_ignore_ascii_case(b"bearer ");
+                if bearer {
+                    &a[7..]
+                } else {
+                    a
+                }
+            })
+            .or_else(|| self.header("x-api-key"))
+            .or_else(|| self.header("x-goog-api-key"))
+            .or_else(|| crate::h1::query::query_param(self.query(), "key"))
+            .unwrap_or_default();
+        String::from_utf8_lossy(raw).trim().to_string()
+    }
+
     /// The body.
     pub fn body(&self) -> &[u8] {
         &self.buf[self.body_start..]

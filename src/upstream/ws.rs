@@ -151,7 +151,7 @@ pub async fn send(
     beta_features: Option<&[u8]>,
 ) -> Result<Option<super::Response>, UpstreamError> {
     let mut key_raw = [0u8; 16];
-    crate::accounts::wire::random_bytes(&mut key_raw);
+    crate::random::random_bytes(&mut key_raw);
     let mut key = Vec::with_capacity(24);
     super::proxy::base64_into(&key_raw, &mut key);
     let (upgrade, message) =
@@ -198,7 +198,7 @@ pub async fn send(
 
 fn mask() -> [u8; 4] {
     let mut m = [0u8; 4];
-    crate::accounts::wire::random_bytes(&mut m);
+    crate::random::random_bytes(&mut m);
     m
 }
 

@@ -546,8 +546,8 @@ pub fn parse_callback(head: &[u8], path: &str) -> Result<Callback, String> {
     let q = query.as_bytes();
     let get = |name: &str| {
         let mut out = Vec::new();
-        if let Some(v) = crate::pipeline::auth::query_param(q, name) {
-            crate::pipeline::auth::percent_decode(v, &mut out);
+        if let Some(v) = crate::h1::query::query_param(q, name) {
+            crate::h1::query::percent_decode(v, &mut out);
         }
         String::from_utf8_lossy(&out).trim().to_string()
     };

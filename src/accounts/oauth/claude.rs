@@ -128,7 +128,7 @@ mod tests {
             .map(|kv| {
                 let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
                 let mut out = Vec::new();
-                crate::pipeline::auth::percent_decode(v.as_bytes(), &mut out);
+                crate::h1::query::percent_decode(v.as_bytes(), &mut out);
                 (k.to_string(), String::from_utf8(out).unwrap_or_default())
             })
             .collect()

@@ -3,7 +3,7 @@
 //! result is an authorization code exchanged like the browser one.
 
 use super::{put_extra, token_call, OAuthError};
-use crate::accounts::file::jwt_claims;
+use crate::accounts::codec::jwt_claims;
 use crate::accounts::http::{call, form};
 use crate::accounts::{Net, TokenSet};
 use crate::secret::Secret;
@@ -270,7 +270,7 @@ mod tests {
             .map(|kv| {
                 let i = kv.iter().position(|&b| b == b'=').unwrap_or(kv.len());
                 let mut v = Vec::new();
-                crate::pipeline::auth::percent_decode(kv.get(i + 1..).unwrap_or(&[]), &mut v);
+                crate::h1::query::percent_decode(kv.get(i + 1..).unwrap_or(&[]), &mut v);
                 (
                     String::from_utf8_lossy(&kv[..i]).into_owned(),
                     String::from_utf8(v).unwrap_or_default(),

@@ -313,7 +313,7 @@ pub fn cookie_renew(net: &Net, cookie: &str, name: &str) -> Result<CookieKey, St
 pub fn cookie_token_set(k: &CookieKey, now: u64) -> TokenSet {
     let mut t = TokenSet {
         api_key: Some(k.api_key.clone()),
-        expires_in: crate::accounts::chat_kinds::parse_minute_time(&k.expire_time)
+        expires_in: crate::accounts::codec::parse_minute_time(&k.expire_time)
             .map(|e| e.saturating_sub(now)),
         ..TokenSet::default()
     };
@@ -393,7 +393,7 @@ mod tests {
         let t = cookie_token_set(&k, 0);
         assert_eq!(
             t.expires_in,
-            crate::accounts::file::parse_rfc3339("2030-01-01T00:00:00Z")
+            crate::accounts::codec::parse_rfc3339("2030-01-01T00:00:00Z")
         );
         assert_eq!(t.extra["expired"], "2030-01-01 00:00");
         assert!(

@@ -287,7 +287,7 @@ mod tests {
                 .collect();
             let enc = base64url(&src);
             assert!(!enc.contains(['=', '+', '/']));
-            assert_eq!(super::super::file::base64url_decode(&enc), Some(src));
+            assert_eq!(super::super::codec::base64url_decode(&enc), Some(src));
         }
     }
 

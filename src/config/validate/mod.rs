@@ -245,10 +245,10 @@ impl Config {
 
 /// `claude-header-defaults` and `codex-header-defaults`, trimmed (the keys
 /// of them not acted on are reported by `inactive`).
-fn header_defaults(raw: &RawConfig) -> crate::accounts::wire::HeaderDefaults {
+fn header_defaults(raw: &RawConfig) -> super::HeaderDefaults {
     let c = &raw.claude_header_defaults;
     let t = |s: &str| s.trim().to_string();
-    crate::accounts::wire::HeaderDefaults {
+    super::HeaderDefaults {
         claude_user_agent: t(&c.user_agent),
         claude_package_version: t(&c.package_version),
         claude_runtime_version: t(&c.runtime_version),

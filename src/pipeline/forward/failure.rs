@@ -61,7 +61,7 @@ pub(super) async fn answer(conn: &mut Conn, a: ErrorAnswer) -> bool {
 
 /// Writes a client error (`status` from the check) in the client's format.
 pub async fn client_error(conn: &mut Conn, client: Format, status: u16, message: &str) -> bool {
-    crate::obs::arm_error_log(conn, None);
+    crate::pipeline::trace::arm_error_log(conn, None);
     let e = Error::new(ErrorKind::InvalidRequest { status }, message.to_owned());
     reply::error(&mut conn.out, &e, client, false, &[]);
     conn.flush().await.is_ok()

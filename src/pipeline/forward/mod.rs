@@ -141,7 +141,7 @@ pub async fn proxy(w: &Rc<Worker>, conn: &mut Conn, req: &Request<'_>, call: Cal
         let (routed, mut plan) = match route(w, &snap, req, &call.model, call.body) {
             Ok(r) => r,
             Err(Unrouted::UnknownModel) => {
-                crate::obs::arm_error_log(conn, None);
+                crate::pipeline::trace::arm_error_log(conn, None);
                 return unknown_model(conn, &call.model).await;
             }
             Err(Unrouted::NoCredential(a)) => {
@@ -233,14 +233,14 @@ async fn dispatch(
     }
 }
 
-/// Arms an error log for a failed request (see [`crate::obs::arm_error_log`])
+/// Arms an error log for a failed request (see [`crate::pipeline::trace::arm_error_log`])
 /// with the upstream's last error answer, if that is what failed.
 fn arm_error_log(conn: &mut Conn, last: Option<&Failure>) {
     let up = match last {
         Some(Failure::Upstream { status, body, .. }) => Some((*status, body.as_slice())),
         _ => None,
     };
-    crate::obs::arm_error_log(conn, up);
+    crate::pipeline::trace::arm_error_log(conn, up);
 }
 
 /// `streaming.bootstrap-retries` re-dispatches after these statuses of a
