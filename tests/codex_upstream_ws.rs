@@ -6,6 +6,7 @@
 //! `websockets: false`, and for HTTP clients, the SSE request is used.
 
 mod common;
+use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -640,21 +641,6 @@ codex-api-key:
     assert_eq!(seen.len(), 2, "{seen:?}");
     let keys: Vec<_> = seen.iter().map(|s| s.header("authorization")).collect();
     assert_ne!(keys[0], keys[1], "the other credential: {keys:?}");
-}
-
-fn b64url(b: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for ch in b.chunks(3) {
-        let n = ch
-            .iter()
-            .enumerate()
-            .fold(0u32, |a, (i, &x)| a | u32::from(x) << (16 - 8 * i));
-        for i in 0..=ch.len() {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 /// A Codex OAuth account whose file says `websockets: true`: the upgrade

@@ -14,6 +14,7 @@
 
 mod common;
 
+use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -45,56 +46,6 @@ const AG_CLIENT_ID: &str =
 const KIMI_URL: &str = "https://www.kimi.com/code/authorize_device?user_code=KIMI-1234";
 const QWEN_URL: &str = "https://chat.qwen.ai/authorize?user_code=QW-1&client=qwen-code";
 
-fn b64url(b: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for ch in b.chunks(3) {
-        let n = ch
-            .iter()
-            .enumerate()
-            .fold(0u32, |a, (i, &x)| a | (u32::from(x) << (16 - 8 * i)));
-        for i in 0..=ch.len() {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-fn s256(verifier: &str) -> String {
-    use sha2::{Digest, Sha256};
-    b64url(&Sha256::digest(verifier.as_bytes()))
-}
-
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(if b[i] == b'+' { b' ' } else { b[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn form_of(q: &str) -> HashMap<String, String> {
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (pct_decode(k), pct_decode(v))
-        })
-        .collect()
-}
-
-fn query_of(url: &str) -> HashMap<String, String> {
-    form_of(url.split_once('?').map_or("", |(_, q)| q))
-}
-
 fn body_form(r: &Recorded) -> HashMap<String, String> {
     form_of(std::str::from_utf8(&r.body).unwrap())
 }
@@ -106,14 +57,6 @@ fn host_of(r: &Recorded) -> String {
         .next()
         .unwrap_or("")
         .to_string()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The token endpoint of a device flow: `authorization_pending` on the

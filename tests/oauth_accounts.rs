@@ -3,6 +3,7 @@
 //! TLS mock whose certificate names them, trusted with `--upstream-ca`.
 
 mod common;
+use common::oauth::*;
 use common::*;
 use serde_json::json;
 use std::path::Path;
@@ -258,22 +259,6 @@ fn a_thousand_auth_files_load_under_a_second() {
         took < Duration::from_secs(1),
         "loading 1,000 files took {took:?}"
     );
-}
-
-/// base64url without padding (for a test id token).
-fn b64url(b: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for ch in b.chunks(3) {
-        let n = ch
-            .iter()
-            .enumerate()
-            .fold(0u32, |a, (i, &x)| a | u32::from(x) << (16 - 8 * i));
-        for i in 0..=ch.len() {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 fn codex_file(token: &str, plan: &str) -> String {

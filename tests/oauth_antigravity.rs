@@ -5,9 +5,9 @@
 //! browser by calling the local callback as Google's redirect would.
 
 mod common;
+use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -500,47 +500,6 @@ fn a_file_without_a_project_gets_one_from_load_code_assist() {
 
 // ------------------------------------------------------------ login
 
-fn b64url(b: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for ch in b.chunks(3) {
-        let n = ch
-            .iter()
-            .enumerate()
-            .fold(0u32, |a, (i, &x)| a | (u32::from(x) << (16 - 8 * i)));
-        for i in 0..=ch.len() {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(if b[i] == b'+' { b' ' } else { b[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-fn pairs(q: &str) -> HashMap<String, String> {
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (pct_decode(k), pct_decode(v))
-        })
-        .collect()
-}
-
 #[test]
 fn antigravity_login_end_to_end() {
     let mock = Mock::start_tls_named(&HOSTS, |r| match (host_of(r).as_str(), r.path.as_str()) {
@@ -600,7 +559,7 @@ fn antigravity_login_end_to_end() {
             break l;
         }
     };
-    let q = pairs(url.split_once('?').unwrap().1);
+    let q = form_of(url.split_once('?').unwrap().1);
     assert_eq!(q["client_id"], CLIENT_ID);
     let redirect = format!("http://localhost:{port}/oauth-callback");
     assert_eq!(q["redirect_uri"], redirect);
@@ -641,7 +600,7 @@ fn antigravity_login_end_to_end() {
     let reqs = mock.requests();
     let ex: Vec<&Recorded> = reqs.iter().filter(|r| r.path == "/token").collect();
     assert_eq!(ex.len(), 1);
-    let f = pairs(std::str::from_utf8(&ex[0].body).unwrap());
+    let f = form_of(std::str::from_utf8(&ex[0].body).unwrap());
     assert_eq!(f["grant_type"], "authorization_code");
     assert_eq!(f["code"], "4/ag-code");
     assert_eq!(f["redirect_uri"], redirect);

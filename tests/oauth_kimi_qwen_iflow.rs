@@ -5,6 +5,7 @@
 //! with `--upstream-ca`.
 
 mod common;
+use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -54,33 +55,6 @@ fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
     Sha256::digest(&opad)
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(if b[i] == b'+' { b' ' } else { b[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-/// `k=v&...` decoded.
-fn form_of(q: &str) -> HashMap<String, String> {
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (pct_decode(k), pct_decode(v))
-        })
         .collect()
 }
 

@@ -14,6 +14,7 @@
 
 mod common;
 
+use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -42,73 +43,12 @@ const HOSTS: [&str; 11] = [
 
 // ------------------------------------------------------------ test oracles
 
-/// Base64url without padding (the test's own encoder).
-fn b64url(b: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for ch in b.chunks(3) {
-        let n = ch
-            .iter()
-            .enumerate()
-            .fold(0u32, |a, (i, &x)| a | (u32::from(x) << (16 - 8 * i)));
-        for i in 0..=ch.len() {
-            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-fn s256(verifier: &str) -> String {
-    use sha2::{Digest, Sha256};
-    b64url(&Sha256::digest(verifier.as_bytes()))
-}
-
-fn pct_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let h = u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap();
-            out.push(h);
-            i += 3;
-        } else {
-            out.push(if b[i] == b'+' { b' ' } else { b[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-/// `k=v&...` decoded.
-fn pairs(q: &str) -> HashMap<String, String> {
-    q.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (pct_decode(k), pct_decode(v))
-        })
-        .collect()
-}
-
-fn query_of(url: &str) -> HashMap<String, String> {
-    pairs(url.split_once('?').expect("url has a query").1)
-}
-
 fn jwt(claims: Value) -> String {
     format!(
         "{}.{}.sig",
         b64url(br#"{"alg":"none"}"#),
         b64url(claims.to_string().as_bytes())
     )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The browser following the provider's redirect to the local callback.
@@ -341,7 +281,7 @@ fn assert_expiry(v: &Value, secs: u64) {
 }
 
 fn decode_form(body: &[u8]) -> HashMap<String, String> {
-    pairs(std::str::from_utf8(body).unwrap())
+    form_of(std::str::from_utf8(body).unwrap())
 }
 
 // ------------------------------------------------------------ login flows

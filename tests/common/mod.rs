@@ -2,6 +2,8 @@
 //! (plain or TLS) on 127.0.0.1:0, and a tiny raw HTTP/1.1 client.
 #![allow(dead_code)]
 
+pub mod oauth;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;

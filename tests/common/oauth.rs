@@ -1,0 +1,70 @@
+//! Helpers the OAuth tests share: base64url, PKCE S256, form and query
+//! decoding, a free local port.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+
+/// base64url without padding.
+pub fn b64url(b: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for ch in b.chunks(3) {
+        let n = ch
+            .iter()
+            .enumerate()
+            .fold(0u32, |a, (i, &x)| a | (u32::from(x) << (16 - 8 * i)));
+        for i in 0..=ch.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The PKCE S256 challenge of `verifier`.
+pub fn s256(verifier: &str) -> String {
+    use sha2::{Digest, Sha256};
+    b64url(&Sha256::digest(verifier.as_bytes()))
+}
+
+/// Decodes `%XX` and `+`.
+pub fn pct_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// An `application/x-www-form-urlencoded` body (or query) as a map.
+pub fn form_of(q: &str) -> HashMap<String, String> {
+    q.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (pct_decode(k), pct_decode(v))
+        })
+        .collect()
+}
+
+/// The query of `url` as a map (empty without one).
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    form_of(url.split_once('?').map_or("", |(_, q)| q))
+}
+
+/// A local port free right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
