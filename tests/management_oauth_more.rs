@@ -18,8 +18,7 @@ use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -226,35 +225,6 @@ fn outcome(srv: &Server, state: &str) -> Value {
         "the login of {state} ends"
     );
     auth_status(srv, state)
-}
-
-/// A plain GET on `127.0.0.1:port` (the browser); status and raw answer.
-fn browser_get(port: u16, target: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("listens");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
-fn location(raw: &str) -> String {
-    raw.lines()
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.eq_ignore_ascii_case("location")
-                .then(|| v.trim().to_string())
-        })
-        .expect("a Location header")
 }
 
 /// The browser's way back: the provider's redirect hits the forwarder,

@@ -68,3 +68,36 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A plain GET on `127.0.0.1:port`, as a browser following a redirect to a
+/// local callback; the status and the raw answer.
+pub fn browser_get(port: u16, target: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("listens");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// The `Location` header of a raw answer.
+pub fn location(raw: &str) -> String {
+    raw.lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("location")
+                .then(|| v.trim().to_string())
+        })
+        .expect("a Location header")
+}
