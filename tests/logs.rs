@@ -4,12 +4,12 @@
 //! with `eventually` (no sleeps).
 
 mod common;
+use common::mgmt::{chunks_with_usage, KEY};
 use common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const KEY: &str = "mgmt-key";
 const UP_KEY: &str = "up-secret-key-123";
 const COOKIE_SECRET: &str = "cookie-secret-9";
 
@@ -20,16 +20,12 @@ fn script(r: &Recorded) -> Reply {
         return json_reply(500, r#"{"error":{"message":"boom"}}"#);
     }
     if body["stream"] == json!(true) {
-        let mut frames = chunks("upstream-model", &["str", "eamed"]);
-        frames.insert(
-            frames.len() - 1,
-            format!(
-                "data: {}\n\n",
-                json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"upstream-model",
-                    "choices":[],"usage":{"prompt_tokens":10,"completion_tokens":20,"total_tokens":30}})
-            ),
-        );
-        return sse_reply(frames);
+        return sse_reply(chunks_with_usage(
+            "upstream-model",
+            &["str", "eamed"],
+            10,
+            20,
+        ));
     }
     json_reply(200, &completion("upstream-model", "hello-answer"))
 }

@@ -2,25 +2,10 @@
 //! the config file after each edit, and the Amp module serving the change.
 
 mod common;
+use common::mgmt::{call, ok, KEY};
 use common::*;
 use serde_json::json;
 use std::time::Duration;
-
-const KEY: &str = "mgmt-key";
-
-fn call(srv: &Server, method: &str, path: &str, body: &str) -> Resp {
-    let full = format!("/v0/management{path}");
-    let mut headers = vec![("X-Management-Key", KEY)];
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    srv.request(method, &full, &headers, body)
-}
-
-fn ok(r: &Resp) {
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json(), json!({"status": "ok"}));
-}
 
 fn amp_mock(tag: &'static str) -> Mock {
     Mock::start(move |r| json_reply(200, &json!({"amp": tag, "path": r.path}).to_string()))

@@ -3,15 +3,14 @@
 //! to leave auth-dir are refused (v6.9 #14), downloads are byte for byte.
 
 mod common;
+use common::mgmt::{call_with as call, start_with_accounts};
 use common::*;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::path::Path;
 use std::time::Duration;
 
 const HOSTS: [&str; 2] = ["api.anthropic.com", "console.anthropic.com"];
 const MODEL: &str = "claude-sonnet-4-6";
-const KEY: &str = "mgmt-key";
 
 fn claude_file(token: &str) -> String {
     json!({
@@ -35,27 +34,6 @@ fn answer(_: &Recorded) -> Reply {
     )
 }
 
-fn start(mock: &Mock, auth: &Path) -> Server {
-    let ca = mock.write_ca(&scratch_dir("mgmt-ca"));
-    let yaml = format!(
-        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\nremote-management:\n  secret-key: \"{KEY}\"\n",
-        auth.display()
-    );
-    Server::start_env(
-        "epoll",
-        2,
-        &yaml,
-        &["--upstream-ca", &ca.to_string_lossy()],
-        &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
-    )
-}
-
-fn call(srv: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
-    let mut h = vec![("X-Management-Key", KEY)];
-    h.extend_from_slice(headers);
-    srv.request(method, &format!("/v0/management{path}"), &h, body)
-}
-
 fn chat_status(srv: &Server) -> u16 {
     post_as(
         srv,
@@ -75,7 +53,7 @@ fn soon(f: impl FnMut() -> bool) -> bool {
 fn upload_serve_disable_fields_download_delete() {
     let mock = Mock::start_tls_named(&HOSTS, answer);
     let auth = scratch_dir("mgmt-auth");
-    let srv = start(&mock, &auth);
+    let srv = start_with_accounts(&mock, &auth, &HOSTS, "mgmt-ca");
     assert_eq!(
         call(&srv, "GET", "/auth-files", &[], "").json(),
         json!({"files": []})
@@ -269,7 +247,7 @@ fn names_that_leave_auth_dir_are_refused() {
         "{\"type\":\"x\",\"k\": 1}\n",
     )
     .unwrap();
-    let srv = start(&mock, &auth);
+    let srv = start_with_accounts(&mock, &auth, &HOSTS, "mgmt-ca");
     for name in [
         "..%2Fexternal%2Fsecret.json",
         "..%5C..%5Cexternal%5Csecret.json",
@@ -329,7 +307,7 @@ fn names_that_leave_auth_dir_are_refused() {
 fn multipart_uploads_and_delete_all() {
     let mock = Mock::start_tls_named(&HOSTS, answer);
     let auth = scratch_dir("mgmt-multi");
-    let srv = start(&mock, &auth);
+    let srv = start_with_accounts(&mock, &auth, &HOSTS, "mgmt-ca");
     let part = |name: &str, data: &str| {
         format!(
             "--BOUND\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/json\r\n\r\n{data}\r\n"

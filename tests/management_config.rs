@@ -3,11 +3,10 @@
 //! what the server then serves (the control thread's reload, no sleeps).
 
 mod common;
+use common::mgmt::{call, ok, KEY};
 use common::*;
 use serde_json::json;
 use std::time::Duration;
-
-const KEY: &str = "mgmt-key";
 
 fn start() -> Server {
     let yaml = format!(
@@ -16,22 +15,8 @@ fn start() -> Server {
     Server::start("epoll", 2, &yaml, &[])
 }
 
-fn call(srv: &Server, method: &str, path: &str, body: &str) -> Resp {
-    let full = format!("/v0/management{path}");
-    let mut headers = vec![("X-Management-Key", KEY)];
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    srv.request(method, &full, &headers, body)
-}
-
 fn file(srv: &Server) -> String {
     std::fs::read_to_string(&srv.config_path).unwrap()
-}
-
-fn ok(r: &Resp) {
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json(), json!({"status": "ok"}));
 }
 
 fn models_status(srv: &Server, key: &str) -> u16 {

@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::mgmt::{call, KEY};
 use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
@@ -23,7 +24,6 @@ const HOSTS: [&str; 4] = [
     "auth.openai.com",
     "chatgpt.com",
 ];
-const KEY: &str = "mgmt-key";
 const MODEL: &str = "claude-sonnet-4-6";
 
 fn jwt(claims: Value) -> String {
@@ -114,15 +114,6 @@ fn start_with(mock: Mock, hosts: &[&str]) -> Env {
         auth,
         fwd,
     }
-}
-
-fn call(srv: &Server, method: &str, path: &str, body: &str) -> Resp {
-    srv.request(
-        method,
-        &format!("/v0/management{path}"),
-        &[("X-Management-Key", KEY)],
-        body,
-    )
 }
 
 fn auth_status(srv: &Server, state: &str) -> Value {

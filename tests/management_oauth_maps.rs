@@ -5,26 +5,11 @@
 //! a Claude OAuth account's models in `/v1/models`.
 
 mod common;
+use common::mgmt::{call, ok, KEY};
 use common::*;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-
-const KEY: &str = "mgmt-key";
-
-fn call(srv: &Server, method: &str, path: &str, body: &str) -> Resp {
-    let full = format!("/v0/management{path}");
-    let mut headers = vec![("X-Management-Key", KEY)];
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    srv.request(method, &full, &headers, body)
-}
-
-fn ok(r: &Resp) {
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json(), json!({"status": "ok"}));
-}
 
 fn err(r: &Resp, status: u16, msg: &str) {
     assert_eq!(r.status, status, "{}", r.text());

@@ -14,6 +14,7 @@
 
 mod common;
 
+use common::mgmt::{call, KEY};
 use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
@@ -24,7 +25,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-const KEY: &str = "mgmt-key";
 const AG_DAILY: &str = "daily-cloudcode-pa.googleapis.com";
 const AG_PROD: &str = "cloudcode-pa.googleapis.com";
 const HOSTS: [&str; 11] = [
@@ -199,15 +199,6 @@ fn start_approving(approves: bool) -> Env {
         kimi_polls,
         qwen_polls,
     }
-}
-
-fn call(srv: &Server, method: &str, path: &str, body: &str) -> Resp {
-    srv.request(
-        method,
-        &format!("/v0/management{path}"),
-        &[("X-Management-Key", KEY)],
-        body,
-    )
 }
 
 fn auth_status(srv: &Server, state: &str) -> Value {

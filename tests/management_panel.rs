@@ -5,6 +5,7 @@
 //! nothing leaves the machine.
 
 mod common;
+use common::mgmt::KEY;
 use common::*;
 use serde_json::json;
 use sha2::Digest;
@@ -12,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const KEY: &str = "mgmt-key";
 const HOSTS: &[&str] = &[
     "api.github.com",
     "github.com",

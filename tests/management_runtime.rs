@@ -6,16 +6,15 @@
 
 mod common;
 
+use common::mgmt::{call, start_with_accounts, KEY};
 use common::*;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 const HOSTS: [&str; 2] = ["api.anthropic.com", "console.anthropic.com"];
 const MODEL: &str = "claude-sonnet-4-6";
-const KEY: &str = "mgmt-key";
 
 fn claude_file(token: &str, expired: &str) -> String {
     json!({
@@ -36,30 +35,6 @@ fn message() -> Reply {
             "content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn",
             "usage":{"input_tokens":5,"output_tokens":3}})
         .to_string(),
-    )
-}
-
-fn start(mock: &Mock, auth: &Path) -> Server {
-    let ca = mock.write_ca(&scratch_dir("mgmt-rt-ca"));
-    let yaml = format!(
-        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\nremote-management:\n  secret-key: \"{KEY}\"\n",
-        auth.display()
-    );
-    Server::start_env(
-        "epoll",
-        2,
-        &yaml,
-        &["--upstream-ca", &ca.to_string_lossy()],
-        &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
-    )
-}
-
-fn call(srv: &Server, method: &str, path: &str, body: &str) -> Resp {
-    srv.request(
-        method,
-        &format!("/v0/management{path}"),
-        &[("X-Management-Key", KEY)],
-        body,
     )
 }
 
@@ -125,7 +100,7 @@ fn a_429_cooldown_shows_in_auth_files_and_reset_quota_clears_it() {
         claude_file("at-rt", "2099-01-01T00:00:00Z"),
     )
     .unwrap();
-    let srv = start(&mock, &auth);
+    let srv = start_with_accounts(&mock, &auth, &HOSTS, "mgmt-rt-ca");
     assert!(soon(|| chat_status(&srv) == 200));
     let e = entry(&srv);
     assert_eq!(e["status"], "active", "{e}");
@@ -229,7 +204,7 @@ fn api_call_sends_the_fresh_token_through_the_credential() {
         claude_file("at-stale", "2020-01-01T00:00:00Z"),
     )
     .unwrap();
-    let srv = start(&mock, &auth);
+    let srv = start_with_accounts(&mock, &auth, &HOSTS, "mgmt-rt-ca");
     let mut idx = String::new();
     assert!(soon(|| {
         idx = entry(&srv)["auth_index"]

@@ -4,12 +4,11 @@
 //! while `metrics.enabled` is off.
 
 mod common;
+use common::mgmt::{chunks_with_usage, KEY};
 use common::*;
 use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
-
-const KEY: &str = "mgmt-key";
 
 fn script(r: &Recorded) -> Reply {
     let body = r.json();
@@ -17,16 +16,7 @@ fn script(r: &Recorded) -> Reply {
         return json_reply(503, r#"{"error":{"message":"down"}}"#);
     }
     if body["stream"] == json!(true) {
-        let mut frames = chunks("upstream-model", &["a", "b"]);
-        frames.insert(
-            frames.len() - 1,
-            format!(
-                "data: {}\n\n",
-                json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"upstream-model",
-                    "choices":[],"usage":{"prompt_tokens":7,"completion_tokens":9,"total_tokens":16}})
-            ),
-        );
-        return sse_reply(frames);
+        return sse_reply(chunks_with_usage("upstream-model", &["a", "b"], 7, 9));
     }
     json_reply(200, &completion("upstream-model", "hi"))
 }

@@ -2,6 +2,7 @@
 //! (plain or TLS) on 127.0.0.1:0, and a tiny raw HTTP/1.1 client.
 #![allow(dead_code)]
 
+pub mod mgmt;
 pub mod oauth;
 
 use std::io::{BufRead, BufReader, Read, Write};
