@@ -85,28 +85,6 @@ fn start(mock: &Mock, auth: &Path, workers: usize) -> Server {
     )
 }
 
-fn chat(srv: &Server, model: &str, stream: bool) -> Resp {
-    post_as(
-        srv,
-        Client::Chat,
-        model,
-        stream,
-        &json!({"model": model, "stream": stream, "messages": [{"role":"user","content":"hi"}]}),
-    )
-}
-
-fn models(srv: &Server) -> Vec<String> {
-    let r = srv.request("GET", "/v1/models", &[CLIENT_AUTH], "");
-    r.json()["data"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m["id"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn claude_account_serves_chat_and_native_clients_with_its_token() {
     let mock = Mock::start_tls_named(&HOSTS, |r| claude_answer(r, "hello from claude"));
@@ -118,12 +96,12 @@ fn claude_account_serves_chat_and_native_clients_with_its_token() {
     .unwrap();
     let srv = start(&mock, &auth, 2);
     assert!(
-        models(&srv).iter().any(|m| m == MODEL),
+        model_ids(&srv).iter().any(|m| m == MODEL),
         "{:?}",
-        models(&srv)
+        model_ids(&srv)
     );
     for stream in [false, true] {
-        let r = chat(&srv, MODEL, stream);
+        let r = chat_hi(&srv, MODEL, stream);
         assert_eq!(r.status, 200, "{}", r.text());
         assert!(r.text().contains("hello from claude"), "{}", r.text());
         let r = post_as(
@@ -166,19 +144,20 @@ fn files_added_disabled_and_removed_take_effect_live_and_bad_files_are_skipped()
         "the corrupt file is named: {}",
         srv.log_text()
     );
-    assert!(!models(&srv).iter().any(|m| m == MODEL));
-    assert_ne!(chat(&srv, MODEL, false).status, 200);
+    assert!(!model_ids(&srv).iter().any(|m| m == MODEL));
+    assert_ne!(chat_hi(&srv, MODEL, false).status, 200);
 
     // Added: served within the watch interval.
     let file = auth.join("claude-owner@example.com.json");
     std::fs::write(&file, claude_file("at-live", far_future())).unwrap();
     assert!(
-        eventually(Duration::from_secs(5), || chat(&srv, MODEL, false).status
+        eventually(Duration::from_secs(5), || chat_hi(&srv, MODEL, false)
+            .status
             == 200),
         "added file not served: {}",
         srv.log_text()
     );
-    assert!(models(&srv).iter().any(|m| m == MODEL));
+    assert!(model_ids(&srv).iter().any(|m| m == MODEL));
 
     // Disabled: out of rotation.
     let mut v: serde_json::Value =
@@ -186,16 +165,16 @@ fn files_added_disabled_and_removed_take_effect_live_and_bad_files_are_skipped()
     v["disabled"] = json!(true);
     std::fs::write(&file, v.to_string()).unwrap();
     assert!(
-        eventually(Duration::from_secs(5), || !models(&srv)
+        eventually(Duration::from_secs(5), || !model_ids(&srv)
             .iter()
             .any(|m| m == MODEL)),
         "disabled file still listed"
     );
-    assert_ne!(chat(&srv, MODEL, false).status, 200);
+    assert_ne!(chat_hi(&srv, MODEL, false).status, 200);
 
     // Enabled again with a new token, then removed.
     std::fs::write(&file, claude_file("at-second", far_future())).unwrap();
-    assert!(eventually(Duration::from_secs(5), || chat(
+    assert!(eventually(Duration::from_secs(5), || chat_hi(
         &srv, MODEL, false
     )
     .status
@@ -209,7 +188,8 @@ fn files_added_disabled_and_removed_take_effect_live_and_bad_files_are_skipped()
     );
     std::fs::remove_file(&file).unwrap();
     assert!(
-        eventually(Duration::from_secs(5), || chat(&srv, MODEL, false).status
+        eventually(Duration::from_secs(5), || chat_hi(&srv, MODEL, false)
+            .status
             != 200),
         "removed file still served"
     );
@@ -227,10 +207,10 @@ fn per_file_prefix_aliases_exclusions_and_headers() {
     v["headers"] = json!({"X-Team": "blue"});
     std::fs::write(auth.join("claude-a.json"), v.to_string()).unwrap();
     let srv = start(&mock, &auth, 1);
-    let ids = models(&srv);
+    let ids = model_ids(&srv);
     assert!(ids.iter().any(|m| m == "team/sonnet-team"), "{ids:?}");
     assert!(!ids.iter().any(|m| m.contains("claude-opus")), "{ids:?}");
-    let r = chat(&srv, "team/sonnet-team", false);
+    let r = chat_hi(&srv, "team/sonnet-team", false);
     assert_eq!(r.status, 200, "{}", r.text());
     let up = mock.requests().pop().unwrap();
     assert_eq!(
@@ -304,14 +284,14 @@ fn codex_account_follows_its_plan_and_serves_chat_and_responses_clients() {
     )
     .unwrap();
     let srv = start(&mock, &auth, 1);
-    let ids = models(&srv);
+    let ids = model_ids(&srv);
     assert!(ids.iter().any(|m| m == "gpt-5.5"), "{ids:?}");
     assert!(
         !ids.iter().any(|m| m == "gpt-5.3-codex-spark"),
         "a team plan does not list Spark: {ids:?}"
     );
     for stream in [false, true] {
-        let r = chat(&srv, "gpt-5.5", stream);
+        let r = chat_hi(&srv, "gpt-5.5", stream);
         assert_eq!(r.status, 200, "{}", r.text());
         assert!(r.text().contains("hello from codex"), "{}", r.text());
         let r = post_as(
@@ -458,9 +438,15 @@ fn each_kind_serves_chat_and_native_clients_stream_and_not() {
         let auth = scratch_dir("oauth-kinds");
         std::fs::write(auth.join("acct.json"), kind.file("at-live", far_future())).unwrap();
         let srv = start(&mock, &auth, 1);
-        assert!(models(&srv).iter().any(|m| m == kind.model()), "{kind:?}");
+        assert!(
+            model_ids(&srv).iter().any(|m| m == kind.model()),
+            "{kind:?}"
+        );
         for stream in [false, true] {
-            for r in [chat(&srv, kind.model(), stream), native(&srv, kind, stream)] {
+            for r in [
+                chat_hi(&srv, kind.model(), stream),
+                native(&srv, kind, stream),
+            ] {
                 assert_eq!(r.status, 200, "{kind:?} {stream}: {}", r.text());
                 assert!(
                     r.text().contains("served"),
@@ -523,7 +509,7 @@ fn an_expired_token_at_start_is_refreshed_once_and_written_back() {
         let file = auth.join("acct.json");
         std::fs::write(&file, kind.file("at-old", "2020-01-01T00:00:00Z")).unwrap();
         let srv = start(&mock, &auth, 2);
-        let r = chat(&srv, kind.model(), false);
+        let r = chat_hi(&srv, kind.model(), false);
         assert_eq!(r.status, 200, "{kind:?}: {}", r.text());
         assert!(r.text().contains("fresh"));
         assert_eq!(refreshes.load(Ordering::SeqCst), 1, "{kind:?}: one refresh");
@@ -569,7 +555,7 @@ fn a_401_refreshes_once_and_retries_the_same_account_and_concurrent_requests_sha
         let handles: Vec<_> = (0..32)
             .map(|_| {
                 let srv = srv.clone();
-                std::thread::spawn(move || chat(&srv, kind.model(), false))
+                std::thread::spawn(move || chat_hi(&srv, kind.model(), false))
             })
             .collect();
         for h in handles {
@@ -584,7 +570,7 @@ fn a_401_refreshes_once_and_retries_the_same_account_and_concurrent_requests_sha
         );
         // Later requests go straight out with the new token.
         let before = upstream_calls(&mock).len();
-        assert_eq!(chat(&srv, kind.model(), true).status, 200, "{kind:?}");
+        assert_eq!(chat_hi(&srv, kind.model(), true).status, 200, "{kind:?}");
         let after = upstream_calls(&mock);
         assert_eq!(after.len(), before + 1, "{kind:?}");
         assert_eq!(
@@ -614,7 +600,7 @@ fn a_refused_refresh_leaves_the_file_untouched_and_answers_401() {
     let original = claude_file("at-old", far_future());
     std::fs::write(&file, &original).unwrap();
     let srv = start(&mock, &auth, 1);
-    let r = chat(&srv, MODEL, false);
+    let r = chat_hi(&srv, MODEL, false);
     assert_eq!(r.status, 401, "{}", r.text());
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
@@ -651,7 +637,7 @@ fn a_gemini_file_without_a_project_is_served_once_its_project_is_found() {
     .unwrap();
     let srv = start(&mock, &auth, 1);
     assert!(
-        eventually(Duration::from_secs(10), || models(&srv)
+        eventually(Duration::from_secs(10), || model_ids(&srv)
             .iter()
             .any(|m| m == "gemini-2.5-pro")),
         "gemini models never listed: {}",
@@ -732,7 +718,7 @@ fn a_per_file_proxy_carries_the_accounts_upstream_and_refresh_calls() {
         auth.display()
     );
     let srv = Server::start("epoll", 1, &yaml, &["--upstream-ca", &ca.to_string_lossy()]);
-    let r = chat(&srv, MODEL, false);
+    let r = chat_hi(&srv, MODEL, false);
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(refreshes.load(Ordering::SeqCst), 1);
     let targets = seen.lock().unwrap().clone();
@@ -769,7 +755,7 @@ fn a_claude_api_key_and_a_claude_account_send_the_same_identity() {
         &[("CLIPROXY_CONNECT_TO", &connect)],
     );
     for model in ["via-key", "via-account"] {
-        assert_eq!(chat(&srv, model, false).status, 200, "{model}");
+        assert_eq!(chat_hi(&srv, model, false).status, 200, "{model}");
     }
     let reqs = mock.requests();
     let names = |r: &Recorded| {
@@ -834,7 +820,7 @@ fn a_hanging_token_endpoint_for_one_account_does_not_hold_up_another() {
     fast["model_aliases"] = json!([{"name": MODEL, "alias": "fast-model"}]);
     std::fs::write(auth.join("b-fast.json"), fast.to_string()).unwrap();
     let srv = start(&mock, &auth, 1);
-    let r = chat(&srv, "fast-model", false);
+    let r = chat_hi(&srv, "fast-model", false);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("pooled"));
     release_tx.send(()).unwrap();
@@ -891,7 +877,7 @@ codex-header-defaults:
         &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
     );
     for model in ["via-key", "via-account", "via-pinned"] {
-        assert_eq!(chat(&srv, model, false).status, 200, "{model}");
+        assert_eq!(chat_hi(&srv, model, false).status, 200, "{model}");
     }
     // A Claude Code client keeps its own values.
     let r = srv.request(
@@ -908,7 +894,7 @@ codex-header-defaults:
             .to_string(),
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    let codex = chat(&srv, "gpt-5.5", false);
+    let codex = chat_hi(&srv, "gpt-5.5", false);
     assert_eq!(codex.status, 200, "{}", codex.text());
     let reqs = mock.requests();
     assert_eq!(reqs.len(), 5, "{reqs:?}");
@@ -990,7 +976,7 @@ fn oauth_model_aliases_share_an_overlapping_name_and_unique_names_pin_a_backend(
         &["--upstream-ca", &ca.to_string_lossy()],
         &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
     );
-    let ids = models(&srv);
+    let ids = model_ids(&srv);
     for want in ["shared", "only-claude", "cx/shared"] {
         assert!(ids.iter().any(|m| m == want), "{want} listed: {ids:?}");
     }
@@ -1001,7 +987,7 @@ fn oauth_model_aliases_share_an_overlapping_name_and_unique_names_pin_a_backend(
     // Which backend served each answer, by host and upstream model.
     let served = |model: &str| -> Vec<(String, String)> {
         let before = mock.requests().len();
-        let r = chat(&srv, model, false);
+        let r = chat_hi(&srv, model, false);
         assert_eq!(r.status, 200, "{model}: {}", r.text());
         mock.requests()[before..]
             .iter()

@@ -117,16 +117,6 @@ fn start(mock: &Mock, auth: &Path, connect_to: &str) -> Server {
     )
 }
 
-fn chat(srv: &Server, model: &str, stream: bool) -> Resp {
-    post_as(
-        srv,
-        Client::Chat,
-        model,
-        stream,
-        &json!({"model": model, "stream": stream, "messages": [{"role":"user","content":"hi"}]}),
-    )
-}
-
 fn messages(srv: &Server, model: &str, stream: bool) -> Resp {
     post_as(
         srv,
@@ -139,18 +129,6 @@ fn messages(srv: &Server, model: &str, stream: bool) -> Resp {
     )
 }
 
-fn models(srv: &Server) -> Vec<String> {
-    let r = srv.request("GET", "/v1/models", &[CLIENT_AUTH], "");
-    r.json()["data"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m["id"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn gemini_and_claude_models_from_chat_and_claude_clients_in_the_agent_envelope() {
     let mock = Mock::start_tls_named(&HOSTS, |r| answer(r, "served"));
@@ -161,7 +139,7 @@ fn gemini_and_claude_models_from_chat_and_claude_clients_in_the_agent_envelope()
     )
     .unwrap();
     let srv = start(&mock, &auth, &mock.connect_to(&HOSTS));
-    let ids = models(&srv);
+    let ids = model_ids(&srv);
     for m in [
         GEMINI_MODEL,
         CLAUDE_MODEL,
@@ -173,7 +151,7 @@ fn gemini_and_claude_models_from_chat_and_claude_clients_in_the_agent_envelope()
     let mut n = 0;
     for model in [GEMINI_MODEL, CLAUDE_MODEL] {
         for stream in [false, true] {
-            for r in [chat(&srv, model, stream), messages(&srv, model, stream)] {
+            for r in [chat_hi(&srv, model, stream), messages(&srv, model, stream)] {
                 n += 1;
                 assert_eq!(r.status, 200, "{model} {stream}: {}", r.text());
                 assert!(
@@ -260,7 +238,7 @@ fn the_production_host_serves_when_the_daily_one_fails() {
         mock.connect_to(&[PROD, "oauth2.googleapis.com"])
     );
     let srv = start(&mock, &auth, &connect);
-    let r = chat(&srv, GEMINI_MODEL, false);
+    let r = chat_hi(&srv, GEMINI_MODEL, false);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("from prod"));
     let reqs = mock.requests();
@@ -325,7 +303,7 @@ fn the_production_host_serves_when_the_daily_one_fails() {
         }
     });
     let srv = start(&mock, &auth, &mock.connect_to(&HOSTS));
-    let r = chat(&srv, GEMINI_MODEL, true);
+    let r = chat_hi(&srv, GEMINI_MODEL, true);
     assert_eq!(r.status, 200, "{}", r.text());
     let r = post_as(
         &srv,
@@ -384,7 +362,7 @@ fn an_expired_token_is_refreshed_at_start_and_written_back_in_its_layout() {
     )
     .unwrap();
     let srv = start(&mock, &auth, &mock.connect_to(&HOSTS));
-    let r = chat(&srv, GEMINI_MODEL, false);
+    let r = chat_hi(&srv, GEMINI_MODEL, false);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("fresh"));
     assert_eq!(refreshes.load(Ordering::SeqCst), 1);
@@ -490,7 +468,7 @@ fn a_file_without_a_project_gets_one_from_load_code_assist() {
     assert_eq!(load[0].header("authorization"), Some("Bearer at-live"));
     // The reloaded account sends it.
     assert!(eventually(Duration::from_secs(10), || {
-        chat(&srv, GEMINI_MODEL, false).status == 200
+        chat_hi(&srv, GEMINI_MODEL, false).status == 200
             && mock
                 .requests()
                 .last()
@@ -696,7 +674,7 @@ fn payload_rules_for_the_antigravity_protocol_edit_the_request() {
         &["--upstream-ca", &ca.to_string_lossy()],
         &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
     );
-    let r = chat(&srv, GEMINI_MODEL, false);
+    let r = chat_hi(&srv, GEMINI_MODEL, false);
     assert_eq!(r.status, 200, "{}", r.text());
     let body = mock.requests()[0].json();
     assert_eq!(body["request"]["generationConfig"]["topK"], 7, "{body}");

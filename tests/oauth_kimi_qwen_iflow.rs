@@ -255,16 +255,6 @@ fn start(mock: &Mock, auth: &Path, workers: usize) -> Server {
     )
 }
 
-fn chat(srv: &Server, model: &str, stream: bool) -> Resp {
-    post_as(
-        srv,
-        Client::Chat,
-        model,
-        stream,
-        &json!({"model": model, "stream": stream, "messages": [{"role":"user","content":"hi"}]}),
-    )
-}
-
 fn messages(srv: &Server, model: &str, stream: bool) -> Resp {
     post_as(
         srv,
@@ -274,18 +264,6 @@ fn messages(srv: &Server, model: &str, stream: bool) -> Resp {
         &json!({"model": model, "max_tokens": 64, "stream": stream,
             "messages": [{"role":"user","content":"hi"}]}),
     )
-}
-
-fn models(srv: &Server) -> Vec<String> {
-    let r = srv.request("GET", "/v1/models", &[CLIENT_AUTH], "");
-    r.json()["data"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m["id"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// The text a client got: OpenAI Chat or Anthropic Messages, stream or not.
@@ -317,16 +295,16 @@ fn each_kind_serves_chat_and_messages_clients_stream_and_not_with_its_head() {
         std::fs::write(auth.join("acct.json"), kind.file("cred-live", FAR)).unwrap();
         let srv = start(&mock, &auth, 1);
         assert!(
-            models(&srv).iter().any(|m| m == kind.model()),
+            model_ids(&srv).iter().any(|m| m == kind.model()),
             "{kind:?}: {:?}",
-            models(&srv)
+            model_ids(&srv)
         );
         for stream in [false, true] {
             for claude in [false, true] {
                 let r = if claude {
                     messages(&srv, kind.model(), stream)
                 } else {
-                    chat(&srv, kind.model(), stream)
+                    chat_hi(&srv, kind.model(), stream)
                 };
                 assert_eq!(r.status, 200, "{kind:?} {stream} {claude}: {}", r.text());
                 assert_eq!(
@@ -421,7 +399,7 @@ fn an_expired_token_at_start_is_refreshed_once_and_written_back() {
         let file = auth.join("acct.json");
         std::fs::write(&file, kind.file("cred-old", PAST)).unwrap();
         let srv = start(&mock, &auth, 2);
-        let r = chat(&srv, kind.model(), false);
+        let r = chat_hi(&srv, kind.model(), false);
         assert_eq!(r.status, 200, "{kind:?}: {}", r.text());
         assert_eq!(answer_text(&r, false, false), "fresh");
         assert_eq!(refreshes.load(Ordering::SeqCst), 1, "{kind:?}: one refresh");
@@ -474,7 +452,7 @@ fn a_401_refreshes_once_and_retries_and_concurrent_requests_share_it() {
                 let srv = srv.clone();
                 std::thread::spawn(move || {
                     if i % 2 == 0 {
-                        chat(&srv, kind.model(), false)
+                        chat_hi(&srv, kind.model(), false)
                     } else {
                         messages(&srv, kind.model(), false)
                     }
@@ -491,7 +469,7 @@ fn a_401_refreshes_once_and_retries_and_concurrent_requests_share_it() {
             "{kind:?}: 8 concurrent requests on a dead credential cause one refresh"
         );
         let before = upstream_calls(&mock).len();
-        assert_eq!(chat(&srv, kind.model(), true).status, 200);
+        assert_eq!(chat_hi(&srv, kind.model(), true).status, 200);
         let after = upstream_calls(&mock);
         assert_eq!(after.len(), before + 1, "{kind:?}: no more 401s");
         kind.check_head(after.last().unwrap(), "at-new");
@@ -970,7 +948,7 @@ fn channels_take_aliases_exclusions_and_list_their_models() {
         &["--upstream-ca", &ca.to_string_lossy()],
         &[("CLIPROXY_CONNECT_TO", &mock.connect_to(&HOSTS))],
     );
-    let ids = models(&srv);
+    let ids = model_ids(&srv);
     let has = |m: &str| ids.iter().any(|i| i == m);
     assert!(
         has("k-fast") && !has("kimi-k2.5"),
@@ -983,7 +961,7 @@ fn channels_take_aliases_exclusions_and_list_their_models() {
     );
     assert!(has("coder-model"));
     // An alias reaches the upstream under the upstream name.
-    let r = chat(&srv, "k-fast", false);
+    let r = chat_hi(&srv, "k-fast", false);
     assert_eq!(r.status, 200, "{}", r.text());
     let last = upstream_calls(&mock).pop().unwrap();
     assert_eq!(host_of(&last), "api.kimi.com");
@@ -1029,12 +1007,12 @@ fn a_qwen_refresh_naming_another_resource_url_moves_the_account_there() {
     let file = auth.join("qwen-q@example.com.json");
     std::fs::write(&file, K::Qwen.file("cred-old", PAST)).unwrap();
     let srv = start(&mock, &auth, 1);
-    assert_eq!(chat(&srv, "coder-model", false).status, 200);
+    assert_eq!(chat_hi(&srv, "coder-model", false).status, 200);
     let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(saved["resource_url"], "portal.qwen.ai");
     // The file reloads; the account's requests then go to the new host.
     let moved = eventually(Duration::from_secs(15), || {
-        let r = chat(&srv, "coder-model", false);
+        let r = chat_hi(&srv, "coder-model", false);
         r.status == 200
             && upstream_calls(&mock)
                 .last()
@@ -1102,7 +1080,7 @@ fn a_qwen_quota_403_reaches_the_client_as_429() {
     let auth = scratch_dir("kqi-quota");
     std::fs::write(auth.join("q.json"), K::Qwen.file("cred-live", FAR)).unwrap();
     let srv = start(&mock, &auth, 1);
-    let r = chat(&srv, "coder-model", false);
+    let r = chat_hi(&srv, "coder-model", false);
     assert_eq!(r.status, 429, "{}", r.text());
     assert!(r.text().contains("quota"), "{}", r.text());
     // The other kinds keep the upstream's 403.
@@ -1112,5 +1090,5 @@ fn a_qwen_quota_403_reaches_the_client_as_429() {
     let auth = scratch_dir("kqi-quota-kimi");
     std::fs::write(auth.join("k.json"), K::Kimi.file("cred-live", FAR)).unwrap();
     let srv = start(&mock, &auth, 1);
-    assert_eq!(chat(&srv, "kimi-k2", false).status, 403);
+    assert_eq!(chat_hi(&srv, "kimi-k2", false).status, 403);
 }

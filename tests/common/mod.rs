@@ -1011,3 +1011,27 @@ pub fn assert_no_failures(failures: &[String], sep: &str) {
         failures.join(sep)
     );
 }
+
+/// The model ids `/v1/models` lists to the test client.
+pub fn model_ids(srv: &Server) -> Vec<String> {
+    let r = srv.request("GET", "/v1/models", &[CLIENT_AUTH], "");
+    r.json()["data"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An OpenAI Chat request saying "hi" to `model`.
+pub fn chat_hi(srv: &Server, model: &str, stream: bool) -> Resp {
+    post_as(
+        srv,
+        Client::Chat,
+        model,
+        stream,
+        &serde_json::json!({"model": model, "stream": stream, "messages": [{"role":"user","content":"hi"}]}),
+    )
+}
