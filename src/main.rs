@@ -244,8 +244,12 @@ fn real_main() -> i32 {
             return 1;
         }
     };
+    let setup = match cliproxy::runtime::ring_setup() {
+        Some(s) if handle.driver == cliproxy::runtime::Driver::IoUring => s.name(),
+        _ => "",
+    };
     let ready = format!(
-        "cliproxy listening on {} ({} workers, {} driver)",
+        "cliproxy listening on {} ({} workers, {} driver{setup})",
         handle.addr,
         handle.shared.applied.len(),
         handle.driver.name()

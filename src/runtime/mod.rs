@@ -426,11 +426,7 @@ pub fn start<A: crate::server::Handler<Worker>>(
                 });
                 let fut = worker_main::<A>(w, listener, theirs, ready);
                 let res = match driver {
-                    Driver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-                        .with_entries(4096)
-                        .enable_timer()
-                        .build()
-                        .map(|mut rt| rt.block_on(fut)),
+                    Driver::IoUring => uring_runtime().map(|mut rt| rt.block_on(fut)),
                     _ => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
                         .enable_timer()
                         .build()
@@ -458,6 +454,108 @@ pub fn start<A: crate::server::Handler<Worker>>(
         threads,
         drain: opts.drain,
     })
+}
+
+/// Submission queue entries of a worker's ring (the completion queue is
+/// twice as long). Requests never wait for a free entry: monoio submits
+/// when the queue is full.
+const URING_ENTRIES: u32 = 4096;
+
+/// How a worker's io_uring is set up (`IORING_SETUP_*` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RingSetup {
+    /// `SINGLE_ISSUER | DEFER_TASKRUN` (Linux 6.1+): completions of
+    /// operations that had to wait (a socket read armed for readiness) are
+    /// queued for the worker and run only when it enters the kernel to wait
+    /// for events (monoio parks with `GETEVENTS` on every loop), in one
+    /// batch, instead of interrupting it once per completion.
+    Defer,
+    /// `COOP_TASKRUN | TASKRUN_FLAG` (Linux 5.19+): no interrupt per
+    /// completion either, but completions run on any kernel entry.
+    Coop,
+    /// No flags (Linux 5.6+): each completion from another CPU interrupts
+    /// the worker to run.
+    Plain,
+}
+
+impl RingSetup {
+    /// The setups to try, best first, down to the one that any io_uring
+    /// kernel accepts. `CLIPROXY_URING_SETUP=defer|coop|plain` starts the
+    /// list lower (benchmarks compare the setups with one binary).
+    fn candidates() -> &'static [RingSetup] {
+        const ALL: [RingSetup; 3] = [RingSetup::Defer, RingSetup::Coop, RingSetup::Plain];
+        let start = match std::env::var("CLIPROXY_URING_SETUP").as_deref() {
+            Ok("coop") => 1,
+            Ok("plain") => 2,
+            _ => 0,
+        };
+        &ALL[start..]
+    }
+
+    /// For the start-up line, after the driver's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            RingSetup::Defer => ", deferred task work",
+            RingSetup::Coop => ", cooperative task work",
+            RingSetup::Plain => "",
+        }
+    }
+
+    fn builder(self) -> io_uring::Builder {
+        let mut b = io_uring::IoUring::builder();
+        match self {
+            RingSetup::Defer => {
+                b.setup_single_issuer().setup_defer_taskrun();
+            }
+            RingSetup::Coop => {
+                b.setup_coop_taskrun().setup_taskrun_flag();
+            }
+            RingSetup::Plain => {}
+        }
+        b
+    }
+}
+
+/// The io_uring runtime of one worker, built on the worker's own thread
+/// (the only thread that ever submits to its ring, as `SINGLE_ISSUER`
+/// requires). A kernel that rejects a setup's flags (`EINVAL`) gets the
+/// next one.
+fn uring_runtime() -> io::Result<monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>> {
+    let mut last = None;
+    for &setup in RingSetup::candidates() {
+        match uring_runtime_with(setup) {
+            Ok(rt) => {
+                RING_SETUP.store(setup as u8, Ordering::Relaxed);
+                return Ok(rt);
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no io_uring setup accepted")))
+}
+
+type UringRuntime = monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>;
+
+fn uring_runtime_with(setup: RingSetup) -> io::Result<UringRuntime> {
+    monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+        .with_entries(URING_ENTRIES)
+        .uring_builder(setup.builder())
+        .enable_timer()
+        .build()
+}
+
+/// The setup the last io_uring worker got (`RingSetup as u8`; 255 before any).
+static RING_SETUP: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(u8::MAX);
+
+/// The io_uring setup the workers run with, once one has started.
+pub fn ring_setup() -> Option<RingSetup> {
+    match RING_SETUP.load(Ordering::Relaxed) {
+        0 => Some(RingSetup::Defer),
+        1 => Some(RingSetup::Coop),
+        2 => Some(RingSetup::Plain),
+        _ => None,
+    }
 }
 
 fn pin_to_cpu(cpu: usize) {
@@ -543,4 +641,93 @@ static LISTEN_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16:
 /// See [`LISTEN_PORT`].
 pub fn listen_port() -> u16 {
     LISTEN_PORT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod ring_tests {
+    use super::*;
+    use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+
+    /// What a worker's loop depends on, under one ring setup: a read that
+    /// has to wait for bytes another thread sends later (its completion is
+    /// task work: deferred under `DEFER_TASKRUN` until the worker waits for
+    /// events), a timer that must fire while nothing else happens, and a
+    /// write. Returns the bytes echoed back.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the peer is a plain thread of the test, not a worker"
+    )]
+    fn round_trip(setup: RingSetup) -> Vec<u8> {
+        let mut rt = uring_runtime_with(setup).unwrap();
+        rt.block_on(async {
+            let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let peer = std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                // Only after the worker's read is surely pending.
+                go_rx.recv().unwrap();
+                s.write_all(b"ping").unwrap();
+                let mut back = [0u8; 4];
+                s.read_exact(&mut back).unwrap();
+                back.to_vec()
+            });
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let read = monoio::spawn(async move {
+                let (r, buf) = conn.read(Vec::with_capacity(16)).await;
+                assert_eq!(r.unwrap(), 4);
+                (conn, buf)
+            });
+            // A timer with nothing else to do: the ring must wake for it.
+            monoio::time::sleep(Duration::from_millis(5)).await;
+            go_tx.send(()).unwrap();
+            // Bounded: a ring that never delivered the completion fails here.
+            let (mut conn, buf) = monoio::time::timeout(Duration::from_secs(10), read)
+                .await
+                .expect("the pending read never completed");
+            let (r, _) = conn.write_all(buf).await;
+            r.unwrap();
+            let back = peer.join().unwrap();
+            assert!(
+                monoio::time::timeout(Duration::from_millis(1), std::future::pending::<()>())
+                    .await
+                    .is_err()
+            );
+            back
+        })
+    }
+
+    #[test]
+    fn every_ring_setup_this_kernel_accepts_serves_io_and_timers() {
+        if !monoio::utils::detect_uring() {
+            return;
+        }
+        let mut accepted = 0;
+        for setup in [RingSetup::Defer, RingSetup::Coop, RingSetup::Plain] {
+            match uring_runtime_with(setup) {
+                Ok(rt) => drop(rt),
+                // Too old a kernel for this setup's flags: the fallback's case.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => continue,
+                Err(e) => panic!("{setup:?}: {e}"),
+            }
+            assert_eq!(round_trip(setup), b"ping", "{setup:?}");
+            accepted += 1;
+        }
+        // The plain setup works wherever io_uring does.
+        assert!(accepted >= 1);
+    }
+
+    #[test]
+    fn the_worker_ring_takes_the_best_setup_the_kernel_accepts() {
+        if !monoio::utils::detect_uring() || std::env::var_os("CLIPROXY_URING_SETUP").is_some() {
+            return;
+        }
+        let best = [RingSetup::Defer, RingSetup::Coop, RingSetup::Plain]
+            .into_iter()
+            .find(|&s| uring_runtime_with(s).is_ok());
+        let rt = uring_runtime().unwrap();
+        drop(rt);
+        assert_eq!(ring_setup(), best);
+    }
 }
