@@ -108,6 +108,44 @@ fn type_first(data: &[u8]) -> Option<Option<StreamEvent<'static>>> {
     }
 }
 
+/// `{"type":"message_start","message":{…}}` (`type` first, `message` second
+/// and last, as Anthropic sends it) read in one pass over the message: its
+/// `usage` and `id` members (first occurrences, raw spans) — what the general
+/// path finds with a lookup that skips the message and a second one inside
+/// it. `None` (the general path decides) unless the message's member walk
+/// ends where the general path's skip of the message ends: every member value
+/// is an object, a string, an array without braces or a literal without
+/// braces or quotes, so skipping the message by its braces passes the same
+/// strings and stops at the same brace (tested against the general path).
+fn message_start(data: &[u8]) -> Option<(Option<&[u8]>, Option<&[u8]>)> {
+    const HEAD: &[u8] = br#"{"type":"message_start","message":"#;
+    if !span::has_prefix(data, HEAD) {
+        return None;
+    }
+    let (mut usage, mut id) = (None, None);
+    let end = visit_object(data, HEAD.len(), |key, vs| {
+        let Some(ve) = span::skip_value(data, vs) else {
+            return Step::Stop;
+        };
+        let v = &data[vs..ve];
+        let plain = match v[0] {
+            b'{' | b'"' => true,
+            b'[' => memchr::memchr2(b'{', b'}', v).is_none(),
+            _ => memchr::memchr3(b'{', b'}', b'"', v).is_none(),
+        };
+        if !plain {
+            return Step::Stop;
+        }
+        match key {
+            b"usage" if usage.is_none() => usage = Some(v),
+            b"id" if id.is_none() => id = Some(v),
+            _ => {}
+        }
+        Step::End(ve)
+    })?;
+    (&data[end..] == b"}").then_some((usage, id))
+}
+
 /// The index after the line end at `b[i]` (LF or CRLF; a CR that may be
 /// followed by LF in the next read, or a lone CR, is not taken).
 #[inline]
@@ -198,6 +236,21 @@ impl ClaudeDec {
         }
     }
 
+    /// `message_start` with its message's `usage` and `id` members (raw spans).
+    fn start(
+        &mut self,
+        usage: Option<&[u8]>,
+        id: Option<&[u8]>,
+        f: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        if let Some(u) = usage {
+            self.usage(u);
+        }
+        f(StreamEvent::Start {
+            id: id.and_then(span::str_content).unwrap_or(b""),
+        });
+    }
+
     pub(super) fn decode(
         &mut self,
         _event: Option<&[u8]>,
@@ -217,6 +270,10 @@ impl ClaudeDec {
             if let Some(ev) = ev {
                 f(ev);
             }
+            return;
+        }
+        if let Some((usage, id)) = message_start(data) {
+            self.start(usage, id, f);
             return;
         }
         self.decode_members(data, f);
@@ -245,12 +302,7 @@ impl ClaudeDec {
         match ty {
             b"message_start" => {
                 let [usage, id] = get_many(message.unwrap_or(b"{}"), [b"usage", b"id"]);
-                if let Some(u) = usage {
-                    self.usage(u);
-                }
-                f(StreamEvent::Start {
-                    id: id.and_then(span::str_content).unwrap_or(b""),
-                });
+                self.start(usage, id, f);
             }
             b"content_block_start" => {
                 let Some(block) = block else {
@@ -622,6 +674,77 @@ mod tests {
                 "{d}"
             );
         }
+    }
+
+    /// The one-pass `message_start` agrees with the general path (the id,
+    /// and the usage it leaves for the next `message_delta`) on the layouts
+    /// it takes and on near misses, malformed messages included.
+    #[test]
+    fn message_start_agrees_with_the_general_path() {
+        let decode = |data: &str, general: bool| {
+            let mut d = ClaudeDec::default();
+            let mut got = Vec::new();
+            let mut f = |ev: StreamEvent<'_>| got.push(format!("{ev:?}"));
+            if general {
+                d.decode_members(data.as_bytes(), &mut f);
+            } else {
+                d.decode(None, data.as_bytes(), &mut f);
+            }
+            d.decode(None, br#"{"type":"message_delta","delta":{}}"#, &mut f);
+            got
+        };
+        let usage = r#"{"input_tokens":12,"cache_creation_input_tokens":3,"cache_read_input_tokens":4,"output_tokens":1}"#;
+        let taken = [
+            format!(
+                r#"{{"type":"message_start","message":{{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude","stop_reason":null,"usage":{usage}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message":{{"model":"claude-x","id":"msg_\u00e9","type":"message","role":"assistant","content":[],"stop_reason":null,"stop_sequence":null,"usage":{usage}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message": {{ "id" : "a" , "usage" : {usage} , "id":"b","usage":{{}} }}}}"#
+            ),
+            r#"{"type":"message_start","message":{"id":7,"usage":[1,2]}}"#.to_string(),
+            r#"{"type":"message_start","message":{"id":"x","content":["a","b"],"n":-1.5e3}}"#
+                .to_string(),
+            r#"{"type":"message_start","message":{}}"#.to_string(),
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":"x"},"id":"bad \x"}}"#
+                .to_string(),
+        ];
+        let general = [
+            format!(
+                r#"{{"type":"message_start","message":{{"id":"m","content":[{{"type":"text"}}],"usage":{usage}}}}}"#
+            ),
+            format!(r#"{{"type":"message_start","message":{{"id":"m","usage":{usage}}},"x":1}}"#),
+            format!(r#"{{"message":{{"id":"m","usage":{usage}}},"type":"message_start"}}"#),
+            format!(r#"{{"type":"message_start", "message":{{"id":"m","usage":{usage}}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"id":"m","usage":{usage}}} }}"#),
+            r#"{"type":"message_start","message":{"a":[}],"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":[{],"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":x{,"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":n"ull,"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"id":"x","a":}}"#.to_string(),
+            r#"{"type":"message_start","message":{"id":"x" "usage":{"output_tokens":2}}}"#
+                .to_string(),
+            r#"{"type":"message_start","message":{"id":"x",,"usage":{"output_tokens":2}}}"#
+                .to_string(),
+            r#"{"type":"message_start","message":"x"}"#.to_string(),
+            r#"{"type":"message_start","message":{"id":"x"}"#.to_string(),
+        ];
+        for d in &taken {
+            assert!(message_start(d.as_bytes()).is_some(), "not taken: {d}");
+            assert_eq!(decode(d, false), decode(d, true), "{d}");
+        }
+        for d in &general {
+            assert_eq!(decode(d, false), decode(d, true), "{d}");
+        }
+        assert_eq!(
+            decode(&taken[0], false),
+            [
+                r#"Start { id: [109, 115, 103, 95, 49] }"#,
+                "Usage(Usage { input: 19, output: 1, cached: 4, reasoning: 0 })"
+            ]
+        );
     }
 
     #[test]
