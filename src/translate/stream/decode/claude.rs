@@ -108,6 +108,9 @@ fn type_first(data: &[u8]) -> Option<Option<StreamEvent<'static>>> {
     }
 }
 
+/// A message's `usage` and `id` members (raw spans), when present.
+type UsageAndId<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
 /// `{"type":"message_start","message":{…}}` (`type` first, `message` second
 /// and last, as Anthropic sends it) read in one pass over the message: its
 /// `usage` and `id` members (first occurrences, raw spans) — what the general
@@ -117,7 +120,7 @@ fn type_first(data: &[u8]) -> Option<Option<StreamEvent<'static>>> {
 /// is an object, a string, an array without braces or a literal without
 /// braces or quotes, so skipping the message by its braces passes the same
 /// strings and stops at the same brace (tested against the general path).
-fn message_start(data: &[u8]) -> Option<(Option<&[u8]>, Option<&[u8]>)> {
+fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
     const HEAD: &[u8] = br#"{"type":"message_start","message":"#;
     if !span::has_prefix(data, HEAD) {
         return None;
