@@ -6,16 +6,19 @@
 //!
 //!   cargo bench --bench stream_instr --no-run
 //!   valgrind --tool=callgrind target/release/deps/stream_instr-* 1000
+//!
+//! A second argument sets the number of text deltas (default 40): with 0 the
+//! count is the stream's other five events alone.
 use cliproxy::translate::format::Format;
 use cliproxy::translate::stream::{new_stream_translator, StreamCtx};
 use std::hint::black_box;
 
-fn claude40() -> Vec<u8> {
+fn claude40(deltas: usize) -> Vec<u8> {
     let mut s = String::from(
         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_bench\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-bench\",\"stop_reason\":null,\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n\
          event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
     );
-    for i in 1..=40 {
+    for i in 1..=deltas {
         s += &format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"text_delta\",\"text\":\"word{i} \"}}}}\n\n");
     }
     s += "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n\
@@ -29,7 +32,11 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
-    let input = claude40();
+    let deltas: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(40);
+    let input = claude40(deltas);
     let ctx = || StreamCtx {
         model: "claude40",
         created: 1_700_000_000,

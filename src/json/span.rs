@@ -35,6 +35,29 @@ fn word(b: &[u8], j: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(j..j + 8)?.try_into().ok()?))
 }
 
+/// Whether `b` starts with `lit`, compared eight bytes at a time: with a
+/// literal `lit` this folds into a few word compares where a slice compare
+/// calls `memcmp` (the fast paths of the stream decoders match long literal
+/// heads per event).
+#[inline(always)]
+pub fn has_prefix(b: &[u8], lit: &[u8]) -> bool {
+    let n = lit.len();
+    if b.len() < n {
+        return false;
+    }
+    if n < 8 {
+        return b[..n] == *lit;
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(b, i) != word(lit, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(b, n - 8) == word(lit, n - 8)
+}
+
 /// End of the string starting at `b[i] == '"'` (index after the closing quote).
 ///
 /// Scans eight bytes at a time (SWAR) for a quote or backslash: cheaper than a SIMD search
@@ -349,41 +372,112 @@ pub fn str_content(v: &[u8]) -> Option<&[u8]> {
 
 /// Whether `c` is a valid JSON string body (what goes between the quotes).
 pub fn valid_string_body(c: &[u8]) -> bool {
-    // Fast path: eight bytes at a time while they are printable ASCII other than `"`, `\`.
+    body_scan(c) == Body::End
+}
+
+/// Where the JSON string body at the front of `b` ends: the index of its
+/// closing (unescaped) quote, when everything before it is a valid string body
+/// ([`valid_string_body`]); `None` when the body is invalid or has no closing
+/// quote in `b`. One pass: it finds the end and validates on the way.
+#[inline(always)]
+pub fn string_body_end(b: &[u8]) -> Option<usize> {
+    // Short plain-ASCII bodies (most stream tokens) end in the first words:
+    // found here without the general scan's setup.
     let mut i = 0;
-    while let Some(w) = word(c, i) {
-        let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
-        if (w & HI) | below_space | eq_mask(w, b'"') | eq_mask(w, b'\\') != 0 {
+    while let Some(w) = word(b, i) {
+        let m = plain_ascii_stop(w);
+        if m != 0 {
+            i += (m.trailing_zeros() / 8) as usize;
+            if b[i] == b'"' {
+                return Some(i);
+            }
             break;
         }
         i += 8;
     }
-    let start = i;
-    let mut ascii = true;
-    while i < c.len() {
-        match c[i] {
-            b'"' => return false,
-            b'\\' => {
-                match c.get(i + 1) {
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                    Some(b'u') => {
-                        if c.len() < i + 6 || !c[i + 2..i + 6].iter().all(u8::is_ascii_hexdigit) {
-                            return false;
-                        }
-                        i += 6;
-                    }
-                    _ => return false,
-                }
-                continue;
-            }
-            b if b < 0x20 => return false,
-            b => ascii &= b < 0x80,
-        }
-        i += 1;
+    // Everything before `i` is plain ASCII, so the body may be scanned on from there.
+    match body_scan(&b[i..]) {
+        Body::Quote(q) => Some(i + q),
+        Body::End | Body::Invalid => None,
     }
-    // Bytes before `start` are ASCII, so `start` is a character boundary; an
-    // all-ASCII tail (most short tokens) needs no UTF-8 check.
-    ascii || std::str::from_utf8(&c[start..]).is_ok()
+}
+
+/// High bit set in the lowest byte of `w` that is not plain printable ASCII
+/// other than `"` and `\` (exact for the lowest such byte: see [`eq_mask`]; a
+/// byte below 0x20 borrows only into higher bytes).
+#[inline(always)]
+fn plain_ascii_stop(w: u64) -> u64 {
+    let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+    (w & HI) | below_space | eq_mask(w, b'"') | eq_mask(w, b'\\')
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// Valid up to an unescaped quote at this index.
+    Quote(usize),
+    /// Valid to the end, no unescaped quote.
+    End,
+    Invalid,
+}
+
+/// Scans a string body up to its first unescaped quote (or the end), checking
+/// escapes, raw control characters and UTF-8.
+#[inline]
+fn body_scan(c: &[u8]) -> Body {
+    let mut i = 0;
+    // Index of the first non-ASCII byte (bytes before it are ASCII, so it is a
+    // character boundary): only `c[first..stop]` needs a UTF-8 check.
+    let mut non_ascii = usize::MAX;
+    // Stop at non-ASCII bytes only until the first one is seen.
+    let mut hi = HI;
+    loop {
+        // Eight bytes at a time while they are plain (printable, no `"` or `\`).
+        while let Some(w) = word(c, i) {
+            let below_space = w.wrapping_sub(LO * 0x20) & !w & HI;
+            let m = (w & hi) | below_space | eq_mask(w, b'"') | eq_mask(w, b'\\');
+            if m != 0 {
+                // The lowest flagged byte is exact (see `eq_mask`; a byte below
+                // 0x20 borrows only into higher bytes).
+                i += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = c.get(i) else {
+            return if non_ascii == usize::MAX || std::str::from_utf8(&c[non_ascii..]).is_ok() {
+                Body::End
+            } else {
+                Body::Invalid
+            };
+        };
+        match b {
+            b'"' => {
+                return if non_ascii == usize::MAX || std::str::from_utf8(&c[non_ascii..i]).is_ok() {
+                    Body::Quote(i)
+                } else {
+                    Body::Invalid
+                };
+            }
+            b'\\' => match c.get(i + 1) {
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => {
+                    if c.len() < i + 6 || !c[i + 2..i + 6].iter().all(u8::is_ascii_hexdigit) {
+                        return Body::Invalid;
+                    }
+                    i += 6;
+                }
+                _ => return Body::Invalid,
+            },
+            b if b < 0x20 => return Body::Invalid,
+            b => {
+                if b >= 0x80 && non_ascii == usize::MAX {
+                    non_ascii = i;
+                    hi = 0;
+                }
+                i += 1;
+            }
+        }
+    }
 }
 
 /// A non-negative integer value (a float or negative number reads as `None`).

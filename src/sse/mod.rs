@@ -7,7 +7,7 @@ pub mod write;
 
 #[doc(hidden)]
 pub mod oracle;
-pub use scan::{Event, Item, ScanError, Scanner};
+pub use scan::{Event, Handler, Item, ScanError, Scanner};
 
 /// Index one past the last complete SSE event (blank line) in `b`.
 pub fn last_event_boundary(b: &[u8]) -> Option<usize> {

@@ -75,6 +75,9 @@ pub struct Scanner {
     data_span: Option<(usize, usize)>,
     has_data: bool,
     event: Vec<u8>,
+    /// `Some((start, end))`: the event's `event:` value lies in the current read
+    /// (not copied into `event` unless the event outlives the read).
+    event_span: Option<(usize, usize)>,
     has_event: bool,
     id: Vec<u8>,
     has_id: bool,
@@ -100,6 +103,7 @@ impl Scanner {
         self.data_span = None;
         self.has_data = false;
         self.event.clear();
+        self.event_span = None;
         self.has_event = false;
         self.id.clear();
         self.has_id = false;
@@ -111,10 +115,17 @@ impl Scanner {
     }
 
     /// Scan one read. `f` is called for each complete item.
-    pub fn feed<F>(&mut self, chunk: &[u8], mut f: F) -> Result<(), ScanError>
+    pub fn feed<F>(&mut self, chunk: &[u8], f: F) -> Result<(), ScanError>
     where
         F: FnMut(Item<'_>),
     {
+        self.feed_to(chunk, &mut Items(f))
+    }
+
+    /// Scan one read into `h`: like [`Scanner::feed`], and at the start of
+    /// each event block, while no part of an event is pending, `h` may take a
+    /// whole block at once ([`Handler::whole`]).
+    pub fn feed_to<H: Handler>(&mut self, chunk: &[u8], h: &mut H) -> Result<(), ScanError> {
         if self.failed {
             return Err(ScanError::EventTooLarge);
         }
@@ -148,6 +159,13 @@ impl Scanner {
             }
         }
         while pos < chunk.len() {
+            if H::WHOLE && self.idle() {
+                let n = h.whole(&chunk[pos..]);
+                if n > 0 {
+                    pos += n;
+                    continue;
+                }
+            }
             match memchr2(b'\n', b'\r', &chunk[pos..]) {
                 Some(off) => {
                     let end = pos + off;
@@ -166,10 +184,10 @@ impl Scanner {
                         end + 1
                     };
                     if self.carry.is_empty() {
-                        self.line_from_chunk(chunk, pos, end, &mut f);
+                        self.line_from_chunk(chunk, pos, end, h);
                     } else {
                         self.carry.extend_from_slice(&chunk[pos..end]);
-                        self.line_from_carry(chunk, &mut f);
+                        self.line_from_carry(chunk, h);
                         self.carry.clear();
                     }
                     pos = next;
@@ -180,9 +198,13 @@ impl Scanner {
                 }
             }
         }
-        // A data span into this read cannot outlive the call.
+        // Spans into this read cannot outlive the call.
         if let Some((s, e)) = self.data_span.take() {
             self.data.extend_from_slice(&chunk[s..e]);
+        }
+        if let Some((s, e)) = self.event_span.take() {
+            self.event.clear();
+            self.event.extend_from_slice(&chunk[s..e]);
         }
         if self.carry.len() + self.data.len() > MAX_EVENT_BYTES {
             self.failed = true;
@@ -193,10 +215,11 @@ impl Scanner {
 
     /// End of stream: treat an unterminated last line as complete and dispatch a pending
     /// event that has data (see the module docs for why this deviates from WHATWG).
-    pub fn finish<F>(&mut self, mut f: F) -> Result<(), ScanError>
+    pub fn finish<F>(&mut self, f: F) -> Result<(), ScanError>
     where
         F: FnMut(Item<'_>),
     {
+        let f = &mut Items(f);
         if self.failed {
             return Err(ScanError::EventTooLarge);
         }
@@ -208,28 +231,33 @@ impl Scanner {
             }
         }
         if !self.carry.is_empty() {
-            self.line_from_carry(&[], &mut f);
+            self.line_from_carry(&[], f);
             self.carry.clear();
         }
-        self.dispatch(&[], &mut f);
+        self.dispatch(&[], f);
         self.pending_cr = false;
         Ok(())
     }
 
-    fn line_from_chunk<F: FnMut(Item<'_>)>(
-        &mut self,
-        chunk: &[u8],
-        start: usize,
-        end: usize,
-        f: &mut F,
-    ) {
+    /// No part of an event is pending (the scanner is at the start of an
+    /// event block, or between blank lines).
+    #[inline]
+    fn idle(&self) -> bool {
+        self.carry.is_empty()
+            && !self.has_data
+            && !self.has_event
+            && !self.has_id
+            && self.retry.is_none()
+    }
+
+    fn line_from_chunk<H: Handler>(&mut self, chunk: &[u8], start: usize, end: usize, h: &mut H) {
         let line = &chunk[start..end];
         if line.is_empty() {
-            self.dispatch(chunk, f);
+            self.dispatch(chunk, h);
             return;
         }
         if line[0] == b':' {
-            f(Item::Comment(&line[1..]));
+            h.item(Item::Comment(&line[1..]));
             return;
         }
         let (name, value_off) = split_field(line);
@@ -245,18 +273,22 @@ impl Scanner {
                 self.data.push(b'\n');
                 self.data.extend_from_slice(&chunk[vs..end]);
             }
+        } else if name == b"event" {
+            // Like `other_field`, without copying the value out of the read.
+            self.event_span = Some((start + value_off, end));
+            self.has_event = true;
         } else {
             self.other_field(name, &line[value_off..]);
         }
     }
 
-    fn line_from_carry<F: FnMut(Item<'_>)>(&mut self, chunk: &[u8], f: &mut F) {
+    fn line_from_carry<H: Handler>(&mut self, chunk: &[u8], h: &mut H) {
         if self.carry.is_empty() {
-            self.dispatch(chunk, f);
+            self.dispatch(chunk, h);
             return;
         }
         if self.carry[0] == b':' {
-            f(Item::Comment(&self.carry[1..]));
+            h.item(Item::Comment(&self.carry[1..]));
             return;
         }
         let line = std::mem::take(&mut self.carry);
@@ -280,6 +312,7 @@ impl Scanner {
     fn other_field(&mut self, name: &[u8], value: &[u8]) {
         match name {
             b"event" => {
+                self.event_span = None;
                 self.event.clear();
                 self.event.extend_from_slice(value);
                 self.has_event = true;
@@ -302,15 +335,19 @@ impl Scanner {
         }
     }
 
-    fn dispatch<F: FnMut(Item<'_>)>(&mut self, chunk: &[u8], f: &mut F) {
+    fn dispatch<H: Handler>(&mut self, chunk: &[u8], h: &mut H) {
         if self.has_data {
             let data: &[u8] = match self.data_span {
                 Some((s, e)) => &chunk[s..e],
                 None => &self.data,
             };
-            f(Item::Event(Event {
-                event: if self.has_event && !self.event.is_empty() {
-                    Some(&self.event)
+            let event: &[u8] = match self.event_span {
+                Some((s, e)) => &chunk[s..e],
+                None => &self.event,
+            };
+            h.item(Item::Event(Event {
+                event: if self.has_event && !event.is_empty() {
+                    Some(event)
                 } else {
                     None
                 },
@@ -322,11 +359,47 @@ impl Scanner {
         self.data.clear();
         self.data_span = None;
         self.has_data = false;
-        self.event.clear();
-        self.has_event = false;
-        self.id.clear();
-        self.has_id = false;
+        if self.has_event {
+            self.event.clear();
+            self.event_span = None;
+            self.has_event = false;
+        }
+        if self.has_id {
+            self.id.clear();
+            self.has_id = false;
+        }
         self.retry = None;
+    }
+}
+
+/// Receives what [`Scanner::feed_to`] finds.
+pub trait Handler {
+    /// Whether [`Handler::whole`] is worth calling (`false`: the scanner never does).
+    const WHOLE: bool = false;
+
+    /// `rest` starts at the beginning of an event block (no part of an event
+    /// is pending) and runs to the end of the read. A handler that recognises
+    /// one complete block at its front — its lines, line ends and the blank
+    /// line that dispatches it — may handle it and return its length; it must
+    /// then have done exactly what [`Handler::item`] would have done with
+    /// what the scanner dispatches for those bytes. 0: not handled, the
+    /// scanner reads the lines itself.
+    #[inline]
+    fn whole(&mut self, _rest: &[u8]) -> usize {
+        0
+    }
+
+    /// One complete item.
+    fn item(&mut self, item: Item<'_>);
+}
+
+/// A closure as a [`Handler`] without a shortcut.
+struct Items<F>(F);
+
+impl<F: FnMut(Item<'_>)> Handler for Items<F> {
+    #[inline]
+    fn item(&mut self, item: Item<'_>) {
+        (self.0)(item)
     }
 }
 
@@ -450,6 +523,106 @@ mod tests {
                 input,
                 cuts
             );
+        }
+    }
+
+    /// A handler taking whole `event: e\ndata: <line>\n\n` and
+    /// `data: <line>\n\n` blocks itself, the scanner the rest.
+    struct Shortcut(Vec<Owned>, usize);
+
+    impl Handler for Shortcut {
+        const WHOLE: bool = true;
+        fn whole(&mut self, rest: &[u8]) -> usize {
+            let (event, at) = match rest.strip_prefix(b"event: e\n") {
+                Some(r) => (Some(b"e".to_vec()), rest.len() - r.len()),
+                None => (None, 0),
+            };
+            let Some(r) = rest[at..].strip_prefix(b"data: ") else {
+                return 0;
+            };
+            let Some(nl) = memchr::memchr2(b'\n', b'\r', r) else {
+                return 0;
+            };
+            if r[nl] != b'\n' || r.get(nl + 1) != Some(&b'\n') {
+                return 0;
+            }
+            self.0
+                .push(Owned::Event(event, r[..nl].to_vec(), None, None));
+            self.1 += 1;
+            at + 6 + nl + 2
+        }
+        fn item(&mut self, item: Item<'_>) {
+            self.0.push(crate::sse::oracle::own(item));
+        }
+    }
+
+    fn scan_shortcut(input: &[u8], cuts: &[usize]) -> (Vec<Owned>, usize) {
+        let mut s = Scanner::new();
+        let mut h = Shortcut(Vec::new(), 0);
+        let mut prev = 0;
+        for &c in cuts.iter().chain(std::iter::once(&input.len())) {
+            s.feed_to(&input[prev..c], &mut h).unwrap();
+            prev = c;
+        }
+        let _ = s.finish(|i| h.0.push(crate::sse::oracle::own(i)));
+        (h.0, h.1)
+    }
+
+    /// A handler's whole-block shortcut is offered only where no part of an
+    /// event is pending (after `id:`, `retry:`, `event:` or `data:` lines it
+    /// is not), so the items equal the plain scanner's in any split.
+    #[test]
+    fn whole_block_shortcut_only_at_block_starts() {
+        let cases: &[&[u8]] = &[
+            b"data: a\n\nevent: e\ndata: b\n\n",
+            b"id: 7\ndata: a\n\n",
+            b"retry: 5\ndata: a\n\n",
+            b"event: x\ndata: a\n\n",
+            b"data: a\ndata: b\n\n",
+            b"event: e\nid: 1\ndata: a\n\n",
+            b": c\ndata: a\n\n\n\ndata: b\n\n",
+            b"event: only\n\ndata: a\n\n",
+            b"\xEF\xBB\xBFdata: bom\n\n",
+            b"data: a\r\ndata: b\n\n",
+            b"data: a\r\n\r\ndata: b\n\n",
+            b"data: last",
+        ];
+        let mut taken = 0;
+        for c in cases {
+            let expected = oracle(c);
+            let (got, n) = scan_shortcut(c, &[]);
+            assert_eq!(got, expected, "{:?}", String::from_utf8_lossy(c));
+            taken += n;
+            for i in 0..=c.len() {
+                assert_eq!(scan_shortcut(c, &[i]).0, expected, "cut {i} in {c:?}");
+            }
+            let every: Vec<usize> = (1..c.len()).collect();
+            assert_eq!(scan_shortcut(c, &every), (expected, 0));
+        }
+        assert!(taken >= 6, "shortcut taken {taken} times");
+        let mut rng = crate::sse::test_rng::Rng(0x5107_c0de);
+        let alphabet: &[&[u8]] = &[
+            b"data: ",
+            b"event: e\n",
+            b"event: f\n",
+            b"id: 1\n",
+            b"retry: 5\n",
+            b": c\n",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"x",
+            b"\n\n",
+        ];
+        for _ in 0..3000 {
+            let mut input = Vec::new();
+            for _ in 0..rng.below(30) {
+                input.extend_from_slice(alphabet[rng.below(alphabet.len())]);
+            }
+            let expected = oracle(&input);
+            assert_eq!(scan_shortcut(&input, &[]).0, expected, "{input:?}");
+            let cut = rng.below(input.len() + 1);
+            assert_eq!(scan_shortcut(&input, &[cut]).0, expected, "{input:?} {cut}");
         }
     }
 

@@ -66,7 +66,7 @@ pub mod encode;
 #[doc(hidden)]
 pub mod testgen;
 
-use crate::sse::{Item, Scanner};
+use crate::sse::{Handler, Item, Scanner};
 use crate::translate::format::Format;
 use decode::Decoder;
 use encode::Encoder;
@@ -354,7 +354,15 @@ impl StreamTranslator {
                 if *failed {
                     return;
                 }
-                let r = scanner.feed(upstream, |item| on_item(item, dec, enc, seen, out));
+                let r = scanner.feed_to(
+                    upstream,
+                    &mut Translating {
+                        dec,
+                        enc,
+                        seen,
+                        out,
+                    },
+                );
                 if r.is_err() {
                     *failed = true;
                     enc.error(502, b"upstream_error", b"upstream SSE event too large", out);
@@ -424,6 +432,41 @@ impl StreamTranslator {
             }
         };
         enc.error(status, b"", &self.scratch, out);
+    }
+}
+
+/// Where a translating scanner's events go: through the decoder into the
+/// encoder, whole blocks of the upstream's most frequent event on a shortcut
+/// ([`Decoder::decode_block`]).
+struct Translating<'a> {
+    dec: &'a mut Decoder,
+    enc: &'a mut Encoder,
+    seen: &'a mut Seen,
+    out: &'a mut Vec<u8>,
+}
+
+impl Handler for Translating<'_> {
+    const WHOLE: bool = true;
+
+    #[inline]
+    fn whole(&mut self, rest: &[u8]) -> usize {
+        let Some((n, ev)) = self.dec.decode_block(rest) else {
+            return 0;
+        };
+        match ev {
+            Some(StreamEvent::Text { choice: 0, text }) => self.enc.text(text, self.out),
+            Some(e) => {
+                self.seen.record(&e);
+                self.enc.event(e, self.out);
+            }
+            None => {}
+        }
+        n
+    }
+
+    #[inline]
+    fn item(&mut self, item: Item<'_>) {
+        on_item(item, self.dec, self.enc, self.seen, self.out)
     }
 }
 

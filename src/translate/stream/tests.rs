@@ -421,3 +421,53 @@ fn gemini_cli_streams_unwrap_whole_and_split_at_every_byte() {
         "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]}}]}\n\ndata: {\"candidates\":[]}\n\n"
     );
 }
+
+/// Claude streams whose deltas take the whole-block shortcut (reads holding
+/// whole events) translate to the same bytes as when every event is scanned
+/// line by line (one-byte reads never hold a whole block), into every client
+/// format; the streams mix exact layouts with near misses.
+#[test]
+fn claude_whole_block_shortcut_equals_the_line_by_line_path() {
+    let delta = |index: &str, ty: &str, key: &str, body: &str| {
+        format!("event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{index},\"delta\":{{\"type\":\"{ty}\",\"{key}\":\"{body}\"}}}}\n\n")
+    };
+    let mut variants = vec![long_stream(Format::Claude, 40)];
+    let mut s = String::from_utf8(long_stream(Format::Claude, 3)).unwrap();
+    for body in [
+        "plain",
+        "",
+        r#"esc \"q\" \\ \u00e9"#,
+        "非ASCII ü",
+        r#"bad \x"#,
+        "dangling \\",
+    ] {
+        s += &delta("1", "text_delta", "text", body);
+        s += &delta("0", "thinking_delta", "thinking", body);
+        s += &delta("2", "input_json_delta", "partial_json", body);
+        s += &delta("7", "input_json_delta", "partial_json", body);
+        s += &delta("1", "signature_delta", "signature", body);
+    }
+    s += &delta("1", "text_delta", "text", "crlf").replace('\n', "\r\n");
+    s += &delta("1", "text_delta", "text", "no space").replace("data: ", "data:");
+    s += &delta("1", "text_delta", "text", "no event line")
+        .replace("event: content_block_delta\n", "");
+    s += "data: {\"index\":1,\"type\":\"content_block_delta\",\"delta\":{\"text\":\"order\",\"type\":\"text_delta\"}}\n\n";
+    s += "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"extra\",\"x\":1}}\n\n";
+    s += "id: 9\n";
+    s += &delta("1", "text_delta", "text", "after an id line");
+    variants.push(s.into_bytes());
+    for input in &variants {
+        let every: Vec<usize> = (1..input.len()).collect();
+        for to in ALL {
+            let whole = run(Format::Claude, to, input, &[]);
+            if !new_stream_translator(Format::Claude, to, ctx()).is_passthrough() {
+                frames(&whole);
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&whole),
+                String::from_utf8_lossy(&run(Format::Claude, to, input, &every)),
+                "Claude->{to:?}"
+            );
+        }
+    }
+}

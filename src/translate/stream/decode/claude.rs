@@ -41,29 +41,178 @@ enum Delta {
 /// takes the general path, so the fast path only ever agrees with it. The string
 /// body is checked exactly as [`span::str_content`] checks it.
 fn delta_fast(data: &[u8]) -> Option<(Delta, u32, &[u8])> {
-    let rest = data.strip_prefix(br#"{"type":"content_block_delta","index":"#)?;
-    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 || digits > 9 {
-        return None;
-    }
-    let index = rest[..digits]
-        .iter()
-        .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
-    let rest = rest[digits..].strip_prefix(br#","delta":{"type":""#)?;
-    let (kind, rest) = if let Some(r) = rest.strip_prefix(br#"text_delta","text":""#) {
-        (Delta::Text, r)
-    } else if let Some(r) = rest.strip_prefix(br#"thinking_delta","thinking":""#) {
-        (Delta::Thinking, r)
-    } else {
-        (
-            Delta::InputJson,
-            rest.strip_prefix(br#"input_json_delta","partial_json":""#)?,
-        )
-    };
-    let body = rest.strip_suffix(br#""}}"#)?;
+    let (kind, index, start) = delta_head(data)?;
+    let body = data[start..].strip_suffix(br#""}}"#)?;
     // A body with a raw `"` (the string ended earlier) or a dangling `\` is
     // rejected here, so `body` is exactly the string's escaped content.
     span::valid_string_body(body).then_some((kind, index, body))
+}
+
+/// The layout of [`delta_fast`] up to the string body: the delta's kind, its
+/// index and where the body starts in `data`.
+#[inline]
+fn delta_head(data: &[u8]) -> Option<(Delta, u32, usize)> {
+    const HEAD: &[u8] = br#"{"type":"content_block_delta","index":"#;
+    const MID: &[u8] = br#","delta":{"type":""#;
+    const TEXT: &[u8] = br#"text_delta","text":""#;
+    const THINKING: &[u8] = br#"thinking_delta","thinking":""#;
+    const INPUT_JSON: &[u8] = br#"input_json_delta","partial_json":""#;
+    if !span::has_prefix(data, HEAD) {
+        return None;
+    }
+    let digits = HEAD.len();
+    let mut i = digits;
+    let mut index = 0u32;
+    while let Some(d) = data.get(i).filter(|b| b.is_ascii_digit()) {
+        if i - digits == 9 {
+            return None;
+        }
+        index = index * 10 + u32::from(d - b'0');
+        i += 1;
+    }
+    if i == digits || !span::has_prefix(&data[i..], MID) {
+        return None;
+    }
+    i += MID.len();
+    let rest = &data[i..];
+    let (kind, lit) = match rest.first()? {
+        b't' if span::has_prefix(rest, TEXT) => (Delta::Text, TEXT),
+        b't' if span::has_prefix(rest, THINKING) => (Delta::Thinking, THINKING),
+        b'i' if span::has_prefix(rest, INPUT_JSON) => (Delta::InputJson, INPUT_JSON),
+        _ => return None,
+    };
+    Some((kind, index, i + lit.len()))
+}
+
+/// The events whose `type` alone decides what they mean, when `type` is the
+/// data's first member (as Anthropic sends it) — `content_block_stop`,
+/// `message_stop`, `ping` — and the empty text block's `content_block_start`
+/// in Anthropic's exact layout: `Some(event to emit, if any)` without looking
+/// the members up. `None`: the general path decides. The general path takes
+/// the first `type` member too, so both agree (tested).
+#[inline]
+fn type_first(data: &[u8]) -> Option<Option<StreamEvent<'static>>> {
+    let rest = data.strip_prefix(br#"{"type":""#)?;
+    match rest.first()? {
+        b'c' if span::has_prefix(rest, br#"content_block_stop""#) => Some(None),
+        b'c' => {
+            // `{"type":"content_block_start","index":N,"content_block":{"type":"text","text":""}}`
+            let r = rest.strip_prefix(br#"content_block_start","index":"#)?;
+            let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();
+            (digits > 0 && &r[digits..] == br#","content_block":{"type":"text","text":""}}"#)
+                .then_some(None)
+        }
+        b'm' if span::has_prefix(rest, br#"message_stop""#) => Some(Some(StreamEvent::Done)),
+        b'p' if span::has_prefix(rest, br#"ping""#) => Some(Some(StreamEvent::KeepAlive)),
+        _ => None,
+    }
+}
+
+/// A message's `usage` and `id` members (raw spans), when present.
+type UsageAndId<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// `{"type":"message_start","message":{…}}` (`type` first, `message` second
+/// and last, as Anthropic sends it) read in one pass over the message: its
+/// `usage` and `id` members (first occurrences, raw spans) — what the general
+/// path finds with a lookup that skips the message and a second one inside
+/// it. `None` (the general path decides) unless the message's member walk
+/// ends where the general path's skip of the message ends: every member value
+/// is an object, a string, an array without braces or a literal without
+/// braces or quotes, so skipping the message by its braces passes the same
+/// strings and stops at the same brace (tested against the general path).
+fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
+    const HEAD: &[u8] = br#"{"type":"message_start","message":"#;
+    if !span::has_prefix(data, HEAD) {
+        return None;
+    }
+    let (mut usage, mut id) = (None, None);
+    let end = visit_object(data, HEAD.len(), |key, vs| {
+        let Some(ve) = span::skip_value(data, vs) else {
+            return Step::Stop;
+        };
+        let v = &data[vs..ve];
+        let plain = match v[0] {
+            b'{' | b'"' => true,
+            b'[' => memchr::memchr2(b'{', b'}', v).is_none(),
+            _ => memchr::memchr3(b'{', b'}', b'"', v).is_none(),
+        };
+        if !plain {
+            return Step::Stop;
+        }
+        match key {
+            b"usage" if usage.is_none() => usage = Some(v),
+            b"id" if id.is_none() => id = Some(v),
+            _ => {}
+        }
+        Step::End(ve)
+    })?;
+    (&data[end..] == b"}").then_some((usage, id))
+}
+
+/// The index after the line end at `b[i]` (LF or CRLF; a CR that may be
+/// followed by LF in the next read, or a lone CR, is not taken).
+#[inline]
+fn eol(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'\n' => Some(i + 1),
+        b'\r' if b.get(i + 1) == Some(&b'\n') => Some(i + 2),
+        _ => None,
+    }
+}
+
+/// One whole SSE block holding a [`delta_fast`] delta at the front of `b`
+/// (a read from the start of an event block): an optional
+/// `event: content_block_delta` line, the `data:` line, the blank line, LF or
+/// CRLF line ends. Returns the block's length and the delta's event (`None`
+/// for an empty delta). The body's end is found while it is validated, so
+/// the block's bytes are read once: no line search, no second pass over the
+/// data. Whatever does not match exactly returns `None` (the scanner and
+/// [`ClaudeDec::decode`] take it), so it agrees with them (tested).
+pub(crate) fn delta_block(b: &[u8]) -> Option<(usize, Option<StreamEvent<'_>>)> {
+    const EVENT: &[u8] = b"event: content_block_delta";
+    let mut i = 0;
+    if span::has_prefix(b, EVENT) {
+        i = eol(b, EVENT.len())?;
+    }
+    let line = &b[i..];
+    i += if span::has_prefix(line, b"data: ") {
+        6
+    } else if span::has_prefix(line, b"data:") {
+        5
+    } else {
+        return None;
+    };
+    let (kind, index, start) = delta_head(&b[i..])?;
+    let start = i + start;
+    let end = start + span::string_body_end(&b[start..])?;
+    if !b[end..].starts_with(br#""}}"#) {
+        return None;
+    }
+    let n = eol(b, eol(b, end + 3)?)?;
+    Some((n, delta_event(kind, index, &b[start..end])))
+}
+
+/// The event of a fast-path delta (`None` when its body is empty).
+#[inline]
+fn delta_event(kind: Delta, index: u32, body: &[u8]) -> Option<StreamEvent<'_>> {
+    if body.is_empty() {
+        return None;
+    }
+    Some(match kind {
+        Delta::Text => StreamEvent::Text {
+            choice: 0,
+            text: body,
+        },
+        Delta::Thinking => StreamEvent::Reasoning {
+            choice: 0,
+            text: body,
+        },
+        Delta::InputJson => StreamEvent::ToolArgs {
+            choice: 0,
+            index,
+            args: Args::Escaped(body),
+        },
+    })
 }
 
 impl ClaudeDec {
@@ -90,6 +239,21 @@ impl ClaudeDec {
         }
     }
 
+    /// `message_start` with its message's `usage` and `id` members (raw spans).
+    fn start(
+        &mut self,
+        usage: Option<&[u8]>,
+        id: Option<&[u8]>,
+        f: &mut dyn FnMut(StreamEvent<'_>),
+    ) {
+        if let Some(u) = usage {
+            self.usage(u);
+        }
+        f(StreamEvent::Start {
+            id: id.and_then(span::str_content).unwrap_or(b""),
+        });
+    }
+
     pub(super) fn decode(
         &mut self,
         _event: Option<&[u8]>,
@@ -100,23 +264,19 @@ impl ClaudeDec {
             return;
         }
         if let Some((kind, index, body)) = delta_fast(data) {
-            if !body.is_empty() {
-                f(match kind {
-                    Delta::Text => StreamEvent::Text {
-                        choice: 0,
-                        text: body,
-                    },
-                    Delta::Thinking => StreamEvent::Reasoning {
-                        choice: 0,
-                        text: body,
-                    },
-                    Delta::InputJson => StreamEvent::ToolArgs {
-                        choice: 0,
-                        index,
-                        args: Args::Escaped(body),
-                    },
-                });
+            if let Some(ev) = delta_event(kind, index, body) {
+                f(ev);
             }
+            return;
+        }
+        if let Some(ev) = type_first(data) {
+            if let Some(ev) = ev {
+                f(ev);
+            }
+            return;
+        }
+        if let Some((usage, id)) = message_start(data) {
+            self.start(usage, id, f);
             return;
         }
         self.decode_members(data, f);
@@ -126,23 +286,29 @@ impl ClaudeDec {
     fn decode_members(&mut self, data: &[u8], f: &mut dyn FnMut(StreamEvent<'_>)) {
         // The `type` inside the data is authoritative; the `event:` line repeats it.
         // One pass finds the members every event kind needs.
-        let [ty, idx, delta_v] = get_many(data, [b"type", b"index", b"delta"]);
+        let [ty, idx, delta_v, message, block, usage, error] = get_many(
+            data,
+            [
+                b"type",
+                b"index",
+                b"delta",
+                b"message",
+                b"content_block",
+                b"usage",
+                b"error",
+            ],
+        );
         let Some(ty) = ty.and_then(span::str_content) else {
             return;
         };
         let index = || idx.and_then(span::as_u64).unwrap_or(0) as u32;
         match ty {
             b"message_start" => {
-                let msg = get(data, b"message").unwrap_or(b"{}");
-                if let Some(u) = get(msg, b"usage") {
-                    self.usage(u);
-                }
-                f(StreamEvent::Start {
-                    id: str_or_empty(msg, b"id"),
-                });
+                let [usage, id] = get_many(message.unwrap_or(b"{}"), [b"usage", b"id"]);
+                self.start(usage, id, f);
             }
             b"content_block_start" => {
-                let Some(block) = get(data, b"content_block") else {
+                let Some(block) = block else {
                     return;
                 };
                 match get_str(block, b"type") {
@@ -201,17 +367,21 @@ impl ClaudeDec {
                 }
             }
             b"message_delta" => {
-                if let Some(u) = get(data, b"usage") {
+                if let Some(u) = usage {
                     self.usage(u);
                 }
                 f(StreamEvent::Usage(Usage {
-                    input: self.input + self.cache_read + self.cache_create,
+                    input: self
+                        .input
+                        .saturating_add(self.cache_read)
+                        .saturating_add(self.cache_create),
                     output: self.output,
                     cached: self.cache_read,
                     reasoning: 0,
                 }));
-                if let Some(native) =
-                    path(data, &[b"delta", b"stop_reason"]).and_then(span::str_content)
+                if let Some(native) = delta_v
+                    .and_then(|d| get(d, b"stop_reason"))
+                    .and_then(span::str_content)
                 {
                     let reason = match native {
                         b"max_tokens" | b"model_context_window_exceeded" => FinishReason::Length,
@@ -229,7 +399,7 @@ impl ClaudeDec {
             b"message_stop" => f(StreamEvent::Done),
             b"ping" => f(StreamEvent::KeepAlive),
             b"error" => {
-                let err = get(data, b"error").unwrap_or(b"{}");
+                let err = error.unwrap_or(b"{}");
                 let kind = str_or_empty(err, b"type");
                 f(StreamEvent::Error {
                     status: claude_status(kind),
@@ -322,6 +492,262 @@ mod tests {
         }
         // The exact shapes of the three delta kinds with a plain index take it.
         assert!(fast_hits >= 3 * 4 * 4, "fast path taken {fast_hits} times");
+    }
+
+    /// What the scanner and the decoder make of `block` (the general path of
+    /// [`delta_block`]), as debug strings.
+    fn scanned(block: &[u8]) -> Vec<String> {
+        let mut d = ClaudeDec::default();
+        let mut got = Vec::new();
+        let mut sc = crate::sse::Scanner::new();
+        let _ = sc.feed(block, |item| {
+            if let crate::sse::Item::Event(ev) = item {
+                d.decode(ev.event, super::trim(ev.data), &mut |e| {
+                    got.push(format!("{e:?}"))
+                });
+            }
+        });
+        got
+    }
+
+    /// Blocks of every shape the fast block path may meet: exact layouts and
+    /// near misses (escapes, non-ASCII, member order, extra members, indexes,
+    /// delta kinds, CRLF, `data:` without a space, other event lines, a
+    /// missing blank line).
+    fn blocks() -> Vec<String> {
+        let bodies = [
+            "word1 ",
+            "",
+            r#"a \"quoted\" \\ \/ \n\t \u00e9 \ud83d\ude00"#,
+            "héllo wörld 日本 and some more text after it",
+            r#"ends with escaped quote \""#,
+            r#"dangling \"#,
+            r#"raw " quote"#,
+            "control \u{1} char",
+            r#"bad \x escape"#,
+            r#"{\"q\":\"x"#,
+            "a longer piece of plain ASCII text, longer than a word or two",
+        ];
+        let kinds = [
+            ("text_delta", "text"),
+            ("thinking_delta", "thinking"),
+            ("input_json_delta", "partial_json"),
+            ("signature_delta", "signature"),
+            ("text_delta", "thinking"),
+        ];
+        let mut v = Vec::new();
+        for b in bodies {
+            for (ty, key) in kinds {
+                for index in ["0", "3", "12", "01", "-1"] {
+                    let data = format!(
+                        r#"{{"type":"content_block_delta","index":{index},"delta":{{"type":"{ty}","{key}":"{b}"}}}}"#
+                    );
+                    for (head, eol) in [
+                        ("event: content_block_delta\n", "\n"),
+                        ("", "\n"),
+                        ("event: content_block_delta\r\n", "\r\n"),
+                        ("event: content_block_delta\n", "\r\n"),
+                        ("event: content_block_delta\r", "\r"),
+                        ("event: message_delta\n", "\n"),
+                        ("event:content_block_delta\n", "\n"),
+                        ("id: 1\n", "\n"),
+                    ] {
+                        v.push(format!("{head}data: {data}{eol}{eol}"));
+                    }
+                    v.push(format!("event: content_block_delta\ndata:{data}\n\n"));
+                    v.push(format!("event: content_block_delta\ndata:  {data}\n\n"));
+                    v.push(format!("event: content_block_delta\ndata: {data}\n"));
+                    v.push(format!("event: content_block_delta\ndata: {data} \n\n"));
+                    v.push(format!(
+                        "event: content_block_delta\ndata: {data}\ndata: x\n\n"
+                    ));
+                }
+                v.push(format!(
+                    "data: {{\"index\":0,\"type\":\"content_block_delta\",\"delta\":{{\"type\":\"{ty}\",\"{key}\":\"{b}\"}}}}\n\n"
+                ));
+                v.push(format!(
+                    "data: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"{ty}\",\"{key}\":\"{b}\",\"x\":1}}}}\n\n"
+                ));
+                v.push(format!(
+                    "data: {{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"{ty}\",\"{key}\":\"{b}\"}},\"x\":1}}\n\n"
+                ));
+                v.push(format!(
+                    "data: {{\"type\": \"content_block_delta\",\"index\":0,\"delta\":{{\"type\":\"{ty}\",\"{key}\":\"{b}\"}}}}\n\n"
+                ));
+            }
+        }
+        v
+    }
+
+    /// The whole-block shortcut equals the scanner plus the decoder on every
+    /// block, and takes the exact layouts (LF or CRLF, with or without the
+    /// event line, `data:` with or without its space).
+    #[test]
+    fn delta_block_agrees_with_the_scanner_and_the_decoder() {
+        let mut taken = 0;
+        for block in blocks() {
+            let b = block.as_bytes();
+            // Whatever follows the block in the read does not matter (a tail
+            // may complete a block that lacked its blank line).
+            for tail in [&b""[..], b"event: ping\n", b"\n", b"data: {}\n\n"] {
+                let read = [b, tail].concat();
+                let Some((n, ev)) = delta_block(&read) else {
+                    continue;
+                };
+                let whole = &read[..n];
+                assert!(
+                    whole.ends_with(b"\n\n") || whole.ends_with(b"\r\n\r\n"),
+                    "block {block:?}"
+                );
+                let fast: Vec<String> = ev.iter().map(|e| format!("{e:?}")).collect();
+                assert_eq!(fast, scanned(whole), "block {block:?}");
+                if tail.is_empty() {
+                    assert_eq!(n, b.len(), "block {block:?}");
+                    taken += 1;
+                }
+            }
+        }
+        // 3 delta kinds x 7 valid bodies x 4 digit-only indexes x 5 framings
+        // (LF, no event line, CRLF, LF then CRLF, `data:` without a space).
+        assert_eq!(taken, 3 * 7 * 4 * 5, "fast block path taken {taken} times");
+        let exact = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n";
+        assert_eq!(
+            delta_block(exact.as_bytes()),
+            Some((
+                exact.len(),
+                Some(StreamEvent::Text {
+                    choice: 0,
+                    text: b"hi"
+                })
+            ))
+        );
+        // A block cut anywhere before its blank line is left to the scanner.
+        for cut in 0..exact.len() {
+            assert_eq!(delta_block(&exact.as_bytes()[..cut]), None, "cut {cut}");
+        }
+    }
+
+    /// The `type`-first shortcut agrees with the general path on the exact
+    /// layouts it takes and on near misses.
+    #[test]
+    fn type_first_agrees_with_the_general_path() {
+        let taken = [
+            r#"{"type":"content_block_stop","index":0}"#,
+            r#"{"type":"content_block_stop","index":"x","y":[1,{"z":2}]}"#,
+            r#"{"type":"content_block_stop"}"#,
+            r#"{"type":"message_stop"}"#,
+            r#"{"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":1}}"#,
+            r#"{"type":"ping"}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+            r#"{"type":"content_block_start","index":12,"content_block":{"type":"text","text":""}}"#,
+        ];
+        let general = [
+            r#"{"type": "content_block_stop","index":0}"#,
+            r#"{"index":0,"type":"content_block_stop"}"#,
+            r#"{"type":"content_block_stopx"}"#,
+            r#"{"type":"message_stop_"}"#,
+            r#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":3}}}"#,
+            r#"{"type":"pingx"}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"hi"}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"","x":1}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"t"}}"#,
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}}"#,
+            r#"{"type":"content_block_start","index":-1,"content_block":{"type":"text","text":""}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"text":"","type":"text"}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""},"x":1}"#,
+            r#"{"type":"content_block_start","index":0, "content_block":{"type":"text","text":""}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":4}}"#,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#,
+            r#"{"type":"c"}"#,
+            r#"{"type":""}"#,
+        ];
+        for d in taken {
+            assert!(type_first(d.as_bytes()).is_some(), "not taken: {d}");
+            assert_eq!(
+                events(d.as_bytes(), false),
+                events(d.as_bytes(), true),
+                "{d}"
+            );
+        }
+        for d in general {
+            assert!(type_first(d.as_bytes()).is_none(), "taken: {d}");
+            assert_eq!(
+                events(d.as_bytes(), false),
+                events(d.as_bytes(), true),
+                "{d}"
+            );
+        }
+    }
+
+    /// The one-pass `message_start` agrees with the general path (the id,
+    /// and the usage it leaves for the next `message_delta`) on the layouts
+    /// it takes and on near misses, malformed messages included.
+    #[test]
+    fn message_start_agrees_with_the_general_path() {
+        let decode = |data: &str, general: bool| {
+            let mut d = ClaudeDec::default();
+            let mut got = Vec::new();
+            let mut f = |ev: StreamEvent<'_>| got.push(format!("{ev:?}"));
+            if general {
+                d.decode_members(data.as_bytes(), &mut f);
+            } else {
+                d.decode(None, data.as_bytes(), &mut f);
+            }
+            d.decode(None, br#"{"type":"message_delta","delta":{}}"#, &mut f);
+            got
+        };
+        let usage = r#"{"input_tokens":12,"cache_creation_input_tokens":3,"cache_read_input_tokens":4,"output_tokens":1}"#;
+        let taken = [
+            format!(
+                r#"{{"type":"message_start","message":{{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude","stop_reason":null,"usage":{usage}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message":{{"model":"claude-x","id":"msg_\u00e9","type":"message","role":"assistant","content":[],"stop_reason":null,"stop_sequence":null,"usage":{usage}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message": {{ "id" : "a" , "usage" : {usage} , "id":"b","usage":{{}} }}}}"#
+            ),
+            r#"{"type":"message_start","message":{"id":7,"usage":[1,2]}}"#.to_string(),
+            r#"{"type":"message_start","message":{"id":"x","content":["a","b"],"n":-1.5e3}}"#
+                .to_string(),
+            r#"{"type":"message_start","message":{}}"#.to_string(),
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":"x"},"id":"bad \x"}}"#
+                .to_string(),
+        ];
+        let general = [
+            format!(
+                r#"{{"type":"message_start","message":{{"id":"m","content":[{{"type":"text"}}],"usage":{usage}}}}}"#
+            ),
+            format!(r#"{{"type":"message_start","message":{{"id":"m","usage":{usage}}},"x":1}}"#),
+            format!(r#"{{"message":{{"id":"m","usage":{usage}}},"type":"message_start"}}"#),
+            format!(r#"{{"type":"message_start", "message":{{"id":"m","usage":{usage}}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"id":"m","usage":{usage}}} }}"#),
+            r#"{"type":"message_start","message":{"a":[}],"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":[{],"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":x{,"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":n"ull,"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"id":"x","a":}}"#.to_string(),
+            r#"{"type":"message_start","message":{"id":"x" "usage":{"output_tokens":2}}}"#
+                .to_string(),
+            r#"{"type":"message_start","message":{"id":"x",,"usage":{"output_tokens":2}}}"#
+                .to_string(),
+            r#"{"type":"message_start","message":"x"}"#.to_string(),
+            r#"{"type":"message_start","message":{"id":"x"}"#.to_string(),
+        ];
+        for d in &taken {
+            assert!(message_start(d.as_bytes()).is_some(), "not taken: {d}");
+            assert_eq!(decode(d, false), decode(d, true), "{d}");
+        }
+        for d in &general {
+            assert_eq!(decode(d, false), decode(d, true), "{d}");
+        }
+        assert_eq!(
+            decode(&taken[0], false),
+            [
+                r#"Start { id: [109, 115, 103, 95, 49] }"#,
+                "Usage(Usage { input: 19, output: 1, cached: 4, reasoning: 0 })"
+            ]
+        );
     }
 
     #[test]

@@ -105,6 +105,22 @@ impl Decoder {
     }
 }
 
+impl Decoder {
+    /// One whole SSE event block at the front of `rest` (a read, from the
+    /// start of a block), decoded without the scanner's line handling when it
+    /// has the exact layout of the format's most frequent event: the block's
+    /// length and its event (if it has one). `None`: the scanner and
+    /// [`Decoder::decode`] take it. What it returns equals what they would
+    /// emit (see [`crate::sse::Handler::whole`]).
+    #[inline]
+    pub fn decode_block<'a>(&mut self, rest: &'a [u8]) -> Option<(usize, Option<StreamEvent<'a>>)> {
+        match self {
+            Decoder::Claude(_) => claude::delta_block(rest),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) fn trim(mut b: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = b {
         if first.is_ascii_whitespace() {

@@ -77,6 +77,20 @@ impl ChatEnc {
         (n, true)
     }
 
+    /// Whether a text chunk of choice 0 is written by [`ChatEnc::put_text`]
+    /// alone: the stream is open (its first chunk written) and not closed,
+    /// which is all [`ChatEnc::event`] checks before doing just that.
+    #[inline]
+    pub(super) fn text_ready(&self) -> bool {
+        !self.c.closed && !self.text_open.is_empty()
+    }
+
+    /// A text chunk of choice 0: the precomputed head, the text, the tail.
+    #[inline]
+    pub(super) fn put_text(&self, text: &[u8], out: &mut Vec<u8>) {
+        put3(out, &self.text_open, text, TEXT_CLOSE);
+    }
+
     pub(super) fn event(&mut self, ev: StreamEvent<'_>, out: &mut Vec<u8>) {
         if self.c.closed {
             return;
@@ -90,10 +104,7 @@ impl ChatEnc {
         match ev {
             StreamEvent::Start { .. } | StreamEvent::ReasoningSignature { .. } => {}
             StreamEvent::Text { choice: 0, text } if !self.text_open.is_empty() => {
-                out.reserve(self.text_open.len() + text.len() + TEXT_CLOSE.len());
-                out.extend_from_slice(&self.text_open);
-                out.extend_from_slice(text);
-                out.extend_from_slice(TEXT_CLOSE);
+                self.put_text(text, out)
             }
             StreamEvent::Text { choice, text } => {
                 self.chunk_open(choice, out);
