@@ -1,14 +1,16 @@
 //! Load generator for `benches/mem/streams.sh` (std only, loopback only,
 //! Linux): the SSE upstreams, the holder of N slow streams and the latency
-//! probe. Threads with blocking I/O and a monotonic clock: no runtime of its
-//! own whose scheduling would show up in the figures it measures.
+//! probe, with a monotonic clock. The held streams are written and read by
+//! one thread each side: with a thread per stream, a burst of a thousand
+//! events woke two thousand threads on the generator's CPU, and the probe's
+//! figures (seconds at p99) measured that, not the relay.
 //!
 //! ```text
 //! loadgen upstream PORT INTERVAL_MS EVENTS PHASE
 //!     An OpenAI-compatible upstream on 127.0.0.1:PORT (HTTP/1.1 keep-alive,
-//!     chunked, TCP_NODELAY, one thread per connection). Every request is
-//!     answered 200 with EVENTS `chat.completion.chunk` events, then
-//!     `data: [DONE]` and the last chunk. PHASE says when the events leave:
+//!     chunked, TCP_NODELAY). Every request is answered 200 with EVENTS
+//!     `chat.completion.chunk` events, then `data: [DONE]` and the last
+//!     chunk. PHASE says when the events leave:
 //!       start   INTERVAL_MS after the request, then every INTERVAL_MS
 //!               (the 20 ms probe upstream);
 //!       sync    on a grid shared by all streams (every INTERVAL_MS from the
@@ -16,12 +18,13 @@
 //!       spread  on the same grid shifted per stream by a phase spread
 //!               uniformly over the interval (stream k: frac(k x 0.618...)),
 //!               so N streams send N events per interval, evenly apart.
+//!     Sync and spread streams are written by one thread from a schedule.
 //!
 //! loadgen hold HOST:PORT N MODEL SECONDS READY_FILE
-//!     Opens N streamed chat requests for MODEL at once (one thread each),
-//!     waits until each has its first event, creates READY_FILE, then keeps
-//!     reading them for SECONDS (negative: until killed). Exits 1 as soon as
-//!     one stream fails or ends early.
+//!     Opens N streamed chat requests for MODEL, waits until each has its
+//!     first event, creates READY_FILE, then keeps reading them for SECONDS
+//!     (negative: until killed); one thread reads them all (poll). Exits 1
+//!     as soon as one stream fails or ends early.
 //!
 //! loadgen probe DIRECT RELAY N MODEL [RAW_FILE]
 //!     N rounds; each round one streamed request straight to DIRECT
@@ -46,8 +49,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -148,11 +151,24 @@ fn upstream(a: &[String]) -> Result<(), String> {
         epoch: Instant::now(),
         streams: AtomicU64::new(0),
     });
+    // Slow streams (sync, spread): one thread writes every event, from a
+    // schedule; a thousand sleeping threads waking together would make the
+    // generator's own scheduling the burst being measured.
+    let ticker = match phase {
+        Phase::Start => None,
+        Phase::Sync | Phase::Spread => {
+            let (tx, rx) = mpsc::channel::<(Instant, TcpStream)>();
+            let up = up.clone();
+            thread::spawn(move || tick(&up, &rx));
+            Some(tx)
+        }
+    };
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
         let up = up.clone();
+        let ticker = ticker.clone();
         let spawned = thread::Builder::new().stack_size(STACK).spawn(move || {
-            let _ = serve(&up, conn);
+            let _ = serve(&up, conn, ticker);
         });
         if let Err(e) = spawned {
             eprintln!("loadgen upstream: spawn: {e}");
@@ -176,7 +192,13 @@ fn deepen_backlog(l: &TcpListener) {
     }
 }
 
-fn serve(up: &Upstream, mut c: TcpStream) -> io::Result<()> {
+/// Answers requests on `c`; a slow stream's socket goes to the ticker
+/// once its head is written.
+fn serve(
+    up: &Upstream,
+    mut c: TcpStream,
+    ticker: Option<mpsc::Sender<(Instant, TcpStream)>>,
+) -> io::Result<()> {
     c.set_nodelay(true)?;
     let mut buf = Vec::with_capacity(2048);
     let mut out = Vec::with_capacity(EVENT.len() + 16);
@@ -201,6 +223,10 @@ fn serve(up: &Upstream, mut c: TcpStream) -> io::Result<()> {
         c.write_all(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
         )?;
+        if let Some(tx) = &ticker {
+            let _ = tx.send((t0, c));
+            return Ok(());
+        }
         for k in 0..up.events {
             sleep_until(up.due(t0, idx, k));
             out.clear();
@@ -211,6 +237,64 @@ fn serve(up: &Upstream, mut c: TcpStream) -> io::Result<()> {
         chunk(&mut out, DONE);
         out.extend_from_slice(b"0\r\n\r\n");
         c.write_all(&out)?;
+    }
+}
+
+/// The slow streams' writer: every event of every stream from one schedule
+/// (events due together are written in one pass). A stream whose socket
+/// does not take an event at once (closed, or the relay stopped reading) is
+/// dropped.
+fn tick(up: &Upstream, rx: &mpsc::Receiver<(Instant, TcpStream)>) {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut conns: Vec<Option<(TcpStream, u64)>> = Vec::new();
+    let mut due: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
+    let mut ev = Vec::new();
+    chunk(&mut ev, EVENT);
+    let mut idx = 0u64;
+    loop {
+        let wait = match due.peek() {
+            Some(Reverse((t, _))) => t.saturating_duration_since(Instant::now()),
+            None => Duration::from_secs(3600),
+        };
+        match rx.recv_timeout(wait) {
+            Ok((t0, c)) => {
+                if c.set_nonblocking(true).is_ok() {
+                    let slot = conns.len();
+                    due.push(Reverse((up.due(t0, idx, 0), slot)));
+                    conns.push(Some((c, 0)));
+                    idx += 1;
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        let now = Instant::now();
+        while let Some(&Reverse((t, slot))) = due.peek() {
+            if t > now {
+                break;
+            }
+            due.pop();
+            let Some((c, k)) = conns[slot].as_mut() else {
+                continue;
+            };
+            match c.write(&ev) {
+                Ok(n) if n == ev.len() => {
+                    *k += 1;
+                    if *k < up.events {
+                        due.push(Reverse((t + up.interval, slot)));
+                        continue;
+                    }
+                    let mut end = Vec::new();
+                    chunk(&mut end, DONE);
+                    end.extend_from_slice(b"0\r\n\r\n");
+                    let _ = c.write(&end);
+                    conns[slot] = None;
+                }
+                _ => conns[slot] = None,
+            }
+        }
     }
 }
 
@@ -291,99 +375,130 @@ fn read_head(c: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Vec<u8>, String> {
 
 // ------------------------------------------------------------------ hold
 
-struct Holders {
-    started: Mutex<(usize, Option<String>)>,
-    changed: Condvar,
-    stopping: AtomicBool,
+#[repr(C)]
+struct PollFd {
+    fd: i32,
+    events: i16,
+    revents: i16,
+}
+const POLLIN: i16 = 1;
+
+/// `poll(2)` over `fds`, `ms` at most; the number of ready descriptors.
+fn poll(fds: &mut [PollFd], ms: i32) -> io::Result<usize> {
+    extern "C" {
+        fn poll(fds: *mut PollFd, nfds: u64, timeout: i32) -> i32;
+    }
+    // SAFETY: `fds` is a valid, exclusively borrowed array of `repr(C)`
+    // pollfd records (int, short, short) of the length passed; the kernel
+    // writes only their `revents` fields, within the call.
+    let r = unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(0)
+        } else {
+            Err(e)
+        };
+    }
+    Ok(r as usize)
 }
 
-impl Holders {
-    fn note(&self, f: impl FnOnce(&mut (usize, Option<String>))) {
-        if let Ok(mut g) = self.started.lock() {
-            f(&mut g);
-        }
-        self.changed.notify_all();
-    }
+/// One held stream: the socket, and the bytes read until its first event.
+struct Held {
+    c: TcpStream,
+    seen: Option<Vec<u8>>,
 }
 
 fn hold(a: &[String]) -> Result<(), String> {
-    let target = a[0].clone();
+    let target = &a[0];
     let n: usize = num(&a[1], "N")?;
-    let model = a[2].clone();
+    let model = &a[2];
     let seconds: f64 = num(&a[3], "SECONDS")?;
     let ready = &a[4];
-    let h = Arc::new(Holders {
-        started: Mutex::new((0, None)),
-        changed: Condvar::new(),
-        stopping: AtomicBool::new(false),
-    });
+    // One thread reads every stream (poll): a thread per stream would wake
+    // a thousand threads at each burst of events and measure its own
+    // scheduling.
+    let req = request(target, model);
+    let mut held = Vec::with_capacity(n);
     for _ in 0..n {
-        let (h, target, model) = (h.clone(), target.clone(), model.clone());
-        thread::Builder::new()
-            .stack_size(STACK)
-            .spawn(move || {
-                if let Err(e) = hold_one(&h, &target, &model) {
-                    if !h.stopping.load(Ordering::Relaxed) {
-                        h.note(|g| g.1 = Some(e));
-                    }
-                }
-            })
-            .map_err(|e| format!("spawn: {e}"))?;
+        let mut c = TcpStream::connect(target).map_err(|e| format!("connect {target}: {e}"))?;
+        let _ = c.set_nodelay(true);
+        c.write_all(&req).map_err(|e| format!("write: {e}"))?;
+        c.set_nonblocking(true)
+            .map_err(|e| format!("nonblocking: {e}"))?;
+        held.push(Held {
+            c,
+            seen: Some(Vec::new()),
+        });
     }
+    let mut fds: Vec<PollFd> = held
+        .iter()
+        .map(|h| {
+            use std::os::fd::AsRawFd;
+            PollFd {
+                fd: h.c.as_raw_fd(),
+                events: POLLIN,
+                revents: 0,
+            }
+        })
+        .collect();
+    let mut started = 0;
+    let mut tmp = vec![0u8; 16 * 1024];
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut g = h.started.lock().map_err(|_| "poisoned")?;
-    while g.0 < n && g.1.is_none() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!("only {} of {n} streams started in 60 s", g.0));
-        }
-        g = h.changed.wait_timeout(g, left).map_err(|_| "poisoned")?.0;
-    }
-    if let Some(e) = g.1.take() {
-        return Err(e);
-    }
-    std::fs::write(ready, b"").map_err(|e| format!("{ready}: {e}"))?;
-    let end = (seconds >= 0.0).then(|| Instant::now() + Duration::from_secs_f64(seconds));
+    let mut end: Option<Instant> = None;
     loop {
-        let left = match end {
-            Some(end) => end.saturating_duration_since(Instant::now()),
-            None => Duration::from_secs(3600),
+        let now = Instant::now();
+        let limit = match end {
+            Some(e) if now >= e => return Ok(()),
+            Some(e) => e - now,
+            None if now >= deadline => {
+                return Err(format!("only {started} of {n} streams started in 60 s"))
+            }
+            None => deadline - now,
         };
-        if left.is_zero() {
-            break;
+        let ms = limit.as_millis().clamp(1, 1000) as i32;
+        if poll(&mut fds, ms).map_err(|e| format!("poll: {e}"))? == 0 {
+            continue;
         }
-        g = h.changed.wait_timeout(g, left).map_err(|_| "poisoned")?.0;
-        if let Some(e) = g.1.take() {
-            return Err(format!("a held stream: {e}"));
+        for (i, f) in fds.iter_mut().enumerate() {
+            if f.revents == 0 {
+                continue;
+            }
+            f.revents = 0;
+            let h = &mut held[i];
+            loop {
+                match h.c.read(&mut tmp) {
+                    Ok(0) => return Err(format!("stream {i} ended while held")),
+                    Ok(k) => {
+                        if let Some(seen) = h.seen.as_mut() {
+                            seen.extend_from_slice(&tmp[..k]);
+                            if let Some(e) = find(seen, b"\r\n\r\n") {
+                                if !seen.starts_with(b"HTTP/1.1 200") {
+                                    return Err(format!(
+                                        "stream {i}: {}",
+                                        String::from_utf8_lossy(seen)
+                                    ));
+                                }
+                                // Chunk-size lines are hex: `data:` is an event.
+                                if find(&seen[e..], b"data:").is_some() {
+                                    h.seen = None;
+                                    started += 1;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(format!("stream {i}: read: {e}")),
+                }
+            }
         }
-    }
-    h.stopping.store(true, Ordering::Relaxed);
-    // Exiting closes every socket; the threads are not joined.
-    Ok(())
-}
-
-fn hold_one(h: &Holders, target: &str, model: &str) -> Result<(), String> {
-    let mut c = TcpStream::connect(target).map_err(|e| format!("connect {target}: {e}"))?;
-    let _ = c.set_nodelay(true);
-    c.write_all(&request(target, model))
-        .map_err(|e| format!("write: {e}"))?;
-    let mut buf = Vec::with_capacity(4096);
-    let mut body = read_head(&mut c, &mut buf)?;
-    // Chunk-size lines are hex: `data:` in the raw body is an event.
-    while find(&body, b"data:").is_none() {
-        let n = read_some(&mut c, &mut body).map_err(|e| format!("read: {e}"))?;
-        if n == 0 {
-            return Err("closed before the first event".into());
-        }
-    }
-    h.note(|g| g.0 += 1);
-    drop(body);
-    let mut tmp = [0u8; 4096];
-    loop {
-        match c.read(&mut tmp) {
-            Ok(0) => return Err("the stream ended while held".into()),
-            Ok(_) => {}
-            Err(e) => return Err(format!("read: {e}")),
+        if end.is_none() && started == n {
+            std::fs::write(ready, b"").map_err(|e| format!("{ready}: {e}"))?;
+            end = Some(if seconds >= 0.0 {
+                Instant::now() + Duration::from_secs_f64(seconds)
+            } else {
+                Instant::now() + Duration::from_secs(365 * 86_400)
+            });
         }
     }
 }

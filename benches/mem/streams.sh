@@ -134,7 +134,7 @@ wait_closed() {
 # same rounds through a reference proxy, to tell what the machine adds from
 # what the relay adds. One port per upstream (nginx does not route on the
 # model): NG (20 ms), NG+1 (spread), NG+2 (sync).
-NG=18430
+NG=18424
 cat >$W/nginx.conf <<NGINX
 worker_processes 1;
 worker_rlimit_nofile 65536;
