@@ -34,7 +34,10 @@
 #      DRIVERS="uring epoll nginx" (nginx, the reference, when installed),
 #      PHASES="spread sync", PROBES=300, LATENCY=1
 #      (LATENCY=0: memory only, first driver only), RAW=DIR (keep every probe
-#      sample in DIR/<driver>-<held>.txt).
+#      sample in DIR/<driver>-<held>.txt), RT=1 (relay and generator at
+#      real-time priority: on a shared machine, the other processes on CPU 0
+#      otherwise dominate p99 through the relay's run-queue wait, which
+#      every probe section reports).
 # Needs: rustc, taskset, a release build (and nginx for DRIVERS=nginx).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -59,7 +62,13 @@ trap 'kill ${PIDS[*]:-} $STOP_PID $HOLD 2>/dev/null || true; rm -rf $W' EXIT
 LG=$W/loadgen
 rustc --edition 2021 -C opt-level=3 benches/mem/loadgen.rs -o $LG
 $LG selftest >/dev/null
-ON1='taskset -c 1'
+ON1='taskset -c 1'; ON0='taskset -c 0'
+if [ "${RT:-0}" = 1 ]; then
+  # Real-time priority (SCHED_FIFO; needs root or CAP_SYS_NICE): the relay
+  # and the generator run as soon as they are runnable, whatever else the
+  # machine runs; the kernel's RT throttling still leaves 5% to the rest.
+  ON1='chrt -f 10 taskset -c 1'; ON0='chrt -f 20 taskset -c 0'
+fi
 
 cat >$W/config.yaml <<YAML
 host: 127.0.0.1
@@ -87,7 +96,7 @@ $ON1 $LG upstream $SYNC 1000 1000000 sync & PIDS+=($!)
 $ON1 $LG upstream $FAST 20 2 start & PIDS+=($!)
 for p in $SPREAD $SYNC $FAST; do wait_port $p || { echo "nothing listens on $p" >&2; exit 1; }; done
 
-echo "== $(date -u '+%F %T') UTC, load: $(uptime | sed 's/.*load average: //'), $N streams, $PROBES probe rounds"
+echo "== $(date -u '+%F %T') UTC, load: $(uptime | sed 's/.*load average: //'), $N streams, $PROBES probe rounds$([ "${RT:-0}" = 1 ] && echo ", real-time priority")"
 
 # Schedstat of the relay's threads: CPU ns, run-queue wait ns, time slices.
 sched() { cat /proc/$CP_PID/task/*/schedstat | awk '{a+=$1; b+=$2; c+=$3} END {print a, b, c}'; }
@@ -161,7 +170,7 @@ NGINX
 # of that phase are held.
 start_relay() {
   if [ "$1" = nginx ]; then
-    taskset -c 0 nginx -c $W/nginx.conf -g 'daemon off;' 2>$W/relay.log &
+    $ON0 nginx -c $W/nginx.conf -g 'daemon off;' 2>$W/relay.log &
     STOP_PID=$!
     PROBE_AT=127.0.0.1:$NG
     hold_at() { case $1 in spread) echo 127.0.0.1:$((NG + 1)) ;; *) echo 127.0.0.1:$((NG + 2)) ;; esac; }
@@ -169,7 +178,7 @@ start_relay() {
     CP_PID=$(pgrep -P $STOP_PID | head -1)
     echo "== nginx $(nginx -v 2>&1 | sed 's/.*\///'), one worker"
   else
-    taskset -c 0 $BIN --config $W/config.yaml --workers 1 --driver $1 ${CLIPROXY_ARGS:-} 2>$W/relay.log &
+    $ON0 $BIN --config $W/config.yaml --workers 1 --driver $1 ${CLIPROXY_ARGS:-} 2>$W/relay.log &
     STOP_PID=$!; CP_PID=$STOP_PID
     PROBE_AT=127.0.0.1:$CP
     hold_at() { echo 127.0.0.1:$CP; }
