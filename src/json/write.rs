@@ -1,7 +1,7 @@
 //! JSON writers: the comma-tracking [`Writer`] and the number and string helpers every
 //! encoder uses.
 
-use super::escape::escape_into;
+use super::escape::{escape_into, special_mask};
 use super::tree::JStr;
 
 /// A JSON writer appending to a byte vector; inserts commas automatically.
@@ -73,12 +73,16 @@ impl<'o> Writer<'o> {
         self.pre();
         let b = k.as_bytes();
         // The emitters' keys are short names with nothing to escape:
-        // `"key":` in one copy.
+        // `"key":` in one copy, checked a word at a time (the padding is
+        // spaces, which need no escape).
         const MAX: usize = 32;
-        if b.len() <= MAX && !b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\') {
-            let mut lit = [0u8; MAX + 3];
-            lit[0] = b'"';
+        let mut lit = [b' '; MAX + 8];
+        let clean = b.len() <= MAX && {
             lit[1..=b.len()].copy_from_slice(b);
+            (0..b.len().div_ceil(8)).all(|w| special_mask(&lit[1 + 8 * w..9 + 8 * w]) == 0)
+        };
+        if clean {
+            lit[0] = b'"';
             lit[b.len() + 1] = b'"';
             lit[b.len() + 2] = b':';
             self.out.extend_from_slice(&lit[..b.len() + 3]);

@@ -315,3 +315,52 @@ fn fast_chat_reader_on_cut_and_corrupted_bodies() {
     // Many corruptions stay valid (inside strings, say) and are taken.
     assert!(taken > 1000, "{taken}");
 }
+
+/// Large bodies: plain conversations take the fast reader; ones with tool
+/// results (found before reading) or tools go to the tree; all give the
+/// general path's bytes.
+#[test]
+fn large_bodies_agree_and_skip_the_reader_when_it_would_give_up() {
+    let mut msgs = String::new();
+    for i in 0..400 {
+        let role = if i % 2 == 0 { "user" } else { "assistant" };
+        msgs.push_str(&format!(
+            r#"{{"role":"{role}","content":"turn {i}: some text é \"quoted\""}},"#
+        ));
+    }
+    let plain = format!(
+        r#"{{"model":"m","messages":[{}]}}"#,
+        msgs.trim_end_matches(',')
+    );
+    let tool = format!(
+        r#"{{"model":"m","messages":[{msgs}{{"role":"assistant","content":null,"tool_calls":[{{"id":"c","type":"function","function":{{"name":"f","arguments":"{{}}"}}}}]}},{{"role":"tool","tool_call_id":"c","content":"r"}}]}}"#
+    );
+    assert!(plain.len() > FAST_PRECHECK_BYTES && !may_give_up(plain.as_bytes()));
+    assert!(check(plain.as_bytes()));
+    assert!(may_give_up(tool.as_bytes()));
+    assert!(!check(tool.as_bytes()));
+    let opts = ReqOpts {
+        upstream_model: "claude-sonnet-4-5",
+        stream: true,
+        claude_default_max_tokens: None,
+    };
+    for body in [&plain, &tool] {
+        for to in [Format::Claude, Format::Gemini, Format::OpenAiResponses] {
+            let run = |fast: bool| {
+                let mut out = Vec::new();
+                translate_with(
+                    Format::OpenAiChat,
+                    to,
+                    body.as_bytes(),
+                    &opts,
+                    None,
+                    fast,
+                    &mut out,
+                )
+                .unwrap();
+                out
+            };
+            assert_eq!(run(true), run(false), "{to:?}");
+        }
+    }
+}

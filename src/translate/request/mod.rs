@@ -113,7 +113,7 @@ fn translate_with(
     let start = out.len();
     // An OpenAI Chat body read in one pass, without its tree (the same
     // request as the general path's; `None` falls back to it).
-    if fast && from == Format::OpenAiChat && to != Format::OpenAiChat {
+    if fast && from == Format::OpenAiChat && to != Format::OpenAiChat && !may_give_up(body) {
         if let Some(fast) = parse::chat_fast(body) {
             let mut req = fast.req;
             let thinking = thinking_of(req.client_model.as_deref());
@@ -146,6 +146,21 @@ fn translate_with(
     }
     debug_assert!(tree::parse(&out[start..]).is_ok());
     Ok(())
+}
+
+/// Bodies above this size are searched for what makes [`parse::chat_fast`]
+/// give up before it reads them.
+const FAST_PRECHECK_BYTES: usize = 8 * 1024;
+
+/// Whether a large Chat body may hold a `tool` or `function` message, which
+/// [`parse::chat_fast`] gives up on after reading the body up to it: such
+/// a body goes to the tree directly, so it is never read twice. (Inside a
+/// JSON string a quote is escaped, so `"tool"` only matches a string or
+/// key token; bodies with `"function"` tools go to the tree too.)
+fn may_give_up(body: &[u8]) -> bool {
+    body.len() > FAST_PRECHECK_BYTES
+        && (memchr::memmem::find(body, b"\"tool\"").is_some()
+            || memchr::memmem::find(body, b"\"function\"").is_some())
 }
 
 /// Emits a parsed request for `to`: the thinking decided from the model
