@@ -42,7 +42,18 @@ pub fn header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 /// Appends `Content-Length: n\r\n`.
 pub fn content_length(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(b"Content-Length: ");
-    let _ = write!(out, "{n}");
+    // Decimal digits without `fmt` (one per upstream request and response).
+    let mut digits = [0u8; 20];
+    let (mut at, mut n) = (digits.len(), n);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -84,6 +95,25 @@ pub fn json_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_length_digits() {
+        for n in [
+            0usize,
+            1,
+            9,
+            10,
+            99,
+            100,
+            12345,
+            u32::MAX as usize,
+            usize::MAX,
+        ] {
+            let mut o = Vec::new();
+            content_length(&mut o, n);
+            assert_eq!(o, format!("Content-Length: {n}\r\n").as_bytes());
+        }
+    }
 
     #[test]
     fn encodes() {

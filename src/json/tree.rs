@@ -10,7 +10,7 @@
 //!   copied verbatim into output strings ([`crate::json::write::Writer::jstr`]).
 //! - Object member order is preserved.
 
-use super::escape::unescape;
+use super::escape::{special_mask, unescape};
 use std::borrow::Cow;
 
 use super::{JsonError, MAX_DEPTH};
@@ -73,6 +73,10 @@ impl<'a> Node<'a> {
             Kind::Obj(m) => m.iter().find(|(k, _)| k.is(key)).map(|(_, v)| v),
             _ => None,
         }
+    }
+    /// A `null` node (what [`Node::at`] gives for a missing member).
+    pub fn null() -> &'static Node<'static> {
+        &NULL_NODE
     }
     /// Like [`Node::get`] but returns a `null` node when missing.
     pub fn at(&self, key: &str) -> &Node<'a> {
@@ -170,6 +174,79 @@ pub fn parse_str(s: &str) -> Result<Node<'_>, JsonError> {
     Ok(v)
 }
 
+/// A validating pull reader over one JSON document: the grammar, checks
+/// and depth bound of [`parse`] (the same parser underneath), without
+/// building a tree. A reader that read a whole document with these calls
+/// and then [`Pull::end`] accepted exactly what [`parse`] accepts for it.
+#[derive(Clone)]
+pub struct Pull<'a> {
+    p: Parser<'a>,
+}
+
+impl<'a> Pull<'a> {
+    /// A reader at the start of `s`.
+    pub fn new(s: &'a str) -> Self {
+        let mut p = Parser {
+            s,
+            b: s.as_bytes(),
+            i: 0,
+        };
+        p.ws();
+        Pull { p }
+    }
+    /// The byte at the cursor (whitespace skipped), not consumed.
+    pub fn peek(&mut self) -> Option<u8> {
+        self.p.ws();
+        self.p.b.get(self.p.i).copied()
+    }
+    /// Consumes the `{` or `[` (`open`) at the cursor; false (nothing
+    /// consumed) when something else is there.
+    pub fn open(&mut self, open: u8) -> bool {
+        if self.peek() == Some(open) && matches!(open, b'{' | b'[') {
+            self.p.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    /// Inside an object (after [`Pull::open`]): the next member's key, the
+    /// cursor then on its value (read it before asking for the next key);
+    /// `None` after the closing brace. `first`: starts true.
+    pub fn key(&mut self, first: &mut bool) -> Result<Option<JStr<'a>>, JsonError> {
+        self.p.next_key(first)
+    }
+    /// Inside an array: whether an element follows (the cursor then on it);
+    /// false after the closing bracket. `first`: starts true.
+    pub fn item(&mut self, first: &mut bool) -> Result<bool, JsonError> {
+        self.p.next_item(first)
+    }
+    /// The string at the cursor (validated as [`parse`] does); `None`,
+    /// nothing consumed, when the value there is not a string.
+    pub fn string(&mut self) -> Result<Option<JStr<'a>>, JsonError> {
+        if self.peek() != Some(b'"') {
+            return Ok(None);
+        }
+        self.p.string().map(Some)
+    }
+    /// The value at the cursor as a tree; `depth`: containers around it
+    /// (0 for the document itself), as [`parse`] counts them.
+    pub fn value(&mut self, depth: usize) -> Result<Node<'a>, JsonError> {
+        self.p.ws();
+        self.p.value(depth)
+    }
+    /// Validates and passes the value at the cursor (see [`Pull::value`]).
+    pub fn skip(&mut self, depth: usize) -> Result<(), JsonError> {
+        self.p.ws();
+        self.p.skip(depth)
+    }
+    /// Whether only whitespace is left.
+    pub fn end(&mut self) -> bool {
+        self.p.ws();
+        self.p.i == self.p.b.len()
+    }
+}
+
+#[derive(Clone)]
 struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
@@ -276,6 +353,110 @@ impl<'a> Parser<'a> {
             kind,
         })
     }
+    /// Validates the value at the cursor as [`Parser::value`] does (same
+    /// grammar, same depth bound) without building it.
+    fn skip(&mut self, depth: usize) -> Result<(), JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(JsonError::nested(self.i, "nesting too deep"));
+        }
+        let c = *self
+            .b
+            .get(self.i)
+            .ok_or_else(|| self.err("unexpected end"))?;
+        match c {
+            b'{' => {
+                self.i += 1;
+                let mut first = true;
+                while self.next_key(&mut first)?.is_some() {
+                    self.skip(depth + 1)?;
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut first = true;
+                while self.next_item(&mut first)? {
+                    self.skip(depth + 1)?;
+                }
+            }
+            b'"' => {
+                self.string()?;
+            }
+            b't' => {
+                self.lit("true", Kind::Null)?;
+            }
+            b'f' => {
+                self.lit("false", Kind::Null)?;
+            }
+            b'n' => {
+                self.lit("null", Kind::Null)?;
+            }
+            b'-' | b'0'..=b'9' => self.number()?,
+            _ => return Err(self.err("unexpected character")),
+        }
+        Ok(())
+    }
+    /// Inside an object (after its `{`): the next member's key, with the
+    /// `:` after it consumed and the cursor on its value; `None` after the
+    /// closing `}`. `first`: no member read yet. The grammar of
+    /// [`Parser::value`]'s object arm.
+    fn next_key(&mut self, first: &mut bool) -> Result<Option<JStr<'a>>, JsonError> {
+        self.ws();
+        let c = self.b.get(self.i).copied();
+        if std::mem::replace(first, false) {
+            if c == Some(b'}') {
+                self.i += 1;
+                return Ok(None);
+            }
+        } else {
+            match c {
+                Some(b',') => {
+                    self.i += 1;
+                    self.ws();
+                }
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(None);
+                }
+                _ => return Err(self.err("expected ',' or '}'")),
+            }
+        }
+        if self.b.get(self.i) != Some(&b'"') {
+            return Err(self.err("expected object key"));
+        }
+        let k = self.string()?;
+        self.ws();
+        if self.b.get(self.i) != Some(&b':') {
+            return Err(self.err("expected ':'"));
+        }
+        self.i += 1;
+        self.ws();
+        Ok(Some(k))
+    }
+    /// Inside an array (after its `[`): whether an element follows (the
+    /// cursor is then on it); false after the closing `]`.
+    fn next_item(&mut self, first: &mut bool) -> Result<bool, JsonError> {
+        self.ws();
+        let c = self.b.get(self.i).copied();
+        if std::mem::replace(first, false) {
+            if c == Some(b']') {
+                self.i += 1;
+                return Ok(false);
+            }
+            return Ok(true);
+        }
+        match c {
+            Some(b',') => {
+                self.i += 1;
+                self.ws();
+                Ok(true)
+            }
+            Some(b']') => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(self.err("expected ',' or ']'")),
+        }
+    }
     fn lit(&mut self, word: &'static str, k: Kind<'a>) -> Result<Kind<'a>, JsonError> {
         if self.b[self.i..].starts_with(word.as_bytes()) {
             self.i += word.len();
@@ -326,8 +507,14 @@ impl<'a> Parser<'a> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            // Skip clean 8-byte words, then look at one byte.
-            while i + 8 <= b.len() && !word_has_special(&b[i..i + 8]) {
+            // Skip clean 8-byte words and land on the first special byte
+            // of the word that has one; near the end, one byte at a time.
+            while i + 8 <= b.len() {
+                let m = special_mask(&b[i..i + 8]);
+                if m != 0 {
+                    i += (m.trailing_zeros() / 8) as usize;
+                    break;
+                }
                 i += 8;
             }
             let Some(&c) = b.get(i) else {
@@ -372,29 +559,11 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// Whether an 8-byte word holds a `"`, `\\` or control byte (< 0x20); SWAR, so
-/// clean runs of string content are skipped a word at a time.
-#[inline(always)]
-fn word_has_special(b: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let mut w = [0u8; 8];
-    w.copy_from_slice(b);
-    let x = u64::from_le_bytes(w);
-    let q = x ^ (LO * b'"' as u64);
-    let bs = x ^ (LO * b'\\' as u64);
-    // A zero byte in q/bs, or a byte below 0x20 in x (the has-less trick; exact
-    // as an existence test).
-    ((q.wrapping_sub(LO) & !q) | (bs.wrapping_sub(LO) & !bs) | (x.wrapping_sub(LO * 0x20) & !x))
-        & HI
-        != 0
-}
-
 /// Index of the first `"`, `\\` or control byte in `b` (reference for tests).
 #[cfg(test)]
 fn find_special(b: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while i + 8 <= b.len() && !word_has_special(&b[i..i + 8]) {
+    while i + 8 <= b.len() && !super::escape::word_has_special(&b[i..i + 8]) {
         i += 8;
     }
     b[i..]

@@ -1,14 +1,19 @@
 //! JSON writers: the comma-tracking [`Writer`] and the number and string helpers every
 //! encoder uses.
 
-use super::escape::escape_into;
+use super::escape::{escape_into, special_mask};
 use super::tree::JStr;
 
 /// A JSON writer appending to a byte vector; inserts commas automatically.
 pub struct Writer<'o> {
     pub out: &'o mut Vec<u8>,
-    /// One entry per open container: whether it already has an item.
-    stack: Vec<bool>,
+    /// Bit `k`: whether open container `k` (0 = the outermost) already has
+    /// an item, for the first 64 levels (no allocation for these).
+    bits: u64,
+    /// How many containers are open.
+    depth: usize,
+    /// The same flag for containers deeper than 64 levels.
+    deep: Vec<bool>,
     after_key: bool,
 }
 
@@ -16,7 +21,9 @@ impl<'o> Writer<'o> {
     pub fn new(out: &'o mut Vec<u8>) -> Self {
         Writer {
             out,
-            stack: Vec::with_capacity(16),
+            bits: 0,
+            depth: 0,
+            deep: Vec::new(),
             after_key: false,
         }
     }
@@ -26,18 +33,64 @@ impl<'o> Writer<'o> {
             self.after_key = false;
             return;
         }
-        if let Some(top) = self.stack.last_mut() {
-            if *top {
-                self.out.push(b',');
+        let had = match self.depth {
+            0 => return,
+            d @ 1..=64 => {
+                let bit = 1u64 << (d - 1);
+                let had = self.bits & bit != 0;
+                self.bits |= bit;
+                had
             }
-            *top = true;
+            _ => match self.deep.last_mut() {
+                Some(top) => std::mem::replace(top, true),
+                None => return,
+            },
+        };
+        if had {
+            self.out.push(b',');
         }
+    }
+    #[inline]
+    fn open(&mut self, c: u8) {
+        self.pre();
+        self.out.push(c);
+        self.depth += 1;
+        if self.depth <= 64 {
+            self.bits &= !(1u64 << (self.depth - 1));
+        } else {
+            self.deep.push(false);
+        }
+    }
+    #[inline]
+    fn close(&mut self, c: u8) {
+        if self.depth > 64 {
+            self.deep.pop();
+        }
+        self.depth = self.depth.saturating_sub(1);
+        self.out.push(c);
     }
     pub fn key(&mut self, k: &str) -> &mut Self {
         self.pre();
-        self.out.push(b'"');
-        escape_into(self.out, k);
-        self.out.extend_from_slice(b"\":");
+        let b = k.as_bytes();
+        // The emitters' keys are short names with nothing to escape:
+        // `"key":` in one copy, checked a word at a time (the padding is
+        // spaces, which need no escape).
+        const MAX: usize = 32;
+        let mut lit = [b' '; MAX + 8];
+        let clean = b.len() <= MAX && {
+            lit[1..=b.len()].copy_from_slice(b);
+            (0..b.len().div_ceil(8)).all(|w| special_mask(&lit[1 + 8 * w..9 + 8 * w]) == 0)
+        };
+        if clean {
+            lit[0] = b'"';
+            lit[b.len() + 1] = b'"';
+            lit[b.len() + 2] = b':';
+            self.out.extend_from_slice(&lit[..b.len() + 3]);
+        } else {
+            self.out.push(b'"');
+            escape_into(self.out, k);
+            self.out.extend_from_slice(b"\":");
+        }
         self.after_key = true;
         self
     }
@@ -51,25 +104,19 @@ impl<'o> Writer<'o> {
         self
     }
     pub fn obj(&mut self) -> &mut Self {
-        self.pre();
-        self.out.push(b'{');
-        self.stack.push(false);
+        self.open(b'{');
         self
     }
     pub fn end_obj(&mut self) -> &mut Self {
-        self.stack.pop();
-        self.out.push(b'}');
+        self.close(b'}');
         self
     }
     pub fn arr(&mut self) -> &mut Self {
-        self.pre();
-        self.out.push(b'[');
-        self.stack.push(false);
+        self.open(b'[');
         self
     }
     pub fn end_arr(&mut self) -> &mut Self {
-        self.stack.pop();
-        self.out.push(b']');
+        self.close(b']');
         self
     }
     pub fn str(&mut self, s: &str) -> &mut Self {
@@ -176,5 +223,75 @@ mod tests {
         let mut out = Vec::new();
         Writer::new(&mut out).arr().uint(u64::MAX).uint(0).end_arr();
         assert_eq!(out, format!("[{},0]", u64::MAX).as_bytes());
+    }
+
+    /// Keys of every kind (short and clean, long, with quotes, backslashes,
+    /// control or non-ASCII characters) read back as written.
+    #[test]
+    fn keys_round_trip() {
+        let long = "k".repeat(40);
+        let keys = [
+            "",
+            "a",
+            "model",
+            "x\"y",
+            "back\\slash",
+            "nl\n",
+            "\u{1}",
+            "é😀",
+            long.as_str(),
+            "exactly-thirty-two-bytes-long-ky",
+        ];
+        let mut out = Vec::new();
+        let mut w = Writer::new(&mut out);
+        w.obj();
+        for (i, k) in keys.iter().enumerate() {
+            w.key(k).int(i as i64);
+        }
+        w.end_obj();
+        let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&out).unwrap();
+        let got: Vec<&str> = v.keys().map(String::as_str).collect();
+        let mut want = keys.to_vec();
+        want.sort();
+        let mut got_sorted = got.clone();
+        got_sorted.sort();
+        assert_eq!(got_sorted, want);
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(v[*k], i as i64);
+        }
+    }
+
+    /// Commas are right at every depth, across the 64 levels kept in bits
+    /// and the deeper ones kept in a vector: each level holds two items, a
+    /// number and the next level (in alternating order).
+    #[test]
+    fn commas_at_every_depth() {
+        for depth in [1usize, 2, 63, 64, 65, 66, 130] {
+            let mut out = Vec::new();
+            let mut w = Writer::new(&mut out);
+            let mut want = String::new();
+            for d in 0..depth {
+                if d % 2 == 0 {
+                    w.arr().int(d as i64);
+                    want.push_str(&format!("[{d},"));
+                } else {
+                    w.obj().key("k").int(d as i64).key("n");
+                    want.push_str(&format!("{{\"k\":{d},\"n\":"));
+                }
+            }
+            w.arr().end_arr();
+            want.push_str("[]");
+            for d in (0..depth).rev() {
+                if d % 2 == 0 {
+                    w.int(-1).end_arr();
+                    want.push_str(",-1]");
+                } else {
+                    w.key("z").null().end_obj();
+                    want.push_str(",\"z\":null}");
+                }
+            }
+            assert_eq!(String::from_utf8(out).unwrap(), want, "depth {depth}");
+            assert!(crate::json::tree::parse(want.as_bytes()).is_ok());
+        }
     }
 }

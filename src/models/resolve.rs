@@ -12,12 +12,17 @@ pub const CLAUDE_CLOAK_PREFIX: &str = "claude-fable-5-dd-";
 /// Splits `model(value)` at the last `(` when the text ends with `)`:
 /// returns `(model, Some(value))`, else `(text, None)`. The value may be empty.
 pub fn split_suffix(model: &str) -> (&str, Option<&str>) {
-    match (model.rfind('('), model.strip_suffix(')')) {
-        (Some(open), Some(inner)) => match inner.get(open + 1..) {
+    // The closing parenthesis first: most names have none, and the
+    // backward search for `(` is the costly part.
+    let Some(inner) = model.strip_suffix(')') else {
+        return (model, None);
+    };
+    match model.rfind('(') {
+        Some(open) => match inner.get(open + 1..) {
             Some(value) => (&model[..open], Some(value)),
             None => (model, None),
         },
-        _ => (model, None),
+        None => (model, None),
     }
 }
 

@@ -49,6 +49,149 @@ fn stainless_platform() -> (String, String) {
 /// `runtime-version`, `package-version`, `user-agent`) replace the built-in
 /// values; a provider's or file's own `headers` win over all of these.
 pub(super) fn write_head(client: &Client<'_>, h: &mut Headers<'_>) {
+    // Body betas count for Claude clients only (`betas`).
+    let body_free = client.format != crate::translate::format::Format::Claude
+        || memchr::memmem::find(client.body, b"\"betas\"").is_none();
+    if body_free && IDENTITY.with(|c| write_cached(c, client, h)) {
+        return;
+    }
+    write_head_full(client, h);
+}
+
+thread_local! {
+    /// The head [`write_head_full`] writes for a client that sends none of
+    /// the headers it reads, per worker thread (rebuilt when the operator's
+    /// defaults change).
+    static IDENTITY: std::cell::RefCell<Option<IdentityHead>> = const { std::cell::RefCell::new(None) };
+}
+
+/// [`write_head_full`]'s output when nothing of the client's shapes it.
+struct IdentityHead {
+    /// The defaults it was written with.
+    defaults: super::HeaderDefaults,
+    /// Every name read or written was recognised ([`static_name`]); the
+    /// head is never used otherwise.
+    complete: bool,
+    /// Every client header name `write_head_full` looked up.
+    reads: Vec<&'static str>,
+    /// Every header name it wrote (a provider's `headers` may skip one).
+    writes: Vec<&'static str>,
+    /// The bytes it wrote.
+    head: Vec<u8>,
+}
+
+impl IdentityHead {
+    /// Runs [`write_head_full`] for a client that sends no header and
+    /// records what it read and wrote: the names come from the writer
+    /// itself, so the cached head cannot drift from it.
+    fn build(defaults: &super::HeaderDefaults) -> IdentityHead {
+        use std::cell::RefCell;
+        let reads: RefCell<Vec<&'static str>> = RefCell::new(Vec::new());
+        let writes: RefCell<Vec<&'static str>> = RefCell::new(Vec::new());
+        let complete = std::cell::Cell::new(true);
+        let record = |list: &RefCell<Vec<&'static str>>, name: &str| match static_name(name) {
+            Some(n) => list.borrow_mut().push(n),
+            None => complete.set(false),
+        };
+        let header = |name: &str| {
+            record(&reads, name);
+            None
+        };
+        let skip = |name: &str| {
+            record(&writes, name);
+            false
+        };
+        let client = Client {
+            header: &header,
+            body: b"",
+            format: crate::translate::format::Format::OpenAiChat,
+            defaults,
+        };
+        let mut head = Vec::with_capacity(640);
+        write_head_full(
+            &client,
+            &mut Headers {
+                out: &mut head,
+                skip: &skip,
+            },
+        );
+        IdentityHead {
+            defaults: defaults.clone(),
+            complete: complete.get(),
+            reads: reads.into_inner(),
+            writes: writes.into_inner(),
+            head,
+        }
+    }
+
+    /// Whether this head is what [`write_head_full`] writes for `client`
+    /// and `h`: same defaults, none of the read headers sent (a
+    /// `User-Agent` other than Claude Code's is not used either), none of
+    /// the written ones skipped.
+    fn fits(&self, client: &Client<'_>, h: &Headers<'_>) -> bool {
+        self.complete
+            && self.defaults == *client.defaults
+            && self.reads.iter().all(|n| match (client.header)(n) {
+                None => true,
+                Some(v) => *n == "user-agent" && !is_claude_code(trim(v)),
+            })
+            && !self.writes.iter().any(|n| (h.skip)(n))
+    }
+}
+
+/// The `'static` spelling of a header name `write_head_full` uses: every
+/// name it reads or writes is one of these (the cache refuses otherwise).
+fn static_name(name: &str) -> Option<&'static str> {
+    HEAD_NAMES
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .copied()
+}
+
+/// The header names of the Claude Code head (lower case; compared
+/// case-insensitively).
+const HEAD_NAMES: &[&str] = &[
+    "anthropic-beta",
+    "x-cpa-claude-1m",
+    "anthropic-version",
+    "anthropic-dangerous-direct-browser-access",
+    "x-app",
+    "x-stainless-retry-count",
+    "x-stainless-runtime",
+    "x-stainless-lang",
+    "x-stainless-timeout",
+    "accept-encoding",
+    "x-stainless-runtime-version",
+    "x-stainless-package-version",
+    "x-stainless-os",
+    "x-stainless-arch",
+    "user-agent",
+];
+
+/// Writes the cached head when it fits `client`; false (nothing written)
+/// when the full writer must run.
+fn write_cached(
+    cache: &std::cell::RefCell<Option<IdentityHead>>,
+    client: &Client<'_>,
+    h: &mut Headers<'_>,
+) -> bool {
+    let Ok(mut slot) = cache.try_borrow_mut() else {
+        return false;
+    };
+    if slot.as_ref().is_none_or(|c| c.defaults != *client.defaults) {
+        *slot = Some(IdentityHead::build(client.defaults));
+    }
+    match slot.as_ref() {
+        Some(c) if c.fits(client, h) => {
+            h.out.extend_from_slice(&c.head);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// [`write_head`] without the cache.
+fn write_head_full(client: &Client<'_>, h: &mut Headers<'_>) {
     let d = client.defaults;
     let betas = betas(client);
     h.put("Anthropic-Beta", betas.as_bytes());
@@ -634,4 +777,111 @@ fn system_value(body: &[u8], span_: Option<(usize, usize)>, strict: bool) -> Opt
 /// request.
 pub fn account_cloak(account: &crate::accounts::Account) -> &Cloak {
     &account.cloak
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::translate::format::Format;
+
+    /// (cached writer's bytes, full writer's bytes) for one client.
+    fn both(
+        headers: &[(&str, &str)],
+        defaults: &super::super::HeaderDefaults,
+        format: Format,
+        body: &[u8],
+        skip: &[&str],
+    ) -> (Vec<u8>, Vec<u8>) {
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_bytes())
+        };
+        let skip = |n: &str| skip.iter().any(|s| s.eq_ignore_ascii_case(n));
+        let client = Client {
+            header: &header,
+            body,
+            format,
+            defaults,
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        write_head(
+            &client,
+            &mut Headers {
+                out: &mut a,
+                skip: &skip,
+            },
+        );
+        write_head_full(
+            &client,
+            &mut Headers {
+                out: &mut b,
+                skip: &skip,
+            },
+        );
+        (a, b)
+    }
+
+    /// The cached head is byte for byte the full writer's, for clients
+    /// that send none, some or each of the head's headers, provider
+    /// `headers` that skip each name, changed defaults, and Claude clients
+    /// with and without body betas.
+    #[test]
+    fn cached_head_is_the_full_head() {
+        let plain = super::super::HeaderDefaults::default();
+        let custom = super::super::HeaderDefaults {
+            claude_user_agent: "my-agent/1".into(),
+            claude_timeout: "900".into(),
+            ..Default::default()
+        };
+        let mut clients: Vec<Vec<(&str, &str)>> = vec![
+            vec![],
+            vec![("Host", "x"), ("Content-Type", "application/json")],
+            vec![("User-Agent", "OpenAI/Python 1.99.0")],
+            vec![("user-agent", " claude-cli/2.0.1 (external, cli)")],
+            vec![("User-Agent", "")],
+            vec![("X-Other", "1"), ("Authorization", "Bearer k")],
+        ];
+        for n in HEAD_NAMES {
+            clients.push(vec![(n, "client-value")]);
+            clients.push(vec![(n, " ")]);
+            clients.push(vec![(n, "")]);
+        }
+        let mut skips: Vec<Vec<&str>> = vec![vec![], vec!["X-Unrelated"]];
+        for n in HEAD_NAMES {
+            skips.push(vec![n]);
+        }
+        let bodies: [(Format, &[u8]); 4] = [
+            (Format::OpenAiChat, br#"{"betas":["b1"]}"#),
+            (Format::Claude, br#"{"model":"m"}"#),
+            (Format::Claude, br#"{"betas":["b1","b2"]}"#),
+            (Format::Gemini, b""),
+        ];
+        let mut cached_used = 0;
+        for defaults in [&plain, &custom, &plain] {
+            for c in &clients {
+                for s in &skips {
+                    for (f, body) in bodies {
+                        let (a, b) = both(c, defaults, f, body, s);
+                        assert_eq!(
+                            String::from_utf8_lossy(&a),
+                            String::from_utf8_lossy(&b),
+                            "client {c:?} skip {s:?} format {f:?}"
+                        );
+                        cached_used += usize::from(c.is_empty() && s.is_empty());
+                    }
+                }
+            }
+        }
+        assert!(cached_used > 0);
+        // The cache is used (not just always refused): it recognised every
+        // name the writer reads and writes.
+        IDENTITY.with(|c| {
+            let c = c.borrow();
+            let c = c.as_ref().expect("built");
+            assert!(c.complete);
+            assert!(c.reads.contains(&"user-agent") && c.writes.contains(&"x-app"));
+        });
+    }
 }

@@ -268,6 +268,11 @@ pub(super) fn prepare(
     };
     // A Claude account: body `betas` go to the header (`wire::claude::betas`)
     // and the body is cloaked for clients other than Claude Code.
+    // A body the Claude emitter wrote from another format has no `betas`
+    // member (it writes none), so it is not searched for one.
+    let emitted =
+        !same && count_body.is_none() && !call.count_tokens && call.client != upstream_fmt;
+    let has_betas = |b: &[u8]| !emitted && memchr::memmem::find(b, b"\"betas\"").is_some();
     let mut cloaked = Vec::new();
     let claude_account = provider
         .account
@@ -276,7 +281,7 @@ pub(super) fn prepare(
     let claude_key = provider.account.is_none() && provider.kind.spec().anthropic_headers;
     let (send_body, rewrite) = match claude_account {
         // API keys move body betas too; only accounts are cloaked.
-        _ if claude_key && memchr::memmem::find(send_body, b"\"betas\"").is_some() => {
+        _ if claude_key && has_betas(send_body) => {
             let folded = fold_rewrite(send_body, rewrite);
             cloaked = match wire::claude::without_body_betas(&folded) {
                 Some(b) => b,
@@ -288,8 +293,7 @@ pub(super) fn prepare(
             let cloak = wire::claude::account_cloak(a);
             let ua = cx.req.header("user-agent");
             let cloaks = !call.count_tokens && cloak.applies(ua);
-            let has_betas = memchr::memmem::find(send_body, b"\"betas\"").is_some();
-            if cloaks || has_betas {
+            if cloaks || has_betas(send_body) {
                 let folded = fold_rewrite(send_body, rewrite);
                 let base = match wire::claude::without_body_betas(&folded) {
                     Some(b) => std::borrow::Cow::Owned(b),

@@ -74,7 +74,20 @@ pub fn translate_request_suffixed(
     suffix: Option<Suffix>,
     out: &mut Vec<u8>,
 ) -> Result<(), TranslateError> {
-    let root = parse_root(body)?;
+    translate_with(from, to, body, opts, suffix, true, out)
+}
+
+/// [`translate_request_suffixed`]; `fast`: whether an OpenAI Chat body may
+/// be read without its tree ([`parse::chat_fast`]; tests compare both).
+fn translate_with(
+    from: Format,
+    to: Format,
+    body: &[u8],
+    opts: &ReqOpts<'_>,
+    suffix: Option<Suffix>,
+    fast: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), TranslateError> {
     let from = match from {
         Format::Codex => Format::OpenAiResponses,
         Format::GeminiCli => Format::Gemini,
@@ -92,13 +105,29 @@ pub fn translate_request_suffixed(
         None => parse_suffix(opts.upstream_model),
     };
     let model = suffix.base;
-    let mut thinking = suffix.thinking;
-    if thinking.is_none() && !suffix.has_suffix {
-        if let Some(m) = root.get("model").and_then(|m| m.str()) {
-            thinking = parse_suffix(&m).thinking;
+    // Thinking from the client's `model` suffix when the upstream model has none.
+    let thinking_of = |client_model: Option<&str>| match suffix.thinking {
+        None if !suffix.has_suffix => client_model.and_then(|m| parse_suffix(m).thinking),
+        t => t,
+    };
+    let start = out.len();
+    // An OpenAI Chat body read in one pass, without its tree (the same
+    // request as the general path's; `None` falls back to it).
+    if fast && from == Format::OpenAiChat && to != Format::OpenAiChat && !may_give_up(body) {
+        if let Some(fast) = parse::chat_fast(body) {
+            let mut req = fast.req;
+            let thinking = thinking_of(req.client_model.as_deref());
+            if to == Format::Claude {
+                req.session_seed = fast.session_seed;
+            }
+            emit_req(req, to, model, thinking, opts, out);
+            debug_assert!(tree::parse(&out[start..]).is_ok());
+            return Ok(());
         }
     }
-    let start = out.len();
+    let root = parse_root(body)?;
+    let client_model = root.get("model").and_then(|m| m.str());
+    let thinking = thinking_of(client_model.as_deref());
     match (from, to) {
         (a, b) if a == b => same_format(a, &root, model, thinking, opts, out),
         (Format::OpenAiResponses, Format::Codex) => codex_native(&root, model, thinking, out),
@@ -109,39 +138,68 @@ pub fn translate_request_suffixed(
                 Format::Claude => parse::claude(&root),
                 Format::Gemini | Format::GeminiCli => parse::gemini(&root),
             };
-            if let Some(t) = thinking {
-                req.thinking = Some(t);
-                // The suffix decides visibility too: off when it turns thinking
-                // off; otherwise a body "off" (often implied by a body effort of
-                // none) no longer applies.
-                req.summary = match (t, req.summary) {
-                    (Thinking::None, _) => Some(Summary::Off),
-                    (_, Some(Summary::Off)) => None,
-                    (_, s) => s,
-                };
-            }
             if to == Format::Claude {
                 req.session_seed = parse::session_seed(&root);
             }
-            if matches!(to, Format::Claude | Format::Gemini) {
-                req.hoist_mid_system();
-            }
-            let eo = emit::EmitOpts {
-                model,
-                stream: opts.stream,
-                claude_default_max_tokens: opts.claude_default_max_tokens,
-            };
-            match to {
-                Format::Claude => emit::claude(&req, &eo, out),
-                Format::Gemini | Format::GeminiCli => emit::gemini(&req, &eo, out),
-                Format::OpenAiChat => emit::chat(&req, &eo, out),
-                Format::OpenAiResponses => emit::responses(&req, &eo, false, out),
-                Format::Codex => emit::responses(&req, &eo, true, out),
-            }
+            emit_req(req, to, model, thinking, opts, out);
         }
     }
     debug_assert!(tree::parse(&out[start..]).is_ok());
     Ok(())
+}
+
+/// Bodies above this size are searched for what makes [`parse::chat_fast`]
+/// give up before it reads them.
+const FAST_PRECHECK_BYTES: usize = 8 * 1024;
+
+/// Whether a large Chat body may hold a `tool` or `function` message, which
+/// [`parse::chat_fast`] gives up on after reading the body up to it: such
+/// a body goes to the tree directly, so it is never read twice. (Inside a
+/// JSON string a quote is escaped, so `"tool"` only matches a string or
+/// key token; bodies with `"function"` tools go to the tree too.)
+fn may_give_up(body: &[u8]) -> bool {
+    body.len() > FAST_PRECHECK_BYTES
+        && (memchr::memmem::find(body, b"\"tool\"").is_some()
+            || memchr::memmem::find(body, b"\"function\"").is_some())
+}
+
+/// Emits a parsed request for `to`: the thinking decided from the model
+/// suffix applied, mid-conversation system text hoisted for formats with
+/// one system prompt.
+fn emit_req(
+    mut req: ir::Req<'_>,
+    to: Format,
+    model: &str,
+    thinking: Option<Thinking>,
+    opts: &ReqOpts<'_>,
+    out: &mut Vec<u8>,
+) {
+    if let Some(t) = thinking {
+        req.thinking = Some(t);
+        // The suffix decides visibility too: off when it turns thinking
+        // off; otherwise a body "off" (often implied by a body effort of
+        // none) no longer applies.
+        req.summary = match (t, req.summary) {
+            (Thinking::None, _) => Some(Summary::Off),
+            (_, Some(Summary::Off)) => None,
+            (_, s) => s,
+        };
+    }
+    if matches!(to, Format::Claude | Format::Gemini) {
+        req.hoist_mid_system();
+    }
+    let eo = emit::EmitOpts {
+        model,
+        stream: opts.stream,
+        claude_default_max_tokens: opts.claude_default_max_tokens,
+    };
+    match to {
+        Format::Claude => emit::claude(&req, &eo, out),
+        Format::Gemini | Format::GeminiCli => emit::gemini(&req, &eo, out),
+        Format::OpenAiChat => emit::chat(&req, &eo, out),
+        Format::OpenAiResponses => emit::responses(&req, &eo, false, out),
+        Format::Codex => emit::responses(&req, &eo, true, out),
+    }
 }
 
 /// A top-level member edit: replace (or insert) `key` with a raw JSON value, or
@@ -465,3 +523,6 @@ fn claude_thinking_edits(
         }
     }
 }
+
+#[cfg(test)]
+mod fast_tests;

@@ -13,40 +13,107 @@ pub(super) fn claude_user_id(req: &Req<'_>, w: &mut Writer<'_>) {
             return;
         }
     }
-    let seed = req.session_seed.clone().or_else(|| {
-        req.msgs
-            .iter()
-            .filter(|m| m.role == Role::User)
-            .find_map(|m| {
-                let mut s = String::new();
-                for p in &m.parts {
-                    if let Part::Text(t) = p {
-                        let t = t.get();
-                        let t = t.trim();
-                        if !t.is_empty() {
-                            if !s.is_empty() {
-                                s.push('\n');
+    let derived;
+    let seed = match req.session_seed.as_deref() {
+        Some(s) => Some(s),
+        None => {
+            derived = req
+                .msgs
+                .iter()
+                .filter(|m| m.role == Role::User)
+                .find_map(|m| {
+                    const LABEL: &str = "content:";
+                    let mut s = String::with_capacity(64);
+                    s.push_str(LABEL);
+                    for p in &m.parts {
+                        if let Part::Text(t) = p {
+                            let t = t.get();
+                            let t = t.trim();
+                            if !t.is_empty() {
+                                if s.len() > LABEL.len() {
+                                    s.push('\n');
+                                }
+                                s.push_str(t);
                             }
-                            s.push_str(t);
                         }
                     }
-                }
-                (!s.is_empty()).then(|| format!("content:{s}"))
-            })
-    });
+                    (s.len() > LABEL.len()).then_some(s)
+                });
+            derived.as_deref()
+        }
+    };
     let Some(seed) = seed else {
         w.str("unknown");
         return;
     };
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(seed.as_bytes());
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(64);
-    for b in d.iter() {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
+    let hex = seed_hex(seed);
+    // Lower-case hex digits: nothing to escape.
+    w.raw_str(&hex);
+}
+
+/// Seeds at most this long are remembered by [`seed_hex`].
+const SEED_CACHE_MAX_LEN: usize = 1024;
+/// How many seeds each worker thread remembers.
+const SEED_CACHE_ENTRIES: usize = 8;
+
+thread_local! {
+    /// The last seeds hashed on this thread with their hex digests: a
+    /// conversation's turns repeat its first user message (and a session
+    /// its key), so most requests of a conversation hash the same seed.
+    /// Bounded: [`SEED_CACHE_ENTRIES`] seeds of at most
+    /// [`SEED_CACHE_MAX_LEN`] bytes.
+    static SEED_CACHE: std::cell::RefCell<SeedCache> = const {
+        std::cell::RefCell::new(SeedCache { entries: Vec::new(), next: 0 })
+    };
+}
+
+struct SeedCache {
+    entries: Vec<(Box<str>, [u8; 64])>,
+    /// The entry replaced next once full (round robin).
+    next: usize,
+}
+
+/// SHA-256 of `seed` as 64 lower-case hex digits; the same value whether
+/// or not it came from the per-thread cache.
+pub(super) fn seed_hex(seed: &str) -> [u8; 64] {
+    if seed.len() > SEED_CACHE_MAX_LEN {
+        return sha256_hex(seed);
     }
-    w.str(&s);
+    let hit = SEED_CACHE.with(|c| {
+        c.try_borrow()
+            .ok()
+            .and_then(|c| c.entries.iter().find(|e| *e.0 == *seed).map(|e| e.1))
+    });
+    if let Some(h) = hit {
+        return h;
+    }
+    let h = sha256_hex(seed);
+    SEED_CACHE.with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            if c.entries.len() < SEED_CACHE_ENTRIES {
+                c.entries.push((seed.into(), h));
+            } else {
+                let at = c.next;
+                if let Some(e) = c.entries.get_mut(at) {
+                    *e = (seed.into(), h);
+                }
+                c.next = (at + 1) % SEED_CACHE_ENTRIES;
+            }
+        }
+    });
+    h
+}
+
+fn sha256_hex(seed: &str) -> [u8; 64] {
+    use sha2::{Digest, Sha256};
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let d = Sha256::digest(seed.as_bytes());
+    let mut out = [0u8; 64];
+    for (i, b) in d.iter().enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 15) as usize];
+    }
+    out
 }
 
 pub(super) fn claude_media(w: &mut Writer<'_>, ty: &str, mime: &str, src: &Src<'_>) {
@@ -366,4 +433,40 @@ fn claude_messages(w: &mut Writer<'_>, req: &Req<'_>, gen: &mut u32) {
         w.end_arr().end_obj();
     }
     w.end_arr();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached digests are the digests: seeds repeated in and out of
+    /// the cache's reach (more seeds than it holds, long seeds it skips).
+    #[test]
+    fn seed_hex_is_sha256_hex_cached_or_not() {
+        use sha2::{Digest, Sha256};
+        let want = |s: &str| {
+            Sha256::digest(s.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let long = "é".repeat(SEED_CACHE_MAX_LEN);
+        let mut seeds: Vec<String> = (0..3 * SEED_CACHE_ENTRIES)
+            .map(|i| format!("content:{i}"))
+            .collect();
+        seeds.push(String::new());
+        seeds.push(long);
+        for round in 0..3 {
+            for (i, s) in seeds.iter().enumerate() {
+                // Each round visits a different subset and order.
+                if (i + round) % 3 == 0 {
+                    continue;
+                }
+                let got = seed_hex(s);
+                assert_eq!(std::str::from_utf8(&got).unwrap(), want(s), "{s:?}");
+                let again = seed_hex(s);
+                assert_eq!(got, again);
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ pub use gemini::*;
 pub use responses::*;
 
 use super::ir::*;
-use crate::json::tree::{Kind, Node};
+use crate::json::tree::{JStr, Kind, Node, Pull};
 use crate::translate::format::Format;
 use crate::translate::thinking::{Summary, Thinking};
 use std::borrow::Cow;
@@ -113,20 +113,45 @@ fn effort_thinking(n: Option<&Node<'_>>) -> Option<Thinking> {
 /// `prompt_cache_key`, `session_id`/`sessionId`, `conversation.id` /
 /// `conversation` / `conversation_id`, with its label.
 pub fn session_seed(root: &Node<'_>) -> Option<String> {
+    // The candidates' first occurrences, in one pass over the root.
+    let mut found: [Option<&Node<'_>>; 5] = [None; 5];
+    for (k, v) in root.obj() {
+        let at = match k.get().as_ref() {
+            "prompt_cache_key" => 0,
+            "session_id" => 1,
+            "sessionId" => 2,
+            "conversation" => 3,
+            "conversation_id" => 4,
+            _ => continue,
+        };
+        if found[at].is_none() {
+            found[at] = Some(v);
+        }
+    }
+    session_seed_of(found)
+}
+
+/// [`session_seed`] from the root's `prompt_cache_key`, `session_id`,
+/// `sessionId`, `conversation` and `conversation_id` (first occurrences).
+fn session_seed_of(found: [Option<&Node<'_>>; 5]) -> Option<String> {
+    if found.iter().all(Option::is_none) {
+        return None;
+    }
     let pick = |n: Option<&Node<'_>>| {
         n.and_then(|v| v.str())
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    if let Some(v) = pick(root.get("prompt_cache_key")) {
+    let [prompt_cache_key, session_id, session_id_camel, conversation, conversation_id] = found;
+    if let Some(v) = pick(prompt_cache_key) {
         return Some(format!("prompt_cache_key:{v}"));
     }
-    if let Some(v) = pick(root.get("session_id")).or_else(|| pick(root.get("sessionId"))) {
+    if let Some(v) = pick(session_id).or_else(|| pick(session_id_camel)) {
         return Some(format!("session_id:{v}"));
     }
-    let conv = root.at("conversation");
+    let conv = conversation.unwrap_or(Node::null());
     pick(conv.get("id"))
         .or_else(|| pick(Some(conv)))
-        .or_else(|| pick(root.get("conversation_id")))
+        .or_else(|| pick(conversation_id))
         .map(|v| format!("conversation_id:{v}"))
 }
