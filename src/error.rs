@@ -153,9 +153,8 @@ impl Error {
             | ErrorKind::NoRoute
             | ErrorKind::Unauthorized { .. } => Outcome::answered_locally(),
             ErrorKind::ClientGone => Outcome::client_gone(),
-            ErrorKind::NotAttempted | ErrorKind::NoUpstream | ErrorKind::NoCredential { .. } => {
-                Outcome::not_attempted()
-            }
+            ErrorKind::NotAttempted => Outcome::not_attempted(),
+            ErrorKind::NoUpstream | ErrorKind::NoCredential { .. } => Outcome::answered_locally(),
             ErrorKind::Transport => Outcome::transport(),
             ErrorKind::Upstream { status } => Outcome::failure(status, body),
             ErrorKind::BrokenStream => Outcome {
@@ -270,8 +269,11 @@ mod tests {
         for k in ALL {
             let o = Error::new(k, "").outcome(b"{}");
             let blames_upstream = Error::new(k, "").side() == Side::Upstream;
-            // 499 is the status the scheduler never cools a credential for.
-            assert_eq!(o.status != 499, blames_upstream, "{k:?}");
+            // 499 and "not attempted" are the statuses the scheduler never
+            // cools a credential for.
+            let no_cooldown =
+                o.status == 499 || o.status == crate::credentials::STATUS_NOT_ATTEMPTED;
+            assert_eq!(!no_cooldown, blames_upstream, "{k:?}");
             assert_eq!(o.first_byte_sent, k == ErrorKind::BrokenStream, "{k:?}");
         }
         let o = Error::new(ErrorKind::Upstream { status: 429 }, "").outcome(b"body");

@@ -63,6 +63,11 @@ pub fn is_retry_round_status(status: u16) -> bool {
 /// Client went away (nginx 499): neither a credential fault nor retryable.
 pub const STATUS_CLIENT_CLOSED: u16 = 499;
 
+/// Stands for a lease handed back unused (the credential is not in the
+/// worker's snapshot yet: a reload in flight): no cooldown, and the plan
+/// picks the next credential as if this one had not been offered.
+pub const STATUS_NOT_ATTEMPTED: u16 = 1;
+
 /// ASCII case-insensitive substring search; `needle` must be lowercase.
 pub fn contains_ci(hay: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
@@ -249,6 +254,14 @@ pub fn classify(status: u16, body: &[u8], rules: &[Rule]) -> Classified {
     } else {
         status
     };
+    if status == STATUS_NOT_ATTEMPTED {
+        return Classified {
+            failure: Failure::Skip,
+            stop: false,
+            force_cooldown: false,
+            effective_status: status,
+        };
+    }
     if status == STATUS_CLIENT_CLOSED {
         return Classified {
             failure: Failure::Skip,

@@ -36,7 +36,7 @@ pub use affinity::{
 pub use answer::ErrorAnswer;
 pub use classify::{
     classify, days_from_civil, is_request_invalid, parse_http_date, parse_retry_after, retry_hint,
-    Classified, STATUS_CLIENT_CLOSED,
+    Classified, STATUS_CLIENT_CLOSED, STATUS_NOT_ATTEMPTED,
 };
 pub use retry::{Next, RetryPlan};
 pub use scheduler::{

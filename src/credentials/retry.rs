@@ -275,7 +275,10 @@ impl RetryPlan {
             Verdict::Success | Verdict::Broken => State::Finished,
             Verdict::Stop => State::Stopped,
             Verdict::Next => {
-                self.last_status = Some(r.effective_status);
+                // An unused lease says nothing about the upstream.
+                if r.effective_status != super::classify::STATUS_NOT_ATTEMPTED {
+                    self.last_status = Some(r.effective_status);
+                }
                 State::Picking
             }
         };

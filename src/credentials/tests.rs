@@ -552,6 +552,33 @@ fn request_scoped_404_one_attempt_no_cooldown_upstream_returned() {
 }
 
 #[test]
+fn an_unused_lease_moves_on_to_the_next_credential_without_cooldown() {
+    // A worker that has not applied a reload yet hands a lease back unused:
+    // the request must go on with the next credential, not end as if the
+    // client had gone (that answered 500 "no upstream available").
+    let (s, mut sh, route) = plan_fixture(
+        Settings::default(),
+        &[cred("a", "codex", &["m"]), cred("b", "codex", &["m"])],
+    );
+    let mut plan = RetryPlan::new(&sh, route, None);
+    let Next::Try(first) = plan.next(&mut sh, 1) else {
+        panic!("expected try")
+    };
+    plan.report(&mut sh, first, &Outcome::not_attempted(), 1);
+    let Next::Try(second) = plan.next(&mut sh, 1) else {
+        panic!("expected the next credential")
+    };
+    assert_ne!(sh.credential_id(&first), sh.credential_id(&second));
+    assert_eq!(remaining(&s, sh.credential_id(&first), "m", 1), 0);
+    // Only unused leases: the answer is the scheduler's, not an upstream's.
+    plan.report(&mut sh, second, &Outcome::not_attempted(), 1);
+    assert!(
+        matches!(plan.next(&mut sh, 1), Next::GiveUp(_)),
+        "no upstream status to return"
+    );
+}
+
+#[test]
 fn request_invalid_stops_without_next_credential() {
     for (status, body) in [
         (

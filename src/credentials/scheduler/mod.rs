@@ -107,9 +107,10 @@ impl<'a> Outcome<'a> {
     }
 
     /// The lease was not used: the credential or its model is not in this
-    /// worker's snapshot yet (a reload in flight). No cooldown.
+    /// worker's snapshot yet (a reload in flight). No cooldown; the plan
+    /// moves on to the next credential.
     pub fn not_attempted() -> Outcome<'static> {
-        Outcome::failure(super::classify::STATUS_CLIENT_CLOSED, &[])
+        Outcome::failure(super::classify::STATUS_NOT_ATTEMPTED, &[])
     }
 
     /// The request ended without an upstream call that could fail: answered
