@@ -138,13 +138,13 @@ pub struct Snapshot {
     /// Upstreams.
     pub providers: Vec<Provider>,
     /// Client model id → targets, in config order.
-    pub routes: HashMap<String, Vec<Target>>,
+    pub routes: crate::credentials::FnvMap<String, Vec<Target>>,
     /// Model pool rotation state ([`Target::pool`]).
     pub pools: Vec<Pool>,
     /// Models in listing order.
     pub models: Vec<ModelInfo>,
     /// Scheduler provider keys serving each client model id, in config order.
-    pub route_providers: HashMap<String, Vec<String>>,
+    pub route_providers: crate::credentials::FnvMap<String, Vec<String>>,
     /// Credential id -> (provider index, key index; `None` for a keyless
     /// entry, served unauthenticated as one credential). Only for a lease
     /// whose scheduler generation is not this snapshot's (a reload in
@@ -313,9 +313,9 @@ impl Snapshot {
     pub fn build(config: Config, generation: u64) -> Result<Snapshot, String> {
         let created = unix_now();
         let mut providers = Vec::new();
-        let mut routes: HashMap<String, Vec<Target>> = HashMap::new();
+        let mut routes = crate::credentials::FnvMap::<String, Vec<Target>>::default();
         let mut models = Vec::new();
-        let mut route_providers: HashMap<String, Vec<String>> = HashMap::new();
+        let mut route_providers = crate::credentials::FnvMap::<String, Vec<String>>::default();
         let mut credentials = HashMap::new();
         let mut specs = Vec::new();
         let entries = entries(&config);

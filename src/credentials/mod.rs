@@ -47,6 +47,7 @@ pub use spec::{
 };
 pub use state::Failure;
 pub use topology::MAX_ROUTE_PROVIDERS;
+pub use topology::{Fnv, FnvMap};
 
 #[cfg(test)]
 mod tests;

@@ -74,7 +74,7 @@ impl Cred {
 /// FNV-1a: interner keys are configuration strings (not attacker-chosen), and
 /// a cheap hash keeps loading 5,000 credentials × tens of models fast.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Fnv(u64);
+pub struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Self {
@@ -84,7 +84,9 @@ impl Default for Fnv {
 
 impl std::hash::Hasher for Fnv {
     fn finish(&self) -> u64 {
-        self.0
+        // Fold the well-mixed high half into the low bits hashbrown indexes
+        // buckets with (a multiply only carries low bits upward).
+        self.0 ^ (self.0 >> 32)
     }
     fn write(&mut self, bytes: &[u8]) {
         // FNV-1a over 8-byte words (then the tail bytes): fewer steps per key.
@@ -100,7 +102,11 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+/// A map with the cheap [`Fnv`] hash instead of SipHash. Only for maps whose
+/// keys are inserted from configuration or internal ids (bounded, not chosen
+/// by clients); looking such a map up with a client's string is fine: a
+/// lookup probes only the keys already stored.
+pub type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Append-only string interner.
 #[derive(Clone, Debug, Default)]

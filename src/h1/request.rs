@@ -114,9 +114,11 @@ impl RequestHead {
 /// arrived), `Ok(Some(()))` once `head` is filled, or an error. A buffer that
 /// holds more than [`MAX_HEAD_BYTES`] without a complete head is `TooLarge`.
 pub fn parse_request_head(buf: &[u8], head: &mut RequestHead) -> Result<Option<()>, HeadError> {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut raw);
-    let status = match req.parse(buf) {
+    // Uninitialised header slots: zeroing 128 of them (4 KB) cost more than
+    // parsing a typical head. httparse initialises the ones it fills.
+    let mut raw = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let status = match req.parse_with_uninit_headers(buf, &mut raw) {
         Ok(s) => s,
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
         Err(_) => return Err(HeadError::Invalid("malformed request head")),

@@ -47,9 +47,12 @@ pub fn parse_response_head(
     head_request: bool,
     head: &mut ResponseHead,
 ) -> Result<Option<()>, &'static str> {
-    let mut raw = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut raw);
-    let n = match resp.parse(buf) {
+    // Uninitialised header slots, as in `parse_request_head`.
+    let mut raw = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let n = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut raw)
+    {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => {
             return if buf.len() > MAX_HEAD_BYTES {

@@ -296,10 +296,10 @@ struct Ident {
 }
 
 /// This worker's [`Ident`]s for one snapshot generation.
-type Idents = (u64, std::collections::HashMap<(usize, usize), Ident>);
+type Idents = (u64, crate::credentials::FnvMap<(usize, usize), Ident>);
 
 thread_local! {
-    static IDENTS: RefCell<Idents> = RefCell::new((0, std::collections::HashMap::new()));
+    static IDENTS: RefCell<Idents> = RefCell::new((0, crate::credentials::FnvMap::default()));
 }
 
 /// The `/api-key-usage` group of a provider: CLIProxyAPI's provider id, or

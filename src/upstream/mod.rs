@@ -12,11 +12,11 @@ pub mod proxy;
 pub mod tls;
 pub mod ws;
 
+use crate::credentials::FnvMap;
 use crate::h1::response::RespBody;
 use crate::h1::{self, ChunkedDecoder, ResponseHead};
 pub use proxy::Proxy;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -330,7 +330,7 @@ pub const BUF_SIZE: usize = 16 * 1024;
 /// Idle keep-alive connections of one core, and its free I/O buffers.
 #[derive(Default)]
 pub struct Pool {
-    idle: HashMap<PoolKey, Vec<(Stream, Instant)>>,
+    idle: FnvMap<PoolKey, Vec<(Stream, Instant)>>,
     bufs: Vec<Vec<u8>>,
     /// Sum of the capacities in `bufs`.
     free_bytes: usize,
@@ -338,7 +338,7 @@ pub struct Pool {
     pub opened: u64,
     /// Requests sent over a reused connection (or an existing h2 connection).
     pub reused: u64,
-    h2: HashMap<PoolKey, H2Slot>,
+    h2: FnvMap<PoolKey, H2Slot>,
     /// (base upstream TLS config, the same with ALPN `h2`).
     h2_tls: Option<(Arc<rustls::ClientConfig>, Arc<rustls::ClientConfig>)>,
 }
