@@ -25,9 +25,13 @@ impl Shaper {
 
     /// Rewrites `out` in place; `last` flushes any held partial event.
     fn apply(&mut self, out: &mut Vec<u8>, last: bool) {
+        if matches!(self, Shaper::None) {
+            // The common case: no buffer allocated (it was, per read, before).
+            return;
+        }
         let mut conv = Vec::with_capacity(out.len() + 64);
         match self {
-            Shaper::None => return,
+            Shaper::None => {}
             Shaper::Legacy(ls) => {
                 ls.feed(out, &mut conv);
                 if last {
@@ -430,4 +434,37 @@ fn stream_head(o: &mut Vec<u8>, gemini_raw: bool, fwd: &[u8]) {
     passthrough::append(o, head_start, fwd);
     encode::header(o, "Transfer-Encoding", b"chunked");
     o.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shaper;
+
+    /// Without a shaper the relay's output buffer (a pooled one, warm) is
+    /// left as it is: no replacement buffer per read.
+    #[test]
+    fn no_shaper_keeps_the_output_buffer() {
+        let mut out = Vec::with_capacity(4096);
+        out.extend_from_slice(b"data: {}\n\n");
+        let (ptr, cap) = (out.as_ptr(), out.capacity());
+        for last in [false, true] {
+            Shaper::None.apply(&mut out, last);
+            assert_eq!(out, b"data: {}\n\n");
+            assert_eq!((out.as_ptr(), out.capacity()), (ptr, cap));
+        }
+        // A shaper still rewrites (legacy completions chunks).
+        let mut legacy = Shaper::Legacy(Default::default());
+        let mut chat = b"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n".to_vec();
+        legacy.apply(&mut chat, false);
+        assert!(
+            chat.windows(4).any(|w| w == b"\"hi\""),
+            "{}",
+            String::from_utf8_lossy(&chat)
+        );
+        assert!(
+            !chat.windows(5).any(|w| w == b"delta"),
+            "{}",
+            String::from_utf8_lossy(&chat)
+        );
+    }
 }

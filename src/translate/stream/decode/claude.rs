@@ -149,6 +149,97 @@ fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
     (&data[end..] == b"}").then_some((usage, id))
 }
 
+/// The four token counts of a Claude `usage` object, in [`ClaudeDec::usage`]'s order.
+const USAGE_KEYS: [&[u8]; 4] = [
+    b"input_tokens",
+    b"cache_read_input_tokens",
+    b"cache_creation_input_tokens",
+    b"output_tokens",
+];
+
+/// A `usage` object at `b[i]` in Anthropic's layout: no whitespace, every
+/// member `"key":N` with a plain key and a number without sign, fraction or
+/// leading zero (at most 19 digits). The counts of [`USAGE_KEYS`] (first
+/// occurrences, what `get_many` + `as_u64` give) and the index after the
+/// closing brace; `None` for anything else (the general path reads it).
+fn usage_counts(b: &[u8], mut i: usize) -> Option<([Option<u64>; 4], usize)> {
+    let mut counts = [None; 4];
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    if b.get(i) == Some(&b'}') {
+        return Some((counts, i + 1));
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let klen = memchr::memchr2(b'"', b'\\', b.get(i + 1..)?)?;
+        let key = &b[i + 1..i + 1 + klen];
+        i += klen + 2;
+        if b.get(i) != Some(&b':') || b[i - 1] != b'"' {
+            return None;
+        }
+        i += 1;
+        let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 || digits > 19 || (digits > 1 && b[i] == b'0') {
+            return None;
+        }
+        let n = span::as_u64(&b[i..i + digits])?;
+        i += digits;
+        if let Some(k) = USAGE_KEYS.iter().position(|k| *k == key) {
+            counts[k].get_or_insert(n);
+        }
+        match b.get(i)? {
+            b',' => i += 1,
+            b'}' => return Some((counts, i + 1)),
+            _ => return None,
+        }
+    }
+}
+
+/// The general reading of a `usage` object: [`USAGE_KEYS`] looked up (first
+/// occurrences), each count taken when it is a plain non-negative integer.
+fn usage_members(u: &[u8]) -> [Option<u64>; 4] {
+    get_many(u, USAGE_KEYS).map(|v| v.and_then(span::as_u64))
+}
+
+/// A `message_delta`'s escaped stop reason (when a string) and usage counts.
+type ReasonAndCounts<'a> = (Option<&'a [u8]>, [Option<u64>; 4]);
+
+/// `message_delta` in Anthropic's exact layout,
+/// `{"type":"message_delta","delta":{"stop_reason":R[,"stop_sequence":null]},"usage":{…}}`
+/// with `R` a string or `null` and the usage as [`usage_counts`] reads it:
+/// the stop reason's escaped body and the usage counts, in one pass. `None`
+/// (the general path decides) for anything else, so both agree (tested).
+fn message_delta(data: &[u8]) -> Option<ReasonAndCounts<'_>> {
+    const HEAD: &[u8] = br#"{"type":"message_delta","delta":{"stop_reason":"#;
+    const SEQ: &[u8] = br#","stop_sequence":null"#;
+    const MID: &[u8] = br#"},"usage":"#;
+    if !span::has_prefix(data, HEAD) {
+        return None;
+    }
+    let mut i = HEAD.len();
+    let reason = if span::has_prefix(&data[i..], b"null") {
+        i += 4;
+        None
+    } else {
+        let body = data[i..].strip_prefix(b"\"")?;
+        let n = span::string_body_end(body)?;
+        i += n + 2;
+        Some(&body[..n])
+    };
+    if span::has_prefix(&data[i..], SEQ) {
+        i += SEQ.len();
+    }
+    if !span::has_prefix(&data[i..], MID) {
+        return None;
+    }
+    let (counts, end) = usage_counts(data, i + MID.len())?;
+    (&data[end..] == b"}").then_some((reason, counts))
+}
+
 /// The index after the line end at `b[i]` (LF or CRLF; a CR that may be
 /// followed by LF in the next read, or a lone CR, is not taken).
 #[inline]
@@ -217,25 +308,52 @@ fn delta_event(kind: Delta, index: u32, body: &[u8]) -> Option<StreamEvent<'_>> 
 
 impl ClaudeDec {
     pub(super) fn usage(&mut self, u: &[u8]) {
-        let fields = get_many(
-            u,
-            [
-                b"input_tokens",
-                b"cache_read_input_tokens",
-                b"cache_creation_input_tokens",
-                b"output_tokens",
-            ],
-        );
+        let counts = match usage_counts(u, 0) {
+            Some((counts, end)) if end == u.len() => counts,
+            _ => usage_members(u),
+        };
+        self.set_counts(counts);
+    }
+
+    /// Stores the counts present, in [`USAGE_KEYS`] order.
+    fn set_counts(&mut self, counts: [Option<u64>; 4]) {
         let slots = [
             &mut self.input,
             &mut self.cache_read,
             &mut self.cache_create,
             &mut self.output,
         ];
-        for (v, slot) in fields.into_iter().zip(slots) {
-            if let Some(n) = v.and_then(span::as_u64) {
+        for (v, slot) in counts.into_iter().zip(slots) {
+            if let Some(n) = v {
                 *slot = n;
             }
+        }
+    }
+
+    /// `message_delta`: the usage so far, then the finish reason when the
+    /// upstream stated one (its escaped `stop_reason`).
+    fn end(&mut self, native: Option<&[u8]>, f: &mut dyn FnMut(StreamEvent<'_>)) {
+        f(StreamEvent::Usage(Usage {
+            input: self
+                .input
+                .saturating_add(self.cache_read)
+                .saturating_add(self.cache_create),
+            output: self.output,
+            cached: self.cache_read,
+            reasoning: 0,
+        }));
+        if let Some(native) = native {
+            let reason = match native {
+                b"max_tokens" | b"model_context_window_exceeded" => FinishReason::Length,
+                b"tool_use" => FinishReason::ToolCalls,
+                b"refusal" => FinishReason::ContentFilter,
+                _ => FinishReason::Stop,
+            };
+            f(StreamEvent::Finish {
+                choice: 0,
+                reason,
+                native,
+            });
         }
     }
 
@@ -277,6 +395,11 @@ impl ClaudeDec {
         }
         if let Some((usage, id)) = message_start(data) {
             self.start(usage, id, f);
+            return;
+        }
+        if let Some((native, counts)) = message_delta(data) {
+            self.set_counts(counts);
+            self.end(native, f);
             return;
         }
         self.decode_members(data, f);
@@ -370,31 +493,10 @@ impl ClaudeDec {
                 if let Some(u) = usage {
                     self.usage(u);
                 }
-                f(StreamEvent::Usage(Usage {
-                    input: self
-                        .input
-                        .saturating_add(self.cache_read)
-                        .saturating_add(self.cache_create),
-                    output: self.output,
-                    cached: self.cache_read,
-                    reasoning: 0,
-                }));
-                if let Some(native) = delta_v
+                let native = delta_v
                     .and_then(|d| get(d, b"stop_reason"))
-                    .and_then(span::str_content)
-                {
-                    let reason = match native {
-                        b"max_tokens" | b"model_context_window_exceeded" => FinishReason::Length,
-                        b"tool_use" => FinishReason::ToolCalls,
-                        b"refusal" => FinishReason::ContentFilter,
-                        _ => FinishReason::Stop,
-                    };
-                    f(StreamEvent::Finish {
-                        choice: 0,
-                        reason,
-                        native,
-                    });
-                }
+                    .and_then(span::str_content);
+                self.end(native, f);
             }
             b"message_stop" => f(StreamEvent::Done),
             b"ping" => f(StreamEvent::KeepAlive),
@@ -677,6 +779,127 @@ mod tests {
                 "{d}"
             );
         }
+    }
+
+    /// The one-pass usage reader gives the lookups' counts wherever it
+    /// takes the object whole, and declines everything outside its layout.
+    #[test]
+    fn usage_counts_agree_with_the_lookups() {
+        let taken = [
+            r#"{}"#,
+            r#"{"output_tokens":40}"#,
+            r#"{"input_tokens":12,"cache_creation_input_tokens":3,"cache_read_input_tokens":4,"output_tokens":1}"#,
+            r#"{"output_tokens":0,"output_tokens":9,"server_tool_use":0,"input_tokens":9999999999999999999}"#,
+            r#"{"x":1,"input_tokens":2}"#,
+        ];
+        let declined = [
+            r#"{"output_tokens": 4}"#,
+            r#"{ "output_tokens":4}"#,
+            r#"{"output_tokens":04}"#,
+            r#"{"output_tokens":-4}"#,
+            r#"{"output_tokens":4.0}"#,
+            r#"{"output_tokens":null}"#,
+            r#"{"output_tokens":"4"}"#,
+            r#"{"output_tokens":18446744073709551616}"#,
+            r#"{"output_tokens":18446744073709551615}"#,
+            r#"{"output\u005ftokens":4}"#,
+            r#"{"output_tokens":4,}"#,
+            r#"{"output_tokens":4"#,
+            r#"{"input_tokens":1,"cache_creation":{"ephemeral_5m_input_tokens":0},"output_tokens":2}"#,
+            r#"{"output_tokens"}"#,
+            r#"[]"#,
+        ];
+        for u in taken {
+            let (counts, end) = usage_counts(u.as_bytes(), 0).expect(u);
+            assert_eq!(end, u.len(), "{u}");
+            assert_eq!(counts, usage_members(u.as_bytes()), "{u}");
+        }
+        for u in declined {
+            assert!(
+                usage_counts(u.as_bytes(), 0).is_none_or(|(_, end)| end != u.len()),
+                "taken: {u}"
+            );
+        }
+        let mut d = ClaudeDec::default();
+        d.usage(br#"{"input_tokens":1,"cache_creation":{"ephemeral_5m_input_tokens":0},"output_tokens":2}"#);
+        assert_eq!((d.input, d.output), (1, 2));
+    }
+
+    /// `message_delta` read in one pass gives the general path's events (the
+    /// usage it stores shows in the stream's next `message_delta`), on
+    /// Anthropic's layouts and near misses of every part of them.
+    #[test]
+    fn message_delta_agrees_with_the_general_path() {
+        let decode = |data: &str, general: bool| {
+            let mut d = ClaudeDec {
+                input: 5,
+                cache_read: 6,
+                cache_create: 7,
+                output: 8,
+            };
+            let mut got = Vec::new();
+            let mut f = |ev: StreamEvent<'_>| got.push(format!("{ev:?}"));
+            if general {
+                if is_object(data.as_bytes()) {
+                    d.decode_members(data.as_bytes(), &mut f);
+                }
+            } else {
+                d.decode(None, data.as_bytes(), &mut f);
+            }
+            d.decode_members(br#"{"type":"message_delta","delta":{}}"#, &mut f);
+            got
+        };
+        let taken = [
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":40}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":40}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"input_tokens":12,"cache_creation_input_tokens":3,"cache_read_input_tokens":4,"output_tokens":1}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":0,"output_tokens":9,"server_tool_use":0}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":null,"stop_sequence":null},"usage":{}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"re\u0066usal"},"usage":{"output_tokens":9999999999999999999}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"r\"x"},"usage":{"x":1}}"#,
+        ];
+        let general = [
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":40},"x":1}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":40} }"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens": 40}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":040}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":-4}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":4.5}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":null}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":18446744073709551616}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output\u005ftokens":4}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":4,}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":4}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":4"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens"}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":null}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":"x"},"usage":{"output_tokens":4}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_reason":"x"},"usage":{}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"bad \x"},"usage":{"output_tokens":4}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn},"usage":{"output_tokens":4}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":7},"usage":{"output_tokens":4}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":nul},"usage":{"output_tokens":4}}"#,
+            r#"{"type":"message_delta","usage":{"output_tokens":4},"delta":{"stop_reason":"end_turn"}}"#,
+            r#"{"delta":{"stop_reason":"end_turn"},"type":"message_delta","usage":{"output_tokens":4}}"#,
+            r#"{"type":"message_delta", "delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":4}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"}}"#,
+        ];
+        for d in taken {
+            assert!(message_delta(d.as_bytes()).is_some(), "not taken: {d}");
+            assert_eq!(decode(d, false), decode(d, true), "{d}");
+        }
+        for d in general {
+            assert!(message_delta(d.as_bytes()).is_none(), "taken: {d}");
+            assert_eq!(decode(d, false), decode(d, true), "{d}");
+        }
+        assert_eq!(
+            decode(taken[2], false),
+            [
+                "Usage(Usage { input: 19, output: 1, cached: 4, reasoning: 0 })",
+                r#"Finish { choice: 0, reason: Length, native: [109, 97, 120, 95, 116, 111, 107, 101, 110, 115] }"#,
+                "Usage(Usage { input: 19, output: 1, cached: 4, reasoning: 0 })",
+            ]
+        );
     }
 
     /// The one-pass `message_start` agrees with the general path (the id,

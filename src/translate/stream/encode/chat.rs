@@ -54,8 +54,15 @@ impl ChatEnc {
         Self::chunk_close(out);
     }
 
-    /// Writes `data: <prefix>{"index":i,"delta":`.
+    /// Writes `data: <prefix>{"index":i,"delta":`; for choice 0 once the
+    /// stream is open, a copy of the head [`ChatEnc::text_open`] starts with.
     pub(super) fn chunk_open(&self, choice: u32, out: &mut Vec<u8>) {
+        if choice == 0 {
+            if let Some(head) = self.text_open.strip_suffix(TEXT_OPEN) {
+                out.extend_from_slice(head);
+                return;
+            }
+        }
         begin(out, None);
         out.extend_from_slice(&self.prefix);
         out.extend_from_slice(b"{\"index\":");
