@@ -102,3 +102,28 @@ wait_port() {
   for _ in $(seq 400); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done
   return 1
 }
+
+# cliproxy config for the side-by-side scripts: PORT UPSTREAM_PORT DIR.
+# gpt-bench (JSON), gpt-bench-sse40 (40-chunk stream) and gpt-bench-claude40
+# (Claude stream, translated for OpenAI clients), all on the zero-delay upstream.
+bench_config() {
+cat <<YAML
+host: 127.0.0.1
+port: $1
+auth-dir: $3/auths
+api-keys: ["sk-bench"]
+openai-compatibility:
+  - name: bench
+    base-url: "http://127.0.0.1:$2/v1"
+    api-key-entries: [{api-key: "sk-upstream"}]
+    models: [{name: upstream-bench, alias: gpt-bench}]
+  - name: bench-sse40
+    base-url: "http://127.0.0.1:$2/sse40"
+    api-key-entries: [{api-key: "sk-upstream"}]
+    models: [{name: upstream-bench, alias: gpt-bench-sse40}]
+claude-api-key:
+  - api-key: "sk-upstream"
+    base-url: "http://127.0.0.1:$2/claude40"
+    models: [{name: claude-bench, alias: gpt-bench-claude40}]
+YAML
+}

@@ -36,27 +36,7 @@ trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; kill ${PIDS[*]:-} 2>
 upstream_conf $W $UP
 proxy_conf $W $UP $NGX
 
-config() { # port
-cat <<YAML
-host: 127.0.0.1
-port: $1
-auth-dir: $W/auths
-api-keys: ["sk-bench"]
-openai-compatibility:
-  - name: bench
-    base-url: "http://127.0.0.1:$UP/v1"
-    api-key-entries: [{api-key: "sk-upstream"}]
-    models: [{name: upstream-bench, alias: gpt-bench}]
-  - name: bench-sse40
-    base-url: "http://127.0.0.1:$UP/sse40"
-    api-key-entries: [{api-key: "sk-upstream"}]
-    models: [{name: upstream-bench, alias: gpt-bench-sse40}]
-claude-api-key:
-  - api-key: "sk-upstream"
-    base-url: "http://127.0.0.1:$UP/claude40"
-    models: [{name: claude-bench, alias: gpt-bench-claude40}]
-YAML
-}
+config() { bench_config "$1" "$UP" "$W"; } # port
 config $URING >$W/uring.yaml
 config $EPOLL >$W/epoll.yaml
 

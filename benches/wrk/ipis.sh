@@ -26,21 +26,7 @@ wrk.body = '{"model":"$model","messages":[{"role":"user","content":"hi"}],"strea
 LUA
 irq() { awk '$1 ~ /^(CAL|RES|IWI|LOC|TLB):$/ {printf "%s %s ", $1, $2}' /proc/interrupts; echo; }
 for bin in "$@"; do
-cat >$W/c.yaml <<YAML
-host: 127.0.0.1
-port: $P
-auth-dir: $W/auths
-api-keys: ["sk-bench"]
-openai-compatibility:
-  - name: bench
-    base-url: "http://127.0.0.1:$UP/v1"
-    api-key-entries: [{api-key: "sk-upstream"}]
-    models: [{name: upstream-bench, alias: gpt-bench}]
-  - name: bench-sse40
-    base-url: "http://127.0.0.1:$UP/sse40"
-    api-key-entries: [{api-key: "sk-upstream"}]
-    models: [{name: upstream-bench, alias: gpt-bench-sse40}]
-YAML
+bench_config "$P" "$UP" "$W" >$W/c.yaml
 taskset -c 0 $bin --config $W/c.yaml --workers 1 --driver uring 2>$W/c.log & CP=$!
 wait_port $P
 taskset -c 1 wrk -t1 -c64 -d1s -s $W/s.lua http://127.0.0.1:$P/v1/chat/completions >/dev/null

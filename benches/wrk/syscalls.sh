@@ -26,23 +26,7 @@ proxy_conf $W $UP $NGX
 taskset -c 1 nginx -c $W/upstream.conf
 taskset -c 0 nginx -c $W/proxy.conf
 
-config() { # port
-cat <<YAML
-host: 127.0.0.1
-port: $1
-auth-dir: $W/auths
-api-keys: ["sk-bench"]
-openai-compatibility:
-  - name: bench
-    base-url: "http://127.0.0.1:$UP/v1"
-    api-key-entries: [{api-key: "sk-upstream"}]
-    models: [{name: upstream-bench, alias: gpt-bench}]
-  - name: bench-sse40
-    base-url: "http://127.0.0.1:$UP/sse40"
-    api-key-entries: [{api-key: "sk-upstream"}]
-    models: [{name: upstream-bench, alias: gpt-bench-sse40}]
-YAML
-}
+config() { bench_config "$1" "$UP" "$W"; } # port
 for s in json sse40; do
   model=gpt-bench; stream=false
   [ $s = sse40 ] && { model=gpt-bench-sse40; stream=true; }
