@@ -66,13 +66,7 @@ fn provider(r: &Recorded) -> Reply {
             })
             .to_string(),
         ),
-        "/v1/messages" => json_reply(
-            200,
-            &json!({"id":"msg_1","type":"message","role":"assistant","model":MODEL,
-                "content":[{"type":"text","text":"hi from the browser login"}],
-                "stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":3}})
-            .to_string(),
-        ),
+        "/v1/messages" => json_reply(200, &claude_message(MODEL, "hi from the browser login")),
         _ => json_reply(404, r#"{"error":"unexpected"}"#),
     }
 }

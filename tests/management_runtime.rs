@@ -29,24 +29,11 @@ fn claude_file(token: &str, expired: &str) -> String {
 }
 
 fn message() -> Reply {
-    json_reply(
-        200,
-        &json!({"id":"msg_1","type":"message","role":"assistant","model":MODEL,
-            "content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn",
-            "usage":{"input_tokens":5,"output_tokens":3}})
-        .to_string(),
-    )
+    json_reply(200, &claude_message(MODEL, "ok"))
 }
 
 fn chat_status(srv: &Server) -> u16 {
-    post_as(
-        srv,
-        Client::Chat,
-        MODEL,
-        false,
-        &json!({"model": MODEL, "messages": [{"role":"user","content":"hi"}]}),
-    )
-    .status
+    chat_hi(srv, MODEL, false).status
 }
 
 fn soon(f: impl FnMut() -> bool) -> bool {

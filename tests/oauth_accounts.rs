@@ -58,13 +58,7 @@ fn claude_answer(r: &Recorded, text: &str) -> Reply {
         evs.extend(claude_message_end("end_turn", 3));
         sse_events(&evs)
     } else {
-        json_reply(
-            200,
-            &json!({"id":"msg_1","type":"message","role":"assistant","model":model,
-                "content":[{"type":"text","text":text}],"stop_reason":"end_turn",
-                "usage":{"input_tokens":5,"output_tokens":3}})
-            .to_string(),
-        )
+        json_reply(200, &claude_message(&model, text))
     }
 }
 

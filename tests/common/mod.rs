@@ -1035,3 +1035,11 @@ pub fn chat_hi(srv: &Server, model: &str, stream: bool) -> Resp {
         &serde_json::json!({"model": model, "stream": stream, "messages": [{"role":"user","content":"hi"}]}),
     )
 }
+
+/// A whole Anthropic Messages answer of `text` (5 input, 3 output tokens).
+pub fn claude_message(model: &str, text: &str) -> String {
+    serde_json::json!({"id":"msg_1","type":"message","role":"assistant","model":model,
+        "content":[{"type":"text","text":text}],"stop_reason":"end_turn",
+        "usage":{"input_tokens":5,"output_tokens":3}})
+    .to_string()
+}
