@@ -127,3 +127,14 @@ claude-api-key:
     models: [{name: claude-bench, alias: gpt-bench-claude40}]
 YAML
 }
+
+# wrk script posting one OpenAI chat request with cliproxy's bench key:
+# FILE MODEL STREAM(true|false).
+bench_lua() {
+cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-bench"
+wrk.body = '{"model":"$2","messages":[{"role":"user","content":"Say hello in one short sentence."}],"stream":$3}'
+LUA
+}

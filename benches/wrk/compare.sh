@@ -40,14 +40,7 @@ config() { bench_config "$1" "$UP" "$W"; } # port
 config $URING >$W/uring.yaml
 config $EPOLL >$W/epoll.yaml
 
-lua() { # name model stream
-  cat >$W/$1.lua <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-bench"
-wrk.body = '{"model":"$2","messages":[{"role":"user","content":"Say hello in one short sentence."}],"stream":$3}'
-LUA
-}
+lua() { bench_lua "$W/$1.lua" "$2" "$3"; } # name model stream
 lua json gpt-bench false
 lua sse40 gpt-bench-sse40 true
 lua claude40 gpt-bench-claude40 true

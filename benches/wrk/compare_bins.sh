@@ -24,16 +24,8 @@ proxy_conf $W $UP $NGX
 taskset -c 1 nginx -c $W/upstream.conf
 taskset -c 0 nginx -c $W/proxy.conf
 config() { bench_config "$1" "$UP" "$W"; } # port
-for s in json sse40; do
-  model=gpt-bench; stream=false
-  [ $s = sse40 ] && { model=gpt-bench-sse40; stream=true; }
-  cat >$W/$s.lua <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-bench"
-wrk.body = '{"model":"$model","messages":[{"role":"user","content":"Say hello in one short sentence."}],"stream":$stream}'
-LUA
-done
+bench_lua $W/json.lua gpt-bench false
+bench_lua $W/sse40.lua gpt-bench-sse40 true
 declare -A PID PORT
 port=$BASE
 for v in A B; do

@@ -18,12 +18,7 @@ trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; kill ${CP:-} 2>/dev/
 upstream_conf $W $UP
 taskset -c 1 nginx -c $W/upstream.conf
 model=gpt-bench; stream=false; [ $S = sse40 ] && { model=gpt-bench-sse40; stream=true; }
-cat >$W/s.lua <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-bench"
-wrk.body = '{"model":"$model","messages":[{"role":"user","content":"hi"}],"stream":$stream}'
-LUA
+bench_lua $W/s.lua "$model" "$stream"
 irq() { awk '$1 ~ /^(CAL|RES|IWI|LOC|TLB):$/ {printf "%s %s ", $1, $2}' /proc/interrupts; echo; }
 for bin in "$@"; do
 bench_config "$P" "$UP" "$W" >$W/c.yaml
