@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::mgmt::{call, KEY};
+use common::mgmt::{auth_status, call, start_with_accounts_env};
 use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
@@ -84,23 +84,14 @@ fn start() -> Env {
 
 fn start_with(mock: Mock, hosts: &[&str]) -> Env {
     let auth = scratch_dir("mgmt-oauth-auth");
-    let ca = mock.write_ca(&scratch_dir("mgmt-oauth-ca"));
     let fwd = free_port();
-    let yaml = format!(
-        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\nremote-management:\n  secret-key: \"{KEY}\"\n",
-        auth.display()
-    );
-    let connect_to = mock.connect_to(hosts);
     let fwd_s = fwd.to_string();
-    let srv = Server::start_env(
-        "epoll",
-        2,
-        &yaml,
-        &["--upstream-ca", &ca.to_string_lossy()],
-        &[
-            ("CLIPROXY_CONNECT_TO", &connect_to),
-            ("CLIPROXY_OAUTH_FORWARD_PORT", &fwd_s),
-        ],
+    let srv = start_with_accounts_env(
+        &mock,
+        &auth,
+        hosts,
+        "mgmt-oauth-ca",
+        &[("CLIPROXY_OAUTH_FORWARD_PORT", &fwd_s)],
     );
     Env {
         mock,
@@ -108,10 +99,6 @@ fn start_with(mock: Mock, hosts: &[&str]) -> Env {
         auth,
         fwd,
     }
-}
-
-fn auth_status(srv: &Server, state: &str) -> Value {
-    call(srv, "GET", &format!("/get-auth-status?state={state}"), "").json()
 }
 
 fn soon(f: impl FnMut() -> bool) -> bool {

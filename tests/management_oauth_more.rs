@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::mgmt::{call, KEY};
+use common::mgmt::{auth_status, call, start_with_accounts_env, KEY};
 use common::oauth::*;
 use common::*;
 use serde_json::{json, Value};
@@ -173,23 +173,14 @@ fn start_approving(approves: bool) -> Env {
     let (k, q) = (kimi_polls.clone(), qwen_polls.clone());
     let mock = Mock::start_tls_named(&HOSTS, move |r| provider(r, approves, &k, &q));
     let auth = scratch_dir("mgmt-oauth-more-auth");
-    let ca = mock.write_ca(&scratch_dir("mgmt-oauth-more-ca"));
     let fwd = free_port();
-    let yaml = format!(
-        "api-keys: [\"{CLIENT_KEY}\"]\nauth-dir: \"{}\"\nremote-management:\n  secret-key: \"{KEY}\"\n",
-        auth.display()
-    );
-    let connect_to = mock.connect_to(&HOSTS);
     let fwd_s = fwd.to_string();
-    let srv = Server::start_env(
-        "epoll",
-        2,
-        &yaml,
-        &["--upstream-ca", &ca.to_string_lossy()],
-        &[
-            ("CLIPROXY_CONNECT_TO", &connect_to),
-            ("CLIPROXY_OAUTH_FORWARD_PORT", &fwd_s),
-        ],
+    let srv = start_with_accounts_env(
+        &mock,
+        &auth,
+        &HOSTS,
+        "mgmt-oauth-more-ca",
+        &[("CLIPROXY_OAUTH_FORWARD_PORT", &fwd_s)],
     );
     Env {
         mock,
@@ -199,10 +190,6 @@ fn start_approving(approves: bool) -> Env {
         kimi_polls,
         qwen_polls,
     }
-}
-
-fn auth_status(srv: &Server, state: &str) -> Value {
-    call(srv, "GET", &format!("/get-auth-status?state={state}"), "").json()
 }
 
 fn soon(f: impl FnMut() -> bool) -> bool {

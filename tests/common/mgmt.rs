@@ -56,17 +56,36 @@ pub fn chunks_with_usage(model: &str, parts: &[&str], prompt: u64, completion: u
 /// One epoll server with two workers, management on, `auth` as auth-dir,
 /// and `hosts` dialled at `mock` (TLS, its CA trusted).
 pub fn start_with_accounts(mock: &Mock, auth: &Path, hosts: &[&str], tag: &str) -> Server {
+    start_with_accounts_env(mock, auth, hosts, tag, &[])
+}
+
+/// [`start_with_accounts`] with more environment for the server.
+pub fn start_with_accounts_env(
+    mock: &Mock,
+    auth: &Path,
+    hosts: &[&str],
+    tag: &str,
+    env: &[(&str, &str)],
+) -> Server {
     let ca = mock.write_ca(&scratch_dir(tag));
     let yaml = format!(
         "api-keys: [\"{}\"]\nauth-dir: \"{}\"\nremote-management:\n  secret-key: \"{KEY}\"\n",
         super::CLIENT_KEY,
         auth.display()
     );
+    let connect_to = mock.connect_to(hosts);
+    let mut all = vec![("CLIPROXY_CONNECT_TO", connect_to.as_str())];
+    all.extend_from_slice(env);
     Server::start_env(
         "epoll",
         2,
         &yaml,
         &["--upstream-ca", &ca.to_string_lossy()],
-        &[("CLIPROXY_CONNECT_TO", &mock.connect_to(hosts))],
+        &all,
     )
+}
+
+/// `/get-auth-status?state=…` as JSON.
+pub fn auth_status(srv: &Server, state: &str) -> serde_json::Value {
+    call(srv, "GET", &format!("/get-auth-status?state={state}"), "").json()
 }
