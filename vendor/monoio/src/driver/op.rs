@@ -69,6 +69,18 @@ pub(crate) trait OpAble {
     fn legacy_interest(&self) -> Option<(super::ready::Direction, usize)>;
     #[cfg(any(feature = "legacy", feature = "poll-io"))]
     fn legacy_call(&mut self) -> io::Result<u32>;
+
+    /// (cliproxy patch) Whether a successful `legacy_call` that returned `n`
+    /// left the socket's receive queue empty. A stream socket's recv that
+    /// returns fewer bytes than asked (but more than zero) has drained it, so
+    /// the driver can clear the read readiness and wait for the next
+    /// (edge-triggered) event instead of first making a recv that fails with
+    /// EAGAIN.
+    #[cfg(any(feature = "legacy", feature = "poll-io"))]
+    #[inline]
+    fn legacy_drained(&mut self, _n: u32) -> bool {
+        false
+    }
 }
 
 /// If legacy is enabled and iouring is not, we can expose io interface in a poll-like way.

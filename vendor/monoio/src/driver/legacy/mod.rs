@@ -298,10 +298,21 @@ impl LegacyInner {
         }
 
         match OpAble::legacy_call(data) {
-            Ok(n) => Poll::Ready(CompletionMeta {
-                result: Ok(n),
-                flags: 0,
-            }),
+            Ok(n) => {
+                // (cliproxy patch) A short read drained the socket: forget
+                // the readable bit (not READ_CLOSED, which is final) so the
+                // next read parks until epoll reports new data, instead of
+                // first trying a recv that can only fail with EAGAIN. Safe
+                // with edge-triggered registration: data arriving after the
+                // recv raises a new event, dispatched on the next poll.
+                if data.legacy_drained(n) {
+                    ref_mut.clear_readiness(Ready::READABLE);
+                }
+                Poll::Ready(CompletionMeta {
+                    result: Ok(n),
+                    flags: 0,
+                })
+            }
             Err(ref e) if e.kind() == io::ErrorKind::WouldBlock => {
                 ref_mut.clear_readiness(direction.mask());
                 ref_mut.set_waker(cx, direction);

@@ -107,6 +107,12 @@ impl<T: IoBufMut> OpAble for Recv<T> {
         ))
     }
 
+    #[cfg(any(feature = "legacy", feature = "poll-io"))]
+    #[inline]
+    fn legacy_drained(&mut self, n: u32) -> bool {
+        n > 0 && (n as usize) < self.buf.bytes_total().min(u32::MAX as usize)
+    }
+
     #[cfg(all(any(feature = "legacy", feature = "poll-io"), windows))]
     fn legacy_call(&mut self) -> io::Result<u32> {
         let fd = self.fd.as_raw_socket();
