@@ -111,3 +111,67 @@ fn a_close_that_came_with_the_last_bytes_still_ends_the_stream() {
         },
     );
 }
+
+// The epoll driver's recv and send go through `libc::syscall` (see
+// `vendor/monoio/PATCHED.md`); errors must still come back as errors.
+
+#[test]
+fn a_reset_from_the_peer_is_an_error_not_an_end_of_stream() {
+    let (sent_tx, sent_rx) = mpsc::channel::<()>();
+    with_peer(
+        move |s, _go| {
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            // Closing with a zero linger sends RST instead of FIN.
+            drop(s);
+            sent_tx.send(()).unwrap();
+        },
+        |mut conn, _go| async move {
+            sent_rx.recv().unwrap();
+            let (r, _) =
+                monoio::time::timeout(Duration::from_secs(10), conn.read(Vec::with_capacity(64)))
+                    .await
+                    .expect("the read never completed");
+            let e = r.expect_err("a reset connection read as data or end of stream");
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
+        },
+    );
+}
+
+#[test]
+fn writing_to_a_peer_that_has_gone_is_an_error() {
+    use monoio::io::AsyncWriteRentExt;
+    let (gone_tx, gone_rx) = mpsc::channel::<()>();
+    with_peer(
+        move |s, _go| {
+            drop(s);
+            gone_tx.send(()).unwrap();
+        },
+        |mut conn, _go| async move {
+            gone_rx.recv().unwrap();
+            // The first write may be accepted (the peer answers it with a
+            // reset); a later one must fail, and the process must not die
+            // of SIGPIPE (the send carries MSG_NOSIGNAL).
+            let mut failed = None;
+            for _ in 0..64 {
+                let (r, _) =
+                    monoio::time::timeout(Duration::from_secs(10), conn.write_all(vec![1u8; 4096]))
+                        .await
+                        .expect("the write never completed");
+                if let Err(e) = r {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            let e = failed.expect("every write to a closed peer succeeded");
+            assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ),
+                "{e}"
+            );
+        },
+    );
+}

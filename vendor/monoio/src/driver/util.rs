@@ -55,6 +55,25 @@ macro_rules! syscall {
     }};
 }
 
+/// (cliproxy patch) Like `syscall_u32!`, but through `libc::syscall` with the
+/// syscall number. glibc's `recv`/`send` wrappers are cancellation points:
+/// in a multi-threaded process each call enables and disables asynchronous
+/// cancellation around the syscall (two atomic read-modify-writes), ~1% of a
+/// relay worker's CPU on the epoll driver. monoio never cancels threads, and
+/// `syscall()` is not a cancellation point.
+#[macro_export]
+#[cfg(all(target_os = "linux", any(feature = "legacy", feature = "poll-io")))]
+macro_rules! raw_syscall_u32 {
+    ($nr: ident ( $($arg: expr),* $(,)* ) ) => {{
+        let res = unsafe { libc::syscall(libc::$nr, $($arg, )*) };
+        if res < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(res as u32)
+        }
+    }};
+}
+
 /// Do syscall and return Result<T, std::io::Error>
 #[macro_export]
 macro_rules! syscall_u32 {

@@ -32,6 +32,8 @@ use {
 };
 #[cfg(all(unix, any(feature = "legacy", feature = "poll-io")))]
 use {crate::syscall_u32, std::os::unix::prelude::AsRawFd};
+#[cfg(all(target_os = "linux", any(feature = "legacy", feature = "poll-io")))]
+use crate::raw_syscall_u32;
 
 use super::{super::shared_fd::SharedFd, Op, OpAble};
 #[cfg(any(feature = "legacy", feature = "poll-io"))]
@@ -99,6 +101,16 @@ impl<T: IoBufMut> OpAble for Recv<T> {
     #[cfg(all(any(feature = "legacy", feature = "poll-io"), unix))]
     fn legacy_call(&mut self) -> io::Result<u32> {
         let fd = self.fd.as_raw_fd();
+        #[cfg(target_os = "linux")]
+        return raw_syscall_u32!(SYS_recvfrom(
+            fd,
+            self.buf.write_ptr(),
+            self.buf.bytes_total().min(u32::MAX as usize),
+            0,
+            std::ptr::null_mut::<libc::sockaddr>(),
+            std::ptr::null_mut::<libc::socklen_t>()
+        ));
+        #[cfg(not(target_os = "linux"))]
         syscall_u32!(recv(
             fd,
             self.buf.write_ptr() as _,

@@ -11,6 +11,8 @@ use {
 };
 #[cfg(all(unix, any(feature = "legacy", feature = "poll-io")))]
 use {crate::syscall_u32, std::os::unix::prelude::AsRawFd};
+#[cfg(all(target_os = "linux", any(feature = "legacy", feature = "poll-io")))]
+use crate::raw_syscall_u32;
 
 use super::{super::shared_fd::SharedFd, Op, OpAble};
 #[cfg(any(feature = "legacy", feature = "poll-io"))]
@@ -95,12 +97,19 @@ impl<T: IoBuf> OpAble for Send<T> {
     #[cfg(all(any(feature = "legacy", feature = "poll-io"), unix))]
     fn legacy_call(&mut self) -> io::Result<u32> {
         let fd = self.fd.as_raw_fd();
-        #[cfg(target_os = "linux")]
-        #[allow(deprecated)]
-        let flags = libc::MSG_NOSIGNAL as _;
         #[cfg(not(target_os = "linux"))]
         let flags = 0;
 
+        #[cfg(target_os = "linux")]
+        return raw_syscall_u32!(SYS_sendto(
+            fd,
+            self.buf.read_ptr(),
+            self.buf.bytes_init(),
+            libc::MSG_NOSIGNAL,
+            std::ptr::null::<libc::sockaddr>(),
+            0 as libc::socklen_t
+        ));
+        #[cfg(not(target_os = "linux"))]
         syscall_u32!(send(
             fd,
             self.buf.read_ptr() as _,
