@@ -644,6 +644,9 @@ pub fn listen_port() -> u16 {
 }
 
 #[cfg(test)]
+mod clock_tests;
+
+#[cfg(test)]
 mod epoll_tests;
 
 #[cfg(test)]

@@ -150,6 +150,9 @@ impl<D> Runtime<D> {
 
                 let mut join = std::pin::pin!(join);
                 set_poll();
+                // (cliproxy patch) No cached loop time from an earlier
+                // runtime on this thread; cleared again when this one ends.
+                let _loop_now = LoopNowGuard::new();
                 loop {
                     loop {
                         // Consume all tasks(with max round to prevent io starvation)
@@ -180,6 +183,9 @@ impl<D> Runtime<D> {
 
                         // Cold path
                         let _ = self.driver.submit();
+                        // (cliproxy patch) Went round without parking: the
+                        // loop's clock moves on anyway.
+                        crate::time::driver::refresh_loop_now();
                     }
 
                     // Wait and Process CQ(the error is ignored for not debug mode)
@@ -193,6 +199,23 @@ impl<D> Runtime<D> {
                 }
             })
         })
+    }
+}
+
+/// (cliproxy patch) Clears the cached loop time when a runtime starts and
+/// when it stops (also by unwinding).
+struct LoopNowGuard;
+
+impl LoopNowGuard {
+    fn new() -> Self {
+        crate::time::driver::clear_loop_now();
+        LoopNowGuard
+    }
+}
+
+impl Drop for LoopNowGuard {
+    fn drop(&mut self) {
+        crate::time::driver::clear_loop_now();
     }
 }
 

@@ -92,8 +92,10 @@ pub(crate) use self::clock::Clock;
 pub(crate) mod driver;
 
 #[doc(inline)]
+/// (cliproxy patch) See `driver::cached_now`.
+pub use driver::cached_now;
 pub use driver::{
-    sleep::{sleep, sleep_until, Sleep},
+    sleep::{loop_sleep, sleep, sleep_until, Sleep},
     TimeDriver,
 };
 
@@ -111,4 +113,4 @@ mod timeout;
 pub use std::time::Duration;
 
 #[doc(inline)]
-pub use timeout::{timeout, timeout_at, Timeout};
+pub use timeout::{loop_timeout, timeout, timeout_at, Timeout};

@@ -39,6 +39,19 @@ where
     Timeout::new_with_delay(future, delay)
 }
 
+/// (cliproxy patch) [`timeout`] with its deadline taken from the loop's
+/// clock (see [`crate::time::loop_sleep`] for what that trades).
+pub fn loop_timeout<T>(duration: Duration, future: T) -> Timeout<T>
+where
+    T: Future,
+{
+    let delay = match crate::time::cached_now().checked_add(duration) {
+        Some(deadline) => Sleep::new_timeout(deadline),
+        None => Sleep::far_future(),
+    };
+    Timeout::new_with_delay(future, delay)
+}
+
 /// Require a `Future` to complete before the specified instant in time.
 ///
 /// If the future completes before the instant is reached, then the completed

@@ -15,12 +15,55 @@ mod wheel;
 
 pub(super) mod sleep;
 
-use std::{cell::RefCell, fmt, io, num::NonZeroU64, ptr::NonNull, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    fmt, io,
+    num::NonZeroU64,
+    ptr::NonNull,
+    rc::Rc,
+};
 
 use crate::{
     driver::Driver,
     time::{error::Error, Clock, Duration, Instant},
 };
+
+// (cliproxy patch) The loop's clock. Reading the monotonic clock costs ~45 ns
+// on a KVM guest (rdtsc through the vDSO); a relay creates several timers per
+// request and used to read the clock for each. The time driver reads it once
+// per wake-up anyway (`Handle::process`); that reading is kept here, per
+// thread, while a runtime runs on it (cleared when `block_on` starts and
+// ends), and refreshed when the executor goes round without parking.
+thread_local! {
+    static LOOP_NOW: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// (cliproxy patch) The time this thread's runtime last read its clock: when
+/// it last woke up, or last went round its task queue without parking. Falls
+/// back to [`Instant::now`] outside a runtime with a timer, and before the
+/// runtime's first wake-up. It lags the true time by at most the work done
+/// since (one batch of ready tasks), which is what timers created from it
+/// may fire early by; the timer wheel rounds deadlines up to the next
+/// millisecond.
+pub fn cached_now() -> Instant {
+    LOOP_NOW.with(|c| c.get()).unwrap_or_else(Instant::now)
+}
+
+/// (cliproxy patch) Forgets the cached time (a runtime starts or stops on
+/// this thread).
+pub(crate) fn clear_loop_now() {
+    LOOP_NOW.with(|c| c.set(None));
+}
+
+/// (cliproxy patch) Re-reads the clock into the cache if a runtime with a
+/// timer runs on this thread.
+pub(crate) fn refresh_loop_now() {
+    LOOP_NOW.with(|c| {
+        if c.get().is_some() {
+            c.set(Some(Instant::now()));
+        }
+    });
+}
 
 /// Time implementation that drives [`Sleep`][sleep], [`Interval`][interval],
 /// and [`Timeout`][timeout].
@@ -217,7 +260,10 @@ where
 impl Handle {
     /// Runs timer related logic, and returns the next wakeup time
     pub(self) fn process(&self) {
-        let now = self.time_source().now();
+        let time_source = self.time_source();
+        let instant = time_source.clock.now();
+        LOOP_NOW.with(|c| c.set(Some(instant)));
+        let now = time_source.instant_to_tick(instant);
 
         self.process_at_time(now)
     }

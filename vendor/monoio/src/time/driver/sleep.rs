@@ -96,6 +96,19 @@ pub fn sleep(duration: Duration) -> Sleep {
     }
 }
 
+/// (cliproxy patch) [`sleep`] with its deadline taken from the loop's clock
+/// ([`super::cached_now`]) instead of a fresh clock read. It may end early
+/// by the time that passed between the loop's last clock read and this
+/// call (work done since the last wake-up, or the thread being preempted);
+/// for timers whose length is a bound, not a promise (idle and read
+/// timeouts, periodic checks) on paths that make several per request.
+pub fn loop_sleep(duration: Duration) -> Sleep {
+    match super::cached_now().checked_add(duration) {
+        Some(deadline) => sleep_until(deadline),
+        None => sleep_until(Instant::far_future()),
+    }
+}
+
 pin_project! {
     /// Future returned by [`sleep`](sleep) and [`sleep_until`](sleep_until).
     ///
