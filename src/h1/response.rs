@@ -68,6 +68,9 @@ pub fn parse_response_head(
     head.status = status;
     head.head_len = n;
     head.headers.clear();
+    // One allocation sized to the head (a fresh head's `Vec` would grow
+    // 4 → 8 → 16 through reallocations).
+    head.headers.reserve(resp.headers.len());
     let mut len = None;
     let mut chunked = false;
     let mut keep_alive = version == 1;
@@ -160,5 +163,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A head's header list is sized once: every header kept, in order, and
+    /// a fresh head's list holds exactly as many as the head has (no growth
+    /// by doubling through reallocations); a reused head keeps its room.
+    #[test]
+    fn header_list_sized_once() {
+        let bytes: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: x\r\nContent-Type: a/b\r\n\
+            Content-Length: 2\r\nConnection: keep-alive\r\n\r\n{}";
+        let mut h = ResponseHead::default();
+        assert!(parse_response_head(bytes, false, &mut h).unwrap().is_some());
+        let names: Vec<&[u8]> = h.headers.iter().map(|(n, _)| n.get(bytes)).collect();
+        assert_eq!(
+            names,
+            [
+                &b"Server"[..],
+                b"Date",
+                b"Content-Type",
+                b"Content-Length",
+                b"Connection"
+            ]
+        );
+        assert_eq!(h.headers.capacity(), 5);
+        assert_eq!(h.header(bytes, "content-type"), Some(&b"a/b"[..]));
+        // Parsed again into the same head: same headers, no new room needed.
+        let cap = h.headers.capacity();
+        assert!(parse_response_head(bytes, false, &mut h).unwrap().is_some());
+        assert_eq!((h.headers.len(), h.headers.capacity()), (5, cap));
     }
 }

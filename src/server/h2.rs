@@ -270,6 +270,8 @@ async fn stream<H: Host, A: Handler<H>>(
         ws: None,
         filter: None,
         trace: None,
+        watch: None,
+        upstream_timer: None,
     };
     let mut buf = match read {
         Ok(b) => b,

@@ -20,9 +20,11 @@ use crate::h1::encode;
 use crate::h1::request::BodyKind;
 use crate::h1::{self, ChunkedDecoder, RequestHead};
 use monoio::net::TcpListener;
+use monoio::time::Instant;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,6 +158,13 @@ pub struct Conn {
     /// The request's observability trace (request log, access log,
     /// metrics); `None` unless one of them is on (see [`crate::obs`]).
     pub trace: Option<Box<crate::obs::Trace>>,
+    /// The timer of [`Conn::client_gone_after`], made on the first wait and
+    /// kept for the connection's life (see there).
+    pub watch: Option<Pin<Box<monoio::time::Sleep>>>,
+    /// A timer for the request path's upstream waits
+    /// ([`crate::upstream::send_timed`]), kept for the connection's life
+    /// like [`Conn::watch`]; a path that uses it takes it and puts it back.
+    pub upstream_timer: Option<Pin<Box<monoio::time::Sleep>>>,
 }
 
 /// A rewrite of a handler's response bytes on their way out (see
@@ -243,9 +252,24 @@ impl Conn {
     /// Fast exchanges then cost no readiness operation at all; a client that
     /// leaves during a slow one is still noticed within `delay` of leaving
     /// (or at the next write, whichever comes first).
+    ///
+    /// One timer serves every wait of the connection: each call moves its
+    /// deadline to `delay` from now. Pushing a pending timer's deadline out
+    /// only rewrites it (the wheel moves the entry when the old tick comes),
+    /// where a fresh timer per wait cost an insert and a removal. A deadline
+    /// that passes while nothing waits wakes the task once, harmlessly. The
+    /// watch itself (rare: only a wait longer than `delay` reaches it) is
+    /// boxed so the future the callers hold stays small.
     pub async fn client_gone_after(&mut self, delay: Duration) {
-        monoio::time::sleep(delay).await;
-        self.client_gone().await
+        let deadline = deadline_after(Instant::now(), delay);
+        match self.watch.as_mut() {
+            Some(t) => t.as_mut().reset(deadline),
+            None => self.watch = Some(Box::pin(monoio::time::sleep_until(deadline))),
+        }
+        if let Some(t) = self.watch.as_mut() {
+            t.as_mut().await;
+        }
+        Box::pin(self.client_gone()).await
     }
 
     /// Resolves when the client has closed its side (EOF, error, TLS
@@ -315,10 +339,28 @@ enum HeadOutcome {
     Error(u16, &'static str),
 }
 
-async fn read_head<H: Host>(w: &H, conn: &mut Conn, head: &mut RequestHead) -> HeadOutcome {
+/// `now + d`, or a year from now if that overflows.
+fn deadline_after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+}
+
+/// Reads until `conn.buf` holds a whole head, under the idle timeout (nothing
+/// read yet) or the head timeout (from the head's first bytes). `timer` is
+/// the connection's own and is moved for each wait: pushing a pending
+/// timer's deadline out only rewrites it, where a `timeout` per wait armed
+/// and cancelled a fresh timer per request.
+async fn read_head<H: Host>(
+    w: &H,
+    conn: &mut Conn,
+    head: &mut RequestHead,
+    mut timer: Pin<&mut monoio::time::Sleep>,
+) -> HeadOutcome {
     let t = w.timeouts();
     let mut scanned = 0;
-    let start = std::time::Instant::now();
+    // When the head's first bytes were seen (the head timeout runs from
+    // there, not from the start of a keep-alive wait); read only then.
+    let mut start: Option<Instant> = None;
     loop {
         if !conn.buf.is_empty() {
             if h1::find_head_end(&conn.buf, scanned).is_some()
@@ -333,20 +375,24 @@ async fn read_head<H: Host>(w: &H, conn: &mut Conn, head: &mut RequestHead) -> H
             scanned = conn.buf.len();
         }
         let idle = conn.buf.is_empty();
-        let limit = if idle {
-            t.idle
+        let deadline = if idle {
+            deadline_after(Instant::now(), t.idle)
         } else {
-            t.head.saturating_sub(start.elapsed())
+            deadline_after(*start.get_or_insert_with(Instant::now), t.head)
         };
+        timer.as_mut().reset(deadline);
         let shutdown = w.shutdown().clone();
+        // Biased: the read first, as `timeout` polls its future first.
         let r = monoio::select! {
-            r = monoio::time::timeout(limit, conn.read_more()) => Some(r),
+            biased;
+            r = conn.read_more() => Some(Ok(r)),
+            _ = timer.as_mut() => Some(Err(())),
             _ = shutdown.wait(), if idle => None,
         };
         match r {
             None => return HeadOutcome::Closed,
-            Some(Err(_)) if idle => return HeadOutcome::Closed,
-            Some(Err(_)) => return HeadOutcome::Error(408, "request head timeout"),
+            Some(Err(())) if idle => return HeadOutcome::Closed,
+            Some(Err(())) => return HeadOutcome::Error(408, "request head timeout"),
             Some(Ok(Ok(0))) | Some(Ok(Err(_))) => return HeadOutcome::Closed,
             Some(Ok(Ok(_))) => {}
         }
@@ -461,10 +507,15 @@ pub async fn serve_with<H: Host, A: Handler<H>>(
         trace: None,
         ws: None,
         filter: None,
+        watch: None,
+        upstream_timer: None,
     };
     let mut head = RequestHead::default();
+    // The idle and head timeouts' timer (see `read_head`); registered on
+    // its first wait, kept for the connection's life.
+    let mut timer = std::pin::pin!(monoio::time::sleep_until(Instant::now()));
     loop {
-        match read_head(&**w, &mut conn, &mut head).await {
+        match read_head(&**w, &mut conn, &mut head, timer.as_mut()).await {
             HeadOutcome::Closed => return,
             HeadOutcome::Error(status, msg) => {
                 error_plain(&mut conn.out, status, msg);
@@ -523,3 +574,5 @@ pub async fn serve_with<H: Host, A: Handler<H>>(
 mod churn_tests;
 #[cfg(test)]
 mod h2_churn_tests;
+#[cfg(test)]
+mod watch_tests;

@@ -19,6 +19,7 @@ pub use proxy::Proxy;
 use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
@@ -291,7 +292,8 @@ enum H2Step {
 /// same proxy (`None`: direct).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct PoolKey {
-    host: Box<str>,
+    /// Shared with the key already in the pool (see [`Pool::key`]).
+    host: Rc<str>,
     port: u16,
     tls: bool,
     proxy: Option<Arc<str>>,
@@ -378,8 +380,32 @@ impl Pool {
         self.idle.values().map(Vec::len).sum()
     }
 
+    /// The key of `ep` and `proxy`: a copy of the one already in the pool
+    /// (sharing its host, no allocation), or a new one.
+    fn key(&self, ep: &Endpoint, proxy: Option<&Proxy>) -> PoolKey {
+        self.idle
+            .keys()
+            .chain(self.h2.keys())
+            .find(|k| k.matches(ep, proxy))
+            .cloned()
+            .unwrap_or_else(|| PoolKey::new(ep, proxy))
+    }
+
+    #[cfg(test)]
     fn take(&mut self, ep: &Endpoint, proxy: Option<&Proxy>) -> Option<Stream> {
-        let (_, list) = self.idle.iter_mut().find(|(k, _)| k.matches(ep, proxy))?;
+        self.take_keyed(ep, proxy).0
+    }
+
+    /// The newest idle connection to `ep` (stale ones are dropped) and, when
+    /// the pool knows the upstream, its key (see [`Pool::key`]).
+    fn take_keyed(
+        &mut self,
+        ep: &Endpoint,
+        proxy: Option<&Proxy>,
+    ) -> (Option<Stream>, Option<PoolKey>) {
+        let Some((key, list)) = self.idle.iter_mut().find(|(k, _)| k.matches(ep, proxy)) else {
+            return (None, None);
+        };
         let now = Instant::now();
         let mut found = None;
         while let Some((s, t)) = list.pop() {
@@ -388,7 +414,7 @@ impl Pool {
                 break;
             }
         }
-        found
+        (found, Some(key.clone()))
     }
 
     fn put(&mut self, key: PoolKey, s: Stream) {
@@ -534,21 +560,18 @@ pub struct Response {
     done: bool,
 }
 
+/// Each kind boxed: a `Response` is moved several times on its way
+/// through the attempt and relay futures, and each move of an unboxed one
+/// copied ~200 bytes (more than the one allocation costs).
 enum Body {
-    H1(H1Body),
-    H2(h2conn::H2Body),
+    H1(Box<H1Body>),
+    H2(Box<h2conn::H2Body>),
     /// A Codex upstream WebSocket; events read as SSE ([`ws`]).
-    Ws(ws::WsBody),
+    Ws(Box<ws::WsBody>),
 }
 
 /// A response on an HTTP/1.1 connection whose head was read into `buf`.
-fn h1_response(
-    stream: Stream,
-    ep: &Endpoint,
-    proxy: Option<&Proxy>,
-    head: ResponseHead,
-    buf: Vec<u8>,
-) -> Response {
+fn h1_response(stream: Stream, key: PoolKey, head: ResponseHead, buf: Vec<u8>) -> Response {
     let remaining = match head.body {
         Some(RespBody::Length(n)) => n,
         _ => 0,
@@ -556,15 +579,15 @@ fn h1_response(
     let done = matches!(head.body, Some(RespBody::Empty));
     let pos = head.head_len;
     Response {
-        body: Body::H1(H1Body {
+        body: Body::H1(Box::new(H1Body {
             stream: Some(stream),
-            key: PoolKey::new(ep, proxy),
+            key,
             head,
             buf,
             pos,
             remaining,
             decoder: ChunkedDecoder::new(),
-        }),
+        })),
         done,
     }
 }
@@ -684,6 +707,7 @@ impl Response {
         let Body::H1(b) = self.body else {
             return;
         };
+        let b = *b;
         let mut p = pool.borrow_mut();
         let reusable = self.done && b.head.keep_alive && b.pos >= b.buf.len();
         if let (true, Some(s)) = (reusable, b.stream) {
@@ -794,7 +818,25 @@ impl H1Body {
 /// peer's stream limit); requests arriving while that connection is being
 /// opened wait for it. Otherwise it goes over the HTTP/1.1 pool. Failures
 /// before the response head are errors the pipeline fails over on.
-pub async fn send(
+pub fn send<'a>(
+    pool: &'a RefCell<Pool>,
+    tls: &'a Arc<rustls::ClientConfig>,
+    ep: &'a Endpoint,
+    proxy: Option<&'a Proxy>,
+    request: Vec<u8>,
+    head_request: bool,
+    force_h1: bool,
+) -> impl std::future::Future<Output = Result<Response, UpstreamError>> + 'a {
+    send_timed(pool, tls, ep, proxy, request, head_request, force_h1, None)
+}
+
+/// [`send`], with the caller's `timer` for the HTTP/1.1 wait for the head
+/// ([`FIRST_BYTE_TIMEOUT`]): a timer the caller keeps (the client
+/// connection's, [`crate::server::Conn::upstream_timer`]) is only moved per
+/// exchange, where a fresh `timeout` armed, copied and cancelled a timer
+/// (~400 bytes: its entry is cache-padded) per request.
+#[allow(clippy::too_many_arguments)] // `send`'s, plus the timer
+pub async fn send_timed(
     pool: &RefCell<Pool>,
     tls: &Arc<rustls::ClientConfig>,
     ep: &Endpoint,
@@ -802,12 +844,13 @@ pub async fn send(
     request: Vec<u8>,
     head_request: bool,
     force_h1: bool,
+    timer: Option<Pin<&mut monoio::time::Sleep>>,
 ) -> Result<Response, UpstreamError> {
     let h2_allowed = ep.tls && !force_h1 && proxy.is_none_or(|p| !p.is_tls());
     if !h2_allowed {
-        return send_h1(pool, tls, ep, proxy, request, head_request, None).await;
+        return send_h1(pool, tls, ep, proxy, request, head_request, None, timer).await;
     }
-    let key = PoolKey::new(ep, proxy);
+    let key = pool.borrow().key(ep, proxy);
     let mut resent = false;
     loop {
         let step = pool.borrow_mut().h2_step(&key);
@@ -819,7 +862,7 @@ pub async fn send(
                     Ok(b) => {
                         pool.borrow_mut().give(request);
                         return Ok(Response {
-                            body: Body::H2(b),
+                            body: Body::H2(Box::new(b)),
                             done: false,
                         });
                     }
@@ -842,7 +885,7 @@ pub async fn send(
                 }
             }
             H2Step::H1 => {
-                return send_h1(pool, tls, ep, proxy, request, head_request, None).await;
+                return send_h1(pool, tls, ep, proxy, request, head_request, None, timer).await;
             }
             H2Step::Connect(mut guard) => {
                 let up = pool.borrow_mut().h2_tls(tls);
@@ -874,8 +917,17 @@ pub async fn send(
                             slot.h1 = true;
                         }
                         drop(guard);
-                        return send_h1(pool, tls, ep, proxy, request, head_request, Some(other))
-                            .await;
+                        return send_h1(
+                            pool,
+                            tls,
+                            ep,
+                            proxy,
+                            request,
+                            head_request,
+                            Some(other),
+                            timer,
+                        )
+                        .await;
                     }
                 }
             }
@@ -910,7 +962,9 @@ fn h2_io(s: Stream) -> Result<crate::h2io::H2Io<h2conn::UpWire>, Stream> {
 /// The HTTP/1.1 exchange. `fresh` is a connection just opened for this
 /// request; otherwise an idle pooled one is used or a new one opened. A
 /// pooled connection that fails before any response byte is retried once on
-/// a fresh connection (the upstream or proxy closed it while idle).
+/// a fresh connection (the upstream or proxy closed it while idle). The wait
+/// for the head runs on `timer` when given (see [`send_timed`]).
+#[allow(clippy::too_many_arguments)] // `send_timed`'s, plus the fresh stream
 async fn send_h1(
     pool: &RefCell<Pool>,
     tls: &Arc<rustls::ClientConfig>,
@@ -919,12 +973,13 @@ async fn send_h1(
     request: Vec<u8>,
     head_request: bool,
     fresh: Option<Stream>,
+    mut timer: Option<Pin<&mut monoio::time::Sleep>>,
 ) -> Result<Response, UpstreamError> {
     let mut request = request;
     let from_pool = fresh.is_none();
-    let mut stream_opt = match fresh {
-        Some(s) => Some(s),
-        None => pool.borrow_mut().take(ep, proxy),
+    let (mut stream_opt, mut key) = match fresh {
+        Some(s) => (Some(s), None),
+        None => pool.borrow_mut().take_keyed(ep, proxy),
     };
     let mut attempt = 0;
     loop {
@@ -945,19 +1000,35 @@ async fn send_h1(
         let head_buf = pool.borrow_mut().buf();
         let failure = match w {
             Err(e) => (true, UpstreamError::Protocol(e.to_string())),
-            Ok(()) => match monoio::time::timeout(
-                FIRST_BYTE_TIMEOUT,
-                read_head(&mut stream, head_request, head_buf),
-            )
-            .await
-            {
-                Err(_) => (false, UpstreamError::Timeout),
-                Ok(Err(f)) => f,
-                Ok(Ok((head, buf))) => {
-                    pool.borrow_mut().give(request);
-                    return Ok(h1_response(stream, ep, proxy, head, buf));
+            Ok(()) => {
+                let read = read_head(&mut stream, head_request, head_buf);
+                let got = match timer.as_mut() {
+                    Some(t) => {
+                        t.as_mut().reset(deadline_after(FIRST_BYTE_TIMEOUT));
+                        // Biased: the read first, as `timeout` polls its future first.
+                        monoio::select! {
+                            biased;
+                            r = read => Ok(r),
+                            _ = t.as_mut() => Err(()),
+                        }
+                    }
+                    None => monoio::time::timeout(FIRST_BYTE_TIMEOUT, read)
+                        .await
+                        .map_err(|_| ()),
+                };
+                match got {
+                    Err(()) => (false, UpstreamError::Timeout),
+                    Ok(Err(f)) => f,
+                    Ok(Ok((head, buf))) => {
+                        let key = {
+                            let mut p = pool.borrow_mut();
+                            p.give(request);
+                            key.take().unwrap_or_else(|| p.key(ep, proxy))
+                        };
+                        return Ok(h1_response(stream, key, head, buf));
+                    }
                 }
-            },
+            }
         };
         match failure {
             (true, _) if reused && attempt == 0 => {
@@ -967,6 +1038,13 @@ async fn send_h1(
             (_, e) => return Err(e),
         }
     }
+}
+
+/// `d` from now on the runtime's clock (a year if that overflows).
+fn deadline_after(d: Duration) -> monoio::time::Instant {
+    let now = monoio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or(now + Duration::from_secs(86_400 * 365))
 }
 
 /// Reads a response head. Errors carry whether no byte at all was received.

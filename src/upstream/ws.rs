@@ -170,7 +170,12 @@ pub async fn send(
         426 => return Ok(None),
         _ => {
             // An HTTP answer (401, 429, ...): read like any error answer.
-            return Ok(Some(super::h1_response(stream, ep, proxy, head, buf)));
+            return Ok(Some(super::h1_response(
+                stream,
+                super::PoolKey::new(ep, proxy),
+                head,
+                buf,
+            )));
         }
     }
     let accept = head.header(&buf[..head.head_len], "sec-websocket-accept");
@@ -185,13 +190,13 @@ pub async fn send(
     let (w, _) = stream.write_all(frame).await;
     w.map_err(|e| UpstreamError::Protocol(e.to_string()))?;
     Ok(Some(super::Response {
-        body: super::Body::Ws(WsBody {
+        body: super::Body::Ws(Box::new(WsBody {
             stream,
             head,
             head_buf: buf,
             buf: rest,
             decoder: Decoder::for_client(MAX_MESSAGE),
-        }),
+        })),
         done: false,
     }))
 }

@@ -227,6 +227,7 @@ impl Attempts<'_> {
         let retry_after = resp.header("retry-after").map(<[u8]>::to_vec);
         let mut eb = Vec::new();
         let read = monoio::select! {
+            biased;
             r = resp.read_to_end(&mut eb, MAX_ERROR_BODY) => Some(r),
             _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
         };
@@ -532,54 +533,80 @@ async fn send(
                 .filter(|v| !v.is_empty())
             })
     });
-    let mut send = std::pin::pin!(async move {
-        if use_ws {
-            let sent =
-                upstream::ws::send(&w.tls, &provider.endpoint, proxy, &request, beta_features)
-                    .await;
-            match sent {
-                Ok(Some(r)) => {
-                    w.pool.borrow_mut().give(request);
-                    return Ok(r);
+    // The connection's upstream timer, lent to this exchange and put back
+    // after it (see `upstream::send_timed`).
+    let mut timer = conn
+        .upstream_timer
+        .take()
+        .unwrap_or_else(|| Box::pin(monoio::time::sleep_until(monoio::time::Instant::now())));
+    let sent = 'wait: {
+        let mut send = std::pin::pin!(async {
+            if use_ws {
+                let sent =
+                    upstream::ws::send(&w.tls, &provider.endpoint, proxy, &request, beta_features)
+                        .await;
+                match sent {
+                    Ok(Some(r)) => {
+                        w.pool.borrow_mut().give(request);
+                        return Ok(r);
+                    }
+                    Ok(None) => {
+                        crate::log_info!(
+                            "upstream {}: websocket upgrade refused (426), using HTTP",
+                            provider.name
+                        );
+                    }
+                    Err(e) => {
+                        w.pool.borrow_mut().give(request);
+                        return Err(e);
+                    }
                 }
-                Ok(None) => {
-                    crate::log_info!(
-                        "upstream {}: websocket upgrade refused (426), using HTTP",
-                        provider.name
-                    );
-                }
-                Err(e) => {
-                    w.pool.borrow_mut().give(request);
-                    return Err(e);
+            }
+            upstream::send_timed(
+                &w.pool,
+                &w.tls,
+                &provider.endpoint,
+                proxy,
+                request,
+                false,
+                provider.force_http1,
+                Some(timer.as_mut()),
+            )
+            .await
+        });
+        loop {
+            // Biased: the exchange is polled first, so a wait that is already
+            // over arms no client watch; the tick timer is made only when
+            // `nonstream-keepalive-interval` is on (an unpolled branch's future
+            // is still constructed).
+            let wake = monoio::select! {
+                biased;
+                r = &mut send => Some(Some(r)),
+                _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => Some(None),
+                _ = tick(ticks), if ticks.is_some() => None,
+            };
+            match wake {
+                Some(r) => break 'wait r,
+                // `nonstream-keepalive-interval`: commit 200 and send a
+                // newline (valid leading JSON whitespace) while waiting.
+                None => {
+                    if conn.keepalive_newline().await.is_err() {
+                        break 'wait None;
+                    }
                 }
             }
         }
-        upstream::send(
-            &w.pool,
-            &w.tls,
-            &provider.endpoint,
-            proxy,
-            request,
-            false,
-            provider.force_http1,
-        )
-        .await
-    });
-    loop {
-        let wake = monoio::select! {
-            r = &mut send => Some(Some(r)),
-            _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => Some(None),
-            _ = monoio::time::sleep(ticks.unwrap_or(std::time::Duration::MAX)), if ticks.is_some() => None,
-        };
-        match wake {
-            Some(r) => return r,
-            // `nonstream-keepalive-interval`: commit 200 and send a
-            // newline (valid leading JSON whitespace) while waiting.
-            None => {
-                if conn.keepalive_newline().await.is_err() {
-                    return None;
-                }
-            }
-        }
+    };
+    conn.upstream_timer = Some(timer);
+    sent
+}
+
+/// Resolves after `every` (never for `None`): a keep-alive tick for a
+/// `select!` branch. Its timer is made on the first poll, so a branch
+/// disabled by its precondition (`if every.is_some()`) costs no timer.
+pub(super) async fn tick(every: Option<std::time::Duration>) {
+    match every {
+        Some(d) => monoio::time::sleep(d).await,
+        None => std::future::pending().await,
     }
 }

@@ -119,6 +119,7 @@ pub(super) async fn relay_count(
 ) -> Relayed {
     let mut body = Vec::new();
     let read = monoio::select! {
+        biased;
         r = resp.read_to_end(&mut body, MAX_ERROR_BODY) => Some(r),
         _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
     };

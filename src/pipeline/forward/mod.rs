@@ -35,7 +35,7 @@ mod tests;
 mod translated;
 mod upstream_request;
 
-use attempt::{Attempts, Step};
+use attempt::{tick, Attempts, Step};
 use count::*;
 pub use failure::client_error;
 use failure::*;

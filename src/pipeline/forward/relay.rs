@@ -48,6 +48,7 @@ pub(super) async fn relay(
     let mut chunk = w.pool.borrow_mut().buf();
     // Wait for the first body bytes before committing a status to the client.
     let first = monoio::select! {
+        biased;
         r = resp.read_body(&mut chunk) => Some(r),
         _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
     };
@@ -103,6 +104,7 @@ pub(super) async fn relay(
                 return Relayed::ClientGone;
             }
             let r = monoio::select! {
+                biased;
                 r = resp.read_body(&mut chunk) => Some(r),
                 _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
             };
@@ -228,10 +230,13 @@ pub(super) async fn next_event_bytes(
 ) -> Option<std::io::Result<bool>> {
     let mut read = std::pin::pin!(resp.read_body(chunk));
     loop {
+        // Biased (see `attempt::send`); the tick timer is made only when
+        // keep-alives are on.
         let wake = monoio::select! {
+            biased;
             r = &mut read => Wake::Read(r),
             _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => Wake::Gone,
-            _ = monoio::time::sleep(keepalive.unwrap_or(std::time::Duration::MAX)), if keepalive.is_some() => Wake::Tick,
+            _ = tick(keepalive), if keepalive.is_some() => Wake::Tick,
         };
         match wake {
             Wake::Read(r) => return Some(r),

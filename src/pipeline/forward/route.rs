@@ -56,15 +56,28 @@ pub(super) fn route<'a>(
         .ok_or(Unrouted::UnknownModel)?;
     let model = resolved.id;
     let targets = snap.routes.get(model).ok_or(Unrouted::UnknownModel)?;
-    let providers: Vec<&str> = snap
+    // The provider names as `&str`s: on the stack (a route combines at most
+    // `MAX_ROUTE_PROVIDERS`; a longer list, which only its error message
+    // would show whole, takes a `Vec`).
+    let names = snap
         .route_providers
         .get(model)
-        .map(|v| v.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    let route = w.shard.borrow_mut().route(model, &providers);
+        .map_or(&[][..], Vec::as_slice);
+    let mut small = [""; crate::credentials::MAX_ROUTE_PROVIDERS];
+    let large: Vec<&str>;
+    let providers: &[&str] = if names.len() <= small.len() {
+        for (d, s) in small.iter_mut().zip(names) {
+            *d = s.as_str();
+        }
+        &small[..names.len()]
+    } else {
+        large = names.iter().map(String::as_str).collect();
+        &large
+    };
+    let route = w.shard.borrow_mut().route(model, providers);
     let Some(route) = route else {
         return Err(Unrouted::NoCredential(ErrorAnswer::auth_not_found(
-            &providers, model,
+            providers, model,
         )));
     };
     let affinity = w.shard.borrow().settings().session_affinity;
