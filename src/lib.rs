@@ -67,6 +67,7 @@
 
 pub mod accounts;
 pub mod amp;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod credentials;

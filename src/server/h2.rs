@@ -361,7 +361,7 @@ async fn read_request<H: Host>(
     if !body.is_end_stream() {
         let timeout = w.timeouts().body;
         loop {
-            match monoio::time::timeout(timeout, body.data()).await {
+            match monoio::time::loop_timeout(timeout, body.data()).await {
                 Err(_) => return Err((408, Cow::Borrowed("request body timeout"))),
                 Ok(None) => break,
                 Ok(Some(Err(_))) => {

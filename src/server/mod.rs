@@ -261,7 +261,7 @@ impl Conn {
     /// watch itself (rare: only a wait longer than `delay` reaches it) is
     /// boxed so the future the callers hold stays small.
     pub async fn client_gone_after(&mut self, delay: Duration) {
-        let deadline = deadline_after(Instant::now(), delay);
+        let deadline = deadline_after(monoio::time::cached_now(), delay);
         match self.watch.as_mut() {
             Some(t) => t.as_mut().reset(deadline),
             None => self.watch = Some(Box::pin(monoio::time::sleep_until(deadline))),
@@ -376,9 +376,9 @@ async fn read_head<H: Host>(
         }
         let idle = conn.buf.is_empty();
         let deadline = if idle {
-            deadline_after(Instant::now(), t.idle)
+            deadline_after(monoio::time::cached_now(), t.idle)
         } else {
-            deadline_after(*start.get_or_insert_with(Instant::now), t.head)
+            deadline_after(*start.get_or_insert_with(monoio::time::cached_now), t.head)
         };
         timer.as_mut().reset(deadline);
         let shutdown = w.shutdown().clone();
@@ -425,7 +425,7 @@ async fn read_body<H: Host>(
                 conn.flush().await.map_err(|_| (400, "write failed"))?;
             }
             while conn.buf.len() < hl + n {
-                match monoio::time::timeout(w.timeouts().body, conn.read_more()).await {
+                match monoio::time::loop_timeout(w.timeouts().body, conn.read_more()).await {
                     Ok(Ok(0)) | Ok(Err(_)) => return Err((400, "connection closed during body")),
                     Err(_) => return Err((408, "request body timeout")),
                     Ok(Ok(_)) => {}
@@ -455,7 +455,7 @@ async fn read_body<H: Host>(
                         break;
                     }
                 }
-                match monoio::time::timeout(w.timeouts().body, conn.read_more()).await {
+                match monoio::time::loop_timeout(w.timeouts().body, conn.read_more()).await {
                     Ok(Ok(0)) | Ok(Err(_)) => return Err((400, "connection closed during body")),
                     Err(_) => return Err((408, "request body timeout")),
                     Ok(Ok(_)) => {}
@@ -513,7 +513,7 @@ pub async fn serve_with<H: Host, A: Handler<H>>(
     let mut head = RequestHead::default();
     // The idle and head timeouts' timer (see `read_head`); registered on
     // its first wait, kept for the connection's life.
-    let mut timer = std::pin::pin!(monoio::time::sleep_until(Instant::now()));
+    let mut timer = std::pin::pin!(monoio::time::sleep_until(monoio::time::cached_now()));
     loop {
         match read_head(&**w, &mut conn, &mut head, timer.as_mut()).await {
             HeadOutcome::Closed => return,

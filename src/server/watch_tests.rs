@@ -43,8 +43,9 @@ async fn watch_rearms_after_firing() {
     let first = conn.watch.as_ref().map(|t| &**t as *const _);
 
     // The next wait polls the same timer once and is then abandoned (the
-    // other branch is ready): the timer must be pending again, `delay` out.
-    let before = monoio::time::Instant::now();
+    // other branch is ready): the timer must be pending again, `delay` out
+    // on the loop clock (`crate::clock`), which this wait reads.
+    let before = monoio::time::cached_now();
     let won = monoio::select! {
         biased;
         _ = conn.client_gone_after(delay) => Won::Gone,

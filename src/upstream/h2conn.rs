@@ -375,7 +375,7 @@ pub(super) async fn exchange(
         out.send_data(Bytes::copy_from_slice(body), true)
             .map_err(|e| Failed(slot.fail(e)))?;
     }
-    let resp = match monoio::time::timeout(FIRST_BYTE_TIMEOUT, fut).await {
+    let resp = match monoio::time::loop_timeout(FIRST_BYTE_TIMEOUT, fut).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => return Err(Failed(slot.fail(e))),
         Err(_) => return Err(Failed(UpstreamError::Timeout)),
@@ -413,7 +413,7 @@ impl H2Body {
             if *done {
                 return Ok(false);
             }
-            let next = monoio::time::timeout(BODY_IDLE_TIMEOUT, self.recv.data()).await;
+            let next = monoio::time::loop_timeout(BODY_IDLE_TIMEOUT, self.recv.data()).await;
             match next {
                 Err(_) => {
                     return Err(io::Error::new(

@@ -406,7 +406,7 @@ impl Pool {
         let Some((key, list)) = self.idle.iter_mut().find(|(k, _)| k.matches(ep, proxy)) else {
             return (None, None);
         };
-        let now = Instant::now();
+        let now = crate::clock::loop_now();
         let mut found = None;
         while let Some((s, t)) = list.pop() {
             if now.duration_since(t) < POOL_IDLE {
@@ -418,7 +418,7 @@ impl Pool {
     }
 
     fn put(&mut self, key: PoolKey, s: Stream) {
-        self.put_at(key, s, Instant::now());
+        self.put_at(key, s, crate::clock::loop_now());
     }
 
     fn put_at(&mut self, key: PoolKey, s: Stream, now: Instant) {
@@ -544,7 +544,7 @@ async fn connect(
                 Ok(Stream::Plain(tcp))
             }
         };
-        match monoio::time::timeout(CONNECT_TIMEOUT, fut).await {
+        match monoio::time::loop_timeout(CONNECT_TIMEOUT, fut).await {
             Ok(Ok(s)) => return Ok(s),
             Ok(Err(e)) => last = format!("{}:{}: {e}", ep.host, ep.port),
             Err(_) => last = format!("{}:{}: connect timed out", ep.host, ep.port),
@@ -783,8 +783,11 @@ impl H1Body {
             // Keep the head (its spans stay valid); reuse the space after it.
             self.buf.truncate(self.head.head_len);
             self.pos = self.head.head_len;
-            let n = match monoio::time::timeout(BODY_IDLE_TIMEOUT, stream.read_into(&mut self.buf))
-                .await
+            let n = match monoio::time::loop_timeout(
+                BODY_IDLE_TIMEOUT,
+                stream.read_into(&mut self.buf),
+            )
+            .await
             {
                 Ok(r) => r?,
                 Err(_) => {
@@ -1012,7 +1015,7 @@ async fn send_h1(
                             _ = t.as_mut() => Err(()),
                         }
                     }
-                    None => monoio::time::timeout(FIRST_BYTE_TIMEOUT, read)
+                    None => monoio::time::loop_timeout(FIRST_BYTE_TIMEOUT, read)
                         .await
                         .map_err(|_| ()),
                 };
@@ -1042,7 +1045,7 @@ async fn send_h1(
 
 /// `d` from now on the runtime's clock (a year if that overflows).
 fn deadline_after(d: Duration) -> monoio::time::Instant {
-    let now = monoio::time::Instant::now();
+    let now = monoio::time::cached_now();
     now.checked_add(d)
         .unwrap_or(now + Duration::from_secs(86_400 * 365))
 }

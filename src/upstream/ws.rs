@@ -321,7 +321,7 @@ impl WsBody {
                 }
                 continue;
             }
-            let n = match monoio::time::timeout(
+            let n = match monoio::time::loop_timeout(
                 BODY_IDLE_TIMEOUT,
                 self.stream.read_into(&mut self.buf),
             )

@@ -361,7 +361,10 @@ impl Scheduler {
 
 impl Inner {
     pub(crate) fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64 + 1
+        crate::clock::loop_now()
+            .saturating_duration_since(self.epoch)
+            .as_millis() as u64
+            + 1
     }
 
     /// Unix time in ms of a scheduler time.

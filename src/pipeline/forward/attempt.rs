@@ -301,7 +301,9 @@ impl Attempts<'_> {
         usage: crate::translate::stream::Usage,
         failed: bool,
     ) {
-        let latency = self.started.elapsed().as_millis() as u64;
+        let latency = crate::clock::loop_now()
+            .saturating_duration_since(self.started)
+            .as_millis() as u64;
         crate::management::usage::record_attempt(
             self.cx.req,
             &self.cx.call.model,
@@ -538,7 +540,7 @@ async fn send(
     let mut timer = conn
         .upstream_timer
         .take()
-        .unwrap_or_else(|| Box::pin(monoio::time::sleep_until(monoio::time::Instant::now())));
+        .unwrap_or_else(|| Box::pin(monoio::time::sleep_until(monoio::time::cached_now())));
     let sent = 'wait: {
         let mut send = std::pin::pin!(async {
             if use_ws {
@@ -606,7 +608,7 @@ async fn send(
 /// disabled by its precondition (`if every.is_some()`) costs no timer.
 pub(super) async fn tick(every: Option<std::time::Duration>) {
     match every {
-        Some(d) => monoio::time::sleep(d).await,
+        Some(d) => monoio::time::loop_sleep(d).await,
         None => std::future::pending().await,
     }
 }
