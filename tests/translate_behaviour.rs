@@ -572,6 +572,33 @@ fn claude_user_id_derivation() {
         ),
         (json!({"messages": msgs}), hex("content:hello\nworld")),
         (json!({"messages": []}), "unknown".to_string()),
+        // One text (looked up without building the seed), trimmed, escaped.
+        (
+            json!({"messages": [{"role": "user", "content": "  hi\u{e9} \"q\"\n"}]}),
+            hex("content:hi\u{e9} \"q\""),
+        ),
+        // A blank first user message: the next one seeds.
+        (
+            json!({"messages": [
+                {"role": "user", "content": "   "},
+                {"role": "assistant", "content": "a"},
+                {"role": "user", "content": [{"type": "text", "text": "second"}, {"type": "text", "text": " "}]}
+            ]}),
+            hex("content:second"),
+        ),
+        // Three parts, a blank one between.
+        (
+            json!({"messages": [{"role": "user", "content": [
+                {"type": "text", "text": "a"},
+                {"type": "text", "text": "  "},
+                {"type": "text", "text": "b\n"}
+            ]}]}),
+            hex("content:a\nb"),
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": "   "}]}),
+            "unknown".to_string(),
+        ),
     ];
     for (body, want) in cases {
         let v = tr(Format::OpenAiChat, Format::Claude, &body, "c", None);

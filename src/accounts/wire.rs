@@ -77,6 +77,10 @@ impl AccountKind {
 pub struct Client<'a> {
     /// The client's header `name` (case-insensitive), if sent.
     pub header: &'a dyn Fn(&str) -> Option<&'a [u8]>,
+    /// Whether any header name the client sent passes the test (one pass
+    /// over its head; must agree with `header`): the cached Claude Code
+    /// head asks once instead of looking each of its names up.
+    pub any_name: &'a dyn Fn(NameTest<'_>) -> bool,
     /// The client's body (as received).
     pub body: &'a [u8],
     /// The client's wire format.
@@ -84,6 +88,9 @@ pub struct Client<'a> {
     /// The operator's header fallbacks (config).
     pub defaults: &'a HeaderDefaults,
 }
+
+/// A test of one header name (see [`Client::any_name`]).
+pub type NameTest<'t> = &'t dyn Fn(&[u8]) -> bool;
 
 /// The operator's header fallbacks (defined with the config).
 pub use crate::config::HeaderDefaults;
@@ -132,12 +139,13 @@ pub fn write_path(account: &Account, out: &mut Vec<u8>, model: &str, call: Call)
 }
 
 /// Writes the auth header and the account kind's headers. `skip(name)` is
-/// true for a header the provider's own `headers` set (written later).
+/// true for a header the provider's own `headers` set (written later);
+/// `None` when the provider sets none.
 pub fn write_head(
     account: &Account,
     client: &Client<'_>,
     head: Head<'_>,
-    skip: &dyn Fn(&str) -> bool,
+    skip: Option<&dyn Fn(&str) -> bool>,
     out: &mut Vec<u8>,
 ) {
     let token = account.token.get();
@@ -161,20 +169,25 @@ pub fn write_head(
 /// fingerprint) for a Claude API key: CLIProxyAPI's executor sends the same
 /// head whatever the credential (`applyClaudeHeaders`); only the auth
 /// header differs.
-pub fn write_claude_identity(client: &Client<'_>, skip: &dyn Fn(&str) -> bool, out: &mut Vec<u8>) {
+pub fn write_claude_identity(
+    client: &Client<'_>,
+    skip: Option<&dyn Fn(&str) -> bool>,
+    out: &mut Vec<u8>,
+) {
     claude::write_head(client, &mut Headers { out, skip });
 }
 
 /// Header output that leaves out names the provider's `headers` set.
 pub(crate) struct Headers<'o> {
     out: &'o mut Vec<u8>,
-    skip: &'o dyn Fn(&str) -> bool,
+    /// True for a name the provider sets; `None`: it sets none.
+    skip: Option<&'o dyn Fn(&str) -> bool>,
 }
 
 impl Headers<'_> {
     /// `name: value`, unless the provider sets `name`.
     pub(crate) fn put(&mut self, name: &str, value: &[u8]) {
-        if !(self.skip)(name) {
+        if !self.skips(name) {
             crate::h1::encode::header(self.out, name, value);
         }
     }
@@ -190,8 +203,13 @@ impl Headers<'_> {
         }
     }
 
+    /// Whether the provider sets `name`.
+    fn skips(&self, name: &str) -> bool {
+        self.skip.is_some_and(|s| s(name))
+    }
+
     fn bearer(&mut self, token: &[u8]) {
-        if !(self.skip)("authorization") {
+        if !self.skips("authorization") {
             self.out.extend_from_slice(b"Authorization: Bearer ");
             self.out.extend_from_slice(token);
             self.out.extend_from_slice(b"\r\n");

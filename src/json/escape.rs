@@ -8,13 +8,28 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     let mut start = 0;
     let mut i = 0;
     loop {
+        let mut hit = false;
         while i + 8 <= b.len() {
             let m = special_mask(&b[i..i + 8]);
             if m != 0 {
                 i += (m.trailing_zeros() / 8) as usize;
+                hit = true;
                 break;
             }
             i += 8;
+        }
+        if !hit && i < b.len() {
+            // Fewer than 8 bytes left: one word, padded with spaces (which
+            // need no escape), instead of a byte at a time.
+            let rest = &b[i..];
+            let mut w = [b' '; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            let m = special_mask(&w);
+            i = if m == 0 {
+                b.len()
+            } else {
+                i + (m.trailing_zeros() / 8) as usize
+            };
         }
         let Some(&c) = b.get(i) else {
             break;

@@ -94,6 +94,25 @@ impl<'o> Writer<'o> {
         self.after_key = true;
         self
     }
+    /// A key given whole as `"name":` ([`jkey!`] writes and checks it when
+    /// compiled): one fixed-size copy, no escape check.
+    #[inline(always)]
+    pub fn key_lit(&mut self, lit: &'static str) -> &mut Self {
+        debug_assert!(lit.len() >= 3 && lit.starts_with('"') && lit.ends_with("\":"));
+        self.pre();
+        self.out.extend_from_slice(lit.as_bytes());
+        self.after_key = true;
+        self
+    }
+    /// A string value given whole as `"text"` ([`jstr!`] writes and checks
+    /// it when compiled).
+    #[inline(always)]
+    pub fn str_lit(&mut self, lit: &'static str) -> &mut Self {
+        debug_assert!(lit.len() >= 2 && lit.starts_with('"') && lit.ends_with('"'));
+        self.pre();
+        self.out.extend_from_slice(lit.as_bytes());
+        self
+    }
     /// A key that is already valid JSON string content (e.g. an input key).
     pub fn key_j(&mut self, k: JStr<'_>) -> &mut Self {
         self.pre();
@@ -169,6 +188,40 @@ impl<'o> Writer<'o> {
         self.raw("null")
     }
 }
+
+/// Whether `s` goes into a JSON string as it is (printable ASCII without
+/// `"` or `\\`); what [`jkey!`] and [`jstr!`] check when compiled.
+pub const fn plain(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] < 0x20 || b[i] > 0x7e || b[i] == b'"' || b[i] == b'\\' {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// `"name":` for [`Writer::key_lit`]; a name that would need escaping does
+/// not compile.
+macro_rules! jkey {
+    ($k:literal) => {{
+        const _: () = assert!($crate::json::write::plain($k), "key needs escaping");
+        concat!("\"", $k, "\":")
+    }};
+}
+pub(crate) use jkey;
+
+/// `"text"` for [`Writer::str_lit`]; text that would need escaping does
+/// not compile.
+macro_rules! jstr {
+    ($k:literal) => {{
+        const _: () = assert!($crate::json::write::plain($k), "text needs escaping");
+        concat!("\"", $k, "\"")
+    }};
+}
+pub(crate) use jstr;
 
 /// Appends `s` as a JSON string literal.
 pub fn write_string(out: &mut Vec<u8>, s: &str) {
@@ -258,6 +311,27 @@ mod tests {
         assert_eq!(got_sorted, want);
         for (i, k) in keys.iter().enumerate() {
             assert_eq!(v[*k], i as i64);
+        }
+    }
+
+    /// Literal keys and strings write what `key` and `str` write.
+    #[test]
+    fn literals_are_keys_and_strings() {
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut w = Writer::new(&mut a);
+        w.obj().key_lit(jkey!("type")).str_lit(jstr!("text"));
+        w.key_lit(jkey!("x-y_z"))
+            .arr()
+            .str_lit(jstr!(""))
+            .str_lit(jstr!("a b"));
+        w.end_arr().end_obj();
+        let mut w = Writer::new(&mut b);
+        w.obj().key("type").str("text");
+        w.key("x-y_z").arr().str("").str("a b").end_arr().end_obj();
+        assert_eq!(String::from_utf8(a).unwrap(), String::from_utf8(b).unwrap());
+        assert!(plain("model") && plain("") && plain("a ~!"));
+        for bad in ["a\"b", "back\\", "nl\n", "\u{1}", "é", "\u{7f}"] {
+            assert!(!plain(bad), "{bad:?}");
         }
     }
 

@@ -74,6 +74,12 @@ struct IdentityHead {
     complete: bool,
     /// Every client header name `write_head_full` looked up.
     reads: Vec<&'static str>,
+    /// Bit `n` set: some name in `reads` is `n` bytes long (all are
+    /// shorter than 64); with `read_firsts`, most of the client's names
+    /// are passed over without a compare.
+    read_lens: u64,
+    /// Bit [`first_bit`] of each name in `reads`.
+    read_firsts: u32,
     /// Every header name it wrote (a provider's `headers` may skip one).
     writes: Vec<&'static str>,
     /// The bytes it wrote.
@@ -103,6 +109,7 @@ impl IdentityHead {
         };
         let client = Client {
             header: &header,
+            any_name: &|_| false,
             body: b"",
             format: crate::translate::format::Format::OpenAiChat,
             defaults,
@@ -112,31 +119,79 @@ impl IdentityHead {
             &client,
             &mut Headers {
                 out: &mut head,
-                skip: &skip,
+                skip: Some(&skip),
             },
         );
+        let reads = reads.into_inner();
+        let mut read_lens = 0u64;
+        let mut read_firsts = 0u32;
+        for n in &reads {
+            read_firsts |= first_bit(n.as_bytes());
+            match u32::try_from(n.len())
+                .ok()
+                .and_then(|l| 1u64.checked_shl(l))
+            {
+                Some(bit) => read_lens |= bit,
+                None => complete.set(false),
+            }
+        }
         IdentityHead {
             defaults: defaults.clone(),
             complete: complete.get(),
-            reads: reads.into_inner(),
+            reads,
+            read_lens,
+            read_firsts,
             writes: writes.into_inner(),
             head,
         }
     }
 
     /// Whether this head is what [`write_head_full`] writes for `client`
-    /// and `h`: same defaults, none of the read headers sent (a
-    /// `User-Agent` other than Claude Code's is not used either), none of
-    /// the written ones skipped.
+    /// and `h` (whose defaults the caller checked): none of the read
+    /// headers sent (a `User-Agent` other than Claude Code's is not used
+    /// either), none of the written ones skipped. One pass over the
+    /// client's header names, not one lookup per read name.
     fn fits(&self, client: &Client<'_>, h: &Headers<'_>) -> bool {
-        self.complete
-            && self.defaults == *client.defaults
-            && self.reads.iter().all(|n| match (client.header)(n) {
-                None => true,
-                Some(v) => *n == "user-agent" && !is_claude_code(trim(v)),
-            })
-            && !self.writes.iter().any(|n| (h.skip)(n))
+        if !self.complete {
+            return false;
+        }
+        let user_agent = std::cell::Cell::new(false);
+        let sends_one = (client.any_name)(&|name: &[u8]| {
+            let candidate = self.read_firsts & first_bit(name) != 0
+                && u32::try_from(name.len())
+                    .ok()
+                    .and_then(|l| self.read_lens.checked_shr(l))
+                    .is_some_and(|m| m & 1 == 1);
+            if !candidate {
+                return false;
+            }
+            match self
+                .reads
+                .iter()
+                .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
+            {
+                Some(&"user-agent") => {
+                    user_agent.set(true);
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            }
+        });
+        // The writer reads the first `User-Agent` only.
+        let claude_code_ua =
+            || (client.header)("user-agent").is_some_and(|v| is_claude_code(trim(v)));
+        if sends_one || (user_agent.get() && claude_code_ua()) {
+            return false;
+        }
+        h.skip.is_none_or(|s| !self.writes.iter().any(|n| s(n)))
     }
+}
+
+/// A bit for a header name's first byte, the same for both cases of a
+/// letter (names equal but for ASCII case get the same bit); 0 for "".
+fn first_bit(name: &[u8]) -> u32 {
+    name.first().map_or(0, |b| 1 << ((b | 0x20) & 31))
 }
 
 /// The `'static` spelling of a header name `write_head_full` uses: every
@@ -798,28 +853,21 @@ mod cache_tests {
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.as_bytes())
         };
-        let skip = |n: &str| skip.iter().any(|s| s.eq_ignore_ascii_case(n));
+        let names = skip;
+        let skip = |n: &str| names.iter().any(|s| s.eq_ignore_ascii_case(n));
+        // A provider without `headers` passes no skip test at all.
+        let skip: Option<&dyn Fn(&str) -> bool> = if names.is_empty() { None } else { Some(&skip) };
+        let any_name = |f: &dyn Fn(&[u8]) -> bool| headers.iter().any(|(n, _)| f(n.as_bytes()));
         let client = Client {
             header: &header,
+            any_name: &any_name,
             body,
             format,
             defaults,
         };
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        write_head(
-            &client,
-            &mut Headers {
-                out: &mut a,
-                skip: &skip,
-            },
-        );
-        write_head_full(
-            &client,
-            &mut Headers {
-                out: &mut b,
-                skip: &skip,
-            },
-        );
+        write_head(&client, &mut Headers { out: &mut a, skip });
+        write_head_full(&client, &mut Headers { out: &mut b, skip });
         (a, b)
     }
 
@@ -835,6 +883,7 @@ mod cache_tests {
             claude_timeout: "900".into(),
             ..Default::default()
         };
+        let upper: Vec<String> = HEAD_NAMES.iter().map(|n| n.to_ascii_uppercase()).collect();
         let mut clients: Vec<Vec<(&str, &str)>> = vec![
             vec![],
             vec![("Host", "x"), ("Content-Type", "application/json")],
@@ -842,11 +891,23 @@ mod cache_tests {
             vec![("user-agent", " claude-cli/2.0.1 (external, cli)")],
             vec![("User-Agent", "")],
             vec![("X-Other", "1"), ("Authorization", "Bearer k")],
+            // Names as long as read ones (14: anthropic-beta, 10: user-agent).
+            vec![("Content-Length", "12"), ("Connection", "close")],
+            // The first User-Agent is the one read.
+            vec![("User-Agent", "curl/8"), ("user-agent", "claude-cli/2.0.1")],
+            vec![("User-Agent", "claude-cli/2.0.1"), ("user-agent", "curl/8")],
+            vec![("USER-AGENT", "claude-cli/2.0.1 (external, cli)")],
+            vec![("Host", "x"), ("X-STAINLESS-OS", "Plan9")],
+            vec![("x-Cpa-Claude-1M", "1"), ("User-Agent", "curl/8")],
         ];
         for n in HEAD_NAMES {
             clients.push(vec![(n, "client-value")]);
+            clients.push(vec![("Content-Type", "application/json"), (n, "v")]);
             clients.push(vec![(n, " ")]);
             clients.push(vec![(n, "")]);
+        }
+        for n in &upper {
+            clients.push(vec![(n.as_str(), "claude-cli/1 odd case")]);
         }
         let mut skips: Vec<Vec<&str>> = vec![vec![], vec!["X-Unrelated"]];
         for n in HEAD_NAMES {

@@ -67,8 +67,10 @@ fn head_with(
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_bytes())
     };
+    let any_name = |f: &dyn Fn(&[u8]) -> bool| headers.iter().any(|(n, _)| f(n.as_bytes()));
     let client = Client {
         header: &header,
+        any_name: &any_name,
         body,
         format,
         defaults,
@@ -76,7 +78,7 @@ fn head_with(
     let head = Head { model, call };
     let skip = |n: &str| skip.iter().any(|s| s.eq_ignore_ascii_case(n));
     let mut out = Vec::new();
-    write_head(acc, &client, head, &skip, &mut out);
+    write_head(acc, &client, head, Some(&skip), &mut out);
     let text = String::from_utf8(out).unwrap();
     assert!(text.is_empty() || text.ends_with("\r\n"));
     text.split_terminator("\r\n")

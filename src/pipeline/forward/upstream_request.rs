@@ -62,12 +62,22 @@ pub(super) fn build_request(
     out.extend_from_slice(b" HTTP/1.1\r\n");
     encode::header(out, "Host", p.endpoint.host_header.as_bytes());
     let custom = |name: &str| p.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    // The head writers' skip test; `None` when the provider sets no headers.
+    let skip: Option<&dyn Fn(&str) -> bool> = if p.headers.is_empty() {
+        None
+    } else {
+        Some(&custom)
+    };
+    // The client's header names, for the head writers' one-pass checks.
+    let any_name =
+        |f: &dyn Fn(&[u8]) -> bool| req.head.headers.iter().any(|(n, _)| f(n.get(req.buf)));
     let sse = !compact && (stream || spec.always_streams);
     if let Some(a) = account {
         // An OAuth account: its token and its client's headers.
         let header = |name: &str| req.header(name);
         let client = wire::Client {
             header: &header,
+            any_name: &any_name,
             body: req.body(),
             format: client_format,
             defaults,
@@ -76,7 +86,7 @@ pub(super) fn build_request(
             model: upstream_model,
             call,
         };
-        wire::write_head(a, &client, head, &custom, out);
+        wire::write_head(a, &client, head, skip, out);
     } else if let Some(k) = key {
         let (name, bearer) = match spec.auth {
             Auth::Header(h) => (h, false),
@@ -100,25 +110,23 @@ pub(super) fn build_request(
         let header = |name: &str| req.header(name);
         let client = wire::Client {
             header: &header,
+            any_name: &any_name,
             body: req.body(),
             format: client_format,
             defaults,
         };
-        wire::write_claude_identity(&client, &custom, out);
+        wire::write_claude_identity(&client, skip, out);
     }
+    // Whole lines: one copy each.
     if !custom("content-type") {
-        encode::header(out, "Content-Type", b"application/json");
+        out.extend_from_slice(b"Content-Type: application/json\r\n");
     }
     if !custom("accept") {
-        encode::header(
-            out,
-            "Accept",
-            if sse {
-                b"text/event-stream"
-            } else {
-                b"application/json"
-            },
-        );
+        out.extend_from_slice(if sse {
+            &b"Accept: text/event-stream\r\n"[..]
+        } else {
+            &b"Accept: application/json\r\n"[..]
+        });
     }
     if let Some(ua) = spec.user_agent.filter(|_| account.is_none()) {
         if !custom("user-agent") {

@@ -114,11 +114,12 @@ fn translate_with(
     // An OpenAI Chat body read in one pass, without its tree (the same
     // request as the general path's; `None` falls back to it).
     if fast && from == Format::OpenAiChat && to != Format::OpenAiChat && !may_give_up(body) {
-        if let Some(fast) = parse::chat_fast(body) {
-            let mut req = fast.req;
+        if let Some(mut fast) = parse::chat_fast(body) {
+            // Read in place: `Req` is large, a move is a copy.
+            let req = &mut fast.req;
             let thinking = thinking_of(req.client_model.as_deref());
             if to == Format::Claude {
-                req.session_seed = fast.session_seed;
+                req.session_seed = fast.session_seed.take();
             }
             emit_req(req, to, model, thinking, opts, out);
             debug_assert!(tree::parse(&out[start..]).is_ok());
@@ -141,7 +142,7 @@ fn translate_with(
             if to == Format::Claude {
                 req.session_seed = parse::session_seed(&root);
             }
-            emit_req(req, to, model, thinking, opts, out);
+            emit_req(&mut req, to, model, thinking, opts, out);
         }
     }
     debug_assert!(tree::parse(&out[start..]).is_ok());
@@ -167,7 +168,7 @@ fn may_give_up(body: &[u8]) -> bool {
 /// suffix applied, mid-conversation system text hoisted for formats with
 /// one system prompt.
 fn emit_req(
-    mut req: ir::Req<'_>,
+    req: &mut ir::Req<'_>,
     to: Format,
     model: &str,
     thinking: Option<Thinking>,
@@ -194,11 +195,11 @@ fn emit_req(
         claude_default_max_tokens: opts.claude_default_max_tokens,
     };
     match to {
-        Format::Claude => emit::claude(&req, &eo, out),
-        Format::Gemini | Format::GeminiCli => emit::gemini(&req, &eo, out),
-        Format::OpenAiChat => emit::chat(&req, &eo, out),
-        Format::OpenAiResponses => emit::responses(&req, &eo, false, out),
-        Format::Codex => emit::responses(&req, &eo, true, out),
+        Format::Claude => emit::claude(req, &eo, out),
+        Format::Gemini | Format::GeminiCli => emit::gemini(req, &eo, out),
+        Format::OpenAiChat => emit::chat(req, &eo, out),
+        Format::OpenAiResponses => emit::responses(req, &eo, false, out),
+        Format::Codex => emit::responses(req, &eo, true, out),
     }
 }
 

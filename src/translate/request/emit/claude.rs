@@ -13,40 +13,48 @@ pub(super) fn claude_user_id(req: &Req<'_>, w: &mut Writer<'_>) {
             return;
         }
     }
-    let derived;
-    let seed = match req.session_seed.as_deref() {
-        Some(s) => Some(s),
+    const LABEL: &str = "content:";
+    let hex = match req.session_seed.as_deref() {
+        Some(s) => seed_hex(s),
         None => {
-            derived = req
+            let first = req
                 .msgs
                 .iter()
                 .filter(|m| m.role == Role::User)
                 .find_map(|m| {
-                    const LABEL: &str = "content:";
-                    let mut s = String::with_capacity(64);
-                    s.push_str(LABEL);
-                    for p in &m.parts {
-                        if let Part::Text(t) = p {
-                            let t = t.get();
-                            let t = t.trim();
-                            if !t.is_empty() {
+                    let texts = m.parts.iter().filter_map(|p| match p {
+                        Part::Text(t) => Some(t.get()),
+                        _ => None,
+                    });
+                    let mut nonblank = texts.filter(|t| !t.trim().is_empty());
+                    let one = nonblank.next()?;
+                    Some(match nonblank.next() {
+                        // One text (the common case): "content:" + it, looked
+                        // up without building the seed.
+                        None => Ok(one),
+                        Some(two) => {
+                            let mut s = String::with_capacity(64);
+                            s.push_str(LABEL);
+                            for t in [one, two].into_iter().chain(nonblank) {
                                 if s.len() > LABEL.len() {
                                     s.push('\n');
                                 }
-                                s.push_str(t);
+                                s.push_str(t.trim());
                             }
+                            Err(s)
                         }
-                    }
-                    (s.len() > LABEL.len()).then_some(s)
+                    })
                 });
-            derived.as_deref()
+            match first {
+                Some(Ok(text)) => seed_hex_labeled(LABEL, text.trim()),
+                Some(Err(seed)) => seed_hex(&seed),
+                None => {
+                    w.str_lit(jstr!("unknown"));
+                    return;
+                }
+            }
         }
     };
-    let Some(seed) = seed else {
-        w.str("unknown");
-        return;
-    };
-    let hex = seed_hex(seed);
     // Lower-case hex digits: nothing to escape.
     w.raw_str(&hex);
 }
@@ -76,17 +84,32 @@ struct SeedCache {
 /// SHA-256 of `seed` as 64 lower-case hex digits; the same value whether
 /// or not it came from the per-thread cache.
 pub(super) fn seed_hex(seed: &str) -> [u8; 64] {
-    if seed.len() > SEED_CACHE_MAX_LEN {
-        return sha256_hex(seed);
+    seed_hex_labeled("", seed)
+}
+
+/// [`seed_hex`] of `label` + `text`, built only when the cache misses.
+fn seed_hex_labeled(label: &str, text: &str) -> [u8; 64] {
+    let len = label.len() + text.len();
+    if len > SEED_CACHE_MAX_LEN {
+        return sha256_hex(&[label, text].concat());
     }
     let hit = SEED_CACHE.with(|c| {
-        c.try_borrow()
-            .ok()
-            .and_then(|c| c.entries.iter().find(|e| *e.0 == *seed).map(|e| e.1))
+        c.try_borrow().ok().and_then(|c| {
+            c.entries
+                .iter()
+                .find(|e| {
+                    e.0.len() == len
+                        && e.0.as_bytes()[..label.len()] == *label.as_bytes()
+                        && e.0.as_bytes()[label.len()..] == *text.as_bytes()
+                })
+                .map(|e| e.1)
+        })
     });
     if let Some(h) = hit {
         return h;
     }
+    let seed = [label, text].concat();
+    let seed = seed.as_str();
     let h = sha256_hex(seed);
     SEED_CACHE.with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
@@ -117,20 +140,28 @@ fn sha256_hex(seed: &str) -> [u8; 64] {
 }
 
 pub(super) fn claude_media(w: &mut Writer<'_>, ty: &str, mime: &str, src: &Src<'_>) {
-    w.obj().key("type").str(ty).key("source").obj();
+    w.obj()
+        .key_lit(jkey!("type"))
+        .str(ty)
+        .key_lit(jkey!("source"))
+        .obj();
     match src {
         Src::B64(d) => {
-            w.key("type").str("base64").key("media_type");
+            w.key_lit(jkey!("type"))
+                .str_lit(jstr!("base64"))
+                .key_lit(jkey!("media_type"));
             w.str(if mime.is_empty() {
                 "application/octet-stream"
             } else {
                 mime
             });
-            w.key("data");
+            w.key_lit(jkey!("data"));
             d.write(w);
         }
         Src::Url(u) => {
-            w.key("type").str("url").key("url");
+            w.key_lit(jkey!("type"))
+                .str_lit(jstr!("url"))
+                .key_lit(jkey!("url"));
             u.write(w);
         }
     }
@@ -141,7 +172,7 @@ pub(super) fn claude_part(w: &mut Writer<'_>, p: &Part<'_>, gen: &mut u32, cache
     claude_block(w, p, gen);
     if let Some(cc) = cache {
         // The block object is still open: claude_block leaves it for us.
-        w.key("cache_control").raw(cc);
+        w.key_lit(jkey!("cache_control")).raw(cc);
     }
     w.end_obj();
 }
@@ -150,24 +181,33 @@ pub(super) fn claude_part(w: &mut Writer<'_>, p: &Part<'_>, gen: &mut u32, cache
 pub(super) fn claude_block(w: &mut Writer<'_>, p: &Part<'_>, gen: &mut u32) {
     match p {
         Part::Text(t) => {
-            w.obj().key("type").str("text").key("text");
+            w.obj()
+                .key_lit(jkey!("type"))
+                .str_lit(jstr!("text"))
+                .key_lit(jkey!("text"));
             t.write(w);
         }
         Part::Image { mime, src } => claude_media(w, "image", mime, src),
         Part::File { mime, src, .. } => claude_media(w, "document", mime, src),
         Part::Thinking { text, sig, .. } => {
-            w.obj().key("type").str("thinking").key("thinking");
+            w.obj()
+                .key_lit(jkey!("type"))
+                .str_lit(jstr!("thinking"))
+                .key_lit(jkey!("thinking"));
             text.write(w);
             if let Some(s) = sig {
-                w.key("signature");
+                w.key_lit(jkey!("signature"));
                 s.write(w);
             }
         }
         Part::ToolCall { id, name, args, .. } => {
-            w.obj().key("type").str("tool_use").key("id");
-            w.str(&sanitize_claude_id(id, gen)).key("name");
+            w.obj()
+                .key_lit(jkey!("type"))
+                .str_lit(jstr!("tool_use"))
+                .key_lit(jkey!("id"));
+            w.str(&sanitize_claude_id(id, gen)).key_lit(jkey!("name"));
             name.write(w);
-            w.key("input");
+            w.key_lit(jkey!("input"));
             args_obj(w, args);
         }
         Part::ToolResult {
@@ -176,8 +216,12 @@ pub(super) fn claude_block(w: &mut Writer<'_>, p: &Part<'_>, gen: &mut u32) {
             is_error,
             ..
         } => {
-            w.obj().key("type").str("tool_result").key("tool_use_id");
-            w.str(&sanitize_claude_id(id, gen)).key("content");
+            w.obj()
+                .key_lit(jkey!("type"))
+                .str_lit(jstr!("tool_result"))
+                .key_lit(jkey!("tool_use_id"));
+            w.str(&sanitize_claude_id(id, gen))
+                .key_lit(jkey!("content"));
             if content.iter().all(|p| matches!(p, Part::Text(_))) {
                 match content.as_slice() {
                     [Part::Text(t)] => t.write(w),
@@ -196,7 +240,7 @@ pub(super) fn claude_block(w: &mut Writer<'_>, p: &Part<'_>, gen: &mut u32) {
                 w.end_arr();
             }
             if *is_error {
-                w.key("is_error").bool(true);
+                w.key_lit(jkey!("is_error")).bool(true);
             }
         }
     }
@@ -262,65 +306,71 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
         None => claude_plan(wanted, req.max_tokens, default_max),
     };
     let thinking = plan.thinking;
-    w.obj().key("model").str(o.model);
-    w.key("max_tokens").int(plan.max_tokens);
+    w.obj().key_lit(jkey!("model")).str(o.model);
+    w.key_lit(jkey!("max_tokens")).int(plan.max_tokens);
     claude_messages(&mut w, req, &mut gen);
     if req.system.iter().any(|t| !t.is_empty()) {
-        w.key("system").arr();
+        w.key_lit(jkey!("system")).arr();
         for (k, t) in req.system.iter().enumerate().filter(|(_, t)| !t.is_empty()) {
-            w.obj().key("type").str("text").key("text");
+            w.obj()
+                .key_lit(jkey!("type"))
+                .str_lit(jstr!("text"))
+                .key_lit(jkey!("text"));
             t.write(&mut w);
             if let Some(cc) = req.system_cache.iter().rev().find(|c| c.0 == k) {
-                w.key("cache_control").raw(cc.1);
+                w.key_lit(jkey!("cache_control")).raw(cc.1);
             }
             w.end_obj();
         }
         w.end_arr();
     }
-    w.key("metadata").obj().key("user_id");
+    w.key_lit(jkey!("metadata")).obj().key_lit(jkey!("user_id"));
     claude_user_id(req, &mut w);
     w.end_obj();
-    w.key("stream").bool(o.stream);
+    w.key_lit(jkey!("stream")).bool(o.stream);
     let thinking_on = matches!(thinking, Some(Some(_))) || adaptive.is_some();
     if !thinking_on {
         if let Some(t) = req.temperature {
-            w.key("temperature").raw(t);
+            w.key_lit(jkey!("temperature")).raw(t);
         }
         if let Some(t) = req.top_p {
-            w.key("top_p").raw(t);
+            w.key_lit(jkey!("top_p")).raw(t);
         }
         if let Some(t) = req.top_k {
-            w.key("top_k").raw(t);
+            w.key_lit(jkey!("top_k")).raw(t);
         }
     }
     if let Some(effort) = adaptive {
-        w.key("thinking")
+        w.key_lit(jkey!("thinking"))
             .obj()
-            .key("type")
-            .str("adaptive")
+            .key_lit(jkey!("type"))
+            .str_lit(jstr!("adaptive"))
             .end_obj();
-        w.key("output_config")
+        w.key_lit(jkey!("output_config"))
             .obj()
-            .key("effort")
+            .key_lit(jkey!("effort"))
             .str(effort)
             .end_obj();
     }
     match thinking {
         Some(Some(b)) => {
-            w.key("thinking").obj().key("type").str("enabled");
-            w.key("budget_tokens").int(b).end_obj();
+            w.key_lit(jkey!("thinking"))
+                .obj()
+                .key_lit(jkey!("type"))
+                .str_lit(jstr!("enabled"));
+            w.key_lit(jkey!("budget_tokens")).int(b).end_obj();
         }
         Some(None) => {
-            w.key("thinking")
+            w.key_lit(jkey!("thinking"))
                 .obj()
-                .key("type")
-                .str("disabled")
+                .key_lit(jkey!("type"))
+                .str_lit(jstr!("disabled"))
                 .end_obj();
         }
         None => {}
     }
     if !req.stop.is_empty() {
-        w.key("stop_sequences").arr();
+        w.key_lit(jkey!("stop_sequences")).arr();
         for s in &req.stop {
             s.write(&mut w);
         }
@@ -333,21 +383,21 @@ pub fn claude(req: &Req<'_>, o: &EmitOpts<'_>, out: &mut Vec<u8>) {
 /// `tools` and `tool_choice` (with `disable_parallel_tool_use`).
 fn claude_tools(w: &mut Writer<'_>, req: &Req<'_>) {
     if !req.tools.is_empty() {
-        w.key("tools").arr();
+        w.key_lit(jkey!("tools")).arr();
         for t in &req.tools {
-            w.obj().key("name");
+            w.obj().key_lit(jkey!("name"));
             t.name.write(w);
             if let Some(d) = &t.description {
-                w.key("description");
+                w.key_lit(jkey!("description"));
                 d.write(w);
             }
-            w.key("input_schema");
+            w.key_lit(jkey!("input_schema"));
             match &t.params {
                 Some(p) => w.raw(p),
                 None => w.raw(r#"{"type":"object","properties":{}}"#),
             };
             if let Some(cc) = t.cache {
-                w.key("cache_control").raw(cc);
+                w.key_lit(jkey!("cache_control")).raw(cc);
             }
             w.end_obj();
         }
@@ -363,13 +413,16 @@ fn claude_tools(w: &mut Writer<'_>, req: &Req<'_>) {
         None => None,
     };
     if let Some((ty, name)) = choice {
-        w.key("tool_choice").obj().key("type").str(ty);
+        w.key_lit(jkey!("tool_choice"))
+            .obj()
+            .key_lit(jkey!("type"))
+            .str(ty);
         if let Some(n) = name {
-            w.key("name");
+            w.key_lit(jkey!("name"));
             n.write(w);
         }
         if no_parallel && ty != "none" {
-            w.key("disable_parallel_tool_use").bool(true);
+            w.key_lit(jkey!("disable_parallel_tool_use")).bool(true);
         }
         w.end_obj();
     }
@@ -380,7 +433,7 @@ fn claude_tools(w: &mut Writer<'_>, req: &Req<'_>) {
 fn claude_messages(w: &mut Writer<'_>, req: &Req<'_>, gen: &mut u32) {
     // Messages: merge consecutive same-role turns; assistant tool_use blocks go
     // last in their turn, user tool_result blocks first.
-    w.key("messages").arr();
+    w.key_lit(jkey!("messages")).arr();
     let mut i = 0;
     let mut any = false;
     while i < req.msgs.len() {
@@ -405,12 +458,14 @@ fn claude_messages(w: &mut Writer<'_>, req: &Req<'_>, gen: &mut u32) {
             continue;
         }
         any = true;
-        w.obj().key("role").str(if role == Role::User {
-            "user"
-        } else {
-            "assistant"
-        });
-        w.key("content").arr();
+        w.obj()
+            .key_lit(jkey!("role"))
+            .str_lit(if role == Role::User {
+                jstr!("user")
+            } else {
+                jstr!("assistant")
+            });
+        w.key_lit(jkey!("content")).arr();
         let first = |p: &Part<'_>| match role {
             Role::User => matches!(p, Part::ToolResult { .. }),
             Role::Assistant => !matches!(p, Part::ToolCall { .. }),
@@ -423,12 +478,16 @@ fn claude_messages(w: &mut Writer<'_>, req: &Req<'_>, gen: &mut u32) {
         w.end_arr().end_obj();
     }
     if !any && !req.system.is_empty() {
-        w.obj().key("role").str("user").key("content").arr();
         w.obj()
-            .key("type")
-            .str("text")
-            .key("text")
-            .str("")
+            .key_lit(jkey!("role"))
+            .str_lit(jstr!("user"))
+            .key_lit(jkey!("content"))
+            .arr();
+        w.obj()
+            .key_lit(jkey!("type"))
+            .str_lit(jstr!("text"))
+            .key_lit(jkey!("text"))
+            .str_lit(jstr!(""))
             .end_obj();
         w.end_arr().end_obj();
     }
@@ -464,6 +523,10 @@ mod tests {
                 }
                 let got = seed_hex(s);
                 assert_eq!(std::str::from_utf8(&got).unwrap(), want(s), "{s:?}");
+                // Split anywhere (on a char boundary) into label + text.
+                for at in (0..=s.len()).filter(|&i| s.is_char_boundary(i)).step_by(7) {
+                    assert_eq!(seed_hex_labeled(&s[..at], &s[at..]), got, "{s:?} at {at}");
+                }
                 let again = seed_hex(s);
                 assert_eq!(got, again);
             }

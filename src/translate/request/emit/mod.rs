@@ -13,7 +13,7 @@ pub use responses::*;
 use super::ir::*;
 use super::schema;
 use crate::json::tree::parse_str;
-use crate::json::write::Writer;
+use crate::json::write::{jkey, jstr, Writer};
 use crate::translate::format::Format;
 use crate::translate::thinking::{
     claude_adaptive_effort, claude_adaptive_levels, claude_plan, gemini_budget, gemini_uses_levels,
