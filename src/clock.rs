@@ -6,10 +6,12 @@
 //! Reading the monotonic clock costs ~45 ns on a KVM guest and a request
 //! used to read it a dozen times; the loop clock costs a thread-local load.
 //! It lags the true time by the work done since the wake-up (microseconds
-//! under load, more if the thread was preempted), so use it for deadlines
-//! that are bounds (idle, read and watch timeouts), pool ages, cooldown
-//! bookkeeping and latencies, and `Instant::now()` where a length is a
-//! promise.
+//! under load, more if the thread was preempted between its wake-up and the
+//! read), so use it for deadlines that are bounds (idle, read and watch
+//! timeouts) and pool ages; `Instant::now()` where a length is a promise or
+//! a reported figure: cooldowns and the scheduler's clock (compared across
+//! workers), request latencies and usage timestamps (shown to users and
+//! used to order the usage queue).
 
 use std::time::Instant;
 

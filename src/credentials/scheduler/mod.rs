@@ -361,10 +361,7 @@ impl Scheduler {
 
 impl Inner {
     pub(crate) fn now_ms(&self) -> u64 {
-        crate::clock::loop_now()
-            .saturating_duration_since(self.epoch)
-            .as_millis() as u64
-            + 1
+        self.epoch.elapsed().as_millis() as u64 + 1
     }
 
     /// Unix time in ms of a scheduler time.

@@ -301,9 +301,7 @@ impl Attempts<'_> {
         usage: crate::translate::stream::Usage,
         failed: bool,
     ) {
-        let latency = crate::clock::loop_now()
-            .saturating_duration_since(self.started)
-            .as_millis() as u64;
+        let latency = self.started.elapsed().as_millis() as u64;
         crate::management::usage::record_attempt(
             self.cx.req,
             &self.cx.call.model,
