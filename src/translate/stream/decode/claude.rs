@@ -108,18 +108,22 @@ fn type_first(data: &[u8]) -> Option<Option<StreamEvent<'static>>> {
     }
 }
 
-/// A message's `usage` and `id` members (raw spans), when present.
-type UsageAndId<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+/// A message's usage counts (when it has a `usage` member; see
+/// [`counts_of`]) and its `id` member (raw span), when present.
+type UsageAndId<'a> = (Option<[Option<u64>; 4]>, Option<&'a [u8]>);
 
 /// `{"type":"message_start","message":{…}}` (`type` first, `message` second
 /// and last, as Anthropic sends it) read in one pass over the message: its
-/// `usage` and `id` members (first occurrences, raw spans) — what the general
+/// `usage` counts and `id` member (first occurrences) — what the general
 /// path finds with a lookup that skips the message and a second one inside
 /// it. `None` (the general path decides) unless the message's member walk
 /// ends where the general path's skip of the message ends: every member value
 /// is an object, a string, an array without braces or a literal without
 /// braces or quotes, so skipping the message by its braces passes the same
 /// strings and stops at the same brace (tested against the general path).
+/// The usual members are taken without a second look: `null` and `[]` by
+/// their bytes, the usage object by [`usage_counts`] (which reads it and
+/// finds its end at once).
 fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
     const HEAD: &[u8] = br#"{"type":"message_start","message":"#;
     if !span::has_prefix(data, HEAD) {
@@ -127,6 +131,29 @@ fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
     }
     let (mut usage, mut id) = (None, None);
     let end = visit_object(data, HEAD.len(), |key, vs| {
+        let rest = &data[vs..];
+        let wanted = matches!(key, b"usage" | b"id");
+        // Another member's `null` or `[]` followed by what ends a member:
+        // what `skip_value` takes, and plain.
+        let short = if wanted {
+            0
+        } else if span::has_prefix(rest, b"null") {
+            4
+        } else if span::has_prefix(rest, b"[]") {
+            2
+        } else {
+            0
+        };
+        if short > 0 && matches!(rest.get(short), Some(b',' | b'}')) {
+            return Step::End(vs + short);
+        }
+        if key == b"usage" && usage.is_none() {
+            // A well-formed object ends where the brace skip ends.
+            if let Some((counts, ve)) = usage_counts(data, vs) {
+                usage = Some(counts);
+                return Step::End(ve);
+            }
+        }
         let Some(ve) = span::skip_value(data, vs) else {
             return Step::Stop;
         };
@@ -140,7 +167,8 @@ fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
             return Step::Stop;
         }
         match key {
-            b"usage" if usage.is_none() => usage = Some(v),
+            // Not in Anthropic's layout (`usage_counts` declined above).
+            b"usage" if usage.is_none() => usage = Some(usage_members(v)),
             b"id" if id.is_none() => id = Some(v),
             _ => {}
         }
@@ -306,13 +334,18 @@ fn delta_event(kind: Delta, index: u32, body: &[u8]) -> Option<StreamEvent<'_>> 
     })
 }
 
+/// The counts of a `usage` object: read in one pass when it has Anthropic's
+/// layout ([`usage_counts`]), else looked up ([`usage_members`]).
+fn counts_of(u: &[u8]) -> [Option<u64>; 4] {
+    match usage_counts(u, 0) {
+        Some((counts, end)) if end == u.len() => counts,
+        _ => usage_members(u),
+    }
+}
+
 impl ClaudeDec {
     pub(super) fn usage(&mut self, u: &[u8]) {
-        let counts = match usage_counts(u, 0) {
-            Some((counts, end)) if end == u.len() => counts,
-            _ => usage_members(u),
-        };
-        self.set_counts(counts);
+        self.set_counts(counts_of(u));
     }
 
     /// Stores the counts present, in [`USAGE_KEYS`] order.
@@ -357,15 +390,15 @@ impl ClaudeDec {
         }
     }
 
-    /// `message_start` with its message's `usage` and `id` members (raw spans).
+    /// `message_start` with its message's usage counts and `id` member (raw span).
     fn start(
         &mut self,
-        usage: Option<&[u8]>,
+        usage: Option<[Option<u64>; 4]>,
         id: Option<&[u8]>,
         f: &mut dyn FnMut(StreamEvent<'_>),
     ) {
-        if let Some(u) = usage {
-            self.usage(u);
+        if let Some(counts) = usage {
+            self.set_counts(counts);
         }
         f(StreamEvent::Start {
             id: id.and_then(span::str_content).unwrap_or(b""),
@@ -428,7 +461,7 @@ impl ClaudeDec {
         match ty {
             b"message_start" => {
                 let [usage, id] = get_many(message.unwrap_or(b"{}"), [b"usage", b"id"]);
-                self.start(usage, id, f);
+                self.start(usage.map(counts_of), id, f);
             }
             b"content_block_start" => {
                 let Some(block) = block else {
@@ -936,6 +969,17 @@ mod tests {
             r#"{"type":"message_start","message":{}}"#.to_string(),
             r#"{"type":"message_start","message":{"usage":{"input_tokens":"x"},"id":"bad \x"}}"#
                 .to_string(),
+            // Anthropic's own layout today: a nested object and a string in usage.
+            r#"{"type":"message_start","message":{"model":"claude-sonnet-4-5","id":"msg_01X","type":"message","role":"assistant","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":5,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"output_tokens":1,"service_tier":"standard"}}}"#
+                .to_string(),
+            // First occurrences: a null `usage` / `id` is the one taken.
+            format!(r#"{{"type":"message_start","message":{{"usage":null,"id":null,"usage":{usage},"id":"b"}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"id":[],"usage":[],"usage":{usage},"id":"b"}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"a":null,"b":[],"usage":{usage},"c":null}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"usage":{usage},"usage":{{"output_tokens":9}},"z":[]}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"a":nullx,"b":[],"usage":{usage}}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"a":null ,"b":[ ],"usage":{usage}}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"usage":{{"output_tokens":01}},"usage":{usage}}}}}"#),
         ];
         let general = [
             format!(
@@ -956,6 +1000,12 @@ mod tests {
                 .to_string(),
             r#"{"type":"message_start","message":"x"}"#.to_string(),
             r#"{"type":"message_start","message":{"id":"x"}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":null}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":[]}"#.to_string(),
+            r#"{"type":"message_start","message":{"usage":{"output_tokens":2}}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":null]}}"#.to_string(),
+            r#"{"type":"message_start","message":{"b":[]1,"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"usage":{"output_tokens":2}]}}"#.to_string(),
         ];
         for d in &taken {
             assert!(message_start(d.as_bytes()).is_some(), "not taken: {d}");
