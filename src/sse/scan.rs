@@ -158,14 +158,19 @@ impl Scanner {
                 pos += 1;
             }
         }
+        // Offer `whole` at block starts, except right after it took blocks:
+        // it takes every block it can at once (see `Handler::whole`).
+        let mut offer = true;
         while pos < chunk.len() {
-            if H::WHOLE && self.idle() {
+            if H::WHOLE && offer && self.idle() {
                 let n = h.whole(&chunk[pos..]);
                 if n > 0 {
                     pos += n;
+                    offer = false;
                     continue;
                 }
             }
+            offer = true;
             match memchr2(b'\n', b'\r', &chunk[pos..]) {
                 Some(off) => {
                     let end = pos + off;
@@ -379,11 +384,13 @@ pub trait Handler {
 
     /// `rest` starts at the beginning of an event block (no part of an event
     /// is pending) and runs to the end of the read. A handler that recognises
-    /// one complete block at its front — its lines, line ends and the blank
-    /// line that dispatches it — may handle it and return its length; it must
-    /// then have done exactly what [`Handler::item`] would have done with
-    /// what the scanner dispatches for those bytes. 0: not handled, the
-    /// scanner reads the lines itself.
+    /// complete blocks at its front — their lines, line ends and the blank
+    /// lines that dispatch them — may handle them and return their length; it
+    /// must then have done exactly what [`Handler::item`] would have done
+    /// with what the scanner dispatches for those bytes. It should take every
+    /// such block in a row: the scanner reads the block after them itself
+    /// (without offering it again). 0: not handled, the scanner reads the
+    /// lines itself.
     #[inline]
     fn whole(&mut self, _rest: &[u8]) -> usize {
         0
@@ -526,13 +533,29 @@ mod tests {
         }
     }
 
-    /// A handler taking whole `event: e\ndata: <line>\n\n` and
+    /// A handler taking runs of whole `event: e\ndata: <line>\n\n` and
     /// `data: <line>\n\n` blocks itself, the scanner the rest.
     struct Shortcut(Vec<Owned>, usize);
 
     impl Handler for Shortcut {
         const WHOLE: bool = true;
         fn whole(&mut self, rest: &[u8]) -> usize {
+            let mut taken = 0;
+            loop {
+                let n = self.one(&rest[taken..]);
+                if n == 0 {
+                    return taken;
+                }
+                taken += n;
+            }
+        }
+        fn item(&mut self, item: Item<'_>) {
+            self.0.push(crate::sse::oracle::own(item));
+        }
+    }
+
+    impl Shortcut {
+        fn one(&mut self, rest: &[u8]) -> usize {
             let (event, at) = match rest.strip_prefix(b"event: e\n") {
                 Some(r) => (Some(b"e".to_vec()), rest.len() - r.len()),
                 None => (None, 0),
@@ -550,9 +573,6 @@ mod tests {
                 .push(Owned::Event(event, r[..nl].to_vec(), None, None));
             self.1 += 1;
             at + 6 + nl + 2
-        }
-        fn item(&mut self, item: Item<'_>) {
-            self.0.push(crate::sse::oracle::own(item));
         }
     }
 
@@ -586,6 +606,8 @@ mod tests {
             b"data: a\r\ndata: b\n\n",
             b"data: a\r\n\r\ndata: b\n\n",
             b"data: last",
+            b"data: a\n\ndata: b\n\nevent: e\ndata: c\n\nid: 1\ndata: d\n\ndata: e\n\n",
+            b"data: a\n\ndata: b\n\ndata: c\n",
         ];
         let mut taken = 0;
         for c in cases {

@@ -48,19 +48,28 @@ fn delta_fast(data: &[u8]) -> Option<(Delta, u32, &[u8])> {
     span::valid_string_body(body).then_some((kind, index, body))
 }
 
+/// What [`delta_fast`]'s layout starts with, up to the index.
+const DELTA_HEAD: &[u8] = br#"{"type":"content_block_delta","index":"#;
+
 /// The layout of [`delta_fast`] up to the string body: the delta's kind, its
 /// index and where the body starts in `data`.
 #[inline]
 fn delta_head(data: &[u8]) -> Option<(Delta, u32, usize)> {
-    const HEAD: &[u8] = br#"{"type":"content_block_delta","index":"#;
-    const MID: &[u8] = br#","delta":{"type":""#;
-    const TEXT: &[u8] = br#"text_delta","text":""#;
-    const THINKING: &[u8] = br#"thinking_delta","thinking":""#;
-    const INPUT_JSON: &[u8] = br#"input_json_delta","partial_json":""#;
-    if !span::has_prefix(data, HEAD) {
+    if !span::has_prefix(data, DELTA_HEAD) {
         return None;
     }
-    let digits = HEAD.len();
+    delta_rest(data, DELTA_HEAD.len())
+}
+
+/// [`delta_head`] after [`DELTA_HEAD`], which ends at `data[digits]`.
+#[inline(always)]
+fn delta_rest(data: &[u8], digits: usize) -> Option<(Delta, u32, usize)> {
+    const MID: &[u8] = br#","delta":{"type":""#;
+    const TEXT: &[u8] = br#"text_delta","text":""#;
+    /// `MID` and `TEXT` together: a text delta's bytes in one compare.
+    const MID_TEXT: &[u8] = br#","delta":{"type":"text_delta","text":""#;
+    const THINKING: &[u8] = br#"thinking_delta","thinking":""#;
+    const INPUT_JSON: &[u8] = br#"input_json_delta","partial_json":""#;
     let mut i = digits;
     let mut index = 0u32;
     while let Some(d) = data.get(i).filter(|b| b.is_ascii_digit()) {
@@ -70,7 +79,13 @@ fn delta_head(data: &[u8]) -> Option<(Delta, u32, usize)> {
         index = index * 10 + u32::from(d - b'0');
         i += 1;
     }
-    if i == digits || !span::has_prefix(&data[i..], MID) {
+    if i == digits {
+        return None;
+    }
+    if span::has_prefix(&data[i..], MID_TEXT) {
+        return Some((Delta::Text, index, i + MID_TEXT.len()));
+    }
+    if !span::has_prefix(&data[i..], MID) {
         return None;
     }
     i += MID.len();
@@ -203,20 +218,34 @@ fn usage_counts(b: &[u8], mut i: usize) -> Option<([Option<u64>; 4], usize)> {
         if b.get(i) != Some(&b'"') {
             return None;
         }
-        let klen = memchr::memchr2(b'"', b'\\', b.get(i + 1..)?)?;
-        let key = &b[i + 1..i + 1 + klen];
-        i += klen + 2;
-        if b.get(i) != Some(&b':') || b[i - 1] != b'"' {
+        let (slot, after) = match usage_key(&b[i..]) {
+            Some((k, n)) => (Some(k), i + n),
+            None => {
+                let klen = memchr::memchr2(b'"', b'\\', b.get(i + 1..)?)?;
+                let key = &b[i + 1..i + 1 + klen];
+                let colon = i + klen + 2;
+                if b.get(colon) != Some(&b':') || b[colon - 1] != b'"' {
+                    return None;
+                }
+                (USAGE_KEYS.iter().position(|k| *k == key), colon + 1)
+            }
+        };
+        i = after;
+        // At most 19 digits: the value fits in a u64 without a check.
+        let first = i;
+        let mut n = 0u64;
+        while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - first == 19 {
+                return None;
+            }
+            n = n * 10 + u64::from(d - b'0');
+            i += 1;
+        }
+        let digits = i - first;
+        if digits == 0 || (digits > 1 && b[first] == b'0') {
             return None;
         }
-        i += 1;
-        let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 || digits > 19 || (digits > 1 && b[i] == b'0') {
-            return None;
-        }
-        let n = span::as_u64(&b[i..i + digits])?;
-        i += digits;
-        if let Some(k) = USAGE_KEYS.iter().position(|k| *k == key) {
+        if let Some(k) = slot {
             counts[k].get_or_insert(n);
         }
         match b.get(i)? {
@@ -225,6 +254,26 @@ fn usage_counts(b: &[u8], mut i: usize) -> Option<([Option<u64>; 4], usize)> {
             _ => return None,
         }
     }
+}
+
+/// A key of [`USAGE_KEYS`] with its closing quote and colon at the front of
+/// `r` (which starts at the key's opening quote), matched by its bytes: its
+/// slot and the length up to the value. `None`: any other key (or spacing),
+/// which [`usage_counts`] reads by its closing quote.
+#[inline]
+fn usage_key(r: &[u8]) -> Option<(usize, usize)> {
+    const INPUT: &[u8] = br#""input_tokens":"#;
+    const CACHE_READ: &[u8] = br#""cache_read_input_tokens":"#;
+    const CACHE_CREATION: &[u8] = br#""cache_creation_input_tokens":"#;
+    const OUTPUT: &[u8] = br#""output_tokens":"#;
+    let (slot, lit) = match r.get(1)? {
+        b'i' => (0, INPUT),
+        b'c' if r.get(7) == Some(&b'r') => (1, CACHE_READ),
+        b'c' => (2, CACHE_CREATION),
+        b'o' => (3, OUTPUT),
+        _ => return None,
+    };
+    span::has_prefix(r, lit).then_some((slot, lit.len()))
 }
 
 /// The general reading of a `usage` object: [`USAGE_KEYS`] looked up (first
@@ -289,20 +338,28 @@ fn eol(b: &[u8], i: usize) -> Option<usize> {
 /// [`ClaudeDec::decode`] take it), so it agrees with them (tested).
 pub(crate) fn delta_block(b: &[u8]) -> Option<(usize, Option<StreamEvent<'_>>)> {
     const EVENT: &[u8] = b"event: content_block_delta";
-    let mut i = 0;
-    if span::has_prefix(b, EVENT) {
-        i = eol(b, EVENT.len())?;
-    }
-    let line = &b[i..];
-    i += if span::has_prefix(line, b"data: ") {
-        6
-    } else if span::has_prefix(line, b"data:") {
-        5
+    /// Anthropic's own block up to the index: `EVENT`, LF, `data: ` and
+    /// [`DELTA_HEAD`], what the steps below match, in one compare.
+    const BLOCK: &[u8] =
+        b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":";
+    let (kind, index, start) = if span::has_prefix(b, BLOCK) {
+        delta_rest(b, BLOCK.len())?
     } else {
-        return None;
+        let mut i = 0;
+        if span::has_prefix(b, EVENT) {
+            i = eol(b, EVENT.len())?;
+        }
+        let line = &b[i..];
+        i += if span::has_prefix(line, b"data: ") {
+            6
+        } else if span::has_prefix(line, b"data:") {
+            5
+        } else {
+            return None;
+        };
+        let (kind, index, start) = delta_head(&b[i..])?;
+        (kind, index, i + start)
     };
-    let (kind, index, start) = delta_head(&b[i..])?;
-    let start = i + start;
     let end = start + span::string_body_end(&b[start..])?;
     if !b[end..].starts_with(br#""}}"#) {
         return None;
@@ -669,6 +726,9 @@ mod tests {
             ("input_json_delta", "partial_json"),
             ("signature_delta", "signature"),
             ("text_delta", "thinking"),
+            ("text_deltax", "text"),
+            ("text_delta", "texts"),
+            ("text_delt", "text"),
         ];
         let mut v = Vec::new();
         for b in bodies {
@@ -824,6 +884,9 @@ mod tests {
             r#"{"input_tokens":12,"cache_creation_input_tokens":3,"cache_read_input_tokens":4,"output_tokens":1}"#,
             r#"{"output_tokens":0,"output_tokens":9,"server_tool_use":0,"input_tokens":9999999999999999999}"#,
             r#"{"x":1,"input_tokens":2}"#,
+            r#"{"input_tokensx":5,"cache_read_input_tokens":7,"cache_creation_input_tokens":8,"output_tokens":9,"output_tokens_x":1,"i":2,"c":3,"o":4,"cache":6,"cache_creation":1}"#,
+            r#"{"cache_creation_input_tokens":1,"cache_read_input_tokens":2,"cache_read_input_tokensx":3,"input":4,"output":5}"#,
+            r#"{"output_tokens":1234567890123456789,"input_tokens":0}"#,
         ];
         let declined = [
             r#"{"output_tokens": 4}"#,
@@ -841,6 +904,15 @@ mod tests {
             r#"{"input_tokens":1,"cache_creation":{"ephemeral_5m_input_tokens":0},"output_tokens":2}"#,
             r#"{"output_tokens"}"#,
             r#"[]"#,
+            r#"{"input_tokens" :5}"#,
+            r#"{"input_tokens":}"#,
+            r#"{"input_tokens":12345678901234567890}"#,
+            r#"{"cache_read_input_tokens":00}"#,
+            r#"{"output_tokens":4x}"#,
+            r#"{"output_tokens":4 }"#,
+            r#"{"o"#,
+            r#"{"output_tokens"#,
+            r#"{"output_tokens":"#,
         ];
         for u in taken {
             let (counts, end) = usage_counts(u.as_bytes(), 0).expect(u);

@@ -246,20 +246,19 @@ impl ChatEnc {
             None if !self.tools.is_empty() => b"tool_calls",
             None => b"stop",
         };
-        self.chunk_open(0, out);
-        out.extend_from_slice(b"{},\"finish_reason\":\"");
-        out.extend_from_slice(reason);
-        out.extend_from_slice(b"\",\"native_finish_reason\":\"");
+        // Few pieces, each copied once (this chunk is a stream's longest).
+        put3(out, self.choice0_head(), b"{},\"finish_reason\":\"", reason);
         let native = &self.c.native;
         if native.is_empty() {
-            out.extend_from_slice(reason);
+            put3(out, b"\",\"native_finish_reason\":\"", reason, b"\"}]");
         } else if !native.iter().any(u8::is_ascii_uppercase) {
             // Upstreams' reasons are lower case already: one copy.
-            out.extend_from_slice(native);
+            put3(out, b"\",\"native_finish_reason\":\"", native, b"\"}]");
         } else {
+            out.extend_from_slice(b"\",\"native_finish_reason\":\"");
             out.extend(native.iter().map(u8::to_ascii_lowercase));
+            out.extend_from_slice(b"\"}]");
         }
-        out.extend_from_slice(b"\"}]");
         if let Some(u) = self.c.usage {
             out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
             write_u64(out, u.input);
@@ -273,8 +272,8 @@ impl ChatEnc {
             write_u64(out, u.reasoning);
             out.extend_from_slice(b"}}");
         }
-        out.push(b'}');
-        end(out);
+        // The chunk's close and its frame's end, then the terminator.
+        out.extend_from_slice(b"}\n\n");
         write_done(out);
     }
 }
