@@ -171,7 +171,7 @@ impl Scanner {
                 }
             }
             offer = true;
-            match memchr2(b'\n', b'\r', &chunk[pos..]) {
+            match line_end(&chunk[pos..]) {
                 Some(off) => {
                     let end = pos + off;
                     let next = if chunk[end] == b'\r' {
@@ -410,6 +410,27 @@ impl<F: FnMut(Item<'_>)> Handler for Items<F> {
     }
 }
 
+/// The index of the first LF or CR in `b`: what `memchr2` finds, with the
+/// short lines of a stream (blank lines, `event:` lines) found in the first
+/// words without a search call.
+#[inline]
+fn line_end(b: &[u8]) -> Option<usize> {
+    use crate::json::span::{eq_mask, word};
+    let mut i = 0;
+    while i < 32 {
+        let Some(w) = word(b, i) else {
+            break;
+        };
+        let m = eq_mask(w, b'\n') | eq_mask(w, b'\r');
+        if m != 0 {
+            // The lowest flagged byte is exact (see `eq_mask`).
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr2(b'\n', b'\r', b.get(i..)?).map(|o| i + o)
+}
+
 /// Split a non-empty, non-comment line into field name and the offset of its value.
 fn split_field(line: &[u8]) -> (&[u8], usize) {
     // The two fields of nearly every line, without a search call.
@@ -645,6 +666,40 @@ mod tests {
             assert_eq!(scan_shortcut(&input, &[]).0, expected, "{input:?}");
             let cut = rng.below(input.len() + 1);
             assert_eq!(scan_shortcut(&input, &[cut]).0, expected, "{input:?} {cut}");
+        }
+    }
+
+    /// `line_end` finds what `memchr2` finds: every length up to past its
+    /// word loop, LF, CR or neither at every position, bytes that differ
+    /// from LF/CR by one bit or borrow around them.
+    #[test]
+    fn line_end_agrees_with_memchr2() {
+        for len in 0..48 {
+            for at in 0..=len {
+                for (end, fill) in [
+                    (b'\n', b'x'),
+                    (b'\r', b'\x0b'),
+                    (b'\n', b'\x0c'),
+                    (b'\r', 0),
+                ] {
+                    let mut b = vec![fill; len];
+                    if at < len {
+                        b[at] = end;
+                    }
+                    assert_eq!(line_end(&b), memchr2(b'\n', b'\r', &b), "{b:?}");
+                    if at + 1 < len {
+                        b[at + 1] = b'\n';
+                        assert_eq!(line_end(&b), memchr2(b'\n', b'\r', &b), "{b:?}");
+                    }
+                }
+            }
+        }
+        let mut rng = crate::sse::test_rng::Rng(0x11e_e4d);
+        for _ in 0..20_000 {
+            let b: Vec<u8> = (0..rng.below(50))
+                .map(|_| [b'\n', b'\r', 0, 9, 11, 12, 14, b'a', 0x8a, 0x8d][rng.below(10)])
+                .collect();
+            assert_eq!(line_end(&b), memchr2(b'\n', b'\r', &b), "{b:?}");
         }
     }
 
