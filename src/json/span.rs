@@ -25,14 +25,13 @@ const HI: u64 = 0x8080_8080_8080_8080;
 /// High bit set in every byte of `w` equal to `c` (exact for the lowest such byte, which is
 /// all the callers use).
 #[inline(always)]
-pub(crate) fn eq_mask(w: u64, c: u8) -> u64 {
+fn eq_mask(w: u64, c: u8) -> u64 {
     let x = w ^ (LO * u64::from(c));
     x.wrapping_sub(LO) & !x & HI
 }
 
-/// The eight bytes at `b[j..]` as a little-endian word, when there are eight.
 #[inline(always)]
-pub(crate) fn word(b: &[u8], j: usize) -> Option<u64> {
+fn word(b: &[u8], j: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(j..j + 8)?.try_into().ok()?))
 }
 
