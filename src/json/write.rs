@@ -241,18 +241,41 @@ pub fn replace_span_with_string(body: &[u8], span: (usize, usize), value: &str) 
 
 /// Append a decimal number.
 pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    // Token counts and indexes are mostly one digit or two: no buffer.
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
+    if n < 100 {
+        out.extend_from_slice(&DIGIT_PAIRS[n as usize * 2..n as usize * 2 + 2]);
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    // Two digits per division.
+    while n >= 100 {
+        let d = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    }
+    if n >= 10 {
+        let d = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[d..d + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
+
+/// `00`, `01`, ... `99`: the two digits of each number below 100.
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
 
 /// Append `n` as 16 lowercase hex digits.
 pub fn write_hex(out: &mut Vec<u8>, n: u64) {
@@ -276,6 +299,23 @@ mod tests {
         let mut out = Vec::new();
         Writer::new(&mut out).arr().uint(u64::MAX).uint(0).end_arr();
         assert_eq!(out, format!("[{},0]", u64::MAX).as_bytes());
+    }
+
+    /// Every digit count and every two-digit step prints as `to_string` does.
+    #[test]
+    fn write_u64_matches_to_string() {
+        let mut vals: Vec<u64> = (0..20_000).collect();
+        let mut p = 1u64;
+        while let Some(next) = p.checked_mul(10) {
+            vals.extend([p - 1, p, p + 1, next - 1]);
+            p = next;
+        }
+        vals.extend([u64::MAX, u64::MAX - 1, 1_700_000_000]);
+        for v in vals {
+            let mut out = b"x".to_vec();
+            write_u64(&mut out, v);
+            assert_eq!(&out[1..], v.to_string().as_bytes(), "{v}");
+        }
     }
 
     /// Keys of every kind (short and clean, long, with quotes, backslashes,

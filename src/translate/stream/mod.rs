@@ -450,18 +450,23 @@ impl Handler for Translating<'_> {
 
     #[inline]
     fn whole(&mut self, rest: &[u8]) -> usize {
-        let Some((n, ev)) = self.dec.decode_block(rest) else {
-            return 0;
-        };
-        match ev {
-            Some(StreamEvent::Text { choice: 0, text }) => self.enc.text(text, self.out),
-            Some(e) => {
-                self.seen.record(&e);
-                self.enc.event(e, self.out);
+        // A run of blocks (deltas come in runs) in one call.
+        let mut taken = 0;
+        while let Some((n, ev)) = rest.get(taken..).and_then(|r| self.dec.decode_block(r)) {
+            if n == 0 {
+                break;
             }
-            None => {}
+            taken += n;
+            match ev {
+                Some(StreamEvent::Text { choice: 0, text }) => self.enc.text(text, self.out),
+                Some(e) => {
+                    self.seen.record(&e);
+                    self.enc.event(e, self.out);
+                }
+                None => {}
+            }
         }
-        n
+        taken
     }
 
     #[inline]

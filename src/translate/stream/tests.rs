@@ -226,6 +226,51 @@ fn reset_reproduces_the_same_output() {
     }
 }
 
+/// A translator reused across streams (the relay keeps one per core) writes
+/// what a fresh one writes when the model, `created` or both change between
+/// streams, or stay: what an encoder keeps from the previous stream (the
+/// escaped model, the chat chunk tail) never leaks into the next.
+#[test]
+fn reuse_across_models_and_seconds_equals_a_fresh_translator() {
+    let ctxs = [
+        ("m\"odel\n", 1),
+        ("m\"odel\n", 1),
+        ("claude40", 1),
+        ("claude40", 1_700_000_000),
+        ("claude40", 1_700_000_000),
+        ("claude41", 1_700_000_000),
+        ("", 1_700_000_000),
+        ("", 0),
+        ("m\"odel\n", 0),
+    ];
+    for from in ALL {
+        for to in ALL {
+            let input = long_stream(from, 5);
+            let mut t = new_stream_translator(from, to, ctx());
+            for (n, &(model, created)) in ctxs.iter().enumerate() {
+                let c = StreamCtx {
+                    model,
+                    created,
+                    id_seed: 7 + n as u64,
+                };
+                t.reset(c);
+                let mut reused = Vec::new();
+                t.feed(&input, &mut reused);
+                t.finish(&mut reused);
+                let mut fresh = Vec::new();
+                let mut f = new_stream_translator(from, to, c);
+                f.feed(&input, &mut fresh);
+                f.finish(&mut fresh);
+                assert_eq!(
+                    String::from_utf8_lossy(&reused),
+                    String::from_utf8_lossy(&fresh),
+                    "{from:?}->{to:?} stream {n}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn tool_call_tables_are_bounded() {
     // A hostile upstream opening many thousands of calls: the output stays valid and the

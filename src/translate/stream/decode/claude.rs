@@ -48,19 +48,28 @@ fn delta_fast(data: &[u8]) -> Option<(Delta, u32, &[u8])> {
     span::valid_string_body(body).then_some((kind, index, body))
 }
 
+/// What [`delta_fast`]'s layout starts with, up to the index.
+const DELTA_HEAD: &[u8] = br#"{"type":"content_block_delta","index":"#;
+
 /// The layout of [`delta_fast`] up to the string body: the delta's kind, its
 /// index and where the body starts in `data`.
 #[inline]
 fn delta_head(data: &[u8]) -> Option<(Delta, u32, usize)> {
-    const HEAD: &[u8] = br#"{"type":"content_block_delta","index":"#;
-    const MID: &[u8] = br#","delta":{"type":""#;
-    const TEXT: &[u8] = br#"text_delta","text":""#;
-    const THINKING: &[u8] = br#"thinking_delta","thinking":""#;
-    const INPUT_JSON: &[u8] = br#"input_json_delta","partial_json":""#;
-    if !span::has_prefix(data, HEAD) {
+    if !span::has_prefix(data, DELTA_HEAD) {
         return None;
     }
-    let digits = HEAD.len();
+    delta_rest(data, DELTA_HEAD.len())
+}
+
+/// [`delta_head`] after [`DELTA_HEAD`], which ends at `data[digits]`.
+#[inline(always)]
+fn delta_rest(data: &[u8], digits: usize) -> Option<(Delta, u32, usize)> {
+    const MID: &[u8] = br#","delta":{"type":""#;
+    const TEXT: &[u8] = br#"text_delta","text":""#;
+    /// `MID` and `TEXT` together: a text delta's bytes in one compare.
+    const MID_TEXT: &[u8] = br#","delta":{"type":"text_delta","text":""#;
+    const THINKING: &[u8] = br#"thinking_delta","thinking":""#;
+    const INPUT_JSON: &[u8] = br#"input_json_delta","partial_json":""#;
     let mut i = digits;
     let mut index = 0u32;
     while let Some(d) = data.get(i).filter(|b| b.is_ascii_digit()) {
@@ -70,7 +79,13 @@ fn delta_head(data: &[u8]) -> Option<(Delta, u32, usize)> {
         index = index * 10 + u32::from(d - b'0');
         i += 1;
     }
-    if i == digits || !span::has_prefix(&data[i..], MID) {
+    if i == digits {
+        return None;
+    }
+    if span::has_prefix(&data[i..], MID_TEXT) {
+        return Some((Delta::Text, index, i + MID_TEXT.len()));
+    }
+    if !span::has_prefix(&data[i..], MID) {
         return None;
     }
     i += MID.len();
@@ -108,18 +123,22 @@ fn type_first(data: &[u8]) -> Option<Option<StreamEvent<'static>>> {
     }
 }
 
-/// A message's `usage` and `id` members (raw spans), when present.
-type UsageAndId<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+/// A message's usage counts (when it has a `usage` member; see
+/// [`counts_of`]) and its `id` member (raw span), when present.
+type UsageAndId<'a> = (Option<[Option<u64>; 4]>, Option<&'a [u8]>);
 
 /// `{"type":"message_start","message":{…}}` (`type` first, `message` second
 /// and last, as Anthropic sends it) read in one pass over the message: its
-/// `usage` and `id` members (first occurrences, raw spans) — what the general
+/// `usage` counts and `id` member (first occurrences) — what the general
 /// path finds with a lookup that skips the message and a second one inside
 /// it. `None` (the general path decides) unless the message's member walk
 /// ends where the general path's skip of the message ends: every member value
 /// is an object, a string, an array without braces or a literal without
 /// braces or quotes, so skipping the message by its braces passes the same
 /// strings and stops at the same brace (tested against the general path).
+/// The usual members are taken without a second look: `null` and `[]` by
+/// their bytes, the usage object by [`usage_counts`] (which reads it and
+/// finds its end at once).
 fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
     const HEAD: &[u8] = br#"{"type":"message_start","message":"#;
     if !span::has_prefix(data, HEAD) {
@@ -127,6 +146,29 @@ fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
     }
     let (mut usage, mut id) = (None, None);
     let end = visit_object(data, HEAD.len(), |key, vs| {
+        let rest = &data[vs..];
+        let wanted = matches!(key, b"usage" | b"id");
+        // Another member's `null` or `[]` followed by what ends a member:
+        // what `skip_value` takes, and plain.
+        let short = if wanted {
+            0
+        } else if span::has_prefix(rest, b"null") {
+            4
+        } else if span::has_prefix(rest, b"[]") {
+            2
+        } else {
+            0
+        };
+        if short > 0 && matches!(rest.get(short), Some(b',' | b'}')) {
+            return Step::End(vs + short);
+        }
+        if key == b"usage" && usage.is_none() {
+            // A well-formed object ends where the brace skip ends.
+            if let Some((counts, ve)) = usage_counts(data, vs) {
+                usage = Some(counts);
+                return Step::End(ve);
+            }
+        }
         let Some(ve) = span::skip_value(data, vs) else {
             return Step::Stop;
         };
@@ -140,7 +182,8 @@ fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
             return Step::Stop;
         }
         match key {
-            b"usage" if usage.is_none() => usage = Some(v),
+            // Not in Anthropic's layout (`usage_counts` declined above).
+            b"usage" if usage.is_none() => usage = Some(usage_members(v)),
             b"id" if id.is_none() => id = Some(v),
             _ => {}
         }
@@ -175,20 +218,34 @@ fn usage_counts(b: &[u8], mut i: usize) -> Option<([Option<u64>; 4], usize)> {
         if b.get(i) != Some(&b'"') {
             return None;
         }
-        let klen = memchr::memchr2(b'"', b'\\', b.get(i + 1..)?)?;
-        let key = &b[i + 1..i + 1 + klen];
-        i += klen + 2;
-        if b.get(i) != Some(&b':') || b[i - 1] != b'"' {
+        let (slot, after) = match usage_key(&b[i..]) {
+            Some((k, n)) => (Some(k), i + n),
+            None => {
+                let klen = memchr::memchr2(b'"', b'\\', b.get(i + 1..)?)?;
+                let key = &b[i + 1..i + 1 + klen];
+                let colon = i + klen + 2;
+                if b.get(colon) != Some(&b':') || b[colon - 1] != b'"' {
+                    return None;
+                }
+                (USAGE_KEYS.iter().position(|k| *k == key), colon + 1)
+            }
+        };
+        i = after;
+        // At most 19 digits: the value fits in a u64 without a check.
+        let first = i;
+        let mut n = 0u64;
+        while let Some(d) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - first == 19 {
+                return None;
+            }
+            n = n * 10 + u64::from(d - b'0');
+            i += 1;
+        }
+        let digits = i - first;
+        if digits == 0 || (digits > 1 && b[first] == b'0') {
             return None;
         }
-        i += 1;
-        let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 || digits > 19 || (digits > 1 && b[i] == b'0') {
-            return None;
-        }
-        let n = span::as_u64(&b[i..i + digits])?;
-        i += digits;
-        if let Some(k) = USAGE_KEYS.iter().position(|k| *k == key) {
+        if let Some(k) = slot {
             counts[k].get_or_insert(n);
         }
         match b.get(i)? {
@@ -197,6 +254,26 @@ fn usage_counts(b: &[u8], mut i: usize) -> Option<([Option<u64>; 4], usize)> {
             _ => return None,
         }
     }
+}
+
+/// A key of [`USAGE_KEYS`] with its closing quote and colon at the front of
+/// `r` (which starts at the key's opening quote), matched by its bytes: its
+/// slot and the length up to the value. `None`: any other key (or spacing),
+/// which [`usage_counts`] reads by its closing quote.
+#[inline]
+fn usage_key(r: &[u8]) -> Option<(usize, usize)> {
+    const INPUT: &[u8] = br#""input_tokens":"#;
+    const CACHE_READ: &[u8] = br#""cache_read_input_tokens":"#;
+    const CACHE_CREATION: &[u8] = br#""cache_creation_input_tokens":"#;
+    const OUTPUT: &[u8] = br#""output_tokens":"#;
+    let (slot, lit) = match r.get(1)? {
+        b'i' => (0, INPUT),
+        b'c' if r.get(7) == Some(&b'r') => (1, CACHE_READ),
+        b'c' => (2, CACHE_CREATION),
+        b'o' => (3, OUTPUT),
+        _ => return None,
+    };
+    span::has_prefix(r, lit).then_some((slot, lit.len()))
 }
 
 /// The general reading of a `usage` object: [`USAGE_KEYS`] looked up (first
@@ -261,20 +338,28 @@ fn eol(b: &[u8], i: usize) -> Option<usize> {
 /// [`ClaudeDec::decode`] take it), so it agrees with them (tested).
 pub(crate) fn delta_block(b: &[u8]) -> Option<(usize, Option<StreamEvent<'_>>)> {
     const EVENT: &[u8] = b"event: content_block_delta";
-    let mut i = 0;
-    if span::has_prefix(b, EVENT) {
-        i = eol(b, EVENT.len())?;
-    }
-    let line = &b[i..];
-    i += if span::has_prefix(line, b"data: ") {
-        6
-    } else if span::has_prefix(line, b"data:") {
-        5
+    /// Anthropic's own block up to the index: `EVENT`, LF, `data: ` and
+    /// [`DELTA_HEAD`], what the steps below match, in one compare.
+    const BLOCK: &[u8] =
+        b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":";
+    let (kind, index, start) = if span::has_prefix(b, BLOCK) {
+        delta_rest(b, BLOCK.len())?
     } else {
-        return None;
+        let mut i = 0;
+        if span::has_prefix(b, EVENT) {
+            i = eol(b, EVENT.len())?;
+        }
+        let line = &b[i..];
+        i += if span::has_prefix(line, b"data: ") {
+            6
+        } else if span::has_prefix(line, b"data:") {
+            5
+        } else {
+            return None;
+        };
+        let (kind, index, start) = delta_head(&b[i..])?;
+        (kind, index, i + start)
     };
-    let (kind, index, start) = delta_head(&b[i..])?;
-    let start = i + start;
     let end = start + span::string_body_end(&b[start..])?;
     if !b[end..].starts_with(br#""}}"#) {
         return None;
@@ -306,13 +391,18 @@ fn delta_event(kind: Delta, index: u32, body: &[u8]) -> Option<StreamEvent<'_>> 
     })
 }
 
+/// The counts of a `usage` object: read in one pass when it has Anthropic's
+/// layout ([`usage_counts`]), else looked up ([`usage_members`]).
+fn counts_of(u: &[u8]) -> [Option<u64>; 4] {
+    match usage_counts(u, 0) {
+        Some((counts, end)) if end == u.len() => counts,
+        _ => usage_members(u),
+    }
+}
+
 impl ClaudeDec {
     pub(super) fn usage(&mut self, u: &[u8]) {
-        let counts = match usage_counts(u, 0) {
-            Some((counts, end)) if end == u.len() => counts,
-            _ => usage_members(u),
-        };
-        self.set_counts(counts);
+        self.set_counts(counts_of(u));
     }
 
     /// Stores the counts present, in [`USAGE_KEYS`] order.
@@ -357,15 +447,15 @@ impl ClaudeDec {
         }
     }
 
-    /// `message_start` with its message's `usage` and `id` members (raw spans).
+    /// `message_start` with its message's usage counts and `id` member (raw span).
     fn start(
         &mut self,
-        usage: Option<&[u8]>,
+        usage: Option<[Option<u64>; 4]>,
         id: Option<&[u8]>,
         f: &mut dyn FnMut(StreamEvent<'_>),
     ) {
-        if let Some(u) = usage {
-            self.usage(u);
+        if let Some(counts) = usage {
+            self.set_counts(counts);
         }
         f(StreamEvent::Start {
             id: id.and_then(span::str_content).unwrap_or(b""),
@@ -428,7 +518,7 @@ impl ClaudeDec {
         match ty {
             b"message_start" => {
                 let [usage, id] = get_many(message.unwrap_or(b"{}"), [b"usage", b"id"]);
-                self.start(usage, id, f);
+                self.start(usage.map(counts_of), id, f);
             }
             b"content_block_start" => {
                 let Some(block) = block else {
@@ -636,6 +726,9 @@ mod tests {
             ("input_json_delta", "partial_json"),
             ("signature_delta", "signature"),
             ("text_delta", "thinking"),
+            ("text_deltax", "text"),
+            ("text_delta", "texts"),
+            ("text_delt", "text"),
         ];
         let mut v = Vec::new();
         for b in bodies {
@@ -791,6 +884,9 @@ mod tests {
             r#"{"input_tokens":12,"cache_creation_input_tokens":3,"cache_read_input_tokens":4,"output_tokens":1}"#,
             r#"{"output_tokens":0,"output_tokens":9,"server_tool_use":0,"input_tokens":9999999999999999999}"#,
             r#"{"x":1,"input_tokens":2}"#,
+            r#"{"input_tokensx":5,"cache_read_input_tokens":7,"cache_creation_input_tokens":8,"output_tokens":9,"output_tokens_x":1,"i":2,"c":3,"o":4,"cache":6,"cache_creation":1}"#,
+            r#"{"cache_creation_input_tokens":1,"cache_read_input_tokens":2,"cache_read_input_tokensx":3,"input":4,"output":5}"#,
+            r#"{"output_tokens":1234567890123456789,"input_tokens":0}"#,
         ];
         let declined = [
             r#"{"output_tokens": 4}"#,
@@ -808,6 +904,15 @@ mod tests {
             r#"{"input_tokens":1,"cache_creation":{"ephemeral_5m_input_tokens":0},"output_tokens":2}"#,
             r#"{"output_tokens"}"#,
             r#"[]"#,
+            r#"{"input_tokens" :5}"#,
+            r#"{"input_tokens":}"#,
+            r#"{"input_tokens":12345678901234567890}"#,
+            r#"{"cache_read_input_tokens":00}"#,
+            r#"{"output_tokens":4x}"#,
+            r#"{"output_tokens":4 }"#,
+            r#"{"o"#,
+            r#"{"output_tokens"#,
+            r#"{"output_tokens":"#,
         ];
         for u in taken {
             let (counts, end) = usage_counts(u.as_bytes(), 0).expect(u);
@@ -936,6 +1041,17 @@ mod tests {
             r#"{"type":"message_start","message":{}}"#.to_string(),
             r#"{"type":"message_start","message":{"usage":{"input_tokens":"x"},"id":"bad \x"}}"#
                 .to_string(),
+            // Anthropic's own layout today: a nested object and a string in usage.
+            r#"{"type":"message_start","message":{"model":"claude-sonnet-4-5","id":"msg_01X","type":"message","role":"assistant","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":0,"cache_read_input_tokens":5,"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},"output_tokens":1,"service_tier":"standard"}}}"#
+                .to_string(),
+            // First occurrences: a null `usage` / `id` is the one taken.
+            format!(r#"{{"type":"message_start","message":{{"usage":null,"id":null,"usage":{usage},"id":"b"}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"id":[],"usage":[],"usage":{usage},"id":"b"}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"a":null,"b":[],"usage":{usage},"c":null}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"usage":{usage},"usage":{{"output_tokens":9}},"z":[]}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"a":nullx,"b":[],"usage":{usage}}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"a":null ,"b":[ ],"usage":{usage}}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"usage":{{"output_tokens":01}},"usage":{usage}}}}}"#),
         ];
         let general = [
             format!(
@@ -956,6 +1072,12 @@ mod tests {
                 .to_string(),
             r#"{"type":"message_start","message":"x"}"#.to_string(),
             r#"{"type":"message_start","message":{"id":"x"}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":null}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":[]}"#.to_string(),
+            r#"{"type":"message_start","message":{"usage":{"output_tokens":2}}"#.to_string(),
+            r#"{"type":"message_start","message":{"a":null]}}"#.to_string(),
+            r#"{"type":"message_start","message":{"b":[]1,"id":"x"}}"#.to_string(),
+            r#"{"type":"message_start","message":{"usage":{"output_tokens":2}]}}"#.to_string(),
         ];
         for d in &taken {
             assert!(message_start(d.as_bytes()).is_some(), "not taken: {d}");

@@ -8,24 +8,39 @@ const TEXT_OPEN: &[u8] = b"{\"content\":\"";
 /// ([`ChatEnc::chunk_close`]) and the SSE frame.
 const TEXT_CLOSE: &[u8] = b"\"},\"finish_reason\":null}]}\n\n";
 
+/// What opens a chunk of choice 0 after the head, up to the delta's members.
+const CHOICE0: &[u8] = b"{\"index\":0,\"delta\":";
+/// The role chunk after its head, closed ([`ChatEnc::chunk_close`]).
+const ROLE_CLOSE: &[u8] =
+    b"{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n";
+
 /// OpenAI Chat encoder state.
 #[derive(Debug, Default)]
 pub struct ChatEnc {
     pub(super) c: Common,
-    /// `{"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[`
-    pub(super) prefix: Vec<u8>,
-    /// `data: <prefix>{"index":0,"delta":{"content":"`: the head of every text
-    /// chunk of choice 0 (almost every chunk of a stream), written in one copy.
+    /// `","object":"chat.completion.chunk","created":..,"model":..,"choices":[`,
+    /// what follows the id in every chunk. It depends on `created` and the
+    /// model alone, so a reused encoder keeps it for the next stream of the
+    /// same model within the same second; empty until built.
+    pub(super) tail: Vec<u8>,
+    /// `data: {"id":..<tail>{"index":0,"delta":{"content":"`: the head of every
+    /// text chunk of choice 0 (almost every chunk of a stream), written in one
+    /// copy; empty until the stream is open.
     pub(super) text_open: Vec<u8>,
+    /// Length of `data: {"id":..<tail>` at the front of `text_open`: the head
+    /// of a chunk of any choice.
+    pub(super) head: usize,
     /// `(choice, upstream tool key) -> client tool index`, per choice sequential.
     pub(super) tools: Vec<(u32, u32, u32)>,
 }
 
 impl ChatEnc {
     pub(super) fn reset(&mut self, ctx: &StreamCtx<'_>) {
-        self.c.reset(ctx);
-        self.prefix.clear();
+        if !self.c.reset(ctx) {
+            self.tail.clear();
+        }
         self.text_open.clear();
+        self.head = 0;
         self.tools.clear();
     }
 
@@ -34,37 +49,49 @@ impl ChatEnc {
             return;
         }
         self.c.started = true;
-        self.c.set_id(id, b"chatcmpl-");
-        let p = &mut self.prefix;
-        p.clear();
-        p.extend_from_slice(b"{\"id\":\"");
-        p.extend_from_slice(&self.c.id);
-        p.extend_from_slice(b"\",\"object\":\"chat.completion.chunk\",\"created\":");
-        write_u64(p, self.c.created);
-        p.extend_from_slice(b",\"model\":\"");
-        p.extend_from_slice(&self.c.model);
-        p.extend_from_slice(b"\",\"choices\":[");
-        let mut t = std::mem::take(&mut self.text_open);
+        if self.tail.is_empty() {
+            let t = &mut self.tail;
+            t.extend_from_slice(b"\",\"object\":\"chat.completion.chunk\",\"created\":");
+            write_u64(t, self.c.created);
+            t.extend_from_slice(b",\"model\":\"");
+            t.extend_from_slice(&self.c.model);
+            t.extend_from_slice(b"\",\"choices\":[");
+        }
+        let t = &mut self.text_open;
         t.clear();
-        self.chunk_open(0, &mut t);
+        t.extend_from_slice(b"data: {\"id\":\"");
+        if id.is_empty() {
+            t.extend_from_slice(b"chatcmpl-");
+            write_hex(t, self.c.seed);
+        } else {
+            t.extend_from_slice(id);
+        }
+        t.extend_from_slice(&self.tail);
+        self.head = t.len();
+        t.extend_from_slice(CHOICE0);
         t.extend_from_slice(TEXT_OPEN);
-        self.text_open = t;
-        self.chunk_open(0, out);
-        out.extend_from_slice(b"{\"role\":\"assistant\",\"content\":\"\"}");
-        Self::chunk_close(out);
+        put3(out, self.choice0_head(), ROLE_CLOSE, b"");
     }
 
-    /// Writes `data: <prefix>{"index":i,"delta":`; for choice 0 once the
-    /// stream is open, a copy of the head [`ChatEnc::text_open`] starts with.
+    /// `data: {"id":..<tail>{"index":0,"delta":`, once the stream is open.
+    #[inline]
+    fn choice0_head(&self) -> &[u8] {
+        self.text_open.strip_suffix(TEXT_OPEN).unwrap_or_default()
+    }
+
+    /// Writes `data: {"id":..<tail>{"index":i,"delta":` (the stream is open:
+    /// [`ChatEnc::start`] ran); for choice 0 a copy of the head
+    /// [`ChatEnc::text_open`] starts with.
     pub(super) fn chunk_open(&self, choice: u32, out: &mut Vec<u8>) {
-        if choice == 0 {
-            if let Some(head) = self.text_open.strip_suffix(TEXT_OPEN) {
-                out.extend_from_slice(head);
-                return;
-            }
+        if choice == 0 && !self.text_open.is_empty() {
+            out.extend_from_slice(self.choice0_head());
+            return;
         }
-        begin(out, None);
-        out.extend_from_slice(&self.prefix);
+        if self.text_open.is_empty() {
+            // Not reached (every caller opened the stream): still a frame.
+            begin(out, None);
+        }
+        out.extend_from_slice(&self.text_open[..self.head]);
         out.extend_from_slice(b"{\"index\":");
         write_u64(out, u64::from(choice));
         out.extend_from_slice(b",\"delta\":");
@@ -219,16 +246,19 @@ impl ChatEnc {
             None if !self.tools.is_empty() => b"tool_calls",
             None => b"stop",
         };
-        self.chunk_open(0, out);
-        out.extend_from_slice(b"{},\"finish_reason\":\"");
-        out.extend_from_slice(reason);
-        out.extend_from_slice(b"\",\"native_finish_reason\":\"");
-        if self.c.native.is_empty() {
-            out.extend_from_slice(reason);
+        // Few pieces, each copied once (this chunk is a stream's longest).
+        put3(out, self.choice0_head(), b"{},\"finish_reason\":\"", reason);
+        let native = &self.c.native;
+        if native.is_empty() {
+            put3(out, b"\",\"native_finish_reason\":\"", reason, b"\"}]");
+        } else if !native.iter().any(u8::is_ascii_uppercase) {
+            // Upstreams' reasons are lower case already: one copy.
+            put3(out, b"\",\"native_finish_reason\":\"", native, b"\"}]");
         } else {
-            out.extend(self.c.native.iter().map(u8::to_ascii_lowercase));
+            out.extend_from_slice(b"\",\"native_finish_reason\":\"");
+            out.extend(native.iter().map(u8::to_ascii_lowercase));
+            out.extend_from_slice(b"\"}]");
         }
-        out.extend_from_slice(b"\"}]");
         if let Some(u) = self.c.usage {
             out.extend_from_slice(b",\"usage\":{\"prompt_tokens\":");
             write_u64(out, u.input);
@@ -242,8 +272,8 @@ impl ChatEnc {
             write_u64(out, u.reasoning);
             out.extend_from_slice(b"}}");
         }
-        out.push(b'}');
-        end(out);
+        // The chunk's close and its frame's end, then the terminator.
+        out.extend_from_slice(b"}\n\n");
         write_done(out);
     }
 }

@@ -22,7 +22,7 @@ pub struct ClaudeEnc {
 
 impl ClaudeEnc {
     pub(super) fn reset(&mut self, ctx: &StreamCtx<'_>) {
-        self.c.reset(ctx);
+        let _ = self.c.reset(ctx);
         self.open = None;
         self.next_block = 0;
         self.tools.clear();

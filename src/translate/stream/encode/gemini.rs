@@ -22,7 +22,7 @@ pub struct GeminiEnc {
 
 impl GeminiEnc {
     pub(super) fn reset(&mut self, ctx: &StreamCtx<'_>) {
-        self.c.reset(ctx);
+        let _ = self.c.reset(ctx);
         self.n_calls = 0;
     }
 

@@ -28,6 +28,9 @@ use crate::translate::tools::ClientTools;
 struct Common {
     /// Escaped client-visible model name.
     model: Vec<u8>,
+    /// The raw name `model` was escaped from: a reused encoder serving the
+    /// same model again (the common case) does not escape it again.
+    model_raw: Vec<u8>,
     /// Escaped response id (upstream's, or synthesised when the upstream gave none).
     id: Vec<u8>,
     created: u64,
@@ -42,9 +45,17 @@ struct Common {
 }
 
 impl Common {
-    fn reset(&mut self, ctx: &StreamCtx<'_>) {
-        self.model.clear();
-        escape_into(&mut self.model, ctx.model.as_bytes());
+    /// Starts a new stream; `true` when its model and `created` are the
+    /// previous stream's (what is derived from them alone may be kept).
+    fn reset(&mut self, ctx: &StreamCtx<'_>) -> bool {
+        let same_model = self.model_raw == ctx.model.as_bytes();
+        if !same_model {
+            self.model_raw.clear();
+            self.model_raw.extend_from_slice(ctx.model.as_bytes());
+            self.model.clear();
+            escape_into(&mut self.model, ctx.model.as_bytes());
+        }
+        let same = same_model && self.created == ctx.created;
         self.id.clear();
         self.created = ctx.created;
         self.seed = ctx.id_seed;
@@ -53,6 +64,7 @@ impl Common {
         self.usage = None;
         self.finish = None;
         self.native.clear();
+        same
     }
 
     /// Take the upstream id when present, else `<prefix><seed hex>`.

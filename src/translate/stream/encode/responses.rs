@@ -49,7 +49,7 @@ pub struct RespEnc {
 
 impl RespEnc {
     pub(super) fn reset(&mut self, ctx: &StreamCtx<'_>) {
-        self.c.reset(ctx);
+        let _ = self.c.reset(ctx);
         self.seq = 0;
         self.n_items = 0;
         self.tools = None;
