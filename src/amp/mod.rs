@@ -330,6 +330,7 @@ async fn to_amp(
     r.extend_from_slice(body);
     let head_only = method == b"HEAD";
     let sent = monoio::select! {
+        biased;
         s = crate::upstream::send(&w.pool, &w.tls, ep, snap.amp_proxy.as_deref(), r, head_only, false) => Some(s),
         _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
     };
@@ -364,6 +365,7 @@ async fn relay(
 ) -> bool {
     let mut chunk = w.pool.borrow_mut().buf();
     let first = monoio::select! {
+        biased;
         r = resp.read_body(&mut chunk) => Some(r),
         _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
     };
@@ -409,6 +411,7 @@ async fn relay(
         // (a failure sends the bytes as they came, as CLIProxyAPI does).
         let whole = if more {
             let r = monoio::select! {
+                biased;
                 r = resp.read_to_end(&mut chunk, crate::h1::DEFAULT_BODY_LIMIT) => Some(r),
                 _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
             };
@@ -463,6 +466,7 @@ async fn relay(
             return false;
         }
         let r = monoio::select! {
+            biased;
             r = resp.read_body(&mut chunk) => Some(r),
             _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
         };

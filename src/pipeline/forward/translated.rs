@@ -220,6 +220,7 @@ async fn translate_whole(
     let status = resp.status();
     let mut body = w.pool.borrow_mut().buf();
     let read = monoio::select! {
+        biased;
         r = resp.read_to_end(&mut body, MAX_TRANSLATED_BODY) => Some(r),
         _ = conn.client_gone_after(CLIENT_WATCH_DELAY) => None,
     };
