@@ -29,6 +29,7 @@ taskset -c 0 nginx -c $W/proxy.conf
 config() { bench_config "$1" "$UP" "$W"; } # port
 bench_lua $W/json.lua gpt-bench false
 bench_lua $W/sse40.lua gpt-bench-sse40 true
+bench_lua $W/claude40.lua gpt-bench-claude40 true
 
 # name pid port, one line per proxy instance.
 : >$W/targets
@@ -62,8 +63,9 @@ measure() { # name scenario pid port path
   printf '%-8s %-12s %8s req ' "$2" "$1" "$reqs"
   awk -F, -v r="$reqs" '$3 ~ /:|context/ { n=$3; sub(/^(syscalls:sys_enter_|raw_syscalls:|io_uring:io_uring_)/, "", n); if ($1 > 0) printf " %s=%.2f", n, $1/r } END { print "" }' $W/perf.out
 }
-for s in json sse40; do
-  measure nginx $s $NGX_PID $NGX "$(ngx_path $s)"
+for s in json sse40 claude40; do
+  # nginx does no translation: no claude40 row for it.
+  [ $s = claude40 ] || measure nginx $s $NGX_PID $NGX "$(ngx_path $s)"
   while read -r name pid port; do
     measure "$name" $s $pid $port /v1/chat/completions
   done <$W/targets
