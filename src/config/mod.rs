@@ -632,3 +632,31 @@ pub struct HeaderDefaults {
     /// only, when the client sends none (`upstream::ws`).
     pub codex_beta_features: String,
 }
+
+impl HeaderDefaults {
+    /// Equal to `other` (as `==`), without calling `memcmp` on empty
+    /// values: an empty `String` points at a dangling address, and glibc's
+    /// AVX-512 `memcmp` still issues a fully masked load there, whose fault
+    /// suppression costs a microcode assist (~0.6 µs, 3% of a translated
+    /// request's CPU when this ran per request with all six values empty).
+    pub fn same_as(&self, other: &HeaderDefaults) -> bool {
+        fn eq(a: &str, b: &str) -> bool {
+            a.len() == b.len() && (a.is_empty() || a == b)
+        }
+        // Destructured so a new field cannot be left out.
+        let HeaderDefaults {
+            claude_user_agent,
+            claude_package_version,
+            claude_runtime_version,
+            claude_timeout,
+            codex_user_agent,
+            codex_beta_features,
+        } = self;
+        eq(claude_user_agent, &other.claude_user_agent)
+            && eq(claude_package_version, &other.claude_package_version)
+            && eq(claude_runtime_version, &other.claude_runtime_version)
+            && eq(claude_timeout, &other.claude_timeout)
+            && eq(codex_user_agent, &other.codex_user_agent)
+            && eq(codex_beta_features, &other.codex_beta_features)
+    }
+}

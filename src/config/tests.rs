@@ -1395,3 +1395,30 @@ fn every_kind_has_its_own_keyed_slot() {
     }
     assert!(c.keyed(Kind::OpenAiCompat).is_empty());
 }
+
+#[test]
+fn header_defaults_same_as_agrees_with_eq() {
+    let values = ["", "a", "b", "ab", "claude-cli/2.0 (external, cli)"];
+    let set = |d: &mut HeaderDefaults, field: usize, v: &str| {
+        let f = match field {
+            0 => &mut d.claude_user_agent,
+            1 => &mut d.claude_package_version,
+            2 => &mut d.claude_runtime_version,
+            3 => &mut d.claude_timeout,
+            4 => &mut d.codex_user_agent,
+            _ => &mut d.codex_beta_features,
+        };
+        *f = v.to_string();
+    };
+    for field in 0..6 {
+        for a in values {
+            for b in values {
+                let mut x = HeaderDefaults::default();
+                let mut y = HeaderDefaults::default();
+                set(&mut x, field, a);
+                set(&mut y, field, b);
+                assert_eq!(x.same_as(&y), x == y, "field {field}: {a:?} vs {b:?}");
+            }
+        }
+    }
+}

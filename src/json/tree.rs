@@ -629,7 +629,11 @@ mod tests {
                 }
                 if let Ok(Some(pk)) = &pulled {
                     // The key read is what the full string reader reads.
-                    let mut q = Parser { s: &doc, b: doc.as_bytes(), i: 1 };
+                    let mut q = Parser {
+                        s: &doc,
+                        b: doc.as_bytes(),
+                        i: 1,
+                    };
                     let full = q.string().expect("a key the pull reader read");
                     assert_eq!((full.raw, full.escaped), (pk.raw, pk.escaped), "{doc:?}");
                 }

@@ -233,7 +233,10 @@ fn write_cached(
     let Ok(mut slot) = cache.try_borrow_mut() else {
         return false;
     };
-    if slot.as_ref().is_none_or(|c| c.defaults != *client.defaults) {
+    if slot
+        .as_ref()
+        .is_none_or(|c| !c.defaults.same_as(client.defaults))
+    {
         *slot = Some(IdentityHead::build(client.defaults));
     }
     match slot.as_ref() {
