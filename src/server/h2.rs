@@ -259,20 +259,10 @@ async fn stream<H: Host, A: Handler<H>>(
     let head_request = req.method() == http::Method::HEAD;
     let limit = w.body_limit();
     let read = read_request(&*w, req, limit).await;
-    let mut conn = Conn {
-        // The stream type is the server module's; it wraps an h2 response.
-        stream: Box::new(H2Response::new(respond, head_request)).into(),
-        peer,
-        buf: Vec::new(),
-        out: Vec::with_capacity(4096),
-        committed_early: false,
-        // No WebSocket over HTTP/2 (no extended CONNECT).
-        ws: None,
-        filter: None,
-        trace: None,
-        watch: None,
-        upstream_timer: None,
-    };
+    // The stream type is the server module's; it wraps an h2 response. No
+    // WebSocket over HTTP/2 (no extended CONNECT).
+    let stream = Box::new(H2Response::new(respond, head_request)).into();
+    let mut conn = Conn::new(stream, peer, Vec::new(), 4096);
     let mut buf = match read {
         Ok(b) => b,
         Err((status, msg)) => {

@@ -175,6 +175,29 @@ pub trait OutFilter {
 }
 
 impl Conn {
+    /// A connection with nothing read, `out_capacity` bytes of output
+    /// buffer, and no per-request state (trace, filter, WebSocket bridge,
+    /// timers) yet.
+    pub fn new(
+        stream: tls::ClientStream,
+        peer: SocketAddr,
+        buf: Vec<u8>,
+        out_capacity: usize,
+    ) -> Conn {
+        Conn {
+            stream,
+            peer,
+            buf,
+            out: Vec::with_capacity(out_capacity),
+            committed_early: false,
+            ws: None,
+            filter: None,
+            trace: None,
+            watch: None,
+            upstream_timer: None,
+        }
+    }
+
     /// Reads more bytes into `buf`. `Ok(0)` is end of stream.
     pub async fn read_more(&mut self) -> io::Result<usize> {
         self.stream.read_more(&mut self.buf).await
@@ -498,18 +521,7 @@ pub async fn serve_with<H: Host, A: Handler<H>>(
     peer: SocketAddr,
     buf: Vec<u8>,
 ) {
-    let mut conn = Conn {
-        stream,
-        peer,
-        buf,
-        out: Vec::with_capacity(16 * 1024),
-        committed_early: false,
-        trace: None,
-        ws: None,
-        filter: None,
-        watch: None,
-        upstream_timer: None,
-    };
+    let mut conn = Conn::new(stream, peer, buf, 16 * 1024);
     let mut head = RequestHead::default();
     // The idle and head timeouts' timer (see `read_head`); registered on
     // its first wait, kept for the connection's life.

@@ -11,18 +11,7 @@ async fn pair() -> (Conn, TcpStream) {
     let addr = listener.local_addr().expect("addr");
     let client = TcpStream::connect(addr).await.expect("connect");
     let (tcp, peer) = listener.accept().await.expect("accept");
-    let conn = Conn {
-        stream: tls::ClientStream::Plain(tcp),
-        peer,
-        buf: Vec::new(),
-        out: Vec::new(),
-        committed_early: false,
-        ws: None,
-        filter: None,
-        trace: None,
-        watch: None,
-        upstream_timer: None,
-    };
+    let conn = Conn::new(tls::ClientStream::Plain(tcp), peer, Vec::new(), 0);
     (conn, client)
 }
 
