@@ -608,6 +608,37 @@ impl ClaudeDec {
 mod tests {
     use super::*;
 
+    /// Delta texts for the fast-path agreement tests: plain, empty, escapes
+    /// of every kind, non-ASCII, and malformed strings.
+    const DELTA_BODIES: &[&str] = &[
+        "word1 ",
+        "",
+        r#"a \"quoted\" \\ back\/slash \n\t \u00e9 \ud83d\ude00"#,
+        "héllo wörld 日本",
+        "héllo wörld 日本 and some more text after it",
+        r#"ends with escaped quote \""#,
+        r#"dangling \"#,
+        r#"raw " quote"#,
+        "control \u{1} char",
+        r#"bad \x escape"#,
+        r#"short \u12 escape"#,
+        r#"{\"q\":\"x"#,
+        "a longer piece of plain ASCII text, longer than a word or two",
+    ];
+
+    /// Delta kinds with their text keys: the four Anthropic sends, a kind
+    /// with another kind's key, and near misses of the names.
+    const DELTA_KINDS: &[(&str, &str)] = &[
+        ("text_delta", "text"),
+        ("thinking_delta", "thinking"),
+        ("input_json_delta", "partial_json"),
+        ("signature_delta", "signature"),
+        ("text_delta", "thinking"),
+        ("text_deltax", "text"),
+        ("text_delta", "texts"),
+        ("text_delt", "text"),
+    ];
+
     fn events(data: &[u8], general: bool) -> Vec<String> {
         let mut d = ClaudeDec::default();
         let mut got = Vec::new();
@@ -626,26 +657,8 @@ mod tests {
     /// near misses alike, the events equal the general path's.
     #[test]
     fn delta_fast_path_agrees_with_the_general_path() {
-        let bodies: &[&str] = &[
-            "word1 ",
-            "",
-            r#"a \"quoted\" \\ back\/slash \n\t \u00e9 \ud83d\ude00"#,
-            "héllo wörld 日本",
-            r#"ends with escaped quote \""#,
-            r#"dangling \"#,
-            r#"raw " quote"#,
-            "control \u{1} char",
-            r#"bad \x escape"#,
-            r#"short \u12 escape"#,
-            r#"{\"q\":\"x"#,
-        ];
-        let kinds = [
-            ("text_delta", "text"),
-            ("thinking_delta", "thinking"),
-            ("input_json_delta", "partial_json"),
-            ("signature_delta", "signature"),
-            ("text_delta", "thinking"),
-        ];
+        let bodies = DELTA_BODIES;
+        let kinds = DELTA_KINDS;
         let mut shapes = Vec::new();
         for b in bodies {
             for (ty, key) in kinds {
@@ -707,29 +720,8 @@ mod tests {
     /// delta kinds, CRLF, `data:` without a space, other event lines, a
     /// missing blank line).
     fn blocks() -> Vec<String> {
-        let bodies = [
-            "word1 ",
-            "",
-            r#"a \"quoted\" \\ \/ \n\t \u00e9 \ud83d\ude00"#,
-            "héllo wörld 日本 and some more text after it",
-            r#"ends with escaped quote \""#,
-            r#"dangling \"#,
-            r#"raw " quote"#,
-            "control \u{1} char",
-            r#"bad \x escape"#,
-            r#"{\"q\":\"x"#,
-            "a longer piece of plain ASCII text, longer than a word or two",
-        ];
-        let kinds = [
-            ("text_delta", "text"),
-            ("thinking_delta", "thinking"),
-            ("input_json_delta", "partial_json"),
-            ("signature_delta", "signature"),
-            ("text_delta", "thinking"),
-            ("text_deltax", "text"),
-            ("text_delta", "texts"),
-            ("text_delt", "text"),
-        ];
+        let bodies = DELTA_BODIES;
+        let kinds = DELTA_KINDS;
         let mut v = Vec::new();
         for b in bodies {
             for (ty, key) in kinds {
@@ -802,9 +794,10 @@ mod tests {
                 }
             }
         }
-        // 3 delta kinds x 7 valid bodies x 4 digit-only indexes x 5 framings
-        // (LF, no event line, CRLF, LF then CRLF, `data:` without a space).
-        assert_eq!(taken, 3 * 7 * 4 * 5, "fast block path taken {taken} times");
+        // 3 delta kinds x 8 valid bodies (of `DELTA_BODIES`) x 4 digit-only
+        // indexes x 5 framings (LF, no event line, CRLF, LF then CRLF,
+        // `data:` without a space).
+        assert_eq!(taken, 3 * 8 * 4 * 5, "fast block path taken {taken} times");
         let exact = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n";
         assert_eq!(
             delta_block(exact.as_bytes()),
