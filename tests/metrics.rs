@@ -74,6 +74,26 @@ fn metrics_match_the_requests_sent() {
         assert_eq!(chat(&srv, "gpt-test", "hi", false).status, 200);
     }
     assert_eq!(chat(&srv, "gpt-test", "hi", true).status, 200);
+    let scrape = || {
+        srv.request(
+            "GET",
+            "/metrics",
+            &[("Authorization", &format!("Bearer {KEY}"))],
+            "",
+        )
+    };
+    // A request is counted after its answer is written and its credential's
+    // result reported; a client can have the last byte of a stream before
+    // that. The failure below must come after the four successes' reports
+    // (a success clears a cooldown), so wait for them to be counted.
+    assert!(eventually(Duration::from_secs(10), || {
+        let s = samples(&scrape().text());
+        s.iter()
+            .filter(|(k, _)| k.starts_with("cliproxy_request_duration_seconds_count{"))
+            .map(|(_, v)| *v)
+            .sum::<f64>()
+            == 4.0
+    }));
     // One failure: it also cools the only credential down (sent last).
     assert_eq!(chat(&srv, "gpt-test", "fail", false).status, 503);
     assert_eq!(chat(&srv, "no-such-model", "hi", false).status, 400);
@@ -85,14 +105,6 @@ fn metrics_match_the_requests_sent() {
             .status,
         401
     );
-    let scrape = || {
-        srv.request(
-            "GET",
-            "/metrics",
-            &[("Authorization", &format!("Bearer {KEY}"))],
-            "",
-        )
-    };
     let first = scrape();
     assert_eq!(first.status, 200);
     assert_eq!(
