@@ -68,6 +68,54 @@ pub fn chunk(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// A chunk written in place, for data produced straight into the output
+/// buffer (a translator's output), so it is not copied once more into a
+/// framed one. [`OpenChunk::open`] reserves a four-digit size line, the
+/// data is appended behind it, [`OpenChunk::close`] writes the size in,
+/// zero-padded (`chunk-size = 1*HEXDIG`: leading zeros are valid HTTP/1.1,
+/// and every parser we test against reads them), and ends the chunk. Data
+/// over 64 KiB widens the size line (its tail moves, rarely); no data
+/// removes the chunk, since an empty chunk would end the body.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenChunk(usize);
+
+impl OpenChunk {
+    const PLACEHOLDER: &'static [u8] = b"0000\r\n";
+
+    /// Starts a chunk at the end of `out`.
+    pub fn open(out: &mut Vec<u8>) -> OpenChunk {
+        let at = out.len();
+        out.extend_from_slice(Self::PLACEHOLDER);
+        OpenChunk(at)
+    }
+
+    /// Whether nothing was written into the chunk yet.
+    pub fn is_empty(self, out: &[u8]) -> bool {
+        out.len() <= self.0 + Self::PLACEHOLDER.len()
+    }
+
+    /// Fills the size in and ends the chunk (or drops it when empty).
+    pub fn close(self, out: &mut Vec<u8>) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let at = self.0;
+        let Some(n) = out.len().checked_sub(at + Self::PLACEHOLDER.len()) else {
+            return;
+        };
+        if n == 0 {
+            out.truncate(at);
+            return;
+        }
+        let digits = ((64 - (n as u64).leading_zeros()).div_ceil(4) as usize).max(4);
+        if digits > 4 {
+            out.splice(at..at, std::iter::repeat_n(b'0', digits - 4));
+        }
+        for (d, slot) in out[at..at + digits].iter_mut().rev().enumerate() {
+            *slot = HEX[(n >> (d * 4)) & 15];
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// The terminating chunk of a chunked body.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
@@ -155,6 +203,53 @@ mod tests {
             want.extend_from_slice(&data);
             want.extend_from_slice(b"\r\n");
             assert_eq!(o, want);
+        }
+    }
+
+    /// A chunk written in place frames its data like [`chunk`] but with a
+    /// size zero-padded to four digits (wider past 64 KiB), keeps what was
+    /// in the buffer before it, drops itself when nothing was written, and
+    /// decodes back to the data with our chunked decoder.
+    #[test]
+    fn open_chunk_frames_in_place() {
+        for n in [
+            0usize,
+            1,
+            9,
+            15,
+            16,
+            255,
+            256,
+            4095,
+            4096,
+            65535,
+            65536,
+            70000,
+            1 << 20,
+        ] {
+            let data: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut o = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+            let before = o.len();
+            let c = OpenChunk::open(&mut o);
+            assert!(c.is_empty(&o));
+            o.extend_from_slice(&data);
+            assert_eq!(c.is_empty(&o), n == 0);
+            c.close(&mut o);
+            let mut want = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+            if n > 0 {
+                want.extend_from_slice(format!("{n:04x}\r\n").as_bytes());
+                want.extend_from_slice(&data);
+                want.extend_from_slice(b"\r\n");
+            }
+            assert_eq!(o, want, "n = {n}");
+            o.extend_from_slice(LAST_CHUNK);
+            let mut got = Vec::new();
+            let mut dec = crate::h1::ChunkedDecoder::new();
+            let p = dec
+                .feed(&o[before..], |d| got.extend_from_slice(d))
+                .expect("our framing decodes");
+            assert!(p.done, "n = {n}");
+            assert_eq!(got, data, "n = {n}");
         }
     }
 }

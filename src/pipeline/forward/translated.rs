@@ -334,13 +334,34 @@ async fn translate_stream(
     let mut fed = 0usize;
     let mut chunk = w.pool.borrow_mut().buf();
     let mut out = w.pool.borrow_mut().buf();
+    let mut shaper = Shaper::for_call(call);
+    // Without a shaper the translator writes straight into the client's
+    // buffer, inside a chunk whose size is filled in when it closes: the
+    // stream's bytes are not copied again into a framed buffer. The head
+    // goes first; it is taken back if no client byte ever comes.
+    let direct = matches!(shaper, Shaper::None);
+    let base = conn.out.len();
+    let mut open = None;
+    if direct {
+        stream_head(&mut conn.out, call.gemini_raw, fwd);
+        open = Some(encode::OpenChunk::open(&mut conn.out));
+    }
     // First-byte commit: read until the translator produced client bytes.
     let mut more = true;
-    while out.is_empty() {
+    while match open {
+        Some(c) => c.is_empty(&conn.out),
+        None => out.is_empty(),
+    } {
         let r = next_event_bytes(&mut resp, &mut chunk, conn, None).await;
         match r {
-            None => return Relayed::ClientGone,
-            Some(Err(e)) => return Relayed::NoFirstByte(e.to_string()),
+            None => {
+                conn.out.truncate(base);
+                return Relayed::ClientGone;
+            }
+            Some(Err(e)) => {
+                conn.out.truncate(base);
+                return Relayed::NoFirstByte(e.to_string());
+            }
             Some(Ok(true)) => {
                 fed += chunk.len();
                 if let Some(s) = sniff.as_deref_mut() {
@@ -349,22 +370,28 @@ async fn translate_stream(
                 if let Some(t) = conn.trace.as_mut() {
                     t.upstream_body(&chunk);
                 }
-                tr.feed(&chunk, &mut out);
+                tr.feed(&chunk, sink(direct, conn, &mut out));
                 chunk.clear();
             }
             Some(Ok(false)) => {
-                tr.finish(&mut out);
+                tr.finish(sink(direct, conn, &mut out));
                 more = false;
                 break;
             }
         }
     }
-    stream_head(&mut conn.out, call.gemini_raw, fwd);
-    let mut shaper = Shaper::for_call(call);
+    if !direct {
+        stream_head(&mut conn.out, call.gemini_raw, fwd);
+    }
     loop {
-        shaper.apply(&mut out, !more);
-        encode::chunk(&mut conn.out, &out);
-        out.clear();
+        match open.take() {
+            Some(c) => c.close(&mut conn.out),
+            None => {
+                shaper.apply(&mut out, !more);
+                encode::chunk(&mut conn.out, &out);
+                out.clear();
+            }
+        }
         if !more {
             conn.out.extend_from_slice(encode::LAST_CHUNK);
             let ok = conn.flush().await.is_ok();
@@ -385,7 +412,12 @@ async fn translate_stream(
         if !resp.is_done() && conn.flush().await.is_err() {
             return Relayed::ClientGone;
         }
+        // Opened after the wait: a keep-alive written during it is a chunk
+        // of its own.
         let r = next_event_bytes(&mut resp, &mut chunk, conn, keepalive).await;
+        if direct {
+            open = Some(encode::OpenChunk::open(&mut conn.out));
+        }
         match r {
             None => return Relayed::ClientGone,
             Some(Ok(true)) => {
@@ -396,11 +428,11 @@ async fn translate_stream(
                 if let Some(t) = conn.trace.as_mut() {
                     t.upstream_body(&chunk);
                 }
-                tr.feed(&chunk, &mut out);
+                tr.feed(&chunk, sink(direct, conn, &mut out));
                 chunk.clear();
             }
             Some(Ok(false)) => {
-                tr.finish(&mut out);
+                tr.finish(sink(direct, conn, &mut out));
                 more = false;
             }
             Some(Err(e)) => {
@@ -409,13 +441,29 @@ async fn translate_stream(
                     ErrorKind::BrokenStream,
                     format!("upstream stream interrupted: {e}"),
                 )
-                .write_event(&mut tr, &mut out);
-                shaper.apply(&mut out, true);
-                encode::chunk(&mut conn.out, &out);
+                .write_event(&mut tr, sink(direct, conn, &mut out));
+                match open.take() {
+                    Some(c) => c.close(&mut conn.out),
+                    None => {
+                        shaper.apply(&mut out, true);
+                        encode::chunk(&mut conn.out, &out);
+                    }
+                }
                 conn.out.extend_from_slice(encode::LAST_CHUNK);
                 return Relayed::Done(conn.flush().await.is_ok(), true);
             }
         }
+    }
+}
+
+/// Where a translator writes: the client's buffer itself (inside an open
+/// chunk) or, when a shaper rewrites the output first, the scratch buffer.
+#[inline]
+fn sink<'a>(direct: bool, conn: &'a mut Conn, out: &'a mut Vec<u8>) -> &'a mut Vec<u8> {
+    if direct {
+        &mut conn.out
+    } else {
+        out
     }
 }
 
