@@ -8,10 +8,12 @@
 #   claude40  OpenAI client -> Claude upstream stream, 40 text deltas
 #             (cliproxy only: nginx does no translation)
 # Order interleaved per round: nginx, cliproxy-uring, cliproxy-epoll, for each
-# scenario; ROUNDS rounds. Each run: a WARM warm-up, then DUR measured; the
+# pass-through scenario, each cliproxy's claude40 run right after its sse40
+# run; ROUNDS rounds. Each run: a WARM warm-up, then DUR measured; the
 # proxy process's CPU (utime+stime from /proc/PID/stat, nginx: its worker)
-# over the requests wrk completed. Prints every run, then the medians and
-# the cliproxy/nginx ratios.
+# over the requests wrk completed. Prints every run, then the medians, the
+# cliproxy/nginx ratios, and the translated/pass-through ratio per round
+# (back-to-back pairs) with its median.
 #
 # Usage: benches/wrk/compare.sh [rounds=3] [duration=5s] [connections=64]
 # Env: WARM (default 1s), CLIPROXY_BIN (default target/release/cliproxy).
@@ -95,10 +97,14 @@ measure() { # proxy scenario pid port path
 echo "== $ROUNDS rounds, $CONNS connections, warm-up $WARM, measured $DUR per run ==" >&2
 for r in $(seq "$ROUNDS"); do
   echo "-- round $r" >&2
-  for s in json sse40 claude40; do
-    [ $s = claude40 ] || measure nginx $s $NGX_PID $NGX "$(ngx_path $s)"
+  for s in json sse40; do
+    measure nginx $s $NGX_PID $NGX "$(ngx_path $s)"
     measure cliproxy-uring $s $URING_PID $URING /v1/chat/completions
+    # The translated stream right after its own pass-through: the pair is
+    # measured back to back, so the machine's drift hits both alike.
+    [ $s = json ] || measure cliproxy-uring claude40 $URING_PID $URING /v1/chat/completions
     measure cliproxy-epoll $s $EPOLL_PID $EPOLL /v1/chat/completions
+    [ $s = json ] || measure cliproxy-epoll claude40 $EPOLL_PID $EPOLL /v1/chat/completions
   done
 done
 
@@ -131,5 +137,16 @@ END {
     if (s == "sse40") { pu = uu; pe = eu }
     if (s == "claude40") { tu = uu; te = eu }
   }
-  printf "\ntranslated stream / own pass-through stream, CPU per request: uring %.2f×, epoll %.2f×\n", tu/pu, te/pe
+  printf "\ntranslated stream / own pass-through stream, CPU per request: uring %.2f×, epoll %.2f× (ratio of the medians)\n", tu/pu, te/pe
+  # The same ratio per round (each pair measured back to back), and its median.
+  split("cliproxy-uring cliproxy-epoll", dr, " ")
+  for (d = 1; d <= 2; d++) {
+    pk = "sse40" SUBSEP dr[d] "us"; tk = "claude40" SUBSEP dr[d] "us"; rk = "ratio" dr[d]
+    line = ""
+    for (i = 1; i <= cnt[tk]; i++) {
+      cnt[rk]++; v[rk, cnt[rk]] = v[tk, i] / v[pk, i]
+      line = line sprintf(" %.2f", v[tk, i] / v[pk, i])
+    }
+    printf "per round, %s:%s; median %.2f×\n", dr[d], line, median(rk)
+  }
 }' $RES

@@ -228,6 +228,11 @@ pub(super) async fn next_event_bytes(
     conn: &mut Conn,
     keepalive: Option<std::time::Duration>,
 ) -> Option<std::io::Result<bool>> {
+    // A body read to its end answers at once: no wait to set up (its end
+    // is the usual next step after the last bytes came with the head).
+    if resp.is_done() {
+        return Some(Ok(false));
+    }
     let mut read = std::pin::pin!(resp.read_body(chunk));
     loop {
         // Biased (see `attempt::send`); the tick timer is made only when
