@@ -333,13 +333,18 @@ async fn translate_stream(
     // it saw, never more than this, so it bounds what a cached one keeps.
     let mut fed = 0usize;
     let mut chunk = w.pool.borrow_mut().buf();
-    let mut out = w.pool.borrow_mut().buf();
     let mut shaper = Shaper::for_call(call);
     // Without a shaper the translator writes straight into the client's
     // buffer, inside a chunk whose size is filled in when it closes: the
-    // stream's bytes are not copied again into a framed buffer. The head
-    // goes first; it is taken back if no client byte ever comes.
+    // stream's bytes are not copied again into a framed buffer, and no
+    // scratch buffer is held. The head goes first; it is taken back if no
+    // client byte ever comes.
     let direct = matches!(shaper, Shaper::None);
+    let mut out = if direct {
+        Vec::new()
+    } else {
+        w.pool.borrow_mut().buf()
+    };
     let base = conn.out.len();
     let mut open = None;
     if direct {
