@@ -12,6 +12,9 @@
 # Usage: benches/mem/churn.sh [binary=target/release/cliproxy]
 #   env: KA_REQS=1000000 CLOSE_REQS=200000 KA_CONNS=64 CLOSE_CONNS=16
 #        WARM_KA=100000 WARM_CLOSE=20000
+#        MODEL=gpt-bench STREAM=false: the request (benches/upstream.sh's
+#        models: gpt-bench-sse40 with STREAM=true is the 40-chunk stream,
+#        gpt-bench-claude40 with STREAM=true the translated stream)
 # Needs: wrk, nginx (Debian packages), a release build (built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -35,20 +38,7 @@ trap 'kill $(cat $W/*.pid 2>/dev/null) 2>/dev/null || true; kill ${CP_PID:-} 2>/
 
 . benches/upstream.sh
 upstream_conf $W $UP
-cat > $W/config.yaml <<YAML
-host: 127.0.0.1
-port: $CP
-auth-dir: $W/auths
-api-keys: ["sk-bench"]
-openai-compatibility:
-  - name: bench
-    base-url: "http://127.0.0.1:$UP/v1"
-    api-key-entries:
-      - api-key: "sk-upstream"
-    models:
-      - name: upstream-bench
-        alias: gpt-bench
-YAML
+bench_config $CP $UP $W > $W/config.yaml
 
 taskset -c 1 nginx -c $W/upstream.conf
 taskset -c 0 "$BIN" --config $W/config.yaml --workers 1 ${CLIPROXY_ARGS:-} 2>$W/cliproxy.log &
@@ -70,7 +60,7 @@ phase() { # name requests connections [extra wrk args...]
   settle
   before=$(rss_kb)
   rm -f $W/done
-  REQUESTS=$reqs DONE_FILE=$W/done taskset -c 1 wrk -t1 -c"$conns" -d3600s \
+  REQUESTS=$reqs DONE_FILE=$W/done MODEL=${MODEL:-gpt-bench} STREAM=${STREAM:-false} taskset -c 1 wrk -t1 -c"$conns" -d3600s \
     -s benches/mem/stop_after.lua "$@" "http://127.0.0.1:$CP/v1/chat/completions" >$W/wrk.out &
   local wrk_pid=$!
   while [ ! -e $W/done ] && kill -0 $wrk_pid 2>/dev/null; do sleep 0.1; done
@@ -86,7 +76,7 @@ phase() { # name requests connections [extra wrk args...]
 }
 
 DRV=$(grep -o '[a-z_]* driver' $W/cliproxy.log | head -1 || true)
-echo "binary: $BIN, 1 worker, ${DRV:-driver ?}; RSS at start: $(rss_kb) kB"
+echo "binary: $BIN, 1 worker, ${DRV:-driver ?}, model ${MODEL:-gpt-bench} stream ${STREAM:-false}; RSS at start: $(rss_kb) kB"
 phase "warm-up keep-alive" "$WARM_KA" "$KA_CONNS"
 phase "warm-up connection-close" "$WARM_CLOSE" "$CLOSE_CONNS" -H "Connection: close"
 START=$(rss_kb)

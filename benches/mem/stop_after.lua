@@ -1,4 +1,5 @@
--- wrk script: POST the small OpenAI chat completion of post.lua and stop the
+-- wrk script: POST the small OpenAI chat completion of post.lua (model MODEL,
+-- stream STREAM: env, default gpt-bench and false) and stop the
 -- thread after REQUESTS responses (env, default 1000000), then create the file
 -- DONE_FILE (env). wrk itself only ends at -d, so churn.sh watches for that
 -- file and sends SIGINT, on which wrk prints its summary with the exact count.
@@ -6,7 +7,9 @@
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench"
-wrk.body = '{"model":"gpt-bench","messages":[{"role":"user","content":"Say hello in one short sentence."}],"stream":false}'
+wrk.body = '{"model":"' .. (os.getenv("MODEL") or "gpt-bench") ..
+  '","messages":[{"role":"user","content":"Say hello in one short sentence."}],"stream":' ..
+  (os.getenv("STREAM") or "false") .. '}'
 
 local limit = tonumber(os.getenv("REQUESTS") or "1000000")
 local done = 0
