@@ -1,6 +1,7 @@
 //! Anthropic Messages request body.
 
 use super::*;
+use crate::models::trim;
 
 /// CLIProxyAPI's `metadata.user_id` derivation: the client's user id, else a
 /// SHA-256 (hex) of a session seed (`prompt_cache_key`, session or
@@ -26,7 +27,7 @@ pub(super) fn claude_user_id(req: &Req<'_>, w: &mut Writer<'_>) {
                         Part::Text(t) => Some(t.get()),
                         _ => None,
                     });
-                    let mut nonblank = texts.filter(|t| !t.trim().is_empty());
+                    let mut nonblank = texts.filter(|t| !trim(t).is_empty());
                     let one = nonblank.next()?;
                     Some(match nonblank.next() {
                         // One text (the common case): "content:" + it, looked
@@ -39,14 +40,14 @@ pub(super) fn claude_user_id(req: &Req<'_>, w: &mut Writer<'_>) {
                                 if s.len() > LABEL.len() {
                                     s.push('\n');
                                 }
-                                s.push_str(t.trim());
+                                s.push_str(trim(&t));
                             }
                             Err(s)
                         }
                     })
                 });
             match first {
-                Some(Ok(text)) => seed_hex_labeled(LABEL, text.trim()),
+                Some(Ok(text)) => seed_hex_labeled(LABEL, trim(&text)),
                 Some(Err(seed)) => seed_hex(&seed),
                 None => {
                     w.str_lit(jstr!("unknown"));
