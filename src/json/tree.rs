@@ -227,7 +227,14 @@ impl<'a> Pull<'a> {
         if self.peek() != Some(b'"') {
             return Ok(None);
         }
-        self.p.short_string().map(Some)
+        let start = self.p.i + 1;
+        match self.p.short_close(start) {
+            Some(e) => Ok(Some(self.p.take_short(e))),
+            None => match self.p.short_close_near_end(start) {
+                Some(e) => Ok(Some(self.p.take_short(e))),
+                None => self.p.string().map(Some),
+            },
+        }
     }
     /// The value at the cursor as a tree; `depth`: containers around it
     /// (0 for the document itself), as [`parse`] counts them.
@@ -261,10 +268,6 @@ impl<'a> Parser<'a> {
     #[inline]
     fn ws(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
-            // Most calls find no whitespace: one compare answers them.
-            if c > b' ' {
-                break;
-            }
             if c == b' ' || c == b'\n' || c == b'\r' || c == b'\t' {
                 self.i += 1;
             } else {
@@ -432,7 +435,10 @@ impl<'a> Parser<'a> {
         if self.b.get(self.i) != Some(&b'"') {
             return Err(self.err("expected object key"));
         }
-        let k = self.short_string()?;
+        let k = match self.short_close(self.i + 1) {
+            Some(e) => self.take_short(e),
+            None => self.string()?,
+        };
         self.ws();
         if self.b.get(self.i) != Some(&b':') {
             return Err(self.err("expected ':'"));
@@ -512,37 +518,37 @@ impl<'a> Parser<'a> {
         }
         Ok(())
     }
-    /// [`Parser::string`], taking a short plain string (most keys and
-    /// many values) without its call: when the first special byte of the
-    /// word after the opening quote is the closing quote, that is the
-    /// string (the first step of `string`, inline).
+    /// The end of the string whose content starts at `start` (after its
+    /// opening quote) when the first special byte of the word there is its
+    /// closing quote (or, with none in the word, the byte after it): a
+    /// short plain string (most keys and many values), found without
+    /// calling [`Parser::string`] (whose first step this is).
     #[inline(always)]
-    fn short_string(&mut self) -> Result<JStr<'a>, JsonError> {
+    fn short_close(&self, start: usize) -> Option<usize> {
+        let w = self.b.get(start..start + 8)?;
+        let e = start + (special_mask(w).trailing_zeros() / 8) as usize;
+        (self.b.get(e) == Some(&b'"')).then_some(e)
+    }
+    /// [`Parser::short_close`] for content that starts fewer than 8 bytes
+    /// before the end of the input (the word padded with spaces, which
+    /// are not special); `None` otherwise. Out of line: only values near
+    /// the end (a body's last string) get here.
+    #[inline(never)]
+    fn short_close_near_end(&self, start: usize) -> Option<usize> {
+        let rest = self.b.get(start..).filter(|r| r.len() < 8)?;
+        let mut w = [b' '; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        let e = start + (special_mask(&w).trailing_zeros() / 8) as usize;
+        (self.b.get(e) == Some(&b'"')).then_some(e)
+    }
+    /// The short plain string closed at `e` (see [`Parser::short_close`]).
+    #[inline(always)]
+    fn take_short(&mut self, e: usize) -> JStr<'a> {
         let start = self.i + 1;
-        let first = match self.b.get(start..start + 8) {
-            Some(w) => special_mask(w),
-            // Fewer than 8 bytes left: the word padded with spaces (which
-            // are not special).
-            None => {
-                let rest = self.b.get(start..).unwrap_or_default();
-                let mut w = [b' '; 8];
-                w[..rest.len()].copy_from_slice(rest);
-                special_mask(&w)
-            }
-        };
-        // No special byte in the word: the closing quote may be the byte
-        // after it.
-        let close = Some(start + (first.trailing_zeros() / 8) as usize)
-            .filter(|&e| self.b.get(e) == Some(&b'"'));
-        match close {
-            Some(e) => {
-                self.i = e + 1;
-                Ok(JStr {
-                    raw: self.slice(start, e),
-                    escaped: false,
-                })
-            }
-            None => self.string(),
+        self.i = e + 1;
+        JStr {
+            raw: self.slice(start, e),
+            escaped: false,
         }
     }
     /// Parse a string starting at the opening quote.

@@ -177,8 +177,11 @@ impl<T> Seq<T> {
     /// Appends `x` (the first element of an empty list is kept inline).
     pub fn push(&mut self, x: T) {
         match self {
-            // Empty: `x` goes inline (a capacity, if any, is let go).
-            Seq::Many(v) if v.is_empty() => *self = Seq::One(x),
+            // Nothing allocated: `x` goes inline, and the empty `Vec` is
+            // forgotten (it owns nothing; dropping it was a call).
+            Seq::Many(v) if v.capacity() == 0 => {
+                std::mem::forget(std::mem::replace(self, Seq::One(x)));
+            }
             Seq::Many(v) => v.push(x),
             Seq::One(_) => {
                 if let Seq::One(first) = std::mem::take(self) {
