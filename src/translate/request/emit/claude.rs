@@ -18,34 +18,44 @@ pub(super) fn claude_user_id(req: &Req<'_>, w: &mut Writer<'_>) {
     let hex = match req.session_seed.as_deref() {
         Some(s) => seed_hex(s),
         None => {
-            let first = req
+            // The common case first: the first user message is one text.
+            let lone = req
                 .msgs
                 .iter()
-                .filter(|m| m.role == Role::User)
-                .find_map(|m| {
-                    let texts = m.parts.iter().filter_map(|p| match p {
-                        Part::Text(t) => Some(t.get()),
-                        _ => None,
-                    });
-                    let mut nonblank = texts.filter(|t| !trim(t).is_empty());
-                    let one = nonblank.next()?;
-                    Some(match nonblank.next() {
-                        // One text (the common case): "content:" + it, looked
-                        // up without building the seed.
-                        None => Ok(one),
-                        Some(two) => {
-                            let mut s = String::with_capacity(64);
-                            s.push_str(LABEL);
-                            for t in [one, two].into_iter().chain(nonblank) {
-                                if s.len() > LABEL.len() {
-                                    s.push('\n');
-                                }
-                                s.push_str(trim(&t));
-                            }
-                            Err(s)
-                        }
-                    })
+                .find(|m| m.role == Role::User)
+                .and_then(|m| match &m.parts[..] {
+                    [Part::Text(t)] => Some(t.get()).filter(|t| !trim(t).is_empty()),
+                    _ => None,
                 });
+            let first = lone.map(Ok).or_else(|| {
+                req.msgs
+                    .iter()
+                    .filter(|m| m.role == Role::User)
+                    .find_map(|m| {
+                        let texts = m.parts.iter().filter_map(|p| match p {
+                            Part::Text(t) => Some(t.get()),
+                            _ => None,
+                        });
+                        let mut nonblank = texts.filter(|t| !trim(t).is_empty());
+                        let one = nonblank.next()?;
+                        Some(match nonblank.next() {
+                            // One text (the common case): "content:" + it, looked
+                            // up without building the seed.
+                            None => Ok(one),
+                            Some(two) => {
+                                let mut s = String::with_capacity(64);
+                                s.push_str(LABEL);
+                                for t in [one, two].into_iter().chain(nonblank) {
+                                    if s.len() > LABEL.len() {
+                                        s.push('\n');
+                                    }
+                                    s.push_str(trim(&t));
+                                }
+                                Err(s)
+                            }
+                        })
+                    })
+            });
             match first {
                 Some(Ok(text)) => seed_hex_labeled(LABEL, trim(&text)),
                 Some(Err(seed)) => seed_hex(&seed),
