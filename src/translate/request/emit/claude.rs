@@ -509,6 +509,74 @@ fn claude_messages(w: &mut Writer<'_>, req: &Req<'_>, gen: &mut u32) {
 mod tests {
     use super::*;
 
+    /// The user id derived from the messages (the lone-text shortcut and
+    /// the general search) is the digest of "content:" + the first user
+    /// message's non-blank texts, trimmed, joined by newlines: one text,
+    /// blank and spaced texts, several texts, a non-text part, Unicode
+    /// spaces, no user text at all.
+    #[test]
+    fn derived_user_id_is_the_first_user_texts_digest() {
+        use sha2::{Digest, Sha256};
+        let text = |s: &'static str| Part::Text(Text::lit(s));
+        let image = || Part::Image {
+            mime: "image/png".into(),
+            src: Src::B64(Text::lit("AAAA")),
+        };
+        // (messages as (role, parts), the seed the id is the digest of)
+        type Case = (Vec<(Role, Vec<Part<'static>>)>, Option<&'static str>);
+        let cases: Vec<Case> = vec![
+            (vec![(Role::User, vec![text("hi")])], Some("content:hi")),
+            (
+                vec![(Role::User, vec![text("  hi \n")])],
+                Some("content:hi"),
+            ),
+            (
+                vec![(Role::User, vec![text("\u{3000}hi\u{3000}")])],
+                Some("content:hi"),
+            ),
+            (
+                vec![
+                    (Role::Assistant, vec![text("a")]),
+                    (Role::User, vec![text("   ")]),
+                    (Role::User, vec![text("second")]),
+                ],
+                Some("content:second"),
+            ),
+            (
+                vec![(Role::User, vec![text(" one "), text(""), text("two")])],
+                Some("content:one\ntwo"),
+            ),
+            (
+                vec![(Role::User, vec![image(), text("after image")])],
+                Some("content:after image"),
+            ),
+            (vec![(Role::User, vec![image()])], None),
+            (vec![(Role::Assistant, vec![text("only")])], None),
+        ];
+        for (msgs, seed) in cases {
+            let mut req = Req::default();
+            for (role, parts) in msgs {
+                match <[Part<'_>; 1]>::try_from(parts) {
+                    Ok([p]) => req.push_msg_one(role, p),
+                    Err(parts) => req.push_msg(role, parts),
+                }
+            }
+            let mut out = Vec::new();
+            claude_user_id(&req, &mut Writer::new(&mut out));
+            let want = match seed {
+                Some(s) => format!(
+                    "\"{}\"",
+                    Sha256::digest(s.as_bytes())
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                ),
+                None => "\"unknown\"".to_string(),
+            };
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{seed:?} {req:?}");
+        }
+    }
+
     /// The cached digests are the digests: seeds repeated in and out of
     /// the cache's reach (more seeds than it holds, long seeds it skips).
     #[test]
