@@ -77,10 +77,11 @@ impl AccountKind {
 pub struct Client<'a> {
     /// The client's header `name` (case-insensitive), if sent.
     pub header: &'a dyn Fn(&str) -> Option<&'a [u8]>,
-    /// Whether any header name the client sent passes the test (one pass
-    /// over its head; must agree with `header`): the cached Claude Code
-    /// head asks once instead of looking each of its names up.
-    pub any_name: &'a dyn Fn(NameTest<'_>) -> bool,
+    /// Whether any header name the client sent passes the filter and then
+    /// the test (one pass over its head; must agree with `header`): the
+    /// cached Claude Code head asks once instead of looking each of its
+    /// names up, and most names fail the filter without a call.
+    pub any_name: &'a dyn Fn(&NameFilter, NameTest<'_>) -> bool,
     /// The client's body (as received).
     pub body: &'a [u8],
     /// The client's wire format.
@@ -91,6 +92,43 @@ pub struct Client<'a> {
 
 /// A test of one header name (see [`Client::any_name`]).
 pub type NameTest<'t> = &'t dyn Fn(&[u8]) -> bool;
+
+/// A quick pre-test for a set of header names (see [`Client::any_name`]):
+/// the bit sets of their lengths and of their first letters (either
+/// case). A name outside either set is none of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NameFilter {
+    /// Bit `n`: some name is `n` bytes long.
+    lens: u64,
+    /// Bit [`NameFilter::first_bit`] of each name.
+    firsts: u32,
+}
+
+impl NameFilter {
+    /// The filter of `names`; `None` when one is 64 bytes or longer.
+    pub fn of(names: &[&str]) -> Option<NameFilter> {
+        let mut f = NameFilter::default();
+        for n in names {
+            f.lens |= 1u64.checked_shl(u32::try_from(n.len()).ok()?)?;
+            f.firsts |= Self::first_bit(n.as_bytes());
+        }
+        Some(f)
+    }
+    /// Whether `name` may be one of the names (equal but for ASCII case):
+    /// false means it is none of them.
+    #[inline]
+    pub fn may_hold(&self, name: &[u8]) -> bool {
+        self.firsts & Self::first_bit(name) != 0
+            && name.len() < 64
+            && (self.lens >> name.len()) & 1 == 1
+    }
+    /// A bit for a name's first byte, the same for both cases of a letter
+    /// (names equal but for ASCII case get the same bit); 0 for "".
+    #[inline]
+    fn first_bit(name: &[u8]) -> u32 {
+        name.first().map_or(0, |b| 1 << ((b | 0x20) & 31))
+    }
+}
 
 /// The operator's header fallbacks (defined with the config).
 pub use crate::config::HeaderDefaults;

@@ -19,16 +19,31 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
             i += 8;
         }
         if !hit && i < b.len() {
-            // Fewer than 8 bytes left: one word, padded with spaces (which
-            // need no escape), instead of a byte at a time.
-            let rest = &b[i..];
-            let mut w = [b' '; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            let m = special_mask(&w);
-            i = if m == 0 {
-                b.len()
+            // Fewer than 8 bytes left: one word instead of a byte at a time.
+            i = if b.len() >= 8 {
+                // The last 8 bytes, without a copy: the ones before `i`
+                // (1 to 7, already passed) masked off. A special byte among
+                // them may leave a false hit above it (a borrow): that byte
+                // is then passed below as an ordinary one.
+                let from = b.len() - 8;
+                let m = special_mask(&b[from..]) & (!0u64 << (8 * (i - from)));
+                if m == 0 {
+                    b.len()
+                } else {
+                    from + (m.trailing_zeros() / 8) as usize
+                }
             } else {
-                i + (m.trailing_zeros() / 8) as usize
+                // A short string: its bytes padded with spaces (which need
+                // no escape).
+                let rest = &b[i..];
+                let mut w = [b' '; 8];
+                w[..rest.len()].copy_from_slice(rest);
+                let m = special_mask(&w);
+                if m == 0 {
+                    b.len()
+                } else {
+                    i + (m.trailing_zeros() / 8) as usize
+                }
             };
         }
         let Some(&c) = b.get(i) else {
@@ -234,6 +249,48 @@ mod tests {
                 let back: String =
                     serde_json::from_slice(&[b"\"", &got[..], b"\""].concat()).unwrap();
                 assert_eq!(back, s);
+            }
+        }
+    }
+
+    /// One or two special bytes at every place of strings of every length
+    /// to 24 (the word loop, the overlapping last word and the padded
+    /// short word): escaped as the naive escaper does.
+    #[test]
+    fn escape_into_every_place() {
+        let naive = |s: &str| {
+            let mut o = Vec::new();
+            for c in s.chars() {
+                match c {
+                    '"' => o.extend_from_slice(b"\\\""),
+                    '\\' => o.extend_from_slice(b"\\\\"),
+                    '\n' => o.extend_from_slice(b"\\n"),
+                    '\r' => o.extend_from_slice(b"\\r"),
+                    '\t' => o.extend_from_slice(b"\\t"),
+                    c if (c as u32) < 0x20 => {
+                        o.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+                    }
+                    c => o.extend_from_slice(c.to_string().as_bytes()),
+                }
+            }
+            o
+        };
+        for len in 0..=24usize {
+            for a in 0..len.max(1) {
+                for b in a..len.max(1) {
+                    for (x, y) in [('"', '\\'), ('\u{1}', '"'), ('\\', '\n'), ('é', '\u{1f}')] {
+                        let s: String = (0..len)
+                            .map(|k| match k {
+                                _ if k == a => x,
+                                _ if k == b => y,
+                                _ => 'q',
+                            })
+                            .collect();
+                        let mut got = b"pre".to_vec();
+                        escape_into(&mut got, &s);
+                        assert_eq!(&got[3..], &naive(&s)[..], "{s:?}");
+                    }
+                }
             }
         }
     }

@@ -212,6 +212,7 @@ impl<'a> Pull<'a> {
     /// Inside an object (after [`Pull::open`]): the next member's key, the
     /// cursor then on its value (read it before asking for the next key);
     /// `None` after the closing brace. `first`: starts true.
+    #[inline(always)]
     pub fn key(&mut self, first: &mut bool) -> Result<Option<JStr<'a>>, JsonError> {
         self.p.next_key(first)
     }
@@ -222,11 +223,19 @@ impl<'a> Pull<'a> {
     }
     /// The string at the cursor (validated as [`parse`] does); `None`,
     /// nothing consumed, when the value there is not a string.
+    #[inline(always)]
     pub fn string(&mut self) -> Result<Option<JStr<'a>>, JsonError> {
         if self.peek() != Some(b'"') {
             return Ok(None);
         }
-        self.p.string().map(Some)
+        let start = self.p.i + 1;
+        match self.p.short_close(start) {
+            Some(e) => Ok(Some(self.p.take_short(e))),
+            None => match self.p.short_close_near_end(start) {
+                Some(e) => Ok(Some(self.p.take_short(e))),
+                None => self.p.string().map(Some),
+            },
+        }
     }
     /// The value at the cursor as a tree; `depth`: containers around it
     /// (0 for the document itself), as [`parse`] counts them.
@@ -339,9 +348,18 @@ impl<'a> Parser<'a> {
                 Kind::Arr(items)
             }
             b'"' => Kind::Str(self.string()?),
-            b't' => self.lit("true", Kind::Bool(true))?,
-            b'f' => self.lit("false", Kind::Bool(false))?,
-            b'n' => self.lit("null", Kind::Null)?,
+            b't' => {
+                self.word(b"true")?;
+                Kind::Bool(true)
+            }
+            b'f' => {
+                self.word(b"false")?;
+                Kind::Bool(false)
+            }
+            b'n' => {
+                self.word(b"null")?;
+                Kind::Null
+            }
             b'-' | b'0'..=b'9' => {
                 self.number()?;
                 Kind::Num(self.slice(start, self.i))
@@ -381,15 +399,9 @@ impl<'a> Parser<'a> {
             b'"' => {
                 self.string()?;
             }
-            b't' => {
-                self.lit("true", Kind::Null)?;
-            }
-            b'f' => {
-                self.lit("false", Kind::Null)?;
-            }
-            b'n' => {
-                self.lit("null", Kind::Null)?;
-            }
+            b't' => self.word(b"true")?,
+            b'f' => self.word(b"false")?,
+            b'n' => self.word(b"null")?,
             b'-' | b'0'..=b'9' => self.number()?,
             _ => return Err(self.err("unexpected character")),
         }
@@ -398,7 +410,9 @@ impl<'a> Parser<'a> {
     /// Inside an object (after its `{`): the next member's key, with the
     /// `:` after it consumed and the cursor on its value; `None` after the
     /// closing `}`. `first`: no member read yet. The grammar of
-    /// [`Parser::value`]'s object arm.
+    /// [`Parser::value`]'s object arm. Always inlined: a call (and its
+    /// result through memory) cost about as much as a short key.
+    #[inline(always)]
     fn next_key(&mut self, first: &mut bool) -> Result<Option<JStr<'a>>, JsonError> {
         self.ws();
         let c = self.b.get(self.i).copied();
@@ -423,23 +437,8 @@ impl<'a> Parser<'a> {
         if self.b.get(self.i) != Some(&b'"') {
             return Err(self.err("expected object key"));
         }
-        // Most keys are short and plain: the first special byte of the
-        // word after the quote closes them. That is the first step of
-        // `string`, without its call; anything else goes to `string`.
-        let start = self.i + 1;
-        let close = self
-            .b
-            .get(start..start + 8)
-            .map(|w| start + (special_mask(w).trailing_zeros() / 8) as usize)
-            .filter(|&e| self.b.get(e) == Some(&b'"'));
-        let k = match close {
-            Some(e) => {
-                self.i = e + 1;
-                JStr {
-                    raw: self.slice(start, e),
-                    escaped: false,
-                }
-            }
+        let k = match self.short_close(self.i + 1) {
+            Some(e) => self.take_short(e),
             None => self.string()?,
         };
         self.ws();
@@ -475,10 +474,13 @@ impl<'a> Parser<'a> {
             _ => Err(self.err("expected ',' or ']'")),
         }
     }
-    fn lit(&mut self, word: &'static str, k: Kind<'a>) -> Result<Kind<'a>, JsonError> {
-        if self.b[self.i..].starts_with(word.as_bytes()) {
+    /// Consumes the literal `word` (`true`, `false`, `null`) at the cursor.
+    /// Inlined: with the word's length known, the compare is one load.
+    #[inline]
+    fn word(&mut self, word: &'static [u8]) -> Result<(), JsonError> {
+        if self.b.get(self.i..self.i + word.len()) == Some(word) {
             self.i += word.len();
-            Ok(k)
+            Ok(())
         } else {
             Err(self.err("invalid literal"))
         }
@@ -517,6 +519,39 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(())
+    }
+    /// The end of the string whose content starts at `start` (after its
+    /// opening quote) when the first special byte of the word there is its
+    /// closing quote (or, with none in the word, the byte after it): a
+    /// short plain string (most keys and many values), found without
+    /// calling [`Parser::string`] (whose first step this is).
+    #[inline(always)]
+    fn short_close(&self, start: usize) -> Option<usize> {
+        let w = self.b.get(start..start + 8)?;
+        let e = start + (special_mask(w).trailing_zeros() / 8) as usize;
+        (self.b.get(e) == Some(&b'"')).then_some(e)
+    }
+    /// [`Parser::short_close`] for content that starts fewer than 8 bytes
+    /// before the end of the input (the word padded with spaces, which
+    /// are not special); `None` otherwise. Out of line: only values near
+    /// the end (a body's last string) get here.
+    #[inline(never)]
+    fn short_close_near_end(&self, start: usize) -> Option<usize> {
+        let rest = self.b.get(start..).filter(|r| r.len() < 8)?;
+        let mut w = [b' '; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        let e = start + (special_mask(&w).trailing_zeros() / 8) as usize;
+        (self.b.get(e) == Some(&b'"')).then_some(e)
+    }
+    /// The short plain string closed at `e` (see [`Parser::short_close`]).
+    #[inline(always)]
+    fn take_short(&mut self, e: usize) -> JStr<'a> {
+        let start = self.i + 1;
+        self.i = e + 1;
+        JStr {
+            raw: self.slice(start, e),
+            escaped: false,
+        }
     }
     /// Parse a string starting at the opening quote.
     fn string(&mut self) -> Result<JStr<'a>, JsonError> {
@@ -636,6 +671,80 @@ mod tests {
                     };
                     let full = q.string().expect("a key the pull reader read");
                     assert_eq!((full.raw, full.escaped), (pk.raw, pk.escaped), "{doc:?}");
+                }
+            }
+        }
+    }
+    /// The pull reader's string values (short-string step or the full
+    /// reader) are the tree's and the full reader's, with the cursor after
+    /// the same byte: values of every length to 20 with an escape, a bare
+    /// quote, a control or a non-ASCII byte at each place, the document
+    /// cut or continued after them.
+    #[test]
+    fn pull_strings_are_the_trees() {
+        let mut vals: Vec<String> = Vec::new();
+        for len in 0..=20 {
+            let plain = "v".repeat(len);
+            vals.push(plain.clone());
+            for at in 0..=len {
+                for ins in ["\\\"", "\\n", "\\u00e9", "\"", "\u{1}", "é", "\\"] {
+                    vals.push(format!("{}{ins}{}", &plain[..at], &plain[at..]));
+                }
+            }
+        }
+        for v in &vals {
+            for tail in ["}", "", " }", ",\"b\":3}"] {
+                let doc = format!("{{\"a\":\"{v}\"{tail}");
+                let mut p = Pull::new(&doc);
+                assert!(p.open(b'{'));
+                let mut first = true;
+                assert!(matches!(p.key(&mut first), Ok(Some(_))), "{doc:?}");
+                let at = p.p.i;
+                let pulled = p.string();
+                let mut q = Parser {
+                    s: &doc,
+                    b: doc.as_bytes(),
+                    i: at,
+                };
+                let full = q.string();
+                match (&full, &pulled) {
+                    (Ok(f), Ok(Some(ps))) => {
+                        assert_eq!((f.raw, f.escaped), (ps.raw, ps.escaped), "{doc:?}");
+                        assert_eq!(q.i, p.p.i, "{doc:?}");
+                    }
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("{doc:?}: full {full:?}, pull {pulled:?}"),
+                }
+                if let Ok(t) = parse(doc.as_bytes()) {
+                    let tv = t.at("a").jstr().expect("a string");
+                    let Ok(Some(ps)) = pulled else {
+                        panic!("{doc:?}: the tree read it, the pull reader did not");
+                    };
+                    assert_eq!((tv.raw, tv.escaped), (ps.raw, ps.escaped), "{doc:?}");
+                }
+            }
+        }
+    }
+
+    /// Literals, whole, cut and misspelt, read as values and skipped: the
+    /// two readers accept the same documents.
+    #[test]
+    fn literals_value_and_skip_agree() {
+        for word in ["true", "false", "null"] {
+            for cut in 1..=word.len() {
+                for tail in ["", "]", "x]", " ]", "e]"] {
+                    let doc = format!("[{}{tail}", &word[..cut]);
+                    let tree = parse(doc.as_bytes());
+                    let mut p = Pull::new(&doc);
+                    assert!(p.open(b'['));
+                    let mut first = true;
+                    let skipped = p.item(&mut first).is_ok_and(|more| {
+                        more && p.skip(1).is_ok() && p.item(&mut first) == Ok(false) && p.end()
+                    });
+                    assert_eq!(tree.is_ok(), skipped, "{doc:?}");
+                    if let Ok(t) = tree {
+                        assert_eq!(t.arr()[0].raw, word, "{doc:?}");
+                    }
                 }
             }
         }

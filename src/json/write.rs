@@ -50,7 +50,9 @@ impl<'o> Writer<'o> {
             self.out.push(b',');
         }
     }
-    #[inline]
+    // Always inlined (with `obj` / `arr` / `end_*`): a call cost as much
+    // as the body (the emitters open a handful of containers per request).
+    #[inline(always)]
     fn open(&mut self, c: u8) {
         self.pre();
         self.out.push(c);
@@ -61,7 +63,7 @@ impl<'o> Writer<'o> {
             self.deep.push(false);
         }
     }
-    #[inline]
+    #[inline(always)]
     fn close(&mut self, c: u8) {
         if self.depth > 64 {
             self.deep.pop();
@@ -122,18 +124,22 @@ impl<'o> Writer<'o> {
         self.after_key = true;
         self
     }
+    #[inline(always)]
     pub fn obj(&mut self) -> &mut Self {
         self.open(b'{');
         self
     }
+    #[inline(always)]
     pub fn end_obj(&mut self) -> &mut Self {
         self.close(b'}');
         self
     }
+    #[inline(always)]
     pub fn arr(&mut self) -> &mut Self {
         self.open(b'[');
         self
     }
+    #[inline(always)]
     pub fn end_arr(&mut self) -> &mut Self {
         self.close(b']');
         self

@@ -60,7 +60,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub use build::AccountView;
-pub use resolve::{cloak_id, decloak_id, split_suffix, CLAUDE_CLOAK_PREFIX};
+pub use resolve::{cloak_id, decloak_id, split_suffix, trim, CLAUDE_CLOAK_PREFIX};
 
 /// Default `max_tokens` for a Claude request whose model is registered for
 /// Claude without a positive `max_completion_tokens` (CLIProxyAPI's

@@ -39,6 +39,16 @@ pub fn cloak_id(id: &str) -> Cow<'_, str> {
     }
 }
 
+/// `s.trim()`, without its Unicode scan when both ends are visible ASCII
+/// (model names, most prompts): `str::trim` is a call of ~50 instructions.
+#[inline]
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Undoes [`cloak_id`]; a thinking suffix `(value)` is kept as is. Text that
 /// is not a cloaked id (or is the bare prefix) is returned unchanged.
 pub fn decloak_id(id: &str) -> Cow<'_, str> {
@@ -67,9 +77,9 @@ impl Registry {
     ///    looked up (a model registered with its suffix); `thinking_suffix` is
     ///    then `None`.
     pub fn resolve<'a>(&'a self, requested: &'a str) -> Option<Resolved<'a>> {
-        let requested = requested.trim();
+        let requested = trim(requested);
         let (base, suffix) = split_suffix(requested);
-        let base = base.trim();
+        let base = trim(base);
         if base == "auto" {
             let i = self.auto?;
             let e = self.entries.get(i)?;
@@ -114,7 +124,7 @@ impl Registry {
     /// Like CLIProxyAPI, the lookup is by registered id: pass the model name
     /// the executor sees.
     pub fn claude_default_max_tokens(&self, model: &str) -> Option<u32> {
-        let base = split_suffix(model.trim()).0.trim();
+        let base = trim(split_suffix(trim(model)).0);
         let info = self.info_for(base, ProviderKind::Claude)?;
         Some(match info.max_completion_tokens {
             0 => CLAUDE_FALLBACK_MAX_TOKENS,

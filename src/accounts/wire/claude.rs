@@ -74,12 +74,9 @@ struct IdentityHead {
     complete: bool,
     /// Every client header name `write_head_full` looked up.
     reads: Vec<&'static str>,
-    /// Bit `n` set: some name in `reads` is `n` bytes long (all are
-    /// shorter than 64); with `read_firsts`, most of the client's names
-    /// are passed over without a compare.
-    read_lens: u64,
-    /// Bit [`first_bit`] of each name in `reads`.
-    read_firsts: u32,
+    /// The filter of `reads`: most of the client's names are passed over
+    /// without a compare.
+    read_filter: super::NameFilter,
     /// Every header name it wrote (a provider's `headers` may skip one).
     writes: Vec<&'static str>,
     /// The bytes it wrote.
@@ -109,7 +106,7 @@ impl IdentityHead {
         };
         let client = Client {
             header: &header,
-            any_name: &|_| false,
+            any_name: &|_, _| false,
             body: b"",
             format: crate::translate::format::Format::OpenAiChat,
             defaults,
@@ -123,24 +120,12 @@ impl IdentityHead {
             },
         );
         let reads = reads.into_inner();
-        let mut read_lens = 0u64;
-        let mut read_firsts = 0u32;
-        for n in &reads {
-            read_firsts |= first_bit(n.as_bytes());
-            match u32::try_from(n.len())
-                .ok()
-                .and_then(|l| 1u64.checked_shl(l))
-            {
-                Some(bit) => read_lens |= bit,
-                None => complete.set(false),
-            }
-        }
+        let read_filter = super::NameFilter::of(&reads);
         IdentityHead {
             defaults: defaults.clone(),
-            complete: complete.get(),
+            complete: complete.get() && read_filter.is_some(),
             reads,
-            read_lens,
-            read_firsts,
+            read_filter: read_filter.unwrap_or_default(),
             writes: writes.into_inner(),
             head,
         }
@@ -156,27 +141,17 @@ impl IdentityHead {
             return false;
         }
         let user_agent = std::cell::Cell::new(false);
-        let sends_one = (client.any_name)(&|name: &[u8]| {
-            let candidate = self.read_firsts & first_bit(name) != 0
-                && u32::try_from(name.len())
-                    .ok()
-                    .and_then(|l| self.read_lens.checked_shr(l))
-                    .is_some_and(|m| m & 1 == 1);
-            if !candidate {
-                return false;
+        let sends_one = (client.any_name)(&self.read_filter, &|name: &[u8]| match self
+            .reads
+            .iter()
+            .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
+        {
+            Some(&"user-agent") => {
+                user_agent.set(true);
+                false
             }
-            match self
-                .reads
-                .iter()
-                .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
-            {
-                Some(&"user-agent") => {
-                    user_agent.set(true);
-                    false
-                }
-                Some(_) => true,
-                None => false,
-            }
+            Some(_) => true,
+            None => false,
         });
         // The writer reads the first `User-Agent` only.
         let claude_code_ua =
@@ -186,12 +161,6 @@ impl IdentityHead {
         }
         h.skip.is_none_or(|s| !self.writes.iter().any(|n| s(n)))
     }
-}
-
-/// A bit for a header name's first byte, the same for both cases of a
-/// letter (names equal but for ASCII case get the same bit); 0 for "".
-fn first_bit(name: &[u8]) -> u32 {
-    name.first().map_or(0, |b| 1 << ((b | 0x20) & 31))
 }
 
 /// The `'static` spelling of a header name `write_head_full` uses: every
@@ -860,7 +829,12 @@ mod cache_tests {
         let skip = |n: &str| names.iter().any(|s| s.eq_ignore_ascii_case(n));
         // A provider without `headers` passes no skip test at all.
         let skip: Option<&dyn Fn(&str) -> bool> = if names.is_empty() { None } else { Some(&skip) };
-        let any_name = |f: &dyn Fn(&[u8]) -> bool| headers.iter().any(|(n, _)| f(n.as_bytes()));
+        let any_name = |filter: &crate::accounts::wire::NameFilter,
+                        f: crate::accounts::wire::NameTest<'_>| {
+            headers
+                .iter()
+                .any(|(n, _)| filter.may_hold(n.as_bytes()) && f(n.as_bytes()))
+        };
         let client = Client {
             header: &header,
             any_name: &any_name,

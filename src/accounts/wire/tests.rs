@@ -67,7 +67,11 @@ fn head_with(
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_bytes())
     };
-    let any_name = |f: &dyn Fn(&[u8]) -> bool| headers.iter().any(|(n, _)| f(n.as_bytes()));
+    let any_name = |filter: &NameFilter, f: NameTest<'_>| {
+        headers
+            .iter()
+            .any(|(n, _)| filter.may_hold(n.as_bytes()) && f(n.as_bytes()))
+    };
     let client = Client {
         header: &header,
         any_name: &any_name,
@@ -948,4 +952,28 @@ fn codex_user_agent_default_beats_the_client_and_loses_to_file_headers() {
         &["user-agent"],
     );
     assert_eq!(value(&got, "user-agent"), None);
+}
+
+/// `NameFilter` never turns away a name of its set, in any case; and
+/// whatever it lets through is only a candidate (the callers compare).
+#[test]
+fn name_filter_holds_every_name_of_its_set() {
+    let set = ["user-agent", "x-app", "anthropic-beta", "x-stainless-os"];
+    let f = NameFilter::of(&set).expect("short names");
+    for n in set {
+        for name in [n.to_string(), n.to_ascii_uppercase(), {
+            let mut m = n.to_string();
+            m[..1].make_ascii_uppercase();
+            m
+        }] {
+            assert!(f.may_hold(name.as_bytes()), "{name}");
+        }
+    }
+    // Names whose length or first letter is in no member: turned away.
+    for other in ["", "host", "content-length", "authorization", "y-app"] {
+        assert!(!f.may_hold(other.as_bytes()), "{other}");
+    }
+    assert!(!f.may_hold("u".repeat(200).as_bytes()));
+    assert_eq!(NameFilter::of(&[&"a".repeat(64)]), None);
+    assert!(NameFilter::of(&[&"a".repeat(63)]).is_some());
 }

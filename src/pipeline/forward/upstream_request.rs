@@ -69,8 +69,12 @@ pub(super) fn build_request(
         Some(&custom)
     };
     // The client's header names, for the head writers' one-pass checks.
-    let any_name =
-        |f: &dyn Fn(&[u8]) -> bool| req.head.headers.iter().any(|(n, _)| f(n.get(req.buf)));
+    let any_name = |filter: &wire::NameFilter, f: wire::NameTest<'_>| {
+        req.head.headers.iter().any(|(n, _)| {
+            let n = n.get(req.buf);
+            filter.may_hold(n) && f(n)
+        })
+    };
     let sse = !compact && (stream || spec.always_streams);
     if let Some(a) = account {
         // An OAuth account: its token and its client's headers.

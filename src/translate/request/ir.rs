@@ -111,7 +111,85 @@ pub enum Part<'a> {
 #[derive(Clone, Debug)]
 pub struct Msg<'a> {
     pub role: Role,
-    pub parts: Vec<Part<'a>>,
+    pub parts: Seq<Part<'a>>,
+}
+
+/// A list read as a slice that keeps a lone element inline: most requests
+/// are one message of one part, which then cost no allocation (and no
+/// free). A second element moves the list to a `Vec`. Shown (`Debug`) as
+/// the list it holds, however it holds it.
+#[derive(Clone)]
+pub enum Seq<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Seq<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<T> Default for Seq<T> {
+    fn default() -> Self {
+        Seq::Many(Vec::new())
+    }
+}
+
+impl<T> From<Vec<T>> for Seq<T> {
+    fn from(v: Vec<T>) -> Self {
+        Seq::Many(v)
+    }
+}
+
+impl<T> std::ops::Deref for Seq<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        match self {
+            Seq::One(t) => std::slice::from_ref(t),
+            Seq::Many(v) => v,
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for Seq<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        match self {
+            Seq::One(t) => std::slice::from_mut(t),
+            Seq::Many(v) => v,
+        }
+    }
+}
+
+impl<'s, T> IntoIterator for &'s Seq<T> {
+    type Item = &'s T;
+    type IntoIter = std::slice::Iter<'s, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T> Seq<T> {
+    /// A list of `t` alone (inline).
+    pub fn one(t: T) -> Self {
+        Seq::One(t)
+    }
+    /// Appends `x` (the first element of an empty list is kept inline).
+    pub fn push(&mut self, x: T) {
+        match self {
+            // Nothing allocated: `x` goes inline, and the empty `Vec` is
+            // forgotten (it owns nothing; dropping it was a call).
+            Seq::Many(v) if v.capacity() == 0 => {
+                std::mem::forget(std::mem::replace(self, Seq::One(x)));
+            }
+            Seq::Many(v) => v.push(x),
+            Seq::One(_) => {
+                if let Seq::One(first) = std::mem::take(self) {
+                    *self = Seq::Many(vec![first, x]);
+                }
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -151,7 +229,7 @@ pub enum RespFormat<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct Req<'a> {
     pub system: Vec<Text<'a>>,
-    pub msgs: Vec<Msg<'a>>,
+    pub msgs: Seq<Msg<'a>>,
     pub tools: Vec<Tool<'a>>,
     pub tool_choice: Option<ToolChoice<'a>>,
     pub parallel_tool_calls: Option<bool>,
@@ -208,13 +286,23 @@ impl<'a> Req<'a> {
             Some(m) if m.role == role => m.parts.push(part),
             _ => self.msgs.push(Msg {
                 role,
-                parts: vec![part],
+                parts: Seq::one(part),
             }),
         }
     }
     /// Start a new message (even when the previous one has the same role).
     pub fn push_msg(&mut self, role: Role, parts: Vec<Part<'a>>) {
-        self.msgs.push(Msg { role, parts });
+        self.msgs.push(Msg {
+            role,
+            parts: parts.into(),
+        });
+    }
+    /// [`Req::push_msg`] of one part (kept inline).
+    pub fn push_msg_one(&mut self, role: Role, part: Part<'a>) {
+        self.msgs.push(Msg {
+            role,
+            parts: Seq::one(part),
+        });
     }
     /// Record cache markers for the parts of the message just pushed or
     /// extended: `marks` are (index in `parts` relative to `base`, raw).
@@ -251,4 +339,36 @@ pub fn split_data_url(url: &str) -> Option<(&str, &str)> {
         },
         data,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Seq;
+
+    /// A `Seq` reads, grows and shows as the `Vec` of the same pushes,
+    /// from empty, from one (inline) and from a `Vec`.
+    #[test]
+    fn seq_is_the_vec_of_its_pushes() {
+        for start in 0..3usize {
+            let mut seq: Seq<usize> = Seq::from((0..start).collect::<Vec<_>>());
+            let mut vec: Vec<usize> = (0..start).collect();
+            for x in 10..15 {
+                seq.push(x);
+                vec.push(x);
+                assert_eq!(&seq[..], &vec[..]);
+                assert_eq!(format!("{seq:?}"), format!("{vec:?}"));
+                assert_eq!((&seq).into_iter().count(), vec.len());
+            }
+            seq[0] = 99;
+            assert_eq!(seq.first(), Some(&99));
+        }
+        let mut one = Seq::one(7);
+        assert!(matches!(one, Seq::One(7)));
+        one.push(8);
+        assert_eq!(&one[..], &[7, 8]);
+        let mut empty: Seq<u8> = Seq::default();
+        assert!(empty.is_empty());
+        empty.push(1);
+        assert!(matches!(empty, Seq::One(1)));
+    }
 }

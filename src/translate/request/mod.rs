@@ -114,14 +114,14 @@ fn translate_with(
     // An OpenAI Chat body read in one pass, without its tree (the same
     // request as the general path's; `None` falls back to it).
     if fast && from == Format::OpenAiChat && to != Format::OpenAiChat && !may_give_up(body) {
-        if let Some(mut fast) = parse::chat_fast(body) {
-            // Read in place: `Req` is large, a move is a copy.
-            let req = &mut fast.req;
+        // Filled and read in place: `Req` is large, a move is a copy.
+        let mut req = ir::Req::default();
+        if let Some(seed) = parse::chat_fast_into(body, &mut req) {
             let thinking = thinking_of(req.client_model.as_deref());
             if to == Format::Claude {
-                req.session_seed = fast.session_seed.take();
+                req.session_seed = seed;
             }
-            emit_req(req, to, model, thinking, opts, out);
+            emit_req(&mut req, to, model, thinking, opts, out);
             debug_assert!(tree::parse(&out[start..]).is_ok());
             return Ok(());
         }

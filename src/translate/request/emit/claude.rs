@@ -1,6 +1,7 @@
 //! Anthropic Messages request body.
 
 use super::*;
+use crate::models::trim;
 
 /// CLIProxyAPI's `metadata.user_id` derivation: the client's user id, else a
 /// SHA-256 (hex) of a session seed (`prompt_cache_key`, session or
@@ -17,36 +18,46 @@ pub(super) fn claude_user_id(req: &Req<'_>, w: &mut Writer<'_>) {
     let hex = match req.session_seed.as_deref() {
         Some(s) => seed_hex(s),
         None => {
-            let first = req
+            // The common case first: the first user message is one text.
+            let lone = req
                 .msgs
                 .iter()
-                .filter(|m| m.role == Role::User)
-                .find_map(|m| {
-                    let texts = m.parts.iter().filter_map(|p| match p {
-                        Part::Text(t) => Some(t.get()),
-                        _ => None,
-                    });
-                    let mut nonblank = texts.filter(|t| !t.trim().is_empty());
-                    let one = nonblank.next()?;
-                    Some(match nonblank.next() {
-                        // One text (the common case): "content:" + it, looked
-                        // up without building the seed.
-                        None => Ok(one),
-                        Some(two) => {
-                            let mut s = String::with_capacity(64);
-                            s.push_str(LABEL);
-                            for t in [one, two].into_iter().chain(nonblank) {
-                                if s.len() > LABEL.len() {
-                                    s.push('\n');
-                                }
-                                s.push_str(t.trim());
-                            }
-                            Err(s)
-                        }
-                    })
+                .find(|m| m.role == Role::User)
+                .and_then(|m| match &m.parts[..] {
+                    [Part::Text(t)] => Some(t.get()).filter(|t| !trim(t).is_empty()),
+                    _ => None,
                 });
+            let first = lone.map(Ok).or_else(|| {
+                req.msgs
+                    .iter()
+                    .filter(|m| m.role == Role::User)
+                    .find_map(|m| {
+                        let texts = m.parts.iter().filter_map(|p| match p {
+                            Part::Text(t) => Some(t.get()),
+                            _ => None,
+                        });
+                        let mut nonblank = texts.filter(|t| !trim(t).is_empty());
+                        let one = nonblank.next()?;
+                        Some(match nonblank.next() {
+                            // One text (the common case): "content:" + it, looked
+                            // up without building the seed.
+                            None => Ok(one),
+                            Some(two) => {
+                                let mut s = String::with_capacity(64);
+                                s.push_str(LABEL);
+                                for t in [one, two].into_iter().chain(nonblank) {
+                                    if s.len() > LABEL.len() {
+                                        s.push('\n');
+                                    }
+                                    s.push_str(trim(&t));
+                                }
+                                Err(s)
+                            }
+                        })
+                    })
+            });
             match first {
-                Some(Ok(text)) => seed_hex_labeled(LABEL, text.trim()),
+                Some(Ok(text)) => seed_hex_labeled(LABEL, trim(&text)),
                 Some(Err(seed)) => seed_hex(&seed),
                 None => {
                     w.str_lit(jstr!("unknown"));
@@ -497,6 +508,74 @@ fn claude_messages(w: &mut Writer<'_>, req: &Req<'_>, gen: &mut u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The user id derived from the messages (the lone-text shortcut and
+    /// the general search) is the digest of "content:" + the first user
+    /// message's non-blank texts, trimmed, joined by newlines: one text,
+    /// blank and spaced texts, several texts, a non-text part, Unicode
+    /// spaces, no user text at all.
+    #[test]
+    fn derived_user_id_is_the_first_user_texts_digest() {
+        use sha2::{Digest, Sha256};
+        let text = |s: &'static str| Part::Text(Text::lit(s));
+        let image = || Part::Image {
+            mime: "image/png".into(),
+            src: Src::B64(Text::lit("AAAA")),
+        };
+        // (messages as (role, parts), the seed the id is the digest of)
+        type Case = (Vec<(Role, Vec<Part<'static>>)>, Option<&'static str>);
+        let cases: Vec<Case> = vec![
+            (vec![(Role::User, vec![text("hi")])], Some("content:hi")),
+            (
+                vec![(Role::User, vec![text("  hi \n")])],
+                Some("content:hi"),
+            ),
+            (
+                vec![(Role::User, vec![text("\u{3000}hi\u{3000}")])],
+                Some("content:hi"),
+            ),
+            (
+                vec![
+                    (Role::Assistant, vec![text("a")]),
+                    (Role::User, vec![text("   ")]),
+                    (Role::User, vec![text("second")]),
+                ],
+                Some("content:second"),
+            ),
+            (
+                vec![(Role::User, vec![text(" one "), text(""), text("two")])],
+                Some("content:one\ntwo"),
+            ),
+            (
+                vec![(Role::User, vec![image(), text("after image")])],
+                Some("content:after image"),
+            ),
+            (vec![(Role::User, vec![image()])], None),
+            (vec![(Role::Assistant, vec![text("only")])], None),
+        ];
+        for (msgs, seed) in cases {
+            let mut req = Req::default();
+            for (role, parts) in msgs {
+                match <[Part<'_>; 1]>::try_from(parts) {
+                    Ok([p]) => req.push_msg_one(role, p),
+                    Err(parts) => req.push_msg(role, parts),
+                }
+            }
+            let mut out = Vec::new();
+            claude_user_id(&req, &mut Writer::new(&mut out));
+            let want = match seed {
+                Some(s) => format!(
+                    "\"{}\"",
+                    Sha256::digest(s.as_bytes())
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                ),
+                None => "\"unknown\"".to_string(),
+            };
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{seed:?} {req:?}");
+        }
+    }
 
     /// The cached digests are the digests: seeds repeated in and out of
     /// the cache's reach (more seeds than it holds, long seeds it skips).

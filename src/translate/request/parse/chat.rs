@@ -161,6 +161,8 @@ enum Member {
 
 /// How many [`Member`]s there are.
 const KEYS: usize = Member::ConversationId as usize + 1;
+// `chat_fast_into` keeps one bit per member in a `u32`.
+const _: () = assert!(KEYS <= 32);
 
 fn chat_key(k: &str) -> Option<Member> {
     Some(match k {
@@ -389,6 +391,15 @@ pub struct ChatFast<'a> {
 /// whole list) or a `messages` that is not an array: the caller then
 /// parses it whole, which gives the same request or the error.
 pub fn chat_fast(body: &[u8]) -> Option<ChatFast<'_>> {
+    let mut req = Req::default();
+    let session_seed = chat_fast_into(body, &mut req)?;
+    Some(ChatFast { req, session_seed })
+}
+
+/// [`chat_fast`] into `req` (a `Req::default()`; `Req` is large, so it is
+/// filled where it lives rather than moved out): `Some(session_seed)`, or
+/// `None` to give up (`req` is then to be dropped).
+pub fn chat_fast_into<'a>(body: &'a [u8], req: &mut Req<'a>) -> Option<Option<String>> {
     let s = if body.is_ascii() {
         // SAFETY: every byte is ASCII, so `body` is valid UTF-8 (checked a
         // word at a time, cheaper than the general check for short bodies).
@@ -400,10 +411,13 @@ pub fn chat_fast(body: &[u8]) -> Option<ChatFast<'_>> {
     if !p.open(b'{') {
         return None;
     }
-    let mut req = Req::default();
-    // The members [`chat_fields`] reads, as small trees.
-    let mut nodes: [Option<Node<'_>>; KEYS] = std::array::from_fn(|_| None);
-    let mut messages_seen = false;
+    // Bit `m`: member `m` was met (its first occurrence is the one read).
+    let mut seen = 0u32;
+    // The first `model`, when it is a string (all `chat` reads of it).
+    let mut model = None;
+    // The other members [`chat_fields`] reads, as small trees, in the order
+    // met (most bodies have none or a few: no allocation when none).
+    let mut nodes: Vec<(Member, Node<'a>)> = Vec::new();
     let mut first = true;
     while let Some(k) = p.key(&mut first).ok()? {
         let key = if k.escaped { None } else { chat_key(k.raw) };
@@ -412,28 +426,37 @@ pub fn chat_fast(body: &[u8]) -> Option<ChatFast<'_>> {
             // tree decides.
             None if k.escaped => return None,
             None => p.skip(1).ok()?,
-            Some(Member::Messages) if !messages_seen => {
-                messages_seen = true;
-                fast_messages(&mut p, &mut req)?;
-            }
-            Some(k) if nodes[k as usize].is_none() && !matches!(k, Member::Messages) => {
-                nodes[k as usize] = Some(p.value(1).ok()?);
-            }
             // A later occurrence: the first one counts.
-            Some(_) => p.skip(1).ok()?,
+            Some(k) if seen & (1 << k as u32) != 0 => p.skip(1).ok()?,
+            Some(k) => {
+                seen |= 1 << k as u32;
+                match k {
+                    Member::Messages => fast_messages(&mut p, req)?,
+                    Member::Model => match p.string().ok()? {
+                        Some(m) => model = Some(m),
+                        // Not a string: no client model.
+                        None => p.skip(1).ok()?,
+                    },
+                    _ => nodes.push((k, p.value(1).ok()?)),
+                }
+            }
         }
     }
     if !p.end() {
         return None;
     }
-    let mut top = ChatTop([None; KEYS]);
-    for (slot, n) in top.0.iter_mut().zip(nodes.iter()) {
-        *slot = n.as_ref();
+    req.client_model = model.map(|m| m.get());
+    // With none of the other members, `chat_fields` and the session seed
+    // would find nothing: the defaults stand.
+    if nodes.is_empty() {
+        return Some(None);
     }
-    req.client_model = top.get(Member::Model).and_then(|m| m.str());
-    chat_fields(&top, &mut req);
-    let session_seed = top.session_seed();
-    Some(ChatFast { req, session_seed })
+    let mut top = ChatTop([None; KEYS]);
+    for (k, n) in &nodes {
+        top.0[*k as usize] = Some(n);
+    }
+    chat_fields(&top, req);
+    Some(top.session_seed())
 }
 
 /// `messages` at the cursor (see [`chat_fast`]); `None` to give up.
@@ -517,12 +540,12 @@ fn simple_message<'a>(role: &str, content: JStr<'a>, req: &mut Req<'a>) {
         "system" | "developer" => req.push_system(text),
         "user" => {
             if let Some(t) = text {
-                req.push_msg(Role::User, vec![Part::Text(t)]);
+                req.push_msg_one(Role::User, Part::Text(t));
             }
         }
         "assistant" => {
             if let Some(t) = text {
-                req.push_msg(Role::Assistant, vec![Part::Text(t)]);
+                req.push_msg_one(Role::Assistant, Part::Text(t));
             }
         }
         _ => {}

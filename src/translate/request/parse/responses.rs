@@ -109,7 +109,7 @@ pub fn responses<'a>(root: &Node<'a>) -> Req<'a> {
     }
     let input = root.at("input");
     if let Some(j) = input.jstr() {
-        req.push_msg(Role::User, vec![Part::Text(Text::J(j))]);
+        req.push_msg_one(Role::User, Part::Text(Text::J(j)));
     }
     for it in input.arr() {
         let ty = it.at("type").s();
