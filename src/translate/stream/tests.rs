@@ -500,6 +500,21 @@ fn claude_whole_block_shortcut_equals_the_line_by_line_path() {
     s += "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"extra\",\"x\":1}}\n\n";
     s += "id: 9\n";
     s += &delta("1", "text_delta", "text", "after an id line");
+    // Other events in near misses of the common framing.
+    s += "event: ping\r\ndata: {\"type\":\"ping\"}\r\n\r\n";
+    s += ": comment\n\n";
+    s += "event: content_block_stop\ndata:{\"type\":\"content_block_stop\",\"index\":1}\n\n";
+    s += "data: {\"type\":\"content_block_start\",\"index\":3,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+    s += &delta(
+        "3",
+        "text_delta",
+        "text",
+        "after a start without event line",
+    );
+    s +=
+        "event: content_block_stop\nid: 2\ndata: {\"type\":\"content_block_stop\",\"index\":3}\n\n";
+    s += "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\n";
+    s += "data: \"usage\":{\"output_tokens\":7}}\n\n";
     variants.push(s.into_bytes());
     for input in &variants {
         let every: Vec<usize> = (1..input.len()).collect();
