@@ -18,7 +18,7 @@ use super::{Args, FinishReason, StreamCtx, StreamEvent, Usage};
 use crate::json::escape::{escape_bytes_into as escape_into, unescape_into};
 use crate::json::span::is_valid;
 use crate::json::write::{write_hex, write_u64};
-use crate::sse::write::{begin, end, put3, write_comment, write_done};
+use crate::sse::write::{begin, end, put3, put3_window, write_comment, write_done};
 use crate::translate::error;
 use crate::translate::format::Format;
 use crate::translate::tools::ClientTools;
