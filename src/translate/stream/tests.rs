@@ -500,6 +500,11 @@ fn claude_whole_block_shortcut_equals_the_line_by_line_path() {
     s += "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"extra\",\"x\":1}}\n\n";
     s += "id: 9\n";
     s += &delta("1", "text_delta", "text", "after an id line");
+    // Deltas under other event names (the data's type decides).
+    s += &delta("1", "text_delta", "text", "named ping")
+        .replace("event: content_block_delta", "event: ping");
+    s += &delta("1", "text_delta", "text", "named like a delta")
+        .replace("event: content_block_delta", "event: content_block_dxlta");
     // Other events in near misses of the common framing.
     s += "event: ping\r\ndata: {\"type\":\"ping\"}\r\n\r\n";
     s += ": comment\n\n";

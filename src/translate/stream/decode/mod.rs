@@ -119,7 +119,12 @@ impl Decoder {
         let Decoder::Claude(d) = self else {
             return 0;
         };
-        if let Some((n, ev)) = claude::delta_block(rest) {
+        // `delta_block` takes nothing but `event: content_block_delta`
+        // blocks and blocks without an event line: another event's name
+        // (byte 7 or 21 differs) skips its compares.
+        let named = rest.starts_with(b"event: ");
+        let delta = !named || (rest.get(7) == Some(&b'c') && rest.get(21) == Some(&b'd'));
+        if let Some((n, ev)) = delta.then(|| claude::delta_block(rest)).flatten() {
             if let Some(ev) = ev {
                 f(ev);
             }
