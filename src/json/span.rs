@@ -35,27 +35,43 @@ fn word(b: &[u8], j: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(j..j + 8)?.try_into().ok()?))
 }
 
-/// Whether `b` starts with `lit`, compared eight bytes at a time: with a
-/// literal `lit` this folds into a few word compares where a slice compare
-/// calls `memcmp` (the fast paths of the stream decoders match long literal
-/// heads per event).
+/// Whether `b` starts with `lit`, without a branch per word: the XORs of
+/// `b`'s and `lit`'s 16-byte chunks (the last one overlapping the one before
+/// it) are OR-ed together and tested once. With a literal `lit` the compiler
+/// turns this into a few vector instructions per 16 bytes and a single
+/// branch, where a slice compare calls `memcmp` and a word loop branches per
+/// eight bytes (the stream decoders' fast paths match long literal heads per
+/// event).
 #[inline(always)]
 pub fn has_prefix(b: &[u8], lit: &[u8]) -> bool {
     let n = lit.len();
-    if b.len() < n {
+    let Some(b) = b.get(..n) else {
         return false;
-    }
+    };
     if n < 8 {
-        return b[..n] == *lit;
+        return b == lit;
     }
+    if n < 16 {
+        let x = |j| word(b, j).unwrap_or(0) ^ word(lit, j).unwrap_or(0);
+        return x(0) | x(n - 8) == 0;
+    }
+    let x = |j| chunk16(b, j) ^ chunk16(lit, j);
+    let mut acc = 0;
     let mut i = 0;
-    while i + 8 < n {
-        if word(b, i) != word(lit, i) {
-            return false;
-        }
-        i += 8;
+    while i + 16 < n {
+        acc |= x(i);
+        i += 16;
     }
-    word(b, n - 8) == word(lit, n - 8)
+    acc | x(n - 16) == 0
+}
+
+/// The 16 bytes at `b[j..]` as one number (0 past the end: not reached by
+/// [`has_prefix`], which reads within both slices' equal lengths).
+#[inline(always)]
+fn chunk16(b: &[u8], j: usize) -> u128 {
+    b.get(j..j + 16)
+        .and_then(|c| c.try_into().ok())
+        .map_or(0, u128::from_le_bytes)
 }
 
 /// End of the string starting at `b[i] == '"'` (index after the closing quote).
@@ -552,6 +568,26 @@ mod tests {
             j += 1;
         }
         None
+    }
+
+    /// `has_prefix` is `starts_with` for every literal length (word and
+    /// 16-byte chunk paths, overlapping last chunks), with the difference
+    /// at every position and inputs shorter than the literal.
+    #[test]
+    fn has_prefix_is_starts_with() {
+        let text: Vec<u8> = (0..200u32).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+        for n in 0..=150 {
+            let lit = &text[..n];
+            for len in [0, n.saturating_sub(1), n, n + 1, 200] {
+                let b = &text[..len.min(200)];
+                assert_eq!(has_prefix(b, lit), b.starts_with(lit), "n {n} len {len}");
+            }
+            for at in 0..n {
+                let mut b = text.clone();
+                b[at] ^= 0x20;
+                assert!(!has_prefix(&b, lit), "n {n} diff at {at}");
+            }
+        }
     }
 
     #[test]

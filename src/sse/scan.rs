@@ -422,6 +422,62 @@ fn line_end(b: &[u8]) -> Option<usize> {
     }
 }
 
+/// A block [`simple_block`] takes: its length, `event:` value, data.
+pub type SimpleBlock<'a> = (usize, Option<&'a [u8]>, &'a [u8]);
+
+/// One whole event block at the front of `b` in the framing nearly every
+/// upstream uses: an optional `event:` line, one `data:` line and a blank
+/// line, LF line ends, no other field. Returns the block's length, the
+/// `event:` value (`None` when there is no such line or its value is empty)
+/// and the data: what [`Scanner`] dispatches for those bytes when it is at
+/// the start of a block (tested against it). `None` for anything else (CR,
+/// comments, other fields, several `data:` lines, a block not complete in
+/// `b`): the scanner reads it.
+#[inline]
+pub fn simple_block(b: &[u8]) -> Option<SimpleBlock<'_>> {
+    let mut at = 0;
+    let mut event = None;
+    if let Some(r) = b.strip_prefix(b"event:") {
+        let v = usize::from(r.first() == Some(&b' '));
+        let end = short_line_end(r)?;
+        if r[end] != b'\n' {
+            return None;
+        }
+        event = Some(&r[v..end]).filter(|e| !e.is_empty());
+        at = 6 + end + 1;
+    }
+    let r = b[at..].strip_prefix(b"data:")?;
+    let v = usize::from(r.first() == Some(&b' '));
+    let end = line_end(r)?;
+    if r[end] != b'\n' || r.get(end + 1) != Some(&b'\n') {
+        return None;
+    }
+    Some((at + 5 + end + 2, event, &r[v..end]))
+}
+
+/// [`line_end`] for a line expected to be short (an `event:` line): its
+/// first 32 bytes are searched a word at a time, without the search call.
+#[inline]
+fn short_line_end(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // High bit set in the lowest byte equal to `c` (exact for that byte).
+    let eq = |w: u64, c: u8| {
+        let x = w ^ (LO * u64::from(c));
+        x.wrapping_sub(LO) & !x & HI
+    };
+    let mut i = 0;
+    while let Some(w) = b.get(i..i + 8).filter(|_| i < 32) {
+        let w = u64::from_le_bytes(w.try_into().ok()?);
+        let m = eq(w, b'\n') | eq(w, b'\r');
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    line_end(&b[i..]).map(|e| i + e)
+}
+
 /// Split a non-empty, non-comment line into field name and the offset of its value.
 fn split_field(line: &[u8]) -> (&[u8], usize) {
     // The two fields of nearly every line, without a search call.
@@ -658,6 +714,92 @@ mod tests {
             let cut = rng.below(input.len() + 1);
             assert_eq!(scan_shortcut(&input, &[cut]).0, expected, "{input:?} {cut}");
         }
+    }
+
+    /// `simple_block` takes exactly the first block the scanner dispatches,
+    /// and the scanner reads the rest as it would have after that block: on
+    /// the framings it takes (with and without an event line, empty values,
+    /// long event names) and near misses (CR, comments, other fields, two
+    /// data lines, a missing blank line, `data:` without its space).
+    #[test]
+    fn simple_block_agrees_with_the_scanner() {
+        let long = format!("event: {}\ndata: x\n\n", "e".repeat(40));
+        let cases: &[&[u8]] = &[
+            b"event: e\ndata: {\"a\":1}\n\n",
+            b"data: {\"a\":1}\n\ndata: b\n\n",
+            b"event:e\ndata:x\n\n",
+            b"event:\ndata: x\n\n",
+            b"event: \ndata:\n\n",
+            b"event:  two spaces\ndata:  two\n\n",
+            b"event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: ping\n",
+            long.as_bytes(),
+            b"event: e\r\ndata: x\n\n",
+            b"event: e\ndata: x\r\n\r\n",
+            b"event: e\ndata: x\n\r\n",
+            b"event: e\ndata: x\n",
+            b"event: e\ndata: x",
+            b"event: e\n\n",
+            b"event: e\nid: 1\ndata: x\n\n",
+            b"event: e\ndata: x\ndata: y\n\n",
+            b"event: e\n: c\ndata: x\n\n",
+            b"id: 1\ndata: x\n\n",
+            b": c\n\ndata: x\n\n",
+            b"event\ndata: x\n\n",
+            b"events: e\ndata: x\n\n",
+            b"data\n\n",
+            b"event: e\revent: f\ndata: x\n\n",
+            b"event: e\ndata: a\rb\n\n",
+            b"",
+        ];
+        let mut taken = 0;
+        let check = |input: &[u8]| -> bool {
+            let Some((n, event, data)) = simple_block(input) else {
+                return false;
+            };
+            let want = oracle(input);
+            assert_eq!(
+                want.first(),
+                Some(&Owned::Event(
+                    event.map(<[u8]>::to_vec),
+                    data.to_vec(),
+                    None,
+                    None
+                )),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+            assert_eq!(oracle(&input[n..]), want[1..], "{input:?}");
+            assert_eq!(oracle(&input[..n]), want[..1], "{input:?}");
+            true
+        };
+        for c in cases {
+            taken += usize::from(check(c));
+        }
+        assert_eq!(taken, 8, "taken");
+        let mut rng = crate::sse::test_rng::Rng(0x0051_b10c);
+        let alphabet: &[&[u8]] = &[
+            b"data:",
+            b"data: ",
+            b"event:",
+            b"event: e",
+            b"id: 1",
+            b": c",
+            b" ",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"x",
+            b"\n\n",
+        ];
+        let mut taken = 0;
+        for _ in 0..20_000 {
+            let mut input = Vec::new();
+            for _ in 0..rng.below(12) {
+                input.extend_from_slice(alphabet[rng.below(alphabet.len())]);
+            }
+            taken += usize::from(check(&input));
+        }
+        assert!(taken > 100, "random inputs taken {taken} times");
     }
 
     /// `line_end` finds what `memchr2` finds: every length, LF, CR or

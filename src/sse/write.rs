@@ -80,6 +80,32 @@ pub fn put3(out: &mut Vec<u8>, a: &[u8], b: &[u8], c: &[u8]) {
     unsafe { out.set_len(len) };
 }
 
+/// [`put3`] whose middle piece is `window[..len]` (`len` at most 16; more is
+/// taken as 16): the window is copied whole, a fixed-size copy without a
+/// call, and `c` is written over what follows the middle piece, so only
+/// `a`, `window[..len]` and `c` are appended. For short texts of a read
+/// (the window is the text and the bytes after it in the read).
+#[inline(always)]
+pub fn put3_window(out: &mut Vec<u8>, a: &[u8], window: &[u8; 16], len: usize, c: &[u8]) {
+    let len = len.min(16);
+    out.reserve(a.len() + window.len() + c.len());
+    let start = out.len();
+    let base = out.as_mut_ptr();
+    // SAFETY: `reserve` made room for `a`, 16 bytes and `c` past `start`;
+    // the window goes at `start + a.len()` and `c` at `start + a.len() +
+    // len` with `len <= 16`, so every write is inside that room. The
+    // sources are shared borrows, which cannot overlap `out`'s buffer
+    // (borrowed mutably).
+    unsafe {
+        std::ptr::copy_nonoverlapping(a.as_ptr(), base.add(start), a.len());
+        let mid = start + a.len();
+        std::ptr::copy_nonoverlapping(window.as_ptr(), base.add(mid), window.len());
+        std::ptr::copy_nonoverlapping(c.as_ptr(), base.add(mid + len), c.len());
+    }
+    // SAFETY: every byte below the new length was written above (or before).
+    unsafe { out.set_len(start + a.len() + len + c.len()) };
+}
+
 /// Append the OpenAI terminator `data: [DONE]\n\n`.
 pub fn write_done(out: &mut Vec<u8>) {
     out.extend_from_slice(b"data: [DONE]\n\n");
@@ -123,6 +149,22 @@ mod tests {
             ]
         );
         assert!(out.starts_with(b"event: message_start\ndata: {\"a\":1}\n\n"));
+    }
+
+    #[test]
+    fn put3_window_appends_the_window_prefix_only() {
+        let window = *b"0123456789abcdef";
+        for cap in [0, 3, 20, 64] {
+            for len in 0..=18 {
+                let mut out = Vec::with_capacity(cap);
+                out.extend_from_slice(b"ab");
+                put3_window(&mut out, b"cde", &window, len, b"xyz");
+                let mut want = b"abcde".to_vec();
+                want.extend_from_slice(&window[..len.min(16)]);
+                want.extend_from_slice(b"xyz");
+                assert_eq!(out, want, "cap {cap} len {len}");
+            }
+        }
     }
 
     #[test]

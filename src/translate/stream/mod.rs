@@ -452,19 +452,26 @@ impl Handler for Translating<'_> {
     fn whole(&mut self, rest: &[u8]) -> usize {
         // A run of blocks (deltas come in runs) in one call.
         let mut taken = 0;
-        while let Some((n, ev)) = rest.get(taken..).and_then(|r| self.dec.decode_block(r)) {
+        loop {
+            // Text deltas into an open Chat stream: the encoder's state is
+            // checked once per run of them, not per delta.
+            if let Some(chat) = self.enc.chat_text() {
+                let out = &mut *self.out;
+                taken = self
+                    .dec
+                    .text_run(rest, taken, |src, len| chat.put_text_from(src, len, out));
+            }
+            let (seen, enc, out) = (&mut *self.seen, &mut *self.enc, &mut *self.out);
+            let n = self
+                .dec
+                .decode_block(rest.get(taken..).unwrap_or_default(), &mut |e| {
+                    seen.record(&e);
+                    enc.event(e, out)
+                });
             if n == 0 {
                 break;
             }
             taken += n;
-            match ev {
-                Some(StreamEvent::Text { choice: 0, text }) => self.enc.text(text, self.out),
-                Some(e) => {
-                    self.seen.record(&e);
-                    self.enc.event(e, self.out);
-                }
-                None => {}
-            }
         }
         taken
     }

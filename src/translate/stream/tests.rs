@@ -500,7 +500,52 @@ fn claude_whole_block_shortcut_equals_the_line_by_line_path() {
     s += "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"extra\",\"x\":1}}\n\n";
     s += "id: 9\n";
     s += &delta("1", "text_delta", "text", "after an id line");
+    // Deltas under other event names (the data's type decides).
+    s += &delta("1", "text_delta", "text", "named ping")
+        .replace("event: content_block_delta", "event: ping");
+    s += &delta("1", "text_delta", "text", "named like a delta")
+        .replace("event: content_block_delta", "event: content_block_dxlta");
+    // Other events in near misses of the common framing.
+    s += "event: ping\r\ndata: {\"type\":\"ping\"}\r\n\r\n";
+    s += ": comment\n\n";
+    s += "event: content_block_stop\ndata:{\"type\":\"content_block_stop\",\"index\":1}\n\n";
+    s += "data: {\"type\":\"content_block_start\",\"index\":3,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+    s += &delta(
+        "3",
+        "text_delta",
+        "text",
+        "after a start without event line",
+    );
+    s +=
+        "event: content_block_stop\nid: 2\ndata: {\"type\":\"content_block_stop\",\"index\":3}\n\n";
+    s += "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\n";
+    s += "data: \"usage\":{\"output_tokens\":7}}\n\n";
     variants.push(s.into_bytes());
+    // Text deltas of every length around the 16-byte window copy of a Chat
+    // text chunk, the last one at the very end of the read (fewer than 16
+    // bytes follow its first byte).
+    let mut s = String::from("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_w\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"m\",\"stop_reason\":null,\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n");
+    for len in 1..=40 {
+        let text: String = (0..len)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
+        s += &delta("0", "text_delta", "text", &text);
+    }
+    s += &delta("0", "text_delta", "text", r#"\u00e9\"x"#);
+    s += &delta("0", "text_delta", "text", "end");
+    let windows = s.into_bytes();
+    // Split in two at every byte: a run of deltas may start anywhere.
+    for to in [Format::OpenAiChat, Format::OpenAiResponses] {
+        let whole = run(Format::Claude, to, &windows, &[]);
+        for cut in 0..=windows.len() {
+            assert_eq!(
+                run(Format::Claude, to, &windows, &[cut]),
+                whole,
+                "Claude->{to:?} cut {cut}"
+            );
+        }
+    }
+    variants.push(windows);
     for input in &variants {
         let every: Vec<usize> = (1..input.len()).collect();
         for to in ALL {

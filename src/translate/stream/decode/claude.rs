@@ -144,6 +144,9 @@ fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
     if !span::has_prefix(data, HEAD) {
         return None;
     }
+    if let Some(((usage, id), end)) = message_exact(data, HEAD.len()) {
+        return (&data[end..] == b"}").then_some((usage, id));
+    }
     let (mut usage, mut id) = (None, None);
     let end = visit_object(data, HEAD.len(), |key, vs| {
         let rest = &data[vs..];
@@ -190,6 +193,81 @@ fn message_start(data: &[u8]) -> Option<UsageAndId<'_>> {
         Step::End(ve)
     })?;
     (&data[end..] == b"}").then_some((usage, id))
+}
+
+/// `message_start`'s message at `data[i]` in Anthropic's own layout, read
+/// member by member without a visitor: no whitespace, every member
+/// `"key":value` with the value a valid string, `null`, `[]` or (the first
+/// `usage`) an object [`usage_counts`] reads; the members Anthropic always
+/// sends with the same value (`"type":"message"`, `"role":"assistant"`,
+/// `"content":[]`, `"stop_reason":null`, `"stop_sequence":null`) are matched
+/// whole by their bytes. The usage counts and `id` span (first occurrences)
+/// and the index after the closing brace: what [`message_start`]'s member
+/// walk finds for such a message (each member ends where its skip ends).
+/// `None` for anything else, including a `null` or other non-string `id`
+/// and a second `usage` object: the walk decides.
+fn message_exact(data: &[u8], mut i: usize) -> Option<(UsageAndId<'_>, usize)> {
+    const FIXED: [&[u8]; 5] = [
+        br#""type":"message","#,
+        br#""role":"assistant","#,
+        br#""content":[],"#,
+        br#""stop_reason":null,"#,
+        br#""stop_sequence":null,"#,
+    ];
+    let (mut usage, mut id) = (None, None);
+    if data.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        let rest = data.get(i..)?;
+        let fixed = match rest.get(1)? {
+            b't' => FIXED[0],
+            b'r' => FIXED[1],
+            b'c' => FIXED[2],
+            b's' if rest.get(6) == Some(&b'r') => FIXED[3],
+            b's' => FIXED[4],
+            _ => b"",
+        };
+        if !fixed.is_empty() && span::has_prefix(rest, fixed) {
+            i += fixed.len();
+            continue;
+        }
+        if rest[0] != b'"' {
+            return None;
+        }
+        let klen = span::string_body_end(&rest[1..])?;
+        let key = &rest[1..1 + klen];
+        let vs = i + klen + 3;
+        if data.get(vs - 1) != Some(&b':') {
+            return None;
+        }
+        let ve = match (data.get(vs)?, key) {
+            (b'{', b"usage") if usage.is_none() => {
+                let (counts, ve) = usage_counts(data, vs)?;
+                usage = Some(counts);
+                ve
+            }
+            // The first `usage` or `id` of another kind: the walk decides.
+            (_, b"usage") if usage.is_none() => return None,
+            (b'"', _) => {
+                let ve = vs + 2 + span::string_body_end(&data[vs + 1..])?;
+                if key == b"id" && id.is_none() {
+                    id = Some(&data[vs..ve]);
+                }
+                ve
+            }
+            (_, b"id") if id.is_none() => return None,
+            (b'n', _) if span::has_prefix(&data[vs..], b"null") => vs + 4,
+            (b'[', _) if span::has_prefix(&data[vs..], b"[]") => vs + 2,
+            _ => return None,
+        };
+        match data.get(ve)? {
+            b',' => i = ve + 1,
+            b'}' => return Some(((usage, id), ve + 1)),
+            _ => return None,
+        }
+    }
 }
 
 /// The four token counts of a Claude `usage` object, in [`ClaudeDec::usage`]'s order.
@@ -368,6 +446,37 @@ pub(crate) fn delta_block(b: &[u8]) -> Option<(usize, Option<StreamEvent<'_>>)> 
     Some((n, delta_event(kind, index, &b[start..end])))
 }
 
+/// Anthropic's own text delta block at the front of `b`: `BLOCK` (in
+/// [`delta_block`]), a one-digit index, `,"delta":{"type":"text_delta","text":"`,
+/// a non-empty valid string body, `"}}` and LF LF. Returns the block's
+/// length, `b` from the text's first byte on and the text's length: the text
+/// is what [`delta_block`] returns for such a block as `StreamEvent::Text`
+/// (what follows it lets a short text be copied as a fixed-size window).
+/// Anything else, an empty text included, is `None`
+/// ([`delta_block`] decides), so both agree (tested). Three compares of
+/// literal bytes and one pass over the text: the path of almost every event
+/// of a Claude stream.
+#[inline(always)]
+pub(crate) fn text_block(b: &[u8]) -> Option<(usize, &[u8], usize)> {
+    const HEAD: &[u8] =
+        b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":";
+    const MID_TEXT: &[u8] = br#","delta":{"type":"text_delta","text":""#;
+    const TAIL: &[u8] = b"\"}}\n\n";
+    const START: usize = HEAD.len() + 1 + MID_TEXT.len();
+    if !span::has_prefix(b, HEAD) || !b.get(HEAD.len())?.is_ascii_digit() {
+        return None;
+    }
+    if !span::has_prefix(&b[HEAD.len() + 1..], MID_TEXT) {
+        return None;
+    }
+    let body = &b[START..];
+    let n = span::string_body_end(body)?;
+    if n == 0 || !span::has_prefix(&body[n..], TAIL) {
+        return None;
+    }
+    Some((START + n + TAIL.len(), body, n))
+}
+
 /// The event of a fast-path delta (`None` when its body is empty).
 #[inline]
 fn delta_event(kind: Delta, index: u32, body: &[u8]) -> Option<StreamEvent<'_>> {
@@ -471,26 +580,39 @@ impl ClaudeDec {
         if !is_object(data) {
             return;
         }
-        if let Some((kind, index, body)) = delta_fast(data) {
-            if let Some(ev) = delta_event(kind, index, body) {
-                f(ev);
+        // Each shortcut takes only data starting `{"type":"<its type>"`, so
+        // the type's first letter picks the ones worth trying.
+        let first = if data.starts_with(br#"{"type":""#) {
+            data.get(9).copied()
+        } else {
+            None
+        };
+        if first == Some(b'c') {
+            if let Some((kind, index, body)) = delta_fast(data) {
+                if let Some(ev) = delta_event(kind, index, body) {
+                    f(ev);
+                }
+                return;
             }
-            return;
         }
-        if let Some(ev) = type_first(data) {
-            if let Some(ev) = ev {
-                f(ev);
+        if matches!(first, Some(b'c' | b'm' | b'p')) {
+            if let Some(ev) = type_first(data) {
+                if let Some(ev) = ev {
+                    f(ev);
+                }
+                return;
             }
-            return;
         }
-        if let Some((usage, id)) = message_start(data) {
-            self.start(usage, id, f);
-            return;
-        }
-        if let Some((native, counts)) = message_delta(data) {
-            self.set_counts(counts);
-            self.end(native, f);
-            return;
+        if first == Some(b'm') {
+            if let Some((usage, id)) = message_start(data) {
+                self.start(usage, id, f);
+                return;
+            }
+            if let Some((native, counts)) = message_delta(data) {
+                self.set_counts(counts);
+                self.end(native, f);
+                return;
+            }
         }
         self.decode_members(data, f);
     }
@@ -815,6 +937,41 @@ mod tests {
         }
     }
 
+    /// The text-delta run's block equals [`delta_block`] on every block it
+    /// takes, and takes Anthropic's own text deltas (LF, event line, one
+    /// digit index, non-empty valid text) and nothing else.
+    #[test]
+    fn text_block_agrees_with_delta_block() {
+        let mut taken = 0;
+        for block in blocks() {
+            let b = block.as_bytes();
+            for tail in [&b""[..], b"event: ping\n", b"\n", b"data: {}\n\n"] {
+                let read = [b, tail].concat();
+                let Some((n, from, len)) = text_block(&read) else {
+                    continue;
+                };
+                let text = &from[..len];
+                assert_eq!(
+                    delta_block(&read),
+                    Some((n, Some(StreamEvent::Text { choice: 0, text }))),
+                    "block {block:?}"
+                );
+                if tail.is_empty() {
+                    assert_eq!(n, b.len(), "block {block:?}");
+                    taken += 1;
+                }
+            }
+        }
+        // 7 non-empty valid bodies x 2 one-digit indexes, Anthropic's framing.
+        assert_eq!(taken, 7 * 2, "text block path taken {taken} times");
+        let exact = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n";
+        for cut in 0..exact.len() {
+            assert_eq!(text_block(&exact.as_bytes()[..cut]), None, "cut {cut}");
+        }
+        let (n, from, len) = text_block(exact.as_bytes()).expect("taken");
+        assert_eq!((n, &from[..len]), (exact.len(), &b"hi"[..]));
+    }
+
     /// The `type`-first shortcut agrees with the general path on the exact
     /// layouts it takes and on near misses.
     #[test]
@@ -1074,6 +1231,70 @@ mod tests {
         ];
         for d in &taken {
             assert!(message_start(d.as_bytes()).is_some(), "not taken: {d}");
+            assert_eq!(decode(d, false), decode(d, true), "{d}");
+        }
+        // The member-by-member reading of Anthropic's layouts (the walk's
+        // shortcut) on them and on near misses of each of its steps.
+        let exact = [
+            taken[0].clone(),
+            taken[1].clone(),
+            format!(
+                r#"{{"type":"message_start","message":{{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude","stop_reason":null,"stop_sequence":null,"usage":{usage}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message":{{"usage":{usage},"type":"message","id":"a","id":"b","stop_reason":"x","content":[]}}}}"#
+            ),
+            r#"{"type":"message_start","message":{"type":"message","role":"assistant"}}"#
+                .to_string(),
+            r#"{"type":"message_start","message":{"id":"a","usage":{}}}"#.to_string(),
+        ];
+        let near = [
+            format!(
+                r#"{{"type":"message_start","message":{{"usage":"x","usage":{usage},"id":"a"}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message":{{"usage":null,"usage":{usage},"id":"a"}}}}"#
+            ),
+            format!(r#"{{"type":"message_start","message":{{"id":1,"id":"a","usage":{usage}}}}}"#),
+            format!(
+                r#"{{"type":"message_start","message":{{"usage":{usage},"usage":{{"output_tokens":9}},"id":"a"}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message":{{"type":"message",,"usage":{usage}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message":{{"type":"message","usage":{usage},}}}}"#
+            ),
+            format!(r#"{{"type":"message_start","message":{{"content":[1],"usage":{usage}}}}}"#),
+            format!(
+                r#"{{"type":"message_start","message":{{"stop_reason":nullx,"usage":{usage}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message":{{"stop_sequence":"
+","usage":{usage}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message":{{"id":"x","id":"a","usage":{usage}}}}}"#
+            ),
+            format!(r#"{{"type":"message_start","message":{{"id":"a" ,"usage":{usage}}}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"id" :"a","usage":{usage}}}}}"#),
+            format!(
+                r#"{{"type":"message_start","message":{{"x":{{}},"id":"a","usage":{usage}}}}}"#
+            ),
+            format!(
+                r#"{{"type":"message_start","message":{{"x":true,"id":"a","usage":{usage}}}}}"#
+            ),
+            format!(r#"{{"type":"message_start","message":{{"id":"a","usage":{usage}}}"#),
+            format!(r#"{{"type":"message_start","message":{{"id":"a","usage":{usage}}},"x":1}}"#),
+            r#"{"type":"message_start","message":{"role":"assistant","usage":{"output_tokens":1,"x":{}},"id":"a"}}"#.to_string(),
+        ];
+        for d in &exact {
+            assert!(
+                message_exact(d.as_bytes(), 34).is_some(),
+                "not read member by member: {d}"
+            );
+        }
+        for d in exact.iter().chain(&near) {
             assert_eq!(decode(d, false), decode(d, true), "{d}");
         }
         for d in &general {

@@ -106,18 +106,60 @@ impl Decoder {
 }
 
 impl Decoder {
-    /// One whole SSE event block at the front of `rest` (a read, from the
-    /// start of a block), decoded without the scanner's line handling when it
-    /// has the exact layout of the format's most frequent event: the block's
-    /// length and its event (if it has one). `None`: the scanner and
-    /// [`Decoder::decode`] take it. What it returns equals what they would
-    /// emit (see [`crate::sse::Handler::whole`]).
+    /// Whole SSE event blocks at the front of `rest` (a read, from the start
+    /// of a block), decoded without the scanner's line handling: the length
+    /// taken (0: none, the scanner and [`Decoder::decode`] take the block).
+    /// Claude: its most frequent event (deltas) matched in its exact layout
+    /// ([`claude::delta_block`]), any other event in the common framing
+    /// ([`crate::sse::scan::simple_block`]) decoded as the scanner would
+    /// dispatch it. What `f` gets equals what they would emit (see
+    /// [`crate::sse::Handler::whole`]).
     #[inline]
-    pub fn decode_block<'a>(&mut self, rest: &'a [u8]) -> Option<(usize, Option<StreamEvent<'a>>)> {
-        match self {
-            Decoder::Claude(_) => claude::delta_block(rest),
-            _ => None,
+    pub fn decode_block(&mut self, rest: &[u8], f: &mut dyn FnMut(StreamEvent<'_>)) -> usize {
+        let Decoder::Claude(d) = self else {
+            return 0;
+        };
+        // `delta_block` takes nothing but `event: content_block_delta`
+        // blocks and blocks without an event line: another event's name
+        // (byte 7 or 21 differs) skips its compares.
+        let named = rest.starts_with(b"event: ");
+        let delta = !named || (rest.get(7) == Some(&b'c') && rest.get(21) == Some(&b'd'));
+        if let Some((n, ev)) = delta.then(|| claude::delta_block(rest)).flatten() {
+            if let Some(ev) = ev {
+                f(ev);
+            }
+            return n;
         }
+        match crate::sse::scan::simple_block(rest) {
+            // The event name is not read: the data's `type` decides.
+            Some((n, _, data)) => {
+                d.decode(None, trim(data), f);
+                n
+            }
+            None => 0,
+        }
+    }
+}
+
+impl Decoder {
+    /// The run of text deltas from `rest[from..]` in the upstream's own
+    /// layout of them (Claude: [`claude::text_block`]), each text handed to
+    /// `put` (as [`Decoder::decode_block`] would hand it on as
+    /// `StreamEvent::Text` of choice 0) as `(src, len)`: the text is
+    /// `src[..len]`, and `src` runs on to the end of the read. The index
+    /// after the run; the first block of any other kind or layout ends it,
+    /// for `decode_block`.
+    #[inline]
+    pub fn text_run(&self, rest: &[u8], from: usize, mut put: impl FnMut(&[u8], usize)) -> usize {
+        let Decoder::Claude(_) = self else {
+            return from;
+        };
+        let mut at = from;
+        while let Some((n, src, len)) = rest.get(at..).and_then(claude::text_block) {
+            put(src, len);
+            at += n;
+        }
+        at
     }
 }
 

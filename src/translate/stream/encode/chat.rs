@@ -119,6 +119,25 @@ impl ChatEnc {
         !self.c.closed && !self.text_open.is_empty()
     }
 
+    /// [`ChatEnc::put_text`] of `src[..len]`, where `src` runs on past the
+    /// text (the rest of an upstream read): a text of at most 16 bytes is
+    /// copied as `src`'s first 16 bytes, a fixed-size copy without a call
+    /// ([`put3_window`]; the tail is written over the bytes past the text).
+    #[inline]
+    pub(crate) fn put_text_from(&self, src: &[u8], len: usize, out: &mut Vec<u8>) {
+        match src.first_chunk::<16>() {
+            Some(window) if len <= 16 => put3_window(out, &self.text_open, window, len, TEXT_CLOSE),
+            _ => self.put_text_apart(src.get(..len).unwrap_or_default(), out),
+        }
+    }
+
+    /// [`ChatEnc::put_text`], not inlined: inlined next to the window copy
+    /// above, the compiler merged both into one variable-length copy call.
+    #[inline(never)]
+    fn put_text_apart(&self, text: &[u8], out: &mut Vec<u8>) {
+        self.put_text(text, out)
+    }
+
     /// A text chunk of choice 0: the precomputed head, the text, the tail.
     #[inline]
     pub(super) fn put_text(&self, text: &[u8], out: &mut Vec<u8>) {

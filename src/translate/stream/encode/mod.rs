@@ -18,7 +18,7 @@ use super::{Args, FinishReason, StreamCtx, StreamEvent, Usage};
 use crate::json::escape::{escape_bytes_into as escape_into, unescape_into};
 use crate::json::span::is_valid;
 use crate::json::write::{write_hex, write_u64};
-use crate::sse::write::{begin, end, put3, write_comment, write_done};
+use crate::sse::write::{begin, end, put3, put3_window, write_comment, write_done};
 use crate::translate::error;
 use crate::translate::format::Format;
 use crate::translate::tools::ClientTools;
@@ -191,13 +191,15 @@ impl Encoder {
         }
     }
 
-    /// Encode `StreamEvent::Text { choice: 0, text }`, the event of almost
-    /// every chunk, with the shortest path the encoder has for it.
+    /// The OpenAI Chat encoder when it writes a text chunk of choice 0 with
+    /// [`ChatEnc::put_text`] alone (see [`ChatEnc::text_ready`]), which is
+    /// what [`Encoder::event`] would do with `StreamEvent::Text` of choice 0:
+    /// checked once for a run of text deltas, not per delta.
     #[inline]
-    pub fn text(&mut self, text: &[u8], out: &mut Vec<u8>) {
+    pub fn chat_text(&self) -> Option<&ChatEnc> {
         match self {
-            Encoder::Chat(e) if e.text_ready() => e.put_text(text, out),
-            _ => self.event(StreamEvent::Text { choice: 0, text }, out),
+            Encoder::Chat(e) if e.text_ready() => Some(e),
+            _ => None,
         }
     }
 
