@@ -207,28 +207,30 @@ pub fn decode_string(lit: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The escaper's oracle: one character at a time.
+    fn naive(s: &str) -> Vec<u8> {
+        let mut o = Vec::new();
+        for c in s.chars() {
+            match c {
+                '"' => o.extend_from_slice(b"\\\""),
+                '\\' => o.extend_from_slice(b"\\\\"),
+                '\n' => o.extend_from_slice(b"\\n"),
+                '\r' => o.extend_from_slice(b"\\r"),
+                '\t' => o.extend_from_slice(b"\\t"),
+                c if (c as u32) < 0x20 => {
+                    o.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
+                }
+                c => o.extend_from_slice(c.to_string().as_bytes()),
+            }
+        }
+        o
+    }
+
     /// The word-skipping escaper writes what a byte-by-byte one does, on
     /// strings of every length up to 40 mixing clean bytes, quotes,
     /// backslashes, control bytes and multi-byte characters.
     #[test]
     fn escape_into_matches_naive() {
-        fn naive(s: &str) -> Vec<u8> {
-            let mut o = Vec::new();
-            for c in s.chars() {
-                match c {
-                    '"' => o.extend_from_slice(b"\\\""),
-                    '\\' => o.extend_from_slice(b"\\\\"),
-                    '\n' => o.extend_from_slice(b"\\n"),
-                    '\r' => o.extend_from_slice(b"\\r"),
-                    '\t' => o.extend_from_slice(b"\\t"),
-                    c if (c as u32) < 0x20 => {
-                        o.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-                    }
-                    c => o.extend_from_slice(c.to_string().as_bytes()),
-                }
-            }
-            o
-        }
         let alphabet = [
             'a', '"', '\\', '\n', '\u{1}', '\u{1f}', ' ', '\u{7f}', 'é', '😀', 'z', '\t',
         ];
@@ -258,23 +260,6 @@ mod tests {
     /// short word): escaped as the naive escaper does.
     #[test]
     fn escape_into_every_place() {
-        let naive = |s: &str| {
-            let mut o = Vec::new();
-            for c in s.chars() {
-                match c {
-                    '"' => o.extend_from_slice(b"\\\""),
-                    '\\' => o.extend_from_slice(b"\\\\"),
-                    '\n' => o.extend_from_slice(b"\\n"),
-                    '\r' => o.extend_from_slice(b"\\r"),
-                    '\t' => o.extend_from_slice(b"\\t"),
-                    c if (c as u32) < 0x20 => {
-                        o.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes())
-                    }
-                    c => o.extend_from_slice(c.to_string().as_bytes()),
-                }
-            }
-            o
-        };
         for len in 0..=24usize {
             for a in 0..len.max(1) {
                 for b in a..len.max(1) {
