@@ -25,7 +25,7 @@ const HI: u64 = 0x8080_8080_8080_8080;
 /// High bit set in every byte of `w` equal to `c` (exact for the lowest such byte, which is
 /// all the callers use).
 #[inline(always)]
-fn eq_mask(w: u64, c: u8) -> u64 {
+pub(crate) fn eq_mask(w: u64, c: u8) -> u64 {
     let x = w ^ (LO * u64::from(c));
     x.wrapping_sub(LO) & !x & HI
 }

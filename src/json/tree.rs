@@ -629,21 +629,28 @@ fn find_special(b: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// Runs of `fill` of every length to 20, plain and with each of `ins`
+    /// inserted at each place.
+    fn variants(fill: &str, ins: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for len in 0..=20 {
+            let plain = fill.repeat(len);
+            out.push(plain.clone());
+            for at in 0..=len {
+                for i in ins {
+                    out.push(format!("{}{i}{}", &plain[..at], &plain[at..]));
+                }
+            }
+        }
+        out
+    }
+
     /// The pull reader's keys (short-key step or the full string reader)
     /// are the tree's: keys of every length to 20 with an escape, a bare
     /// quote or a control byte at each place, the object cut after it.
     #[test]
     fn pull_keys_are_the_trees() {
-        let mut keys: Vec<String> = Vec::new();
-        for len in 0..=20 {
-            let plain = "k".repeat(len);
-            keys.push(plain.clone());
-            for at in 0..=len {
-                for ins in ["\\\"", "\\n", "\\u00e9", "\"", "\u{1}", "é"] {
-                    keys.push(format!("{}{ins}{}", &plain[..at], &plain[at..]));
-                }
-            }
-        }
+        let keys = variants("k", &["\\\"", "\\n", "\\u00e9", "\"", "\u{1}", "é"]);
         for k in &keys {
             for tail in [":1}", ":1", "", " : 2 , \"b\":3}"] {
                 let doc = format!("{{\"{k}\"{tail}");
@@ -682,16 +689,7 @@ mod tests {
     /// cut or continued after them.
     #[test]
     fn pull_strings_are_the_trees() {
-        let mut vals: Vec<String> = Vec::new();
-        for len in 0..=20 {
-            let plain = "v".repeat(len);
-            vals.push(plain.clone());
-            for at in 0..=len {
-                for ins in ["\\\"", "\\n", "\\u00e9", "\"", "\u{1}", "é", "\\"] {
-                    vals.push(format!("{}{ins}{}", &plain[..at], &plain[at..]));
-                }
-            }
-        }
+        let vals = variants("v", &["\\\"", "\\n", "\\u00e9", "\"", "\u{1}", "é", "\\"]);
         for v in &vals {
             for tail in ["}", "", " }", ",\"b\":3}"] {
                 let doc = format!("{{\"a\":\"{v}\"{tail}");

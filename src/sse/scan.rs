@@ -459,13 +459,8 @@ pub fn simple_block(b: &[u8]) -> Option<SimpleBlock<'_>> {
 /// first 32 bytes are searched a word at a time, without the search call.
 #[inline]
 fn short_line_end(b: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
     // High bit set in the lowest byte equal to `c` (exact for that byte).
-    let eq = |w: u64, c: u8| {
-        let x = w ^ (LO * u64::from(c));
-        x.wrapping_sub(LO) & !x & HI
-    };
+    use crate::json::span::eq_mask as eq;
     let mut i = 0;
     while let Some(w) = b.get(i..i + 8).filter(|_| i < 32) {
         let w = u64::from_le_bytes(w.try_into().ok()?);
